@@ -1,0 +1,103 @@
+#pragma once
+// The typed, validated configuration. Built once by config::load_* from one YAML file; every
+// field has a default (documented in docs/configuration.md) and bounds checked at load time,
+// so code that reads a Config never re-validates it.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace aigw {
+
+using Duration = std::chrono::milliseconds;
+
+// A value that came from a `${ENV_VAR}` reference (or is otherwise sensitive). It converts
+// to its value only explicitly, and prints as *** wherever the config is shown.
+class Secret {
+ public:
+  Secret() = default;
+  explicit Secret(std::string value, bool from_env = false)
+      : value_(std::move(value)), from_env_(from_env) {}
+  const std::string& reveal() const noexcept { return value_; }
+  bool from_env() const noexcept { return from_env_; }
+  static constexpr const char* kMasked = "***";
+
+ private:
+  std::string value_;
+  bool from_env_ = false;
+};
+
+// Where a value was written, for diagnostics raised after loading (e.g. by the provider
+// registry when it validates a base_url).
+struct SourceMark {
+  std::string file;
+  int line = 0;  // 1-based; 0 = unknown
+  int column = 0;
+};
+
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;  // 0 = any free port (tests)
+};
+
+struct ServerConfig {
+  ListenAddress listen{"0.0.0.0", 8080};
+  unsigned workers = 0;                            // 0 = one per core
+  std::size_t max_header_bytes = 16 * 1024;        // request line + headers; over → 431
+  std::size_t max_body_bytes = 32 * 1024 * 1024;   // request body; over → 413
+  Duration request_timeout{std::chrono::seconds(30)};  // to receive a whole request → 408
+  Duration idle_timeout{std::chrono::seconds(75)};     // keep-alive wait for the next request
+  Duration drain_timeout{std::chrono::seconds(30)};    // grace period on SIGTERM/SIGINT
+  std::size_t max_connections = 10000;             // per process; excess are refused
+  bool validate_json = true;                       // 400 when a JSON body does not parse
+};
+
+struct AdminConfig {
+  bool enabled = true;
+  ListenAddress listen{"127.0.0.1", 8081};
+};
+
+// Upstream defaults; each provider may override the timeouts.
+struct UpstreamConfig {
+  Duration connect_timeout{std::chrono::seconds(10)};      // DNS + TCP connect
+  Duration tls_timeout{std::chrono::seconds(10)};          // TLS handshake
+  Duration first_byte_timeout{std::chrono::seconds(120)};  // request sent → response head
+  Duration read_timeout{std::chrono::seconds(300)};        // gap between body chunks
+  std::size_t pool_max_idle_per_host = 32;                 // per worker
+  Duration pool_idle_timeout{std::chrono::seconds(60)};
+  std::size_t max_response_header_bytes = 64 * 1024;
+};
+
+struct ProviderConfig {
+  std::string name;              // slug: "openai", "custom-mine"
+  std::optional<std::string> base_url;  // unset = the adapter's default
+  std::optional<std::string> ca_file;   // extra trust anchor (PEM) on top of the system store
+  bool tls_verify = true;               // false is allowed but warned about at start
+  std::vector<std::pair<std::string, Secret>> headers;  // added to every upstream request
+  std::optional<Duration> connect_timeout;
+  std::optional<Duration> first_byte_timeout;
+  std::optional<Duration> read_timeout;
+  SourceMark mark;  // where the provider's entry starts
+  SourceMark base_url_mark;
+};
+
+struct LoggingConfig {
+  std::string level = "info";      // trace, debug, info, warn, error, off
+  std::string access_log = "-";    // "-" = stdout, "off", or a file path
+  std::size_t access_log_queue = 8192;  // lines buffered before the oldest are dropped
+};
+
+struct Config {
+  std::string source;  // file the config was loaded from ("" for built-in defaults)
+  ServerConfig server;
+  AdminConfig admin;
+  UpstreamConfig upstream;
+  std::map<std::string, ProviderConfig> providers;  // by slug
+  LoggingConfig logging;
+};
+
+}  // namespace aigw

@@ -1,0 +1,55 @@
+#pragma once
+// Domain errors as values. Every error the gateway produces itself (as opposed to a status
+// it relays from a provider) is an Error: a stable code, a human-readable detail, and whether
+// the failure is worth retrying on another attempt (drives fallback in the router).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <boost/assert/source_location.hpp>
+#include <boost/system/result.hpp>
+
+namespace aigw {
+
+enum class ErrorCode : std::uint8_t {
+  kBadRequest,         // 400 malformed HTTP
+  kInvalidJson,        // 400 body declared as JSON does not parse
+  kInvalidPath,        // 400 provider path cannot be mapped (missing segment, bad characters)
+  kRouteNotFound,      // 404 path matches no route
+  kUnknownProvider,    // 404 provider slug is not known or not configured
+  kRequestTimeout,     // 408 client too slow to send its request
+  kBodyTooLarge,       // 413
+  kHeadersTooLarge,    // 431
+  kUpstreamDns,        // 502 name resolution failed
+  kUpstreamConnect,    // 502 TCP connect refused / unreachable / timed out
+  kUpstreamTls,        // 502 TLS handshake or certificate verification failed
+  kUpstreamReset,      // 502 connection reset / closed before the response head
+  kUpstreamProtocol,   // 502 provider sent something that is not HTTP/1.1
+  kUpstreamTimeout,    // 504 no response head within the first-byte deadline
+  kDraining,           // 503 gateway is shutting down
+  kInternal,           // 500
+};
+
+struct Error {
+  ErrorCode code = ErrorCode::kInternal;
+  std::string detail;      // safe to show to the client: never contains a credential
+  bool retryable = false;  // true when another attempt (same or next provider) may succeed
+};
+
+template <class T>
+using Result = boost::system::result<T, Error>;
+
+// HTTP status the gateway answers with for `code`.
+unsigned http_status(ErrorCode code) noexcept;
+// Stable machine-readable name, e.g. "unknown_provider"; part of the public API.
+std::string_view code_name(ErrorCode code) noexcept;
+// OpenAI-style error type, e.g. "invalid_request_error" or "upstream_error".
+std::string_view error_type(ErrorCode code) noexcept;
+// The JSON body sent to the client: {"error":{"message":..,"type":..,"code":..}}.
+std::string error_body(const Error& error);
+
+// Required by boost::system::result<T, Error>::value() when it holds an error.
+[[noreturn]] void throw_exception_from_error(const Error& error, const boost::source_location& loc);
+
+}  // namespace aigw

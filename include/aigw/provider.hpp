@@ -1,0 +1,93 @@
+#pragma once
+// Provider adapters: everything that differs between providers lives behind this interface
+// (today the URL mapping; usage parsing and auth-header injection join it in later issues),
+// so stages never branch on a provider's name.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aigw/config.hpp"
+#include "aigw/error.hpp"
+
+namespace aigw {
+
+// A parsed absolute http(s) URL. Path has no trailing '/' ("" for the root).
+struct Url {
+  bool tls = true;
+  std::string host;  // may hold {placeholders} in a base-URL template
+  std::uint16_t port = 443;
+  std::string path;
+
+  // Accepts http:// and https:// only; no userinfo, no fragment, no query.
+  static Result<Url> parse(std::string_view text);
+};
+
+// Where one request goes upstream.
+struct UpstreamTarget {
+  bool tls = true;
+  std::string host;  // DNS name or IP literal; also the SNI name and Host header
+  std::uint16_t port = 443;
+  std::string target;  // origin-form request target: "/v1/chat/completions?x=1"
+
+  // Value for the Host header: host, plus ":port" when not the scheme's default.
+  std::string host_header() const;
+};
+
+// What the router knows about one request when it asks an adapter for the upstream URL.
+struct MapInput {
+  std::string_view rest;     // path after "/{provider}/", no leading '/', still %-encoded
+  std::string_view query;    // raw query without '?', "" when absent
+  std::string_view account;  // from /v1/{account}/{gateway}/..., "" for the short form
+  std::string_view gateway;
+};
+
+class ProviderAdapter {
+ public:
+  virtual ~ProviderAdapter() = default;
+  // The URL slug, e.g. "openai". For custom providers the full "custom-xyz".
+  virtual std::string_view slug() const noexcept = 0;
+  // Called once per request, before any stage runs, on the worker thread; never suspends.
+  // `base` is the configured base_url (or the adapter default) already parsed. Returns the
+  // upstream target, or kInvalidPath when the path lacks a segment the provider needs or a
+  // segment that would become part of a host name has characters other than [a-z0-9-].
+  virtual Result<UpstreamTarget> map(const MapInput& in, const Url& base) const = 0;
+};
+
+// One configured provider: its adapter plus its effective settings.
+struct Provider {
+  std::shared_ptr<const ProviderAdapter> adapter;
+  ProviderConfig config;  // name always set; base_url always set (default filled in)
+  Url base;
+};
+
+// All providers a request may name: every built-in slug (with its default base URL unless
+// overridden) plus every custom-* entry of the config. Immutable after construction and
+// shared by all worker threads.
+class ProviderRegistry {
+ public:
+  struct Problem {
+    SourceMark mark;
+    std::string path;     // config key path, e.g. "providers.openai.base_url"
+    std::string message;
+  };
+
+  // Builds the registry; problems (bad base_url, unknown non-custom slug, custom provider
+  // without base_url) are returned instead of throwing so the loader can print them all.
+  static std::shared_ptr<const ProviderRegistry> build(const Config& config,
+                                                       std::vector<Problem>& problems);
+
+  const Provider* find(std::string_view slug) const noexcept;
+  // Sorted list of every slug a client may use, for the 404 message.
+  const std::vector<std::string>& slugs() const noexcept { return slugs_; }
+  // Every built-in slug, sorted (without custom ones).
+  static std::vector<std::string> builtin_slugs();
+
+ private:
+  std::vector<std::pair<std::string, Provider>> providers_;  // sorted by slug
+  std::vector<std::string> slugs_;
+};
+
+}  // namespace aigw

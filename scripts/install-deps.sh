@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages aigw needs to build, test and benchmark. Idempotent:
+# packages already present are skipped, so a second run costs one dpkg query.
+#
+#   scripts/install-deps.sh            build + test dependencies
+#   scripts/install-deps.sh --bench    also nginx and wrk for bench/
+set -euo pipefail
+
+pkgs=(
+  build-essential cmake ninja-build pkg-config ca-certificates openssl
+  libboost1.81-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev
+  curl
+)
+# Node.js runs the SDK drop-in test (official openai and @anthropic-ai/sdk packages). A
+# machine that already has node+npm (e.g. from NodeSource) keeps it: Debian's npm package
+# conflicts with NodeSource's nodejs.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  pkgs+=(nodejs npm)
+fi
+if [[ "${1:-}" == "--bench" ]]; then
+  pkgs+=(nginx-light wrk procps)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

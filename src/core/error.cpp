@@ -1,0 +1,84 @@
+#include "aigw/error.hpp"
+
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+namespace aigw {
+
+unsigned http_status(ErrorCode code) noexcept {
+  switch (code) {
+    case ErrorCode::kBadRequest:
+    case ErrorCode::kInvalidJson:
+    case ErrorCode::kInvalidPath:
+      return 400;
+    case ErrorCode::kRouteNotFound:
+    case ErrorCode::kUnknownProvider:
+      return 404;
+    case ErrorCode::kRequestTimeout:
+      return 408;
+    case ErrorCode::kBodyTooLarge:
+      return 413;
+    case ErrorCode::kHeadersTooLarge:
+      return 431;
+    case ErrorCode::kUpstreamDns:
+    case ErrorCode::kUpstreamConnect:
+    case ErrorCode::kUpstreamTls:
+    case ErrorCode::kUpstreamReset:
+    case ErrorCode::kUpstreamProtocol:
+      return 502;
+    case ErrorCode::kUpstreamTimeout:
+      return 504;
+    case ErrorCode::kDraining:
+      return 503;
+    case ErrorCode::kInternal:
+      return 500;
+  }
+  return 500;
+}
+
+std::string_view code_name(ErrorCode code) noexcept {
+  switch (code) {
+    case ErrorCode::kBadRequest: return "bad_request";
+    case ErrorCode::kInvalidJson: return "invalid_json";
+    case ErrorCode::kInvalidPath: return "invalid_provider_path";
+    case ErrorCode::kRouteNotFound: return "route_not_found";
+    case ErrorCode::kUnknownProvider: return "unknown_provider";
+    case ErrorCode::kRequestTimeout: return "request_timeout";
+    case ErrorCode::kBodyTooLarge: return "body_too_large";
+    case ErrorCode::kHeadersTooLarge: return "headers_too_large";
+    case ErrorCode::kUpstreamDns: return "upstream_dns_failed";
+    case ErrorCode::kUpstreamConnect: return "upstream_connect_failed";
+    case ErrorCode::kUpstreamTls: return "upstream_tls_failed";
+    case ErrorCode::kUpstreamReset: return "upstream_reset";
+    case ErrorCode::kUpstreamProtocol: return "upstream_protocol_error";
+    case ErrorCode::kUpstreamTimeout: return "upstream_timeout";
+    case ErrorCode::kDraining: return "gateway_draining";
+    case ErrorCode::kInternal: return "internal_error";
+  }
+  return "internal_error";
+}
+
+std::string_view error_type(ErrorCode code) noexcept {
+  const unsigned status = http_status(code);
+  if (status >= 500) return status == 503 ? "service_unavailable" : "gateway_error";
+  return "invalid_request_error";
+}
+
+std::string error_body(const Error& error) {
+  // OpenAI's error shape, which the OpenAI SDKs (and most others) parse into their error
+  // classes; `code` is stable, `message` is for humans.
+  nlohmann::json body = {{"error",
+                          {{"message", error.detail.empty() ? std::string(code_name(error.code))
+                                                            : error.detail},
+                           {"type", error_type(error.code)},
+                           {"param", nullptr},
+                           {"code", code_name(error.code)}}}};
+  return body.dump();
+}
+
+void throw_exception_from_error(const Error& error, const boost::source_location&) {
+  throw std::runtime_error(std::string(code_name(error.code)) + ": " + error.detail);
+}
+
+}  // namespace aigw
