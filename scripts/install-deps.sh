@@ -1,25 +1,28 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages aigw needs to build, test and benchmark. Idempotent:
-# packages already present are skipped, so a second run costs one dpkg query.
+# Installs the Debian 12 packages aigw needs. Idempotent: packages already present are
+# skipped, so a second run costs one dpkg query per package.
 #
-#   scripts/install-deps.sh            build + test dependencies
-#   scripts/install-deps.sh --bench    also nginx and wrk for bench/
+#   scripts/install-deps.sh               build + test dependencies (the default)
+#   scripts/install-deps.sh --build-only  only what compiling aigw needs (Docker build stage)
+#   scripts/install-deps.sh --bench       also nginx and wrk for bench/run.sh
 set -euo pipefail
 
+mode=${1:-test}
 pkgs=(
   build-essential cmake ninja-build pkg-config ca-certificates openssl
   libboost1.81-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  libgtest-dev libgmock-dev
-  curl
 )
-# Node.js runs the SDK drop-in test (official openai and @anthropic-ai/sdk packages). A
-# machine that already has node+npm (e.g. from NodeSource) keeps it: Debian's npm package
-# conflicts with NodeSource's nodejs.
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  pkgs+=(nodejs npm)
+if [[ "$mode" != "--build-only" ]]; then
+  pkgs+=(libgtest-dev libgmock-dev curl python3 procps)
+  # Node.js runs the SDK drop-in test (the official openai and @anthropic-ai/sdk packages).
+  # A machine that already has node and npm (e.g. from NodeSource) keeps them: Debian's npm
+  # package conflicts with NodeSource's nodejs.
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    pkgs+=(nodejs npm)
+  fi
 fi
-if [[ "${1:-}" == "--bench" ]]; then
-  pkgs+=(nginx-light wrk procps)
+if [[ "$mode" == "--bench" ]]; then
+  pkgs+=(nginx-light wrk)
 fi
 
 missing=()
@@ -28,7 +31,6 @@ for p in "${pkgs[@]}"; do
     missing+=("$p")
   fi
 done
-
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all packages present"
   exit 0

@@ -46,14 +46,14 @@ struct ListenAddress {
 
 struct ServerConfig {
   ListenAddress listen{"0.0.0.0", 8080};
-  unsigned workers = 0;                            // 0 = one per core
-  std::size_t max_header_bytes = 16 * 1024;        // request line + headers; over → 431
-  std::size_t max_body_bytes = 32 * 1024 * 1024;   // request body; over → 413
+  unsigned workers = 0;                                // 0 = one per core
+  std::size_t max_header_bytes = 16 * 1024;            // request line + headers; over → 431
+  std::size_t max_body_bytes = 32 * 1024 * 1024;       // request body; over → 413
   Duration request_timeout{std::chrono::seconds(30)};  // to receive a whole request → 408
   Duration idle_timeout{std::chrono::seconds(75)};     // keep-alive wait for the next request
   Duration drain_timeout{std::chrono::seconds(30)};    // grace period on SIGTERM/SIGINT
-  std::size_t max_connections = 10000;             // per process; excess are refused
-  bool validate_json = true;                       // 400 when a JSON body does not parse
+  std::size_t max_connections = 10000;                 // per process; excess are refused
+  bool validate_json = true;                           // 400 when a JSON body does not parse
 };
 
 struct AdminConfig {
@@ -73,7 +73,7 @@ struct UpstreamConfig {
 };
 
 struct ProviderConfig {
-  std::string name;              // slug: "openai", "custom-mine"
+  std::string name;                     // slug: "openai", "custom-mine"
   std::optional<std::string> base_url;  // unset = the adapter's default
   std::optional<std::string> ca_file;   // extra trust anchor (PEM) on top of the system store
   bool tls_verify = true;               // false is allowed but warned about at start
@@ -86,8 +86,8 @@ struct ProviderConfig {
 };
 
 struct LoggingConfig {
-  std::string level = "info";      // trace, debug, info, warn, error, off
-  std::string access_log = "-";    // "-" = stdout, "off", or a file path
+  std::string level = "info";           // trace, debug, info, warn, error, off
+  std::string access_log = "-";         // "-" = stdout, "off", or a file path
   std::size_t access_log_queue = 8192;  // lines buffered before the oldest are dropped
 };
 

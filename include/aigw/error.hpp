@@ -3,32 +3,32 @@
 // it relays from a provider) is an Error: a stable code, a human-readable detail, and whether
 // the failure is worth retrying on another attempt (drives fallback in the router).
 
+#include <boost/assert/source_location.hpp>
+#include <boost/system/result.hpp>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-#include <boost/assert/source_location.hpp>
-#include <boost/system/result.hpp>
-
 namespace aigw {
 
 enum class ErrorCode : std::uint8_t {
-  kBadRequest,         // 400 malformed HTTP
-  kInvalidJson,        // 400 body declared as JSON does not parse
-  kInvalidPath,        // 400 provider path cannot be mapped (missing segment, bad characters)
-  kRouteNotFound,      // 404 path matches no route
-  kUnknownProvider,    // 404 provider slug is not known or not configured
-  kRequestTimeout,     // 408 client too slow to send its request
-  kBodyTooLarge,       // 413
-  kHeadersTooLarge,    // 431
-  kUpstreamDns,        // 502 name resolution failed
-  kUpstreamConnect,    // 502 TCP connect refused / unreachable / timed out
-  kUpstreamTls,        // 502 TLS handshake or certificate verification failed
-  kUpstreamReset,      // 502 connection reset / closed before the response head
-  kUpstreamProtocol,   // 502 provider sent something that is not HTTP/1.1
-  kUpstreamTimeout,    // 504 no response head within the first-byte deadline
-  kDraining,           // 503 gateway is shutting down
-  kInternal,           // 500
+  kBadRequest,        // 400 malformed HTTP
+  kInvalidJson,       // 400 body declared as JSON does not parse
+  kInvalidPath,       // 400 provider path cannot be mapped (missing segment, bad characters)
+  kRouteNotFound,     // 404 path matches no route
+  kUnknownProvider,   // 404 provider slug is not known or not configured
+  kRequestTimeout,    // 408 client too slow to send its request
+  kBodyTooLarge,      // 413
+  kHeadersTooLarge,   // 431
+  kUpstreamDns,       // 502 name resolution failed
+  kUpstreamConnect,   // 502 TCP connect refused / unreachable / timed out
+  kUpstreamTls,       // 502 TLS handshake or certificate verification failed
+  kUpstreamReset,     // 502 connection reset / closed before the response head
+  kUpstreamProtocol,  // 502 provider sent something that is not HTTP/1.1
+  kUpstreamTimeout,   // 504 no response head within the first-byte deadline
+  kDraining,          // 503 gateway is shutting down
+  kInternal,          // 500
 };
 
 struct Error {

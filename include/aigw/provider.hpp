@@ -3,14 +3,14 @@
 // (today the URL mapping; usage parsing and auth-header injection join it in later issues),
 // so stages never branch on a provider's name.
 
+#include "aigw/config.hpp"
+#include "aigw/error.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "aigw/config.hpp"
-#include "aigw/error.hpp"
 
 namespace aigw {
 
@@ -70,7 +70,7 @@ class ProviderRegistry {
  public:
   struct Problem {
     SourceMark mark;
-    std::string path;     // config key path, e.g. "providers.openai.base_url"
+    std::string path;  // config key path, e.g. "providers.openai.base_url"
     std::string message;
   };
 

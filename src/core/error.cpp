@@ -1,8 +1,8 @@
 #include "aigw/error.hpp"
 
-#include <stdexcept>
-
 #include <nlohmann/json.hpp>
+
+#include <stdexcept>
 
 namespace aigw {
 
@@ -39,22 +39,38 @@ unsigned http_status(ErrorCode code) noexcept {
 
 std::string_view code_name(ErrorCode code) noexcept {
   switch (code) {
-    case ErrorCode::kBadRequest: return "bad_request";
-    case ErrorCode::kInvalidJson: return "invalid_json";
-    case ErrorCode::kInvalidPath: return "invalid_provider_path";
-    case ErrorCode::kRouteNotFound: return "route_not_found";
-    case ErrorCode::kUnknownProvider: return "unknown_provider";
-    case ErrorCode::kRequestTimeout: return "request_timeout";
-    case ErrorCode::kBodyTooLarge: return "body_too_large";
-    case ErrorCode::kHeadersTooLarge: return "headers_too_large";
-    case ErrorCode::kUpstreamDns: return "upstream_dns_failed";
-    case ErrorCode::kUpstreamConnect: return "upstream_connect_failed";
-    case ErrorCode::kUpstreamTls: return "upstream_tls_failed";
-    case ErrorCode::kUpstreamReset: return "upstream_reset";
-    case ErrorCode::kUpstreamProtocol: return "upstream_protocol_error";
-    case ErrorCode::kUpstreamTimeout: return "upstream_timeout";
-    case ErrorCode::kDraining: return "gateway_draining";
-    case ErrorCode::kInternal: return "internal_error";
+    case ErrorCode::kBadRequest:
+      return "bad_request";
+    case ErrorCode::kInvalidJson:
+      return "invalid_json";
+    case ErrorCode::kInvalidPath:
+      return "invalid_provider_path";
+    case ErrorCode::kRouteNotFound:
+      return "route_not_found";
+    case ErrorCode::kUnknownProvider:
+      return "unknown_provider";
+    case ErrorCode::kRequestTimeout:
+      return "request_timeout";
+    case ErrorCode::kBodyTooLarge:
+      return "body_too_large";
+    case ErrorCode::kHeadersTooLarge:
+      return "headers_too_large";
+    case ErrorCode::kUpstreamDns:
+      return "upstream_dns_failed";
+    case ErrorCode::kUpstreamConnect:
+      return "upstream_connect_failed";
+    case ErrorCode::kUpstreamTls:
+      return "upstream_tls_failed";
+    case ErrorCode::kUpstreamReset:
+      return "upstream_reset";
+    case ErrorCode::kUpstreamProtocol:
+      return "upstream_protocol_error";
+    case ErrorCode::kUpstreamTimeout:
+      return "upstream_timeout";
+    case ErrorCode::kDraining:
+      return "gateway_draining";
+    case ErrorCode::kInternal:
+      return "internal_error";
   }
   return "internal_error";
 }
@@ -68,12 +84,12 @@ std::string_view error_type(ErrorCode code) noexcept {
 std::string error_body(const Error& error) {
   // OpenAI's error shape, which the OpenAI SDKs (and most others) parse into their error
   // classes; `code` is stable, `message` is for humans.
-  nlohmann::json body = {{"error",
-                          {{"message", error.detail.empty() ? std::string(code_name(error.code))
-                                                            : error.detail},
-                           {"type", error_type(error.code)},
-                           {"param", nullptr},
-                           {"code", code_name(error.code)}}}};
+  nlohmann::json body = {
+      {"error",
+       {{"message", error.detail.empty() ? std::string(code_name(error.code)) : error.detail},
+        {"type", error_type(error.code)},
+        {"param", nullptr},
+        {"code", code_name(error.code)}}}};
   return body.dump();
 }
 

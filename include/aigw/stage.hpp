@@ -1,0 +1,49 @@
+#pragma once
+// The stage contract. A stage is built once from the config, shared by all worker threads,
+// and called for every request in pipeline order. Shared mutable state inside a stage must
+// be thread-safe by construction; per-request state lives in RequestContext.
+
+#include "aigw/request_context.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <string_view>
+
+namespace aigw {
+
+enum class Verdict : std::uint8_t {
+  kContinue,  // go on to the next stage, then upstream
+  kRespond,   // stop: ctx.local_response (or ctx.error) is the answer; later stages' on_request
+              // is skipped, but every stage's on_complete still runs
+};
+
+struct ResponseHead {
+  unsigned status = 0;
+  bool streamed = false;                 // body relayed incrementally (no Content-Length upstream)
+  const http::fields* fields = nullptr;  // headers as the client will receive them
+};
+
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  virtual std::string_view name() const noexcept = 0;
+
+  // Before the request goes upstream, in pipeline order. May suspend (e.g. a shared-store
+  // lookup). Returning kRespond requires ctx.local_response or ctx.error to be set.
+  virtual boost::asio::awaitable<Verdict> on_request(RequestContext& ctx);
+
+  // When the response head is about to be sent to the client (the commit point), from a
+  // provider or a local response. Never suspends; may add ctx.response_headers.
+  virtual void on_response_head(RequestContext& ctx, const ResponseHead& head);
+
+  // For every body chunk as it is relayed (bytes exactly as the client gets them); `last`
+  // marks the final call of a complete body. Never suspends: runs per chunk on the hot path.
+  virtual void on_response_body(RequestContext& ctx, std::string_view chunk, bool last);
+
+  // Exactly once per request after the response ended — success, error, abort or local —
+  // for every stage in order, even those whose on_request never ran. Never suspends.
+  virtual void on_complete(RequestContext& ctx) noexcept;
+};
+
+}  // namespace aigw

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what the tests need, builds, and runs every test (unit, integration, SDK drop-in).
+# Usage: scripts/test.sh [--asan] [ctest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+dir=build
+build_args=()
+if [[ "${1:-}" == "--asan" ]]; then
+  shift
+  dir=build-asan
+  build_args=(--asan)
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
+scripts/build.sh "${build_args[@]}"
+ctest --test-dir "$dir" --output-on-failure --timeout 300 -j 2 "$@"

@@ -1,0 +1,125 @@
+#include "app/app.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+
+namespace aigw {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+tcp::endpoint endpoint_of(const ListenAddress& listen) {
+  return {asio::ip::make_address(listen.host.empty() ? "0.0.0.0" : listen.host), listen.port};
+}
+
+std::string format_endpoint(const ListenAddress& listen, std::uint16_t port) {
+  const bool v6 = listen.host.find(':') != std::string::npos;
+  return (v6 ? "[" + listen.host + "]" : listen.host) + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+App::App(Config config) : config_(std::make_shared<const Config>(std::move(config))) {
+  std::vector<ProviderRegistry::Problem> problems;
+  providers_ = ProviderRegistry::build(*config_, problems);
+  if (!problems.empty()) {
+    std::string text;
+    for (const auto& p : problems) text += "\n  " + p.path + ": " + p.message;
+    throw std::runtime_error("invalid provider configuration:" + text);
+  }
+  for (const auto& slug : providers_->slugs()) {
+    const Provider* p = providers_->find(slug);
+    if (p != nullptr && !p->config.tls_verify) {
+      spdlog::warn(
+          "providers.{}.tls_verify is false: certificates of {} are NOT verified; anyone on the "
+          "path can read and alter this traffic",
+          slug, p->base.host);
+    }
+  }
+  tls_ = TlsContexts::build(*providers_);
+  pipeline_ = std::make_shared<const Pipeline>(config_, providers_, build_stages(*config_));
+}
+
+App::~App() { drain_and_stop(); }
+
+void App::start() {
+  unsigned n = config_->server.workers;
+  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  auto endpoint = endpoint_of(config_->server.listen);
+  for (unsigned i = 0; i < n; ++i) {
+    auto worker = std::make_unique<Worker>(i, config_, pipeline_, tls_, state_);
+    // Port 0 picks a free port once; the other workers join that same port.
+    const auto bound = worker->listen(endpoint);
+    if (i == 0) {
+      port_ = bound;
+      endpoint.port(bound);
+    }
+    workers_.push_back(std::move(worker));
+  }
+  if (config_->admin.enabled) {
+    admin_ = std::make_unique<AdminServer>(state_);
+    admin_port_ = admin_->listen(endpoint_of(config_->admin.listen));
+  }
+  for (auto& w : workers_) w->start();
+  if (admin_) admin_->start();
+  spdlog::info("aigw {} listening on {} ({} workers)", AIGW_VERSION,
+               format_endpoint(config_->server.listen, port_), n);
+  if (admin_) {
+    spdlog::info("admin listening on {}", format_endpoint(config_->admin.listen, admin_port_));
+  }
+}
+
+void App::drain_and_stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  state_.draining = true;
+  for (auto& w : workers_) w->drain();
+
+  const auto deadline = std::chrono::steady_clock::now() + config_->server.drain_timeout;
+  auto busy = [&] {
+    std::size_t n = 0;
+    for (auto& w : workers_) n += w->active_sessions();
+    return n;
+  };
+  // Poll: drains are rare and short, and this keeps the workers free of shutdown plumbing.
+  while (busy() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (const auto left = busy(); left > 0) {
+    spdlog::warn("drain grace period over: closing {} connection(s) still open", left);
+    for (auto& w : workers_) w->force_close();
+    const auto hard = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (busy() > 0 && std::chrono::steady_clock::now() < hard) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  for (auto& w : workers_) w->stop();
+  if (admin_) admin_->stop();
+  workers_.clear();
+}
+
+int App::run_until_signal() {
+  // Handlers first, so a signal during start-up is not fatal.
+  asio::io_context signals_io(1);
+  asio::signal_set signals(signals_io, SIGINT, SIGTERM);
+  start();
+  int received = 0;
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (!ec) received = sig;
+  });
+  signals_io.run();
+  spdlog::info("received {}, draining (grace period {}ms)",
+               received == SIGTERM ? "SIGTERM" : "SIGINT", config_->server.drain_timeout.count());
+  drain_and_stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace aigw

@@ -1,0 +1,827 @@
+// YAML → Config: a closed schema walked by hand so that every problem is reported (not just
+// the first) at the line and column where it was written. Format of the diagnostics and the
+// meaning of every key: docs/configuration.md.
+
+#include "config/load.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <map>
+#include <utility>
+
+namespace aigw::config {
+namespace {
+
+constexpr std::size_t kKiB = 1024;
+constexpr std::size_t kMiB = 1024 * kKiB;
+constexpr std::size_t kGiB = 1024 * kMiB;
+// A config is a few KiB; the cap only keeps a wrong path (a log, a device) from being read.
+constexpr std::size_t kMaxFileBytes = 1 * kMiB;
+// Longer values are cut in diagnostics so one bad line cannot flood the terminal.
+constexpr std::size_t kMaxShownChars = 80;
+constexpr Duration kMaxTimeout = std::chrono::hours(1);
+
+constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+// Provider headers the gateway itself owns: Host and the framing headers are computed per
+// request, and the rest are hop-by-hop (RFC 9110 §7.6.1), meaningless on a pooled connection.
+constexpr std::string_view kRefusedHeaders[] = {"host",       "content-length", "transfer-encoding",
+                                                "connection", "keep-alive",     "proxy-connection",
+                                                "te",         "trailer",        "upgrade"};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// Optimal string alignment distance: Levenshtein plus adjacent transpositions, so "lsiten"
+// is one edit from "listen" like a human would count it.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// Case and '-' vs '_' are the commonest slips (max-body-bytes, Listen); they count as a match
+// whatever the edit distance.
+std::string fold_key(std::string_view s) {
+  std::string out = lower(s);
+  std::replace(out.begin(), out.end(), '-', '_');
+  return out;
+}
+
+std::string unknown_key_message(std::string_view key, std::vector<std::string_view> known) {
+  std::sort(known.begin(), known.end());
+  const std::string folded = fold_key(key);
+  // Two edits turn short keys into almost anything, so they get only one.
+  const std::size_t max_distance = key.size() <= 4 ? 1 : 2;
+  std::string_view best;
+  std::size_t best_distance = max_distance + 1;
+  for (std::string_view k : known) {
+    // The length difference bounds the distance from below; checking it first also keeps a
+    // pathological megabyte-long key from costing a megabyte-sized table.
+    const std::size_t gap =
+        folded.size() > k.size() ? folded.size() - k.size() : k.size() - folded.size();
+    if (gap > max_distance && fold_key(k) != folded) continue;
+    const std::size_t d = fold_key(k) == folded ? 0 : edit_distance(folded, k);
+    if (d < best_distance) {
+      best = k;
+      best_distance = d;
+    }
+  }
+  if (!best.empty()) return "unknown key (did you mean '" + std::string(best) + "'?)";
+  std::string out = "unknown key (expected one of: ";
+  for (std::size_t i = 0; i < known.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += known[i];
+  }
+  return out + ")";
+}
+
+// For diagnostics: control characters escaped and long text cut (at a UTF-8 boundary).
+std::string printable(std::string_view s) {
+  std::size_t limit = std::min(s.size(), kMaxShownChars);
+  while (limit > 0 && limit < s.size() && (static_cast<unsigned char>(s[limit]) & 0xc0) == 0x80) {
+    --limit;
+  }
+  std::string out;
+  for (std::size_t i = 0; i < limit; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (limit < s.size()) out += "...";
+  return out;
+}
+
+std::string format_size(std::size_t bytes) {
+  if (bytes != 0 && bytes % kGiB == 0) return std::to_string(bytes / kGiB) + "GiB";
+  if (bytes != 0 && bytes % kMiB == 0) return std::to_string(bytes / kMiB) + "MiB";
+  if (bytes != 0 && bytes % kKiB == 0) return std::to_string(bytes / kKiB) + "KiB";
+  return std::to_string(bytes);
+}
+
+// "<digits>[.<digits>]<unit>" scaled by the unit's multiplier; nullopt unless the result is
+// a whole number of base units that fits in `max`.
+std::optional<std::uint64_t> parse_scaled(
+    std::string_view text, std::initializer_list<std::pair<std::string_view, std::uint64_t>> units,
+    std::uint64_t max) {
+  std::size_t i = 0;
+  std::uint64_t mantissa = 0;
+  std::uint64_t divisor = 1;
+  std::size_t int_digits = 0;
+  std::size_t frac_digits = 0;
+  auto push_digit = [&](char c) {
+    return !__builtin_mul_overflow(mantissa, 10u, &mantissa) &&
+           !__builtin_add_overflow(mantissa, static_cast<std::uint64_t>(c - '0'), &mantissa);
+  };
+  for (; i < text.size() && is_digit(text[i]); ++i, ++int_digits) {
+    if (!push_digit(text[i])) return std::nullopt;
+  }
+  if (int_digits == 0) return std::nullopt;
+  if (i < text.size() && text[i] == '.') {
+    for (++i; i < text.size() && is_digit(text[i]); ++i, ++frac_digits) {
+      if (!push_digit(text[i]) || __builtin_mul_overflow(divisor, 10u, &divisor)) {
+        return std::nullopt;
+      }
+    }
+    if (frac_digits == 0) return std::nullopt;
+  }
+  const std::string_view unit = text.substr(i);
+  for (const auto& [name, multiplier] : units) {
+    if (unit != name) continue;
+    std::uint64_t scaled = 0;
+    if (__builtin_mul_overflow(mantissa, multiplier, &scaled)) return std::nullopt;
+    if (scaled % divisor != 0) return std::nullopt;  // a fraction of a millisecond or byte
+    if (scaled / divisor > max) return std::nullopt;
+    return scaled / divisor;
+  }
+  return std::nullopt;
+}
+
+std::string format_duration(Duration d) {
+  const auto ms = d.count();
+  if (ms == 0) return "0";
+  if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+bool is_tchar(char c) {  // RFC 9110 §5.6.2
+  return is_alpha(c) || is_digit(c) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+bool valid_slug(std::string_view s) {
+  if (s.empty()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool ok = (c >= 'a' && c <= 'z') || is_digit(c) || (c == '-' && i > 0);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool valid_env_name(std::string_view s) {
+  if (s.empty() || is_digit(s[0])) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return is_alpha(c) || is_digit(c) || c == '_'; });
+}
+
+bool is_wildcard_host(std::string_view host) { return host == "0.0.0.0" || host == "::"; }
+
+// One key/value pair of a mapping (the document root has a null key), with its dotted path.
+struct Entry {
+  YAML::Node key;
+  YAML::Node value;
+  std::string path;
+};
+
+// A scalar after ${VAR} expansion. `secret` values are shown as *** in diagnostics.
+struct Value {
+  std::string text;
+  bool secret = false;
+};
+
+std::string quoted(const Value& v) {
+  return v.secret ? std::string(Secret::kMasked) : "'" + printable(v.text) + "'";
+}
+std::string shown(const Value& v) {
+  return v.secret ? std::string(Secret::kMasked) : printable(v.text);
+}
+
+class Loader {
+ public:
+  Loader(std::string file, const EnvLookup& env)
+      : file_(std::move(file)), base_dir_(std::filesystem::path(file_).parent_path()), env_(env) {}
+
+  void read(const YAML::Node& root, Config& config);
+  void error(const SourceMark& mark, std::string path, std::string message) {
+    diagnostics_.push_back(Diagnostic{mark, std::move(path), std::move(message)});
+  }
+  SourceMark mark_of(const YAML::Mark& m) const {
+    if (m.is_null()) return SourceMark{file_, 0, 0};
+    return SourceMark{file_, m.line + 1, m.column + 1};
+  }
+  std::vector<Diagnostic> take() { return std::move(diagnostics_); }
+
+ private:
+  using Reader = std::function<void(const Entry&)>;
+  struct Field {
+    std::string_view name;
+    Reader read;
+  };
+
+  // Where a problem with the entry's value is reported: the value itself, or its key when the
+  // value is empty (yaml-cpp marks an empty value at the next token, often the next line).
+  SourceMark at(const Entry& e) const {
+    if (!e.value.IsNull() && !e.value.Mark().is_null()) return mark_of(e.value.Mark());
+    if (e.key.IsDefined() && !e.key.Mark().is_null()) return mark_of(e.key.Mark());
+    return mark_of(e.value.Mark());
+  }
+  void error(const Entry& e, std::string message) { error(at(e), e.path, std::move(message)); }
+
+  template <class Visit>
+  void for_each_entry(const Entry& parent, bool fold_case, std::string_view duplicate, Visit visit);
+  void read_fields(const Entry& parent, const std::vector<Field>& fields);
+
+  std::optional<Value> expand(const Entry& e, const std::string& raw);
+  std::optional<Value> scalar(const Entry& e, std::string_view expected);
+
+  template <class T>
+  void read_uint(const Entry& e, T& out, std::uint64_t min, std::uint64_t max);
+  void read_size(const Entry& e, std::size_t& out, std::size_t min, std::size_t max);
+  void read_duration(const Entry& e, Duration& out, bool allow_zero);
+  void read_optional_duration(const Entry& e, std::optional<Duration>& out);
+  void read_bool(const Entry& e, bool& out);
+  void read_listen(const Entry& e, ListenAddress& out, SourceMark* mark);
+  std::optional<Value> resolve_path(Value v) const;
+
+  void read_server(const Entry& e, ServerConfig& out);
+  void read_admin(const Entry& e, AdminConfig& out);
+  void read_upstream(const Entry& e, UpstreamConfig& out);
+  void read_providers(const Entry& e, std::map<std::string, ProviderConfig>& out);
+  void read_provider(const Entry& e, ProviderConfig& out);
+  void read_headers(const Entry& e, std::vector<std::pair<std::string, Secret>>& out);
+  void read_logging(const Entry& e, LoggingConfig& out);
+
+  std::string file_;
+  std::filesystem::path base_dir_;  // relative paths in the config are relative to its file
+  const EnvLookup& env_;
+  std::vector<Diagnostic> diagnostics_;
+  SourceMark server_listen_mark_;
+  SourceMark admin_listen_mark_;
+  bool listen_failed_ = false;  // then the server/admin port overlap check is skipped
+};
+
+template <class Visit>
+void Loader::for_each_entry(const Entry& parent, bool fold_case, std::string_view duplicate,
+                            Visit visit) {
+  const YAML::Node& node = parent.value;
+  if (node.IsNull()) return;  // `section:` with nothing under it = all defaults
+  if (!node.IsMap()) {
+    error(parent, "expected a mapping");
+    return;
+  }
+  std::map<std::string, SourceMark> seen;  // by key (lowercased with fold_case)
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    Entry child{it->first, it->second, ""};
+    const SourceMark key_mark = mark_of(child.key.Mark());
+    if (!child.key.IsScalar()) {
+      error(key_mark, parent.path, "keys must be plain strings");
+      continue;
+    }
+    const std::string& name = child.key.Scalar();
+    child.path = parent.path.empty() ? name : parent.path + "." + name;
+    // yaml-cpp keeps both entries of a repeated key; silently taking either would hide a typo.
+    std::string id = fold_case ? lower(name) : name;
+    if (const auto first = seen.find(id); first != seen.end()) {
+      error(key_mark, child.path,
+            std::string(duplicate) + " (first at " + std::to_string(first->second.line) + ":" +
+                std::to_string(first->second.column) + ")");
+      continue;
+    }
+    seen.emplace(std::move(id), key_mark);
+    visit(child);
+  }
+}
+
+void Loader::read_fields(const Entry& parent, const std::vector<Field>& fields) {
+  for_each_entry(parent, false, "duplicate key", [&](const Entry& child) {
+    const std::string& name = child.key.Scalar();
+    const auto field =
+        std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.name == name; });
+    if (field == fields.end()) {
+      std::vector<std::string_view> known;
+      for (const Field& f : fields) known.push_back(f.name);
+      error(mark_of(child.key.Mark()), child.path, unknown_key_message(name, std::move(known)));
+      return;
+    }
+    field->read(child);
+  });
+}
+
+// ${NAME} is replaced by the variable's value; $${ is a literal ${. The result is not
+// re-scanned, so a secret that happens to contain ${ stays as it is.
+std::optional<Value> Loader::expand(const Entry& e, const std::string& raw) {
+  Value out;
+  bool ok = true;
+  for (std::size_t i = 0; i < raw.size();) {
+    if (raw.compare(i, 3, "$${") == 0) {
+      out.text += "${";
+      i += 3;
+      continue;
+    }
+    if (raw.compare(i, 2, "${") != 0) {
+      out.text += raw[i++];
+      continue;
+    }
+    const std::size_t close = raw.find('}', i + 2);
+    if (close == std::string::npos) {
+      error(e, "unterminated '${' (write '$${' for a literal '${')");
+      return std::nullopt;
+    }
+    const std::string name = raw.substr(i + 2, close - i - 2);
+    i = close + 1;
+    if (!valid_env_name(name)) {
+      // The text between the braces is not echoed: a pasted key is the likeliest culprit.
+      error(e,
+            "invalid environment variable reference (a name is letters, digits and '_', "
+            "not starting with a digit)");
+      ok = false;
+    } else if (auto value = env_(name)) {
+      out.text += *value;
+      out.secret = true;
+    } else {
+      error(e, "environment variable " + name + " is not set");
+      ok = false;
+    }
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+std::optional<Value> Loader::scalar(const Entry& e, std::string_view expected) {
+  const char* got = nullptr;
+  if (e.value.IsNull()) got = "an empty value";
+  if (e.value.IsSequence()) got = "a sequence";
+  if (e.value.IsMap()) got = "a mapping";
+  if (got != nullptr) {
+    error(e, "expected " + std::string(expected) + " (got " + got + ")");
+    return std::nullopt;
+  }
+  return expand(e, e.value.Scalar());
+}
+
+template <class T>
+void Loader::read_uint(const Entry& e, T& out, std::uint64_t min, std::uint64_t max) {
+  const auto v = scalar(e, "an unsigned integer");
+  if (!v) return;
+  const std::string& t = v->text;
+  if (t.empty() || !std::all_of(t.begin(), t.end(), is_digit)) {
+    error(e, "expected an unsigned integer (got " + quoted(*v) + ")");
+    return;
+  }
+  // Too many digits for 64 bits is simply "too large".
+  const auto n = parse_scaled(t, {{"", 1}}, std::numeric_limits<std::uint64_t>::max());
+  if (!n || *n > max) {
+    error(e, "must be <= " + std::to_string(max) + " (got " + shown(*v) + ")");
+  } else if (*n < min) {
+    error(e, "must be >= " + std::to_string(min) + " (got " + shown(*v) + ")");
+  } else {
+    out = static_cast<T>(*n);
+  }
+}
+
+void Loader::read_size(const Entry& e, std::size_t& out, std::size_t min, std::size_t max) {
+  const auto v = scalar(e, "a size");
+  if (!v) return;
+  const auto n = parse_size(v->text);
+  if (!n) {
+    error(e, "must be a size such as 512, 64KiB, 8MiB (got " + quoted(*v) + ")");
+  } else if (*n > max) {
+    error(e, "must be <= " + format_size(max) + " (got " + shown(*v) + ")");
+  } else if (*n < min) {
+    error(e, "must be >= " + format_size(min) + " (got " + shown(*v) + ")");
+  } else {
+    out = *n;
+  }
+}
+
+void Loader::read_duration(const Entry& e, Duration& out, bool allow_zero) {
+  const auto v = scalar(e, "a duration");
+  if (!v) return;
+  const auto d = parse_duration(v->text);
+  if (!d) {
+    error(e, "must be a duration with a unit such as 250ms, 30s, 5m (got " + quoted(*v) + ")");
+  } else if (*d > kMaxTimeout) {
+    error(e, "must be <= " + format_duration(kMaxTimeout) + " (got " + shown(*v) + ")");
+  } else if (!allow_zero && d->count() == 0) {
+    error(e, "must be > 0 (got " + shown(*v) + ")");
+  } else {
+    out = *d;
+  }
+}
+
+void Loader::read_optional_duration(const Entry& e, std::optional<Duration>& out) {
+  Duration d{-1};
+  read_duration(e, d, false);
+  if (d.count() >= 0) out = d;
+}
+
+void Loader::read_bool(const Entry& e, bool& out) {
+  const auto v = scalar(e, "true or false");
+  if (!v) return;
+  // Only YAML 1.2's spelling: yes/no/on/off (YAML 1.1) are the classic "Norway problem".
+  if (v->text == "true") {
+    out = true;
+  } else if (v->text == "false") {
+    out = false;
+  } else {
+    error(e, "expected true or false (got " + quoted(*v) + ")");
+  }
+}
+
+void Loader::read_listen(const Entry& e, ListenAddress& out, SourceMark* mark) {
+  const auto v = scalar(e, "an address");
+  if (!v) {
+    listen_failed_ = true;
+    return;
+  }
+  if (auto a = parse_listen(v->text)) {
+    out = std::move(*a);
+    *mark = at(e);
+  } else {
+    error(e, "must be host:port, [ipv6]:port or :port with a port from 0 to 65535 (got " +
+                 quoted(*v) + ")");
+    listen_failed_ = true;
+  }
+}
+
+// A file path, made absolute against the config file's directory so the meaning of the config
+// does not depend on the directory aigw was started from.
+std::optional<Value> Loader::resolve_path(Value v) const {
+  if (v.text.empty()) return std::nullopt;
+  const std::filesystem::path p(v.text);
+  if (!p.is_absolute() && !base_dir_.empty()) v.text = (base_dir_ / p).lexically_normal().string();
+  return v;
+}
+
+void Loader::read(const YAML::Node& root, Config& config) {
+  const Entry top{YAML::Node(), root, ""};
+  read_fields(top, {
+                       {"server", [&](const Entry& e) { read_server(e, config.server); }},
+                       {"admin", [&](const Entry& e) { read_admin(e, config.admin); }},
+                       {"upstream", [&](const Entry& e) { read_upstream(e, config.upstream); }},
+                       {"providers", [&](const Entry& e) { read_providers(e, config.providers); }},
+                       {"logging", [&](const Entry& e) { read_logging(e, config.logging); }},
+                   });
+  // With SO_REUSEPORT a second bind to the same port does not fail: the kernel would quietly
+  // spread client connections over the admin listener. Refuse the overlap instead.
+  const ListenAddress& s = config.server.listen;
+  const ListenAddress& a = config.admin.listen;
+  if (!listen_failed_ && config.admin.enabled && s.port != 0 && s.port == a.port &&
+      (s.host == a.host || is_wildcard_host(s.host) || is_wildcard_host(a.host))) {
+    error(admin_listen_mark_.line != 0 ? admin_listen_mark_ : server_listen_mark_,
+          admin_listen_mark_.line != 0 ? "admin.listen" : "server.listen",
+          "admin.listen and server.listen must not share port " + std::to_string(s.port));
+  }
+}
+
+void Loader::read_server(const Entry& e, ServerConfig& out) {
+  read_fields(
+      e,
+      {
+          {"listen", [&](const Entry& f) { read_listen(f, out.listen, &server_listen_mark_); }},
+          {"workers", [&](const Entry& f) { read_uint(f, out.workers, 0, 1024); }},
+          {"max_header_bytes",
+           [&](const Entry& f) { read_size(f, out.max_header_bytes, kKiB, kMiB); }},
+          {"max_body_bytes", [&](const Entry& f) { read_size(f, out.max_body_bytes, kKiB, kGiB); }},
+          {"request_timeout",
+           [&](const Entry& f) { read_duration(f, out.request_timeout, false); }},
+          {"idle_timeout", [&](const Entry& f) { read_duration(f, out.idle_timeout, false); }},
+          {"drain_timeout", [&](const Entry& f) { read_duration(f, out.drain_timeout, true); }},
+          {"max_connections",
+           [&](const Entry& f) { read_uint(f, out.max_connections, 1, 1'000'000); }},
+          {"validate_json", [&](const Entry& f) { read_bool(f, out.validate_json); }},
+      });
+}
+
+void Loader::read_admin(const Entry& e, AdminConfig& out) {
+  read_fields(
+      e, {
+             {"enabled", [&](const Entry& f) { read_bool(f, out.enabled); }},
+             {"listen", [&](const Entry& f) { read_listen(f, out.listen, &admin_listen_mark_); }},
+         });
+}
+
+void Loader::read_upstream(const Entry& e, UpstreamConfig& out) {
+  read_fields(
+      e, {
+             {"connect_timeout",
+              [&](const Entry& f) { read_duration(f, out.connect_timeout, false); }},
+             {"tls_timeout", [&](const Entry& f) { read_duration(f, out.tls_timeout, false); }},
+             {"first_byte_timeout",
+              [&](const Entry& f) { read_duration(f, out.first_byte_timeout, false); }},
+             {"read_timeout", [&](const Entry& f) { read_duration(f, out.read_timeout, false); }},
+             {"pool_max_idle_per_host",
+              [&](const Entry& f) { read_uint(f, out.pool_max_idle_per_host, 0, 10'000); }},
+             {"pool_idle_timeout",
+              [&](const Entry& f) { read_duration(f, out.pool_idle_timeout, false); }},
+             {"max_response_header_bytes",
+              [&](const Entry& f) { read_size(f, out.max_response_header_bytes, kKiB, kMiB); }},
+         });
+}
+
+void Loader::read_providers(const Entry& e, std::map<std::string, ProviderConfig>& out) {
+  for_each_entry(e, false, "duplicate key", [&](const Entry& p) {
+    const std::string& slug = p.key.Scalar();
+    ProviderConfig provider;
+    provider.name = slug;
+    provider.mark = mark_of(p.key.Mark());
+    const bool valid = valid_slug(slug);
+    if (!valid) {
+      std::string message = "provider name must match [a-z0-9][a-z0-9-]*";
+      std::string fixed = lower(slug);
+      std::replace(fixed.begin(), fixed.end(), '_', '-');
+      if (valid_slug(fixed)) message += " (did you mean '" + fixed + "'?)";
+      error(provider.mark, p.path, std::move(message));
+    }
+    // An invalid entry is still read so that its other problems show in the same run.
+    read_provider(p, provider);
+    if (valid) out.emplace(slug, std::move(provider));
+  });
+}
+
+void Loader::read_provider(const Entry& e, ProviderConfig& out) {
+  read_fields(
+      e, {
+             {"base_url",
+              [&](const Entry& f) {
+                const auto v = scalar(f, "a URL");
+                if (!v) return;
+                // Only the scheme here; the registry parses the URL (and knows templates).
+                const std::string scheme = lower(v->text.substr(0, 8));
+                if (!scheme.starts_with("http://") && !scheme.starts_with("https://")) {
+                  error(f, "must start with http:// or https:// (got " + quoted(*v) + ")");
+                  return;
+                }
+                out.base_url = v->text;
+                out.base_url_mark = at(f);
+              }},
+             {"ca_file",
+              [&](const Entry& f) {
+                const auto v = scalar(f, "a path");
+                if (!v) return;
+                const auto path = resolve_path(*v);
+                if (!path) {
+                  error(f, "must not be empty");
+                  return;
+                }
+                // Checked now so that --check-config catches it, not the first TLS handshake.
+                std::error_code ec;
+                if (std::filesystem::is_directory(path->text, ec)) {
+                  error(f, "cannot read " + quoted(*path) + ": is a directory");
+                  return;
+                }
+                std::FILE* file = std::fopen(path->text.c_str(), "rb");
+                if (file == nullptr) {
+                  error(f, "cannot read " + quoted(*path) + ": " + std::strerror(errno));
+                  return;
+                }
+                std::fclose(file);
+                out.ca_file = path->text;
+              }},
+             {"tls_verify", [&](const Entry& f) { read_bool(f, out.tls_verify); }},
+             {"headers", [&](const Entry& f) { read_headers(f, out.headers); }},
+             {"connect_timeout",
+              [&](const Entry& f) { read_optional_duration(f, out.connect_timeout); }},
+             {"first_byte_timeout",
+              [&](const Entry& f) { read_optional_duration(f, out.first_byte_timeout); }},
+             {"read_timeout", [&](const Entry& f) { read_optional_duration(f, out.read_timeout); }},
+         });
+}
+
+void Loader::read_headers(const Entry& e, std::vector<std::pair<std::string, Secret>>& out) {
+  // Header names are case-insensitive (RFC 9110 §5.1), so Authorization and authorization
+  // are the same header twice.
+  for_each_entry(e, true, "duplicate header", [&](const Entry& h) {
+    const std::string& name = h.key.Scalar();
+    bool ok = true;
+    if (name.empty() || !std::all_of(name.begin(), name.end(), is_tchar)) {
+      error(mark_of(h.key.Mark()), h.path, "not a valid HTTP header name");
+      ok = false;
+    } else if (std::find(std::begin(kRefusedHeaders), std::end(kRefusedHeaders), lower(name)) !=
+               std::end(kRefusedHeaders)) {
+      error(mark_of(h.key.Mark()), h.path, "this header is managed by aigw and cannot be set here");
+      ok = false;
+    }
+    // Header values are never echoed, whether or not they came from the environment.
+    const auto v = scalar(h, "a string");
+    if (!v || !ok) return;
+    if (v->text.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      error(h, "value must not contain CR, LF or NUL");
+      return;
+    }
+    out.emplace_back(name, Secret(v->text, v->secret));
+  });
+}
+
+void Loader::read_logging(const Entry& e, LoggingConfig& out) {
+  read_fields(
+      e,
+      {
+          {"level",
+           [&](const Entry& f) {
+             const auto v = scalar(f, "a string");
+             if (!v) return;
+             if (std::find(std::begin(kLevels), std::end(kLevels), v->text) == std::end(kLevels)) {
+               error(f, "must be one of trace, debug, info, warn, error, off (got " + quoted(*v) +
+                            ")");
+               return;
+             }
+             out.level = v->text;
+           }},
+          {"access_log",
+           [&](const Entry& f) {
+             const auto v = scalar(f, "a string");
+             if (!v) return;
+             if (v->text == "-" || v->text == "off") {
+               out.access_log = v->text;
+               return;
+             }
+             const auto path = resolve_path(*v);
+             if (!path) {
+               error(f, "must not be empty (use '-' for stdout or 'off')");
+               return;
+             }
+             // The file is opened at start; a missing directory would fail only
+             // then, so --check-config reports it now.
+             const auto dir = std::filesystem::path(path->text).parent_path();
+             std::error_code ec;
+             if (!dir.empty() && !std::filesystem::is_directory(dir, ec)) {
+               error(f, "directory " + quoted(Value{dir.string(), v->secret}) + " does not exist");
+               return;
+             }
+             out.access_log = path->text;
+           }},
+          {"access_log_queue",
+           [&](const Entry& f) { read_uint(f, out.access_log_queue, 16, 1'048'576); }},
+      });
+}
+
+}  // namespace
+
+std::string Diagnostic::str() const {
+  std::string out = mark.file.empty() ? "<config>" : mark.file;
+  out += ":" + std::to_string(mark.line) + ":" + std::to_string(mark.column) + ": ";
+  if (!path.empty()) out += path + ": ";
+  return out + message;
+}
+
+EnvLookup process_env() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+LoadResult load_file(const std::string& path, const EnvLookup& env) {
+  LoadResult result;
+  auto fail = [&](std::string message) {
+    result.diagnostics.push_back(Diagnostic{SourceMark{path, 0, 0}, "", std::move(message)});
+    return result;
+  };
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return fail("cannot read file: is a directory");
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return fail(std::string("cannot read file: ") + std::strerror(errno));
+  std::string text;
+  char buf[16 * 1024];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, file)) > 0 && text.size() <= kMaxFileBytes) {
+    text.append(buf, n);
+  }
+  const int read_error = std::ferror(file) != 0 ? errno : 0;
+  std::fclose(file);
+  if (read_error != 0) return fail(std::string("cannot read file: ") + std::strerror(read_error));
+  if (text.size() > kMaxFileBytes)
+    return fail("cannot read file: larger than " + format_size(kMaxFileBytes));
+  return load_string(text, path, env);
+}
+
+LoadResult load_string(std::string_view yaml, const std::string& file_name, const EnvLookup& env) {
+  LoadResult result;
+  Loader loader(file_name, env);
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    loader.error(loader.mark_of(e.mark), "", "invalid YAML: " + e.msg);
+    result.diagnostics = loader.take();
+    return result;
+  }
+  Config config;
+  config.source = file_name;
+  if (documents.size() > 1) {
+    loader.error(loader.mark_of(documents[1].Mark()), "",
+                 "expected one YAML document (found a second one)");
+  } else if (!documents.empty()) {
+    loader.read(documents[0], config);
+  }
+  result.diagnostics = loader.take();
+  std::stable_sort(result.diagnostics.begin(), result.diagnostics.end(),
+                   [](const Diagnostic& a, const Diagnostic& b) {
+                     return std::pair(a.mark.line, a.mark.column) <
+                            std::pair(b.mark.line, b.mark.column);
+                   });
+  if (result.diagnostics.empty()) result.config = std::move(config);
+  return result;
+}
+
+std::optional<Duration> parse_duration(std::string_view text) {
+  if (text == "0") return Duration{0};
+  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<Duration::rep>::max());
+  const auto ms =
+      parse_scaled(text, {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}}, kMax);
+  if (!ms) return std::nullopt;
+  return Duration{static_cast<Duration::rep>(*ms)};
+}
+
+std::optional<std::size_t> parse_size(std::string_view text) {
+  return parse_scaled(text,
+                      {{"", 1},
+                       {"B", 1},
+                       {"KiB", kKiB},
+                       {"MiB", kMiB},
+                       {"GiB", kGiB},
+                       {"KB", 1000},
+                       {"kB", 1000},
+                       {"MB", 1'000'000},
+                       {"GB", 1'000'000'000}},
+                      std::numeric_limits<std::size_t>::max());
+}
+
+std::optional<ListenAddress> parse_listen(std::string_view text) {
+  std::string_view host;
+  std::string_view port;
+  if (text.starts_with('[')) {
+    const std::size_t close = text.find(']');
+    if (close == std::string_view::npos || text.substr(close + 1, 1) != ":") return std::nullopt;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+    // An IPv6 literal, optionally with a %zone (fe80::1%eth0).
+    const std::string_view addr = host.substr(0, host.find('%'));
+    if (addr.find(':') == std::string_view::npos ||
+        !std::all_of(addr.begin(), addr.end(), [](char c) {
+          return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
+                 c == '.';
+        })) {
+      return std::nullopt;
+    }
+    if (addr.size() != host.size()) {
+      const std::string_view zone = host.substr(addr.size() + 1);
+      if (zone.empty() || !std::all_of(zone.begin(), zone.end(), [](char c) {
+            return is_alpha(c) || is_digit(c) || c == '-' || c == '_' || c == '.';
+          })) {
+        return std::nullopt;
+      }
+    }
+  } else {
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.empty()) host = "0.0.0.0";
+    // A name or an IPv4 literal; a bare IPv6 literal would be ambiguous without brackets.
+    if (!std::all_of(host.begin(), host.end(), [](char c) {
+          return is_alpha(c) || is_digit(c) || c == '.' || c == '-' || c == '_';
+        })) {
+      return std::nullopt;
+    }
+  }
+  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), is_digit)) {
+    return std::nullopt;
+  }
+  const int number = std::stoi(std::string(port));
+  if (number > 65535) return std::nullopt;
+  return ListenAddress{std::string(host), static_cast<std::uint16_t>(number)};
+}
+
+}  // namespace aigw::config

@@ -1,0 +1,40 @@
+#pragma once
+// The upstream side: executes a request against ctx.target. Implemented per worker by the
+// upstream client (src/upstream), so each worker uses its own connection pools.
+
+#include "aigw/error.hpp"
+#include "aigw/request_context.hpp"
+
+#include "pipeline/downstream.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace aigw {
+
+// What the forwarder reports while relaying; the pipeline turns it into stage hooks and
+// client writes. Every method returns false when the client is gone (stop relaying).
+class ResponseSink {
+ public:
+  virtual ~ResponseSink() = default;
+  virtual boost::asio::awaitable<bool> on_head(http::response_header<>& head,
+                                               std::optional<std::uint64_t> content_length,
+                                               bool head_only) = 0;
+  virtual boost::asio::awaitable<bool> on_body(std::string_view chunk) = 0;
+  virtual boost::asio::awaitable<bool> on_end() = 0;
+};
+
+class Forwarder {
+ public:
+  virtual ~Forwarder() = default;
+  // Sends ctx.request to ctx.target and relays the response into `sink`. Returns an Error
+  // only for failures before the commit point (nothing sent to the client yet); failures
+  // after it are recorded in ctx.outcome. Suspends.
+  virtual boost::asio::awaitable<Result<void>> forward(RequestContext& ctx, ResponseSink& sink,
+                                                       Downstream& downstream) = 0;
+};
+
+}  // namespace aigw

@@ -1,0 +1,214 @@
+#include "pipeline/pipeline.hpp"
+
+#include "stages/access_log/access_log_stage.hpp"
+
+#include <boost/beast/core/string.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <string>
+
+namespace aigw {
+namespace {
+
+namespace beast = boost::beast;
+
+// Splits "/a/b/c" into its first segment and the rest ("a", "b/c").
+std::pair<std::string_view, std::string_view> split_first(std::string_view path) {
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  const auto slash = path.find('/');
+  if (slash == std::string_view::npos) return {path, {}};
+  return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
+void add_id_headers(const RequestContext& ctx, http::fields& fields) {
+  fields.set("cf-aig-request-id", ctx.id);
+  fields.set("cf-aig-log-id", ctx.id);
+  fields.set("cf-aig-event-id", ctx.event_id);
+}
+
+bool is_json_content_type(std::string_view value) {
+  // application/json, application/json; charset=utf-8, application/vnd.x+json
+  const auto semi = value.find(';');
+  std::string_view media = value.substr(0, semi);
+  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+  if (beast::iequals(media, "application/json")) return true;
+  return media.size() > 5 && beast::iequals(media.substr(media.size() - 5), "+json");
+}
+
+// Bridges forwarder events to stage hooks and the client.
+class StageSink final : public ResponseSink {
+ public:
+  StageSink(const Pipeline& pipeline, RequestContext& ctx, Downstream& downstream)
+      : pipeline_(pipeline), ctx_(ctx), downstream_(downstream) {}
+
+  boost::asio::awaitable<bool> on_head(http::response_header<>& head,
+                                       std::optional<std::uint64_t> content_length,
+                                       bool head_only) override {
+    add_id_headers(ctx_, head);
+    const ResponseHead view{head.result_int(), !content_length && !head_only, &head};
+    for (const auto& stage : pipeline_.stages()) stage->on_response_head(ctx_, view);
+    for (const auto& [name, value] : ctx_.response_headers) head.set(name, value);
+    ctx_.status = head.result_int();
+    ctx_.streamed = view.streamed;
+    ctx_.committed = true;
+    co_return co_await downstream_.send_head(head, content_length, head_only);
+  }
+
+  boost::asio::awaitable<bool> on_body(std::string_view chunk) override {
+    ctx_.response_bytes += chunk.size();
+    for (const auto& stage : pipeline_.stages()) stage->on_response_body(ctx_, chunk, false);
+    co_return co_await downstream_.send_body(chunk);
+  }
+
+  boost::asio::awaitable<bool> on_end() override {
+    for (const auto& stage : pipeline_.stages()) stage->on_response_body(ctx_, {}, true);
+    co_return co_await downstream_.finish();
+  }
+
+ private:
+  const Pipeline& pipeline_;
+  RequestContext& ctx_;
+  Downstream& downstream_;
+};
+
+}  // namespace
+
+Pipeline::Pipeline(std::shared_ptr<const Config> config,
+                   std::shared_ptr<const ProviderRegistry> providers,
+                   std::vector<std::shared_ptr<Stage>> stages)
+    : config_(std::move(config)), providers_(std::move(providers)), stages_(std::move(stages)) {}
+
+Result<void> Pipeline::route(RequestContext& ctx) const {
+  const std::string_view target = ctx.request.target();
+  const auto qmark = target.find('?');
+  const std::string_view path = target.substr(0, qmark);
+  const std::string_view query = qmark == std::string_view::npos ? "" : target.substr(qmark + 1);
+  ctx.path = std::string(path);
+  if (path.empty() || path.front() != '/') {
+    return Error{ErrorCode::kRouteNotFound, "request target must be an absolute path", false};
+  }
+
+  // Long form /v1/{account}/{gateway}/{provider}/{rest} (Cloudflare's URL) or short form
+  // /{provider}/{rest}. No provider is called "v1", so the first segment tells them apart.
+  auto [first, rest] = split_first(path);
+  if (first == "v1") {
+    auto [account, after_account] = split_first(rest);
+    auto [gateway, after_gateway] = split_first(after_account);
+    auto [slug, provider_rest] = split_first(after_gateway);
+    if (account.empty() || gateway.empty() || slug.empty()) {
+      return Error{ErrorCode::kRouteNotFound,
+                   "no route for " + std::string(path) +
+                       ": use /v1/{account}/{gateway}/{provider}/... or /{provider}/...",
+                   false};
+    }
+    ctx.account = std::string(account);
+    ctx.gateway = std::string(gateway);
+    first = slug;
+    rest = provider_rest;
+  }
+  if (first.empty()) {
+    return Error{ErrorCode::kRouteNotFound,
+                 "no route for /: use /{provider}/... or /v1/{account}/{gateway}/{provider}/...",
+                 false};
+  }
+  ctx.provider_slug = std::string(first);
+  ctx.provider = providers_->find(first);
+  if (ctx.provider == nullptr) {
+    std::string known;
+    for (const auto& slug : providers_->slugs()) {
+      if (!known.empty()) known += ", ";
+      known += slug;
+    }
+    return Error{ErrorCode::kUnknownProvider,
+                 "unknown provider '" + std::string(first) + "'; known providers: " + known, false};
+  }
+  auto mapped = ctx.provider->adapter->map(MapInput{rest, query, ctx.account, ctx.gateway},
+                                           ctx.provider->base);
+  if (!mapped) return mapped.error();
+  ctx.target = std::move(*mapped);
+
+  if (config_->server.validate_json && !ctx.request.body().empty()) {
+    const auto content_type = ctx.request[http::field::content_type];
+    if (is_json_content_type(content_type) && !nlohmann::json::accept(ctx.request.body())) {
+      return Error{
+          ErrorCode::kInvalidJson,
+          "request body is not valid JSON (Content-Type: " + std::string(content_type) + ")",
+          false};
+    }
+  }
+  return {};
+}
+
+boost::asio::awaitable<void> Pipeline::run(RequestContext& ctx, Forwarder& forwarder,
+                                           Downstream& downstream) const {
+  // A request that already failed (malformed, too large...) still gets its ids, its error
+  // response and its log record; it just skips routing and the stages' on_request.
+  if (!ctx.error) {
+    if (auto routed = route(ctx); !routed) ctx.error = routed.error();
+  }
+  if (!ctx.error) {
+    for (const auto& stage : stages_) {
+      if (co_await stage->on_request(ctx) == Verdict::kRespond) break;
+    }
+  }
+  if (ctx.error || ctx.local_response) {
+    co_await send_local(ctx, downstream);
+  } else {
+    StageSink sink(*this, ctx, downstream);
+    auto forwarded = co_await forwarder.forward(ctx, sink, downstream);
+    if (!forwarded) {
+      ctx.error = forwarded.error();
+      if (!ctx.committed) co_await send_local(ctx, downstream);
+    }
+  }
+
+  ctx.finished = std::chrono::steady_clock::now();
+  if (ctx.outcome == Outcome::kPending) {
+    if (ctx.error) {
+      ctx.outcome = Outcome::kGatewayError;
+    } else if (ctx.local_response) {
+      ctx.outcome = Outcome::kLocal;
+    } else {
+      ctx.outcome = ctx.status < 400 ? Outcome::kSuccess : Outcome::kProviderError;
+    }
+  }
+  for (const auto& stage : stages_) stage->on_complete(ctx);
+}
+
+boost::asio::awaitable<void> Pipeline::send_local(RequestContext& ctx,
+                                                  Downstream& downstream) const {
+  LocalResponse response;
+  if (ctx.error) {
+    response.status = http_status(ctx.error->code);
+    response.body = error_body(*ctx.error);
+  } else {
+    response = *ctx.local_response;
+  }
+  http::response_header<> head;
+  head.version(11);
+  head.result(response.status);
+  head.set(http::field::content_type, response.content_type);
+  for (const auto& [name, value] : response.headers) head.set(name, value);
+
+  StageSink sink(*this, ctx, downstream);
+  const bool head_only = ctx.request.method() == http::verb::head;
+  if (!co_await sink.on_head(head, response.body.size(), head_only)) {
+    ctx.outcome = Outcome::kClientAbort;
+    co_return;
+  }
+  if (head_only) co_return;
+  if (!co_await sink.on_body(response.body) || !co_await sink.on_end()) {
+    ctx.outcome = Outcome::kClientAbort;
+  }
+}
+
+std::vector<std::shared_ptr<Stage>> build_stages(const Config& config) {
+  std::vector<std::shared_ptr<Stage>> stages;
+  // Order matters: auth, rate limits, cache and router join here in later issues. The access
+  // log goes last so its on_complete sees what every other stage recorded.
+  if (auto log = AccessLogStage::create(config.logging)) stages.push_back(std::move(log));
+  return stages;
+}
+
+}  // namespace aigw

@@ -1,0 +1,47 @@
+#pragma once
+// The pipeline: route → stages' on_request → forwarder (or local answer) → on_complete.
+// Built once from the config (see build_pipeline), shared by all workers; the per-worker
+// parts (forwarder, downstream) are passed to run().
+
+#include "aigw/config.hpp"
+#include "aigw/provider.hpp"
+#include "aigw/stage.hpp"
+
+#include "pipeline/downstream.hpp"
+#include "pipeline/forwarder.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+#include <vector>
+
+namespace aigw {
+
+class Pipeline {
+ public:
+  Pipeline(std::shared_ptr<const Config> config, std::shared_ptr<const ProviderRegistry> providers,
+           std::vector<std::shared_ptr<Stage>> stages);
+
+  // Runs one request to its end: afterwards the response is fully sent (or the client is
+  // known to be gone) and every stage's on_complete has run. Suspends.
+  boost::asio::awaitable<void> run(RequestContext& ctx, Forwarder& forwarder,
+                                   Downstream& downstream) const;
+
+  const std::vector<std::shared_ptr<Stage>>& stages() const noexcept { return stages_; }
+
+  // Resolves the URL into provider + upstream target, and checks what must hold before any
+  // stage runs (JSON body parses when declared as JSON). Exposed for tests; never suspends.
+  Result<void> route(RequestContext& ctx) const;
+
+ private:
+  boost::asio::awaitable<void> send_local(RequestContext& ctx, Downstream& downstream) const;
+
+  std::shared_ptr<const Config> config_;
+  std::shared_ptr<const ProviderRegistry> providers_;
+  std::vector<std::shared_ptr<Stage>> stages_;
+};
+
+// The one place that decides which stages run, in which order.
+std::vector<std::shared_ptr<Stage>> build_stages(const Config& config);
+
+}  // namespace aigw

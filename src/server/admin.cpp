@@ -1,0 +1,98 @@
+#include "server/admin.hpp"
+
+#include "aigw/error.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+namespace aigw {
+namespace {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+}  // namespace
+
+AdminServer::AdminServer(ServerState& state) : state_(state), io_(1), acceptor_(io_) {}
+
+AdminServer::~AdminServer() { stop(); }
+
+std::uint16_t AdminServer::listen(const tcp::endpoint& endpoint) {
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(tcp::acceptor::reuse_address(true));
+  acceptor_.bind(endpoint);
+  acceptor_.listen();
+  return acceptor_.local_endpoint().port();
+}
+
+void AdminServer::start() {
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+void AdminServer::stop() {
+  if (!thread_.joinable()) return;
+  io_.stop();
+  thread_.join();
+}
+
+asio::awaitable<void> AdminServer::accept_loop() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
+    if (ec) {
+      if (!acceptor_.is_open() || ec == asio::error::operation_aborted) co_return;
+      continue;
+    }
+    asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::empty_body> parser;
+    parser.header_limit(8 * 1024);
+    stream.expires_after(std::chrono::seconds(30));
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
+    if (ec) break;
+    const auto& req = parser.get();
+    const std::string_view target = req.target();
+    const std::string_view path = target.substr(0, target.find('?'));
+
+    http::response<http::string_body> res;
+    res.version(11);
+    res.set(http::field::content_type, "application/json");
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      res.result(http::status::method_not_allowed);
+      res.body() =
+          error_body({ErrorCode::kRouteNotFound, "admin endpoints accept GET only", false});
+    } else if (path == "/healthz") {
+      res.result(http::status::ok);
+      res.body() = R"({"status":"ok"})";
+    } else if (path == "/readyz") {
+      const bool draining = state_.draining.load();
+      res.result(draining ? http::status::service_unavailable : http::status::ok);
+      res.body() = draining ? R"({"status":"draining"})" : R"({"status":"ready"})";
+    } else {
+      res.result(http::status::not_found);
+      res.body() = error_body(
+          {ErrorCode::kRouteNotFound,
+           "no admin endpoint " + std::string(path) + "; available: /healthz, /readyz", false});
+    }
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+    std::tie(ec, n) = co_await http::async_write(stream, res, kTuple);
+    if (ec || !req.keep_alive()) break;
+  }
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+}
+
+}  // namespace aigw

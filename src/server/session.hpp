@@ -1,0 +1,74 @@
+#pragma once
+// One client connection: reads HTTP/1.1 requests (keep-alive, limits, deadlines), hands each
+// to the pipeline, and implements Downstream so the pipeline can write the response.
+
+#include "pipeline/downstream.hpp"
+
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include <list>
+#include <memory>
+
+namespace aigw {
+
+class Worker;
+struct RequestContext;
+
+class Session final : public Downstream {
+ public:
+  Session(boost::asio::ip::tcp::socket socket, Worker& worker);
+  ~Session() override;
+
+  // Serves requests until the connection closes. Suspends.
+  boost::asio::awaitable<void> run();
+  // Drain: closes the connection now if it is waiting for a next request.
+  void close_if_idle() noexcept;
+  // End of the drain grace period: closes the connection whatever it is doing.
+  void force_close() noexcept;
+
+  boost::asio::awaitable<bool> send_head(boost::beast::http::response_header<>& head,
+                                         std::optional<std::uint64_t> content_length,
+                                         bool head_only) override;
+  boost::asio::awaitable<bool> send_body(std::string_view chunk) override;
+  boost::asio::awaitable<bool> finish() override;
+  void abort() noexcept override { broken_ = true; }
+  void watch_disconnect(std::function<void()> on_gone) override;
+  void unwatch() noexcept override;
+
+ private:
+  struct Watch {
+    std::function<void()> on_gone;
+    bool active = false;
+    boost::asio::cancellation_signal signal;
+  };
+  void arm_watch();
+  boost::asio::awaitable<bool> read_request(RequestContext& ctx, bool& body_unread);
+  boost::asio::awaitable<void> linger_close();
+
+  // Deadline for reading one request. Not tcp_stream's expiry, which closes the socket:
+  // a slow client must still receive its 408. The shared state lets a timer handler that
+  // is already queued find out that the read it was meant for is over.
+  struct ReadDeadline {
+    boost::asio::ip::tcp::socket* socket = nullptr;
+    bool armed = false;
+    bool fired = false;
+  };
+
+  boost::beast::tcp_stream stream_;
+  boost::asio::steady_timer read_timer_;
+  std::shared_ptr<ReadDeadline> read_deadline_ = std::make_shared<ReadDeadline>();
+  boost::beast::flat_buffer buffer_;
+  Worker& worker_;
+  std::list<Session*>::iterator registration_;
+  std::shared_ptr<Watch> watch_;
+  bool idle_ = false;
+  bool close_after_ = false;  // send Connection: close and close after this response
+  bool chunked_ = false;      // current response body uses chunked framing
+  bool broken_ = false;       // current response cannot be completed: close now
+  bool client_http10_ = false;
+};
+
+}  // namespace aigw

@@ -1,0 +1,121 @@
+#include "server/worker.hpp"
+
+#include "server/session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+namespace aigw {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+asio::awaitable<void> serve(std::unique_ptr<Session> session) {
+  try {
+    co_await session->run();
+  } catch (const std::exception& e) {
+    // A bug, not a client error: keep the worker alive and say so.
+    spdlog::error("session ended by exception: {}", e.what());
+  }
+}
+
+}  // namespace
+
+Worker::Worker(unsigned index, std::shared_ptr<const Config> config,
+               std::shared_ptr<const Pipeline> pipeline, std::shared_ptr<const TlsContexts> tls,
+               ServerState& state)
+    : index_(index),
+      config_(std::move(config)),
+      pipeline_(std::move(pipeline)),
+      state_(state),
+      io_(1),  // one thread per io_context: lets Asio skip internal locking
+      acceptor_(io_),
+      upstream_(io_, config_->upstream, std::move(tls)) {}
+
+Worker::~Worker() { stop(); }
+
+std::uint16_t Worker::listen(const tcp::endpoint& endpoint) {
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(tcp::acceptor::reuse_address(true));
+  // Every worker binds the same port; the kernel spreads connections across them.
+  const int one = 1;
+  if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    throw boost::system::system_error(errno, boost::system::system_category(), "SO_REUSEPORT");
+  }
+  acceptor_.bind(endpoint);
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+  return acceptor_.local_endpoint().port();
+}
+
+void Worker::start() {
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+  thread_ = std::thread([this] {
+    try {
+      io_.run();
+    } catch (const std::exception& e) {
+      spdlog::critical("worker {} stopped by exception: {}", index_, e.what());
+    }
+  });
+}
+
+asio::awaitable<void> Worker::accept_loop() {
+  const std::size_t max_connections = config_->server.max_connections;
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+      // EMFILE and friends: back off briefly instead of spinning.
+      spdlog::warn("accept failed: {}", ec.message());
+      asio::steady_timer pause(io_, std::chrono::milliseconds(50));
+      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    if (state_.connections.load(std::memory_order_relaxed) >= max_connections) {
+      continue;  // over server.max_connections: the socket closes as it goes out of scope
+    }
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    asio::co_spawn(io_, serve(std::make_unique<Session>(std::move(socket), *this)), asio::detached);
+  }
+}
+
+std::list<Session*>::iterator Worker::add_session(Session* session) {
+  active_.fetch_add(1);
+  state_.connections.fetch_add(1, std::memory_order_relaxed);
+  sessions_.push_front(session);
+  return sessions_.begin();
+}
+
+void Worker::remove_session(std::list<Session*>::iterator it) {
+  sessions_.erase(it);
+  state_.connections.fetch_sub(1, std::memory_order_relaxed);
+  active_.fetch_sub(1);
+}
+
+void Worker::drain() {
+  asio::post(io_, [this] {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    upstream_.pool().close_all();
+    for (Session* s : sessions_) s->close_if_idle();
+  });
+}
+
+void Worker::force_close() {
+  asio::post(io_, [this] {
+    for (Session* s : sessions_) s->force_close();
+  });
+}
+
+void Worker::stop() {
+  if (!thread_.joinable()) return;
+  io_.stop();
+  thread_.join();
+}
+
+}  // namespace aigw

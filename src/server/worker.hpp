@@ -1,0 +1,80 @@
+#pragma once
+// One worker = one thread, one io_context, one SO_REUSEPORT acceptor, its own upstream
+// pools. A request lives on one worker from accept to log (nginx/Envoy worker model), so the
+// hot path takes no locks.
+
+#include "aigw/config.hpp"
+
+#include "pipeline/pipeline.hpp"
+#include "upstream/client.hpp"
+#include "upstream/tls.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <thread>
+
+namespace aigw {
+
+class Session;
+
+// Process-wide counters shared by the workers (atomics: read by the admin thread).
+struct ServerState {
+  std::atomic<bool> draining{false};
+  std::atomic<std::size_t> connections{0};  // open client connections, all workers
+};
+
+class Worker {
+ public:
+  Worker(unsigned index, std::shared_ptr<const Config> config,
+         std::shared_ptr<const Pipeline> pipeline, std::shared_ptr<const TlsContexts> tls,
+         ServerState& state);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Binds the client acceptor (SO_REUSEPORT, so every worker binds the same port). Throws
+  // boost::system::system_error on failure. Returns the bound port.
+  std::uint16_t listen(const boost::asio::ip::tcp::endpoint& endpoint);
+  // Starts the thread running the accept loop.
+  void start();
+  // Thread-safe: stop accepting, close idle keep-alive connections, let requests finish.
+  void drain();
+  // Thread-safe: closes every client connection still open (end of the grace period).
+  void force_close();
+  // Thread-safe: stops the io_context (after the grace period) and joins the thread.
+  void stop();
+
+  std::size_t active_sessions() const noexcept { return active_.load(); }
+
+  // --- used by sessions, on this worker's thread ---
+  const Config& config() const noexcept { return *config_; }
+  const Pipeline& pipeline() const noexcept { return *pipeline_; }
+  UpstreamClient& upstream() noexcept { return upstream_; }
+  ServerState& state() noexcept { return state_; }
+  bool draining() const noexcept { return state_.draining.load(std::memory_order_relaxed); }
+  std::list<Session*>::iterator add_session(Session* session);
+  void remove_session(std::list<Session*>::iterator it);
+
+ private:
+  boost::asio::awaitable<void> accept_loop();
+
+  unsigned index_;
+  std::shared_ptr<const Config> config_;
+  std::shared_ptr<const Pipeline> pipeline_;
+  ServerState& state_;
+  // Declared before io_ so they outlive it: destroying io_ destroys suspended sessions,
+  // which unregister themselves here.
+  std::list<Session*> sessions_;  // this worker's open connections (for drain)
+  std::atomic<std::size_t> active_{0};
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  UpstreamClient upstream_;
+  std::thread thread_;
+};
+
+}  // namespace aigw

@@ -1,0 +1,385 @@
+#include "upstream/client.hpp"
+
+#include "pipeline/headers.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <cerrno>
+#include <string>
+#include <sys/socket.h>
+#include <variant>
+
+namespace aigw {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+// Relay buffer per in-flight response. Small on purpose: memory per stream stays flat, and
+// SSE events are far smaller than this.
+constexpr std::size_t kRelayBuffer = 8 * 1024;
+
+std::string ms_text(Duration d) { return std::to_string(d.count()) + "ms"; }
+
+bool is_ip_literal(const std::string& host) {
+  error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+// Errors that mean "the connection was already dead when we reused it": nothing reached the
+// provider's application, so a fresh connection may be tried once.
+bool is_stale_connection_error(const error_code& ec) {
+  return ec == asio::error::eof || ec == http::error::end_of_stream ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == ssl::error::stream_truncated;
+}
+
+Error upstream_error(ErrorCode code, std::string detail) {
+  return Error{code, std::move(detail), true};
+}
+
+Error read_error(const error_code& ec, const RequestContext& ctx, const Duration& first_byte) {
+  const std::string& host = ctx.target.host;
+  if (ec == beast::error::timeout) {
+    return upstream_error(ErrorCode::kUpstreamTimeout, "provider " + ctx.provider_slug + " (" +
+                                                           host + ") sent no response within " +
+                                                           ms_text(first_byte));
+  }
+  if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
+      ec != http::error::end_of_stream && ec != http::error::partial_message) {
+    return upstream_error(ErrorCode::kUpstreamProtocol,
+                          "provider " + ctx.provider_slug + " (" + host +
+                              ") sent an invalid HTTP response: " + ec.message());
+  }
+  return upstream_error(ErrorCode::kUpstreamReset,
+                        "provider " + ctx.provider_slug + " (" + host +
+                            ") closed the connection before responding: " + ec.message());
+}
+
+}  // namespace
+
+beast::tcp_stream& UpstreamConnection::lowest() noexcept {
+  return tls ? beast::get_lowest_layer(*tls) : *plain;
+}
+
+// ---------------------------------------------------------------------------------------
+// ConnectionPool
+
+ConnectionPool::ConnectionPool(asio::io_context& io, std::size_t max_idle_per_key,
+                               Duration idle_timeout)
+    : sweep_timer_(io), max_idle_per_key_(max_idle_per_key), idle_timeout_(idle_timeout) {}
+
+bool ConnectionPool::looks_alive(UpstreamConnection& conn) noexcept {
+  // An idle keep-alive socket must have nothing to read: readable means the provider closed
+  // it (EOF) or sent something unsolicited. Either way it cannot carry a new request.
+  auto& socket = conn.lowest().socket();
+  if (!socket.is_open()) return false;
+  char byte;
+  const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+std::unique_ptr<UpstreamConnection> ConnectionPool::take(const std::string& key) {
+  auto it = idle_.find(key);
+  if (it == idle_.end()) return nullptr;
+  auto& stack = it->second;
+  const auto now = std::chrono::steady_clock::now();
+  while (!stack.empty()) {
+    auto conn = std::move(stack.back());
+    stack.pop_back();
+    if (now - conn->idle_since < idle_timeout_ && looks_alive(*conn)) return conn;
+  }
+  return nullptr;
+}
+
+void ConnectionPool::put(std::unique_ptr<UpstreamConnection> conn) {
+  if (closed_ || max_idle_per_key_ == 0) return;
+  conn->idle_since = std::chrono::steady_clock::now();
+  auto& stack = idle_[conn->key];
+  if (stack.size() >= max_idle_per_key_) stack.erase(stack.begin());  // drop the oldest
+  stack.push_back(std::move(conn));
+  schedule_sweep();
+}
+
+std::size_t ConnectionPool::idle_count() const noexcept {
+  std::size_t n = 0;
+  for (const auto& [key, stack] : idle_) n += stack.size();
+  return n;
+}
+
+void ConnectionPool::close_all() {
+  closed_ = true;
+  idle_.clear();
+  sweep_timer_.cancel();
+}
+
+void ConnectionPool::schedule_sweep() {
+  if (sweep_timer_.expiry() > std::chrono::steady_clock::now()) return;  // already pending
+  sweep_timer_.expires_after(idle_timeout_);
+  sweep_timer_.async_wait([this](const error_code& ec) {
+    if (ec || closed_) return;
+    const auto now = std::chrono::steady_clock::now();
+    bool any = false;
+    for (auto it = idle_.begin(); it != idle_.end();) {
+      auto& stack = it->second;
+      std::erase_if(stack, [&](const auto& c) { return now - c->idle_since >= idle_timeout_; });
+      any = any || !stack.empty();
+      it = stack.empty() ? idle_.erase(it) : std::next(it);
+    }
+    if (any) schedule_sweep();
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// UpstreamClient
+
+struct UpstreamClient::Exchange {
+  Result<void> result;    // error only before the commit point
+  bool stale = false;     // failed like a dead reused connection: retry on a fresh one
+  bool reusable = false;  // response complete and keep-alive: connection back to pool
+};
+
+UpstreamClient::UpstreamClient(asio::io_context& io, const UpstreamConfig& config,
+                               std::shared_ptr<const TlsContexts> tls)
+    : io_(io),
+      config_(config),
+      tls_(std::move(tls)),
+      pool_(io, config.pool_max_idle_per_host, config.pool_idle_timeout) {}
+
+asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamClient::connect(
+    const RequestContext& ctx, const Timeouts& timeouts, std::string key,
+    std::function<void()>& cancel_current) {
+  using namespace asio::experimental::awaitable_operators;
+  const UpstreamTarget& target = ctx.target;
+  const std::string endpoint = target.host + ":" + std::to_string(target.port);
+
+  // Resolution runs on Asio's resolver thread (getaddrinfo), raced against the connect
+  // deadline so a hung DNS server cannot hold the request.
+  tcp::resolver resolver(io_);
+  asio::steady_timer deadline(io_);
+  deadline.expires_after(timeouts.connect);
+  cancel_current = [&] {
+    resolver.cancel();
+    deadline.cancel();
+  };
+  auto resolved =
+      co_await (resolver.async_resolve(target.host, std::to_string(target.port), kTuple) ||
+                deadline.async_wait(kTuple));
+  cancel_current = nullptr;
+  if (resolved.index() == 1) {
+    co_return upstream_error(
+        ErrorCode::kUpstreamTimeout,
+        "resolving " + target.host + " timed out after " + ms_text(timeouts.connect));
+  }
+  auto [rec, endpoints] = std::get<0>(std::move(resolved));
+  if (rec) {
+    co_return upstream_error(ErrorCode::kUpstreamDns,
+                             "resolving " + target.host + " failed: " + rec.message());
+  }
+
+  auto conn = std::make_unique<UpstreamConnection>();
+  conn->key = std::move(key);
+  if (target.tls) {
+    conn->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(
+        io_, tls_->for_provider(*ctx.provider));
+  } else {
+    conn->plain = std::make_unique<beast::tcp_stream>(io_);
+  }
+  auto& lowest = conn->lowest();
+  cancel_current = [&lowest] { lowest.cancel(); };
+  lowest.expires_after(timeouts.connect);
+  auto [cec, ep] = co_await lowest.async_connect(endpoints, kTuple);
+  if (cec) {
+    cancel_current = nullptr;
+    if (cec == beast::error::timeout) {
+      co_return upstream_error(
+          ErrorCode::kUpstreamTimeout,
+          "connecting to " + endpoint + " timed out after " + ms_text(timeouts.connect));
+    }
+    co_return upstream_error(ErrorCode::kUpstreamConnect,
+                             "connecting to " + endpoint + " failed: " + cec.message());
+  }
+  lowest.socket().set_option(tcp::no_delay(true));
+
+  if (conn->tls) {
+    SSL* ssl_handle = conn->tls->native_handle();
+    // SNI carries DNS names only (RFC 6066 §3); certificate checks cover names and IPs.
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_handle);
+    if (is_ip_literal(target.host)) {
+      X509_VERIFY_PARAM_set1_ip_asc(param, target.host.c_str());
+    } else {
+      SSL_set_tlsext_host_name(ssl_handle, target.host.c_str());
+      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      X509_VERIFY_PARAM_set1_host(param, target.host.c_str(), 0);
+    }
+    lowest.expires_after(timeouts.tls);
+    auto [hec] = co_await conn->tls->async_handshake(ssl::stream_base::client, kTuple);
+    cancel_current = nullptr;
+    if (hec) {
+      std::string why = hec.message();
+      const long verify = SSL_get_verify_result(ssl_handle);
+      if (verify != X509_V_OK) why = X509_verify_cert_error_string(verify);
+      if (hec == beast::error::timeout) why = "timed out after " + ms_text(timeouts.tls);
+      co_return upstream_error(ErrorCode::kUpstreamTls,
+                               "TLS handshake with " + endpoint + " failed: " + why);
+    }
+  }
+  cancel_current = nullptr;
+  co_return std::move(conn);
+}
+
+template <class Stream>
+asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
+    Stream& stream, UpstreamConnection& conn, RequestContext& ctx, ResponseSink& sink,
+    Downstream& downstream, const Timeouts& timeouts, const bool& client_gone) {
+  auto& lowest = conn.lowest();
+  auto request = headers::make_upstream_request(ctx);
+
+  // The first-byte deadline covers sending the request and waiting for the response head.
+  lowest.expires_after(timeouts.first_byte);
+  auto [wec, written] = co_await http::async_write(stream, request, kTuple);
+  if (wec) {
+    co_return Exchange{read_error(wec, ctx, timeouts.first_byte), is_stale_connection_error(wec),
+                       false};
+  }
+
+  http::response_parser<http::buffer_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(config_.max_response_header_bytes));
+  parser.body_limit(boost::none);  // streams are unbounded; memory is bounded by kRelayBuffer
+  const bool is_head = ctx.request.method() == http::verb::head;
+  if (is_head) parser.skip(true);
+  auto [hec, header_bytes] = co_await http::async_read_header(stream, conn.buffer, parser, kTuple);
+  if (hec) {
+    co_return Exchange{read_error(hec, ctx, timeouts.first_byte),
+                       !parser.got_some() && is_stale_connection_error(hec), false};
+  }
+  ctx.upstream_first_byte = std::chrono::steady_clock::now();
+
+  auto& response = parser.get();
+  const unsigned status = response.result_int();
+  const bool head_only = is_head || status == 204 || status == 304 || status / 100 == 1;
+  http::response_header<> head = response.base();
+  headers::strip_hop_by_hop(head);
+  std::optional<std::uint64_t> length;
+  if (!head_only) {
+    head.erase(http::field::content_length);
+    if (!response.chunked() && parser.content_length()) length = *parser.content_length();
+  }
+  const bool upstream_keep_alive = response.keep_alive();
+
+  if (!co_await sink.on_head(head, length, head_only)) {
+    ctx.outcome = Outcome::kClientAbort;
+    co_return Exchange{{}, false, false};
+  }
+
+  std::array<char, kRelayBuffer> buffer;
+  while (!head_only && !parser.is_done()) {
+    response.body().data = buffer.data();
+    response.body().size = buffer.size();
+    lowest.expires_after(timeouts.read);
+    auto [rec, n] = co_await http::async_read_some(stream, conn.buffer, parser, kTuple);
+    if (rec == http::error::need_buffer) rec = {};
+    const std::size_t got = buffer.size() - response.body().size;
+    if (got > 0 && !co_await sink.on_body({buffer.data(), got})) {
+      ctx.outcome = Outcome::kClientAbort;
+      co_return Exchange{{}, false, false};
+    }
+    if (rec) {
+      if (client_gone) {
+        ctx.outcome = Outcome::kClientAbort;
+      } else {
+        // After the commit point nothing can be retried: end the client's response as
+        // visibly incomplete and record why.
+        ctx.outcome = Outcome::kUpstreamAbort;
+        ctx.error =
+            rec == beast::error::timeout
+                ? upstream_error(ErrorCode::kUpstreamTimeout,
+                                 "provider stalled for " + ms_text(timeouts.read) + " mid-response")
+                : upstream_error(ErrorCode::kUpstreamReset,
+                                 "provider connection broke mid-response: " + rec.message());
+        downstream.abort();
+      }
+      co_return Exchange{{}, false, false};
+    }
+  }
+  if (!co_await sink.on_end()) {
+    ctx.outcome = Outcome::kClientAbort;
+    co_return Exchange{{}, false, false};
+  }
+  co_return Exchange{{}, false, upstream_keep_alive && parser.is_done()};
+}
+
+asio::awaitable<Result<void>> UpstreamClient::forward(RequestContext& ctx, ResponseSink& sink,
+                                                      Downstream& downstream) {
+  const ProviderConfig& pc = ctx.provider->config;
+  const Timeouts timeouts{pc.connect_timeout.value_or(config_.connect_timeout), config_.tls_timeout,
+                          pc.first_byte_timeout.value_or(config_.first_byte_timeout),
+                          pc.read_timeout.value_or(config_.read_timeout)};
+  std::string key = pc.name + (ctx.target.tls ? "|https://" : "|http://") + ctx.target.host + ":" +
+                    std::to_string(ctx.target.port);
+  ctx.upstream_started = std::chrono::steady_clock::now();
+
+  // A client that hangs up while we wait on the provider cancels the upstream I/O in flight;
+  // the connection is then closed rather than pooled, freeing the provider's side too.
+  bool client_gone = false;
+  std::function<void()> cancel_current;
+  downstream.watch_disconnect([&] {
+    client_gone = true;
+    if (cancel_current) cancel_current();
+  });
+  struct Unwatch {
+    Downstream& d;
+    ~Unwatch() { d.unwatch(); }
+  } unwatch{downstream};
+
+  for (int attempt = 0;; ++attempt) {
+    ++ctx.attempts;
+    auto conn = pool_.take(key);
+    const bool reused = conn != nullptr;
+    if (!conn) {
+      auto connected = co_await connect(ctx, timeouts, key, cancel_current);
+      if (client_gone) {
+        ctx.outcome = Outcome::kClientAbort;
+        co_return Result<void>{};
+      }
+      if (!connected) co_return connected.error();
+      conn = std::move(*connected);
+    }
+    auto& lowest = conn->lowest();
+    cancel_current = [&lowest] { lowest.cancel(); };
+    // (No co_await inside ?: — GCC 12 destroys the temporaries of such an expression twice.)
+    Exchange ex;
+    if (conn->tls) {
+      ex = co_await exchange(*conn->tls, *conn, ctx, sink, downstream, timeouts, client_gone);
+    } else {
+      ex = co_await exchange(*conn->plain, *conn, ctx, sink, downstream, timeouts, client_gone);
+    }
+    cancel_current = nullptr;
+    if (client_gone && !ctx.committed) {
+      ctx.outcome = Outcome::kClientAbort;
+      co_return Result<void>{};
+    }
+    if (!ex.result && ex.stale && reused && attempt == 0) continue;  // dead pooled connection
+    if (ex.reusable) pool_.put(std::move(conn));
+    co_return ex.result;
+  }
+}
+
+}  // namespace aigw

@@ -1,0 +1,90 @@
+#pragma once
+// The upstream HTTP(S) client of one worker: a keep-alive connection pool per upstream
+// (bounded, with idle expiry) and the relay that streams a provider's response to the
+// client chunk by chunk. Lives on its worker's thread only; no locks.
+
+#include "aigw/config.hpp"
+
+#include "pipeline/forwarder.hpp"
+#include "upstream/tls.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace aigw {
+
+struct UpstreamConnection {
+  std::string key;  // pool key: provider + scheme + host + port
+  std::unique_ptr<boost::beast::tcp_stream> plain;
+  std::unique_ptr<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls;
+  boost::beast::flat_buffer buffer;  // bytes read past the last response stay with the socket
+  SteadyTime idle_since{};
+
+  boost::beast::tcp_stream& lowest() noexcept;
+};
+
+class ConnectionPool {
+ public:
+  ConnectionPool(boost::asio::io_context& io, std::size_t max_idle_per_key, Duration idle_timeout);
+
+  // A live idle connection for `key`, most recently used first; nullptr when none.
+  std::unique_ptr<UpstreamConnection> take(const std::string& key);
+  // Returns a connection whose last response ended cleanly with keep-alive.
+  void put(std::unique_ptr<UpstreamConnection> conn);
+  std::size_t idle_count() const noexcept;
+  // Closes every idle connection and stops the expiry timer (drain).
+  void close_all();
+
+ private:
+  void schedule_sweep();
+  static bool looks_alive(UpstreamConnection& conn) noexcept;
+
+  boost::asio::steady_timer sweep_timer_;
+  std::size_t max_idle_per_key_;
+  Duration idle_timeout_;
+  bool closed_ = false;
+  std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConnection>>> idle_;
+};
+
+class UpstreamClient final : public Forwarder {
+ public:
+  UpstreamClient(boost::asio::io_context& io, const UpstreamConfig& config,
+                 std::shared_ptr<const TlsContexts> tls);
+
+  boost::asio::awaitable<Result<void>> forward(RequestContext& ctx, ResponseSink& sink,
+                                               Downstream& downstream) override;
+
+  ConnectionPool& pool() noexcept { return pool_; }
+
+ private:
+  struct Timeouts {
+    Duration connect, tls, first_byte, read;
+  };
+  struct Exchange;
+
+  boost::asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> connect(
+      const RequestContext& ctx, const Timeouts& timeouts, std::string key,
+      std::function<void()>& cancel_current);
+  template <class Stream>
+  boost::asio::awaitable<Exchange> exchange(Stream& stream, UpstreamConnection& conn,
+                                            RequestContext& ctx, ResponseSink& sink,
+                                            Downstream& downstream, const Timeouts& timeouts,
+                                            const bool& client_gone);
+
+  boost::asio::io_context& io_;
+  const UpstreamConfig& config_;
+  std::shared_ptr<const TlsContexts> tls_;
+  ConnectionPool pool_;
+};
+
+}  // namespace aigw

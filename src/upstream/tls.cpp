@@ -1,0 +1,48 @@
+#include "upstream/tls.hpp"
+
+#include <openssl/ssl.h>
+
+#include <stdexcept>
+
+namespace aigw {
+
+namespace ssl = boost::asio::ssl;
+
+std::string TlsContexts::key_of(const ProviderConfig& config) {
+  return (config.tls_verify ? "verify|" : "noverify|") + config.ca_file.value_or("");
+}
+
+std::shared_ptr<const TlsContexts> TlsContexts::build(const ProviderRegistry& providers) {
+  auto out = std::make_shared<TlsContexts>();
+  for (const auto& slug : providers.slugs()) {
+    const Provider* provider = providers.find(slug);
+    if (provider == nullptr) continue;
+    const std::string key = key_of(provider->config);
+    if (out->contexts_.count(key) != 0) continue;
+    auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
+    // TLS 1.2+ only; compression and renegotiation off (CRIME, renegotiation attacks).
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                     ssl::context::no_compression);
+    ctx->set_default_verify_paths();
+    if (provider->config.ca_file) {
+      boost::system::error_code ec;
+      ctx->load_verify_file(*provider->config.ca_file, ec);
+      if (ec) {
+        throw std::runtime_error("providers." + slug + ".ca_file: cannot load " +
+                                 *provider->config.ca_file + ": " + ec.message());
+      }
+    }
+    ctx->set_verify_mode(provider->config.tls_verify ? ssl::verify_peer : ssl::verify_none);
+    // Resumed sessions skip a full handshake when a pooled connection has expired.
+    SSL_CTX_set_session_cache_mode(ctx->native_handle(), SSL_SESS_CACHE_CLIENT);
+    out->contexts_.emplace(key, std::move(ctx));
+  }
+  return out;
+}
+
+ssl::context& TlsContexts::for_provider(const Provider& provider) const {
+  return *contexts_.at(key_of(provider.config));
+}
+
+}  // namespace aigw

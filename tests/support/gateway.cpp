@@ -1,0 +1,51 @@
+#include "support/gateway.hpp"
+
+#include "support/test_pki.hpp"
+
+#include <fstream>
+#include <thread>
+
+namespace aigw::test {
+
+Config test_config() {
+  Config c;
+  c.source = "test";
+  c.server.listen = {"127.0.0.1", 0};
+  c.server.workers = 1;
+  c.admin.listen = {"127.0.0.1", 0};
+  c.logging.access_log = make_temp_dir() + "/access.log";
+  c.logging.level = "warn";
+  c.server.drain_timeout = std::chrono::seconds(5);
+  return c;
+}
+
+ProviderConfig& add_provider(Config& config, const std::string& slug, const std::string& base_url) {
+  ProviderConfig p;
+  p.name = slug;
+  p.base_url = base_url;
+  p.ca_file = test_pki().ca_file;
+  config.providers[slug] = p;
+  return config.providers[slug];
+}
+
+TestGateway::TestGateway(Config config)
+    : access_log_(config.logging.access_log), app_(std::make_unique<App>(std::move(config))) {
+  app_->start();
+}
+
+TestGateway::~TestGateway() { app_->drain_and_stop(); }
+
+std::vector<std::string> TestGateway::access_log_lines(std::size_t n) {
+  std::vector<std::string> lines;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < until) {
+    lines.clear();
+    std::ifstream in(access_log_);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    if (lines.size() >= n) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return lines;
+}
+
+}  // namespace aigw::test

@@ -1,0 +1,710 @@
+// The loader's diagnostics are a user interface: every test asserts the exact text and the
+// line:column a user would see from `aigw --check-config`.
+
+#include "config/load.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace aigw::config {
+namespace {
+
+using Lines = std::vector<std::string>;
+
+EnvLookup fake_env(std::map<std::string, std::string> vars = {}) {
+  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
+    const auto it = vars.find(std::string(name));
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+std::vector<std::string> diagnostics(std::string_view yaml, const EnvLookup& env = fake_env()) {
+  const LoadResult result = load_string(yaml, "test.yaml", env);
+  std::vector<std::string> out;
+  for (const auto& d : result.diagnostics) out.push_back(d.str());
+  EXPECT_EQ(result.ok(), out.empty());
+  return out;
+}
+
+Config load_ok(std::string_view yaml, const EnvLookup& env = fake_env()) {
+  LoadResult result = load_string(yaml, "test.yaml", env);
+  for (const auto& d : result.diagnostics) ADD_FAILURE() << d.str();
+  if (!result.ok()) return Config{};
+  return std::move(*result.config);
+}
+
+// A scratch directory removed at the end of each test that uses it.
+class TempDir {
+ public:
+  TempDir() {
+    path_ =
+        std::filesystem::temp_directory_path() /
+        ("aigw_config_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+         "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  std::string write(const std::string& name, std::string_view content) const {
+    const auto p = path_ / name;
+    std::ofstream(p) << content;
+    return p.string();
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// ---- defaults -------------------------------------------------------------------------
+
+TEST(ConfigDefaults, EmptyDocumentsGiveAllDefaults) {
+  for (std::string_view yaml : {"", "\n", "# only a comment\n", "~\n", "---\n"}) {
+    SCOPED_TRACE(std::string(yaml));
+    const Config c = load_ok(yaml);
+    EXPECT_EQ(c.source, "test.yaml");
+    EXPECT_EQ(c.server.listen.host, "0.0.0.0");
+    EXPECT_EQ(c.server.listen.port, 8080);
+    EXPECT_EQ(c.server.workers, 0u);
+    EXPECT_EQ(c.server.max_header_bytes, 16u * 1024);
+    EXPECT_EQ(c.server.max_body_bytes, 32u * 1024 * 1024);
+    EXPECT_EQ(c.server.request_timeout, std::chrono::seconds(30));
+    EXPECT_EQ(c.server.idle_timeout, std::chrono::seconds(75));
+    EXPECT_EQ(c.server.drain_timeout, std::chrono::seconds(30));
+    EXPECT_EQ(c.server.max_connections, 10000u);
+    EXPECT_TRUE(c.server.validate_json);
+    EXPECT_TRUE(c.admin.enabled);
+    EXPECT_EQ(c.admin.listen.host, "127.0.0.1");
+    EXPECT_EQ(c.admin.listen.port, 8081);
+    EXPECT_EQ(c.upstream.connect_timeout, std::chrono::seconds(10));
+    EXPECT_EQ(c.upstream.tls_timeout, std::chrono::seconds(10));
+    EXPECT_EQ(c.upstream.first_byte_timeout, std::chrono::seconds(120));
+    EXPECT_EQ(c.upstream.read_timeout, std::chrono::seconds(300));
+    EXPECT_EQ(c.upstream.pool_max_idle_per_host, 32u);
+    EXPECT_EQ(c.upstream.pool_idle_timeout, std::chrono::seconds(60));
+    EXPECT_EQ(c.upstream.max_response_header_bytes, 64u * 1024);
+    EXPECT_TRUE(c.providers.empty());
+    EXPECT_EQ(c.logging.level, "info");
+    EXPECT_EQ(c.logging.access_log, "-");
+    EXPECT_EQ(c.logging.access_log_queue, 8192u);
+  }
+}
+
+TEST(ConfigDefaults, EmptySectionsKeepDefaults) {
+  const Config c = load_ok("server:\nadmin:\nupstream:\nproviders:\nlogging:\n");
+  EXPECT_EQ(c.server.listen.port, 8080);
+  EXPECT_TRUE(c.providers.empty());
+}
+
+// ---- values ---------------------------------------------------------------------------
+
+TEST(ConfigValues, EveryKeyIsRead) {
+  const Config c = load_ok(R"(
+server:
+  listen: "[::1]:9000"
+  workers: 4
+  max_header_bytes: 32KiB
+  max_body_bytes: 1048576
+  request_timeout: 1.5s
+  idle_timeout: 2m
+  drain_timeout: 0
+  max_connections: 500
+  validate_json: false
+admin:
+  enabled: false
+  listen: :9001
+upstream:
+  connect_timeout: 250ms
+  tls_timeout: 3s
+  first_byte_timeout: 1h
+  read_timeout: 10m
+  pool_max_idle_per_host: 0
+  pool_idle_timeout: 90s
+  max_response_header_bytes: 128KB
+logging:
+  level: debug
+  access_log: "off"
+  access_log_queue: 16
+)");
+  EXPECT_EQ(c.server.listen.host, "::1");
+  EXPECT_EQ(c.server.listen.port, 9000);
+  EXPECT_EQ(c.server.workers, 4u);
+  EXPECT_EQ(c.server.max_header_bytes, 32u * 1024);
+  EXPECT_EQ(c.server.max_body_bytes, 1048576u);
+  EXPECT_EQ(c.server.request_timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(c.server.idle_timeout, std::chrono::minutes(2));
+  EXPECT_EQ(c.server.drain_timeout, Duration(0));
+  EXPECT_EQ(c.server.max_connections, 500u);
+  EXPECT_FALSE(c.server.validate_json);
+  EXPECT_FALSE(c.admin.enabled);
+  EXPECT_EQ(c.admin.listen.host, "0.0.0.0");
+  EXPECT_EQ(c.admin.listen.port, 9001);
+  EXPECT_EQ(c.upstream.connect_timeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(c.upstream.tls_timeout, std::chrono::seconds(3));
+  EXPECT_EQ(c.upstream.first_byte_timeout, std::chrono::hours(1));
+  EXPECT_EQ(c.upstream.read_timeout, std::chrono::minutes(10));
+  EXPECT_EQ(c.upstream.pool_max_idle_per_host, 0u);
+  EXPECT_EQ(c.upstream.pool_idle_timeout, std::chrono::seconds(90));
+  EXPECT_EQ(c.upstream.max_response_header_bytes, 128000u);
+  EXPECT_EQ(c.logging.level, "debug");
+  EXPECT_EQ(c.logging.access_log, "off");
+  EXPECT_EQ(c.logging.access_log_queue, 16u);
+}
+
+TEST(ConfigValues, ProvidersWithMarks) {
+  const Config c = load_ok(R"(providers:
+  openai:
+  custom-local:
+    base_url: http://127.0.0.1:8000/v1
+    tls_verify: false
+    headers:
+      x-team: research
+    connect_timeout: 2s
+    first_byte_timeout: 5m
+    read_timeout: 30s
+)");
+  ASSERT_EQ(c.providers.size(), 2u);
+  const ProviderConfig& openai = c.providers.at("openai");
+  EXPECT_EQ(openai.name, "openai");
+  EXPECT_FALSE(openai.base_url.has_value());
+  EXPECT_TRUE(openai.tls_verify);
+  EXPECT_EQ(openai.mark.file, "test.yaml");
+  EXPECT_EQ(openai.mark.line, 2);
+  EXPECT_EQ(openai.mark.column, 3);
+
+  const ProviderConfig& local = c.providers.at("custom-local");
+  EXPECT_EQ(local.name, "custom-local");
+  EXPECT_EQ(local.base_url, "http://127.0.0.1:8000/v1");
+  EXPECT_EQ(local.mark.line, 3);
+  EXPECT_EQ(local.mark.column, 3);
+  EXPECT_EQ(local.base_url_mark.file, "test.yaml");
+  EXPECT_EQ(local.base_url_mark.line, 4);
+  EXPECT_EQ(local.base_url_mark.column, 15);
+  EXPECT_FALSE(local.tls_verify);
+  ASSERT_EQ(local.headers.size(), 1u);
+  EXPECT_EQ(local.headers[0].first, "x-team");
+  EXPECT_EQ(local.headers[0].second.reveal(), "research");
+  EXPECT_FALSE(local.headers[0].second.from_env());
+  EXPECT_EQ(local.connect_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(local.first_byte_timeout, std::chrono::minutes(5));
+  EXPECT_EQ(local.read_timeout, std::chrono::seconds(30));
+}
+
+TEST(ConfigValues, QuotedScalarsAreAcceptedForNumbersAndBooleans) {
+  const Config c = load_ok("server:\n  workers: \"8\"\n  validate_json: 'false'\n");
+  EXPECT_EQ(c.server.workers, 8u);
+  EXPECT_FALSE(c.server.validate_json);
+}
+
+// ---- unknown keys ---------------------------------------------------------------------
+
+TEST(ConfigUnknownKeys, NearMissGetsAHint) {
+  EXPECT_EQ(diagnostics("server:\n  lisen: 0.0.0.0:8080\n"),
+            (Lines{"test.yaml:2:3: server.lisen: unknown key (did you mean 'listen'?)"}));
+  EXPECT_EQ(diagnostics("servr:\n  workers: 1\n"),
+            (Lines{"test.yaml:1:1: servr: unknown key (did you mean 'server'?)"}));
+  // A transposition is one edit.
+  EXPECT_EQ(diagnostics("logging:\n  leevl: info\n"),
+            (Lines{"test.yaml:2:3: logging.leevl: unknown key (did you mean 'level'?)"}));
+}
+
+TEST(ConfigUnknownKeys, DashesAndCaseAreClearNearMisses) {
+  EXPECT_EQ(
+      diagnostics("server:\n  Max-Body-Bytes: 1MiB\n"),
+      (Lines{
+          "test.yaml:2:3: server.Max-Body-Bytes: unknown key (did you mean 'max_body_bytes'?)"}));
+}
+
+TEST(ConfigUnknownKeys, FarMissListsTheKeys) {
+  EXPECT_EQ(diagnostics("admin:\n  port: 1\n"),
+            (Lines{"test.yaml:2:3: admin.port: unknown key (expected one of: enabled, listen)"}));
+  EXPECT_EQ(diagnostics("cache: {}\n"),
+            (Lines{"test.yaml:1:1: cache: unknown key (expected one of: admin, logging, "
+                   "providers, server, upstream)"}));
+  EXPECT_EQ(diagnostics("providers:\n  openai:\n    api_key: x\n"),
+            (Lines{"test.yaml:3:5: providers.openai.api_key: unknown key (expected one of: "
+                   "base_url, ca_file, connect_timeout, first_byte_timeout, headers, "
+                   "read_timeout, tls_verify)"}));
+}
+
+TEST(ConfigUnknownKeys, DuplicateKeysAreErrors) {
+  EXPECT_EQ(diagnostics("server:\n  workers: 1\n  workers: 2\n"),
+            (Lines{"test.yaml:3:3: server.workers: duplicate key (first at 2:3)"}));
+  EXPECT_EQ(diagnostics("server: {}\nserver: {}\n"),
+            (Lines{"test.yaml:2:1: server: duplicate key (first at 1:1)"}));
+}
+
+TEST(ConfigUnknownKeys, NonScalarKeys) {
+  EXPECT_EQ(diagnostics("server:\n  ? [a, b]\n  : 1\n"),
+            (Lines{"test.yaml:2:5: server: keys must be plain strings"}));
+}
+
+// ---- types ----------------------------------------------------------------------------
+
+TEST(ConfigTypes, WrongTypes) {
+  EXPECT_EQ(diagnostics("server:\n  workers: abc\n"),
+            (Lines{"test.yaml:2:12: server.workers: expected an unsigned integer (got 'abc')"}));
+  EXPECT_EQ(diagnostics("server:\n  workers: -1\n"),
+            (Lines{"test.yaml:2:12: server.workers: expected an unsigned integer (got '-1')"}));
+  EXPECT_EQ(
+      diagnostics("server:\n  validate_json: yes please\n"),
+      (Lines{"test.yaml:2:18: server.validate_json: expected true or false (got 'yes please')"}));
+  // YAML 1.1 booleans are refused: `no` meaning false surprises people.
+  EXPECT_EQ(diagnostics("admin:\n  enabled: no\n"),
+            (Lines{"test.yaml:2:12: admin.enabled: expected true or false (got 'no')"}));
+  EXPECT_EQ(diagnostics("providers: [openai]\n"),
+            (Lines{"test.yaml:1:12: providers: expected a mapping"}));
+  EXPECT_EQ(diagnostics("server: 8080\n"), (Lines{"test.yaml:1:9: server: expected a mapping"}));
+  EXPECT_EQ(diagnostics("- server\n"), (Lines{"test.yaml:1:1: expected a mapping"}));
+  EXPECT_EQ(diagnostics("providers:\n  openai: yes\n"),
+            (Lines{"test.yaml:2:11: providers.openai: expected a mapping"}));
+  EXPECT_EQ(diagnostics("providers:\n  openai:\n    headers: [a]\n"),
+            (Lines{"test.yaml:3:14: providers.openai.headers: expected a mapping"}));
+}
+
+TEST(ConfigTypes, NonScalarsAndEmptyValues) {
+  // An empty value is reported at its key: yaml-cpp marks it at the next token.
+  EXPECT_EQ(diagnostics("server:\n  workers:\n  listen: :80\n"),
+            (Lines{"test.yaml:2:3: server.workers: expected an unsigned integer (got an "
+                   "empty value)"}));
+  EXPECT_EQ(diagnostics("server:\n  listen: [a]\n"),
+            (Lines{"test.yaml:2:11: server.listen: expected an address (got a sequence)"}));
+  EXPECT_EQ(diagnostics("logging:\n  level: {a: 1}\n"),
+            (Lines{"test.yaml:2:10: logging.level: expected a string (got a mapping)"}));
+  EXPECT_EQ(diagnostics("upstream:\n  read_timeout: ~\n"),
+            (Lines{"test.yaml:2:3: upstream.read_timeout: expected a duration (got an "
+                   "empty value)"}));
+}
+
+// ---- ranges ---------------------------------------------------------------------------
+
+TEST(ConfigRanges, Integers) {
+  EXPECT_EQ(diagnostics("server:\n  workers: 5000\n"),
+            (Lines{"test.yaml:2:12: server.workers: must be <= 1024 (got 5000)"}));
+  EXPECT_EQ(diagnostics("server:\n  workers: 99999999999999999999999\n"),
+            (Lines{"test.yaml:2:12: server.workers: must be <= 1024 (got "
+                   "99999999999999999999999)"}));
+  EXPECT_EQ(diagnostics("server:\n  max_connections: 0\n"),
+            (Lines{"test.yaml:2:20: server.max_connections: must be >= 1 (got 0)"}));
+  EXPECT_EQ(diagnostics("server:\n  max_connections: 1000001\n"),
+            (Lines{"test.yaml:2:20: server.max_connections: must be <= 1000000 (got 1000001)"}));
+  EXPECT_EQ(diagnostics("upstream:\n  pool_max_idle_per_host: 10001\n"),
+            (Lines{"test.yaml:2:27: upstream.pool_max_idle_per_host: must be <= 10000 (got "
+                   "10001)"}));
+  EXPECT_EQ(diagnostics("logging:\n  access_log_queue: 15\n"),
+            (Lines{"test.yaml:2:21: logging.access_log_queue: must be >= 16 (got 15)"}));
+  EXPECT_EQ(diagnostics("logging:\n  access_log_queue: 1048577\n"),
+            (Lines{"test.yaml:2:21: logging.access_log_queue: must be <= 1048576 (got "
+                   "1048577)"}));
+  EXPECT_TRUE(diagnostics("server:\n  workers: 1024\n  max_connections: 1000000\n").empty());
+}
+
+TEST(ConfigRanges, Sizes) {
+  EXPECT_EQ(diagnostics("server:\n  max_body_bytes: 10\n"),
+            (Lines{"test.yaml:2:19: server.max_body_bytes: must be >= 1KiB (got 10)"}));
+  EXPECT_EQ(diagnostics("server:\n  max_body_bytes: 2GiB\n"),
+            (Lines{"test.yaml:2:19: server.max_body_bytes: must be <= 1GiB (got 2GiB)"}));
+  EXPECT_EQ(diagnostics("server:\n  max_header_bytes: 1025KiB\n"),
+            (Lines{"test.yaml:2:21: server.max_header_bytes: must be <= 1MiB (got 1025KiB)"}));
+  EXPECT_EQ(diagnostics("upstream:\n  max_response_header_bytes: 1000\n"),
+            (Lines{"test.yaml:2:30: upstream.max_response_header_bytes: must be >= 1KiB "
+                   "(got 1000)"}));
+  EXPECT_EQ(diagnostics("server:\n  max_body_bytes: 8 MiB\n"),
+            (Lines{"test.yaml:2:19: server.max_body_bytes: must be a size such as 512, "
+                   "64KiB, 8MiB (got '8 MiB')"}));
+  EXPECT_TRUE(diagnostics("server:\n  max_body_bytes: 1GiB\n  max_header_bytes: 1KiB\n").empty());
+}
+
+TEST(ConfigRanges, Durations) {
+  EXPECT_EQ(diagnostics("server:\n  request_timeout: 30\n"),
+            (Lines{"test.yaml:2:20: server.request_timeout: must be a duration with a unit "
+                   "such as 250ms, 30s, 5m (got '30')"}));
+  EXPECT_EQ(diagnostics("server:\n  idle_timeout: 1d\n"),
+            (Lines{"test.yaml:2:17: server.idle_timeout: must be a duration with a unit such "
+                   "as 250ms, 30s, 5m (got '1d')"}));
+  EXPECT_EQ(diagnostics("server:\n  request_timeout: 0s\n"),
+            (Lines{"test.yaml:2:20: server.request_timeout: must be > 0 (got 0s)"}));
+  EXPECT_EQ(diagnostics("upstream:\n  read_timeout: 61m\n"),
+            (Lines{"test.yaml:2:17: upstream.read_timeout: must be <= 1h (got 61m)"}));
+  EXPECT_EQ(diagnostics("providers:\n  openai:\n    connect_timeout: 0\n"),
+            (Lines{"test.yaml:3:22: providers.openai.connect_timeout: must be > 0 (got 0)"}));
+  // drain_timeout 0 means "close everything at once" and is allowed.
+  EXPECT_TRUE(diagnostics("server:\n  drain_timeout: 0\n").empty());
+  EXPECT_EQ(diagnostics("server:\n  drain_timeout: 2h\n"),
+            (Lines{"test.yaml:2:18: server.drain_timeout: must be <= 1h (got 2h)"}));
+}
+
+TEST(ConfigRanges, LogLevel) {
+  EXPECT_EQ(diagnostics("logging:\n  level: verbose\n"),
+            (Lines{"test.yaml:2:10: logging.level: must be one of trace, debug, info, warn, "
+                   "error, off (got 'verbose')"}));
+  for (std::string_view level : {"trace", "debug", "info", "warn", "error", "off"}) {
+    EXPECT_EQ(load_ok("logging:\n  level: " + std::string(level) + "\n").logging.level, level);
+  }
+}
+
+TEST(ConfigRanges, Listen) {
+  EXPECT_EQ(diagnostics("server:\n  listen: localhost\n"),
+            (Lines{"test.yaml:2:11: server.listen: must be host:port, [ipv6]:port or :port "
+                   "with a port from 0 to 65535 (got 'localhost')"}));
+  EXPECT_EQ(diagnostics("server:\n  listen: 0.0.0.0:65536\n"),
+            (Lines{"test.yaml:2:11: server.listen: must be host:port, [ipv6]:port or :port "
+                   "with a port from 0 to 65535 (got '0.0.0.0:65536')"}));
+}
+
+TEST(ConfigRanges, AdminMustNotShareTheServerPort) {
+  EXPECT_EQ(diagnostics("server:\n  listen: 0.0.0.0:9000\nadmin:\n  listen: 127.0.0.1:9000\n"),
+            (Lines{"test.yaml:4:11: admin.listen: admin.listen and server.listen must not "
+                   "share port 9000"}));
+  EXPECT_EQ(diagnostics("admin:\n  listen: :8080\n"),
+            (Lines{"test.yaml:2:11: admin.listen: admin.listen and server.listen must not "
+                   "share port 8080"}));
+  // Different hosts, a disabled admin listener and port 0 (tests) are fine.
+  EXPECT_TRUE(
+      diagnostics("server:\n  listen: 127.0.0.1:9000\nadmin:\n  listen: 127.0.0.2:9000\n").empty());
+  EXPECT_TRUE(diagnostics("admin:\n  enabled: false\n  listen: :8080\n").empty());
+  // No overlap is reported against a listen address that did not parse.
+  EXPECT_EQ(diagnostics("server:\n  listen: nope\nadmin:\n  listen: :8080\n"),
+            (Lines{"test.yaml:2:11: server.listen: must be host:port, [ipv6]:port or :port with a "
+                   "port from 0 to 65535 (got 'nope')"}));
+  EXPECT_TRUE(
+      diagnostics("server:\n  listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\n").empty());
+}
+
+// ---- providers ------------------------------------------------------------------------
+
+TEST(ConfigProviders, SlugMustBeLowercase) {
+  EXPECT_EQ(diagnostics("providers:\n  OpenAI: {}\n"),
+            (Lines{"test.yaml:2:3: providers.OpenAI: provider name must match "
+                   "[a-z0-9][a-z0-9-]* (did you mean 'openai'?)"}));
+  EXPECT_EQ(diagnostics("providers:\n  -x: {}\n"),
+            (Lines{"test.yaml:2:3: providers.-x: provider name must match [a-z0-9][a-z0-9-]*"}));
+  // The entry's own problems are still reported in the same run.
+  EXPECT_EQ(diagnostics("providers:\n  my_llm:\n    base_url: ftp://x\n"),
+            (Lines{"test.yaml:2:3: providers.my_llm: provider name must match "
+                   "[a-z0-9][a-z0-9-]* (did you mean 'my-llm'?)",
+                   "test.yaml:3:15: providers.my_llm.base_url: must start with http:// or "
+                   "https:// (got 'ftp://x')"}));
+}
+
+TEST(ConfigProviders, UnknownSlugsAreLeftToTheRegistry) {
+  const Config c = load_ok("providers:\n  not-a-provider: {}\n");
+  EXPECT_EQ(c.providers.count("not-a-provider"), 1u);
+}
+
+TEST(ConfigProviders, BaseUrlScheme) {
+  EXPECT_EQ(diagnostics("providers:\n  openai:\n    base_url: api.openai.com\n"),
+            (Lines{"test.yaml:3:15: providers.openai.base_url: must start with http:// or "
+                   "https:// (got 'api.openai.com')"}));
+  EXPECT_EQ(load_ok("providers:\n  openai:\n    base_url: HTTPS://Example.com\n")
+                .providers.at("openai")
+                .base_url,
+            "HTTPS://Example.com");
+}
+
+TEST(ConfigProviders, Headers) {
+  EXPECT_EQ(diagnostics(R"(providers:
+  openai:
+    headers:
+      "bad name": x
+      Host: example.com
+      content-length: 5
+      Transfer-Encoding: chunked
+      connection: close
+      upgrade: h2c
+      x-ok: 1
+      X-OK: 2
+      x-empty:
+)"),
+            (Lines{"test.yaml:4:7: providers.openai.headers.bad name: not a valid HTTP header "
+                   "name",
+                   "test.yaml:5:7: providers.openai.headers.Host: this header is managed by "
+                   "aigw and cannot be set here",
+                   "test.yaml:6:7: providers.openai.headers.content-length: this header is "
+                   "managed by aigw and cannot be set here",
+                   "test.yaml:7:7: providers.openai.headers.Transfer-Encoding: this header is "
+                   "managed by aigw and cannot be set here",
+                   "test.yaml:8:7: providers.openai.headers.connection: this header is "
+                   "managed by aigw and cannot be set here",
+                   "test.yaml:9:7: providers.openai.headers.upgrade: this header is managed "
+                   "by aigw and cannot be set here",
+                   "test.yaml:11:7: providers.openai.headers.X-OK: duplicate header (first "
+                   "at 10:7)",
+                   "test.yaml:12:7: providers.openai.headers.x-empty: expected a string (got "
+                   "an empty value)"}));
+}
+
+TEST(ConfigProviders, HeaderValuesMustNotContainLineBreaks) {
+  EXPECT_EQ(diagnostics("providers:\n  openai:\n    headers:\n      x-a: \"a\\r\\nb: c\"\n"),
+            (Lines{"test.yaml:4:12: providers.openai.headers.x-a: value must not contain CR, "
+                   "LF or NUL"}));
+  // Also when the line break comes from the environment.
+  EXPECT_EQ(diagnostics("providers:\n  openai:\n    headers:\n      x-a: ${V}\n",
+                        fake_env({{"V", "sk-123\nx-evil: 1"}})),
+            (Lines{"test.yaml:4:12: providers.openai.headers.x-a: value must not contain CR, "
+                   "LF or NUL"}));
+  // An empty value is a valid HTTP field value when written explicitly.
+  EXPECT_EQ(load_ok("providers:\n  openai:\n    headers:\n      x-a: \"\"\n")
+                .providers.at("openai")
+                .headers.at(0)
+                .second.reveal(),
+            "");
+}
+
+TEST(ConfigProviders, CaFileMustBeReadable) {
+  TempDir dir;
+  const std::string ca = dir.write("ca.pem", "-----BEGIN CERTIFICATE-----\n");
+  const Config c = load_ok("providers:\n  custom-x:\n    ca_file: " + ca + "\n");
+  EXPECT_EQ(c.providers.at("custom-x").ca_file, ca);
+
+  const std::string missing = (dir.path() / "missing.pem").string();
+  EXPECT_EQ(diagnostics("providers:\n  custom-x:\n    ca_file: " + missing + "\n"),
+            (Lines{"test.yaml:3:14: providers.custom-x.ca_file: cannot read '" + missing +
+                   "': " + std::strerror(ENOENT)}));
+  EXPECT_EQ(diagnostics("providers:\n  custom-x:\n    ca_file: " + dir.path().string() + "\n"),
+            (Lines{"test.yaml:3:14: providers.custom-x.ca_file: cannot read '" +
+                   dir.path().string() + "': is a directory"}));
+}
+
+TEST(ConfigProviders, RelativePathsAreRelativeToTheConfigFile) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() / "certs");
+  const std::string ca = dir.write("certs/ca.pem", "pem");
+  const std::string file = dir.write("aigw.yaml",
+                                     "providers:\n  custom-x:\n    ca_file: certs/ca.pem\n"
+                                     "logging:\n  access_log: access.log\n");
+  const LoadResult r = load_file(file, fake_env());
+  ASSERT_TRUE(r.ok()) << r.diagnostics.at(0).str();
+  EXPECT_EQ(r.config->source, file);
+  EXPECT_EQ(r.config->providers.at("custom-x").ca_file, ca);
+  EXPECT_EQ(r.config->logging.access_log, (dir.path() / "access.log").string());
+}
+
+TEST(ConfigLogging, AccessLogDirectoryMustExist) {
+  EXPECT_EQ(diagnostics("logging:\n  access_log: /nonexistent-aigw-dir/access.log\n"),
+            (Lines{"test.yaml:2:15: logging.access_log: directory '/nonexistent-aigw-dir' "
+                   "does not exist"}));
+  EXPECT_EQ(diagnostics("logging:\n  access_log: \"\"\n"),
+            (Lines{"test.yaml:2:15: logging.access_log: must not be empty (use '-' for "
+                   "stdout or 'off')"}));
+}
+
+// ---- environment references -----------------------------------------------------------
+
+TEST(ConfigEnv, ExpandsReferencesIntoSecrets) {
+  const Config c = load_ok(R"(providers:
+  openai:
+    headers:
+      authorization: Bearer ${OPENAI_KEY}
+      x-both: ${A}-${B}
+      x-literal: cost $${NOT_A_VAR} and $5
+  custom-local:
+    base_url: ${LOCAL_URL}/v1
+server:
+  workers: ${WORKERS}
+)",
+                           fake_env({{"OPENAI_KEY", "sk-secret"},
+                                     {"A", "1"},
+                                     {"B", "2"},
+                                     {"LOCAL_URL", "http://10.0.0.1:8000"},
+                                     {"WORKERS", "3"}}));
+  const auto& headers = c.providers.at("openai").headers;
+  ASSERT_EQ(headers.size(), 3u);
+  EXPECT_EQ(headers[0].first, "authorization");
+  EXPECT_EQ(headers[0].second.reveal(), "Bearer sk-secret");
+  EXPECT_TRUE(headers[0].second.from_env());
+  EXPECT_EQ(headers[1].second.reveal(), "1-2");
+  EXPECT_TRUE(headers[1].second.from_env());
+  EXPECT_EQ(headers[2].second.reveal(), "cost ${NOT_A_VAR} and $5");
+  EXPECT_FALSE(headers[2].second.from_env());
+  EXPECT_EQ(c.providers.at("custom-local").base_url, "http://10.0.0.1:8000/v1");
+  EXPECT_EQ(c.server.workers, 3u);
+}
+
+TEST(ConfigEnv, ExpandedValuesAreNotRescanned) {
+  const Config c = load_ok("providers:\n  openai:\n    headers:\n      x-a: ${V}\n",
+                           fake_env({{"V", "${OTHER}"}}));
+  EXPECT_EQ(c.providers.at("openai").headers.at(0).second.reveal(), "${OTHER}");
+}
+
+TEST(ConfigEnv, UnsetVariablesAreEachReported) {
+  EXPECT_EQ(diagnostics("providers:\n  openai:\n    headers:\n      authorization: Bearer "
+                        "${OPENAI_KEY}\n      x-pair: ${A}:${B}\n",
+                        fake_env({{"A", "a"}})),
+            (Lines{"test.yaml:4:22: providers.openai.headers.authorization: environment "
+                   "variable OPENAI_KEY is not set",
+                   "test.yaml:5:15: providers.openai.headers.x-pair: environment variable B "
+                   "is not set"}));
+}
+
+TEST(ConfigEnv, MalformedReferences) {
+  EXPECT_EQ(diagnostics("logging:\n  access_log: ${LOG\n"),
+            (Lines{"test.yaml:2:15: logging.access_log: unterminated '${' (write '$${' for "
+                   "a literal '${')"}));
+  // The text between the braces is not echoed: it may be a pasted key.
+  EXPECT_EQ(diagnostics("providers:\n  openai:\n    headers:\n      authorization: "
+                        "Bearer ${sk-live-123}\n"),
+            (Lines{"test.yaml:4:22: providers.openai.headers.authorization: invalid "
+                   "environment variable reference (a name is letters, digits and '_', not "
+                   "starting with a digit)"}));
+}
+
+TEST(ConfigEnv, SecretsNeverAppearInDiagnostics) {
+  const std::string secret = "sk-very-secret-value";
+  const auto env = fake_env({{"S", secret}});
+  const std::vector<std::string> got = diagnostics(R"(server:
+  workers: ${S}
+  listen: ${S}
+  max_body_bytes: ${S}
+  request_timeout: ${S}
+  validate_json: ${S}
+logging:
+  level: ${S}
+  access_log: /nonexistent-aigw-dir/${S}
+providers:
+  openai:
+    base_url: ${S}
+    ca_file: /nonexistent/${S}
+    headers:
+      authorization: "${S}\n"
+)",
+                                                   env);
+  EXPECT_EQ(
+      got,
+      (Lines{
+          "test.yaml:2:12: server.workers: expected an unsigned integer (got ***)",
+          "test.yaml:3:11: server.listen: must be host:port, [ipv6]:port or :port with a port from "
+          "0 to 65535 (got ***)",
+          "test.yaml:4:19: server.max_body_bytes: must be a size such as 512, 64KiB, 8MiB (got "
+          "***)",
+          "test.yaml:5:20: server.request_timeout: must be a duration with a unit such as 250ms, "
+          "30s, 5m (got ***)",
+          "test.yaml:6:18: server.validate_json: expected true or false (got ***)",
+          "test.yaml:8:10: logging.level: must be one of trace, debug, info, warn, error, off (got "
+          "***)",
+          "test.yaml:9:15: logging.access_log: directory *** does not exist",
+          "test.yaml:12:15: providers.openai.base_url: must start with http:// or https:// (got "
+          "***)",
+          "test.yaml:13:14: providers.openai.ca_file: cannot read ***: " +
+              std::string(std::strerror(ENOENT)),
+          "test.yaml:15:22: providers.openai.headers.authorization: value must not contain CR, LF "
+          "or NUL"}));
+  for (const auto& line : got) EXPECT_EQ(line.find("very-secret"), std::string::npos) << line;
+}
+
+TEST(ConfigEnv, ProcessEnvReadsTheEnvironment) {
+  ::setenv("AIGW_CONFIG_TEST_VAR", "value", 1);
+  const EnvLookup env = process_env();
+  EXPECT_EQ(env("AIGW_CONFIG_TEST_VAR"), "value");
+  ::unsetenv("AIGW_CONFIG_TEST_VAR");
+  EXPECT_EQ(env("AIGW_CONFIG_TEST_VAR"), std::nullopt);
+}
+
+// ---- files and syntax -----------------------------------------------------------------
+
+TEST(ConfigFiles, MissingFile) {
+  const LoadResult r = load_file("/nonexistent-aigw-dir/aigw.yaml", fake_env());
+  EXPECT_FALSE(r.ok());
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_EQ(r.diagnostics[0].str(), "/nonexistent-aigw-dir/aigw.yaml:0:0: cannot read file: " +
+                                        std::string(std::strerror(ENOENT)));
+  EXPECT_EQ(r.diagnostics[0].path, "");
+}
+
+TEST(ConfigFiles, DirectoryInsteadOfFile) {
+  TempDir dir;
+  const LoadResult r = load_file(dir.path().string(), fake_env());
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_EQ(r.diagnostics[0].str(), dir.path().string() + ":0:0: cannot read file: is a directory");
+}
+
+TEST(ConfigFiles, YamlSyntaxError) {
+  EXPECT_EQ(diagnostics("server:\n  listen: [a,\n"),
+            (Lines{"test.yaml:3:1: invalid YAML: end of sequence flow not found"}));
+  EXPECT_EQ(diagnostics("server:\n  workers: 1\n listen: :80\n"),
+            (Lines{"test.yaml:3:2: invalid YAML: end of map not found"}));
+  EXPECT_EQ(diagnostics("server: *nope\n"),
+            (Lines{"test.yaml:1:9: invalid YAML: the referenced anchor is not defined"}));
+}
+
+TEST(ConfigFiles, OnlyOneDocument) {
+  EXPECT_EQ(diagnostics("server: {}\n---\nadmin: {}\n"),
+            (Lines{"test.yaml:3:1: expected one YAML document (found a second one)"}));
+}
+
+// ---- collection -----------------------------------------------------------------------
+
+TEST(ConfigCollect, AllErrorsInOneRunInDocumentOrder) {
+  EXPECT_EQ(diagnostics(R"(server:
+  lisen: :80
+  workers: 5000
+  validate_json: yes please
+admin:
+  enabled: maybe
+upstream:
+  read_timeout: 30
+providers:
+  Bad_Slug: {}
+  openai:
+    base_url: api.openai.com
+    headers:
+      authorization: ${OPENAI_KEY}
+logging:
+  level: loud
+colour: blue
+)"),
+            (Lines{"test.yaml:2:3: server.lisen: unknown key (did you mean 'listen'?)",
+                   "test.yaml:3:12: server.workers: must be <= 1024 (got 5000)",
+                   "test.yaml:4:18: server.validate_json: expected true or false (got 'yes "
+                   "please')",
+                   "test.yaml:6:12: admin.enabled: expected true or false (got 'maybe')",
+                   "test.yaml:8:17: upstream.read_timeout: must be a duration with a unit "
+                   "such as 250ms, 30s, 5m (got '30')",
+                   "test.yaml:10:3: providers.Bad_Slug: provider name must match "
+                   "[a-z0-9][a-z0-9-]* (did you mean 'bad-slug'?)",
+                   "test.yaml:12:15: providers.openai.base_url: must start with http:// or "
+                   "https:// (got 'api.openai.com')",
+                   "test.yaml:14:22: providers.openai.headers.authorization: environment "
+                   "variable OPENAI_KEY is not set",
+                   "test.yaml:16:10: logging.level: must be one of trace, debug, info, warn, "
+                   "error, off (got 'loud')",
+                   "test.yaml:17:1: colour: unknown key (expected one of: admin, logging, "
+                   "providers, server, upstream)"}));
+}
+
+// ---- Diagnostic::str ------------------------------------------------------------------
+
+TEST(ConfigDiagnostic, Str) {
+  EXPECT_EQ(
+      (Diagnostic{SourceMark{"aigw.yaml", 14, 5}, "server.workers", "must be <= 1024 (got 5000)"})
+          .str(),
+      "aigw.yaml:14:5: server.workers: must be <= 1024 (got 5000)");
+  EXPECT_EQ((Diagnostic{SourceMark{"aigw.yaml", 3, 1}, "", "invalid YAML: x"}).str(),
+            "aigw.yaml:3:1: invalid YAML: x");
+}
+
+TEST(ConfigDiagnostic, LongValuesAreShortenedAndEscaped) {
+  const std::string long_value(100, 'x');
+  EXPECT_EQ(diagnostics("server:\n  workers: " + long_value + "\n"),
+            (Lines{"test.yaml:2:12: server.workers: expected an unsigned integer (got '" +
+                   std::string(80, 'x') + "...')"}));
+  EXPECT_EQ(diagnostics("logging:\n  level: \"a\\tb\\x01\"\n"),
+            (Lines{"test.yaml:2:10: logging.level: must be one of trace, debug, info, warn, "
+                   "error, off (got 'a\\tb\\x01')"}));
+}
+
+}  // namespace
+}  // namespace aigw::config

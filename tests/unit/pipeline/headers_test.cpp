@@ -1,0 +1,87 @@
+#include "pipeline/headers.hpp"
+
+#include <gtest/gtest.h>
+
+namespace aigw {
+namespace {
+
+TEST(Headers, HopByHopNamesPerRfc9110) {
+  for (const char* name : {"Connection", "keep-alive", "Proxy-Connection", "TE", "Trailer",
+                           "Transfer-Encoding", "Upgrade", "Proxy-Authorization"}) {
+    EXPECT_TRUE(headers::is_hop_by_hop(name)) << name;
+  }
+  for (const char* name : {"Authorization", "Content-Type", "x-api-key", "Host", "Accept"}) {
+    EXPECT_FALSE(headers::is_hop_by_hop(name)) << name;
+  }
+}
+
+TEST(Headers, StripRemovesHeadersNamedInConnection) {
+  http::fields f;
+  f.insert("Connection", "keep-alive, X-Secret-Hop ,x-other");
+  f.insert("X-Secret-Hop", "1");
+  f.insert("X-Other", "2");
+  f.insert("Keep-Alive", "timeout=5");
+  f.insert("Upgrade", "websocket");
+  f.insert("Authorization", "Bearer k");
+  f.insert("X-Kept", "3");
+  headers::strip_hop_by_hop(f);
+  std::vector<std::string> left;
+  for (const auto& h : f) left.emplace_back(h.name_string());
+  EXPECT_EQ(left, (std::vector<std::string>{"Authorization", "X-Kept"}));
+}
+
+TEST(Headers, ControlHeadersAreExtractedLowerCased) {
+  http::fields f;
+  f.insert("CF-AIG-Cache-TTL", "60");
+  f.insert("cf-aig-metadata", "{}");
+  f.insert("cf-skip-cache", "true");
+  f.insert("cf-ray", "kept");  // not a gateway control header
+  f.insert("Authorization", "Bearer k");
+  std::vector<std::pair<std::string, std::string>> control;
+  headers::extract_control(f, control);
+  EXPECT_EQ(control,
+            (std::vector<std::pair<std::string, std::string>>{
+                {"cf-aig-cache-ttl", "60"}, {"cf-aig-metadata", "{}"}, {"cf-skip-cache", "true"}}));
+  EXPECT_EQ(f.count("cf-aig-metadata"), 0u);
+  EXPECT_EQ(f.count("cf-ray"), 1u);
+  EXPECT_EQ(f.count("authorization"), 1u);
+}
+
+TEST(Headers, UpstreamRequestSetsHostFramingAndProviderHeaders) {
+  Provider provider;
+  provider.config.name = "custom-x";
+  provider.config.headers.emplace_back("x-api-key", Secret("from-config", true));
+  RequestContext ctx;
+  ctx.provider = &provider;
+  ctx.target = UpstreamTarget{true, "llm.internal", 8443, "/v1/chat?x=1"};
+  ctx.request.method(http::verb::post);
+  ctx.request.target("/custom-x/chat?x=1");
+  ctx.request.set(http::field::host, "gateway:8080");
+  ctx.request.set(http::field::expect, "100-continue");
+  ctx.request.set("x-api-key", "from-client");
+  ctx.request.set("Content-Length", "999");
+  ctx.request.body() = "{\"a\":1}";
+  auto up = headers::make_upstream_request(ctx);
+  EXPECT_EQ(up.target(), "/v1/chat?x=1");
+  EXPECT_EQ(up[http::field::host], "llm.internal:8443");
+  EXPECT_EQ(up["x-api-key"], "from-config");
+  EXPECT_EQ(up.count("x-api-key"), 1u);
+  EXPECT_EQ(up.count(http::field::expect), 0u);
+  EXPECT_EQ(up[http::field::content_length], "7");
+  EXPECT_EQ(std::string(up.body().data(), up.body().size()), "{\"a\":1}");
+}
+
+TEST(Headers, GetWithoutBodyHasNoContentLength) {
+  Provider provider;
+  provider.config.name = "openai";
+  RequestContext ctx;
+  ctx.provider = &provider;
+  ctx.target = UpstreamTarget{true, "api.openai.com", 443, "/v1/models"};
+  ctx.request.method(http::verb::get);
+  auto up = headers::make_upstream_request(ctx);
+  EXPECT_EQ(up[http::field::host], "api.openai.com");
+  EXPECT_EQ(up.count(http::field::content_length), 0u);
+}
+
+}  // namespace
+}  // namespace aigw
