@@ -75,16 +75,30 @@ void extract_control(http::fields& fields,
   }
 }
 
-UpstreamRequest make_upstream_request(const RequestContext& ctx) {
+std::string serialize_upstream_head(const RequestContext& ctx) {
   const auto& req = ctx.request;
-  UpstreamRequest up;
-  if (req.method() == http::verb::unknown) {
-    up.method_string(req.method_string());
-  } else {
-    up.method(req.method());
-  }
-  up.target(ctx.target.target);
-  up.version(11);
+  const auto* configured = ctx.provider != nullptr ? &ctx.provider->config.headers : nullptr;
+  auto overridden = [&](std::string_view name) {
+    if (configured == nullptr) return false;
+    for (const auto& entry : *configured) {
+      if (beast::iequals(entry.first, name)) return true;
+    }
+    return false;
+  };
+  auto append = [](std::string& out, std::string_view name, std::string_view value) {
+    out.append(name);
+    out.append(": ");
+    out.append(value);
+    out.append("\r\n");
+  };
+
+  std::string out;
+  out.reserve(512 + ctx.target.target.size());
+  out.append(req.method_string());
+  out.push_back(' ');
+  out.append(ctx.target.target);
+  out.append(" HTTP/1.1\r\n");
+  append(out, "Host", ctx.target.host_header());
   for (const auto& field : req) {
     // Host is the upstream's; Expect was answered by us; framing is recomputed below.
     switch (field.name()) {
@@ -93,20 +107,19 @@ UpstreamRequest make_upstream_request(const RequestContext& ctx) {
       case http::field::content_length:
         continue;
       default:
-        up.insert(field.name_string(), field.value());
+        if (!overridden(field.name_string())) append(out, field.name_string(), field.value());
     }
   }
-  if (ctx.provider != nullptr) {
-    for (const auto& [name, value] : ctx.provider->config.headers) up.set(name, value.reveal());
+  if (configured != nullptr) {
+    for (const auto& [name, value] : *configured) append(out, name, value.reveal());
   }
-  up.set(http::field::host, ctx.target.host_header());
-  up.body() = {req.body().data(), req.body().size()};
   const auto method = req.method();
   if (!req.body().empty() || method == http::verb::post || method == http::verb::put ||
       method == http::verb::patch) {
-    up.content_length(req.body().size());
+    append(out, "Content-Length", std::to_string(req.body().size()));
   }
-  return up;
+  out.append("\r\n");
+  return out;
 }
 
 }  // namespace aigw::headers

@@ -4,8 +4,8 @@
 #include "aigw/request_context.hpp"
 
 #include <boost/beast/http/fields.hpp>
-#include <boost/beast/http/span_body.hpp>
 
+#include <string>
 #include <string_view>
 
 namespace aigw::headers {
@@ -23,11 +23,12 @@ void strip_hop_by_hop(http::fields& fields);
 void extract_control(http::fields& fields,
                      std::vector<std::pair<std::string, std::string>>& control);
 
-// Builds the upstream request from the client request: method, target, body; end-to-end
-// headers minus Host/Expect/Content-Length, plus the provider's configured headers (which
-// replace a client header of the same name), Host for the target, framing for the body.
-// The body is a view of ctx.request.body(): no copy, valid while ctx lives.
-using UpstreamRequest = http::request<http::span_body<const char>>;
-UpstreamRequest make_upstream_request(const RequestContext& ctx);
+// Serializes the head of the upstream request (request line + headers + blank line) from
+// the client request: method and the mapped target; end-to-end headers minus
+// Host/Expect/Content-Length, plus the provider's configured headers (which replace a client
+// header of the same name), Host for the target, and Content-Length for the body. The body
+// itself is ctx.request.body(), sent after the head unchanged. Written by hand rather than
+// through a Beast serializer: one pass, one string, no per-field allocation.
+std::string serialize_upstream_head(const RequestContext& ctx);
 
 }  // namespace aigw::headers

@@ -11,15 +11,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
-
-#include <cerrno>
-#include <sys/socket.h>
 
 namespace aigw {
 namespace {
@@ -204,7 +199,6 @@ asio::awaitable<bool> Session::send_head(http::response_header<>& head,
                                          std::optional<std::uint64_t> content_length,
                                          bool head_only) {
   chunked_ = false;
-  head.version(11);
   if (!head_only) {
     if (content_length) {
       head.set(http::field::content_length, std::to_string(*content_length));
@@ -222,11 +216,29 @@ asio::awaitable<bool> Session::send_head(http::response_header<>& head,
     head.set(http::field::connection, "keep-alive");
   }
 
-  http::response<http::empty_body> message(std::move(head));
-  http::response_serializer<http::empty_body> serializer(message);
+  // Serialized by hand: one pass over the fields, no serializer state machine.
+  pending_head_.clear();
+  pending_head_ += "HTTP/1.1 ";
+  pending_head_ += std::to_string(head.result_int());
+  pending_head_ += ' ';
+  const std::string_view reason = head.reason();
+  pending_head_ += reason.empty() ? std::string_view(http::obsolete_reason(head.result())) : reason;
+  pending_head_ += "\r\n";
+  for (const auto& field : head) {
+    pending_head_ += field.name_string();
+    pending_head_ += ": ";
+    pending_head_ += field.value();
+    pending_head_ += "\r\n";
+  }
+  pending_head_ += "\r\n";
+
+  // A fixed-length body usually follows at once: its head goes out in the same write as its
+  // first bytes (one syscall, one packet). Streams and empty bodies get their head now, so the
+  // client learns the status before the first event.
+  if (!head_only && content_length && *content_length > 0) co_return true;
   stream_.expires_after(worker_.config().server.idle_timeout);
-  auto [ec, n] = co_await http::async_write_header(stream_, serializer, kTuple);
-  head = std::move(message.base());
+  auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(pending_head_), kTuple);
+  pending_head_.clear();
   if (ec) broken_ = true;
   co_return !ec;
 }
@@ -236,14 +248,17 @@ asio::awaitable<bool> Session::send_body(std::string_view chunk) {
   // A client that stops reading holds the relay (back-pressure keeps memory flat) until the
   // idle timeout, then the stream is cut.
   stream_.expires_after(worker_.config().server.idle_timeout);
+  const asio::const_buffer data(chunk.data(), chunk.size());
   error_code ec;
   std::size_t n = 0;
-  if (chunked_) {
-    std::tie(ec, n) = co_await asio::async_write(
-        stream_, http::make_chunk(asio::const_buffer(chunk.data(), chunk.size())), kTuple);
+  if (!pending_head_.empty()) {
+    const std::array<asio::const_buffer, 2> both{asio::buffer(pending_head_), data};
+    std::tie(ec, n) = co_await asio::async_write(stream_, both, kTuple);
+    pending_head_.clear();
+  } else if (chunked_) {
+    std::tie(ec, n) = co_await asio::async_write(stream_, http::make_chunk(data), kTuple);
   } else {
-    std::tie(ec, n) =
-        co_await asio::async_write(stream_, asio::const_buffer(chunk.data(), chunk.size()), kTuple);
+    std::tie(ec, n) = co_await asio::async_write(stream_, data, kTuple);
   }
   if (ec) broken_ = true;
   co_return !ec;
@@ -251,9 +266,16 @@ asio::awaitable<bool> Session::send_body(std::string_view chunk) {
 
 asio::awaitable<bool> Session::finish() {
   if (broken_) co_return false;
-  if (!chunked_) co_return true;
-  stream_.expires_after(worker_.config().server.idle_timeout);
-  auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk_last(), kTuple);
+  error_code ec;
+  std::size_t n = 0;
+  if (!pending_head_.empty()) {  // a fixed-length body that never came: at least the head
+    stream_.expires_after(worker_.config().server.idle_timeout);
+    std::tie(ec, n) = co_await asio::async_write(stream_, asio::buffer(pending_head_), kTuple);
+    pending_head_.clear();
+  } else if (chunked_) {
+    stream_.expires_after(worker_.config().server.idle_timeout);
+    std::tie(ec, n) = co_await asio::async_write(stream_, http::make_chunk_last(), kTuple);
+  }
   if (ec) broken_ = true;
   co_return !ec;
 }
@@ -267,19 +289,17 @@ void Session::watch_disconnect(std::function<void()> on_gone) {
 }
 
 void Session::arm_watch() {
-  auto& socket = stream_.socket();
-  socket.async_wait(
-      asio::ip::tcp::socket::wait_read,
-      asio::bind_cancellation_slot(watch_->signal.slot(), [this, w = watch_](error_code ec) {
-        if (ec || !w->active) return;  // cancelled by unwatch(), or the session is gone
-        char byte;
-        const auto n = ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-          arm_watch();
-          return;
-        }
+  // A one-byte MSG_PEEK receive rather than async_wait(wait_read): right after the request
+  // was read the socket is drained, so Asio queues the receive without a syscall, where a
+  // wait would re-arm epoll (epoll_ctl) on every request. It completes only if the client
+  // sends something (a pipelined request: still there) or hangs up (EOF / reset: gone).
+  auto w = watch_;
+  stream_.socket().async_receive(
+      asio::buffer(&w->peek, 1), asio::socket_base::message_peek,
+      asio::bind_cancellation_slot(w->signal.slot(), [w](error_code ec, std::size_t n) {
+        if (ec == asio::error::operation_aborted || !w->active) return;
         w->active = false;
-        if (n > 0) return;  // a pipelined request arrived: the client is still there
+        if (!ec && n > 0) return;  // pipelined bytes: the client is still there
         auto on_gone = std::move(w->on_gone);
         if (on_gone) on_gone();
       }));

@@ -42,6 +42,7 @@ class Session final : public Downstream {
   struct Watch {
     std::function<void()> on_gone;
     bool active = false;
+    char peek = 0;
     boost::asio::cancellation_signal signal;
   };
   void arm_watch();
@@ -64,6 +65,7 @@ class Session final : public Downstream {
   Worker& worker_;
   std::list<Session*>::iterator registration_;
   std::shared_ptr<Watch> watch_;
+  std::string pending_head_;  // serialized response head not yet written
   bool idle_ = false;
   bool close_after_ = false;  // send Connection: close and close after this response
   bool chunked_ = false;      // current response body uses chunked framing

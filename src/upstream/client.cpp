@@ -7,12 +7,12 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -104,7 +104,12 @@ std::unique_ptr<UpstreamConnection> ConnectionPool::take(const std::string& key)
   while (!stack.empty()) {
     auto conn = std::move(stack.back());
     stack.pop_back();
-    if (now - conn->idle_since < idle_timeout_ && looks_alive(*conn)) return conn;
+    const auto idle = now - conn->idle_since;
+    if (idle >= idle_timeout_) continue;
+    // Providers close idle connections after seconds, not milliseconds: a connection used
+    // within the last second skips the check (a syscall per request under load). The rare
+    // close that slips through is caught by the stale-connection retry in forward().
+    if (idle < std::chrono::seconds(1) || looks_alive(*conn)) return conn;
   }
   return nullptr;
 }
@@ -250,41 +255,52 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
     Stream& stream, UpstreamConnection& conn, RequestContext& ctx, ResponseSink& sink,
     Downstream& downstream, const Timeouts& timeouts, const bool& client_gone) {
   auto& lowest = conn.lowest();
-  auto request = headers::make_upstream_request(ctx);
+  const std::string head = headers::serialize_upstream_head(ctx);
+  const std::string& body = ctx.request.body();
+  const std::array<asio::const_buffer, 2> request{asio::buffer(head), asio::buffer(body)};
 
   // The first-byte deadline covers sending the request and waiting for the response head.
   lowest.expires_after(timeouts.first_byte);
-  auto [wec, written] = co_await http::async_write(stream, request, kTuple);
+  auto [wec, written] = co_await asio::async_write(stream, request, kTuple);
   if (wec) {
     co_return Exchange{read_error(wec, ctx, timeouts.first_byte), is_stale_connection_error(wec),
                        false};
   }
 
-  http::response_parser<http::buffer_body> parser;
-  parser.header_limit(static_cast<std::uint32_t>(config_.max_response_header_bytes));
-  parser.body_limit(boost::none);  // streams are unbounded; memory is bounded by kRelayBuffer
+  // Interim 1xx responses (103 Early Hints, a stray 100 Continue) are consumed here: the
+  // client gets the final response only. 101 would be a protocol switch we never ask for.
+  std::optional<http::response_parser<http::buffer_body>> parser_slot;
   const bool is_head = ctx.request.method() == http::verb::head;
-  if (is_head) parser.skip(true);
-  auto [hec, header_bytes] = co_await http::async_read_header(stream, conn.buffer, parser, kTuple);
-  if (hec) {
-    co_return Exchange{read_error(hec, ctx, timeouts.first_byte),
-                       !parser.got_some() && is_stale_connection_error(hec), false};
+  for (bool first = true;; first = false) {
+    auto& p = parser_slot.emplace();
+    p.header_limit(static_cast<std::uint32_t>(config_.max_response_header_bytes));
+    p.body_limit(boost::none);  // streams are unbounded; memory is bounded by kRelayBuffer
+    if (is_head) p.skip(true);
+    auto [hec, header_bytes] = co_await http::async_read_header(stream, conn.buffer, p, kTuple);
+    if (hec) {
+      co_return Exchange{read_error(hec, ctx, timeouts.first_byte),
+                         first && !p.got_some() && is_stale_connection_error(hec), false};
+    }
+    const unsigned interim = p.get().result_int();
+    if (interim / 100 != 1 || interim == 101) break;
   }
+  auto& parser = *parser_slot;
   ctx.upstream_first_byte = std::chrono::steady_clock::now();
 
   auto& response = parser.get();
   const unsigned status = response.result_int();
   const bool head_only = is_head || status == 204 || status == 304 || status / 100 == 1;
-  http::response_header<> head = response.base();
-  headers::strip_hop_by_hop(head);
+  // The parser's own header is edited in place and handed on: no copy of the fields.
+  http::response_header<>& response_head = response.base();
+  headers::strip_hop_by_hop(response_head);
   std::optional<std::uint64_t> length;
   if (!head_only) {
-    head.erase(http::field::content_length);
+    response_head.erase(http::field::content_length);
     if (!response.chunked() && parser.content_length()) length = *parser.content_length();
   }
   const bool upstream_keep_alive = response.keep_alive();
 
-  if (!co_await sink.on_head(head, length, head_only)) {
+  if (!co_await sink.on_head(response_head, length, head_only)) {
     ctx.outcome = Outcome::kClientAbort;
     co_return Exchange{{}, false, false};
   }

@@ -213,3 +213,21 @@ TEST(Proxy, HeadAndNoContentResponsesHaveNoBody) {
 
 }  // namespace
 }  // namespace aigw::test
+
+namespace aigw::test {
+namespace {
+
+TEST(Proxy, InterimResponsesFromTheProviderAreNotRelayed) {
+  Fixture f([](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
+    co_await ex.send_raw(
+        "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+  });
+  auto res = http_request(f.port(), "POST", "/openai/chat/completions", kChatBody);
+  EXPECT_EQ(res.status, 200u);
+  EXPECT_EQ(res.body, "{}");
+  EXPECT_EQ(res.header("link"), "");
+}
+
+}  // namespace
+}  // namespace aigw::test
