@@ -1,0 +1,141 @@
+// ProviderRegistry: the built-in table plus the config's overrides and custom-* providers,
+// validated once at start (and by --check-config) so requests never meet a bad base URL.
+
+#include "upstream/providers/adapters.hpp"
+
+#include <algorithm>
+#include <cstddef>
+
+namespace aigw {
+namespace {
+
+constexpr std::string_view kCustomPrefix = "custom-";
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += ", ";
+    out += item;
+  }
+  return out;
+}
+
+SourceMark mark_or(const SourceMark& preferred, const SourceMark& fallback) {
+  return preferred.line != 0 ? preferred : fallback;
+}
+
+}  // namespace
+
+std::vector<std::string> ProviderRegistry::builtin_slugs() {
+  std::vector<std::string> out;
+  for (const auto& b : providers::builtins()) out.emplace_back(b.slug);
+  return out;  // the table is sorted
+}
+
+std::shared_ptr<const ProviderRegistry> ProviderRegistry::build(const Config& config,
+                                                                std::vector<Problem>& problems) {
+  auto registry = std::make_shared<ProviderRegistry>();
+
+  // Parses and checks one base URL; on failure records a problem and returns false.
+  auto resolve = [&](const ProviderConfig& pc, std::string_view text,
+                     const std::vector<std::string_view>& allowed, Url& out) {
+    const std::string key = "providers." + pc.name + ".base_url";
+    auto parsed = Url::parse(text);
+    if (!parsed) {
+      problems.push_back({mark_or(pc.base_url_mark, pc.mark), key, parsed.error().detail});
+      return false;
+    }
+    for (const auto& found : providers::placeholders_in(parsed->host + parsed->path)) {
+      if (std::find(allowed.begin(), allowed.end(), found) == allowed.end()) {
+        std::vector<std::string> names(allowed.begin(), allowed.end());
+        problems.push_back({mark_or(pc.base_url_mark, pc.mark), key,
+                            "unknown placeholder " + found +
+                                (names.empty() ? " (this provider takes none)"
+                                               : " (this provider takes " + join(names) + ")")});
+        return false;
+      }
+    }
+    out = std::move(*parsed);
+    return true;
+  };
+
+  for (const auto& b : providers::builtins()) {
+    Provider p;
+    p.adapter = b.adapter;
+    const auto configured = config.providers.find(std::string(b.slug));
+    if (configured != config.providers.end()) {
+      p.config = configured->second;
+    }
+    p.config.name = std::string(b.slug);
+    if (!p.config.base_url) p.config.base_url = std::string(b.default_base);
+    if (!resolve(p.config, *p.config.base_url, b.placeholders, p.base)) continue;
+    registry->providers_.emplace_back(std::string(b.slug), std::move(p));
+  }
+
+  const auto known = builtin_slugs();
+  for (const auto& [slug, pc] : config.providers) {
+    if (providers::find_builtin(slug) != nullptr) continue;
+    const std::string key = "providers." + slug;
+    if (slug.rfind(kCustomPrefix, 0) != 0) {
+      std::string message = "unknown provider '" + slug + "'";
+      std::string best;
+      std::size_t best_distance = 3;  // suggest only close misspellings
+      for (const auto& k : known) {
+        const auto d = edit_distance(slug, k);
+        if (d < best_distance) {
+          best_distance = d;
+          best = k;
+        }
+      }
+      if (!best.empty()) message += " (did you mean '" + best + "'?)";
+      message +=
+          "; built-in providers: " + join(known) + "; a custom provider's name starts with custom-";
+      problems.push_back({pc.mark, key, std::move(message)});
+      continue;
+    }
+    if (slug.size() == kCustomPrefix.size()) {
+      problems.push_back({pc.mark, key, "a custom provider needs a name after custom-"});
+      continue;
+    }
+    if (!pc.base_url) {
+      problems.push_back(
+          {pc.mark, key + ".base_url",
+           "required for a custom provider (the upstream URL that /" + slug + "/... maps to)"});
+      continue;
+    }
+    Provider p;
+    p.adapter = providers::make_prefix_adapter(slug, /*dedupe_v1=*/false);
+    p.config = pc;
+    if (!resolve(p.config, *pc.base_url, {}, p.base)) continue;
+    registry->providers_.emplace_back(slug, std::move(p));
+  }
+
+  std::sort(registry->providers_.begin(), registry->providers_.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& entry : registry->providers_) registry->slugs_.push_back(entry.first);
+  return registry;
+}
+
+const Provider* ProviderRegistry::find(std::string_view slug) const noexcept {
+  const auto it =
+      std::lower_bound(providers_.begin(), providers_.end(), slug,
+                       [](const auto& entry, std::string_view s) { return entry.first < s; });
+  return it != providers_.end() && it->first == slug ? &it->second : nullptr;
+}
+
+}  // namespace aigw
