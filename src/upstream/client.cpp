@@ -8,6 +8,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_cat.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
@@ -257,7 +258,11 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
   auto& lowest = conn.lowest();
   const std::string head = headers::serialize_upstream_head(ctx);
   const std::string& body = ctx.request.body();
-  const std::array<asio::const_buffer, 2> request{asio::buffer(head), asio::buffer(body)};
+  // Not a std::array of two buffers: with Asio 1.81 and an ssl::stream, async_write over that
+  // type completed after the head alone and a large body never reached the provider
+  // (Proxy.LargeAndChunkedRequestBodiesArriveIntact). buffers_cat takes the generic path and
+  // still copies nothing.
+  const auto request = beast::buffers_cat(asio::buffer(head), asio::buffer(body));
 
   // The first-byte deadline covers sending the request and waiting for the response head.
   lowest.expires_after(timeouts.first_byte);

@@ -111,7 +111,7 @@ class AzureOpenAiAdapter final : public ProviderAdapter {
   Result<UpstreamTarget> map(const MapInput& in, const Url& base) const override {
     auto [resource, after] = split_first(in.rest);
     auto [deployment, rest] = split_first(after);
-    if (resource.empty() || deployment.empty()) {
+    if (resource.empty() || deployment.empty() || rest.empty()) {
       return invalid_path(
           "azure-openai paths are /azure-openai/{resource}/{deployment}/..., e.g. "
           "/azure-openai/my-resource/gpt-4o/chat/completions?api-version=2024-10-21");
