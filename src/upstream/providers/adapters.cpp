@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <utility>
 
 namespace aigw::providers {
@@ -23,6 +24,20 @@ std::pair<std::string_view, std::string_view> split_first(std::string_view path)
   const auto slash = path.find('/');
   if (slash == std::string_view::npos) return {path, {}};
   return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+void replace_all(std::string& text, std::string_view from, std::string_view to) {
+  for (auto pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos)) {
+    text.replace(pos, from.size(), to);
+    pos += to.size();
+  }
 }
 
 // One DNS label (RFC 1035 §2.3.1, as relaxed by RFC 1123 §2.1): becomes part of a host name.
@@ -41,18 +56,22 @@ bool is_safe_segment(std::string_view s) {
   });
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-void replace_all(std::string& text, std::string_view from, std::string_view to) {
-  for (auto pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos)) {
-    text.replace(pos, from.size(), to);
-    pos += to.size();
+// Dot segments (RFC 3986 §3.3), also percent-encoded, would let a path climb out of the
+// provider's base path once the provider normalises it (/custom-x/../admin); refused.
+std::optional<Error> dot_segment_error(std::string_view rest) {
+  for (std::size_t start = 0; start <= rest.size();) {
+    auto end = rest.find('/', start);
+    if (end == std::string_view::npos) end = rest.size();
+    const std::string_view segment = rest.substr(start, end - start);
+    std::string decoded = lower(segment);
+    replace_all(decoded, "%2e", ".");
+    if (decoded == "." || decoded == "..") {
+      return invalid_path("path segment '" + std::string(segment) +
+                          "' is not allowed (no . or .. segments)");
+    }
+    start = end + 1;
   }
+  return std::nullopt;
 }
 
 bool contains(const Url& base, std::string_view placeholder) {
@@ -85,6 +104,7 @@ class PrefixAdapter final : public ProviderAdapter {
   std::string_view slug() const noexcept override { return slug_; }
 
   Result<UpstreamTarget> map(const MapInput& in, const Url& base) const override {
+    if (auto bad = dot_segment_error(in.rest)) return *bad;
     std::string_view rest = in.rest;
     if (dedupe_ && base.path.size() >= 3 &&
         std::string_view(base.path).substr(base.path.size() - 3) == "/v1") {
@@ -109,6 +129,7 @@ class AzureOpenAiAdapter final : public ProviderAdapter {
   std::string_view slug() const noexcept override { return "azure-openai"; }
 
   Result<UpstreamTarget> map(const MapInput& in, const Url& base) const override {
+    if (auto bad = dot_segment_error(in.rest)) return *bad;
     auto [resource, after] = split_first(in.rest);
     auto [deployment, rest] = split_first(after);
     if (resource.empty() || deployment.empty() || rest.empty()) {
@@ -141,6 +162,7 @@ class VertexAdapter final : public ProviderAdapter {
   std::string_view slug() const noexcept override { return "google-vertex-ai"; }
 
   Result<UpstreamTarget> map(const MapInput& in, const Url& base) const override {
+    if (auto bad = dot_segment_error(in.rest)) return *bad;
     std::string host = base.host;
     std::string path = base.path;
     if (contains(base, "{region}")) {
@@ -180,6 +202,7 @@ class BedrockAdapter final : public ProviderAdapter {
   std::string_view slug() const noexcept override { return "aws-bedrock"; }
 
   Result<UpstreamTarget> map(const MapInput& in, const Url& base) const override {
+    if (auto bad = dot_segment_error(in.rest)) return *bad;
     auto [service, after] = split_first(in.rest);
     auto [region, rest] = split_first(after);
     static constexpr std::string_view kServices[] = {"bedrock", "bedrock-agent",
@@ -212,6 +235,7 @@ class WorkersAiAdapter final : public ProviderAdapter {
   std::string_view slug() const noexcept override { return "workers-ai"; }
 
   Result<UpstreamTarget> map(const MapInput& in, const Url& base) const override {
+    if (auto bad = dot_segment_error(in.rest)) return *bad;
     std::string path = base.path;
     if (contains(base, "{account}")) {
       if (in.account.empty()) {

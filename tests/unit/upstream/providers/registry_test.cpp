@@ -1,0 +1,111 @@
+// ProviderRegistry: which slugs exist and every problem a providers: section can have.
+
+#include "aigw/provider.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace aigw {
+namespace {
+
+using Lines = std::vector<std::string>;
+
+struct Built {
+  std::shared_ptr<const ProviderRegistry> registry;
+  Lines problems;  // "line:col: path: message"
+};
+
+Built build(std::vector<ProviderConfig> entries) {
+  Config config;
+  int line = 2;
+  for (auto& e : entries) {
+    e.mark = {"t.yaml", line, 3};
+    if (e.base_url) e.base_url_mark = {"t.yaml", line + 1, 15};
+    line += 2;
+    config.providers.emplace(e.name, e);
+  }
+  std::vector<ProviderRegistry::Problem> problems;
+  Built out;
+  out.registry = ProviderRegistry::build(config, problems);
+  for (const auto& p : problems) {
+    out.problems.push_back(std::to_string(p.mark.line) + ":" + std::to_string(p.mark.column) +
+                           ": " + p.path + ": " + p.message);
+  }
+  return out;
+}
+
+ProviderConfig entry(std::string name, std::optional<std::string> base = std::nullopt) {
+  ProviderConfig pc;
+  pc.name = std::move(name);
+  pc.base_url = std::move(base);
+  return pc;
+}
+
+TEST(ProviderRegistry, EveryBuiltinIsAvailableWithoutConfig) {
+  const Lines expected{"anthropic", "aws-bedrock", "azure-openai",     "cerebras",
+                       "cohere",    "deepseek",    "google-ai-studio", "google-vertex-ai",
+                       "grok",      "groq",        "huggingface",      "mistral",
+                       "openai",    "openrouter",  "perplexity-ai",    "replicate",
+                       "workers-ai"};
+  EXPECT_EQ(ProviderRegistry::builtin_slugs(), expected);
+  auto b = build({});
+  EXPECT_TRUE(b.problems.empty());
+  EXPECT_EQ(b.registry->slugs(), expected);
+  for (const auto& slug : expected) {
+    const Provider* p = b.registry->find(slug);
+    ASSERT_NE(p, nullptr) << slug;
+    EXPECT_EQ(p->adapter->slug(), slug);
+    EXPECT_EQ(p->config.name, slug);
+    EXPECT_TRUE(p->config.base_url.has_value());
+    EXPECT_TRUE(p->base.tls) << slug;
+  }
+  EXPECT_EQ(b.registry->find("nope"), nullptr);
+  EXPECT_EQ(b.registry->find(""), nullptr);
+}
+
+TEST(ProviderRegistry, CustomProvidersJoinTheSortedList) {
+  auto b = build({entry("custom-zeta", "http://127.0.0.1:9/v1"),
+                  entry("custom-alpha", "https://llm.internal/api")});
+  ASSERT_TRUE(b.problems.empty());
+  const auto& slugs = b.registry->slugs();
+  EXPECT_TRUE(std::is_sorted(slugs.begin(), slugs.end()));
+  ASSERT_NE(b.registry->find("custom-alpha"), nullptr);
+  EXPECT_EQ(b.registry->find("custom-alpha")->base.host, "llm.internal");
+  EXPECT_EQ(b.registry->find("custom-zeta")->adapter->slug(), "custom-zeta");
+}
+
+TEST(ProviderRegistry, Problems) {
+  EXPECT_EQ(build({entry("opneai")}).problems,
+            (Lines{"2:3: providers.opneai: unknown provider 'opneai' (did you mean 'openai'?); "
+                   "built-in providers: anthropic, aws-bedrock, azure-openai, cerebras, cohere, "
+                   "deepseek, google-ai-studio, google-vertex-ai, grok, groq, huggingface, "
+                   "mistral, openai, openrouter, perplexity-ai, replicate, workers-ai; a custom "
+                   "provider's name starts with custom-"}));
+  EXPECT_EQ(build({entry("custom-mine")}).problems,
+            (Lines{"2:3: providers.custom-mine.base_url: required for a custom provider (the "
+                   "upstream URL that /custom-mine/... maps to)"}));
+  EXPECT_EQ(build({entry("custom-")}).problems,
+            (Lines{"2:3: providers.custom-: a custom provider needs a name after custom-"}));
+  EXPECT_EQ(build({entry("openai", "https://user@api.openai.com/v1")}).problems,
+            (Lines{"3:15: providers.openai.base_url: invalid URL 'https://user@api.openai.com/v1': "
+                   "credentials in the URL are not allowed; use headers with ${ENV}"}));
+  EXPECT_EQ(build({entry("openai", "https://{region}.example.com")}).problems,
+            (Lines{"3:15: providers.openai.base_url: unknown placeholder {region} (this "
+                   "provider takes none)"}));
+  EXPECT_EQ(build({entry("azure-openai", "https://{tenant}.example.com/{deployment}")}).problems,
+            (Lines{"3:15: providers.azure-openai.base_url: unknown placeholder {tenant} (this "
+                   "provider takes {resource}, {deployment})"}));
+  EXPECT_EQ(build({entry("custom-x", "https://{host}/v1")}).problems,
+            (Lines{"3:15: providers.custom-x.base_url: unknown placeholder {host} (this "
+                   "provider takes none)"}));
+}
+
+TEST(ProviderRegistry, AllProblemsAreCollected) {
+  auto b = build({entry("custom-a"), entry("bogus"), entry("openai", "http://:80")});
+  EXPECT_EQ(b.problems.size(), 3u);
+}
+
+}  // namespace
+}  // namespace aigw
