@@ -301,6 +301,27 @@ TEST(Binary, VersionAndCheckConfig) {
   EXPECT_NE(text.find(dir + "/bad.yaml:3:3: server.lisen: unknown key (did you mean 'listen'?)"),
             std::string::npos)
       << text;
+  // Provider problems are found by the registry after loading, and printed the same way.
+  {
+    std::ofstream providers(dir + "/providers.yaml");
+    providers << "providers:\n  opneai: {}\n  custom-mine:\n    base_url: https://u@h/v1\n";
+  }
+  const std::string check_providers =
+      std::string(AIGW_BINARY) + " --check-config " + dir + "/providers.yaml 2>" + out;
+  EXPECT_EQ(WEXITSTATUS(std::system(check_providers.c_str())), 1);
+  std::ifstream in2(out);
+  std::string text2((std::istreambuf_iterator<char>(in2)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text2.rfind(dir + "/providers.yaml:2:3: providers.opneai: unknown provider 'opneai' "
+                              "(did you mean 'openai'?)",
+                        0),
+            0u)
+      << text2;
+  EXPECT_NE(text2.find("\n" + dir +
+                       "/providers.yaml:4:15: providers.custom-mine.base_url: invalid URL "
+                       "'https://u@h/v1': credentials in the URL are not allowed"),
+            std::string::npos)
+      << text2;
+
   const std::string good = std::string(AIGW_BINARY) + " --check-config " AIGW_SOURCE_DIR
                                                       "/config/aigw.yaml >/dev/null 2>&1";
   EXPECT_EQ(WEXITSTATUS(std::system(good.c_str())), 0);

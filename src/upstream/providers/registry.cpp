@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <tuple>
 
 namespace aigw {
 namespace {
@@ -125,6 +126,10 @@ std::shared_ptr<const ProviderRegistry> ProviderRegistry::build(const Config& co
     registry->providers_.emplace_back(slug, std::move(p));
   }
 
+  // Diagnostics read top to bottom, like the loader's.
+  std::stable_sort(problems.begin(), problems.end(), [](const Problem& a, const Problem& b) {
+    return std::tie(a.mark.line, a.mark.column) < std::tie(b.mark.line, b.mark.column);
+  });
   std::sort(registry->providers_.begin(), registry->providers_.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   for (const auto& entry : registry->providers_) registry->slugs_.push_back(entry.first);

@@ -103,8 +103,13 @@ TEST(ProviderRegistry, Problems) {
 }
 
 TEST(ProviderRegistry, AllProblemsAreCollected) {
+  // Entries are marked in the order given (lines 2, 4, 6); problems come back in that order
+  // although the registry visits built-ins first.
   auto b = build({entry("custom-a"), entry("bogus"), entry("openai", "http://:80")});
-  EXPECT_EQ(b.problems.size(), 3u);
+  ASSERT_EQ(b.problems.size(), 3u);
+  EXPECT_EQ(b.problems[0].rfind("2:3: providers.custom-a.base_url", 0), 0u) << b.problems[0];
+  EXPECT_EQ(b.problems[1].rfind("4:3: providers.bogus:", 0), 0u) << b.problems[1];
+  EXPECT_EQ(b.problems[2].rfind("7:15: providers.openai.base_url:", 0), 0u) << b.problems[2];
 }
 
 }  // namespace

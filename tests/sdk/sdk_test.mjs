@@ -1,0 +1,316 @@
+// The official OpenAI and Anthropic SDKs, pointed at aigw by base URL alone, must behave
+// exactly as against the providers themselves. Driven by tests/integration/sdk_test.cpp,
+// which starts aigw in front of a fake provider that answers in the providers' real wire
+// formats; every expected value below is what that fake sends.
+//
+//   AIGW_URL=http://127.0.0.1:PORT node tests/sdk/sdk_test.mjs [openai|anthropic|all]
+//
+// Prints one "ok - ..." line per passed check and "not ok - ..." with the reason per failed
+// one; exits 1 if any check failed, 2 on a usage or setup error.
+
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+
+const major = Number(process.versions.node.split(".")[0]);
+if (major < 20) {
+  console.error(`not ok - node ${process.versions.node} is too old: the SDKs need Node.js >= 20`);
+  process.exit(2);
+}
+
+const base = process.env.AIGW_URL;
+if (!base) {
+  console.error("not ok - AIGW_URL is not set (e.g. AIGW_URL=http://127.0.0.1:8080)");
+  process.exit(2);
+}
+const suite = process.argv[2] ?? "all";
+if (!["openai", "anthropic", "all"].includes(suite)) {
+  console.error(`not ok - unknown suite "${suite}" (openai, anthropic or all)`);
+  process.exit(2);
+}
+
+// A hung request must fail the run, never hang it.
+setTimeout(() => {
+  console.error("not ok - sdk_test.mjs did not finish within 30 s");
+  process.exit(1);
+}, 30_000).unref();
+
+const { default: OpenAI } = await import("openai");
+const { default: Anthropic } = await import("@anthropic-ai/sdk");
+
+const KEY = "sk-test-key";
+const common = { apiKey: KEY, maxRetries: 0, timeout: 10_000 };
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+let failed = 0;
+async function check(name, fn) {
+  try {
+    await fn();
+    console.log(`ok - ${name}`);
+  } catch (err) {
+    failed++;
+    console.log(`not ok - ${name}`);
+    const detail = err?.stack ?? String(err);
+    console.log(detail.replace(/^/gm, "    "));
+  }
+}
+
+// The installed SDKs are the ones package.json pins (a stale node_modules would test others).
+const pins = JSON.parse(readFileSync(new URL("./package.json", import.meta.url))).dependencies;
+for (const name of Object.keys(pins)) {
+  await check(`installed ${name} is the pinned ${pins[name]}`, () => {
+    const url = new URL(`./node_modules/${name}/package.json`, import.meta.url);
+    assert.equal(JSON.parse(readFileSync(url)).version, pins[name],
+                 "run: npm ci --prefix tests/sdk");
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// OpenAI: baseURL <aigw>/openai (and Cloudflare's long form <aigw>/v1/{account}/{gateway}/openai)
+
+const OPENAI_TEXT = "Hello! How can I help you today? 👋";
+const OPENAI_STREAM_PIECES = ["", "Hel", "lo", " from", " the", " stream", " — ça", " marche", " 🚀"];
+const USER_MESSAGES = [
+  { role: "system", content: "You are terse." },
+  { role: "user", content: "Say hello, ünïcödé included ✓" },
+];
+
+function expectedCompletion(model, id) {
+  return {
+    id,
+    object: "chat.completion",
+    created: 1767225600,
+    model,
+    choices: [
+      {
+        index: 0,
+        message: { role: "assistant", content: OPENAI_TEXT, refusal: null, annotations: [] },
+        logprobs: null,
+        finish_reason: "stop",
+      },
+    ],
+    usage: {
+      prompt_tokens: 19,
+      completion_tokens: 10,
+      total_tokens: 29,
+      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+      completion_tokens_details: {
+        reasoning_tokens: 0,
+        audio_tokens: 0,
+        accepted_prediction_tokens: 0,
+        rejected_prediction_tokens: 0,
+      },
+    },
+    service_tier: "default",
+    system_fingerprint: "fp_aigw_sdk",
+  };
+}
+
+async function openaiSuite() {
+  const openai = new OpenAI({ ...common, baseURL: `${base}/openai` });
+
+  await check("openai chat.completions.create (not streamed)", async () => {
+    const { data, response, request_id } = await openai.chat.completions
+      .create({ model: "gpt-4o-mini", messages: USER_MESSAGES, temperature: 0 })
+      .withResponse();
+    assert.deepEqual(data, expectedCompletion("gpt-4o-mini", "chatcmpl-aigw-sdk-1"));
+    assert.equal(data.choices[0].message.content, OPENAI_TEXT);
+    assert.equal(request_id, "req_openai_chat");
+    assert.equal(data._request_id, "req_openai_chat");
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("openai-version"), "2020-10-01");
+    assert.match(response.headers.get("cf-aig-log-id") ?? "", UUID_V7);
+  });
+
+  await check("openai chat.completions.create (streamed)", async () => {
+    const { data: stream, request_id } = await openai.chat.completions
+      .create({
+        model: "gpt-4o-mini",
+        messages: USER_MESSAGES,
+        stream: true,
+        stream_options: { include_usage: true },
+      })
+      .withResponse();
+    assert.equal(request_id, "req_openai_stream");
+    const pieces = [];
+    const ids = new Set();
+    let finish = null;
+    let usage = null;
+    let role = null;
+    for await (const chunk of stream) {
+      ids.add(chunk.id);
+      assert.equal(chunk.object, "chat.completion.chunk");
+      assert.equal(chunk.model, "gpt-4o-mini");
+      if (chunk.usage) usage = chunk.usage;
+      const choice = chunk.choices[0];
+      if (!choice) continue;
+      if (choice.delta.role) role = choice.delta.role;
+      if (choice.delta.content !== undefined) pieces.push(choice.delta.content);
+      if (choice.finish_reason) finish = choice.finish_reason;
+    }
+    assert.deepEqual(pieces, OPENAI_STREAM_PIECES);
+    assert.equal(pieces.join(""), "Hello from the stream — ça marche 🚀");
+    assert.deepEqual([...ids], ["chatcmpl-aigw-sdk-stream"]);
+    assert.equal(role, "assistant");
+    assert.equal(finish, "stop");
+    assert.deepEqual(usage, { prompt_tokens: 19, completion_tokens: 8, total_tokens: 27 });
+  });
+
+  await check("openai embeddings.create (SDK default base64 encoding)", async () => {
+    const res = await openai.embeddings.create({
+      model: "text-embedding-3-small",
+      input: "The quick brown fox",
+    });
+    assert.equal(res.object, "list");
+    assert.equal(res.model, "text-embedding-3-small");
+    assert.equal(res.data.length, 1);
+    assert.deepEqual(res.data[0].embedding, [0.125, -0.5, 0.25, 1]);
+    assert.deepEqual(res.usage, { prompt_tokens: 4, total_tokens: 4 });
+  });
+
+  await check("openai through Cloudflare's long form /v1/{account}/{gateway}/openai", async () => {
+    const longForm = new OpenAI({ ...common, baseURL: `${base}/v1/acct/gw/openai` });
+    const data = await longForm.chat.completions.create({
+      model: "gpt-4.1-nano",
+      messages: USER_MESSAGES,
+    });
+    assert.deepEqual(data, expectedCompletion("gpt-4.1-nano", "chatcmpl-aigw-sdk-1"));
+    assert.equal(data._request_id, "req_openai_chat");
+  });
+
+  await check("openai provider error reaches the SDK as AuthenticationError", async () => {
+    const wrong = new OpenAI({ ...common, apiKey: "sk-wrong", baseURL: `${base}/openai` });
+    await assert.rejects(
+      wrong.chat.completions.create({ model: "gpt-4o-mini", messages: USER_MESSAGES }),
+      (err) => {
+        assert.ok(err instanceof OpenAI.AuthenticationError, `got ${err?.constructor?.name}`);
+        assert.equal(err.status, 401);
+        assert.equal(err.code, "invalid_api_key");
+        assert.equal(err.type, "invalid_request_error");
+        assert.equal(err.requestID, "req_openai_401");
+        return true;
+      },
+    );
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Anthropic: baseURL <aigw>/anthropic
+
+const ANTHROPIC_TEXT = "Hi! I'm Claude — reached through aigw. ✨";
+const ANTHROPIC_STREAM_PIECES = ["Streaming", " through", " aigw", " — ünïcödé", " intact", " ✅"];
+const ANTHROPIC_EVENTS = [
+  "message_start",
+  "content_block_start",
+  ...ANTHROPIC_STREAM_PIECES.map(() => "content_block_delta"),
+  "content_block_stop",
+  "message_delta",
+  "message_stop",
+];
+const ANTHROPIC_MODEL = "claude-sonnet-4-5";
+const ANTHROPIC_MESSAGES = [{ role: "user", content: "Say hello, ünïcödé included ✓" }];
+
+async function anthropicSuite() {
+  const anthropic = new Anthropic({ ...common, baseURL: `${base}/anthropic` });
+
+  await check("anthropic messages.create (not streamed)", async () => {
+    const { data, response, request_id } = await anthropic.messages
+      .create({ model: ANTHROPIC_MODEL, max_tokens: 256, messages: ANTHROPIC_MESSAGES })
+      .withResponse();
+    assert.deepEqual(data, {
+      id: "msg_aigw_sdk_1",
+      type: "message",
+      role: "assistant",
+      model: ANTHROPIC_MODEL,
+      content: [{ type: "text", text: ANTHROPIC_TEXT }],
+      stop_reason: "end_turn",
+      stop_sequence: null,
+      usage: {
+        input_tokens: 12,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+        output_tokens: 14,
+        service_tier: "standard",
+      },
+    });
+    assert.equal(request_id, "req_anthropic_msg");
+    assert.equal(data._request_id, "req_anthropic_msg");
+    assert.equal(response.headers.get("anthropic-organization-id"), "org-aigw-sdk");
+    assert.match(response.headers.get("cf-aig-log-id") ?? "", UUID_V7);
+  });
+
+  await check("anthropic messages.create (stream: true, raw events)", async () => {
+    const { data: stream, request_id } = await anthropic.messages
+      .create({
+        model: ANTHROPIC_MODEL,
+        max_tokens: 256,
+        messages: ANTHROPIC_MESSAGES,
+        stream: true,
+      })
+      .withResponse();
+    assert.equal(request_id, "req_anthropic_stream");
+    const types = [];
+    const pieces = [];
+    let start = null;
+    let delta = null;
+    for await (const event of stream) {
+      types.push(event.type);
+      if (event.type === "message_start") start = event.message;
+      if (event.type === "content_block_delta") {
+        assert.equal(event.index, 0);
+        assert.equal(event.delta.type, "text_delta");
+        pieces.push(event.delta.text);
+      }
+      if (event.type === "message_delta") delta = event;
+    }
+    // The ping event between content_block_start and the first delta is not surfaced.
+    assert.deepEqual(types, ANTHROPIC_EVENTS);
+    assert.deepEqual(pieces, ANTHROPIC_STREAM_PIECES);
+    assert.equal(start.id, "msg_aigw_sdk_stream");
+    assert.equal(start.model, ANTHROPIC_MODEL);
+    assert.equal(delta.delta.stop_reason, "end_turn");
+    assert.equal(delta.usage.output_tokens, 15);
+  });
+
+  await check("anthropic messages.stream() helper (text events, finalMessage)", async () => {
+    const stream = anthropic.messages.stream({
+      model: ANTHROPIC_MODEL,
+      max_tokens: 256,
+      messages: ANTHROPIC_MESSAGES,
+    });
+    const texts = [];
+    stream.on("text", (text) => texts.push(text));
+    const final = await stream.finalMessage();
+    assert.deepEqual(texts, ANTHROPIC_STREAM_PIECES);
+    assert.equal(final.id, "msg_aigw_sdk_stream");
+    assert.equal(final.content.length, 1);
+    assert.equal(final.content[0].type, "text");
+    assert.equal(final.content[0].text, "Streaming through aigw — ünïcödé intact ✅");
+    assert.equal(final.stop_reason, "end_turn");
+    assert.equal(final.usage.input_tokens, 12);
+    assert.equal(final.usage.output_tokens, 15);
+  });
+
+  await check("anthropic provider error reaches the SDK as AuthenticationError", async () => {
+    const wrong = new Anthropic({ ...common, apiKey: "sk-wrong", baseURL: `${base}/anthropic` });
+    await assert.rejects(
+      wrong.messages.create({ model: ANTHROPIC_MODEL, max_tokens: 16, messages: ANTHROPIC_MESSAGES }),
+      (err) => {
+        assert.ok(err instanceof Anthropic.AuthenticationError, `got ${err?.constructor?.name}`);
+        assert.equal(err.status, 401);
+        assert.equal(err.error?.error?.type, "authentication_error");
+        assert.equal(err.error?.error?.message, "invalid x-api-key");
+        assert.equal(err.requestID, "req_anthropic_401");
+        return true;
+      },
+    );
+  });
+}
+
+if (suite === "openai" || suite === "all") await openaiSuite();
+if (suite === "anthropic" || suite === "all") await anthropicSuite();
+
+if (failed > 0) {
+  console.log(`${failed} check(s) failed`);
+  process.exit(1);
+}
+console.log("all checks passed");
