@@ -2,13 +2,13 @@
 // YAML → Config. The schema is closed: unknown keys, wrong types and out-of-range values are
 // all collected (not just the first) with the file:line:col where they were written.
 
+#include "aigw/config.hpp"
+
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "aigw/config.hpp"
 
 namespace aigw::config {
 
