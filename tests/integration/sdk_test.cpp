@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -86,24 +87,83 @@ std::string anthropic_sse(const OJson& event) {
   return "event: " + event["type"].get<std::string>() + "\ndata: " + event.dump() + "\n\n";
 }
 
+// OpenAI's error shape, e.g. {"error":{"message":...,"type":...,"param":null,"code":...}}.
+std::string openai_error_body(const std::string& message, const std::string& code) {
+  OJson error = {{"message", message},
+                 {"type", "invalid_request_error"},
+                 {"param", nullptr},
+                 {"code", code.empty() ? OJson(nullptr) : OJson(code)}};
+  return OJson{{"error", error}}.dump();
+}
+
+// Anthropic's: {"type":"error","error":{"type":...,"message":...},"request_id":...}.
+std::string anthropic_error_body(const std::string& type, const std::string& message,
+                                 const std::string& request_id) {
+  OJson error = {{"type", type}, {"message", message}};
+  return OJson{{"type", "error"}, {"error", error}, {"request_id", request_id}}.dump();
+}
+
 asio::awaitable<void> openai_error(Exchange& ex, unsigned status, const std::string& message,
                                    const std::string& code) {
-  OJson body = {{"error",
-                 {{"message", message},
-                  {"type", "invalid_request_error"},
-                  {"param", nullptr},
-                  {"code", code}}}};
-  co_await ex.respond(status, body.dump(),
-                      openai_headers("req_openai_" + std::to_string(status), false));
+  const std::string request_id = "req_openai_" + std::to_string(status);
+  co_await ex.respond(status, openai_error_body(message, code), openai_headers(request_id, false));
 }
 
 asio::awaitable<void> anthropic_error(Exchange& ex, unsigned status, const std::string& type,
                                       const std::string& message) {
   const std::string request_id = "req_anthropic_" + std::to_string(status);
-  OJson body = {{"type", "error"},
-                {"error", {{"type", type}, {"message", message}}},
-                {"request_id", request_id}};
-  co_await ex.respond(status, body.dump(), anthropic_headers(request_id, false));
+  co_await ex.respond(status, anthropic_error_body(type, message, request_id),
+                      anthropic_headers(request_id, false));
+}
+
+// The SSE body of a streamed chat completion, as the chunks the provider writes: each event
+// in its own chunk except at the end, where two events share one chunk and the second is
+// split inside a multi-byte UTF-8 character (the provider's TCP segments are arbitrary and
+// must reach the SDK byte for byte). Built outside the coroutine: GCC 12 rejects some
+// braced lists inside coroutines ("array used as initializer").
+std::vector<std::string> chat_completion_chunks(const std::string& model, bool include_usage) {
+  auto chunk = [&](OJson delta, const char* finish_reason) {
+    OJson choice = {
+        {"index", 0},
+        {"delta", std::move(delta)},
+        {"logprobs", nullptr},
+        {"finish_reason", finish_reason == nullptr ? OJson(nullptr) : OJson(finish_reason)}};
+    OJson c = {{"id", "chatcmpl-aigw-sdk-stream"},
+               {"object", "chat.completion.chunk"},
+               {"created", kCreated},
+               {"model", model},
+               {"service_tier", "default"},
+               {"system_fingerprint", "fp_aigw_sdk"},
+               {"choices", OJson::array({std::move(choice)})}};
+    if (include_usage) c["usage"] = nullptr;
+    return openai_sse(c);
+  };
+  auto content = [&](const char* text) { return chunk({{"content", text}}, nullptr); };
+
+  std::vector<std::string> chunks;
+  chunks.push_back(chunk({{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}}, nullptr));
+  for (const char* piece : {"Hel", "lo", " from", " the", " stream", " — ça"}) {
+    chunks.push_back(content(piece));
+  }
+  const std::string last = content(" marche") + content(" 🚀");
+  const std::size_t split = last.find("🚀") + 2;
+  chunks.push_back(last.substr(0, split));
+  chunks.push_back(last.substr(split));
+  chunks.push_back(chunk(OJson::object(), "stop"));
+  if (include_usage) {
+    OJson usage = {
+        {"id", "chatcmpl-aigw-sdk-stream"},
+        {"object", "chat.completion.chunk"},
+        {"created", kCreated},
+        {"model", model},
+        {"service_tier", "default"},
+        {"system_fingerprint", "fp_aigw_sdk"},
+        {"choices", OJson::array()},
+        {"usage", {{"prompt_tokens", 19}, {"completion_tokens", 8}, {"total_tokens", 27}}}};
+    chunks.push_back(openai_sse(usage));
+  }
+  chunks.push_back("data: [DONE]\n\n");
+  return chunks;
 }
 
 // POST /v1/chat/completions, JSON or (stream: true) SSE chunks ending with data: [DONE].
@@ -137,47 +197,11 @@ asio::awaitable<void> chat_completions(const Json& request, Exchange& ex) {
     co_await ex.respond(200, completion.dump(), openai_headers("req_openai_chat", false));
     co_return;
   }
-
   const bool include_usage =
       request.contains("stream_options") && request["stream_options"].value("include_usage", false);
-  auto chunk = [&](OJson delta, const char* finish_reason) {
-    OJson c = {{"id", "chatcmpl-aigw-sdk-stream"},
-               {"object", "chat.completion.chunk"},
-               {"created", kCreated},
-               {"model", model},
-               {"service_tier", "default"},
-               {"system_fingerprint", "fp_aigw_sdk"},
-               {"choices", OJson::array({OJson{{"index", 0},
-                                               {"delta", std::move(delta)},
-                                               {"logprobs", nullptr},
-                                               {"finish_reason", finish_reason == nullptr
-                                                                     ? OJson(nullptr)
-                                                                     : OJson(finish_reason)}}})}};
-    if (include_usage) c["usage"] = nullptr;
-    return c;
-  };
-
+  const auto chunks = chat_completion_chunks(model, include_usage);
   co_await ex.start_stream(200, openai_headers("req_openai_stream", true));
-  co_await ex.send_chunk(
-      openai_sse(chunk({{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}}, nullptr)));
-  for (const char* piece : {"Hel", "lo", " from", " the", " stream", " — ça"}) {
-    co_await ex.send_chunk(openai_sse(chunk({{"content", piece}}, nullptr)));
-  }
-  // Two events in one chunk, the second split inside a multi-byte UTF-8 character: the
-  // provider's TCP segments are arbitrary and must reach the SDK byte for byte.
-  const std::string last = openai_sse(chunk({{"content", " marche"}}, nullptr)) +
-                           openai_sse(chunk({{"content", " 🚀"}}, nullptr));
-  const std::size_t split = last.find("🚀") + 2;
-  co_await ex.send_chunk(last.substr(0, split));
-  co_await ex.send_chunk(last.substr(split));
-  co_await ex.send_chunk(openai_sse(chunk(OJson::object(), "stop")));
-  if (include_usage) {
-    OJson usage = chunk(OJson::object(), nullptr);
-    usage["choices"] = OJson::array();
-    usage["usage"] = {{"prompt_tokens", 19}, {"completion_tokens", 8}, {"total_tokens", 27}};
-    co_await ex.send_chunk(openai_sse(usage));
-  }
-  co_await ex.send_chunk("data: [DONE]\n\n");
+  for (const auto& c : chunks) co_await ex.send_chunk(c);
   co_await ex.end_stream();
 }
 
@@ -198,7 +222,43 @@ asio::awaitable<void> embeddings(const Json& request, Exchange& ex) {
   co_await ex.respond(200, response.dump(), openai_headers("req_openai_embeddings", false));
 }
 
-// POST /v1/messages, JSON or (stream: true) SSE with the real event sequence.
+// The SSE body of a streamed message with Anthropic's event sequence: message_start and
+// content_block_start share a chunk (as the API often sends them), a ping, the text deltas
+// (one split across chunks inside a multi-byte UTF-8 character), content_block_stop,
+// message_delta, message_stop.
+std::vector<std::string> message_stream_chunks(const std::string& model) {
+  OJson start = OJson::parse(R"({"type": "message_start", "message": {
+      "id": "msg_aigw_sdk_stream", "type": "message", "role": "assistant", "model": "",
+      "content": [], "stop_reason": null, "stop_sequence": null,
+      "usage": {"input_tokens": 12, "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0, "output_tokens": 1, "service_tier": "standard"}}})");
+  start["message"]["model"] = model;
+  const OJson block_start = OJson::parse(
+      R"({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})");
+  auto delta = [](const char* text) {
+    OJson d = {{"type", "text_delta"}, {"text", text}};
+    return anthropic_sse(OJson{{"type", "content_block_delta"}, {"index", 0}, {"delta", d}});
+  };
+
+  std::vector<std::string> chunks;
+  chunks.push_back(anthropic_sse(start) + anthropic_sse(block_start));
+  chunks.push_back(anthropic_sse(OJson{{"type", "ping"}}));
+  for (const char* piece : {"Streaming", " through", " aigw"}) chunks.push_back(delta(piece));
+  const std::string split_event = delta(" — ünïcödé");
+  const std::size_t split = split_event.find("ü") + 1;
+  chunks.push_back(split_event.substr(0, split));
+  chunks.push_back(split_event.substr(split));
+  for (const char* piece : {" intact", " ✅"}) chunks.push_back(delta(piece));
+  chunks.push_back(anthropic_sse(OJson{{"type", "content_block_stop"}, {"index", 0}}));
+  chunks.push_back(anthropic_sse(OJson::parse(R"({"type": "message_delta",
+      "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+      "usage": {"input_tokens": 12, "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0, "output_tokens": 15}})")));
+  chunks.push_back(anthropic_sse(OJson{{"type", "message_stop"}}));
+  return chunks;
+}
+
+// POST /v1/messages, JSON or (stream: true) SSE.
 asio::awaitable<void> messages(const Json& request, Exchange& ex) {
   const std::string model = request.value("model", "");
   if (!request.value("stream", false)) {
@@ -217,42 +277,9 @@ asio::awaitable<void> messages(const Json& request, Exchange& ex) {
     co_await ex.respond(200, message.dump(), anthropic_headers("req_anthropic_msg", false));
     co_return;
   }
-
-  OJson start = OJson::parse(R"({"type": "message_start", "message": {
-      "id": "msg_aigw_sdk_stream", "type": "message", "role": "assistant", "model": "",
-      "content": [], "stop_reason": null, "stop_sequence": null,
-      "usage": {"input_tokens": 12, "cache_creation_input_tokens": 0,
-                "cache_read_input_tokens": 0, "output_tokens": 1, "service_tier": "standard"}}})");
-  start["message"]["model"] = model;
-  const OJson block_start = OJson::parse(
-      R"({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})");
-  auto delta = [](const char* text) {
-    return OJson{{"type", "content_block_delta"},
-                 {"index", 0},
-                 {"delta", {{"type", "text_delta"}, {"text", text}}}};
-  };
-
+  const auto chunks = message_stream_chunks(model);
   co_await ex.start_stream(200, anthropic_headers("req_anthropic_stream", true));
-  // message_start and content_block_start in one chunk, as the API often sends them.
-  co_await ex.send_chunk(anthropic_sse(start) + anthropic_sse(block_start));
-  co_await ex.send_chunk(anthropic_sse(OJson{{"type", "ping"}}));
-  for (const char* piece : {"Streaming", " through", " aigw"}) {
-    co_await ex.send_chunk(anthropic_sse(delta(piece)));
-  }
-  // One event split across chunks inside a multi-byte UTF-8 character.
-  const std::string split_event = anthropic_sse(delta(" — ünïcödé"));
-  const std::size_t split = split_event.find("ü") + 1;
-  co_await ex.send_chunk(split_event.substr(0, split));
-  co_await ex.send_chunk(split_event.substr(split));
-  for (const char* piece : {" intact", " ✅"}) {
-    co_await ex.send_chunk(anthropic_sse(delta(piece)));
-  }
-  co_await ex.send_chunk(anthropic_sse(OJson{{"type", "content_block_stop"}, {"index", 0}}));
-  co_await ex.send_chunk(anthropic_sse(OJson::parse(R"({"type": "message_delta",
-      "delta": {"stop_reason": "end_turn", "stop_sequence": null},
-      "usage": {"input_tokens": 12, "cache_creation_input_tokens": 0,
-                "cache_read_input_tokens": 0, "output_tokens": 15}})")));
-  co_await ex.send_chunk(anthropic_sse(OJson{{"type", "message_stop"}}));
+  for (const auto& c : chunks) co_await ex.send_chunk(c);
   co_await ex.end_stream();
 }
 
@@ -279,9 +306,10 @@ Handler fake_provider(Problems& problems) {
     }
 
     if (openai) {
-      if (header(req, "authorization") != std::string("Bearer ") + kApiKey) {
-        co_await openai_error(ex, 401,
-                              "Incorrect API key provided: " + header(req, "authorization"),
+      const std::string auth = header(req, "authorization");
+      if (auth != std::string("Bearer ") + kApiKey) {
+        const std::string key = auth.starts_with("Bearer ") ? auth.substr(7) : auth;
+        co_await openai_error(ex, 401, "Incorrect API key provided: " + key + ".",
                               "invalid_api_key");
       } else if (req.target == "/v1/embeddings") {
         co_await embeddings(body, ex);
@@ -290,11 +318,18 @@ Handler fake_provider(Problems& problems) {
       }
       co_return;
     }
+    // The key is accepted as x-api-key (the classic header) or as a bearer token (what
+    // @anthropic-ai/sdk >= 1.0 sends), never both.
+    const std::string key = header(req, "x-api-key");
+    const std::string bearer = header(req, "authorization");
     if (header(req, "anthropic-version").empty()) {
       problems.note(what + ": no anthropic-version header");
       co_await anthropic_error(ex, 400, "invalid_request_error",
                                "anthropic-version: header is required");
-    } else if (header(req, "x-api-key") != kApiKey || req.has("authorization")) {
+    } else if (!key.empty() && !bearer.empty()) {
+      problems.note(what + ": both x-api-key and authorization");
+      co_await anthropic_error(ex, 401, "authentication_error", "invalid x-api-key");
+    } else if (key != kApiKey && bearer != std::string("Bearer ") + kApiKey) {
       co_await anthropic_error(ex, 401, "authentication_error", "invalid x-api-key");
     } else {
       co_await messages(body, ex);
@@ -412,6 +447,8 @@ struct SdkFixture {
     }
     const std::string url = "http://127.0.0.1:" + std::to_string(gateway->port());
     const auto started = std::chrono::steady_clock::now();
+    // The node on PATH; scripts/test.sh puts a Node.js >= 20 first when the system's is
+    // older (Debian 12 ships 18).
     NodeRun run = run_node({"node", (kSdkDir / "sdk_test.mjs").string(), suite},
                            {"AIGW_URL=" + url, "NO_COLOR=1"}, 60s);
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -455,7 +492,7 @@ void expect_sdk_request(const FakeRequest& req, const SdkFixture& f, const std::
 
 TEST(Sdk, OpenAiNodeSdkWorksThroughTheGatewayByBaseUrlAlone) {
   SdkFixture f;
-  f.run_sdk("openai");
+  ASSERT_NO_FATAL_FAILURE(f.run_sdk("openai"));
 
   const auto received = f.fake.received();
   ASSERT_EQ(received.size(), 5u);
@@ -489,26 +526,34 @@ TEST(Sdk, OpenAiNodeSdkWorksThroughTheGatewayByBaseUrlAlone) {
 
 TEST(Sdk, AnthropicNodeSdkWorksThroughTheGatewayByBaseUrlAlone) {
   SdkFixture f;
-  f.run_sdk("anthropic");
+  ASSERT_NO_FATAL_FAILURE(f.run_sdk("anthropic"));
 
   const auto received = f.fake.received();
-  ASSERT_EQ(received.size(), 4u);
+  ASSERT_EQ(received.size(), 5u);
+  const std::string sdk_version = header(received[0], "anthropic-version");
   for (std::size_t i = 0; i < received.size(); ++i) {
     SCOPED_TRACE("request " + std::to_string(i));
     const auto& req = received[i];
     expect_sdk_request(req, f, "/v1/messages", "Anthropic/JS ");
-    EXPECT_EQ(header(req, "x-api-key"), i == 3 ? "sk-wrong" : kApiKey);
-    EXPECT_FALSE(header(req, "anthropic-version").empty());
-    EXPECT_FALSE(req.has("authorization"));
     const Json body = body_of(req);
-    EXPECT_EQ(body["model"], "claude-sonnet-4-5");
+    EXPECT_EQ(body["model"], "claude-sonnet-4-6");
     EXPECT_EQ(body["messages"][0]["content"], "Say hello, ünïcödé included ✓");
+    if (i == 3) continue;  // the classic x-api-key request, below
+    EXPECT_EQ(header(req, "authorization"),
+              std::string("Bearer ") + (i == 4 ? "sk-wrong" : kApiKey));
+    EXPECT_FALSE(req.has("x-api-key"));
+    EXPECT_EQ(header(req, "anthropic-version"), sdk_version);
   }
+  // The SDK's own API version (a date), not overridden by the gateway.
+  EXPECT_EQ(sdk_version.size(), 10u) << sdk_version;
+  EXPECT_EQ(header(received[3], "x-api-key"), kApiKey);
+  EXPECT_EQ(header(received[3], "anthropic-version"), "2023-06-01");
+  EXPECT_FALSE(received[3].has("authorization"));
+
   EXPECT_FALSE(body_of(received[0]).contains("stream"));
   EXPECT_EQ(body_of(received[0])["max_tokens"], 256);
   EXPECT_EQ(body_of(received[1])["stream"], true);  // messages.create({stream: true})
   EXPECT_EQ(body_of(received[2])["stream"], true);  // messages.stream()
-  EXPECT_EQ(header(received[3], "anthropic-version"), header(received[0], "anthropic-version"));
 }
 
 }  // namespace

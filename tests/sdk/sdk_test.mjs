@@ -206,7 +206,7 @@ const ANTHROPIC_EVENTS = [
   "message_delta",
   "message_stop",
 ];
-const ANTHROPIC_MODEL = "claude-sonnet-4-5";
+const ANTHROPIC_MODEL = "claude-sonnet-4-6";
 const ANTHROPIC_MESSAGES = [{ role: "user", content: "Say hello, ünïcödé included ✓" }];
 
 async function anthropicSuite() {
@@ -288,6 +288,23 @@ async function anthropicSuite() {
     assert.equal(final.stop_reason, "end_turn");
     assert.equal(final.usage.input_tokens, 12);
     assert.equal(final.usage.output_tokens, 15);
+  });
+
+  await check("anthropic with the classic x-api-key + anthropic-version 2023-06-01 headers", async () => {
+    // What older SDKs and curl send (this SDK sends its key as a bearer token): headers
+    // set by hand, Authorization removed.
+    const classic = new Anthropic({
+      ...common,
+      baseURL: `${base}/anthropic`,
+      defaultHeaders: { "X-Api-Key": KEY, "anthropic-version": "2023-06-01", Authorization: null },
+    });
+    const data = await classic.messages.create({
+      model: ANTHROPIC_MODEL,
+      max_tokens: 256,
+      messages: ANTHROPIC_MESSAGES,
+    });
+    assert.equal(data.id, "msg_aigw_sdk_1");
+    assert.deepEqual(data.content, [{ type: "text", text: ANTHROPIC_TEXT }]);
   });
 
   await check("anthropic provider error reaches the SDK as AuthenticationError", async () => {
