@@ -166,6 +166,10 @@ asio::awaitable<void> FakeProvider::accept_loop() {
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
     if (ec) co_return;
+    // Like a real provider's front end: each event leaves at once (no Nagle delay, which
+    // with delayed ACKs would add ~40 ms between small SSE writes).
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
     ++opened_;
     asio::co_spawn(io_, serve_connection(std::move(socket)), asio::detached);
   }
