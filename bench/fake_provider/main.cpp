@@ -1,0 +1,681 @@
+// aigw-fake-provider — a fast fake OpenAI chat-completions server for bench/run.sh.
+//
+//   aigw-fake-provider --port 9000 [--host 127.0.0.1] [--tls CERT KEY] [--threads 1]
+//                      [--sse-chunks 20] [--sse-delay-ms 0]
+//
+// POST .../chat/completions answers a fixed ~500-byte chat.completion JSON (Content-Length,
+// keep-alive); a request body containing "stream": true gets an SSE stream (text/event-stream,
+// chunked) of --sse-chunks chat.completion.chunk events and `data: [DONE]`. GET /healthz
+// answers 200. Everything else is a 404 in OpenAI's error shape.
+//
+// The benchmark measures the proxy in front of this server, so the hot path is minimal: every
+// response is serialized once at startup, each connection reuses one read buffer, requests are
+// parsed by hand (request line, Content-Length / chunked, Connection) and the body is only
+// searched for "stream": true. Each thread runs its own io_context with its own SO_REUSEPORT
+// acceptor.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <sys/socket.h>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace asio = boost::asio;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+constexpr std::size_t kInitialBuffer = 16 * 1024;
+constexpr std::size_t kMaxRequest = 4 * 1024 * 1024;
+
+struct Options {
+  std::string host = "127.0.0.1";
+  unsigned short port = 0;
+  std::string cert;
+  std::string key;
+  unsigned threads = 1;
+  unsigned sse_chunks = 20;
+  unsigned sse_delay_ms = 0;
+  bool quiet = false;
+};
+
+// ---------------------------------------------------------------------------------------
+// Responses, serialized once.
+
+std::string chunk_encode(std::string_view data) {
+  char size[32];
+  std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  std::string out(size);
+  out += data;
+  out += "\r\n";
+  return out;
+}
+
+struct Responses {
+  std::string json;                     // head + body, keep-alive
+  std::string json_close;               // head + body, Connection: close
+  std::string sse_head;                 // keep-alive
+  std::string sse_head_close;           // Connection: close
+  std::vector<std::string> sse_chunks;  // each chunk-encoded; the last one ends the body
+  std::string sse_all;                  // every chunk in one piece (used when there is no delay)
+  std::string not_found;
+  std::string not_found_close;
+  std::string health;
+  std::string bad_request;  // always Connection: close
+  std::string too_large;    // always Connection: close
+};
+
+std::string head(std::string_view status, std::string_view content_type,
+                 std::optional<std::size_t> length, bool close, std::string_view extra = {}) {
+  std::string h = "HTTP/1.1 ";
+  h += status;
+  h += "\r\nContent-Type: ";
+  h += content_type;
+  h += "\r\n";
+  if (length) {
+    h += "Content-Length: " + std::to_string(*length) + "\r\n";
+  } else {
+    h += "Transfer-Encoding: chunked\r\n";
+  }
+  h += extra;
+  if (close) h += "Connection: close\r\n";
+  h += "\r\n";
+  return h;
+}
+
+Responses build_responses(const Options& opt) {
+  using json = nlohmann::ordered_json;  // keys in OpenAI's order
+  constexpr std::string_view kId = "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT";
+  constexpr std::string_view kModel = "gpt-4o-mini-2024-07-18";
+  constexpr std::string_view kFingerprint = "fp_06737a9306";
+  constexpr long kCreated = 1741569952;
+  // Headers an OpenAI response carries (a proxy has to parse and forward them).
+  constexpr std::string_view kOpenAiHeaders =
+      "openai-organization: bench-org\r\n"
+      "openai-processing-ms: 312\r\n"
+      "openai-version: 2020-10-01\r\n"
+      "x-ratelimit-remaining-requests: 9999\r\n"
+      "x-request-id: req_5f0a8a2f3c1e4d6b9a7e2c1d0b3a4f5e\r\n";
+
+  const json completion = {
+      {"id", kId},
+      {"object", "chat.completion"},
+      {"created", kCreated},
+      {"model", kModel},
+      {"choices",
+       json::array({{{"index", 0},
+                     {"message",
+                      {{"role", "assistant"},
+                       {"content", "Hello! I'm doing well, thank you. How can I help you today?"},
+                       {"refusal", nullptr},
+                       {"annotations", json::array()}}},
+                     {"logprobs", nullptr},
+                     {"finish_reason", "stop"}}})},
+      {"usage",
+       {{"prompt_tokens", 19},
+        {"completion_tokens", 16},
+        {"total_tokens", 35},
+        {"prompt_tokens_details", {{"cached_tokens", 0}}},
+        {"completion_tokens_details", {{"reasoning_tokens", 0}}}}},
+      {"service_tier", "default"},
+      {"system_fingerprint", kFingerprint}};
+  const std::string body = completion.dump();
+
+  Responses r;
+  r.json = head("200 OK", "application/json", body.size(), false, kOpenAiHeaders) + body;
+  r.json_close = head("200 OK", "application/json", body.size(), true, kOpenAiHeaders) + body;
+
+  constexpr std::string_view kSseExtra =
+      "Cache-Control: no-cache\r\n"
+      "openai-processing-ms: 97\r\n"
+      "x-request-id: req_5f0a8a2f3c1e4d6b9a7e2c1d0b3a4f5e\r\n";
+  r.sse_head = head("200 OK", "text/event-stream; charset=utf-8", std::nullopt, false, kSseExtra);
+  r.sse_head_close =
+      head("200 OK", "text/event-stream; charset=utf-8", std::nullopt, true, kSseExtra);
+
+  static constexpr const char* kWords[] = {"Hello", "!",      " I",   "'m",     " doing", " well",
+                                           ",",     " thank", " you", ".",      " How",   " can",
+                                           " I",    " help",  " you", " today", "?"};
+  const unsigned n = std::max(1u, opt.sse_chunks);
+  for (unsigned i = 0; i < n; ++i) {
+    json delta = json::object();
+    json finish = nullptr;
+    if (i == 0) {
+      delta = {{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}};
+    } else if (i + 1 == n && n > 1) {
+      finish = "stop";
+    } else {
+      delta = {{"content", kWords[(i - 1) % std::size(kWords)]}};
+    }
+    const json chunk = {{"id", kId},
+                        {"object", "chat.completion.chunk"},
+                        {"created", kCreated},
+                        {"model", kModel},
+                        {"service_tier", "default"},
+                        {"system_fingerprint", kFingerprint},
+                        {"choices", json::array({{{"index", 0},
+                                                  {"delta", delta},
+                                                  {"logprobs", nullptr},
+                                                  {"finish_reason", finish}}})}};
+    r.sse_chunks.push_back(chunk_encode("data: " + chunk.dump() + "\n\n"));
+  }
+  r.sse_chunks.back() += chunk_encode("data: [DONE]\n\n") + "0\r\n\r\n";
+  for (const auto& c : r.sse_chunks) r.sse_all += c;
+
+  const std::string nf =
+      R"({"error":{"message":"Unknown request URL. Please check the URL.","type":"invalid_request_error","param":null,"code":"unknown_url"}})";
+  r.not_found = head("404 Not Found", "application/json", nf.size(), false) + nf;
+  r.not_found_close = head("404 Not Found", "application/json", nf.size(), true) + nf;
+  r.health = head("200 OK", "text/plain", 3, false) + "ok\n";
+  const std::string bad = R"({"error":{"message":"bad request","type":"invalid_request_error"}})";
+  r.bad_request = head("400 Bad Request", "application/json", bad.size(), true) + bad;
+  const std::string big =
+      R"({"error":{"message":"request too large","type":"invalid_request_error"}})";
+  r.too_large = head("413 Payload Too Large", "application/json", big.size(), true) + big;
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------
+// Minimal HTTP/1.1 request parsing over a byte range.
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool icontains(std::string_view hay, std::string_view needle) {
+  if (needle.size() > hay.size()) return false;
+  for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+    if (iequals(hay.substr(i, needle.size()), needle)) return true;
+  }
+  return false;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// `"stream"` followed by optional whitespace, `:`, optional whitespace and `true`.
+bool wants_stream(std::string_view body) {
+  constexpr std::string_view kKey = "\"stream\"";
+  for (std::size_t at = body.find(kKey); at != std::string_view::npos;
+       at = body.find(kKey, at + 1)) {
+    std::size_t i = at + kKey.size();
+    while (i < body.size() && std::isspace(static_cast<unsigned char>(body[i]))) ++i;
+    if (i >= body.size() || body[i] != ':') continue;
+    ++i;
+    while (i < body.size() && std::isspace(static_cast<unsigned char>(body[i]))) ++i;
+    if (body.substr(i, 4) == "true") return true;
+  }
+  return false;
+}
+
+enum class Route { kChat, kHealth, kNotFound };
+
+struct Request {
+  std::size_t consumed = 0;  // bytes of the whole request, head and body
+  Route route = Route::kNotFound;
+  bool stream = false;
+  bool close = false;
+};
+
+enum class Parse { kDone, kNeedMore, kBad, kTooLarge };
+
+// Finds the end of a chunked body starting at `p`; appends the data to `out`. Returns the
+// offset just past the body, 0 when incomplete, npos when malformed.
+std::size_t parse_chunked(std::string_view data, std::size_t p, std::string& out) {
+  for (;;) {
+    const std::size_t eol = data.find("\r\n", p);
+    if (eol == std::string_view::npos) return 0;
+    std::size_t size = 0;
+    std::size_t i = p;
+    for (; i < eol && std::isxdigit(static_cast<unsigned char>(data[i])); ++i) {
+      const char c = static_cast<char>(std::tolower(static_cast<unsigned char>(data[i])));
+      size = size * 16 + static_cast<std::size_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+      if (size > kMaxRequest) return std::string_view::npos;
+    }
+    if (i == p) return std::string_view::npos;
+    p = eol + 2;
+    if (size == 0) {  // trailers until an empty line
+      for (;;) {
+        const std::size_t end = data.find("\r\n", p);
+        if (end == std::string_view::npos) return 0;
+        if (end == p) return end + 2;
+        p = end + 2;
+      }
+    }
+    if (data.size() < p + size + 2) return 0;
+    out.append(data.substr(p, size));
+    if (data.substr(p + size, 2) != "\r\n") return std::string_view::npos;
+    p += size + 2;
+  }
+}
+
+Parse parse_request(std::string_view data, Request& req, std::string& scratch) {
+  const std::size_t head_end = data.find("\r\n\r\n");
+  if (head_end == std::string_view::npos) {
+    return data.size() > 64 * 1024 ? Parse::kTooLarge : Parse::kNeedMore;
+  }
+  const std::string_view head = data.substr(0, head_end + 2);
+  std::size_t line_end = head.find("\r\n");
+  const std::string_view line = head.substr(0, line_end);
+  const std::size_t sp1 = line.find(' ');
+  const std::size_t sp2 = line.rfind(' ');
+  if (sp1 == std::string_view::npos || sp2 <= sp1) return Parse::kBad;
+  const std::string_view method = line.substr(0, sp1);
+  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  const std::string_view version = line.substr(sp2 + 1);
+  if (const auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+
+  bool http10 = version == "HTTP/1.0";
+  bool close = http10;
+  bool chunked = false;
+  std::optional<std::size_t> length;
+  for (std::size_t p = line_end + 2; p < head.size(); p = line_end + 2) {
+    line_end = head.find("\r\n", p);
+    const std::string_view field = head.substr(p, line_end - p);
+    const std::size_t colon = field.find(':');
+    if (colon == std::string_view::npos) return Parse::kBad;
+    const std::string_view name = field.substr(0, colon);
+    const std::string_view value = trim(field.substr(colon + 1));
+    if (iequals(name, "content-length")) {
+      std::size_t n = 0;
+      if (value.empty()) return Parse::kBad;
+      for (char c : value) {
+        if (c < '0' || c > '9') return Parse::kBad;
+        n = n * 10 + static_cast<std::size_t>(c - '0');
+        if (n > kMaxRequest) return Parse::kTooLarge;
+      }
+      length = n;
+    } else if (iequals(name, "transfer-encoding")) {
+      chunked = icontains(value, "chunked");
+    } else if (iequals(name, "connection")) {
+      if (icontains(value, "close")) close = true;
+      if (http10 && icontains(value, "keep-alive")) close = false;
+    }
+  }
+
+  const std::size_t body_start = head_end + 4;
+  std::string_view body;
+  if (chunked) {
+    scratch.clear();
+    const std::size_t end = parse_chunked(data, body_start, scratch);
+    if (end == std::string_view::npos) return Parse::kBad;
+    if (end == 0) return data.size() > kMaxRequest ? Parse::kTooLarge : Parse::kNeedMore;
+    body = scratch;
+    req.consumed = end;
+  } else {
+    const std::size_t n = length.value_or(0);
+    if (data.size() < body_start + n) return Parse::kNeedMore;
+    body = data.substr(body_start, n);
+    req.consumed = body_start + n;
+  }
+
+  req.close = close;
+  req.stream = false;
+  constexpr std::string_view kChat = "/chat/completions";
+  if (method == "POST" && target.size() >= kChat.size() &&
+      target.substr(target.size() - kChat.size()) == kChat) {
+    req.route = Route::kChat;
+    req.stream = wants_stream(body);
+  } else if (method == "GET" && target == "/healthz") {
+    req.route = Route::kHealth;
+  } else {
+    req.route = Route::kNotFound;
+  }
+  return Parse::kDone;
+}
+
+// ---------------------------------------------------------------------------------------
+// Connections
+
+struct Shared {
+  Options options;
+  Responses responses;
+};
+
+tcp::socket& lowest(tcp::socket& s) { return s; }
+tcp::socket& lowest(ssl::stream<tcp::socket>& s) { return s.next_layer(); }
+
+template <class Stream>
+class Connection : public std::enable_shared_from_this<Connection<Stream>> {
+ public:
+  template <class... Args>
+  Connection(const Shared& shared, std::uint64_t& served, Args&&... args)
+      : stream_(std::forward<Args>(args)...),
+        timer_(stream_.get_executor()),
+        shared_(shared),
+        served_(served),
+        buffer_(kInitialBuffer) {}
+
+  void start() {
+    if constexpr (std::is_same_v<Stream, tcp::socket>) {
+      read();
+    } else {
+      stream_.async_handshake(ssl::stream_base::server,
+                              [self = this->shared_from_this()](const error_code& ec) {
+                                if (!ec) self->read();
+                              });
+    }
+  }
+
+ private:
+  void read() {
+    if (end_ == buffer_.size()) {
+      if (begin_ > 0) {
+        std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+        end_ -= begin_;
+        begin_ = 0;
+      } else {
+        buffer_.resize(buffer_.size() * 2);
+      }
+    }
+    stream_.async_read_some(
+        asio::buffer(buffer_.data() + end_, buffer_.size() - end_),
+        [self = this->shared_from_this()](const error_code& ec, std::size_t n) {
+          if (ec) return;  // EOF or reset: the connection ends with its last reference
+          self->end_ += n;
+          self->process();
+        });
+  }
+
+  // Answers every complete request in the buffer, one at a time, then reads more.
+  void process() {
+    if (begin_ == end_) {
+      begin_ = end_ = 0;
+      read();
+      return;
+    }
+    Request req;
+    const std::string_view data(buffer_.data() + begin_, end_ - begin_);
+    switch (parse_request(data, req, scratch_)) {
+      case Parse::kNeedMore:
+        read();
+        return;
+      case Parse::kBad:
+        write_and_close(shared_.responses.bad_request);
+        return;
+      case Parse::kTooLarge:
+        write_and_close(shared_.responses.too_large);
+        return;
+      case Parse::kDone:
+        break;
+    }
+    begin_ += req.consumed;
+    ++served_;
+    const Responses& r = shared_.responses;
+    close_ = req.close;
+    switch (req.route) {
+      case Route::kChat:
+        if (req.stream) {
+          start_stream();
+        } else {
+          write(close_ ? r.json_close : r.json);
+        }
+        return;
+      case Route::kHealth:
+        write(r.health);
+        return;
+      case Route::kNotFound:
+        write(close_ ? r.not_found_close : r.not_found);
+        return;
+    }
+  }
+
+  void write(const std::string& bytes) {
+    asio::async_write(stream_, asio::buffer(bytes),
+                      [self = this->shared_from_this()](const error_code& ec, std::size_t) {
+                        if (!ec) self->next();
+                      });
+  }
+
+  void write_and_close(const std::string& bytes) {
+    close_ = true;
+    write(bytes);
+  }
+
+  void next() {
+    if (close_) {
+      error_code ignored;
+      lowest(stream_).shutdown(tcp::socket::shutdown_send, ignored);
+      return;
+    }
+    process();
+  }
+
+  void start_stream() {
+    const Responses& r = shared_.responses;
+    const std::string& head = close_ ? r.sse_head_close : r.sse_head;
+    if (shared_.options.sse_delay_ms == 0) {
+      const std::array<asio::const_buffer, 2> both{asio::buffer(head), asio::buffer(r.sse_all)};
+      asio::async_write(stream_, both,
+                        [self = this->shared_from_this()](const error_code& ec, std::size_t) {
+                          if (!ec) self->next();
+                        });
+      return;
+    }
+    // Head and first event at once, then one event per delay.
+    chunk_ = 1;
+    const std::array<asio::const_buffer, 2> first{asio::buffer(head),
+                                                  asio::buffer(r.sse_chunks.front())};
+    asio::async_write(stream_, first,
+                      [self = this->shared_from_this()](const error_code& ec, std::size_t) {
+                        if (!ec) self->stream_next();
+                      });
+  }
+
+  void stream_next() {
+    const Responses& r = shared_.responses;
+    if (chunk_ >= r.sse_chunks.size()) {
+      next();
+      return;
+    }
+    timer_.expires_after(std::chrono::milliseconds(shared_.options.sse_delay_ms));
+    timer_.async_wait([self = this->shared_from_this()](const error_code& ec) {
+      if (ec) return;
+      const std::string& chunk = self->shared_.responses.sse_chunks[self->chunk_++];
+      asio::async_write(self->stream_, asio::buffer(chunk),
+                        [self](const error_code& wec, std::size_t) {
+                          if (!wec) self->stream_next();
+                        });
+    });
+  }
+
+  Stream stream_;
+  asio::steady_timer timer_;
+  const Shared& shared_;
+  std::uint64_t& served_;
+  std::vector<char> buffer_;
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
+  std::string scratch_;
+  std::size_t chunk_ = 0;
+  bool close_ = false;
+};
+
+class Worker {
+ public:
+  Worker(const Shared& shared, ssl::context* tls, const tcp::endpoint& endpoint)
+      : io_(1), acceptor_(io_), shared_(shared), tls_(tls) {
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(asio::socket_base::reuse_address(true));
+    const int one = 1;
+    if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      throw std::runtime_error("SO_REUSEPORT failed");
+    }
+    acceptor_.bind(endpoint);
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+  }
+
+  unsigned short port() const { return acceptor_.local_endpoint().port(); }
+  asio::io_context& io() { return io_; }
+  std::uint64_t served() const { return served_; }
+
+  void run() {
+    accept();
+    io_.run();
+  }
+
+ private:
+  void accept() {
+    acceptor_.async_accept([this](const error_code& ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) {
+        error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        if (tls_ != nullptr) {
+          std::make_shared<Connection<ssl::stream<tcp::socket>>>(shared_, served_,
+                                                                 std::move(socket), *tls_)
+              ->start();
+        } else {
+          std::make_shared<Connection<tcp::socket>>(shared_, served_, std::move(socket))->start();
+        }
+      }
+      accept();
+    });
+  }
+
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  const Shared& shared_;
+  ssl::context* tls_;
+  std::uint64_t served_ = 0;  // this thread only
+};
+
+constexpr std::string_view kUsage =
+    "usage: aigw-fake-provider --port N [--host 127.0.0.1] [--tls CERT KEY] [--threads N]\n"
+    "                          [--sse-chunks N] [--sse-delay-ms MS] [--quiet]\n";
+
+unsigned parse_unsigned(std::string_view flag, const char* text, unsigned max) {
+  char* end = nullptr;
+  const unsigned long v = std::strtoul(text, &end, 10);
+  if (end == text || *end != '\0' || v > max) {
+    std::fprintf(stderr, "aigw-fake-provider: %.*s: bad value '%s'\n%s",
+                 static_cast<int>(flag.size()), flag.data(), text, kUsage.data());
+    std::exit(2);
+  }
+  return static_cast<unsigned>(v);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  bool have_port = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (arg == "--port" && has_value) {
+      opt.port = static_cast<unsigned short>(parse_unsigned(arg, argv[++i], 65535));
+      have_port = true;
+    } else if (arg == "--host" && has_value) {
+      opt.host = argv[++i];
+    } else if (arg == "--tls" && i + 2 < argc) {
+      opt.cert = argv[++i];
+      opt.key = argv[++i];
+    } else if (arg == "--threads" && has_value) {
+      opt.threads = std::max(1u, parse_unsigned(arg, argv[++i], 256));
+    } else if (arg == "--sse-chunks" && has_value) {
+      opt.sse_chunks = std::max(1u, parse_unsigned(arg, argv[++i], 100000));
+    } else if (arg == "--sse-delay-ms" && has_value) {
+      opt.sse_delay_ms = parse_unsigned(arg, argv[++i], 60000);
+    } else if (arg == "--quiet") {
+      opt.quiet = true;
+    } else if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage.data(), stdout);
+      return 0;
+    } else {
+      std::fprintf(stderr, "aigw-fake-provider: unknown argument '%s'\n%s", argv[i], kUsage.data());
+      return 2;
+    }
+  }
+  if (!have_port) {
+    std::fputs(kUsage.data(), stderr);
+    return 2;
+  }
+
+  try {
+    Shared shared{opt, build_responses(opt)};
+    std::unique_ptr<ssl::context> tls;
+    if (!opt.cert.empty()) {
+      tls = std::make_unique<ssl::context>(ssl::context::tls_server);
+      tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+      tls->use_certificate_chain_file(opt.cert);
+      tls->use_private_key_file(opt.key, ssl::context::pem);
+    }
+
+    tcp::endpoint endpoint(asio::ip::make_address(opt.host), opt.port);
+    std::vector<std::unique_ptr<Worker>> workers;
+    workers.push_back(std::make_unique<Worker>(shared, tls.get(), endpoint));
+    endpoint.port(workers.front()->port());  // --port 0: the others share the picked port
+    for (unsigned i = 1; i < opt.threads; ++i) {
+      workers.push_back(std::make_unique<Worker>(shared, tls.get(), endpoint));
+    }
+
+    asio::signal_set signals(workers.front()->io(), SIGINT, SIGTERM);
+    signals.async_wait([&workers](const error_code& ec, int) {
+      if (ec) return;
+      for (auto& w : workers) w->io().stop();
+    });
+
+    if (!opt.quiet) {
+      std::fprintf(stderr,
+                   "aigw-fake-provider: %s://%s:%u, %u thread(s), JSON response %zu bytes, sse %u "
+                   "events every %u ms\n",
+                   tls ? "https" : "http", opt.host.c_str(), endpoint.port(), opt.threads,
+                   shared.responses.json.size(), opt.sse_chunks, opt.sse_delay_ms);
+    }
+    std::printf("%u\n", endpoint.port());
+    std::fflush(stdout);
+
+    std::vector<std::thread> threads;
+    for (std::size_t i = 1; i < workers.size(); ++i) {
+      threads.emplace_back([w = workers[i].get()] { w->run(); });
+    }
+    workers.front()->run();
+    for (auto& t : threads) t.join();
+
+    std::uint64_t served = 0;
+    for (auto& w : workers) served += w->served();
+    if (!opt.quiet) {
+      std::fprintf(stderr, "aigw-fake-provider: served %llu requests\n",
+                   static_cast<unsigned long long>(served));
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "aigw-fake-provider: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,471 @@
+#!/usr/bin/env bash
+# bench/run.sh — aigw against nginx (plain reverse proxy) and against no proxy at all, in one
+# bounded run, for an HTTP and an HTTPS upstream. Method and columns: bench/README.md.
+#
+#   bench/run.sh                                   install nginx + wrk, build, measure
+#   BENCH_BUILD_DIR=build-bench bench/run.sh       use another (configured) build directory
+#   BENCH_SKIP_SETUP=1 bench/run.sh                skip install-deps and the build
+#
+# Every knob is an environment variable (defaults in parentheses):
+#   BENCH_DURATION (8)      seconds of each max-throughput wrk run, after BENCH_WARMUP (2)
+#   BENCH_CONNECTIONS (32)  wrk connections
+#   BENCH_RATE (1000)       requests/s of the fixed-rate latency run
+#   BENCH_LAT_DURATION (8)  seconds of each fixed-rate run (after 1 s of warm-up)
+#   BENCH_STREAMS (50)      SSE requests per stream run, at BENCH_STREAM_RATE (20) per second
+#   BENCH_SSE_CHUNKS (20)   events per stream; BENCH_SSE_DELAY_MS (5) between two events
+#   BENCH_PIN (auto)        auto: with 2+ cores, proxies on CPU 0, fake + load on the others;
+#                           0: no pinning
+#   BENCH_ACCESS_LOG (off)  off, or "on": aigw and nginx both write their access log to a
+#                           file in the temp dir
+#   BENCH_KEEP_TMP (0)      1 keeps the temp dir (configs, logs) for inspection
+# Output: the table on stdout and in bench/results/latest.md. Traffic stays on 127.0.0.1.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build_dir=${BENCH_BUILD_DIR:-build}
+[[ "$build_dir" = /* ]] || build_dir="$repo/$build_dir"
+duration=${BENCH_DURATION:-8}
+warmup=${BENCH_WARMUP:-2}
+connections=${BENCH_CONNECTIONS:-32}
+rate=${BENCH_RATE:-1000}
+lat_duration=${BENCH_LAT_DURATION:-8}
+streams=${BENCH_STREAMS:-50}
+stream_rate=${BENCH_STREAM_RATE:-20}
+sse_chunks=${BENCH_SSE_CHUNKS:-20}
+sse_delay_ms=${BENCH_SSE_DELAY_MS:-5}
+pin=${BENCH_PIN:-auto}
+access_log=${BENCH_ACCESS_LOG:-off}
+results_dir="$repo/bench/results"
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() {
+  printf '[bench] error: %s\n' "$*" >&2
+  exit 1
+}
+
+# --- setup ------------------------------------------------------------------------------
+if [[ "${BENCH_SKIP_SETUP:-0}" != 1 ]]; then
+  log "installing packages (nginx-light, wrk) if missing"
+  "$repo/scripts/install-deps.sh" --bench
+  if [[ "$build_dir" == "$repo/build" ]]; then
+    log "building (scripts/build.sh)"
+    "$repo/scripts/build.sh"
+  else
+    [[ -f "$build_dir/CMakeCache.txt" ]] || die "$build_dir is not a configured build directory"
+    log "building $build_dir"
+    cmake --build "$build_dir" --parallel "${AIGW_JOBS:-$(nproc)}" \
+      --target aigw aigw-fake-provider aigw-bench-load
+  fi
+fi
+aigw_bin="$build_dir/aigw"
+fake_bin="$build_dir/bench/aigw-fake-provider"
+load_bin="$build_dir/bench/aigw-bench-load"
+for b in "$aigw_bin" "$fake_bin" "$load_bin"; do
+  [[ -x "$b" ]] || die "$b missing (configure with -DAIGW_BENCH=ON and build)"
+done
+for tool in nginx wrk openssl curl taskset; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool not found (scripts/install-deps.sh --bench)"
+done
+nginx_bin=$(command -v nginx)
+
+# --- temp dir, process bookkeeping, cleanup -----------------------------------------------
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/aigw-bench.XXXXXX")
+pids=()
+cleanup() {
+  local rc=$? pid
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [[ "${BENCH_KEEP_TMP:-0}" == 1 ]]; then
+    log "kept $tmp"
+  else
+    rm -rf "$tmp"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+forget_pid() {
+  local keep=() p
+  for p in "${pids[@]}"; do [[ "$p" == "$1" ]] || keep+=("$p"); done
+  pids=("${keep[@]}")
+}
+
+stop() {  # stop <pid>: TERM, wait up to 5 s, then KILL
+  kill -TERM "$1" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  forget_pid "$1"
+}
+
+run_child() {  # run_child OUT CMD...: CMD's stdout to OUT. In the background, so that a
+  local out=$1 pid rc=0  # signal interrupts `wait` and the cleanup runs at once.
+  shift
+  "$@" >"$out" &
+  pid=$!
+  pids+=("$pid")
+  wait "$pid" || rc=$?
+  forget_pid "$pid"
+  return "$rc"
+}
+
+# CPU placement: the proxy under test gets a core of its own; wrk, the load generator and
+# the fake provider share the rest. Both proxies get the same treatment.
+ncpu=$(nproc)
+if [[ "$pin" != 0 && "$ncpu" -ge 2 ]]; then
+  proxy_cpu=(taskset -c 0)
+  load_cpus=1
+  ((ncpu > 2)) && load_cpus="1-$((ncpu - 1))"
+  load_cpu=(taskset -c "$load_cpus")
+  placement="proxy on CPU 0; wrk, load generator and fake provider on CPU $load_cpus"
+else
+  proxy_cpu=()
+  load_cpu=()
+  placement="no CPU pinning"
+fi
+
+wait_http() {  # wait_http URL PID WHAT: until URL answers 2xx (10 s), or PID dies
+  for _ in $(seq 100); do
+    kill -0 "$2" 2>/dev/null || die "$3 exited at startup (logs in $tmp)"
+    if curl -fsSk -o /dev/null --max-time 1 "$1" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  die "$3 did not become ready at $1 (logs in $tmp)"
+}
+
+free_ports() {  # free_ports N: N distinct free loopback ports
+  python3 - "$1" <<'EOF'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+}
+
+cpu_ticks() {  # cpu_ticks PID...: utime + stime of all of them, in clock ticks
+  local total=0 p t
+  for p in "$@"; do
+    t=$(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')
+    total=$((total + t))
+  done
+  echo "$total"
+}
+
+hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+
+machine_idle() {  # percent of all CPUs idle over one second
+  local a b
+  read -r a </proc/stat
+  sleep 1
+  read -r b </proc/stat
+  awk -v a="$a" -v b="$b" 'BEGIN {
+    n = split(a, x, " "); split(b, y, " "); tot = 0
+    for (i = 2; i <= n; i++) tot += y[i] - x[i]
+    idle = (y[5] - x[5]) + (y[6] - x[6])
+    printf "%.0f", (tot > 0 ? 100 * idle / tot : 100) }'
+}
+
+clk_tck=$(getconf CLK_TCK)
+idle_before=$(machine_idle)
+if ((idle_before < 85)); then
+  log "warning: the machine is busy (only ${idle_before}% idle before the run): other" \
+    "processes compete for the CPUs and the figures will be noisy"
+fi
+
+# --- throwaway PKI for the HTTPS upstream --------------------------------------------------
+pki="$tmp/pki"
+mkdir -p "$pki"
+(
+  cd "$pki"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -keyout ca.key -out ca.pem -subj "/CN=aigw bench throwaway CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout server.key -out server.csr -subj "/CN=localhost"
+  printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "basicConstraints=CA:FALSE" \
+    "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >server.ext
+  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+    -extfile server.ext -out server.pem
+) >"$tmp/pki.log" 2>&1 || die "openssl failed: $(cat "$tmp/pki.log")"
+
+# --- request bodies -------------------------------------------------------------------------
+body='{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Hello! How are you today?"}],"temperature":0.7,"max_tokens":64}'
+stream_body='{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Hello! How are you today?"}],"temperature":0.7,"max_tokens":64,"stream":true}'
+auth="Authorization: Bearer sk-bench-000000000000000000000000000000000000000000000000"
+cat >"$tmp/post.lua" <<EOF
+wrk.method = "POST"
+wrk.body = '$body'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "${auth#Authorization: }"
+EOF
+
+# --- fake providers (one HTTP, one HTTPS), running for the whole run -----------------------
+declare -A fake_port fake_pid
+for scheme in http https; do
+  tls_args=()
+  [[ $scheme == https ]] && tls_args=(--tls "$pki/server.pem" "$pki/server.key")
+  "${load_cpu[@]}" "$fake_bin" --port 0 "${tls_args[@]}" --sse-chunks "$sse_chunks" \
+    --sse-delay-ms "$sse_delay_ms" >"$tmp/fake-$scheme.port" 2>"$tmp/fake-$scheme.log" &
+  fake_pid[$scheme]=$!
+  pids+=("$!")
+  for _ in $(seq 100); do [[ -s "$tmp/fake-$scheme.port" ]] && break; sleep 0.05; done
+  fake_port[$scheme]=$(head -1 "$tmp/fake-$scheme.port")
+  [[ -n "${fake_port[$scheme]}" ]] || die "fake provider ($scheme) did not start"
+  wait_http "$scheme://127.0.0.1:${fake_port[$scheme]}/healthz" "${fake_pid[$scheme]}" \
+    "fake provider ($scheme)"
+done
+
+# --- proxies ----------------------------------------------------------------------------------
+start_aigw() {  # start_aigw SCHEME: sets aigw_pid, aigw_port
+  local scheme=$1 admin_port ca_line="" log_value='"off"'
+  read -r aigw_port admin_port < <(free_ports 2)
+  [[ $scheme == https ]] && ca_line="    ca_file: $pki/ca.pem"
+  [[ $access_log == on ]] && log_value="$tmp/aigw-access-$scheme.log"
+  cat >"$tmp/aigw-$scheme.yaml" <<EOF
+server:
+  listen: 127.0.0.1:$aigw_port
+  workers: 1
+admin:
+  enabled: true
+  listen: 127.0.0.1:$admin_port
+providers:
+  openai:
+    base_url: $scheme://127.0.0.1:${fake_port[$scheme]}/v1
+$ca_line
+logging:
+  level: warn
+  access_log: $log_value
+EOF
+  "${proxy_cpu[@]}" "$aigw_bin" --config "$tmp/aigw-$scheme.yaml" >"$tmp/aigw-$scheme.out" \
+    2>"$tmp/aigw-$scheme.log" &
+  aigw_pid=$!
+  pids+=("$aigw_pid")
+  wait_http "http://127.0.0.1:$admin_port/readyz" "$aigw_pid" "aigw ($scheme)"
+}
+
+start_nginx() {  # start_nginx SCHEME: sets nginx_pid (master), nginx_worker, nginx_port
+  local scheme=$1 dir="$tmp/nginx-$1" ssl_lines="" log_line="access_log off;" user_line=""
+  read -r nginx_port < <(free_ports 1)
+  mkdir -p "$dir"
+  if [[ $scheme == https ]]; then
+    ssl_lines="proxy_ssl_trusted_certificate $pki/ca.pem;
+      proxy_ssl_verify on;
+      proxy_ssl_server_name on;
+      proxy_ssl_name localhost;
+      proxy_ssl_session_reuse on;"
+  fi
+  [[ $access_log == on ]] && log_line="access_log $dir/access.log;"
+  [[ $(id -u) -eq 0 ]] && user_line="user root root;"
+  cat >"$dir/nginx.conf" <<EOF
+# A plain reverse proxy: one worker, upstream keep-alive, no buffering (SSE).
+$user_line
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+  $log_line
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  keepalive_timeout 75s;
+  keepalive_requests 1000000;
+  upstream fake {
+    server 127.0.0.1:${fake_port[$scheme]};
+    keepalive 32;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location = /healthz { return 200 "ok\n"; }
+    location /openai/ {
+      proxy_pass $scheme://fake/v1/;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_read_timeout 300s;
+      $ssl_lines
+    }
+  }
+}
+EOF
+  "$nginx_bin" -p "$dir" -c "$dir/nginx.conf" -t >"$dir/check.log" 2>&1 ||
+    die "nginx rejected its config: $(cat "$dir/check.log")"
+  "${proxy_cpu[@]}" "$nginx_bin" -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' \
+    >"$dir/stdout.log" 2>&1 &
+  nginx_pid=$!
+  pids+=("$nginx_pid")
+  wait_http "http://127.0.0.1:$nginx_port/healthz" "$nginx_pid" "nginx ($scheme)"
+  nginx_worker=""
+  for _ in $(seq 50); do
+    nginx_worker=$(cat "/proc/$nginx_pid/task/$nginx_pid/children" 2>/dev/null | awk '{print $1}')
+    [[ -n "$nginx_worker" ]] && break
+    sleep 0.1
+  done
+  [[ -n "$nginx_worker" ]] || die "nginx worker process not found"
+}
+
+# --- measurements -------------------------------------------------------------------------------
+declare -A R         # R[scheme.target.metric]
+notes=()
+
+kv() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }  # kv KEY "k=v k=v"
+
+sanity() {  # sanity URL WHAT: one JSON and one SSE request must come back whole
+  local out
+  out=$(curl -sSk --max-time 5 -H 'Content-Type: application/json' -H "$auth" -d "$body" "$1") ||
+    die "$2: request failed"
+  [[ $out == *'"chat.completion"'* ]] || die "$2: unexpected JSON response: ${out:0:200}"
+  out=$(curl -sSkN --max-time 10 -H 'Content-Type: application/json' -H "$auth" \
+    -d "$stream_body" "$1") || die "$2: stream request failed"
+  [[ $out == *'data: [DONE]'* ]] || die "$2: stream did not end with [DONE]: ${out:0:200}"
+}
+
+measure() {  # measure SCHEME TARGET URL PID...: CPU is summed over the PIDs
+  local scheme=$1 target=$2 url=$3 key="$1.$2" out c0 c1 requests secs errs
+  shift 3
+  log "$scheme upstream, $target: sanity check"
+  sanity "$url" "$target ($scheme)"
+
+  log "$scheme upstream, $target: max throughput (wrk -t1 -c$connections, ${warmup}s + ${duration}s)"
+  run_child /dev/null timeout $((warmup + 10)) "${load_cpu[@]}" wrk -t1 -c"$connections" \
+    -d"${warmup}s" -s "$tmp/post.lua" "$url"
+  c0=$(cpu_ticks "$@")
+  run_child "$tmp/wrk.out" timeout $((duration + 20)) "${load_cpu[@]}" wrk -t1 -c"$connections" \
+    -d"${duration}s" -s "$tmp/post.lua" "$url"
+  c1=$(cpu_ticks "$@")
+  out=$(cat "$tmp/wrk.out")
+  requests=$(awk '/requests in/ {print $1}' <<<"$out")
+  secs=$(awk '/requests in/ {sub(/s,?$/, "", $4); print $4}' <<<"$out")
+  [[ -n "$requests" && -n "$secs" ]] || die "cannot read wrk's output: $out"
+  errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
+  [[ -n "$errs" ]] && notes+=("$scheme/$target throughput run: ${errs% }")
+  R[$key.rps]=$(awk -v n="$requests" -v s="$secs" 'BEGIN {printf "%.0f", n / s}')
+  R[$key.cpu]=$(awk -v t=$((c1 - c0)) -v hz="$clk_tck" -v s="$secs" \
+    'BEGIN {printf "%.0f", 100 * t / hz / s}')
+  R[$key.rpc]=$(awk -v n="$requests" -v t=$((c1 - c0)) -v hz="$clk_tck" \
+    'BEGIN {printf "%.0f", (t > 0 ? n / (t / hz) : 0)}')
+
+  log "$scheme upstream, $target: latency at $rate req/s (1s + ${lat_duration}s)"
+  run_child "$tmp/load.out" timeout $((lat_duration + 30)) "${load_cpu[@]}" "$load_bin" \
+    --url "$url" --body "$body" --header "$auth" --rate "$rate" --duration "$lat_duration" \
+    --warmup 1 --connections 8 || notes+=("$scheme/$target latency run had errors: $(cat "$tmp/load.out")")
+  out=$(cat "$tmp/load.out")
+  R[$key.p50]=$(kv lat_p50_us "$out")
+  R[$key.p99]=$(kv lat_p99_us "$out")
+  R[$key.p999]=$(kv lat_p999_us "$out")
+
+  log "$scheme upstream, $target: $streams SSE streams at $stream_rate/s"
+  run_child "$tmp/load.out" timeout $((streams / stream_rate + 30)) "${load_cpu[@]}" "$load_bin" \
+    --url "$url" --body "$stream_body" --header "$auth" --rate "$stream_rate" --count "$streams" \
+    --connections 4 || notes+=("$scheme/$target stream run had errors: $(cat "$tmp/load.out")")
+  out=$(cat "$tmp/load.out")
+  R[$key.ttfb50]=$(kv first_p50_us "$out")
+  R[$key.ttfb99]=$(kv first_p99_us "$out")
+  R[$key.stream50]=$(kv lat_p50_us "$out")
+}
+
+started=$(date +%s)
+for scheme in http https; do
+  start_aigw "$scheme"
+  start_nginx "$scheme"
+  direct_url="$scheme://127.0.0.1:${fake_port[$scheme]}/v1/chat/completions"
+  measure "$scheme" direct "$direct_url" "${fake_pid[$scheme]}"
+  measure "$scheme" aigw "http://127.0.0.1:$aigw_port/openai/chat/completions" "$aigw_pid"
+  measure "$scheme" nginx "http://127.0.0.1:$nginx_port/openai/chat/completions" \
+    "$nginx_pid" "$nginx_worker"
+  R[$scheme.direct.rss]=$(hwm_kib "${fake_pid[$scheme]}")
+  R[$scheme.aigw.rss]=$(hwm_kib "$aigw_pid")
+  R[$scheme.nginx.rss]=$(hwm_kib "$nginx_worker")
+  R[$scheme.nginx.rss_master]=$(hwm_kib "$nginx_pid")
+  stop "$aigw_pid"
+  stop "$nginx_pid"
+done
+elapsed=$(($(date +%s) - started))
+idle_after=$(machine_idle)
+
+# --- report ---------------------------------------------------------------------------------------
+ms() { awk -v u="$1" 'BEGIN {if (u == "") print "n/a"; else printf "%.3f", u / 1000}'; }
+mb() { awk -v k="$1" 'BEGIN {if (k == "") print "n/a"; else printf "%.1f", k / 1024}'; }
+num() { awk -v n="$1" 'BEGIN {if (n == "") print "n/a"; else printf "%d", n}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f×", a / b}'; }
+
+aigw_version=$("$aigw_bin" --version 2>/dev/null || echo "aigw ?")
+nginx_version=$("$nginx_bin" -v 2>&1 | sed 's/^nginx version: //')
+build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
+cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+
+report="$tmp/report.md"
+{
+  echo "# aigw benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo
+  echo "$aigw_version (${build_type:-?} build, server.workers: 1) vs $nginx_version" \
+    "(worker_processes 1) vs no proxy. $ncpu CPU(s): ${cpu_model:-unknown}; kernel $(uname -r)."
+  echo "$placement. Access logs: $access_log. Machine idle before/after the run:" \
+    "${idle_before}% / ${idle_after}%. Measurement time ${elapsed}s."
+  echo
+  echo "| upstream | path | req/s | proxy CPU | req per CPU-s | p50 ms | p99 ms | p99 added | SSE TTFB p50 ms | SSE TTFB p99 ms | peak RSS MB |"
+  echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+  for scheme in http https; do
+    kd="$scheme.direct"
+    for target in direct aigw nginx; do
+      k="$scheme.$target"
+      added=$(awk -v a="${R[$k.p99]}" -v b="${R[$kd.p99]}" 'BEGIN {printf "%+.3f", (a - b) / 1000}')
+      [[ $target == direct ]] && added="—"
+      echo "| $scheme | $target | $(num "${R[$k.rps]}") | ${R[$k.cpu]}% | $(num "${R[$k.rpc]}") |" \
+        "$(ms "${R[$k.p50]}") | $(ms "${R[$k.p99]}") | $added | $(ms "${R[$k.ttfb50]}") |" \
+        "$(ms "${R[$k.ttfb99]}") | $(mb "${R[$k.rss]}") |"
+    done
+    ka="$scheme.aigw"
+    kn="$scheme.nginx"
+    echo "| $scheme | **aigw/nginx** | $(ratio "${R[$ka.rps]}" "${R[$kn.rps]}") |" \
+      "$(ratio "${R[$ka.cpu]}" "${R[$kn.cpu]}") | **$(ratio "${R[$ka.rpc]}" "${R[$kn.rpc]}")** |" \
+      "$(ratio "${R[$ka.p50]}" "${R[$kn.p50]}") | $(ratio "${R[$ka.p99]}" "${R[$kn.p99]}") | |" \
+      "$(ratio "${R[$ka.ttfb50]}" "${R[$kn.ttfb50]}") | $(ratio "${R[$ka.ttfb99]}" "${R[$kn.ttfb99]}") |" \
+      "$(ratio "${R[$ka.rss]}" "${R[$kn.rss]}") |"
+  done
+  echo
+  echo "Targets:"
+  echo
+  for scheme in http https; do
+    ka="$scheme.aigw"
+    kn="$scheme.nginx"
+    kd="$scheme.direct"
+    awk -v s="$scheme" -v ar="${R[$ka.rpc]}" -v nr="${R[$kn.rpc]}" -v ap="${R[$ka.p99]}" \
+      -v dp="${R[$kd.p99]}" -v rss="${R[$ka.rss]}" 'BEGIN {
+      r = nr > 0 ? ar / nr : 0; added = (ap - dp) / 1000; mb = rss / 1024
+      printf "- %s upstream: req per CPU-s %.2f× nginx (target ≥ 0.80×): %s; p99 added %.3f ms (target ≤ 1 ms): %s; peak RSS %.1f MB (target < 30 MB): %s\n",
+        s, r, (r >= 0.8 ? "**pass**" : "**FAIL**"), added, (added <= 1 ? "**pass**" : "**FAIL**"),
+        mb, (mb < 30 ? "**pass**" : "**FAIL**") }'
+  done
+  echo
+  echo "Parameters: wrk -t1 -c$connections, ${warmup}s warm-up + ${duration}s;" \
+    "fixed rate $rate req/s for ${lat_duration}s (aigw-bench-load, up to 8 connections);" \
+    "$streams SSE streams at $stream_rate/s, $sse_chunks events ${sse_delay_ms} ms apart." \
+    "SSE full-stream p50 (ms): $(for s in http https; do for t in direct aigw nginx; do
+      printf '%s/%s %s, ' "$s" "$t" "$(ms "${R[$s.$t.stream50]}")"; done; done | sed 's/, $/./')"
+  echo "nginx peak RSS is its worker's; the master adds $(mb "${R[http.nginx.rss_master]}") MB."
+  if ((${#notes[@]} > 0)); then
+    echo
+    echo "Notes:"
+    for note in "${notes[@]}"; do echo "- $note"; done
+  fi
+} >"$report"
+
+mkdir -p "$results_dir"
+cp "$report" "$results_dir/latest.md"
+echo
+cat "$report"
+echo
+log "written to bench/results/latest.md"
