@@ -289,10 +289,10 @@ void Session::watch_disconnect(std::function<void()> on_gone) {
 }
 
 void Session::arm_watch() {
-  // A one-byte MSG_PEEK receive rather than async_wait(wait_read): right after the request
-  // was read the socket is drained, so Asio queues the receive without a syscall, where a
-  // wait would re-arm epoll (epoll_ctl) on every request. It completes only if the client
-  // sends something (a pipelined request: still there) or hangs up (EOF / reset: gone).
+  // A one-byte MSG_PEEK receive rather than async_wait(wait_read). Asio tries it at once (one
+  // recvfrom that finds nothing, EAGAIN) and then queues it; a wait would instead cost an
+  // epoll_ctl per request, measured no cheaper (bench/README.md). It completes only if the
+  // client sends something (a pipelined request: still there) or hangs up (EOF/reset: gone).
   auto w = watch_;
   stream_.socket().async_receive(
       asio::buffer(&w->peek, 1), asio::socket_base::message_peek,

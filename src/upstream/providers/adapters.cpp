@@ -59,13 +59,27 @@ bool is_safe_segment(std::string_view s) {
 // Dot segments (RFC 3986 §3.3), also percent-encoded, would let a path climb out of the
 // provider's base path once the provider normalises it (/custom-x/../admin); refused.
 std::optional<Error> dot_segment_error(std::string_view rest) {
+  // True when `segment` is "." or "..", each dot possibly written %2e / %2E.
+  auto is_dots = [](std::string_view segment) {
+    int dots = 0;
+    while (!segment.empty()) {
+      if (segment.front() == '.') {
+        segment.remove_prefix(1);
+      } else if (segment.size() >= 3 && segment[0] == '%' && segment[1] == '2' &&
+                 (segment[2] == 'e' || segment[2] == 'E')) {
+        segment.remove_prefix(3);
+      } else {
+        return false;
+      }
+      ++dots;
+    }
+    return dots == 1 || dots == 2;
+  };
   for (std::size_t start = 0; start <= rest.size();) {
     auto end = rest.find('/', start);
     if (end == std::string_view::npos) end = rest.size();
     const std::string_view segment = rest.substr(start, end - start);
-    std::string decoded = lower(segment);
-    replace_all(decoded, "%2e", ".");
-    if (decoded == "." || decoded == "..") {
+    if (is_dots(segment)) {
       return invalid_path("path segment '" + std::string(segment) +
                           "' is not allowed (no . or .. segments)");
     }
@@ -79,22 +93,18 @@ bool contains(const Url& base, std::string_view placeholder) {
          base.path.find(placeholder) != std::string::npos;
 }
 
-UpstreamTarget make_target(const Url& base, std::string host, std::string path,
+UpstreamTarget make_target(const Url& base, std::string host, std::string_view path,
                            std::string_view rest, std::string_view query) {
   UpstreamTarget t;
   t.tls = base.tls;
   t.host = std::move(host);
   t.port = base.port;
-  t.target = std::move(path);
-  if (!rest.empty()) {
-    t.target += '/';
-    t.target += rest;
-  }
-  if (t.target.empty()) t.target = "/";
-  if (!query.empty()) {
-    t.target += '?';
-    t.target += query;
-  }
+  std::string& out = t.target;
+  out.reserve(path.size() + rest.size() + query.size() + 3);
+  out.append(path);
+  if (!rest.empty()) out.append(1, '/').append(rest);
+  if (out.empty()) out.append(1, '/');
+  if (!query.empty()) out.append(1, '?').append(query);
   return t;
 }
 
