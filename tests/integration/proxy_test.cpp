@@ -195,6 +195,40 @@ TEST(Proxy, ProviderErrorsPassThroughVerbatim) {
   EXPECT_EQ(res2.header("content-type"), "text/plain");
 }
 
+TEST(Proxy, CompressedResponsesPassThroughByteForByte) {
+  // gzip of {"id":"chatcmpl-1","object":"chat.completion"}: the gateway neither decodes nor
+  // re-encodes, and the client's Accept-Encoding reaches the provider.
+  const std::string gz(
+      "\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03\xab\x56\xca\x4c\x51\xb2\x52\x4a\xce\x48\x2c\x49"
+      "\xce\x2d\xc8\xd1\x35\x54\xd2\x51\xca\x4f\xca\x4a\x4d\x2e\x81\x8a\xea\x25\xe7\x03\xc5\x53"
+      "\x4b\x32\xf3\xf3\x94\x6a\x01\x1f\xc4\xaa\x1a\x2e\x00\x00\x00",
+      59);
+  Fixture f([gz](const FakeRequest& req, Exchange& ex) -> asio::awaitable<void> {
+    const Exchange::Headers headers{{"content-type", "application/json"},
+                                    {"content-encoding", "gzip"},
+                                    {"vary", "Accept-Encoding"}};
+    if (req.target.find("stream") != std::string::npos) {
+      co_await ex.start_stream(200, headers);
+      co_await ex.send_chunk(gz.substr(0, 10));
+      co_await ex.send_chunk(gz.substr(10));
+      co_await ex.end_stream();
+    } else {
+      co_await ex.respond(200, gz, headers);
+    }
+  });
+  for (const char* target : {"/openai/chat/completions", "/openai/chat/completions?stream"}) {
+    auto res =
+        http_request(f.port(), "POST", target, kChatBody, {{"Accept-Encoding", "gzip, deflate"}});
+    EXPECT_EQ(res.status, 200u) << target;
+    EXPECT_EQ(res.body, gz) << target;
+    EXPECT_EQ(res.header("content-encoding"), "gzip") << target;
+    EXPECT_EQ(res.header("vary"), "Accept-Encoding") << target;
+  }
+  const auto received = f.fake.received();
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_EQ(received[0].headers.at("accept-encoding"), "gzip, deflate");
+}
+
 TEST(Proxy, HeadAndNoContentResponsesHaveNoBody) {
   Fixture f([](const FakeRequest& req, Exchange& ex) -> asio::awaitable<void> {
     if (req.method == "HEAD") {
