@@ -4,6 +4,8 @@
 
 #include "config/load.hpp"
 
+#include "core/text.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -19,6 +21,8 @@
 
 namespace aigw::config {
 namespace {
+
+using text::lower;
 
 constexpr std::size_t kKiB = 1024;
 constexpr std::size_t kMiB = 1024 * kKiB;
@@ -36,63 +40,14 @@ constexpr std::string_view kRefusedHeaders[] = {"host",       "content-length", 
                                                 "connection", "keep-alive",     "proxy-connection",
                                                 "te",         "trailer",        "upgrade"};
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
-// Optimal string alignment distance: Levenshtein plus adjacent transpositions, so "lsiten"
-// is one edit from "listen" like a human would count it.
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
-  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
-// Case and '-' vs '_' are the commonest slips (max-body-bytes, Listen); they count as a match
-// whatever the edit distance.
-std::string fold_key(std::string_view s) {
-  std::string out = lower(s);
-  std::replace(out.begin(), out.end(), '-', '_');
-  return out;
-}
-
 std::string unknown_key_message(std::string_view key, std::vector<std::string_view> known) {
   std::sort(known.begin(), known.end());
-  const std::string folded = fold_key(key);
-  // Two edits turn short keys into almost anything, so they get only one.
-  const std::size_t max_distance = key.size() <= 4 ? 1 : 2;
-  std::string_view best;
-  std::size_t best_distance = max_distance + 1;
-  for (std::string_view k : known) {
-    // The length difference bounds the distance from below; checking it first also keeps a
-    // pathological megabyte-long key from costing a megabyte-sized table.
-    const std::size_t gap =
-        folded.size() > k.size() ? folded.size() - k.size() : k.size() - folded.size();
-    if (gap > max_distance && fold_key(k) != folded) continue;
-    const std::size_t d = fold_key(k) == folded ? 0 : edit_distance(folded, k);
-    if (d < best_distance) {
-      best = k;
-      best_distance = d;
-    }
+  if (auto best = text::closest(key, known)) {
+    return "unknown key (did you mean '" + std::string(*best) + "'?)";
   }
-  if (!best.empty()) return "unknown key (did you mean '" + std::string(best) + "'?)";
   std::string out = "unknown key (expected one of: ";
   for (std::size_t i = 0; i < known.size(); ++i) {
     if (i > 0) out += ", ";

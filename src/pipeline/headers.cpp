@@ -1,5 +1,7 @@
 #include "pipeline/headers.hpp"
 
+#include "core/text.hpp"
+
 #include <boost/beast/core/string.hpp>
 
 #include <algorithm>
@@ -10,6 +12,8 @@
 namespace aigw::headers {
 namespace {
 
+using text::lower;
+
 namespace beast = boost::beast;
 
 constexpr std::array<std::string_view, 9> kHopByHop = {
@@ -18,12 +22,6 @@ constexpr std::array<std::string_view, 9> kHopByHop = {
 
 bool starts_with_icase(std::string_view s, std::string_view prefix) noexcept {
   return s.size() >= prefix.size() && beast::iequals(s.substr(0, prefix.size()), prefix);
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 
 #include "upstream/providers/adapters.hpp"
 
+#include "core/text.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <optional>
@@ -14,6 +16,8 @@
 
 namespace aigw::providers {
 namespace {
+
+using text::lower;
 
 Error invalid_path(std::string detail) {
   return Error{ErrorCode::kInvalidPath, std::move(detail), false};
@@ -24,13 +28,6 @@ std::pair<std::string_view, std::string_view> split_first(std::string_view path)
   const auto slash = path.find('/');
   if (slash == std::string_view::npos) return {path, {}};
   return {path.substr(0, slash), path.substr(slash + 1)};
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 void replace_all(std::string& text, std::string_view from, std::string_view to) {

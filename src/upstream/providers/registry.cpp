@@ -1,6 +1,7 @@
 // ProviderRegistry: the built-in table plus the config's overrides and custom-* providers,
 // validated once at start (and by --check-config) so requests never meet a bad base URL.
 
+#include "core/text.hpp"
 #include "upstream/providers/adapters.hpp"
 
 #include <algorithm>
@@ -11,21 +12,6 @@ namespace aigw {
 namespace {
 
 constexpr std::string_view kCustomPrefix = "custom-";
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
@@ -94,16 +80,10 @@ std::shared_ptr<const ProviderRegistry> ProviderRegistry::build(const Config& co
     const std::string key = "providers." + slug;
     if (slug.rfind(kCustomPrefix, 0) != 0) {
       std::string message = "unknown provider '" + slug + "'";
-      std::string best;
-      std::size_t best_distance = 3;  // suggest only close misspellings
-      for (const auto& k : known) {
-        const auto d = edit_distance(slug, k);
-        if (d < best_distance) {
-          best_distance = d;
-          best = k;
-        }
+      const std::vector<std::string_view> candidates(known.begin(), known.end());
+      if (auto best = text::closest(slug, candidates)) {
+        message += " (did you mean '" + std::string(*best) + "'?)";
       }
-      if (!best.empty()) message += " (did you mean '" + best + "'?)";
       message +=
           "; built-in providers: " + join(known) + "; a custom provider's name starts with custom-";
       problems.push_back({pc.mark, key, std::move(message)});

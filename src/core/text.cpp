@@ -1,0 +1,64 @@
+#include "core/text.hpp"
+
+#include <algorithm>
+
+namespace aigw::text {
+namespace {
+
+// Case and '-' vs '_' are the commonest slips (max-body-bytes, Listen, google_ai_studio).
+std::string fold(std::string_view s) {
+  std::string out = lower(s);
+  std::replace(out.begin(), out.end(), '-', '_');
+  return out;
+}
+
+}  // namespace
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+std::optional<std::string_view> closest(std::string_view typed,
+                                        const std::vector<std::string_view>& known) {
+  const std::string folded = fold(typed);
+  // Two edits turn short names into almost anything, so they get only one.
+  const std::size_t max_distance = typed.size() <= 4 ? 1 : 2;
+  std::optional<std::string_view> best;
+  std::size_t best_distance = max_distance + 1;
+  for (std::string_view k : known) {
+    const std::string folded_k = fold(k);
+    // The length difference bounds the distance from below; checking it first also keeps a
+    // pathological megabyte-long name from costing a megabyte-sized table.
+    const std::size_t gap =
+        folded.size() > k.size() ? folded.size() - k.size() : k.size() - folded.size();
+    if (gap > max_distance && folded_k != folded) continue;
+    const std::size_t d = folded_k == folded ? 0 : edit_distance(folded, k);
+    if (d < best_distance) {
+      best = k;
+      best_distance = d;
+    }
+  }
+  return best;
+}
+
+}  // namespace aigw::text

@@ -1,0 +1,26 @@
+#pragma once
+// Small text helpers shared by the config loader, the provider registry and the pipeline:
+// ASCII case folding and the near-miss suggestion behind every "did you mean" diagnostic.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace aigw::text {
+
+// ASCII lower case (header names, schemes, host names); other bytes are left alone.
+std::string lower(std::string_view s);
+
+// Optimal string alignment distance: Levenshtein plus adjacent transpositions, so "lsiten"
+// is one edit from "listen" like a human would count it.
+std::size_t edit_distance(std::string_view a, std::string_view b);
+
+// The entry of `known` a human most likely meant by `typed`, if any is close enough: case
+// and '-' vs '_' differences always match; otherwise one edit for names of up to 4
+// characters, two for longer ones. Ties go to the first entry of `known`.
+std::optional<std::string_view> closest(std::string_view typed,
+                                        const std::vector<std::string_view>& known);
+
+}  // namespace aigw::text
