@@ -1,9 +1,9 @@
 #include "pipeline/pipeline.hpp"
 
+#include "core/json_check.hpp"
 #include "stages/access_log/access_log_stage.hpp"
 
 #include <boost/beast/core/string.hpp>
-#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <string>
@@ -130,7 +130,7 @@ Result<void> Pipeline::route(RequestContext& ctx) const {
 
   if (config_->server.validate_json && !ctx.request.body().empty()) {
     const auto content_type = ctx.request[http::field::content_type];
-    if (is_json_content_type(content_type) && !nlohmann::json::accept(ctx.request.body())) {
+    if (is_json_content_type(content_type) && !json::valid(ctx.request.body())) {
       return Error{
           ErrorCode::kInvalidJson,
           "request body is not valid JSON (Content-Type: " + std::string(content_type) + ")",

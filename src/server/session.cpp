@@ -3,18 +3,20 @@
 #include "aigw/ids.hpp"
 #include "aigw/request_context.hpp"
 
+#include "net/io.hpp"
 #include "pipeline/headers.hpp"
 #include "server/worker.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
+
+#include <algorithm>
+#include <array>
 
 namespace aigw {
 namespace {
@@ -42,31 +44,39 @@ bool valid_event_id(std::string_view id) {
 }  // namespace
 
 Session::Session(asio::ip::tcp::socket socket, Worker& worker)
-    : stream_(std::move(socket)), read_timer_(stream_.get_executor()), worker_(worker) {
+    : socket_(std::move(socket)),
+      deadline_(
+          socket_, net::Deadline::OnExpiry::kCancel,
+          std::min(worker.config().server.request_timeout, worker.config().server.idle_timeout)),
+      worker_(worker) {
   registration_ = worker_.add_session(this);
-  read_deadline_->socket = &stream_.socket();
+  // Responses are written with one try that does not wait (net::write).
+  error_code ignored;
+  socket_.non_blocking(true, ignored);
 }
 
 Session::~Session() {
-  read_deadline_->socket = nullptr;
   unwatch();
   worker_.remove_session(registration_);
 }
 
 void Session::close_if_idle() noexcept {
-  if (idle_) stream_.cancel();
+  if (idle_) {
+    error_code ignored;
+    socket_.cancel(ignored);
+  }
 }
 
 void Session::force_close() noexcept {
   broken_ = true;
   error_code ignored;
-  stream_.socket().close(ignored);
+  socket_.close(ignored);
 }
 
 asio::awaitable<void> Session::run() {
   const ServerConfig& cfg = worker_.config().server;
   error_code ignored;
-  const auto remote = stream_.socket().remote_endpoint(ignored);
+  const auto remote = socket_.remote_endpoint(ignored);
   const std::string client_ip = ignored ? std::string() : remote.address().to_string();
 
   while (!broken_ && !close_after_) {
@@ -75,8 +85,9 @@ asio::awaitable<void> Session::run() {
     if (buffer_.size() == 0) {
       if (worker_.draining()) break;
       idle_ = true;
-      stream_.expires_after(cfg.idle_timeout);
-      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kTuple);
+      co_await net::yield_before_read();  // the client is only now reading our last response
+      deadline_.expires_after(cfg.idle_timeout);
+      auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(4096), kTuple);
       idle_ = false;
       if (ec) break;
       buffer_.commit(n);
@@ -102,10 +113,9 @@ asio::awaitable<void> Session::run() {
     if (body_unread && !broken_) co_await linger_close();
   }
 
-  if (!broken_) {
-    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-  }
-  stream_.socket().close(ignored);
+  deadline_.expires_never();
+  if (!broken_) socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  socket_.close(ignored);
 }
 
 asio::awaitable<bool> Session::read_request(RequestContext& ctx, bool& body_unread) {
@@ -115,38 +125,20 @@ asio::awaitable<bool> Session::read_request(RequestContext& ctx, bool& body_unre
   parser.body_limit(cfg.max_body_bytes);
 
   // The whole request must arrive within request_timeout of its first byte (slowloris).
-  stream_.expires_never();
-  auto deadline = read_deadline_;
-  deadline->armed = true;
-  deadline->fired = false;
-  read_timer_.expires_after(cfg.request_timeout);
-  read_timer_.async_wait([deadline](error_code timer_ec) {
-    if (timer_ec || !deadline->armed || deadline->socket == nullptr) return;
-    deadline->fired = true;
-    error_code ignored;
-    deadline->socket->cancel(ignored);
-  });
-  struct Disarm {
-    ReadDeadline& d;
-    asio::steady_timer& t;
-    ~Disarm() {
-      d.armed = false;
-      t.cancel();
-    }
-  } disarm{*deadline, read_timer_};
-  auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser, kTuple);
+  deadline_.expires_after(cfg.request_timeout);
+  error_code ec = co_await net::read_header(socket_, buffer_, parser, deadline_);
   if (!ec) {
     const auto& req = parser.get();
     client_http10_ = req.version() < 11;
     // Clients such as curl hold large bodies back until told to go on (RFC 9110 §10.1.1).
     if (beast::iequals(req[http::field::expect], "100-continue") && !parser.is_done()) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      std::tie(ec, n) = co_await asio::async_write(stream_, asio::buffer(kContinue), kTuple);
+      ec = co_await net::write(socket_, asio::buffer(kContinue), deadline_);
     }
   }
-  if (!ec && !parser.is_done()) {
-    std::tie(ec, n) = co_await http::async_read(stream_, buffer_, parser, kTuple);
-  }
+  if (!ec && !parser.is_done())
+    ec = co_await net::read_message(socket_, buffer_, parser, deadline_);
+  deadline_.expires_never();
 
   if (ec) {
     // The connection cannot be trusted past a framing error: answer (if it makes sense),
@@ -172,7 +164,7 @@ asio::awaitable<bool> Session::read_request(RequestContext& ctx, bool& body_unre
                         "request body exceeds " + std::to_string(cfg.max_body_bytes) +
                             " bytes (server.max_body_bytes)",
                         false};
-    } else if (deadline->fired) {
+    } else if (ec == beast::error::timeout) {
       ctx.error = Error{ErrorCode::kRequestTimeout,
                         "request not received within " + seconds_text(cfg.request_timeout) +
                             " (server.request_timeout)",
@@ -236,8 +228,8 @@ asio::awaitable<bool> Session::send_head(http::response_header<>& head,
   // first bytes (one syscall, one packet). Streams and empty bodies get their head now, so the
   // client learns the status before the first event.
   if (!head_only && content_length && *content_length > 0) co_return true;
-  stream_.expires_after(worker_.config().server.idle_timeout);
-  auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(pending_head_), kTuple);
+  deadline_.expires_after(worker_.config().server.idle_timeout);
+  const error_code ec = co_await net::write(socket_, asio::buffer(pending_head_), deadline_);
   pending_head_.clear();
   if (ec) broken_ = true;
   co_return !ec;
@@ -247,18 +239,17 @@ asio::awaitable<bool> Session::send_body(std::string_view chunk) {
   if (chunk.empty() || broken_) co_return !broken_;
   // A client that stops reading holds the relay (back-pressure keeps memory flat) until the
   // idle timeout, then the stream is cut.
-  stream_.expires_after(worker_.config().server.idle_timeout);
+  deadline_.expires_after(worker_.config().server.idle_timeout);
   const asio::const_buffer data(chunk.data(), chunk.size());
   error_code ec;
-  std::size_t n = 0;
   if (!pending_head_.empty()) {
     const std::array<asio::const_buffer, 2> both{asio::buffer(pending_head_), data};
-    std::tie(ec, n) = co_await asio::async_write(stream_, both, kTuple);
+    ec = co_await net::write(socket_, both, deadline_);
     pending_head_.clear();
   } else if (chunked_) {
-    std::tie(ec, n) = co_await asio::async_write(stream_, http::make_chunk(data), kTuple);
+    ec = co_await net::write(socket_, http::make_chunk(data), deadline_);
   } else {
-    std::tie(ec, n) = co_await asio::async_write(stream_, data, kTuple);
+    ec = co_await net::write(socket_, data, deadline_);
   }
   if (ec) broken_ = true;
   co_return !ec;
@@ -267,14 +258,13 @@ asio::awaitable<bool> Session::send_body(std::string_view chunk) {
 asio::awaitable<bool> Session::finish() {
   if (broken_) co_return false;
   error_code ec;
-  std::size_t n = 0;
   if (!pending_head_.empty()) {  // a fixed-length body that never came: at least the head
-    stream_.expires_after(worker_.config().server.idle_timeout);
-    std::tie(ec, n) = co_await asio::async_write(stream_, asio::buffer(pending_head_), kTuple);
+    deadline_.expires_after(worker_.config().server.idle_timeout);
+    ec = co_await net::write(socket_, asio::buffer(pending_head_), deadline_);
     pending_head_.clear();
   } else if (chunked_) {
-    stream_.expires_after(worker_.config().server.idle_timeout);
-    std::tie(ec, n) = co_await asio::async_write(stream_, http::make_chunk_last(), kTuple);
+    deadline_.expires_after(worker_.config().server.idle_timeout);
+    ec = co_await net::write(socket_, http::make_chunk_last(), deadline_);
   }
   if (ec) broken_ = true;
   co_return !ec;
@@ -294,7 +284,7 @@ void Session::arm_watch() {
   // epoll_ctl per request, measured no cheaper (bench/README.md). It completes only if the
   // client sends something (a pipelined request: still there) or hangs up (EOF/reset: gone).
   auto w = watch_;
-  stream_.socket().async_receive(
+  socket_.async_receive(
       asio::buffer(&w->peek, 1), asio::socket_base::message_peek,
       asio::bind_cancellation_slot(w->signal.slot(), [w](error_code ec, std::size_t n) {
         if (ec == asio::error::operation_aborted || !w->active) return;
@@ -317,13 +307,13 @@ asio::awaitable<void> Session::linger_close() {
   // the error response before the client reads it. Half-close, then drain briefly (nginx's
   // lingering_close) so the client sees our answer.
   error_code ec;
-  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
   if (ec) co_return;
   std::array<char, 4096> sink;
   std::size_t drained = 0;
-  stream_.expires_after(std::chrono::seconds(2));
-  while (drained < 1024 * 1024) {
-    auto [rec, n] = co_await stream_.async_read_some(asio::buffer(sink), kTuple);
+  deadline_.expires_after(std::chrono::seconds(2));
+  while (drained < 1024 * 1024 && !deadline_.expired()) {
+    auto [rec, n] = co_await socket_.async_read_some(asio::buffer(sink), kTuple);
     if (rec) break;
     drained += n;
   }

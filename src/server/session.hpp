@@ -2,12 +2,12 @@
 // One client connection: reads HTTP/1.1 requests (keep-alive, limits, deadlines), hands each
 // to the pipeline, and implements Downstream so the pipeline can write the response.
 
+#include "net/deadline.hpp"
 #include "pipeline/downstream.hpp"
 
 #include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 
 #include <list>
 #include <memory>
@@ -49,18 +49,10 @@ class Session final : public Downstream {
   boost::asio::awaitable<bool> read_request(RequestContext& ctx, bool& body_unread);
   boost::asio::awaitable<void> linger_close();
 
-  // Deadline for reading one request. Not tcp_stream's expiry, which closes the socket:
-  // a slow client must still receive its 408. The shared state lets a timer handler that
-  // is already queued find out that the read it was meant for is over.
-  struct ReadDeadline {
-    boost::asio::ip::tcp::socket* socket = nullptr;
-    bool armed = false;
-    bool fired = false;
-  };
-
-  boost::beast::tcp_stream stream_;
-  boost::asio::steady_timer read_timer_;
-  std::shared_ptr<ReadDeadline> read_deadline_ = std::make_shared<ReadDeadline>();
+  boost::asio::ip::tcp::socket socket_;
+  // Idle, request-read and write deadlines. Expiry cancels rather than closes: a slow client
+  // must still receive its 408.
+  net::Deadline deadline_;
   boost::beast::flat_buffer buffer_;
   Worker& worker_;
   std::list<Session*>::iterator registration_;

@@ -1,19 +1,19 @@
 #include "upstream/client.hpp"
 
+#include "net/io.hpp"
 #include "pipeline/headers.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_cat.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -76,9 +76,7 @@ Error read_error(const error_code& ec, const RequestContext& ctx, const Duration
 
 }  // namespace
 
-beast::tcp_stream& UpstreamConnection::lowest() noexcept {
-  return tls ? beast::get_lowest_layer(*tls) : *plain;
-}
+tcp::socket& UpstreamConnection::lowest() noexcept { return tls ? tls->next_layer() : *plain; }
 
 // ---------------------------------------------------------------------------------------
 // ConnectionPool
@@ -90,7 +88,7 @@ ConnectionPool::ConnectionPool(asio::io_context& io, std::size_t max_idle_per_ke
 bool ConnectionPool::looks_alive(UpstreamConnection& conn) noexcept {
   // An idle keep-alive socket must have nothing to read: readable means the provider closed
   // it (EOF) or sent something unsolicited. Either way it cannot carry a new request.
-  auto& socket = conn.lowest().socket();
+  auto& socket = conn.lowest();
   if (!socket.is_open()) return false;
   char byte;
   const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -207,18 +205,25 @@ asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamClient::con
   // (bench/README.md measured +40% requests per CPU-second from this line).
   conn->buffer.reserve(kRelayBuffer);
   if (target.tls) {
-    conn->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(
-        io_, tls_->for_provider(*ctx.provider));
+    conn->tls =
+        std::make_unique<beast::ssl_stream<tcp::socket>>(io_, tls_->for_provider(*ctx.provider));
   } else {
-    conn->plain = std::make_unique<beast::tcp_stream>(io_);
+    conn->plain = std::make_unique<tcp::socket>(io_);
   }
   auto& lowest = conn->lowest();
-  cancel_current = [&lowest] { lowest.cancel(); };
-  lowest.expires_after(timeouts.connect);
-  auto [cec, ep] = co_await lowest.async_connect(endpoints, kTuple);
+  conn->deadline = std::make_unique<net::Deadline>(
+      lowest, net::Deadline::OnExpiry::kClose,
+      std::min({timeouts.connect, timeouts.tls, timeouts.first_byte, timeouts.read}));
+  // Closed, not cancelled: a cancelled range connect would go on to the next address.
+  cancel_current = [&lowest] {
+    error_code ignored;
+    lowest.close(ignored);
+  };
+  conn->deadline->expires_after(timeouts.connect);
+  auto [cec, ep] = co_await asio::async_connect(lowest, endpoints, kTuple);
   if (cec) {
     cancel_current = nullptr;
-    if (cec == beast::error::timeout) {
+    if (conn->deadline->expired()) {
       co_return upstream_error(
           ErrorCode::kUpstreamTimeout,
           "connecting to " + endpoint + " timed out after " + ms_text(timeouts.connect));
@@ -226,7 +231,9 @@ asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamClient::con
     co_return upstream_error(ErrorCode::kUpstreamConnect,
                              "connecting to " + endpoint + " failed: " + cec.message());
   }
-  lowest.socket().set_option(tcp::no_delay(true));
+  lowest.set_option(tcp::no_delay(true));
+  // Plain requests are written with one try that does not wait (net::write).
+  if (!conn->tls) lowest.non_blocking(true);
 
   if (conn->tls) {
     SSL* ssl_handle = conn->tls->native_handle();
@@ -239,19 +246,20 @@ asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamClient::con
       X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
       X509_VERIFY_PARAM_set1_host(param, target.host.c_str(), 0);
     }
-    lowest.expires_after(timeouts.tls);
+    conn->deadline->expires_after(timeouts.tls);
     auto [hec] = co_await conn->tls->async_handshake(ssl::stream_base::client, kTuple);
     cancel_current = nullptr;
     if (hec) {
       std::string why = hec.message();
       const long verify = SSL_get_verify_result(ssl_handle);
       if (verify != X509_V_OK) why = X509_verify_cert_error_string(verify);
-      if (hec == beast::error::timeout) why = "timed out after " + ms_text(timeouts.tls);
+      if (conn->deadline->expired()) why = "timed out after " + ms_text(timeouts.tls);
       co_return upstream_error(ErrorCode::kUpstreamTls,
                                "TLS handshake with " + endpoint + " failed: " + why);
     }
   }
   cancel_current = nullptr;
+  conn->deadline->expires_never();
   co_return std::move(conn);
 }
 
@@ -259,7 +267,7 @@ template <class Stream>
 asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
     Stream& stream, UpstreamConnection& conn, RequestContext& ctx, ResponseSink& sink,
     Downstream& downstream, const Timeouts& timeouts, const bool& client_gone) {
-  auto& lowest = conn.lowest();
+  net::Deadline& deadline = *conn.deadline;
   const std::string head = headers::serialize_upstream_head(ctx);
   const std::string& body = ctx.request.body();
   // Not a std::array of two buffers: with Asio 1.81 and an ssl::stream, async_write over that
@@ -269,12 +277,14 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
   const auto request = beast::buffers_cat(asio::buffer(head), asio::buffer(body));
 
   // The first-byte deadline covers sending the request and waiting for the response head.
-  lowest.expires_after(timeouts.first_byte);
-  auto [wec, written] = co_await asio::async_write(stream, request, kTuple);
+  deadline.expires_after(timeouts.first_byte);
+  const error_code wec = co_await net::write(stream, request, deadline);
   if (wec) {
     co_return Exchange{read_error(wec, ctx, timeouts.first_byte), is_stale_connection_error(wec),
                        false};
   }
+
+  if (conn.buffer.size() == 0) co_await net::yield_before_read();
 
   // Interim 1xx responses (103 Early Hints, a stray 100 Continue) are consumed here: the
   // client gets the final response only. 101 would be a protocol switch we never ask for.
@@ -285,7 +295,7 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
     p.header_limit(static_cast<std::uint32_t>(config_.max_response_header_bytes));
     p.body_limit(boost::none);  // streams are unbounded; memory is bounded by kRelayBuffer
     if (is_head) p.skip(true);
-    auto [hec, header_bytes] = co_await http::async_read_header(stream, conn.buffer, p, kTuple);
+    const error_code hec = co_await net::read_header(stream, conn.buffer, p, deadline);
     if (hec) {
       co_return Exchange{read_error(hec, ctx, timeouts.first_byte),
                          first && !p.got_some() && is_stale_connection_error(hec), false};
@@ -318,8 +328,8 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
   while (!head_only && !parser.is_done()) {
     response.body().data = buffer.data();
     response.body().size = buffer.size();
-    lowest.expires_after(timeouts.read);
-    auto [rec, n] = co_await http::async_read_some(stream, conn.buffer, parser, kTuple);
+    deadline.expires_after(timeouts.read);
+    error_code rec = co_await net::read_some(stream, conn.buffer, parser, deadline);
     if (rec == http::error::need_buffer) rec = {};
     const std::size_t got = buffer.size() - response.body().size;
     if (got > 0 && !co_await sink.on_body({buffer.data(), got})) {
@@ -348,6 +358,7 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
     ctx.outcome = Outcome::kClientAbort;
     co_return Exchange{{}, false, false};
   }
+  deadline.expires_never();
   co_return Exchange{{}, false, upstream_keep_alive && parser.is_done()};
 }
 
@@ -388,7 +399,10 @@ asio::awaitable<Result<void>> UpstreamClient::forward(RequestContext& ctx, Respo
       conn = std::move(*connected);
     }
     auto& lowest = conn->lowest();
-    cancel_current = [&lowest] { lowest.cancel(); };
+    cancel_current = [&lowest] {
+      error_code ignored;
+      lowest.cancel(ignored);
+    };
     // (No co_await inside ?: — GCC 12 destroys the temporaries of such an expression twice.)
     Exchange ex;
     if (conn->tls) {

@@ -5,13 +5,14 @@
 
 #include "aigw/config.hpp"
 
+#include "net/deadline.hpp"
 #include "pipeline/forwarder.hpp"
 #include "upstream/tls.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <chrono>
@@ -25,12 +26,13 @@ namespace aigw {
 
 struct UpstreamConnection {
   std::string key;  // pool key: provider + scheme + host + port
-  std::unique_ptr<boost::beast::tcp_stream> plain;
-  std::unique_ptr<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls;
+  std::unique_ptr<boost::asio::ip::tcp::socket> plain;
+  std::unique_ptr<boost::beast::ssl_stream<boost::asio::ip::tcp::socket>> tls;
+  std::unique_ptr<net::Deadline> deadline;  // on lowest(); closes the socket on expiry
   boost::beast::flat_buffer buffer;  // bytes read past the last response stay with the socket
   SteadyTime idle_since{};
 
-  boost::beast::tcp_stream& lowest() noexcept;
+  boost::asio::ip::tcp::socket& lowest() noexcept;
 };
 
 class ConnectionPool {

@@ -1,0 +1,263 @@
+#include "core/json_check.hpp"
+
+#include <array>
+#include <cstddef>
+#include <cstring>
+#include <string>
+
+namespace aigw::json {
+namespace {
+
+using Byte = unsigned char;
+
+bool is_digit(Byte c) noexcept { return c >= '0' && c <= '9'; }
+
+int hex_value(Byte c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The open arrays and objects, innermost last. The first 64 levels live inline.
+class Nesting {
+ public:
+  void push(Byte c) {
+    if (depth_ < inline_.size()) {
+      inline_[depth_] = c;
+    } else {
+      spill_.push_back(static_cast<char>(c));
+    }
+    ++depth_;
+  }
+  void pop() noexcept {
+    --depth_;
+    if (depth_ >= inline_.size()) spill_.pop_back();
+  }
+  Byte top() const noexcept {
+    return depth_ > inline_.size() ? static_cast<Byte>(spill_.back()) : inline_[depth_ - 1];
+  }
+  bool empty() const noexcept { return depth_ == 0; }
+
+ private:
+  std::array<Byte, 64> inline_{};
+  std::string spill_;
+  std::size_t depth_ = 0;
+};
+
+class Scanner {
+ public:
+  explicit Scanner(std::string_view text) noexcept
+      : p_(reinterpret_cast<const Byte*>(text.data())), end_(p_ + text.size()) {}
+
+  bool run() {
+    if (end_ - p_ >= 3 && p_[0] == 0xEF && p_[1] == 0xBB && p_[2] == 0xBF) p_ += 3;
+    Nesting open;
+    enum class Next { kValue, kKey, kAfterValue } next = Next::kValue;
+    for (;;) {
+      skip_whitespace();
+      switch (next) {
+        case Next::kValue:
+          if (p_ == end_) return false;
+          if (*p_ == '{' || *p_ == '[') {
+            const Byte close = *p_ == '{' ? '}' : ']';
+            const bool object = *p_ == '{';
+            ++p_;
+            skip_whitespace();
+            if (p_ != end_ && *p_ == close) {
+              ++p_;
+              next = Next::kAfterValue;
+            } else {
+              open.push(close);
+              next = object ? Next::kKey : Next::kValue;
+            }
+          } else {
+            if (!scalar()) return false;
+            next = Next::kAfterValue;
+          }
+          break;
+        case Next::kKey:
+          if (p_ == end_ || *p_ != '"' || !string()) return false;
+          skip_whitespace();
+          if (p_ == end_ || *p_ != ':') return false;
+          ++p_;
+          next = Next::kValue;
+          break;
+        case Next::kAfterValue:
+          if (open.empty()) return p_ == end_;
+          if (p_ == end_) return false;
+          if (*p_ == ',') {
+            ++p_;
+            next = open.top() == '}' ? Next::kKey : Next::kValue;
+          } else if (*p_ == open.top()) {
+            ++p_;
+            open.pop();
+          } else {
+            return false;
+          }
+          break;
+      }
+    }
+  }
+
+ private:
+  void skip_whitespace() noexcept {
+    while (p_ != end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+
+  bool scalar() noexcept {
+    switch (*p_) {
+      case '"':
+        return string();
+      case 't':
+        return literal("true");
+      case 'f':
+        return literal("false");
+      case 'n':
+        return literal("null");
+      default:
+        return number();
+    }
+  }
+
+  bool literal(std::string_view word) noexcept {
+    if (static_cast<std::size_t>(end_ - p_) < word.size() ||
+        std::memcmp(p_, word.data(), word.size()) != 0) {
+      return false;
+    }
+    p_ += word.size();
+    return true;
+  }
+
+  bool digits() noexcept {  // one or more
+    if (p_ == end_ || !is_digit(*p_)) return false;
+    while (p_ != end_ && is_digit(*p_)) ++p_;
+    return true;
+  }
+
+  bool number() noexcept {
+    if (*p_ == '-') ++p_;
+    if (p_ == end_) return false;
+    if (*p_ == '0') {
+      ++p_;  // no leading zeros: "01" ends the number after the 0 and fails later
+    } else if (!digits()) {
+      return false;
+    }
+    if (p_ != end_ && *p_ == '.') {
+      ++p_;
+      if (!digits()) return false;
+    }
+    if (p_ != end_ && (*p_ == 'e' || *p_ == 'E')) {
+      ++p_;
+      if (p_ != end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+      if (!digits()) return false;
+    }
+    return true;
+  }
+
+  int hex4() noexcept {  // after "\u": the code unit, or -1
+    if (end_ - p_ < 4) return -1;
+    int value = 0;
+    for (int i = 0; i < 4; ++i) {
+      const int h = hex_value(*p_++);
+      if (h < 0) return -1;
+      value = value * 16 + h;
+    }
+    return value;
+  }
+
+  bool string() noexcept {  // at the opening quote
+    ++p_;
+    while (p_ != end_) {
+      const Byte c = *p_;
+      if (c == '"') {
+        ++p_;
+        return true;
+      }
+      if (c == '\\') {
+        if (!escape()) return false;
+      } else if (c < 0x20) {
+        return false;  // control characters must be escaped
+      } else if (c < 0x80) {
+        ++p_;
+      } else if (!utf8_sequence()) {
+        return false;
+      }
+    }
+    return false;  // unterminated
+  }
+
+  bool escape() noexcept {  // at the backslash
+    ++p_;
+    if (p_ == end_) return false;
+    switch (*p_++) {
+      case '"':
+      case '\\':
+      case '/':
+      case 'b':
+      case 'f':
+      case 'n':
+      case 'r':
+      case 't':
+        return true;
+      case 'u': {
+        const int unit = hex4();
+        if (unit < 0) return false;
+        if (unit >= 0xDC00 && unit <= 0xDFFF) return false;  // a low surrogate alone
+        if (unit < 0xD800 || unit > 0xDBFF) return true;
+        // A high surrogate must be followed by an escaped low one.
+        if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') return false;
+        p_ += 2;
+        const int low = hex4();
+        return low >= 0xDC00 && low <= 0xDFFF;
+      }
+      default:
+        return false;
+    }
+  }
+
+  // One well-formed multi-byte UTF-8 sequence (RFC 3629 §4), at its lead byte.
+  bool utf8_sequence() noexcept {
+    const Byte lead = *p_;
+    Byte lo = 0x80;
+    Byte hi = 0xBF;
+    int continuation = 0;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+      continuation = 1;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      continuation = 2;
+      if (lead == 0xE0) lo = 0xA0;  // no overlong forms
+      if (lead == 0xED) hi = 0x9F;  // no surrogates
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      continuation = 3;
+      if (lead == 0xF0) lo = 0x90;  // no overlong forms
+      if (lead == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
+    } else {
+      return false;
+    }
+    if (end_ - p_ <= continuation) return false;
+    ++p_;
+    // Only the first continuation byte has the narrowed range.
+    if (*p_ < lo || *p_ > hi) return false;
+    ++p_;
+    for (int i = 1; i < continuation; ++i, ++p_) {
+      if (*p_ < 0x80 || *p_ > 0xBF) return false;
+    }
+    return true;
+  }
+
+  const Byte* p_;
+  const Byte* end_;
+};
+
+}  // namespace
+
+bool valid(std::string_view text) noexcept {
+  try {
+    return Scanner(text).run();
+  } catch (...) {  // only an allocation failure past 64 levels of nesting
+    return false;
+  }
+}
+
+}  // namespace aigw::json

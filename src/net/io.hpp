@@ -1,0 +1,134 @@
+#pragma once
+// The I/O the request path does on its sockets, with the fewest trips through the scheduler.
+//
+// - Parsing runs on bytes already buffered first; a read is started only when the parser
+//   needs more. Beast's composed async_read ops post their completion even when the bytes
+//   were already there.
+// - Writes to a plain TCP socket are tried once without waiting (the socket is in
+//   non-blocking mode); only what the kernel did not take goes through an async write.
+// - Timeouts come from a net::Deadline on the socket: a helper that finds the deadline passed
+//   fails with beast::error::timeout, and a read it cancelled is reported the same way.
+
+#include "net/deadline.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include <cstddef>
+#include <type_traits>
+
+namespace aigw::net {
+
+namespace detail {
+
+inline boost::system::error_code timeout_or(const Deadline& deadline,
+                                            const boost::system::error_code& ec) {
+  if (deadline.expired()) return boost::beast::error::timeout;
+  return ec;
+}
+
+}  // namespace detail
+
+// Lets every other ready handler run once before this coroutine goes on. Used between writing
+// a message and reading its answer: Asio tries every read at once, and right after our write
+// the answer cannot be there yet, so that try is a wasted syscall (EAGAIN). After one round
+// through the scheduler (other connections' work) it usually is there. Measured: two futile
+// recv per proxied request under load without it (bench/README.md).
+inline boost::asio::awaitable<void> yield_before_read() {
+  co_await boost::asio::post(co_await boost::asio::this_coro::executor, boost::asio::use_awaitable);
+}
+
+// Feeds the buffered bytes to `parser` and, while it needs more, reads once more from
+// `stream` and feeds again. Returns after one successful put() (same contract as Beast's
+// http::read_some): the header, or some body. At end of stream: end_of_stream if nothing of
+// this message arrived, else whatever put_eof() says (a close-delimited body ends cleanly).
+template <class Stream, bool isRequest>
+boost::asio::awaitable<boost::system::error_code> read_some(
+    Stream& stream, boost::beast::flat_buffer& buffer,
+    boost::beast::http::basic_parser<isRequest>& parser, const Deadline& deadline) {
+  namespace http = boost::beast::http;
+  boost::system::error_code ec;
+  if (buffer.size() > 0) {
+    buffer.consume(parser.put(buffer.data(), ec));
+    if (ec != http::error::need_more) co_return ec;
+  }
+  for (;;) {
+    if (deadline.expired()) co_return boost::beast::error::timeout;
+    const std::size_t size = boost::beast::read_size(buffer, 65536);
+    if (size == 0) co_return boost::beast::http::error::buffer_overflow;
+    auto [rec, n] = co_await stream.async_read_some(
+        buffer.prepare(size), boost::asio::as_tuple(boost::asio::use_awaitable));
+    buffer.commit(n);
+    if (rec == boost::asio::error::eof) {
+      if (!parser.got_some()) co_return http::error::end_of_stream;
+      ec = {};
+      parser.put_eof(ec);
+      co_return ec;
+    }
+    if (rec) co_return detail::timeout_or(deadline, rec);
+    buffer.consume(parser.put(buffer.data(), ec));
+    if (ec != http::error::need_more) co_return ec;
+  }
+}
+
+// Reads until the parser has the whole header.
+template <class Stream, bool isRequest>
+boost::asio::awaitable<boost::system::error_code> read_header(
+    Stream& stream, boost::beast::flat_buffer& buffer,
+    boost::beast::http::basic_parser<isRequest>& parser, const Deadline& deadline) {
+  while (!parser.is_header_done()) {
+    if (auto ec = co_await read_some(stream, buffer, parser, deadline)) co_return ec;
+  }
+  co_return boost::system::error_code{};
+}
+
+// Reads until the parser has the whole message (eager: one put() takes every buffered chunk).
+template <class Stream, bool isRequest>
+boost::asio::awaitable<boost::system::error_code> read_message(
+    Stream& stream, boost::beast::flat_buffer& buffer,
+    boost::beast::http::basic_parser<isRequest>& parser, const Deadline& deadline) {
+  parser.eager(true);
+  while (!parser.is_done()) {
+    if (auto ec = co_await read_some(stream, buffer, parser, deadline)) co_return ec;
+  }
+  co_return boost::system::error_code{};
+}
+
+// Writes all of `buffers`. On a plain socket (non-blocking mode) one write_some is tried
+// first: a response that fits the socket buffer goes out in one syscall and no suspension.
+template <class Stream, class ConstBufferSequence>
+boost::asio::awaitable<boost::system::error_code> write(Stream& stream,
+                                                        const ConstBufferSequence& buffers,
+                                                        const Deadline& deadline) {
+  if (deadline.expired()) co_return boost::beast::error::timeout;
+  constexpr auto kTuple = boost::asio::as_tuple(boost::asio::use_awaitable);
+  if constexpr (std::is_same_v<Stream, tcp::socket>) {
+    boost::system::error_code ec;
+    const std::size_t total = boost::asio::buffer_size(buffers);
+    const std::size_t n = stream.write_some(buffers, ec);
+    if (!ec && n == total) co_return boost::system::error_code{};
+    if (ec && ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
+      co_return ec;
+    }
+    boost::beast::buffers_suffix<ConstBufferSequence> rest(buffers);
+    rest.consume(ec ? 0 : n);
+    auto [wec, written] = co_await boost::asio::async_write(stream, rest, kTuple);
+    co_return detail::timeout_or(deadline, wec);
+  } else {
+    auto [wec, written] = co_await boost::asio::async_write(stream, buffers, kTuple);
+    co_return detail::timeout_or(deadline, wec);
+  }
+}
+
+}  // namespace aigw::net
