@@ -20,8 +20,10 @@ enum class Verdict : std::uint8_t {
 
 struct ResponseHead {
   unsigned status = 0;
-  bool streamed = false;                 // body relayed incrementally (no Content-Length upstream)
-  const http::fields* fields = nullptr;  // headers as the client will receive them
+  bool streamed = false;  // body relayed incrementally (no Content-Length upstream)
+  // The provider's (or the local response's) headers, hop-by-hop ones removed. The gateway's
+  // cf-aig-request-id/-log-id/-event-id and ctx.response_headers are added on the way out.
+  const http::fields* fields = nullptr;
 };
 
 class Stage {

@@ -62,12 +62,12 @@ std::string make_uuid_v7() {
   b[8] = static_cast<std::uint8_t>(0x80 | (b[8] & 0x3F));  // variant 10xx
 
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
+  std::string out(36, '-');
+  char* o = out.data();
   for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[b[i] >> 4]);
-    out.push_back(kHex[b[i] & 0x0F]);
+    if (i == 4 || i == 6 || i == 8 || i == 10) ++o;  // the dash already there
+    *o++ = kHex[b[i] >> 4];
+    *o++ = kHex[b[i] & 0x0F];
   }
   return out;
 }

@@ -4,7 +4,7 @@
 // - Parsing runs on bytes already buffered first; a read is started only when the parser
 //   needs more. Beast's composed async_read ops post their completion even when the bytes
 //   were already there.
-// - Writes to a plain TCP socket are tried once without waiting (the socket is in
+// - Writes to a plain TCP socket are tried once without waiting (try_write; the socket is in
 //   non-blocking mode); only what the kernel did not take goes through an async write.
 // - Timeouts come from a net::Deadline on the socket: a helper that finds the deadline passed
 //   fails with beast::error::timeout, and a read it cancelled is reported the same way.
@@ -15,7 +15,6 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
@@ -26,7 +25,6 @@
 #include <boost/beast/http/error.hpp>
 
 #include <cstddef>
-#include <type_traits>
 
 namespace aigw::net {
 
@@ -105,30 +103,34 @@ boost::asio::awaitable<boost::system::error_code> read_message(
   co_return boost::system::error_code{};
 }
 
-// Writes all of `buffers`. On a plain socket (non-blocking mode) one write_some is tried
-// first: a response that fits the socket buffer goes out in one syscall and no suspension.
+// One write that does not wait, on a socket in non-blocking mode. True when it settled the
+// write: all of `buffers` went out, or `ec` is a hard error. False: the kernel took only
+// `written` bytes; pass them as `skip` to write() for the rest. Not a coroutine, so a response
+// that fits the socket buffer costs one syscall and no suspension.
+template <class ConstBufferSequence>
+bool try_write(tcp::socket& socket, const ConstBufferSequence& buffers, std::size_t& written,
+               boost::system::error_code& ec) {
+  written = socket.write_some(buffers, ec);
+  if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
+    ec = {};
+    written = 0;
+    return false;
+  }
+  return ec || written == boost::asio::buffer_size(buffers);
+}
+
+// Writes `buffers` after their first `skip` bytes, waiting as long as the deadline allows.
 template <class Stream, class ConstBufferSequence>
 boost::asio::awaitable<boost::system::error_code> write(Stream& stream,
                                                         const ConstBufferSequence& buffers,
-                                                        const Deadline& deadline) {
+                                                        const Deadline& deadline,
+                                                        std::size_t skip = 0) {
   if (deadline.expired()) co_return boost::beast::error::timeout;
-  constexpr auto kTuple = boost::asio::as_tuple(boost::asio::use_awaitable);
-  if constexpr (std::is_same_v<Stream, tcp::socket>) {
-    boost::system::error_code ec;
-    const std::size_t total = boost::asio::buffer_size(buffers);
-    const std::size_t n = stream.write_some(buffers, ec);
-    if (!ec && n == total) co_return boost::system::error_code{};
-    if (ec && ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
-      co_return ec;
-    }
-    boost::beast::buffers_suffix<ConstBufferSequence> rest(buffers);
-    rest.consume(ec ? 0 : n);
-    auto [wec, written] = co_await boost::asio::async_write(stream, rest, kTuple);
-    co_return detail::timeout_or(deadline, wec);
-  } else {
-    auto [wec, written] = co_await boost::asio::async_write(stream, buffers, kTuple);
-    co_return detail::timeout_or(deadline, wec);
-  }
+  boost::beast::buffers_suffix<ConstBufferSequence> rest(buffers);
+  rest.consume(skip);
+  auto [ec, n] = co_await boost::asio::async_write(
+      stream, rest, boost::asio::as_tuple(boost::asio::use_awaitable));
+  co_return detail::timeout_or(deadline, ec);
 }
 
 }  // namespace aigw::net

@@ -9,18 +9,34 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace aigw {
+
+// Headers the gateway adds to a response. Written after the response's own fields, and
+// replacing any of them with the same name. Kept out of the fields so no stage (the cache,
+// say) mistakes a per-request id for part of the provider's response, and so the hot path
+// does not insert three fields into Beast's ordered header set per request.
+struct AddedHeaders {
+  std::string_view request_id;  // sent as cf-aig-request-id and cf-aig-log-id
+  std::string_view event_id;    // cf-aig-event-id
+  const std::vector<std::pair<std::string, std::string>>* stage_headers = nullptr;
+};
 
 class Downstream {
  public:
   virtual ~Downstream() = default;
 
-  // Sends the response head. `content_length` set = fixed-length body of that size; unset =
-  // body of unknown length (sent chunked to HTTP/1.1 clients, close-delimited to 1.0).
-  // `head_only` = no body follows (HEAD, 204, 304). Returns false if the client is gone.
-  virtual boost::asio::awaitable<bool> send_head(boost::beast::http::response_header<>& head,
+  // Sends the response head: `head` plus `added`. `content_length` set = fixed-length body of
+  // that size; unset = body of unknown length (sent chunked to HTTP/1.1 clients,
+  // close-delimited to 1.0). `head_only` = no body follows (HEAD, 204, 304). Framing and
+  // Connection headers are the downstream's own. Returns false if the client is gone. The
+  // referenced data must live until the returned awaitable completes.
+  virtual boost::asio::awaitable<bool> send_head(const boost::beast::http::response_header<>& head,
+                                                 const AddedHeaders& added,
                                                  std::optional<std::uint64_t> content_length,
                                                  bool head_only) = 0;
   // Sends one body chunk as soon as possible (flushes). False if the client is gone.

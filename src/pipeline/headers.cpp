@@ -13,12 +13,9 @@ namespace aigw::headers {
 namespace {
 
 using text::lower;
+using namespace std::string_view_literals;
 
 namespace beast = boost::beast;
-
-constexpr std::array<std::string_view, 9> kHopByHop = {
-    "connection", "proxy-connection",    "keep-alive",        "te", "trailer", "transfer-encoding",
-    "upgrade",    "proxy-authorization", "proxy-authenticate"};
 
 bool starts_with_icase(std::string_view s, std::string_view prefix) noexcept {
   return s.size() >= prefix.size() && beast::iequals(s.substr(0, prefix.size()), prefix);
@@ -26,12 +23,45 @@ bool starts_with_icase(std::string_view s, std::string_view prefix) noexcept {
 
 }  // namespace
 
+bool is_hop_by_hop(http::field name) noexcept {
+  switch (name) {
+    case http::field::connection:
+    case http::field::proxy_connection:
+    case http::field::keep_alive:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::transfer_encoding:
+    case http::field::upgrade:
+    case http::field::proxy_authorization:
+    case http::field::proxy_authenticate:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool is_hop_by_hop(std::string_view name) noexcept {
-  return std::any_of(kHopByHop.begin(), kHopByHop.end(),
-                     [&](std::string_view h) { return beast::iequals(name, h); });
+  return is_hop_by_hop(http::string_to_field(name));
+}
+
+std::string_view value_of(const http::fields& fields, http::field name) noexcept {
+  for (const auto& field : fields) {
+    if (field.name() == name) return field.value();
+  }
+  return {};
 }
 
 void strip_hop_by_hop(http::fields& fields) {
+  // Every hop-by-hop name is one Beast knows, so the common case (none present) is one pass
+  // of enum compares.
+  bool any = false;
+  for (const auto& field : fields) {
+    if (is_hop_by_hop(field.name())) {
+      any = true;
+      break;
+    }
+  }
+  if (!any) return;
   // Headers listed in Connection are hop-by-hop too (RFC 9110 §7.6.1).
   std::vector<std::string> listed;
   for (auto it = fields.find(http::field::connection);
@@ -51,7 +81,7 @@ void strip_hop_by_hop(http::fields& fields) {
   }
   for (const auto& name : listed) fields.erase(name);
   for (auto it = fields.begin(); it != fields.end();) {
-    if (is_hop_by_hop(it->name_string())) {
+    if (is_hop_by_hop(it->name())) {
       it = fields.erase(it);
     } else {
       ++it;
@@ -63,6 +93,10 @@ void extract_control(http::fields& fields,
                      std::vector<std::pair<std::string, std::string>>& control) {
   for (auto it = fields.begin(); it != fields.end();) {
     const std::string_view name = it->name_string();
+    if (name.empty() || (name.front() != 'c' && name.front() != 'C')) {
+      ++it;
+      continue;
+    }
     if (starts_with_icase(name, "cf-aig-") || beast::iequals(name, "cf-cache-ttl") ||
         beast::iequals(name, "cf-skip-cache")) {
       control.emplace_back(lower(name), std::string(it->value()));
@@ -85,9 +119,9 @@ std::string serialize_upstream_head(const RequestContext& ctx) {
   };
   auto append = [](std::string& out, std::string_view name, std::string_view value) {
     out.append(name);
-    out.append(": ");
+    out.append(": "sv);
     out.append(value);
-    out.append("\r\n");
+    out.append("\r\n"sv);
   };
 
   std::string out;
@@ -95,7 +129,7 @@ std::string serialize_upstream_head(const RequestContext& ctx) {
   out.append(req.method_string());
   out.push_back(' ');
   out.append(ctx.target.target);
-  out.append(" HTTP/1.1\r\n");
+  out.append(" HTTP/1.1\r\n"sv);
   append(out, "Host", ctx.target.host_header());
   for (const auto& field : req) {
     // Host is the upstream's; Expect was answered by us; framing is recomputed below.
@@ -116,7 +150,7 @@ std::string serialize_upstream_head(const RequestContext& ctx) {
       method == http::verb::patch) {
     append(out, "Content-Length", std::to_string(req.body().size()));
   }
-  out.append("\r\n");
+  out.append("\r\n"sv);
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "pipeline/pipeline.hpp"
 
 #include "core/json_check.hpp"
+#include "pipeline/headers.hpp"
 #include "stages/access_log/access_log_stage.hpp"
 
 #include <boost/beast/core/string.hpp>
@@ -21,12 +22,6 @@ std::pair<std::string_view, std::string_view> split_first(std::string_view path)
   return {path.substr(0, slash), path.substr(slash + 1)};
 }
 
-void add_id_headers(const RequestContext& ctx, http::fields& fields) {
-  fields.set("cf-aig-request-id", ctx.id);
-  fields.set("cf-aig-log-id", ctx.id);
-  fields.set("cf-aig-event-id", ctx.event_id);
-}
-
 bool is_json_content_type(std::string_view value) {
   // application/json, application/json; charset=utf-8, application/vnd.x+json
   const auto semi = value.find(';');
@@ -42,34 +37,36 @@ class StageSink final : public ResponseSink {
   StageSink(const Pipeline& pipeline, RequestContext& ctx, Downstream& downstream)
       : pipeline_(pipeline), ctx_(ctx), downstream_(downstream) {}
 
+  // Not coroutines: each returns the downstream's awaitable, so the hot path pays for one
+  // coroutine frame per write instead of two.
   boost::asio::awaitable<bool> on_head(http::response_header<>& head,
                                        std::optional<std::uint64_t> content_length,
                                        bool head_only) override {
-    add_id_headers(ctx_, head);
     const ResponseHead view{head.result_int(), !content_length && !head_only, &head};
     for (const auto& stage : pipeline_.stages()) stage->on_response_head(ctx_, view);
-    for (const auto& [name, value] : ctx_.response_headers) head.set(name, value);
     ctx_.status = head.result_int();
     ctx_.streamed = view.streamed;
     ctx_.committed = true;
-    co_return co_await downstream_.send_head(head, content_length, head_only);
+    added_ = AddedHeaders{ctx_.id, ctx_.event_id, &ctx_.response_headers};
+    return downstream_.send_head(head, added_, content_length, head_only);
   }
 
   boost::asio::awaitable<bool> on_body(std::string_view chunk) override {
     ctx_.response_bytes += chunk.size();
     for (const auto& stage : pipeline_.stages()) stage->on_response_body(ctx_, chunk, false);
-    co_return co_await downstream_.send_body(chunk);
+    return downstream_.send_body(chunk);
   }
 
   boost::asio::awaitable<bool> on_end() override {
     for (const auto& stage : pipeline_.stages()) stage->on_response_body(ctx_, {}, true);
-    co_return co_await downstream_.finish();
+    return downstream_.finish();
   }
 
  private:
   const Pipeline& pipeline_;
   RequestContext& ctx_;
   Downstream& downstream_;
+  AddedHeaders added_;  // outlives the send_head awaitable that references it
 };
 
 }  // namespace
@@ -129,7 +126,7 @@ Result<void> Pipeline::route(RequestContext& ctx) const {
   ctx.target = std::move(*mapped);
 
   if (config_->server.validate_json && !ctx.request.body().empty()) {
-    const auto content_type = ctx.request[http::field::content_type];
+    const auto content_type = headers::value_of(ctx.request, http::field::content_type);
     if (is_json_content_type(content_type) && !json::valid(ctx.request.body())) {
       return Error{
           ErrorCode::kInvalidJson,

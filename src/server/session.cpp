@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 
 namespace aigw {
 namespace {
@@ -25,6 +26,35 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using boost::system::error_code;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+using namespace std::string_view_literals;
+
+void append_number(std::string& out, std::uint64_t value) {
+  char digits[20];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.append(digits, end);
+}
+
+void append_line(std::string& out, std::string_view name, std::string_view value) {
+  out += name;
+  out += ": "sv;
+  out += value;
+  out += "\r\n"sv;
+}
+
+// Whether a response field gives way to a header the gateway adds (fields.set() semantics).
+bool replaced_by(std::string_view name, const AddedHeaders& added) {
+  if (name.size() > 7 && beast::iequals(name.substr(0, 7), "cf-aig-"sv)) {
+    if (beast::iequals(name, "cf-aig-request-id"sv) || beast::iequals(name, "cf-aig-log-id"sv)) {
+      return !added.request_id.empty();
+    }
+    if (beast::iequals(name, "cf-aig-event-id"sv)) return !added.event_id.empty();
+  }
+  if (added.stage_headers == nullptr) return false;
+  for (const auto& entry : *added.stage_headers) {
+    if (beast::iequals(name, entry.first)) return true;
+  }
+  return false;
+}
 
 std::string seconds_text(Duration d) {
   return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + "s"
@@ -50,7 +80,7 @@ Session::Session(asio::ip::tcp::socket socket, Worker& worker)
           std::min(worker.config().server.request_timeout, worker.config().server.idle_timeout)),
       worker_(worker) {
   registration_ = worker_.add_session(this);
-  // Responses are written with one try that does not wait (net::write).
+  // Responses are written with one try that does not wait (net::try_write).
   error_code ignored;
   socket_.non_blocking(true, ignored);
 }
@@ -131,7 +161,8 @@ asio::awaitable<bool> Session::read_request(RequestContext& ctx, bool& body_unre
     const auto& req = parser.get();
     client_http10_ = req.version() < 11;
     // Clients such as curl hold large bodies back until told to go on (RFC 9110 §10.1.1).
-    if (beast::iequals(req[http::field::expect], "100-continue") && !parser.is_done()) {
+    if (!parser.is_done() &&
+        beast::iequals(headers::value_of(req, http::field::expect), "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       ec = co_await net::write(socket_, asio::buffer(kContinue), deadline_);
     }
@@ -187,49 +218,87 @@ asio::awaitable<bool> Session::read_request(RequestContext& ctx, bool& body_unre
   co_return true;
 }
 
-asio::awaitable<bool> Session::send_head(http::response_header<>& head,
+asio::awaitable<bool> Session::send_head(const http::response_header<>& head,
+                                         const AddedHeaders& added,
                                          std::optional<std::uint64_t> content_length,
                                          bool head_only) {
-  chunked_ = false;
-  if (!head_only) {
-    if (content_length) {
-      head.set(http::field::content_length, std::to_string(*content_length));
-    } else if (!client_http10_) {
-      head.set(http::field::transfer_encoding, "chunked");
-      chunked_ = true;
-    } else {
-      close_after_ = true;  // HTTP/1.0 has no chunked coding: the close ends the body
-    }
+  // Framing and connection headers are the session's: written here, replacing any of the
+  // same name in `head` (as fields.set() would), without editing the fields.
+  const bool own_length = !head_only && content_length.has_value();
+  const bool own_chunked = !head_only && !content_length && !client_http10_;
+  if (!head_only && !content_length && client_http10_) {
+    close_after_ = true;  // HTTP/1.0 has no chunked coding: the close ends the body
   }
-  if (close_after_ || worker_.draining()) {
-    close_after_ = true;
-    head.set(http::field::connection, "close");
-  } else if (client_http10_) {
-    head.set(http::field::connection, "keep-alive");
-  }
+  if (worker_.draining()) close_after_ = true;
+  const std::string_view connection = close_after_     ? "close"sv
+                                      : client_http10_ ? "keep-alive"sv
+                                                       : ""sv;
+  chunked_ = own_chunked;
 
   // Serialized by hand: one pass over the fields, no serializer state machine.
-  pending_head_.clear();
-  pending_head_ += "HTTP/1.1 ";
-  pending_head_ += std::to_string(head.result_int());
-  pending_head_ += ' ';
+  auto& out = pending_head_;
+  out.clear();
+  out += "HTTP/1.1 "sv;
+  append_number(out, head.result_int());
+  out += ' ';
   const std::string_view reason = head.reason();
-  pending_head_ += reason.empty() ? std::string_view(http::obsolete_reason(head.result())) : reason;
-  pending_head_ += "\r\n";
+  out += reason.empty() ? std::string_view(http::obsolete_reason(head.result())) : reason;
+  out += "\r\n"sv;
+  const auto* stage_headers = added.stage_headers;
+  const bool any_stage_headers = stage_headers != nullptr && !stage_headers->empty();
   for (const auto& field : head) {
-    pending_head_ += field.name_string();
-    pending_head_ += ": ";
-    pending_head_ += field.value();
-    pending_head_ += "\r\n";
+    switch (field.name()) {
+      case http::field::content_length:
+        if (own_length) continue;
+        break;
+      case http::field::transfer_encoding:
+        if (own_chunked) continue;
+        break;
+      case http::field::connection:
+        if (!connection.empty()) continue;
+        break;
+      default:
+        break;
+    }
+    const std::string_view name = field.name_string();
+    if (replaced_by(name, added)) continue;
+    out += name;
+    out += ": "sv;
+    out += field.value();
+    out += "\r\n"sv;
   }
-  pending_head_ += "\r\n";
+  if (!added.request_id.empty()) {
+    append_line(out, "cf-aig-request-id"sv, added.request_id);
+    append_line(out, "cf-aig-log-id"sv, added.request_id);
+  }
+  if (!added.event_id.empty()) append_line(out, "cf-aig-event-id"sv, added.event_id);
+  if (any_stage_headers) {
+    for (const auto& [name, value] : *stage_headers) append_line(out, name, value);
+  }
+  if (own_length) {
+    out += "Content-Length: "sv;
+    append_number(out, *content_length);
+    out += "\r\n"sv;
+  } else if (own_chunked) {
+    out += "Transfer-Encoding: chunked\r\n"sv;
+  }
+  if (!connection.empty()) {
+    out += "Connection: "sv;
+    out += connection;
+    out += "\r\n"sv;
+  }
+  out += "\r\n"sv;
 
   // A fixed-length body usually follows at once: its head goes out in the same write as its
   // first bytes (one syscall, one packet). Streams and empty bodies get their head now, so the
   // client learns the status before the first event.
   if (!head_only && content_length && *content_length > 0) co_return true;
   deadline_.expires_after(worker_.config().server.idle_timeout);
-  const error_code ec = co_await net::write(socket_, asio::buffer(pending_head_), deadline_);
+  error_code ec;
+  std::size_t done = 0;
+  if (deadline_.expired() || !net::try_write(socket_, asio::buffer(pending_head_), done, ec)) {
+    ec = co_await net::write(socket_, asio::buffer(pending_head_), deadline_, done);
+  }
   pending_head_.clear();
   if (ec) broken_ = true;
   co_return !ec;
@@ -242,14 +311,21 @@ asio::awaitable<bool> Session::send_body(std::string_view chunk) {
   deadline_.expires_after(worker_.config().server.idle_timeout);
   const asio::const_buffer data(chunk.data(), chunk.size());
   error_code ec;
+  std::size_t done = 0;
+  const bool late = deadline_.expired();
   if (!pending_head_.empty()) {
     const std::array<asio::const_buffer, 2> both{asio::buffer(pending_head_), data};
-    ec = co_await net::write(socket_, both, deadline_);
+    if (late || !net::try_write(socket_, both, done, ec)) {
+      ec = co_await net::write(socket_, both, deadline_, done);
+    }
     pending_head_.clear();
   } else if (chunked_) {
-    ec = co_await net::write(socket_, http::make_chunk(data), deadline_);
-  } else {
-    ec = co_await net::write(socket_, data, deadline_);
+    const auto framed = http::make_chunk(data);
+    if (late || !net::try_write(socket_, framed, done, ec)) {
+      ec = co_await net::write(socket_, framed, deadline_, done);
+    }
+  } else if (late || !net::try_write(socket_, data, done, ec)) {
+    ec = co_await net::write(socket_, data, deadline_, done);
   }
   if (ec) broken_ = true;
   co_return !ec;

@@ -29,7 +29,8 @@ class Session final : public Downstream {
   // End of the drain grace period: closes the connection whatever it is doing.
   void force_close() noexcept;
 
-  boost::asio::awaitable<bool> send_head(boost::beast::http::response_header<>& head,
+  boost::asio::awaitable<bool> send_head(const boost::beast::http::response_header<>& head,
+                                         const AddedHeaders& added,
                                          std::optional<std::uint64_t> content_length,
                                          bool head_only) override;
   boost::asio::awaitable<bool> send_body(std::string_view chunk) override;

@@ -33,7 +33,9 @@ Worker::Worker(unsigned index, std::shared_ptr<const Config> config,
       config_(std::move(config)),
       pipeline_(std::move(pipeline)),
       state_(state),
-      io_(1),  // one thread per io_context: lets Asio skip internal locking
+      // One thread runs this io_context, and only it touches its sockets: the reactor needs no
+      // per-descriptor locks (the scheduler keeps its lock for posts from other threads).
+      io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
       acceptor_(io_),
       upstream_(io_, config_->upstream, std::move(tls)) {}
 

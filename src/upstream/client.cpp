@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <string>
 #include <sys/socket.h>
+#include <type_traits>
 #include <variant>
 
 namespace aigw {
@@ -232,7 +233,7 @@ asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamClient::con
                              "connecting to " + endpoint + " failed: " + cec.message());
   }
   lowest.set_option(tcp::no_delay(true));
-  // Plain requests are written with one try that does not wait (net::write).
+  // Plain requests are written with one try that does not wait (net::try_write).
   if (!conn->tls) lowest.non_blocking(true);
 
   if (conn->tls) {
@@ -278,7 +279,15 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
 
   // The first-byte deadline covers sending the request and waiting for the response head.
   deadline.expires_after(timeouts.first_byte);
-  const error_code wec = co_await net::write(stream, request, deadline);
+  error_code wec;
+  if constexpr (std::is_same_v<Stream, tcp::socket>) {
+    std::size_t done = 0;
+    if (!net::try_write(stream, request, done, wec)) {
+      wec = co_await net::write(stream, request, deadline, done);
+    }
+  } else {
+    wec = co_await net::write(stream, request, deadline);
+  }
   if (wec) {
     co_return Exchange{read_error(wec, ctx, timeouts.first_byte), is_stale_connection_error(wec),
                        false};
@@ -312,10 +321,10 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
   // The parser's own header is edited in place and handed on: no copy of the fields.
   http::response_header<>& response_head = response.base();
   headers::strip_hop_by_hop(response_head);
+  // The client's framing is the session's (it replaces Content-Length/Transfer-Encoding).
   std::optional<std::uint64_t> length;
-  if (!head_only) {
-    response_head.erase(http::field::content_length);
-    if (!response.chunked() && parser.content_length()) length = *parser.content_length();
+  if (!head_only && !response.chunked() && parser.content_length()) {
+    length = *parser.content_length();
   }
   const bool upstream_keep_alive = response.keep_alive();
 

@@ -101,6 +101,37 @@ TEST(Proxy, ClientEventIdIsEchoed) {
   EXPECT_TRUE(is_uuid_v7(res.header("cf-aig-log-id")));
 }
 
+// The gateway's own headers replace a provider's of the same name: exactly one of each reaches
+// the client (a provider behind another gateway may send cf-aig-* too).
+TEST(Proxy, GatewayHeadersReplaceTheProvidersOwn) {
+  Fixture f(json_handler(200, "{}",
+                         {{"CF-AIG-Log-Id", "from-upstream"},
+                          {"cf-aig-request-id", "from-upstream"},
+                          {"cf-aig-event-id", "from-upstream"},
+                          {"cf-aig-step", "2"}}));
+  const std::string raw =
+      raw_exchange(f.port(),
+                   "POST /openai/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                   "Content-Type: application/json\r\nContent-Length: " +
+                       std::to_string(std::string(kChatBody).size()) + "\r\n\r\n" + kChatBody);
+  std::string lower = raw;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto count = [&](const std::string& needle) {
+    std::size_t n = 0;
+    for (auto at = lower.find(needle); at != std::string::npos; at = lower.find(needle, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  EXPECT_EQ(count("\r\ncf-aig-log-id: "), 1u) << raw;
+  EXPECT_EQ(count("\r\ncf-aig-request-id: "), 1u) << raw;
+  EXPECT_EQ(count("\r\ncf-aig-event-id: "), 1u) << raw;
+  EXPECT_EQ(count("from-upstream"), 0u) << raw;
+  EXPECT_EQ(count("\r\ncf-aig-step: 2\r\n"), 1u) << raw;  // not one of ours: passes through
+  EXPECT_EQ(count("\r\ncontent-length: 2\r\n"), 1u) << raw;
+  EXPECT_EQ(count("\r\nconnection: close\r\n"), 1u) << raw;
+}
+
 TEST(Proxy, KeepAliveConnectionsToTheProviderAreReused) {
   Fixture f(json_handler(200, "{}"));
   for (int i = 0; i < 5; ++i) {

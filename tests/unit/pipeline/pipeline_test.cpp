@@ -46,10 +46,16 @@ class RecordingStage final : public Stage {
 
 class MemoryDownstream final : public Downstream {
  public:
-  asio::awaitable<bool> send_head(http::response_header<>& head,
+  asio::awaitable<bool> send_head(const http::response_header<>& head, const AddedHeaders& added,
                                   std::optional<std::uint64_t> length, bool) override {
     status = head.result_int();
     for (const auto& f : head) headers[std::string(f.name_string())] = std::string(f.value());
+    headers["cf-aig-request-id"] = std::string(added.request_id);
+    headers["cf-aig-log-id"] = std::string(added.request_id);
+    headers["cf-aig-event-id"] = std::string(added.event_id);
+    if (added.stage_headers != nullptr) {
+      for (const auto& [name, value] : *added.stage_headers) headers[name] = value;
+    }
     content_length = length;
     co_return true;
   }
