@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -11,6 +12,13 @@ namespace {
 using Byte = unsigned char;
 
 bool is_digit(Byte c) noexcept { return c >= '0' && c <= '9'; }
+
+// Bytes that need no attention inside a string: printable ASCII other than '"' and '\\'.
+constexpr std::array<bool, 256> kPlain = [] {
+  std::array<bool, 256> plain{};
+  for (int c = 0x20; c < 0x80; ++c) plain[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
+  return plain;
+}();
 
 int hex_value(Byte c) noexcept {
   if (c >= '0' && c <= '9') return c - '0';
@@ -166,9 +174,39 @@ class Scanner {
     return value;
   }
 
+  // Skips bytes that need no attention inside a string (printable ASCII other than '"' and
+  // '\\'), eight at a time while eight remain: string contents are most of a chat body.
+  void skip_plain() noexcept {
+    constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
+    while (end_ - p_ >= 8) {
+      std::uint64_t x;
+      std::memcpy(&x, p_, 8);
+      const std::uint64_t quote = x ^ (kOnes * '"');
+      const std::uint64_t backslash = x ^ (kOnes * '\\');
+      const std::uint64_t special = ((x - kOnes * 0x20) & ~x)  // a byte below 0x20
+                                    | ((quote - kOnes) & ~quote) |
+                                    ((backslash - kOnes) & ~backslash) |
+                                    x;  // a byte of 0x80 or more
+      if ((special & kHighs) != 0) break;
+      p_ += 8;
+    }
+  }
+
   bool string() noexcept {  // at the opening quote
     ++p_;
-    while (p_ != end_) {
+    for (;;) {
+      // Byte by byte first (most keys and values are short), eight at a time once a run of
+      // plain bytes proves long.
+      int run = 0;
+      while (p_ != end_ && kPlain[*p_]) {
+        ++p_;
+        if (++run == 8) {
+          skip_plain();
+          run = 0;
+        }
+      }
+      if (p_ == end_) break;
       const Byte c = *p_;
       if (c == '"') {
         ++p_;

@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include <cerrno>
+#include <span>
 #include <string>
 #include <sys/socket.h>
 #include <type_traits>
@@ -333,7 +334,9 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
     co_return Exchange{{}, false, false};
   }
 
-  std::array<char, kRelayBuffer> buffer;
+  // Per connection, not in this coroutine's frame: an 8 KB frame is a slow allocation.
+  if (!conn.relay) conn.relay = std::make_unique_for_overwrite<char[]>(kRelayBuffer);
+  const std::span<char> buffer(conn.relay.get(), kRelayBuffer);
   while (!head_only && !parser.is_done()) {
     response.body().data = buffer.data();
     response.body().size = buffer.size();

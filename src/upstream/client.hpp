@@ -30,6 +30,7 @@ struct UpstreamConnection {
   std::unique_ptr<boost::beast::ssl_stream<boost::asio::ip::tcp::socket>> tls;
   std::unique_ptr<net::Deadline> deadline;  // on lowest(); closes the socket on expiry
   boost::beast::flat_buffer buffer;  // bytes read past the last response stay with the socket
+  std::unique_ptr<char[]> relay;     // body bytes on their way to the client (kRelayBuffer)
   SteadyTime idle_since{};
 
   boost::asio::ip::tcp::socket& lowest() noexcept;

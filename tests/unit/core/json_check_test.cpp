@@ -119,6 +119,8 @@ TEST(JsonCheck, AgreesWithNlohmannOnMutatedDocuments) {
       R"({"model":"gpt-4o","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"caf\u00e9 \ud83d\ude00 ok"}],"temperature":0.7,"max_tokens":64,"stream":true,"stop":null,"logit_bias":{"50256":-100}})",
       R"([1,-0.25e+3,"x\\y\"z",true,false,null,{},[],{"a":{"b":[1,2,{"c":"\u00fc"}]}}])",
       "{\"text\":\"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\",\"n\":-12.5E-2}",
+      // Long runs of plain bytes take the eight-at-a-time path; edits land inside them.
+      R"({"messages":[{"role":"user","content":"Summarize the following text in three short bullet points, then translate it to French: The quick brown fox jumps over the lazy dog while the cat watches from the windowsill."}]})",
   };
   const std::string alphabet = "{}[]\":,\\/ \t\n-+.eE0123456789abcdeftrunlsxu\xC3\xA9\x80\xBF\xF0";
   std::mt19937 rng(20261125);  // fixed: the same inputs on every run
