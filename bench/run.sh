@@ -7,7 +7,9 @@
 #   BENCH_SKIP_SETUP=1 bench/run.sh                skip install-deps and the build
 #
 # Every knob is an environment variable (defaults in parentheses):
-#   BENCH_DURATION (8)      seconds of each max-throughput wrk run, after BENCH_WARMUP (2)
+#   BENCH_DURATION (5)      seconds of each max-throughput wrk run, after BENCH_WARMUP (2)
+#   BENCH_ROUNDS (3)        max-throughput rounds; each runs direct, aigw, nginx in turn, and
+#                           the table reports each path's median round
 #   BENCH_CONNECTIONS (32)  wrk connections
 #   BENCH_RATE (1000)       requests/s of the fixed-rate latency run
 #   BENCH_LAT_DURATION (8)  seconds of each fixed-rate run (after 1 s of warm-up)
@@ -24,7 +26,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${BENCH_BUILD_DIR:-build}
 [[ "$build_dir" = /* ]] || build_dir="$repo/$build_dir"
-duration=${BENCH_DURATION:-8}
+duration=${BENCH_DURATION:-5}
+rounds=${BENCH_ROUNDS:-3}
 warmup=${BENCH_WARMUP:-2}
 connections=${BENCH_CONNECTIONS:-32}
 rate=${BENCH_RATE:-1000}
@@ -332,12 +335,9 @@ sanity() {  # sanity URL WHAT: one JSON and one SSE request must come back whole
   [[ $out == *'data: [DONE]'* ]] || die "$2: stream did not end with [DONE]: ${out:0:200}"
 }
 
-measure() {  # measure SCHEME TARGET URL PID...: CPU is summed over the PIDs
+throughput() {  # throughput SCHEME TARGET URL PID...: one wrk run; CPU summed over the PIDs
   local scheme=$1 target=$2 url=$3 key="$1.$2" out c0 c1 requests secs errs
   shift 3
-  log "$scheme upstream, $target: sanity check"
-  sanity "$url" "$target ($scheme)"
-
   log "$scheme upstream, $target: max throughput (wrk -t1 -c$connections, ${warmup}s + ${duration}s)"
   run_child /dev/null timeout $((warmup + 10)) "${load_cpu[@]}" wrk -t1 -c"$connections" \
     -d"${warmup}s" -s "$tmp/post.lua" "$url"
@@ -351,12 +351,20 @@ measure() {  # measure SCHEME TARGET URL PID...: CPU is summed over the PIDs
   [[ -n "$requests" && -n "$secs" ]] || die "cannot read wrk's output: $out"
   errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
   [[ -n "$errs" ]] && notes+=("$scheme/$target throughput run: ${errs% }")
-  R[$key.rps]=$(awk -v n="$requests" -v s="$secs" 'BEGIN {printf "%.0f", n / s}')
-  R[$key.cpu]=$(awk -v t=$((c1 - c0)) -v hz="$clk_tck" -v s="$secs" \
-    'BEGIN {printf "%.0f", 100 * t / hz / s}')
-  R[$key.rpc]=$(awk -v n="$requests" -v t=$((c1 - c0)) -v hz="$clk_tck" \
-    'BEGIN {printf "%.0f", (t > 0 ? n / (t / hz) : 0)}')
+  # One sample: "req per CPU-s req/s CPU%", appended to this path's list.
+  R[$key.samples]+="$(awk -v n="$requests" -v s="$secs" -v t=$((c1 - c0)) -v hz="$clk_tck" \
+    'BEGIN {printf "%.0f %.0f %.0f", (t > 0 ? n / (t / hz) : 0), n / s, 100 * t / hz / s}');"
+}
 
+median_sample() {  # median_SAMPLE KEY: sets R[KEY.rpc/.rps/.cpu] from the median round
+  local line
+  line=$(tr ';' '\n' <<<"${R[$1.samples]}" | sed '/^$/d' | sort -n | awk '{a[NR] = $0}
+    END {print a[int((NR + 1) / 2)]}')
+  read -r R[$1.rpc] R[$1.rps] R[$1.cpu] <<<"$line"
+}
+
+latency() {  # latency SCHEME TARGET URL: fixed-rate latency, then SSE time to first byte
+  local scheme=$1 target=$2 url=$3 key="$1.$2" out
   log "$scheme upstream, $target: latency at $rate req/s (1s + ${lat_duration}s)"
   run_child "$tmp/load.out" timeout $((lat_duration + 30)) "${load_cpu[@]}" "$load_bin" \
     --url "$url" --body "$body" --header "$auth" --rate "$rate" --duration "$lat_duration" \
@@ -380,11 +388,31 @@ started=$(date +%s)
 for scheme in http https; do
   start_aigw "$scheme"
   start_nginx "$scheme"
-  direct_url="$scheme://127.0.0.1:${fake_port[$scheme]}/v1/chat/completions"
-  measure "$scheme" direct "$direct_url" "${fake_pid[$scheme]}"
-  measure "$scheme" aigw "http://127.0.0.1:$aigw_port/openai/chat/completions" "$aigw_pid"
-  measure "$scheme" nginx "http://127.0.0.1:$nginx_port/openai/chat/completions" \
-    "$nginx_pid" "$nginx_worker"
+  declare -A url=(
+    [direct]="$scheme://127.0.0.1:${fake_port[$scheme]}/v1/chat/completions"
+    [aigw]="http://127.0.0.1:$aigw_port/openai/chat/completions"
+    [nginx]="http://127.0.0.1:$nginx_port/openai/chat/completions")
+  declare -A cpu_pids=([direct]="${fake_pid[$scheme]}" [aigw]="$aigw_pid"
+    [nginx]="$nginx_pid $nginx_worker")
+  for target in direct aigw nginx; do
+    log "$scheme upstream, $target: sanity check"
+    sanity "${url[$target]}" "$target ($scheme)"
+  done
+  # Rounds interleave the paths, so a slow spell of the VM hits all three alike.
+  for ((round = 1; round <= rounds; round++)); do
+    for target in direct aigw nginx; do
+      # shellcheck disable=SC2086 # the PID list splits on purpose
+      throughput "$scheme" "$target" "${url[$target]}" ${cpu_pids[$target]}
+    done
+  done
+  for target in direct aigw nginx; do
+    median_sample "$scheme.$target"
+    latency "$scheme" "$target" "${url[$target]}"
+  done
+  ratios=$(paste -d' ' <(tr ';' '\n' <<<"${R[$scheme.aigw.samples]}" | sed '/^$/d') \
+    <(tr ';' '\n' <<<"${R[$scheme.nginx.samples]}" | sed '/^$/d') |
+    awk '{printf "%.2f× ", ($4 > 0 ? $1 / $4 : 0)}')
+  notes+=("$scheme: aigw/nginx req per CPU-s in each round: ${ratios% }")
   R[$scheme.direct.rss]=$(hwm_kib "${fake_pid[$scheme]}")
   R[$scheme.aigw.rss]=$(hwm_kib "$aigw_pid")
   R[$scheme.nginx.rss]=$(hwm_kib "$nginx_worker")
@@ -450,7 +478,8 @@ report="$tmp/report.md"
         mb, (mb < 30 ? "**pass**" : "**FAIL**") }'
   done
   echo
-  echo "Parameters: wrk -t1 -c$connections, ${warmup}s warm-up + ${duration}s;" \
+  echo "Parameters: wrk -t1 -c$connections, ${warmup}s warm-up + ${duration}s, $rounds rounds" \
+    "(req/s, proxy CPU and req per CPU-s are each path's median round);" \
     "fixed rate $rate req/s for ${lat_duration}s (aigw-bench-load, up to 8 connections);" \
     "$streams SSE streams at $stream_rate/s, $sse_chunks events ${sse_delay_ms} ms apart." \
     "SSE full-stream p50 (ms): $(for s in http https; do for t in direct aigw nginx; do

@@ -113,9 +113,10 @@ asio::awaitable<void> Session::run() {
     // Wait for the first byte of the next request under the idle deadline; an idle
     // connection that times out (or is closed by a drain) is closed silently, like nginx.
     if (buffer_.size() == 0) {
+      co_await net::yield_before_read();  // the client is only now reading our last response
+      // After the yield: a drain that began during it found this session not yet idle.
       if (worker_.draining()) break;
       idle_ = true;
-      co_await net::yield_before_read();  // the client is only now reading our last response
       deadline_.expires_after(cfg.idle_timeout);
       auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(4096), kTuple);
       idle_ = false;
