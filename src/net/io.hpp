@@ -126,10 +126,14 @@ boost::asio::awaitable<boost::system::error_code> write(Stream& stream,
                                                         const Deadline& deadline,
                                                         std::size_t skip = 0) {
   if (deadline.expired()) co_return boost::beast::error::timeout;
+  constexpr auto kTuple = boost::asio::as_tuple(boost::asio::use_awaitable);
+  if (skip == 0) {
+    auto [ec, n] = co_await boost::asio::async_write(stream, buffers, kTuple);
+    co_return detail::timeout_or(deadline, ec);
+  }
   boost::beast::buffers_suffix<ConstBufferSequence> rest(buffers);
   rest.consume(skip);
-  auto [ec, n] = co_await boost::asio::async_write(
-      stream, rest, boost::asio::as_tuple(boost::asio::use_awaitable));
+  auto [ec, n] = co_await boost::asio::async_write(stream, rest, kTuple);
   co_return detail::timeout_or(deadline, ec);
 }
 

@@ -352,7 +352,17 @@ void Session::watch_disconnect(std::function<void()> on_gone) {
   watch_->on_gone = std::move(on_gone);
   watch_->active = true;
   // Bytes already buffered belong to a pipelined next request: nothing to watch for.
-  if (buffer_.size() == 0) arm_watch();
+  if (buffer_.size() != 0) return;
+  // Most requests are answered within milliseconds, and a client that hangs up meanwhile is
+  // noticed by the response write anyway. Watching costs a syscall and two handlers per
+  // request, so the worker arms the watch only for requests still waiting after a short delay
+  // (Worker::kWatchDelay).
+  watch_wanted = std::chrono::steady_clock::now();
+  worker_.defer_watch(*this);
+}
+
+void Session::arm_deferred_watch() {
+  if (watch_ && watch_->active && !watch_->armed && buffer_.size() == 0) arm_watch();
 }
 
 void Session::arm_watch() {
@@ -361,9 +371,11 @@ void Session::arm_watch() {
   // epoll_ctl per request, measured no cheaper (bench/README.md). It completes only if the
   // client sends something (a pipelined request: still there) or hangs up (EOF/reset: gone).
   auto w = watch_;
+  w->armed = true;
   socket_.async_receive(
       asio::buffer(&w->peek, 1), asio::socket_base::message_peek,
       asio::bind_cancellation_slot(w->signal.slot(), [w](error_code ec, std::size_t n) {
+        w->armed = false;
         if (ec == asio::error::operation_aborted || !w->active) return;
         w->active = false;
         if (!ec && n > 0) return;  // pipelined bytes: the client is still there
@@ -373,10 +385,11 @@ void Session::arm_watch() {
 }
 
 void Session::unwatch() noexcept {
+  watch_hook.unlink();  // still deferred: dequeue, nothing was armed
   if (!watch_ || !watch_->active) return;
   watch_->active = false;
   watch_->on_gone = nullptr;
-  watch_->signal.emit(asio::cancellation_type::terminal);
+  if (watch_->armed) watch_->signal.emit(asio::cancellation_type::terminal);
 }
 
 asio::awaitable<void> Session::linger_close() {

@@ -8,7 +8,9 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/intrusive/list_hook.hpp>
 
+#include <chrono>
 #include <list>
 #include <memory>
 
@@ -39,10 +41,18 @@ class Session final : public Downstream {
   void watch_disconnect(std::function<void()> on_gone) override;
   void unwatch() noexcept override;
 
+  // --- the worker's deferred-watch queue (Worker::defer_watch) ---
+  using WatchHook = boost::intrusive::list_member_hook<
+      boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+  WatchHook watch_hook;                                // linked while the watch is deferred
+  std::chrono::steady_clock::time_point watch_wanted;  // when watch_disconnect was called
+  void arm_deferred_watch();                           // the delay passed: watch now
+
  private:
   struct Watch {
     std::function<void()> on_gone;
-    bool active = false;
+    bool active = false;  // wanted (deferred or armed) for the current request
+    bool armed = false;   // the one-byte peek is pending
     char peek = 0;
     boost::asio::cancellation_signal signal;
   };

@@ -37,7 +37,8 @@ Worker::Worker(unsigned index, std::shared_ptr<const Config> config,
       // per-descriptor locks (the scheduler keeps its lock for posts from other threads).
       io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
       acceptor_(io_),
-      upstream_(io_, config_->upstream, std::move(tls)) {}
+      upstream_(io_, config_->upstream, std::move(tls)),
+      watch_timer_(io_) {}
 
 Worker::~Worker() { stop(); }
 
@@ -97,6 +98,35 @@ void Worker::remove_session(std::list<Session*>::iterator it) {
   sessions_.erase(it);
   state_.connections.fetch_sub(1, std::memory_order_relaxed);
   active_.fetch_sub(1);
+}
+
+void Worker::defer_watch(Session& session) {
+  session.watch_hook.unlink();
+  deferred_watches_.push_back(session);
+  if (!watch_timer_pending_) arm_watch_timer();
+}
+
+void Worker::arm_watch_timer() {
+  // One timer for all deferred watches: under load it fires every kWatchDelay or so, instead
+  // of a timer armed and cancelled per request.
+  watch_timer_pending_ = true;
+  watch_timer_.expires_at(deferred_watches_.front().watch_wanted + kWatchDelay);
+  watch_timer_.async_wait([this](const boost::system::error_code& ec) {
+    watch_timer_pending_ = false;
+    if (ec) return;
+    arm_due_watches();
+  });
+}
+
+void Worker::arm_due_watches() {
+  const auto now = std::chrono::steady_clock::now();
+  while (!deferred_watches_.empty()) {
+    Session& session = deferred_watches_.front();
+    if (now - session.watch_wanted < kWatchDelay) break;  // the rest are younger
+    deferred_watches_.pop_front();
+    session.arm_deferred_watch();
+  }
+  if (!deferred_watches_.empty()) arm_watch_timer();
 }
 
 void Worker::drain() {

@@ -6,11 +6,14 @@
 #include "aigw/config.hpp"
 
 #include "pipeline/pipeline.hpp"
+#include "server/session.hpp"
 #include "upstream/client.hpp"
 #include "upstream/tls.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/intrusive/list.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -19,8 +22,6 @@
 #include <thread>
 
 namespace aigw {
-
-class Session;
 
 // Process-wide counters shared by the workers (atomics: read by the admin thread).
 struct ServerState {
@@ -60,8 +61,18 @@ class Worker {
   std::list<Session*>::iterator add_session(Session* session);
   void remove_session(std::list<Session*>::iterator it);
 
+  // A request waiting on its provider gets its client-disconnect watch armed only once it
+  // has waited this long (Session::watch_disconnect says why). A client that hangs up on a
+  // slower request is therefore noticed within 20-40 ms.
+  static constexpr std::chrono::milliseconds kWatchDelay{20};
+  // Queues `session` (its watch_wanted set) to have arm_deferred_watch() called after
+  // kWatchDelay; Session::unwatch() dequeues it.
+  void defer_watch(Session& session);
+
  private:
   boost::asio::awaitable<void> accept_loop();
+  void arm_watch_timer();
+  void arm_due_watches();
 
   unsigned index_;
   std::shared_ptr<const Config> config_;
@@ -74,6 +85,13 @@ class Worker {
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   UpstreamClient upstream_;
+  // Sessions whose watch is deferred, oldest first; the hook unlinks itself on destruction.
+  boost::intrusive::list<
+      Session, boost::intrusive::member_hook<Session, Session::WatchHook, &Session::watch_hook>,
+      boost::intrusive::constant_time_size<false>>
+      deferred_watches_;
+  boost::asio::steady_timer watch_timer_;
+  bool watch_timer_pending_ = false;
   std::thread thread_;
 };
 

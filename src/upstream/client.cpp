@@ -37,6 +37,8 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 // Relay buffer per in-flight response. Small on purpose: memory per stream stays flat, and
 // SSE events are far smaller than this.
 constexpr std::size_t kRelayBuffer = 8 * 1024;
+// Request bodies up to this size are sent to a TLS upstream in the head's buffer.
+constexpr std::size_t kCoalesceLimit = 16 * 1024;
 
 std::string ms_text(Duration d) { return std::to_string(d.count()) + "ms"; }
 
@@ -270,7 +272,7 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
     Stream& stream, UpstreamConnection& conn, RequestContext& ctx, ResponseSink& sink,
     Downstream& downstream, const Timeouts& timeouts, const bool& client_gone) {
   net::Deadline& deadline = *conn.deadline;
-  const std::string head = headers::serialize_upstream_head(ctx);
+  std::string head = headers::serialize_upstream_head(ctx);
   const std::string& body = ctx.request.body();
   // Not a std::array of two buffers: with Asio 1.81 and an ssl::stream, async_write over that
   // type completed after the head alone and a large body never reached the provider
@@ -286,6 +288,11 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
     if (!net::try_write(stream, request, done, wec)) {
       wec = co_await net::write(stream, request, deadline, done);
     }
+  } else if (body.size() <= kCoalesceLimit) {
+    // One buffer, so one TLS record and no copy inside beast::flat_stream, which otherwise
+    // allocates a scratch buffer to join head and body for every request.
+    head += body;
+    wec = co_await net::write(stream, asio::buffer(head), deadline);
   } else {
     wec = co_await net::write(stream, request, deadline);
   }
