@@ -12,7 +12,8 @@
 #                           the table reports each path's median round
 #   BENCH_CONNECTIONS (32)  wrk connections
 #   BENCH_RATE (1000)       requests/s of the fixed-rate latency run
-#   BENCH_LAT_DURATION (8)  seconds of each fixed-rate run (after 1 s of warm-up)
+#   BENCH_LAT_DURATION (5)  seconds of each fixed-rate run (after 1 s of warm-up); one run
+#                           per path in each of the BENCH_ROUNDS rounds, median p99 reported
 #   BENCH_STREAMS (50)      SSE requests per stream run, at BENCH_STREAM_RATE (20) per second
 #   BENCH_SSE_CHUNKS (20)   events per stream; BENCH_SSE_DELAY_MS (5) between two events
 #   BENCH_PIN (auto)        auto: with 2+ cores, proxies on CPU 0, fake + load on the others;
@@ -31,7 +32,7 @@ rounds=${BENCH_ROUNDS:-3}
 warmup=${BENCH_WARMUP:-2}
 connections=${BENCH_CONNECTIONS:-32}
 rate=${BENCH_RATE:-1000}
-lat_duration=${BENCH_LAT_DURATION:-8}
+lat_duration=${BENCH_LAT_DURATION:-5}
 streams=${BENCH_STREAMS:-50}
 stream_rate=${BENCH_STREAM_RATE:-20}
 sse_chunks=${BENCH_SSE_CHUNKS:-20}
@@ -363,17 +364,26 @@ median_sample() {  # median_SAMPLE KEY: sets R[KEY.rpc/.rps/.cpu] from the media
   read -r R[$1.rpc] R[$1.rps] R[$1.cpu] <<<"$line"
 }
 
-latency() {  # latency SCHEME TARGET URL: fixed-rate latency, then SSE time to first byte
+latency() {  # latency SCHEME TARGET URL: one fixed-rate run, appended to the path's samples
   local scheme=$1 target=$2 url=$3 key="$1.$2" out
   log "$scheme upstream, $target: latency at $rate req/s (1s + ${lat_duration}s)"
   run_child "$tmp/load.out" timeout $((lat_duration + 30)) "${load_cpu[@]}" "$load_bin" \
     --url "$url" --body "$body" --header "$auth" --rate "$rate" --duration "$lat_duration" \
     --warmup 1 --connections 8 || notes+=("$scheme/$target latency run had errors: $(cat "$tmp/load.out")")
   out=$(cat "$tmp/load.out")
-  R[$key.p50]=$(kv lat_p50_us "$out")
-  R[$key.p99]=$(kv lat_p99_us "$out")
-  R[$key.p999]=$(kv lat_p999_us "$out")
+  # One sample: "p99 p50 p999" (µs).
+  R[$key.lat_samples]+="$(kv lat_p99_us "$out") $(kv lat_p50_us "$out") $(kv lat_p999_us "$out");"
+}
 
+median_latency() {  # median_latency KEY: R[KEY.p99/.p50/.p999] from the run with the median p99
+  local line
+  line=$(tr ';' '\n' <<<"${R[$1.lat_samples]}" | sed '/^$/d' | sort -g | awk '{a[NR] = $0}
+    END {print a[int((NR + 1) / 2)]}')
+  read -r R[$1.p99] R[$1.p50] R[$1.p999] <<<"$line"
+}
+
+sse() {  # sse SCHEME TARGET URL: SSE time to first byte
+  local scheme=$1 target=$2 url=$3 key="$1.$2" out
   log "$scheme upstream, $target: $streams SSE streams at $stream_rate/s"
   run_child "$tmp/load.out" timeout $((streams / stream_rate + 30)) "${load_cpu[@]}" "$load_bin" \
     --url "$url" --body "$stream_body" --header "$auth" --rate "$stream_rate" --count "$streams" \
@@ -404,15 +414,22 @@ for scheme in http https; do
       # shellcheck disable=SC2086 # the PID list splits on purpose
       throughput "$scheme" "$target" "${url[$target]}" ${cpu_pids[$target]}
     done
+    for target in direct aigw nginx; do
+      latency "$scheme" "$target" "${url[$target]}"
+    done
   done
   for target in direct aigw nginx; do
     median_sample "$scheme.$target"
-    latency "$scheme" "$target" "${url[$target]}"
+    median_latency "$scheme.$target"
+    sse "$scheme" "$target" "${url[$target]}"
   done
   ratios=$(paste -d' ' <(tr ';' '\n' <<<"${R[$scheme.aigw.samples]}" | sed '/^$/d') \
     <(tr ';' '\n' <<<"${R[$scheme.nginx.samples]}" | sed '/^$/d') |
     awk '{printf "%.2f× ", ($4 > 0 ? $1 / $4 : 0)}')
   notes+=("$scheme: aigw/nginx req per CPU-s in each round: ${ratios% }")
+  notes+=("$scheme: aigw p99 ms in each round: $(tr ';' '\n' <<<"${R[$scheme.aigw.lat_samples]}" |
+    sed '/^$/d' | awk '{printf "%.3f ", $1 / 1000}')(direct: $(tr ';' '\n' <<<"${R[$scheme.direct.lat_samples]}" |
+    sed '/^$/d' | awk '{printf "%.3f ", $1 / 1000}' | sed 's/ $//'))")
   R[$scheme.direct.rss]=$(hwm_kib "${fake_pid[$scheme]}")
   R[$scheme.aigw.rss]=$(hwm_kib "$aigw_pid")
   R[$scheme.nginx.rss]=$(hwm_kib "$nginx_worker")
@@ -480,7 +497,7 @@ report="$tmp/report.md"
   echo
   echo "Parameters: wrk -t1 -c$connections, ${warmup}s warm-up + ${duration}s, $rounds rounds" \
     "(req/s, proxy CPU and req per CPU-s are each path's median round);" \
-    "fixed rate $rate req/s for ${lat_duration}s (aigw-bench-load, up to 8 connections);" \
+    "fixed rate $rate req/s for ${lat_duration}s per round, median p99 round reported (aigw-bench-load, up to 8 connections);" \
     "$streams SSE streams at $stream_rate/s, $sse_chunks events ${sse_delay_ms} ms apart." \
     "SSE full-stream p50 (ms): $(for s in http https; do for t in direct aigw nginx; do
       printf '%s/%s %s, ' "$s" "$t" "$(ms "${R[$s.$t.stream50]}")"; done; done | sed 's/, $/./')"
