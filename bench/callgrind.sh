@@ -84,9 +84,9 @@ load() {
     --rate 400 --connections 8 --timeout 30 --count "$1"
 }
 load 300 >/dev/null 2>&1 || die "warm-up failed"
-callgrind_control -z "$aigw_pid" >/dev/null
+callgrind_control -z "$aigw_pid" >/dev/null 2>&1
 load "$requests" >"$tmp/load.out" 2>&1 || die "load failed: $(cat "$tmp/load.out")"
-callgrind_control -d "$aigw_pid" >/dev/null
+callgrind_control -d "$aigw_pid" >/dev/null 2>&1
 grep -q "errors=0 non2xx=0" "$tmp/load.out" || die "requests failed: $(cat "$tmp/load.out")"
 
 profile=$(ls "$tmp"/callgrind.out.* | head -1)
