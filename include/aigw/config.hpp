@@ -91,6 +91,20 @@ struct LoggingConfig {
   std::size_t access_log_queue = 8192;  // lines buffered before the oldest are dropped
 };
 
+// Response cache (docs/caching.md).
+struct CacheConfig {
+  bool enabled = false;                           // off by default, as on Cloudflare
+  Duration ttl{std::chrono::seconds(300)};        // default time to live
+  Duration max_ttl{std::chrono::hours(24 * 30)};  // cap on cf-aig-cache-ttl
+  std::size_t max_entry_bytes = 2 * 1024 * 1024;  // larger responses are not stored
+  std::size_t max_bytes = 64 * 1024 * 1024;       // memory budget, all entries
+  bool share_across_keys = false;                 // true: entries shared by all credentials
+  bool coalesce = true;  // identical requests in flight wait for the first one's response
+  // How long a coalesced request waits for the first one's response head, and then between
+  // two of its chunks, before it goes to the provider itself (or, mid-body, is cut off).
+  Duration coalesce_wait{std::chrono::seconds(120)};
+};
+
 struct Config {
   std::string source;  // file the config was loaded from ("" for built-in defaults)
   ServerConfig server;
@@ -98,6 +112,7 @@ struct Config {
   UpstreamConfig upstream;
   std::map<std::string, ProviderConfig> providers;  // by slug
   LoggingConfig logging;
+  CacheConfig cache;
 };
 
 }  // namespace aigw

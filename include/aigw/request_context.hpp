@@ -6,11 +6,13 @@
 #include "aigw/error.hpp"
 #include "aigw/provider.hpp"
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,13 +36,50 @@ enum class Outcome : std::uint8_t {
 };
 std::string_view outcome_name(Outcome outcome) noexcept;
 
+// The body of a local response produced while it is sent (a coalesced request receiving the
+// response of the identical request in flight, as it arrives).
+class BodySource {
+ public:
+  struct Chunk {
+    std::string_view data;  // valid until the next call to next()
+    bool end = false;       // the body is complete (data may still hold its last bytes)
+    bool broken = false;    // the body cannot be completed: the client's response is cut off
+  };
+  virtual ~BodySource() = default;
+  // The next bytes of the body, waiting (bounded) until some arrive. Suspends.
+  virtual boost::asio::awaitable<Chunk> next() = 0;
+};
+
 // A response produced inside the gateway instead of by a provider.
 struct LocalResponse {
   unsigned status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string content_type = "application/json";
+  // When set, the body instead: shared with its owner (a cache entry), sent without a copy.
+  std::shared_ptr<const std::string> shared_body;
+  // The body is a server-sent event stream: sent chunked, one chunk per event (a cached
+  // stream replayed as a stream), instead of with a Content-Length.
+  bool stream = false;
+  // When set, the body comes from here, chunk by chunk, instead of body/shared_body; it is
+  // sent with Content-Length `source_length` when that is known, else chunked.
+  std::shared_ptr<BodySource> source;
+  std::optional<std::uint64_t> source_length;
 };
+
+// How the response cache treated a request (cf-aig-cache-status; docs/caching.md).
+enum class CacheStatus : std::uint8_t {
+  kNone,       // the cache was not involved (off, or a method it does not cache)
+  kHit,        // answered from the cache; the provider was not called
+  kMiss,       // looked up, not found; the response may be stored
+  kBypass,     // lookup skipped (cf-aig-skip-cache, Cache-Control: no-cache); may be stored
+  kCoalesced,  // answered with the response of the identical request in flight (sent to the
+               // client as cf-aig-cache-status: HIT); the provider was not called
+};
+// "HIT", "MISS", "BYPASS", "COALESCED" (as logged), "" for kNone.
+std::string_view cache_status_name(CacheStatus status) noexcept;
+
+struct CacheCapture;  // the cache stage's copy of a response being stored
 
 struct RequestContext {
   // --- identity: writer = session, at creation ---
@@ -78,6 +117,15 @@ struct RequestContext {
   std::optional<SteadyTime> finished;
   Outcome outcome = Outcome::kPending;
   std::optional<Error> error;  // the gateway-side failure, if any
+
+  // --- writer = the cache stage (src/stages/cache) ---
+  struct Cache {
+    CacheStatus status = CacheStatus::kNone;
+    std::string key;  // hex SHA-256 (docs/caching.md); empty when the cache is not involved
+    Duration ttl{0};
+    bool store = false;  // the response may be stored (not Cache-Control: no-store)
+    std::shared_ptr<CacheCapture> capture;  // the response as it is relayed, while storable
+  } cache;
 
   // --- writer = the stage that returned Verdict::kRespond ---
   std::optional<LocalResponse> local_response;

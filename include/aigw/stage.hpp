@@ -43,6 +43,12 @@ class Stage {
   // marks the final call of a complete body. Never suspends: runs per chunk on the hot path.
   virtual void on_response_body(RequestContext& ctx, std::string_view chunk, bool last);
 
+  // When the client went away before the provider's response ended: whether this stage still
+  // needs the rest of it (the cache stage: identical requests coalesced onto this one are
+  // receiving it). If any stage says so, the response is read to its end without the
+  // client instead of cancelled. Never suspends.
+  virtual bool needs_rest_of_response(const RequestContext& ctx) const noexcept;
+
   // Exactly once per request after the response ended — success, error, abort or local —
   // for every stage in order, even those whose on_request never ran. Never suspends.
   virtual void on_complete(RequestContext& ctx) noexcept;

@@ -32,6 +32,7 @@ constexpr std::size_t kMaxFileBytes = 1 * kMiB;
 // Longer values are cut in diagnostics so one bad line cannot flood the terminal.
 constexpr std::size_t kMaxShownChars = 80;
 constexpr Duration kMaxTimeout = std::chrono::hours(1);
+constexpr Duration kMaxCacheTtl = std::chrono::hours(24 * 365);
 
 constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
 // Provider headers the gateway itself owns: Host and the framing headers are computed per
@@ -131,6 +132,7 @@ std::optional<std::uint64_t> parse_scaled(
 std::string format_duration(Duration d) {
   const auto ms = d.count();
   if (ms == 0) return "0";
+  if (ms % 86'400'000 == 0) return std::to_string(ms / 86'400'000) + "d";
   if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
   if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
   if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
@@ -221,7 +223,7 @@ class Loader {
   template <class T>
   void read_uint(const Entry& e, T& out, std::uint64_t min, std::uint64_t max);
   void read_size(const Entry& e, std::size_t& out, std::size_t min, std::size_t max);
-  void read_duration(const Entry& e, Duration& out, bool allow_zero);
+  void read_duration(const Entry& e, Duration& out, bool allow_zero, Duration max = kMaxTimeout);
   void read_optional_duration(const Entry& e, std::optional<Duration>& out);
   void read_bool(const Entry& e, bool& out);
   void read_listen(const Entry& e, ListenAddress& out, SourceMark* mark);
@@ -234,6 +236,7 @@ class Loader {
   void read_provider(const Entry& e, ProviderConfig& out);
   void read_headers(const Entry& e, std::vector<std::pair<std::string, Secret>>& out);
   void read_logging(const Entry& e, LoggingConfig& out);
+  void read_cache(const Entry& e, CacheConfig& out);
 
   std::string file_;
   std::filesystem::path base_dir_;  // relative paths in the config are relative to its file
@@ -378,14 +381,14 @@ void Loader::read_size(const Entry& e, std::size_t& out, std::size_t min, std::s
   }
 }
 
-void Loader::read_duration(const Entry& e, Duration& out, bool allow_zero) {
+void Loader::read_duration(const Entry& e, Duration& out, bool allow_zero, Duration max) {
   const auto v = scalar(e, "a duration");
   if (!v) return;
   const auto d = parse_duration(v->text);
   if (!d) {
     error(e, "must be a duration with a unit such as 250ms, 30s, 5m (got " + quoted(*v) + ")");
-  } else if (*d > kMaxTimeout) {
-    error(e, "must be <= " + format_duration(kMaxTimeout) + " (got " + shown(*v) + ")");
+  } else if (*d > max) {
+    error(e, "must be <= " + format_duration(max) + " (got " + shown(*v) + ")");
   } else if (!allow_zero && d->count() == 0) {
     error(e, "must be > 0 (got " + shown(*v) + ")");
   } else {
@@ -445,6 +448,7 @@ void Loader::read(const YAML::Node& root, Config& config) {
                        {"upstream", [&](const Entry& e) { read_upstream(e, config.upstream); }},
                        {"providers", [&](const Entry& e) { read_providers(e, config.providers); }},
                        {"logging", [&](const Entry& e) { read_logging(e, config.logging); }},
+                       {"cache", [&](const Entry& e) { read_cache(e, config.cache); }},
                    });
   // With SO_REUSEPORT a second bind to the same port does not fail: the kernel would quietly
   // spread client connections over the admin listener. Refuse the overlap instead.
@@ -597,6 +601,31 @@ void Loader::read_headers(const Entry& e, std::vector<std::pair<std::string, Sec
   });
 }
 
+void Loader::read_cache(const Entry& e, CacheConfig& out) {
+  SourceMark ttl_mark;
+  read_fields(
+      e,
+      {
+          {"enabled", [&](const Entry& f) { read_bool(f, out.enabled); }},
+          {"ttl",
+           [&](const Entry& f) {
+             ttl_mark = at(f);
+             read_duration(f, out.ttl, false, kMaxCacheTtl);
+           }},
+          {"max_ttl", [&](const Entry& f) { read_duration(f, out.max_ttl, false, kMaxCacheTtl); }},
+          {"max_entry_bytes",
+           [&](const Entry& f) { read_size(f, out.max_entry_bytes, 1, 1 * kGiB); }},
+          {"max_bytes", [&](const Entry& f) { read_size(f, out.max_bytes, 0, 64 * kGiB); }},
+          {"share_across_keys", [&](const Entry& f) { read_bool(f, out.share_across_keys); }},
+          {"coalesce", [&](const Entry& f) { read_bool(f, out.coalesce); }},
+          {"coalesce_wait", [&](const Entry& f) { read_duration(f, out.coalesce_wait, false); }},
+      });
+  if (out.ttl > out.max_ttl) {
+    error(ttl_mark.line != 0 ? ttl_mark : at(e), e.path.empty() ? "cache.ttl" : e.path + ".ttl",
+          "must not exceed cache.max_ttl");
+  }
+}
+
 void Loader::read_logging(const Entry& e, LoggingConfig& out) {
   read_fields(
       e,
@@ -713,8 +742,8 @@ LoadResult load_string(std::string_view yaml, const std::string& file_name, cons
 std::optional<Duration> parse_duration(std::string_view text) {
   if (text == "0") return Duration{0};
   constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<Duration::rep>::max());
-  const auto ms =
-      parse_scaled(text, {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}}, kMax);
+  const auto ms = parse_scaled(
+      text, {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}}, kMax);
   if (!ms) return std::nullopt;
   return Duration{static_cast<Duration::rep>(*ms)};
 }

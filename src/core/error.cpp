@@ -11,6 +11,7 @@ unsigned http_status(ErrorCode code) noexcept {
     case ErrorCode::kBadRequest:
     case ErrorCode::kInvalidJson:
     case ErrorCode::kInvalidPath:
+    case ErrorCode::kInvalidHeader:
       return 400;
     case ErrorCode::kRouteNotFound:
     case ErrorCode::kUnknownProvider:
@@ -45,6 +46,8 @@ std::string_view code_name(ErrorCode code) noexcept {
       return "invalid_json";
     case ErrorCode::kInvalidPath:
       return "invalid_provider_path";
+    case ErrorCode::kInvalidHeader:
+      return "invalid_header";
     case ErrorCode::kRouteNotFound:
       return "route_not_found";
     case ErrorCode::kUnknownProvider:

@@ -25,6 +25,10 @@ class ResponseSink {
                                                bool head_only) = 0;
   virtual boost::asio::awaitable<bool> on_body(std::string_view chunk) = 0;
   virtual boost::asio::awaitable<bool> on_end() = 0;
+  // The client is gone (a write failed, or it hung up while the provider was still
+  // thinking). True: keep reading the provider's response to its end anyway (a stage still
+  // needs it); later calls then report success without writing. False: stop and cancel.
+  virtual bool continue_without_client() = 0;
 };
 
 class Forwarder {

@@ -3,6 +3,7 @@
 #include "core/json_check.hpp"
 #include "pipeline/headers.hpp"
 #include "stages/access_log/access_log_stage.hpp"
+#include "stages/cache/cache_stage.hpp"
 
 #include <boost/beast/core/string.hpp>
 
@@ -31,6 +32,8 @@ bool is_json_content_type(std::string_view value) {
   return media.size() > 5 && beast::iequals(media.substr(media.size() - 5), "+json");
 }
 
+boost::asio::awaitable<bool> ready(bool value) { co_return value; }
+
 // Bridges forwarder events to stage hooks and the client.
 class StageSink final : public ResponseSink {
  public:
@@ -47,26 +50,44 @@ class StageSink final : public ResponseSink {
     ctx_.status = head.result_int();
     ctx_.streamed = view.streamed;
     ctx_.committed = true;
+    if (client_gone_) return ready(true);
     added_ = AddedHeaders{ctx_.id, ctx_.event_id, &ctx_.response_headers};
     return downstream_.send_head(head, added_, content_length, head_only);
   }
 
   boost::asio::awaitable<bool> on_body(std::string_view chunk) override {
-    ctx_.response_bytes += chunk.size();
     for (const auto& stage : pipeline_.stages()) stage->on_response_body(ctx_, chunk, false);
+    if (client_gone_) return ready(true);
+    ctx_.response_bytes += chunk.size();
     return downstream_.send_body(chunk);
   }
 
   boost::asio::awaitable<bool> on_end() override {
     for (const auto& stage : pipeline_.stages()) stage->on_response_body(ctx_, {}, true);
+    if (client_gone_) return ready(true);
     return downstream_.finish();
   }
+
+  bool continue_without_client() override {
+    if (!client_gone_) {
+      bool needed = false;
+      for (const auto& stage : pipeline_.stages()) {
+        needed = needed || stage->needs_rest_of_response(ctx_);
+      }
+      if (!needed) return false;
+      client_gone_ = true;
+    }
+    return true;
+  }
+  // The response was read on without the client (continue_without_client said so).
+  bool client_gone() const noexcept { return client_gone_; }
 
  private:
   const Pipeline& pipeline_;
   RequestContext& ctx_;
   Downstream& downstream_;
   AddedHeaders added_;  // outlives the send_head awaitable that references it
+  bool client_gone_ = false;
 };
 
 }  // namespace
@@ -156,7 +177,10 @@ boost::asio::awaitable<void> Pipeline::run(RequestContext& ctx, Forwarder& forwa
     auto forwarded = co_await forwarder.forward(ctx, sink, downstream);
     if (!forwarded) {
       ctx.error = forwarded.error();
-      if (!ctx.committed) co_await send_local(ctx, downstream);
+      if (!ctx.committed && !sink.client_gone()) co_await send_local(ctx, downstream);
+    }
+    if (sink.client_gone() && ctx.outcome == Outcome::kPending) {
+      ctx.outcome = Outcome::kClientAbort;
     }
   }
 
@@ -175,13 +199,14 @@ boost::asio::awaitable<void> Pipeline::run(RequestContext& ctx, Forwarder& forwa
 
 boost::asio::awaitable<void> Pipeline::send_local(RequestContext& ctx,
                                                   Downstream& downstream) const {
-  LocalResponse response;
+  LocalResponse error_response;
   if (ctx.error) {
-    response.status = http_status(ctx.error->code);
-    response.body = error_body(*ctx.error);
-  } else {
-    response = *ctx.local_response;
+    error_response.status = http_status(ctx.error->code);
+    error_response.body = error_body(*ctx.error);
   }
+  const LocalResponse& response = ctx.error ? error_response : *ctx.local_response;
+  const std::string_view body =
+      response.shared_body ? std::string_view(*response.shared_body) : response.body;
   http::response_header<> head;
   head.version(11);
   head.result(response.status);
@@ -190,20 +215,54 @@ boost::asio::awaitable<void> Pipeline::send_local(RequestContext& ctx,
 
   StageSink sink(*this, ctx, downstream);
   const bool head_only = ctx.request.method() == http::verb::head;
-  if (!co_await sink.on_head(head, response.body.size(), head_only)) {
+  std::optional<std::uint64_t> length;
+  if (response.source) {
+    length = response.source_length;
+  } else if (!response.stream) {
+    length = body.size();
+  }
+  if (!co_await sink.on_head(head, length, head_only)) {
     ctx.outcome = Outcome::kClientAbort;
     co_return;
   }
   if (head_only) co_return;
-  if (!co_await sink.on_body(response.body) || !co_await sink.on_end()) {
-    ctx.outcome = Outcome::kClientAbort;
+  if (response.source) {
+    // Relayed as the source produces it, like a provider's response.
+    for (;;) {
+      const BodySource::Chunk chunk = co_await response.source->next();
+      if (!chunk.data.empty() && !co_await sink.on_body(chunk.data)) {
+        ctx.outcome = Outcome::kClientAbort;
+        co_return;
+      }
+      if (chunk.broken) {
+        ctx.outcome = Outcome::kUpstreamAbort;
+        downstream.abort();
+        co_return;
+      }
+      if (chunk.end) break;
+    }
+  } else {
+    // A stream goes out one event per chunk, as a provider sent it (without the pauses).
+    std::string_view rest = body;
+    while (!rest.empty()) {
+      const std::size_t end = response.stream ? rest.find("\n\n") : std::string_view::npos;
+      const std::size_t n = end == std::string_view::npos ? rest.size() : end + 2;
+      if (!co_await sink.on_body(rest.substr(0, n))) {
+        ctx.outcome = Outcome::kClientAbort;
+        co_return;
+      }
+      rest.remove_prefix(n);
+    }
   }
+  if (!co_await sink.on_end()) ctx.outcome = Outcome::kClientAbort;
 }
 
 std::vector<std::shared_ptr<Stage>> build_stages(const Config& config) {
   std::vector<std::shared_ptr<Stage>> stages;
-  // Order matters: auth, rate limits, cache and router join here in later issues. The access
-  // log goes last so its on_complete sees what every other stage recorded.
+  // Order matters. Auth, rate limits and the router join in later issues: auth and limits
+  // before the cache, so a hit is served only to a request that passed them. The access log
+  // goes last so its on_complete sees what every other stage recorded.
+  if (auto cache = CacheStage::create(config.cache)) stages.push_back(std::move(cache));
   if (auto log = AccessLogStage::create(config.logging)) stages.push_back(std::move(log));
   return stages;
 }

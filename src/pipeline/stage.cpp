@@ -6,6 +6,7 @@ namespace aigw {
 boost::asio::awaitable<Verdict> Stage::on_request(RequestContext&) { co_return Verdict::kContinue; }
 void Stage::on_response_head(RequestContext&, const ResponseHead&) {}
 void Stage::on_response_body(RequestContext&, std::string_view, bool) {}
+bool Stage::needs_rest_of_response(const RequestContext&) const noexcept { return false; }
 void Stage::on_complete(RequestContext&) noexcept {}
 
 std::optional<std::string_view> RequestContext::control_header(
@@ -34,6 +35,22 @@ std::string_view outcome_name(Outcome outcome) noexcept {
       return "upstream_abort";
   }
   return "pending";
+}
+
+std::string_view cache_status_name(CacheStatus status) noexcept {
+  switch (status) {
+    case CacheStatus::kHit:
+      return "HIT";
+    case CacheStatus::kMiss:
+      return "MISS";
+    case CacheStatus::kBypass:
+      return "BYPASS";
+    case CacheStatus::kCoalesced:
+      return "COALESCED";
+    case CacheStatus::kNone:
+      break;
+  }
+  return "";
 }
 
 }  // namespace aigw

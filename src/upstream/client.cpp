@@ -336,7 +336,7 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
   }
   const bool upstream_keep_alive = response.keep_alive();
 
-  if (!co_await sink.on_head(response_head, length, head_only)) {
+  if (!co_await sink.on_head(response_head, length, head_only) && !sink.continue_without_client()) {
     ctx.outcome = Outcome::kClientAbort;
     co_return Exchange{{}, false, false};
   }
@@ -351,7 +351,8 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
     error_code rec = co_await net::read_some(stream, conn.buffer, parser, deadline);
     if (rec == http::error::need_buffer) rec = {};
     const std::size_t got = buffer.size() - response.body().size;
-    if (got > 0 && !co_await sink.on_body({buffer.data(), got})) {
+    if (got > 0 && !co_await sink.on_body({buffer.data(), got}) &&
+        !sink.continue_without_client()) {
       ctx.outcome = Outcome::kClientAbort;
       co_return Exchange{{}, false, false};
     }
@@ -396,6 +397,7 @@ asio::awaitable<Result<void>> UpstreamClient::forward(RequestContext& ctx, Respo
   bool client_gone = false;
   std::function<void()> cancel_current;
   downstream.watch_disconnect([&] {
+    if (sink.continue_without_client()) return;  // a stage still needs the response
     client_gone = true;
     if (cancel_current) cancel_current();
   });

@@ -85,6 +85,7 @@ std::string AccessLogStage::format(const RequestContext& ctx) {
     }
   }
   if (ctx.error) line["error"] = code_name(ctx.error->code);
+  if (ctx.cache.status != CacheStatus::kNone) line["cache"] = cache_status_name(ctx.cache.status);
   return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -332,9 +332,11 @@ TEST(ConfigRanges, Durations) {
   EXPECT_EQ(diagnostics("server:\n  request_timeout: 30\n"),
             (Lines{"test.yaml:2:20: server.request_timeout: must be a duration with a unit "
                    "such as 250ms, 30s, 5m (got '30')"}));
-  EXPECT_EQ(diagnostics("server:\n  idle_timeout: 1d\n"),
+  EXPECT_EQ(diagnostics("server:\n  idle_timeout: 1w\n"),
             (Lines{"test.yaml:2:17: server.idle_timeout: must be a duration with a unit such "
-                   "as 250ms, 30s, 5m (got '1d')"}));
+                   "as 250ms, 30s, 5m (got '1w')"}));
+  EXPECT_EQ(diagnostics("server:\n  idle_timeout: 1d\n"),
+            (Lines{"test.yaml:2:17: server.idle_timeout: must be <= 1h (got 1d)"}));
   EXPECT_EQ(diagnostics("server:\n  request_timeout: 0s\n"),
             (Lines{"test.yaml:2:20: server.request_timeout: must be > 0 (got 0s)"}));
   EXPECT_EQ(diagnostics("upstream:\n  read_timeout: 61m\n"),

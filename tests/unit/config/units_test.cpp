@@ -24,6 +24,7 @@ TEST(ParseDuration, Valid) {
   EXPECT_EQ(parse_duration("30s"), seconds(30));
   EXPECT_EQ(parse_duration("5m"), minutes(5));
   EXPECT_EQ(parse_duration("1h"), hours(1));
+  EXPECT_EQ(parse_duration("30d"), hours(24 * 30));
   EXPECT_EQ(parse_duration("90m"), minutes(90));
   EXPECT_EQ(parse_duration("007s"), seconds(7));
 }
@@ -38,8 +39,8 @@ TEST(ParseDuration, DecimalsMustComeToWholeMilliseconds) {
 
 TEST(ParseDuration, Invalid) {
   for (const char* text :
-       {"", "30", "1", "-1s", "+1s", "s", "1 s", " 1s", "1s ", "1S", "1sec", "1d", "1.s", ".5s",
-        "1..5s", "1h30m", "1e3ms", "0x10s", "99999999999999999999s"}) {
+       {"", "30", "1", "-1s", "+1s", "s", "1 s", " 1s", "1s ", "1S", "1sec", "1.s", ".5s", "1..5s",
+        "1h30m", "1e3ms", "0x10s", "99999999999999999999s"}) {
     EXPECT_EQ(parse_duration(text), std::nullopt) << text;
   }
 }

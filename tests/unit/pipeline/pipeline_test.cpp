@@ -22,7 +22,11 @@ class RecordingStage final : public Stage {
   asio::awaitable<Verdict> on_request(RequestContext& ctx) override {
     log_.push_back(name_ + ".request");
     if (respond_) {
-      ctx.local_response = LocalResponse{200, {{"x-local", "1"}}, "local", "text/plain"};
+      LocalResponse local;
+      local.headers = {{"x-local", "1"}};
+      local.body = "local";
+      local.content_type = "text/plain";
+      ctx.local_response = std::move(local);
       co_return Verdict::kRespond;
     }
     co_return Verdict::kContinue;

@@ -1,0 +1,46 @@
+#pragma once
+// The response cache stage (docs/caching.md): answers identical requests from the store and
+// stores complete 2xx responses, streams included (replayed as streams).
+
+#include "aigw/config.hpp"
+#include "aigw/stage.hpp"
+
+#include "stages/cache/flight.hpp"
+#include "stages/cache/store.hpp"
+
+#include <memory>
+
+namespace aigw {
+
+class CacheStage final : public Stage {
+ public:
+  CacheStage(const CacheConfig& config, std::shared_ptr<cache::CacheStore> store,
+             cache::Clock clock = {});
+  // The stage for `config` with an in-memory store, or nullptr when cache.max_bytes is 0.
+  // It exists even with cache.enabled false: cf-aig-cache-key opts single requests in.
+  static std::shared_ptr<CacheStage> create(const CacheConfig& config);
+
+  std::string_view name() const noexcept override { return "cache"; }
+  boost::asio::awaitable<Verdict> on_request(RequestContext& ctx) override;
+  void on_response_head(RequestContext& ctx, const ResponseHead& head) override;
+  void on_response_body(RequestContext& ctx, std::string_view chunk, bool last) override;
+  bool needs_rest_of_response(const RequestContext& ctx) const noexcept override;
+  void on_complete(RequestContext& ctx) noexcept override;
+
+  cache::CacheStore& store() noexcept { return *store_; }
+  const cache::FlightTable& flights() const noexcept { return flights_; }
+
+ private:
+  SteadyTime now() const { return clock_ ? clock_() : std::chrono::steady_clock::now(); }
+  // Waits (bounded) for the flight's response; the answer for a follower, or nullopt when
+  // the flight failed or took too long (the request then goes on by itself). Suspends.
+  boost::asio::awaitable<std::optional<LocalResponse>> follow(
+      std::shared_ptr<cache::Flight> flight);
+
+  CacheConfig config_;
+  std::shared_ptr<cache::CacheStore> store_;
+  cache::Clock clock_;
+  cache::FlightTable flights_;
+};
+
+}  // namespace aigw
