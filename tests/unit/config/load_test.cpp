@@ -74,7 +74,7 @@ class TempDir {
 TEST(ConfigDefaults, EmptyDocumentsGiveAllDefaults) {
   for (std::string_view yaml : {"", "\n", "# only a comment\n", "~\n", "---\n"}) {
     SCOPED_TRACE(std::string(yaml));
-    const Config c = load_ok(yaml);
+    const aigw::Config c = load_ok(yaml);
     EXPECT_EQ(c.source, "test.yaml");
     EXPECT_EQ(c.server.listen.host, "0.0.0.0");
     EXPECT_EQ(c.server.listen.port, 8080);
@@ -104,7 +104,7 @@ TEST(ConfigDefaults, EmptyDocumentsGiveAllDefaults) {
 }
 
 TEST(ConfigDefaults, EmptySectionsKeepDefaults) {
-  const Config c = load_ok("server:\nadmin:\nupstream:\nproviders:\nlogging:\n");
+  const aigw::Config c = load_ok("server:\nadmin:\nupstream:\nproviders:\nlogging:\n");
   EXPECT_EQ(c.server.listen.port, 8080);
   EXPECT_TRUE(c.providers.empty());
 }
@@ -112,7 +112,7 @@ TEST(ConfigDefaults, EmptySectionsKeepDefaults) {
 // ---- values ---------------------------------------------------------------------------
 
 TEST(ConfigValues, EveryKeyIsRead) {
-  const Config c = load_ok(R"(
+  const aigw::Config c = load_ok(R"(
 server:
   listen: "[::1]:9000"
   workers: 4
@@ -165,7 +165,7 @@ logging:
 }
 
 TEST(ConfigValues, ProvidersWithMarks) {
-  const Config c = load_ok(R"(providers:
+  const aigw::Config c = load_ok(R"(providers:
   openai:
   custom-local:
     base_url: http://127.0.0.1:8000/v1
@@ -204,7 +204,7 @@ TEST(ConfigValues, ProvidersWithMarks) {
 }
 
 TEST(ConfigValues, QuotedScalarsAreAcceptedForNumbersAndBooleans) {
-  const Config c = load_ok("server:\n  workers: \"8\"\n  validate_json: 'false'\n");
+  const aigw::Config c = load_ok("server:\n  workers: \"8\"\n  validate_json: 'false'\n");
   EXPECT_EQ(c.server.workers, 8u);
   EXPECT_FALSE(c.server.validate_json);
 }
@@ -231,9 +231,13 @@ TEST(ConfigUnknownKeys, DashesAndCaseAreClearNearMisses) {
 TEST(ConfigUnknownKeys, FarMissListsTheKeys) {
   EXPECT_EQ(diagnostics("admin:\n  port: 1\n"),
             (Lines{"test.yaml:2:3: admin.port: unknown key (expected one of: enabled, listen)"}));
-  EXPECT_EQ(diagnostics("cache: {}\n"),
-            (Lines{"test.yaml:1:1: cache: unknown key (expected one of: admin, logging, "
+  EXPECT_EQ(diagnostics("routes: {}\n"),
+            (Lines{"test.yaml:1:1: routes: unknown key (expected one of: admin, cache, logging, "
                    "providers, server, upstream)"}));
+  EXPECT_EQ(diagnostics("cache:\n  size: 1\n"),
+            (Lines{"test.yaml:2:3: cache.size: unknown key (expected one of: coalesce, "
+                   "coalesce_wait, enabled, max_bytes, max_entry_bytes, max_ttl, "
+                   "share_across_keys, ttl)"}));
   EXPECT_EQ(diagnostics("providers:\n  openai:\n    api_key: x\n"),
             (Lines{"test.yaml:3:5: providers.openai.api_key: unknown key (expected one of: "
                    "base_url, ca_file, connect_timeout, first_byte_timeout, headers, "
@@ -403,7 +407,7 @@ TEST(ConfigProviders, SlugMustBeLowercase) {
 }
 
 TEST(ConfigProviders, UnknownSlugsAreLeftToTheRegistry) {
-  const Config c = load_ok("providers:\n  not-a-provider: {}\n");
+  const aigw::Config c = load_ok("providers:\n  not-a-provider: {}\n");
   EXPECT_EQ(c.providers.count("not-a-provider"), 1u);
 }
 
@@ -469,7 +473,7 @@ TEST(ConfigProviders, HeaderValuesMustNotContainLineBreaks) {
 TEST(ConfigProviders, CaFileMustBeReadable) {
   TempDir dir;
   const std::string ca = dir.write("ca.pem", "-----BEGIN CERTIFICATE-----\n");
-  const Config c = load_ok("providers:\n  custom-x:\n    ca_file: " + ca + "\n");
+  const aigw::Config c = load_ok("providers:\n  custom-x:\n    ca_file: " + ca + "\n");
   EXPECT_EQ(c.providers.at("custom-x").ca_file, ca);
 
   const std::string missing = (dir.path() / "missing.pem").string();
@@ -507,7 +511,7 @@ TEST(ConfigLogging, AccessLogDirectoryMustExist) {
 // ---- environment references -----------------------------------------------------------
 
 TEST(ConfigEnv, ExpandsReferencesIntoSecrets) {
-  const Config c = load_ok(R"(providers:
+  const aigw::Config c = load_ok(R"(providers:
   openai:
     headers:
       authorization: Bearer ${OPENAI_KEY}
@@ -518,11 +522,11 @@ TEST(ConfigEnv, ExpandsReferencesIntoSecrets) {
 server:
   workers: ${WORKERS}
 )",
-                           fake_env({{"OPENAI_KEY", "sk-secret"},
-                                     {"A", "1"},
-                                     {"B", "2"},
-                                     {"LOCAL_URL", "http://10.0.0.1:8000"},
-                                     {"WORKERS", "3"}}));
+                                 fake_env({{"OPENAI_KEY", "sk-secret"},
+                                           {"A", "1"},
+                                           {"B", "2"},
+                                           {"LOCAL_URL", "http://10.0.0.1:8000"},
+                                           {"WORKERS", "3"}}));
   const auto& headers = c.providers.at("openai").headers;
   ASSERT_EQ(headers.size(), 3u);
   EXPECT_EQ(headers[0].first, "authorization");
@@ -537,8 +541,8 @@ server:
 }
 
 TEST(ConfigEnv, ExpandedValuesAreNotRescanned) {
-  const Config c = load_ok("providers:\n  openai:\n    headers:\n      x-a: ${V}\n",
-                           fake_env({{"V", "${OTHER}"}}));
+  const aigw::Config c = load_ok("providers:\n  openai:\n    headers:\n      x-a: ${V}\n",
+                                 fake_env({{"V", "${OTHER}"}}));
   EXPECT_EQ(c.providers.at("openai").headers.at(0).second.reveal(), "${OTHER}");
 }
 
@@ -683,8 +687,8 @@ colour: blue
                    "variable OPENAI_KEY is not set",
                    "test.yaml:16:10: logging.level: must be one of trace, debug, info, warn, "
                    "error, off (got 'loud')",
-                   "test.yaml:17:1: colour: unknown key (expected one of: admin, logging, "
-                   "providers, server, upstream)"}));
+                   "test.yaml:17:1: colour: unknown key (expected one of: admin, cache, "
+                   "logging, providers, server, upstream)"}));
 }
 
 // ---- Diagnostic::str ------------------------------------------------------------------
@@ -706,6 +710,19 @@ TEST(ConfigDiagnostic, LongValuesAreShortenedAndEscaped) {
   EXPECT_EQ(diagnostics("logging:\n  level: \"a\\tb\\x01\"\n"),
             (Lines{"test.yaml:2:10: logging.level: must be one of trace, debug, info, warn, "
                    "error, off (got 'a\\tb\\x01')"}));
+}
+
+TEST(ConfigCache, KeysAndBounds) {
+  const aigw::Config c = load_ok("cache:\n  enabled: true\n  ttl: 300s\n");
+  EXPECT_TRUE(c.cache.enabled);
+  EXPECT_EQ(c.cache.ttl, std::chrono::seconds(300));
+  EXPECT_TRUE(c.cache.coalesce);
+  EXPECT_EQ(diagnostics("cache:\n  ttl: 2d\n  max_ttl: 1d\n"),
+            (Lines{"test.yaml:2:8: cache.ttl: must not exceed cache.max_ttl"}));
+  EXPECT_EQ(diagnostics("cache:\n  ttl: 0s\n"),
+            (Lines{"test.yaml:2:8: cache.ttl: must be > 0 (got 0s)"}));
+  EXPECT_EQ(diagnostics("cache:\n  coalesce: sometimes\n"),
+            (Lines{"test.yaml:2:13: cache.coalesce: expected true or false (got 'sometimes')"}));
 }
 
 }  // namespace
