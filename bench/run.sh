@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh — aigw against nginx (plain reverse proxy) and against no proxy at all, in one
-# bounded run, for an HTTP and an HTTPS upstream. Method and columns: bench/README.md.
+# bounded run, for an HTTP and an HTTPS upstream; plus aigw answering from its response cache
+# (every request a hit) and the memory one cached entry costs. Method and columns:
+# bench/README.md.
 #
 #   bench/run.sh                                   install nginx + wrk, build, measure
 #   BENCH_BUILD_DIR=build-bench bench/run.sh       use another (configured) build directory
@@ -20,6 +22,7 @@
 #                           0: no pinning
 #   BENCH_ACCESS_LOG (off)  off, or "on": aigw and nginx both write their access log to a
 #                           file in the temp dir
+#   BENCH_CACHE_ENTRIES (20000)  distinct responses cached to measure memory per entry
 #   BENCH_KEEP_TMP (0)      1 keeps the temp dir (configs, logs) for inspection
 # Output: the table on stdout and in bench/results/latest.md. Traffic stays on 127.0.0.1.
 set -euo pipefail
@@ -39,6 +42,7 @@ sse_chunks=${BENCH_SSE_CHUNKS:-20}
 sse_delay_ms=${BENCH_SSE_DELAY_MS:-5}
 pin=${BENCH_PIN:-auto}
 access_log=${BENCH_ACCESS_LOG:-off}
+cache_entries=${BENCH_CACHE_ENTRIES:-20000}
 results_dir="$repo/bench/results"
 
 log() { printf '[bench] %s\n' "$*" >&2; }
@@ -165,6 +169,7 @@ cpu_ticks() {  # cpu_ticks PID...: utime + stime of all of them, in clock ticks
 }
 
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 machine_idle() {  # percent of all CPUs idle over one second
   local a b
@@ -212,6 +217,19 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "${auth#Authorization: }"
 EOF
 
+# Memory per cached entry: request i carries "Hello #i", so the first $cache_entries requests
+# are all different (each a miss that gets stored); later ones repeat the last (hits).
+cat >"$tmp/fill.lua" <<EOF
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "${auth#Authorization: }"
+local n = 0
+request = function()
+  if n < $cache_entries then n = n + 1 end
+  return wrk.format(nil, nil, nil, string.format('${body/Hello!/Hello #%d!}', n))
+end
+EOF
+
 # --- fake providers (one HTTP, one HTTPS), running for the whole run -----------------------
 declare -A fake_port fake_pid
 for scheme in http https; do
@@ -229,12 +247,16 @@ for scheme in http https; do
 done
 
 # --- proxies ----------------------------------------------------------------------------------
-start_aigw() {  # start_aigw SCHEME: sets aigw_pid, aigw_port
-  local scheme=$1 admin_port ca_line="" log_value='"off"'
+start_aigw() {  # start_aigw SCHEME NAME [cache]: sets aigw_pid, aigw_port; "cache" turns the
+  local scheme=$1 name=$2 admin_port ca_line="" log_value='"off"' cache_lines=""  # cache on
   read -r aigw_port admin_port < <(free_ports 2)
   [[ $scheme == https ]] && ca_line="    ca_file: $pki/ca.pem"
-  [[ $access_log == on ]] && log_value="$tmp/aigw-access-$scheme.log"
-  cat >"$tmp/aigw-$scheme.yaml" <<EOF
+  [[ $access_log == on ]] && log_value="$tmp/$name-access-$scheme.log"
+  [[ ${3:-} == cache ]] && cache_lines="cache:
+  enabled: true
+  ttl: 1h
+  max_bytes: 1GiB"
+  cat >"$tmp/$name-$scheme.yaml" <<EOF
 server:
   listen: 127.0.0.1:$aigw_port
   workers: 1
@@ -248,12 +270,13 @@ $ca_line
 logging:
   level: warn
   access_log: $log_value
+$cache_lines
 EOF
-  "${proxy_cpu[@]}" "$aigw_bin" --config "$tmp/aigw-$scheme.yaml" >"$tmp/aigw-$scheme.out" \
-    2>"$tmp/aigw-$scheme.log" &
+  "${proxy_cpu[@]}" "$aigw_bin" --config "$tmp/$name-$scheme.yaml" >"$tmp/$name-$scheme.out" \
+    2>"$tmp/$name-$scheme.log" &
   aigw_pid=$!
   pids+=("$aigw_pid")
-  wait_http "http://127.0.0.1:$admin_port/readyz" "$aigw_pid" "aigw ($scheme)"
+  wait_http "http://127.0.0.1:$admin_port/readyz" "$aigw_pid" "$name ($scheme)"
 }
 
 start_nginx() {  # start_nginx SCHEME: sets nginx_pid (master), nginx_worker, nginx_port
@@ -336,6 +359,36 @@ sanity() {  # sanity URL WHAT: one JSON and one SSE request must come back whole
   [[ $out == *'data: [DONE]'* ]] || die "$2: stream did not end with [DONE]: ${out:0:200}"
 }
 
+cache_status() {  # cache_status URL BODY: the cf-aig-cache-status of one request
+  curl -sSk --max-time 5 -o /dev/null -D - -H 'Content-Type: application/json' -H "$auth" \
+    -d "$2" "$1" | tr -d '\r' | sed -n 's/^cf-aig-cache-status: //Ip'
+}
+
+sanity_hit() {  # sanity_hit URL WHAT: a repeated request, JSON and stream, is a cache hit
+  local status out
+  sanity "$1" "$2"
+  status=$(cache_status "$1" "$body")
+  [[ $status == HIT ]] || die "$2: a repeated request was not a cache hit (cf-aig-cache-status: $status)"
+  out=$(curl -sSkN --max-time 10 -H 'Content-Type: application/json' -H "$auth" \
+    -d "$stream_body" "$1") || die "$2: replayed stream failed"
+  [[ $out == *'data: [DONE]'* ]] || die "$2: replayed stream did not end with [DONE]: ${out:0:200}"
+}
+
+entry_memory() {  # entry_memory URL PID: fills the cache with $cache_entries distinct responses
+  local url=$1 pid=$2 before after first last  # and reports the RSS they added, per entry
+  log "cache memory: $cache_entries distinct responses"
+  before=$(rss_kib "$pid")
+  run_child /dev/null timeout 120 "${load_cpu[@]}" wrk -t1 -c8 -d"$((cache_entries / 2000 + 3))s" \
+    -s "$tmp/fill.lua" "$url"
+  after=$(rss_kib "$pid")
+  first=$(cache_status "$url" "${body/Hello!/Hello #1!}")
+  last=$(cache_status "$url" "${body/Hello!/Hello #$cache_entries!}")
+  [[ $first == HIT && $last == HIT ]] ||
+    notes+=("cache memory: not every entry was stored (first: $first, last: $last); the figure is off")
+  R[cache.rss_added]=$((after - before))
+  R[cache.entry_bytes]=$(((after - before) * 1024 / cache_entries))
+}
+
 throughput() {  # throughput SCHEME TARGET URL PID...: one wrk run; CPU summed over the PIDs
   local scheme=$1 target=$2 url=$3 key="$1.$2" out c0 c1 requests secs errs
   shift 3
@@ -395,30 +448,37 @@ sse() {  # sse SCHEME TARGET URL: SSE time to first byte
 }
 
 started=$(date +%s)
+# hit: a second aigw with the cache on; after the sanity check every request is a cache hit.
+targets=(direct aigw hit nginx)
 for scheme in http https; do
-  start_aigw "$scheme"
+  start_aigw "$scheme" aigw-cache cache
+  hit_pid=$aigw_pid hit_port=$aigw_port
+  start_aigw "$scheme" aigw
   start_nginx "$scheme"
   declare -A url=(
     [direct]="$scheme://127.0.0.1:${fake_port[$scheme]}/v1/chat/completions"
     [aigw]="http://127.0.0.1:$aigw_port/openai/chat/completions"
+    [hit]="http://127.0.0.1:$hit_port/openai/chat/completions"
     [nginx]="http://127.0.0.1:$nginx_port/openai/chat/completions")
-  declare -A cpu_pids=([direct]="${fake_pid[$scheme]}" [aigw]="$aigw_pid"
+  declare -A cpu_pids=([direct]="${fake_pid[$scheme]}" [aigw]="$aigw_pid" [hit]="$hit_pid"
     [nginx]="$nginx_pid $nginx_worker")
   for target in direct aigw nginx; do
     log "$scheme upstream, $target: sanity check"
     sanity "${url[$target]}" "$target ($scheme)"
   done
+  log "$scheme upstream, hit: sanity check"
+  sanity_hit "${url[hit]}" "aigw cache hit ($scheme)"
   # Rounds interleave the paths, so a slow spell of the VM hits all three alike.
   for ((round = 1; round <= rounds; round++)); do
-    for target in direct aigw nginx; do
+    for target in "${targets[@]}"; do
       # shellcheck disable=SC2086 # the PID list splits on purpose
       throughput "$scheme" "$target" "${url[$target]}" ${cpu_pids[$target]}
     done
-    for target in direct aigw nginx; do
+    for target in "${targets[@]}"; do
       latency "$scheme" "$target" "${url[$target]}"
     done
   done
-  for target in direct aigw nginx; do
+  for target in "${targets[@]}"; do
     median_sample "$scheme.$target"
     median_latency "$scheme.$target"
     sse "$scheme" "$target" "${url[$target]}"
@@ -427,14 +487,21 @@ for scheme in http https; do
     <(tr ';' '\n' <<<"${R[$scheme.nginx.samples]}" | sed '/^$/d') |
     awk '{printf "%.2f× ", ($4 > 0 ? $1 / $4 : 0)}')
   notes+=("$scheme: aigw/nginx req per CPU-s in each round: ${ratios% }")
+  ratios=$(paste -d' ' <(tr ';' '\n' <<<"${R[$scheme.hit.samples]}" | sed '/^$/d') \
+    <(tr ';' '\n' <<<"${R[$scheme.nginx.samples]}" | sed '/^$/d') |
+    awk '{printf "%.2f× ", ($4 > 0 ? $1 / $4 : 0)}')
+  notes+=("$scheme: hit/nginx req per CPU-s in each round: ${ratios% }")
   notes+=("$scheme: aigw p99 ms in each round: $(tr ';' '\n' <<<"${R[$scheme.aigw.lat_samples]}" |
     sed '/^$/d' | awk '{printf "%.3f ", $1 / 1000}')(direct: $(tr ';' '\n' <<<"${R[$scheme.direct.lat_samples]}" |
     sed '/^$/d' | awk '{printf "%.3f ", $1 / 1000}' | sed 's/ $//'))")
   R[$scheme.direct.rss]=$(hwm_kib "${fake_pid[$scheme]}")
   R[$scheme.aigw.rss]=$(hwm_kib "$aigw_pid")
+  R[$scheme.hit.rss]=$(hwm_kib "$hit_pid")
+  [[ $scheme == http ]] && entry_memory "${url[hit]}" "$hit_pid"
   R[$scheme.nginx.rss]=$(hwm_kib "$nginx_worker")
   R[$scheme.nginx.rss_master]=$(hwm_kib "$nginx_pid")
   stop "$aigw_pid"
+  stop "$hit_pid"
   stop "$nginx_pid"
 done
 elapsed=$(($(date +%s) - started))
@@ -464,7 +531,7 @@ report="$tmp/report.md"
   echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
   for scheme in http https; do
     kd="$scheme.direct"
-    for target in direct aigw nginx; do
+    for target in "${targets[@]}"; do
       k="$scheme.$target"
       added=$(awk -v a="${R[$k.p99]}" -v b="${R[$kd.p99]}" 'BEGIN {printf "%+.3f", (a - b) / 1000}')
       [[ $target == direct ]] && added="—"
@@ -479,6 +546,12 @@ report="$tmp/report.md"
       "$(ratio "${R[$ka.p50]}" "${R[$kn.p50]}") | $(ratio "${R[$ka.p99]}" "${R[$kn.p99]}") | |" \
       "$(ratio "${R[$ka.ttfb50]}" "${R[$kn.ttfb50]}") | $(ratio "${R[$ka.ttfb99]}" "${R[$kn.ttfb99]}") |" \
       "$(ratio "${R[$ka.rss]}" "${R[$kn.rss]}") |"
+    kh="$scheme.hit"
+    echo "| $scheme | **hit/nginx** | $(ratio "${R[$kh.rps]}" "${R[$kn.rps]}") |" \
+      "$(ratio "${R[$kh.cpu]}" "${R[$kn.cpu]}") | **$(ratio "${R[$kh.rpc]}" "${R[$kn.rpc]}")** |" \
+      "$(ratio "${R[$kh.p50]}" "${R[$kn.p50]}") | $(ratio "${R[$kh.p99]}" "${R[$kn.p99]}") | |" \
+      "$(ratio "${R[$kh.ttfb50]}" "${R[$kn.ttfb50]}") | $(ratio "${R[$kh.ttfb99]}" "${R[$kn.ttfb99]}") |" \
+      "$(ratio "${R[$kh.rss]}" "${R[$kn.rss]}") |"
   done
   echo
   echo "Targets:"
@@ -493,13 +566,19 @@ report="$tmp/report.md"
       printf "- %s upstream: req per CPU-s %.2f× nginx (target ≥ 0.80×): %s; p99 added %.3f ms (target ≤ 1 ms): %s; peak RSS %.1f MB (target < 30 MB): %s\n",
         s, r, (r >= 0.8 ? "**pass**" : "**FAIL**"), added, (added <= 1 ? "**pass**" : "**FAIL**"),
         mb, (mb < 30 ? "**pass**" : "**FAIL**") }'
+    awk -v s="$scheme" -v hr="${R[$scheme.hit.rpc]}" -v nr="${R[$kn.rpc]}" 'BEGIN {
+      r = nr > 0 ? hr / nr : 0
+      printf "- %s upstream, cache hit: req per CPU-s %.2f× nginx proxying (target ≥ 2.00×, i.e. at most half the CPU): %s\n",
+        s, r, (r >= 2 ? "**pass**" : "**FAIL**") }'
   done
+  echo "- cache memory: $cache_entries distinct cached responses (553-byte body plus OpenAI's" \
+    "headers each) added $(mb "${R[cache.rss_added]}") MB of RSS: $(num "${R[cache.entry_bytes]}") bytes per entry"
   echo
   echo "Parameters: wrk -t1 -c$connections, ${warmup}s warm-up + ${duration}s, $rounds rounds" \
     "(req/s, proxy CPU and req per CPU-s are each path's median round);" \
     "fixed rate $rate req/s for ${lat_duration}s per round, median p99 round reported (aigw-bench-load, up to 8 connections);" \
     "$streams SSE streams at $stream_rate/s, $sse_chunks events ${sse_delay_ms} ms apart." \
-    "SSE full-stream p50 (ms): $(for s in http https; do for t in direct aigw nginx; do
+    "SSE full-stream p50 (ms): $(for s in http https; do for t in "${targets[@]}"; do
       printf '%s/%s %s, ' "$s" "$t" "$(ms "${R[$s.$t.stream50]}")"; done; done | sed 's/, $/./')"
   echo "nginx peak RSS is its worker's; the master adds $(mb "${R[http.nginx.rss_master]}") MB."
   if ((${#notes[@]} > 0)); then
