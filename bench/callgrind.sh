@@ -7,6 +7,7 @@
 #   bench/callgrind.sh                     build/ (scripts/build.sh), 3000 requests
 #   BENCH_BUILD_DIR=build-release bench/callgrind.sh
 #   CALLGRIND_REQUESTS=5000 CALLGRIND_KEEP=1 bench/callgrind.sh   keep the profile
+#   CALLGRIND_CACHE=1 bench/callgrind.sh   cache on: every measured request is a cache hit
 #
 # Prints the instructions per request, then the 25 functions with the most instructions of
 # their own. aigw runs under callgrind (about 50x slower), so the load is a gentle fixed rate:
@@ -66,6 +67,11 @@ logging:
   level: warn
   access_log: "off"
 EOF
+what="proxied request"
+if [[ "${CALLGRIND_CACHE:-0}" == 1 ]]; then
+  printf 'cache:\n  enabled: true\n  ttl: 1h\n' >>"$tmp/aigw.yaml"
+  what="cache hit"
+fi
 valgrind --tool=callgrind --callgrind-out-file="$tmp/callgrind.out" \
   "$aigw_bin" --config "$tmp/aigw.yaml" >"$tmp/aigw.out" 2>"$tmp/valgrind.log" &
 aigw_pid=$!
@@ -91,7 +97,7 @@ grep -q "errors=0 non2xx=0" "$tmp/load.out" || die "requests failed: $(cat "$tmp
 
 profile=$(ls "$tmp"/callgrind.out.* | head -1)
 total=$(callgrind_annotate "$profile" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
-echo "aigw user-space instructions per proxied request: $((total / requests))" \
+echo "aigw user-space instructions per $what: $((total / requests))" \
   "($requests requests, $(basename "$build_dir"))"
 echo
 echo "Instructions per request spent in each function itself (top 25):"

@@ -218,12 +218,13 @@ wrk.headers["Authorization"] = "${auth#Authorization: }"
 EOF
 
 # Memory per cached entry: request i carries "Hello #i", so the first $cache_entries requests
-# are all different (each a miss that gets stored); later ones repeat the last (hits).
+# are all different (each a miss that gets stored); later ones repeat the last (hits). wrk
+# calls request() once to check the script before it sends anything: that call is #0.
 cat >"$tmp/fill.lua" <<EOF
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "${auth#Authorization: }"
-local n = 0
+local n = -1
 request = function()
   if n < $cache_entries then n = n + 1 end
   return wrk.format(nil, nil, nil, string.format('${body/Hello!/Hello #%d!}', n))

@@ -31,6 +31,11 @@ class Stage {
   virtual ~Stage() = default;
   virtual std::string_view name() const noexcept = 0;
 
+  // Before on_request: whether this stage has anything to do for this request. false skips
+  // its on_request, which as a coroutine costs a frame even when it returns at once (a
+  // disabled cache, a stage that only logs). Never suspends.
+  virtual bool wants_request(const RequestContext& ctx) const noexcept;
+
   // Before the request goes upstream, in pipeline order. May suspend (e.g. a shared-store
   // lookup). Returning kRespond requires ctx.local_response or ctx.error to be set.
   virtual boost::asio::awaitable<Verdict> on_request(RequestContext& ctx);

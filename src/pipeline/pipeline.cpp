@@ -167,6 +167,7 @@ boost::asio::awaitable<void> Pipeline::run(RequestContext& ctx, Forwarder& forwa
   }
   if (!ctx.error) {
     for (const auto& stage : stages_) {
+      if (!stage->wants_request(ctx)) continue;
       if (co_await stage->on_request(ctx) == Verdict::kRespond) break;
     }
   }

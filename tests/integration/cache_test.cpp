@@ -403,6 +403,26 @@ TEST(Coalescing, LeaderClientLeavingDoesNotFailTheFollowers) {
   EXPECT_EQ(f.fake.requests(), 1);
 }
 
+TEST(Coalescing, WaitIsBoundedByCoalesceWait) {
+  Gate gate;
+  std::atomic<int> calls{0};
+  Fixture f(
+      [&](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
+        if (++calls == 1) co_await ex.wait(gate, 10s);  // the leader's provider stalls
+        co_await ex.respond(200, R"({"answer":1})", json_headers());
+      },
+      [](Config& c) { c.cache.coalesce_wait = std::chrono::milliseconds(300); });
+  auto leader = std::async(std::launch::async, [&] { return f.post(); });
+  ASSERT_TRUE(f.eventually([&] { return f.fake.requests() == 1; }));
+  // The follower gives up after coalesce_wait and calls the provider itself.
+  const auto follower = f.post();
+  EXPECT_EQ(follower.status, 200u);
+  EXPECT_EQ(follower.header("cf-aig-cache-status"), "MISS");
+  EXPECT_EQ(f.fake.requests(), 2);
+  gate.open();
+  EXPECT_EQ(leader.get().status, 200u);
+}
+
 TEST(Coalescing, OffMeansEveryRequestCallsTheProvider) {
   constexpr int kN = 3;
   Gate gate;

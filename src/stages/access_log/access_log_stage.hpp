@@ -29,6 +29,7 @@ class AccessLogStage final : public Stage {
   ~AccessLogStage() override;
 
   std::string_view name() const noexcept override { return "access_log"; }
+  bool wants_request(const RequestContext&) const noexcept override { return false; }
   void on_complete(RequestContext& ctx) noexcept override;
 
   // The line written for `ctx` (exposed for tests).

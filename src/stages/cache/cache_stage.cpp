@@ -122,11 +122,14 @@ std::shared_ptr<CacheStage> CacheStage::create(const CacheConfig& config) {
                                       std::make_shared<cache::MemoryCacheStore>(config.max_bytes));
 }
 
+bool CacheStage::wants_request(const RequestContext& ctx) const noexcept {
+  const auto method = ctx.request.method();
+  if (method != http::verb::post && method != http::verb::get) return false;
+  return config_.enabled || ctx.control_header("cf-aig-cache-key").has_value();
+}
+
 boost::asio::awaitable<Verdict> CacheStage::on_request(RequestContext& ctx) {
   const auto custom_key = ctx.control_header("cf-aig-cache-key");
-  if (!config_.enabled && !custom_key) co_return Verdict::kContinue;
-  const auto method = ctx.request.method();
-  if (method != http::verb::post && method != http::verb::get) co_return Verdict::kContinue;
 
   // Per-request TTL in seconds (cf-cache-ttl is Cloudflare's older spelling), capped.
   ctx.cache.ttl = config_.ttl;

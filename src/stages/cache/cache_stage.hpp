@@ -21,6 +21,8 @@ class CacheStage final : public Stage {
   static std::shared_ptr<CacheStage> create(const CacheConfig& config);
 
   std::string_view name() const noexcept override { return "cache"; }
+  // Off unless the cache is enabled or the request sends cf-aig-cache-key.
+  bool wants_request(const RequestContext& ctx) const noexcept override;
   boost::asio::awaitable<Verdict> on_request(RequestContext& ctx) override;
   void on_response_head(RequestContext& ctx, const ResponseHead& head) override;
   void on_response_body(RequestContext& ctx, std::string_view chunk, bool last) override;

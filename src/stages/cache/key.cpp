@@ -1,11 +1,12 @@
 #include "stages/cache/key.hpp"
 
+#include "core/json_canonical.hpp"
 #include "pipeline/headers.hpp"
 
 #include <boost/beast/core/string.hpp>
-#include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <stdexcept>
@@ -20,15 +21,25 @@ namespace beast = boost::beast;
 constexpr std::string_view kCredentialHeaders[] = {"authorization", "x-api-key", "api-key",
                                                    "x-goog-api-key"};
 
+// SHA-256 through OpenSSL's EVP interface. The digest is fetched once: an implicit fetch
+// (EVP_sha256() passed to EVP_DigestInit_ex) searches the provider store on every init,
+// about 5 000 instructions. Each thread reuses one context.
+const EVP_MD* sha256_md() {
+  static const EVP_MD* md = [] {
+    EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (fetched == nullptr) throw std::runtime_error("SHA-256 unavailable");
+    return fetched;  // kept for the life of the process
+  }();
+  return md;
+}
+
 class Sha256 {
  public:
-  Sha256() : ctx_(EVP_MD_CTX_new()) {
-    if (ctx_ == nullptr || EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1) {
-      EVP_MD_CTX_free(ctx_);
+  Sha256() : ctx_(context()) {
+    if (EVP_DigestInit_ex2(ctx_, sha256_md(), nullptr) != 1) {
       throw std::runtime_error("SHA-256 unavailable");
     }
   }
-  ~Sha256() { EVP_MD_CTX_free(ctx_); }
   Sha256(const Sha256&) = delete;
   Sha256& operator=(const Sha256&) = delete;
 
@@ -56,33 +67,72 @@ class Sha256 {
   }
 
  private:
+  static EVP_MD_CTX* context() {
+    struct Owned {
+      EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+      ~Owned() { EVP_MD_CTX_free(ctx); }
+    };
+    thread_local Owned owned;
+    if (owned.ctx == nullptr) throw std::runtime_error("SHA-256 unavailable");
+    return owned.ctx;
+  }
+
   EVP_MD_CTX* ctx_;
 };
 
-std::string credential_scope(const http::fields& fields) {
-  Sha256 scope;
-  scope.field("credential-v1");
-  bool any = false;
-  for (const std::string_view name : kCredentialHeaders) {
-    for (const auto& field : fields) {
-      if (beast::iequals(field.name_string(), name)) {
-        scope.field(name);
-        scope.field(field.value());
-        any = true;
+// Adds the client's provider credential headers to the key, in a fixed order of names (then
+// in the order sent), or "anonymous" without any. Only their hash is ever kept.
+void add_credential_scope(Sha256& key, const http::fields& fields) {
+  struct Found {
+    std::size_t name = 0;
+    std::string_view value;
+  };
+  std::array<Found, 8> found{};
+  std::size_t count = 0;
+  bool overflow = false;
+  for (const auto& field : fields) {
+    const std::string_view name = field.name_string();
+    for (std::size_t i = 0; i < std::size(kCredentialHeaders); ++i) {
+      if (name.size() == kCredentialHeaders[i].size() &&
+          beast::iequals(name, kCredentialHeaders[i])) {
+        if (count == found.size()) {
+          overflow = true;
+        } else {
+          found[count++] = Found{i, field.value()};
+        }
+        break;
       }
     }
   }
-  return any ? scope.hex() : std::string("anonymous");
+  if (overflow) {  // more than 8 credential headers: one at a time, by name
+    for (std::size_t i = 0; i < std::size(kCredentialHeaders); ++i) {
+      for (const auto& field : fields) {
+        if (beast::iequals(field.name_string(), kCredentialHeaders[i])) {
+          key.field(kCredentialHeaders[i]);
+          key.field(field.value());
+        }
+      }
+    }
+    return;
+  }
+  if (count == 0) {
+    key.field("anonymous");
+    return;
+  }
+  std::stable_sort(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(count),
+                   [](const Found& a, const Found& b) { return a.name < b.name; });
+  for (std::size_t i = 0; i < count; ++i) {
+    key.field(kCredentialHeaders[found[i].name]);
+    key.field(found[i].value);
+  }
 }
 
 }  // namespace
 
 std::string canonical_body(std::string_view body) {
   if (body.empty()) return {};
-  auto parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) return std::string(body);
-  // nlohmann's objects are std::maps: dump() writes keys sorted, compactly.
-  return parsed.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (auto canonical = json::canonical(body)) return std::move(*canonical);
+  return std::string(body);
 }
 
 std::string cache_key(const RequestContext& ctx, bool share_across_keys,
@@ -95,7 +145,12 @@ std::string cache_key(const RequestContext& ctx, bool share_across_keys,
   key.field(std::to_string(ctx.target.port));
   key.field(ctx.target.target);
   key.field(headers::value_of(ctx.request, http::field::accept_encoding));
-  key.field(share_across_keys ? std::string("shared") : credential_scope(ctx.request));
+  key.field("credential-v2");
+  if (share_across_keys) {
+    key.field("shared");
+  } else {
+    add_credential_scope(key, ctx.request);
+  }
   if (custom_key) {
     key.field("custom");
     key.field(*custom_key);

@@ -53,6 +53,21 @@ TEST(CacheKey, ModelBodyPathAndCredentialSeparate) {
   EXPECT_NE(cache_key(request("a"), false, "k"), cache_key(request("a"), false, "l"));
 }
 
+TEST(CacheKey, CredentialHeadersScopeTheKeyWhateverTheirOrder) {
+  auto with = [](std::vector<std::pair<std::string, std::string>> fields) {
+    RequestContext ctx = request(R"({"model":"m"})");
+    ctx.request.erase(http::field::authorization);
+    for (const auto& [name, value] : fields) ctx.request.insert(name, value);
+    return key_of(ctx);
+  };
+  const auto both = with({{"Authorization", "Bearer a"}, {"x-api-key", "k"}});
+  EXPECT_EQ(both, with({{"X-Api-Key", "k"}, {"authorization", "Bearer a"}}));
+  EXPECT_NE(both, with({{"Authorization", "Bearer a"}}));
+  EXPECT_NE(with({{"x-api-key", "k"}}), with({{"api-key", "k"}}));  // the name counts too
+  EXPECT_NE(with({}), with({{"x-goog-api-key", "g"}}));
+  EXPECT_EQ(with({{"x-other", "1"}}), with({}));  // other headers are not part of the key
+}
+
 std::shared_ptr<const CachedResponse> entry(std::size_t body_bytes) {
   auto r = std::make_shared<CachedResponse>();
   r->body = std::make_shared<const std::string>(body_bytes, 'x');
