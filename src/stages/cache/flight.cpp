@@ -74,6 +74,9 @@ std::shared_ptr<const CachedResponse> Flight::complete(SteadyTime now) {
   std::unique_lock lock(mutex_);
   if (state_ != State::kRelaying) return nullptr;
   CachedResponse response = *head_;
+  // The body grew by appends: up to twice its size in capacity. It may live in the cache
+  // for its whole TTL, charged by capacity, so give the slack back (one copy, once).
+  if (body_.capacity() - body_.size() > body_.size() / 8) body_.shrink_to_fit();
   response.body = std::make_shared<const std::string>(std::move(body_));
   response.stored_at = now;
   final_ = std::make_shared<const CachedResponse>(std::move(response));

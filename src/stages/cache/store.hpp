@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -30,8 +31,9 @@ struct CachedResponse {
   bool stream = false;  // an SSE stream: replayed as a stream, one chunk per event
   SteadyTime stored_at{};
 
-  // What the entry is charged against the memory budget: its bytes plus bookkeeping.
-  std::size_t charge(std::size_t key_size) const noexcept;
+  // The heap this response holds (body, headers, content type, control blocks), counted by
+  // capacity and with the allocator's rounding, so the figure is an upper bound.
+  std::size_t heap_bytes() const noexcept;
 };
 
 class CacheStore {
@@ -59,6 +61,12 @@ class MemoryCacheStore final : public CacheStore {
  public:
   explicit MemoryCacheStore(std::size_t max_bytes, std::size_t shards = 16, Clock clock = {});
 
+  // What an entry is charged against the budget: the response's heap_bytes() plus the
+  // store's own bookkeeping for it (list node, key, index node, bucket). An upper bound of
+  // the memory it really takes, so the real total stays within max_bytes
+  // (tests/unit/stages/cache_store_test.cpp measures it).
+  static std::size_t charge(std::size_t key_size, const CachedResponse& value) noexcept;
+
   std::shared_ptr<const CachedResponse> get(const std::string& key) override;
   void put(const std::string& key, std::shared_ptr<const CachedResponse> value,
            Duration ttl) override;
@@ -74,7 +82,8 @@ class MemoryCacheStore final : public CacheStore {
   struct Shard {
     mutable std::mutex mutex;
     std::list<Entry> lru;  // front = most recently used
-    std::unordered_map<std::string, std::list<Entry>::iterator> index;
+    // Keyed by a view of the key held in the list node (nodes never move): one copy per key.
+    std::unordered_map<std::string_view, std::list<Entry>::iterator> index;
     std::size_t bytes = 0;
     std::uint64_t evictions = 0;
     std::uint64_t expirations = 0;

@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <malloc.h>
+
 namespace aigw::cache {
 namespace {
 
@@ -89,7 +92,7 @@ TEST(MemoryCacheStore, EntriesExpireAfterTheirTtl) {
 
 TEST(MemoryCacheStore, MemoryStaysWithinBudgetAndEvictsTheLeastRecentlyUsed) {
   // Every key has three characters, so every entry is charged the same.
-  const std::size_t charge = entry(1000)->charge(3);
+  const std::size_t charge = MemoryCacheStore::charge(3, *entry(1000));
   MemoryCacheStore store(3 * charge, 1);
   store.put("k-a", entry(1000), 1h);
   store.put("k-b", entry(1000), 1h);
@@ -110,6 +113,45 @@ TEST(MemoryCacheStore, MemoryStaysWithinBudgetAndEvictsTheLeastRecentlyUsed) {
   store.put("big", entry(10 * charge), 1h);
   EXPECT_EQ(store.get("big"), nullptr);
   EXPECT_EQ(store.stats().entries, 3u);
+}
+
+// The budget is what the process really spends: fill a store far past its budget with
+// entries shaped like a chat completion (64-character key, 553-byte body, OpenAI's headers)
+// and measure the heap with glibc's own accounting.
+TEST(MemoryCacheStore, RealHeapUseStaysWithinTheBudget) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "sanitizers replace malloc; mallinfo2 does not see their heap";
+#else
+  constexpr std::size_t kBudget = 4u << 20;
+  auto make = [](int i) {
+    auto r = std::make_shared<CachedResponse>();
+    r->content_type = "application/json";
+    r->headers = {{"openai-organization", "bench-org"},
+                  {"openai-processing-ms", "312"},
+                  {"openai-version", "2020-10-01"},
+                  {"x-ratelimit-remaining-requests", "9999"},
+                  {"x-request-id", "req_5f0a8a2f3c1e4d6b9a7e2c1d" + std::to_string(100000 + i)}};
+    r->body = std::make_shared<const std::string>(553, 'x');
+    return r;
+  };
+  const std::size_t before = ::mallinfo2().uordblks;
+  {
+    MemoryCacheStore store(kBudget, 16);
+    for (int i = 0; i < 20000; ++i) {
+      char key[65];
+      std::snprintf(key, sizeof key, "%064d", i);
+      store.put(key, make(i), 1h);
+    }
+    const std::size_t used = ::mallinfo2().uordblks - before;
+    const auto stats = store.stats();
+    EXPECT_GT(stats.evictions, 0u);
+    EXPECT_LE(stats.bytes, kBudget);
+    // The shard table and its vectors are outside the per-entry account: 64 KiB of slack.
+    EXPECT_LE(used, kBudget + (64u << 10)) << stats.entries << " entries";
+    // And the account is not wildly pessimistic either: the store is well used.
+    EXPECT_GE(used, kBudget / 2) << stats.entries << " entries";
+  }
+#endif
 }
 
 TEST(MemoryCacheStore, ReplacingAnEntryKeepsTheAccountExact) {
