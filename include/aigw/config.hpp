@@ -81,6 +81,9 @@ struct ProviderConfig {
   std::optional<Duration> connect_timeout;
   std::optional<Duration> first_byte_timeout;
   std::optional<Duration> read_timeout;
+  // Add stream_options.include_usage to OpenAI-compatible stream requests (and remove the
+  // extra usage event from what the client gets); unset = metering.include_usage.
+  std::optional<bool> include_usage;
   SourceMark mark;  // where the provider's entry starts
   SourceMark base_url_mark;
 };
@@ -105,6 +108,35 @@ struct CacheConfig {
   Duration coalesce_wait{std::chrono::seconds(120)};
 };
 
+// The request log: one record per request in an embedded SQLite file (docs/metering.md).
+struct RequestLogConfig {
+  bool enabled = true;
+  std::string path = "aigw.db";  // relative paths: to the config file's directory
+  Duration flush_interval{std::chrono::milliseconds(200)};  // kill -9 loses at most this much
+  std::size_t queue = 65536;  // records waiting for the writer; beyond, dropped and counted
+  std::uint64_t max_rows = 1'000'000;             // 0 = unlimited; oldest deleted first
+  Duration max_age{std::chrono::hours(24 * 30)};  // 0 = unlimited
+  bool payloads = false;                          // store request and response bodies
+  std::size_t max_payload_bytes = 256 * 1024;     // per body; larger bodies are cut to this
+};
+
+// A model's price in US dollars per million tokens.
+struct ModelPrice {
+  double input = 0;
+  double output = 0;
+  std::optional<double> cached_input;  // unset: the input price
+  std::optional<double> cache_write;   // unset: the input price
+};
+
+// Token metering and cost (docs/metering.md).
+struct MeteringConfig {
+  bool include_usage = true;  // default of providers.<name>.include_usage
+  std::string pricing_file;   // resolved path of the price table; "" = none
+  std::string prices_taken;   // the table's `taken:` date, shown in logs and /metrics
+  // "provider/model" → price: the table's entries, then metering.prices over them.
+  std::map<std::string, ModelPrice> prices;
+};
+
 struct Config {
   std::string source;  // file the config was loaded from ("" for built-in defaults)
   ServerConfig server;
@@ -113,6 +145,8 @@ struct Config {
   std::map<std::string, ProviderConfig> providers;  // by slug
   LoggingConfig logging;
   CacheConfig cache;
+  RequestLogConfig log;
+  MeteringConfig metering;
 };
 
 }  // namespace aigw

@@ -1,7 +1,7 @@
 #pragma once
 // Provider adapters: everything that differs between providers lives behind this interface
-// (today the URL mapping; usage parsing and auth-header injection join it in later issues),
-// so stages never branch on a provider's name.
+// (the URL mapping and which usage format a path answers in; auth-header injection joins it
+// in a later issue), so stages never branch on a provider's name.
 
 #include "aigw/config.hpp"
 #include "aigw/error.hpp"
@@ -13,6 +13,10 @@
 #include <vector>
 
 namespace aigw {
+
+// The shape token usage takes in a provider's response body. Declared here so adapters can
+// name it; the enumerators and the parsers are in upstream/providers/usage/usage_parser.hpp.
+enum class UsageFormat : std::uint8_t;
 
 // A parsed absolute http(s) URL. Path has no trailing '/' ("" for the root).
 struct Url {
@@ -55,6 +59,18 @@ class ProviderAdapter {
   // out of the base path), then the provider's own map_path. Returns the upstream target, or
   // kInvalidPath when a rule fails.
   Result<UpstreamTarget> map(const MapInput& in, const Url& base) const;
+
+  // Called by the metering stage once per request, after map(), with the upstream path
+  // (UpstreamTarget::target; a query is ignored); never suspends. Says in which format the
+  // response to that path reports token usage: kNone when the path is not a generation or
+  // embedding endpoint the gateway can meter (the default for providers without a parser).
+  virtual UsageFormat usage_format(std::string_view upstream_path) const;
+  // Whether the gateway should add stream_options.include_usage to this provider's
+  // OpenAI-compatible stream requests (and strip the extra usage event for the client): true
+  // only where the provider accepts the option AND its streams carry no usage without it.
+  // Providers that always report usage in streams (Groq, Mistral, xAI...) say false, so their
+  // requests are never rewritten. The config's providers.<name>.include_usage overrides it.
+  virtual bool include_usage_supported() const { return false; }
 
  protected:
   // The provider's own mapping, called by map() after the shared checks passed. Returns

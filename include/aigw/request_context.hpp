@@ -80,6 +80,21 @@ enum class CacheStatus : std::uint8_t {
 std::string_view cache_status_name(CacheStatus status) noexcept;
 
 struct CacheCapture;  // the cache stage's copy of a response being stored
+struct MeterState;    // the metering stage's per-request state (src/stages/meter)
+
+// Rewrites a streamed response body on its way to the client: the metering stage removes the
+// usage event it asked the provider for. Installed in on_response_head, only for a body
+// relayed chunked (its length may change). Applied to each upstream chunk before the stages'
+// on_response_body, which therefore still see exactly the client's bytes.
+class BodyFilter {
+ public:
+  virtual ~BodyFilter() = default;
+  // The bytes to send for the next upstream chunk (possibly none, or a view of `in`); valid
+  // until the next call. Never suspends.
+  virtual std::string_view filter(std::string_view in) = 0;
+  // At the end of a complete body: what is still held back.
+  virtual std::string_view finish() = 0;
+};
 
 struct RequestContext {
   // --- identity: writer = session, at creation ---
@@ -126,6 +141,13 @@ struct RequestContext {
     bool store = false;  // the response may be stored (not Cache-Control: no-store)
     std::shared_ptr<CacheCapture> capture;  // the response as it is relayed, while storable
   } cache;
+
+  // --- writer = the metering stage (src/stages/meter) ---
+  std::shared_ptr<MeterState> meter;
+  // The body was rewritten to ask for usage (stream_options.include_usage): part of the cache
+  // key, so a client that asked for usage itself never shares an entry with one that did not.
+  bool usage_injected = false;
+  std::unique_ptr<BodyFilter> response_filter;  // set in on_response_head, see BodyFilter
 
   // --- writer = the stage that returned Verdict::kRespond ---
   std::optional<LocalResponse> local_response;

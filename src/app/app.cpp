@@ -44,7 +44,54 @@ App::App(Config config) : config_(std::make_shared<const Config>(std::move(confi
     }
   }
   tls_ = TlsContexts::build(*providers_);
-  pipeline_ = std::make_shared<const Pipeline>(config_, providers_, build_stages(*config_));
+  telemetry_.metrics = std::make_shared<metrics::Registry>();
+  if (config_->log.enabled) {
+    const RequestLogConfig& log = config_->log;
+    store::LogStoreOptions options;
+    options.path = log.path;
+    options.flush_interval = log.flush_interval;
+    options.queue_capacity = log.queue;
+    options.max_rows = log.max_rows;
+    options.max_age = std::chrono::duration_cast<std::chrono::seconds>(log.max_age);
+    options.on_error = [](std::string_view message) { spdlog::error("request log: {}", message); };
+    auto opened = store::LogStore::open(std::move(options));
+    if (!opened) throw std::runtime_error("log.path: " + opened.error().detail);
+    telemetry_.log = std::move(*opened);
+    register_log_gauges();
+  }
+  if (config_->metering.prices.empty()) {
+    spdlog::warn("no price table (metering.pricing_file): every cost is logged as unpriced");
+  } else {
+    spdlog::info(
+        "prices for {} models (taken {}) from {}", config_->metering.prices.size(),
+        config_->metering.prices_taken.empty() ? "?" : config_->metering.prices_taken,
+        config_->metering.pricing_file.empty() ? "the config" : config_->metering.pricing_file);
+  }
+  pipeline_ =
+      std::make_shared<const Pipeline>(config_, providers_, build_stages(*config_, telemetry_));
+}
+
+void App::register_log_gauges() {
+  // The store is shared, so these read it when /metrics is rendered.
+  std::weak_ptr<store::LogStore> weak = telemetry_.log;
+  auto stat = [weak](auto field) {
+    return [weak, field]() -> double {
+      const auto log = weak.lock();
+      return log ? static_cast<double>(log->stats().*field) : 0.0;
+    };
+  };
+  auto& m = *telemetry_.metrics;
+  m.add_gauge({"aigw_log_queue_depth", "Request-log records waiting for the writer.", "gauge",
+               stat(&store::LogStoreStats::queued)});
+  m.add_gauge({"aigw_log_written_total", "Request-log records committed to the database.",
+               "counter", stat(&store::LogStoreStats::written)});
+  m.add_gauge({"aigw_log_dropped_total",
+               "Request-log records dropped because the writer could not keep up (queue full).",
+               "counter", stat(&store::LogStoreStats::dropped)});
+  m.add_gauge({"aigw_log_lost_total", "Request-log records given up after database write errors.",
+               "counter", stat(&store::LogStoreStats::lost)});
+  m.add_gauge({"aigw_log_write_errors_total", "Failed request-log write attempts.", "counter",
+               stat(&store::LogStoreStats::write_errors)});
 }
 
 App::~App() { drain_and_stop(); }
@@ -64,7 +111,7 @@ void App::start() {
     workers_.push_back(std::move(worker));
   }
   if (config_->admin.enabled) {
-    admin_ = std::make_unique<AdminServer>(state_);
+    admin_ = std::make_unique<AdminServer>(state_, telemetry_);
     admin_port_ = admin_->listen(endpoint_of(config_->admin.listen));
   }
   for (auto& w : workers_) w->start();
@@ -103,6 +150,7 @@ void App::drain_and_stop() {
   for (auto& w : workers_) w->stop();
   if (admin_) admin_->stop();
   workers_.clear();
+  if (telemetry_.log) telemetry_.log->flush();  // every finished request is on disk
 }
 
 int App::run_until_signal() {

@@ -4,8 +4,11 @@
 
 #include "aigw/config.hpp"
 
+#include "core/metrics.hpp"
+#include "pipeline/pipeline.hpp"
 #include "server/admin.hpp"
 #include "server/worker.hpp"
+#include "store/log_store.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -33,11 +36,16 @@ class App {
 
   ServerState& state() noexcept { return state_; }
   const Pipeline& pipeline() const noexcept { return *pipeline_; }
+  // The request log (null with log.enabled: false) and the metrics registry.
+  const Telemetry& telemetry() const noexcept { return telemetry_; }
 
  private:
+  void register_log_gauges();
+
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const ProviderRegistry> providers_;
   std::shared_ptr<const TlsContexts> tls_;
+  Telemetry telemetry_;
   std::shared_ptr<const Pipeline> pipeline_;
   ServerState state_;
   std::vector<std::unique_ptr<Worker>> workers_;

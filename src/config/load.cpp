@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -237,14 +239,37 @@ class Loader {
   void read_headers(const Entry& e, std::vector<std::pair<std::string, Secret>>& out);
   void read_logging(const Entry& e, LoggingConfig& out);
   void read_cache(const Entry& e, CacheConfig& out);
+  void read_log(const Entry& e, RequestLogConfig& out);
+  void read_metering(const Entry& e, MeteringConfig& out, SourceMark& file_mark);
+  void read_price(const Entry& e, ModelPrice& out);
+  void read_prices(const Entry& e, std::map<std::string, ModelPrice>& out);
+  void read_dollars(const Entry& e, double& out);
 
+ public:
+  // The price table file (metering.pricing_file, or pricing.yaml next to the config): its
+  // problems are reported against its own name and lines.
+  void read_price_table(const YAML::Node& root, MeteringConfig& out);
+
+ private:
   std::string file_;
   std::filesystem::path base_dir_;  // relative paths in the config are relative to its file
   const EnvLookup& env_;
   std::vector<Diagnostic> diagnostics_;
+  std::map<std::string, ModelPrice> inline_prices_;  // metering.prices
   SourceMark server_listen_mark_;
+
+ public:
+  SourceMark pricing_file_mark_;  // where metering.pricing_file was set (line 0: not set)
+  const std::filesystem::path& base_dir() const noexcept { return base_dir_; }
+
+ private:
   SourceMark admin_listen_mark_;
   bool listen_failed_ = false;  // then the server/admin port overlap check is skipped
+
+ public:
+  void apply_inline_prices(MeteringConfig& out) {
+    for (auto& [name, price] : inline_prices_) out.prices[name] = price;
+  }
 };
 
 template <class Visit>
@@ -442,14 +467,21 @@ std::optional<Value> Loader::resolve_path(Value v) const {
 
 void Loader::read(const YAML::Node& root, Config& config) {
   const Entry top{YAML::Node(), root, ""};
-  read_fields(top, {
-                       {"server", [&](const Entry& e) { read_server(e, config.server); }},
-                       {"admin", [&](const Entry& e) { read_admin(e, config.admin); }},
-                       {"upstream", [&](const Entry& e) { read_upstream(e, config.upstream); }},
-                       {"providers", [&](const Entry& e) { read_providers(e, config.providers); }},
-                       {"logging", [&](const Entry& e) { read_logging(e, config.logging); }},
-                       {"cache", [&](const Entry& e) { read_cache(e, config.cache); }},
-                   });
+  read_fields(top,
+              {
+                  {"server", [&](const Entry& e) { read_server(e, config.server); }},
+                  {"admin", [&](const Entry& e) { read_admin(e, config.admin); }},
+                  {"upstream", [&](const Entry& e) { read_upstream(e, config.upstream); }},
+                  {"providers", [&](const Entry& e) { read_providers(e, config.providers); }},
+                  {"logging", [&](const Entry& e) { read_logging(e, config.logging); }},
+                  {"cache", [&](const Entry& e) { read_cache(e, config.cache); }},
+                  {"log", [&](const Entry& e) { read_log(e, config.log); }},
+                  {"metering",
+                   [&](const Entry& e) { read_metering(e, config.metering, pricing_file_mark_); }},
+              });
+  if (const std::filesystem::path p(config.log.path); p.is_relative() && !base_dir_.empty()) {
+    config.log.path = (base_dir_ / p).lexically_normal().string();  // the default, unset
+  }
   // With SO_REUSEPORT a second bind to the same port does not fail: the kernel would quietly
   // spread client connections over the admin listener. Refuse the overlap instead.
   const ListenAddress& s = config.server.listen;
@@ -573,6 +605,12 @@ void Loader::read_provider(const Entry& e, ProviderConfig& out) {
              {"first_byte_timeout",
               [&](const Entry& f) { read_optional_duration(f, out.first_byte_timeout); }},
              {"read_timeout", [&](const Entry& f) { read_optional_duration(f, out.read_timeout); }},
+             {"include_usage",
+              [&](const Entry& f) {
+                bool b = true;
+                read_bool(f, b);
+                out.include_usage = b;
+              }},
          });
 }
 
@@ -626,6 +664,149 @@ void Loader::read_cache(const Entry& e, CacheConfig& out) {
   }
 }
 
+void Loader::read_log(const Entry& e, RequestLogConfig& out) {
+  read_fields(
+      e,
+      {
+          {"enabled", [&](const Entry& f) { read_bool(f, out.enabled); }},
+          {"path",
+           [&](const Entry& f) {
+             const auto v = scalar(f, "a path");
+             if (!v) return;
+             const auto path = resolve_path(*v);
+             if (!path) {
+               error(f, "must not be empty");
+               return;
+             }
+             // The database is created at start; a missing directory would fail only then.
+             const auto dir = std::filesystem::path(path->text).parent_path();
+             std::error_code ec;
+             if (!dir.empty() && !std::filesystem::is_directory(dir, ec)) {
+               error(f, "directory " + quoted(Value{dir.string(), v->secret}) + " does not exist");
+               return;
+             }
+             out.path = path->text;
+           }},
+          {"flush_interval",
+           [&](const Entry& f) {
+             read_duration(f, out.flush_interval, false, std::chrono::seconds(1));
+           }},
+          {"queue", [&](const Entry& f) { read_uint(f, out.queue, 16, 16'777'216); }},
+          {"max_rows", [&](const Entry& f) { read_uint(f, out.max_rows, 0, 10'000'000'000ULL); }},
+          {"max_age",
+           [&](const Entry& f) { read_duration(f, out.max_age, true, kMaxCacheTtl * 10); }},
+          {"payloads", [&](const Entry& f) { read_bool(f, out.payloads); }},
+          {"max_payload_bytes",
+           [&](const Entry& f) { read_size(f, out.max_payload_bytes, 0, 16 * kMiB); }},
+      });
+}
+
+void Loader::read_dollars(const Entry& e, double& out) {
+  const auto v = scalar(e, "a price in US dollars per million tokens");
+  if (!v) return;
+  double d = 0;
+  const char* end = v->text.data() + v->text.size();
+  const auto [ptr, ec] = std::from_chars(v->text.data(), end, d);
+  if (ec != std::errc() || ptr != end || !std::isfinite(d)) {
+    error(e, "must be a number of US dollars per million tokens, such as 2.5 (got " + quoted(*v) +
+                 ")");
+  } else if (d < 0) {
+    error(e, "must be >= 0 (got " + shown(*v) + ")");
+  } else {
+    out = d;
+  }
+}
+
+void Loader::read_price(const Entry& e, ModelPrice& out) {
+  bool input = false, output = false;
+  read_fields(e, {
+                     {"input",
+                      [&](const Entry& f) {
+                        input = true;
+                        read_dollars(f, out.input);
+                      }},
+                     {"output",
+                      [&](const Entry& f) {
+                        output = true;
+                        read_dollars(f, out.output);
+                      }},
+                     {"cached_input",
+                      [&](const Entry& f) {
+                        double d = -1;
+                        read_dollars(f, d);
+                        if (d >= 0) out.cached_input = d;
+                      }},
+                     {"cache_write",
+                      [&](const Entry& f) {
+                        double d = -1;
+                        read_dollars(f, d);
+                        if (d >= 0) out.cache_write = d;
+                      }},
+                 });
+  if (e.value.IsMap() && (!input || !output)) {
+    error(e, std::string("needs ") +
+                 (!input && !output ? "input and output"
+                  : !input          ? "input"
+                                    : "output") +
+                 " (US dollars per million tokens)");
+  }
+}
+
+void Loader::read_prices(const Entry& e, std::map<std::string, ModelPrice>& out) {
+  for_each_entry(e, false, "duplicate model", [&](const Entry& m) {
+    const std::string& name = m.key.Scalar();
+    const auto slash = name.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == name.size()) {
+      error(mark_of(m.key.Mark()), m.path,
+            "a price key is provider/model, such as openai/gpt-4o (got '" + printable(name) + "')");
+      return;
+    }
+    ModelPrice price;
+    read_price(m, price);
+    out[name] = price;
+  });
+}
+
+void Loader::read_metering(const Entry& e, MeteringConfig& out, SourceMark& file_mark) {
+  read_fields(e, {
+                     {"include_usage", [&](const Entry& f) { read_bool(f, out.include_usage); }},
+                     {"pricing_file",
+                      [&](const Entry& f) {
+                        const auto v = scalar(f, "a path");
+                        if (!v) return;
+                        if (v->text.empty()) {  // "" turns the table off
+                          file_mark = at(f);
+                          out.pricing_file = "-";
+                          return;
+                        }
+                        const auto path = resolve_path(*v);
+                        if (path) {
+                          out.pricing_file = path->text;
+                          file_mark = at(f);
+                        }
+                      }},
+                     // Read into a side map: they apply over the file's, which is read later.
+                     {"prices", [&](const Entry& f) { read_prices(f, inline_prices_); }},
+                 });
+}
+
+void Loader::read_price_table(const YAML::Node& root, MeteringConfig& out) {
+  const Entry top{YAML::Node(), root, ""};
+  read_fields(top, {
+                       {"taken",
+                        [&](const Entry& f) {
+                          const auto v = scalar(f, "a date (YYYY-MM-DD)");
+                          if (v) out.prices_taken = v->text;
+                        }},
+                       {"currency",
+                        [&](const Entry& f) {
+                          const auto v = scalar(f, "USD");
+                          if (v && v->text != "USD") error(f, "only USD is supported");
+                        }},
+                       {"prices", [&](const Entry& f) { read_prices(f, out.prices); }},
+                   });
+}
+
 void Loader::read_logging(const Entry& e, LoggingConfig& out) {
   read_fields(
       e,
@@ -669,6 +850,75 @@ void Loader::read_logging(const Entry& e, LoggingConfig& out) {
       });
 }
 
+// Reads a whole small file; nullopt with `error` set when it cannot.
+std::optional<std::string> read_small_file(const std::string& path, std::string& error) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    error = "cannot read file: is a directory";
+    return std::nullopt;
+  }
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    error = std::string("cannot read file: ") + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::string text;
+  char buf[16 * 1024];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, file)) > 0 && text.size() <= kMaxFileBytes) {
+    text.append(buf, n);
+  }
+  const int read_error = std::ferror(file) != 0 ? errno : 0;
+  std::fclose(file);
+  if (read_error != 0) {
+    error = std::string("cannot read file: ") + std::strerror(read_error);
+    return std::nullopt;
+  }
+  if (text.size() > kMaxFileBytes) {
+    error = "cannot read file: larger than " + format_size(kMaxFileBytes);
+    return std::nullopt;
+  }
+  return text;
+}
+
+// The price table: metering.pricing_file if set, else pricing.yaml next to the config file
+// when there is one (the shipped config/pricing.yaml). Its diagnostics name its own file.
+void load_price_table(Loader& main, Config& config, const EnvLookup& env) {
+  MeteringConfig& metering = config.metering;
+  const bool set = main.pricing_file_mark_.line != 0;
+  std::string path = metering.pricing_file;
+  metering.pricing_file.clear();
+  if (path == "-") {  // pricing_file: "" — no table
+    main.apply_inline_prices(metering);
+    return;
+  }
+  if (!set) {
+    std::error_code ec;
+    const auto candidate = main.base_dir() / "pricing.yaml";
+    if (config.source.empty() || !std::filesystem::is_regular_file(candidate, ec)) {
+      main.apply_inline_prices(metering);
+      return;
+    }
+    path = candidate.string();
+  }
+  std::string problem;
+  const auto text = read_small_file(path, problem);
+  if (!text) {
+    main.error(main.pricing_file_mark_, "metering.pricing_file",
+               "'" + printable(path) + "': " + problem);
+    return;
+  }
+  Loader table(path, env);
+  try {
+    table.read_price_table(YAML::Load(*text), metering);
+  } catch (const YAML::Exception& e) {
+    table.error(table.mark_of(e.mark), "", "invalid YAML: " + e.msg);
+  }
+  for (auto& d : table.take()) main.error(d.mark, std::move(d.path), std::move(d.message));
+  metering.pricing_file = path;
+  main.apply_inline_prices(metering);
+}
+
 }  // namespace
 
 std::string Diagnostic::str() const {
@@ -687,27 +937,14 @@ EnvLookup process_env() {
 }
 
 LoadResult load_file(const std::string& path, const EnvLookup& env) {
-  LoadResult result;
-  auto fail = [&](std::string message) {
-    result.diagnostics.push_back(Diagnostic{SourceMark{path, 0, 0}, "", std::move(message)});
+  std::string problem;
+  const auto text = read_small_file(path, problem);
+  if (!text) {
+    LoadResult result;
+    result.diagnostics.push_back(Diagnostic{SourceMark{path, 0, 0}, "", std::move(problem)});
     return result;
-  };
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return fail("cannot read file: is a directory");
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) return fail(std::string("cannot read file: ") + std::strerror(errno));
-  std::string text;
-  char buf[16 * 1024];
-  std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, file)) > 0 && text.size() <= kMaxFileBytes) {
-    text.append(buf, n);
   }
-  const int read_error = std::ferror(file) != 0 ? errno : 0;
-  std::fclose(file);
-  if (read_error != 0) return fail(std::string("cannot read file: ") + std::strerror(read_error));
-  if (text.size() > kMaxFileBytes)
-    return fail("cannot read file: larger than " + format_size(kMaxFileBytes));
-  return load_string(text, path, env);
+  return load_string(*text, path, env);
 }
 
 LoadResult load_string(std::string_view yaml, const std::string& file_name, const EnvLookup& env) {
@@ -729,6 +966,7 @@ LoadResult load_string(std::string_view yaml, const std::string& file_name, cons
   } else if (!documents.empty()) {
     loader.read(documents[0], config);
   }
+  load_price_table(loader, config, env);
   result.diagnostics = loader.take();
   std::stable_sort(result.diagnostics.begin(), result.diagnostics.end(),
                    [](const Diagnostic& a, const Diagnostic& b) {

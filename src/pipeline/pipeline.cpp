@@ -4,6 +4,7 @@
 #include "pipeline/headers.hpp"
 #include "stages/access_log/access_log_stage.hpp"
 #include "stages/cache/cache_stage.hpp"
+#include "stages/meter/meter_stage.hpp"
 
 #include <boost/beast/core/string.hpp>
 
@@ -56,6 +57,10 @@ class StageSink final : public ResponseSink {
   }
 
   boost::asio::awaitable<bool> on_body(std::string_view chunk) override {
+    if (ctx_.response_filter) {
+      chunk = ctx_.response_filter->filter(chunk);
+      if (chunk.empty()) return ready(true);  // all held back or removed: nothing to write
+    }
     for (const auto& stage : pipeline_.stages()) stage->on_response_body(ctx_, chunk, false);
     if (client_gone_) return ready(true);
     ctx_.response_bytes += chunk.size();
@@ -63,6 +68,7 @@ class StageSink final : public ResponseSink {
   }
 
   boost::asio::awaitable<bool> on_end() override {
+    if (ctx_.response_filter) return end_filtered();
     for (const auto& stage : pipeline_.stages()) stage->on_response_body(ctx_, {}, true);
     if (client_gone_) return ready(true);
     return downstream_.finish();
@@ -83,6 +89,21 @@ class StageSink final : public ResponseSink {
   bool client_gone() const noexcept { return client_gone_; }
 
  private:
+  // The end of a filtered body: the filter's held-back tail goes out before the last chunk.
+  boost::asio::awaitable<bool> end_filtered() {
+    const std::string_view tail = ctx_.response_filter->finish();
+    if (!tail.empty()) {
+      for (const auto& stage : pipeline_.stages()) stage->on_response_body(ctx_, tail, false);
+      if (!client_gone_) {
+        ctx_.response_bytes += tail.size();
+        if (!co_await downstream_.send_body(tail)) co_return false;
+      }
+    }
+    for (const auto& stage : pipeline_.stages()) stage->on_response_body(ctx_, {}, true);
+    if (client_gone_) co_return true;
+    co_return co_await downstream_.finish();
+  }
+
   const Pipeline& pipeline_;
   RequestContext& ctx_;
   Downstream& downstream_;
@@ -258,11 +279,14 @@ boost::asio::awaitable<void> Pipeline::send_local(RequestContext& ctx,
   if (!co_await sink.on_end()) ctx.outcome = Outcome::kClientAbort;
 }
 
-std::vector<std::shared_ptr<Stage>> build_stages(const Config& config) {
+std::vector<std::shared_ptr<Stage>> build_stages(const Config& config, const Telemetry& telemetry) {
   std::vector<std::shared_ptr<Stage>> stages;
   // Order matters. Auth, rate limits and the router join in later issues: auth and limits
-  // before the cache, so a hit is served only to a request that passed them. The access log
-  // goes last so its on_complete sees what every other stage recorded.
+  // before the cache, so a hit is served only to a request that passed them. Metering comes
+  // before the cache: it refuses bad metadata and custom-cost headers on hits too, and the
+  // cache keys on whether it rewrote the body. The access log goes last so its on_complete
+  // sees what every other stage recorded.
+  stages.push_back(std::make_shared<MeterStage>(config, telemetry.metrics, telemetry.log));
   if (auto cache = CacheStage::create(config.cache)) stages.push_back(std::move(cache));
   if (auto log = AccessLogStage::create(config.logging)) stages.push_back(std::move(log));
   return stages;

@@ -17,6 +17,13 @@
 
 namespace aigw {
 
+namespace metrics {
+class Registry;
+}
+namespace store {
+class LogStore;
+}
+
 class Pipeline {
  public:
   Pipeline(std::shared_ptr<const Config> config, std::shared_ptr<const ProviderRegistry> providers,
@@ -41,7 +48,15 @@ class Pipeline {
   std::vector<std::shared_ptr<Stage>> stages_;
 };
 
+// What observes every request beyond its own stage, owned by the App: the metrics registry
+// (rendered on the admin listener) and the request log (null with log.enabled: false).
+struct Telemetry {
+  std::shared_ptr<metrics::Registry> metrics;
+  std::shared_ptr<store::LogStore> log;
+};
+
 // The one place that decides which stages run, in which order.
-std::vector<std::shared_ptr<Stage>> build_stages(const Config& config);
+std::vector<std::shared_ptr<Stage>> build_stages(const Config& config,
+                                                 const Telemetry& telemetry = {});
 
 }  // namespace aigw

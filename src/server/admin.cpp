@@ -2,6 +2,8 @@
 
 #include "aigw/error.hpp"
 
+#include "server/admin_api.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -19,7 +21,8 @@ using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 }  // namespace
 
-AdminServer::AdminServer(ServerState& state) : state_(state), io_(1), acceptor_(io_) {}
+AdminServer::AdminServer(ServerState& state, Telemetry telemetry)
+    : state_(state), telemetry_(std::move(telemetry)), io_(1), acceptor_(io_) {}
 
 AdminServer::~AdminServer() { stop(); }
 
@@ -80,11 +83,18 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
       const bool draining = state_.draining.load();
       res.result(draining ? http::status::service_unavailable : http::status::ok);
       res.body() = draining ? R"({"status":"draining"})" : R"({"status":"ready"})";
+    } else if (auto api = admin::handle(target, telemetry_)) {
+      // Queries read SQLite on this thread: the admin listener is not on the request path.
+      res.result(static_cast<http::status>(api->status));
+      res.set(http::field::content_type, api->content_type);
+      res.body() = std::move(api->body);
     } else {
       res.result(http::status::not_found);
-      res.body() = error_body(
-          {ErrorCode::kRouteNotFound,
-           "no admin endpoint " + std::string(path) + "; available: /healthz, /readyz", false});
+      res.body() = error_body({ErrorCode::kRouteNotFound,
+                               "no admin endpoint " + std::string(path) +
+                                   "; available: /healthz, /readyz, /metrics, /api/logs, "
+                                   "/api/logs/{id}, /api/usage",
+                               false});
     }
     res.keep_alive(req.keep_alive());
     res.prepare_payload();

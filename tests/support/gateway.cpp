@@ -13,7 +13,9 @@ Config test_config() {
   c.server.listen = {"127.0.0.1", 0};
   c.server.workers = 1;
   c.admin.listen = {"127.0.0.1", 0};
-  c.logging.access_log = make_temp_dir() + "/access.log";
+  const std::string dir = make_temp_dir();
+  c.logging.access_log = dir + "/access.log";
+  c.log.path = dir + "/aigw.db";
   c.logging.level = "warn";
   c.server.drain_timeout = std::chrono::seconds(5);
   return c;

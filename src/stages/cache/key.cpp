@@ -151,6 +151,9 @@ std::string cache_key(const RequestContext& ctx, bool share_across_keys,
   } else {
     add_credential_scope(key, ctx.request);
   }
+  // The client's bytes differ from what went upstream when the metering stage asked for usage
+  // (docs/metering.md): those responses are stored without the usage event.
+  if (ctx.usage_injected) key.field("usage-injected");
   if (custom_key) {
     key.field("custom");
     key.field(*custom_key);

@@ -8,6 +8,7 @@
 #include "upstream/providers/adapters.hpp"
 
 #include "core/text.hpp"
+#include "upstream/providers/usage/usage_parser.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -105,10 +106,107 @@ UpstreamTarget make_target(const Url& base, std::string host, std::string_view p
   return t;
 }
 
+// --- usage formats by path ----------------------------------------------------------------
+// Adapters are handed the upstream target (base path + client path + query); matching on its
+// end keeps working when a base_url override changes the prefix.
+
+std::string_view path_only(std::string_view target) {
+  target = target.substr(0, target.find('?'));
+  if (target.size() > 1 && target.back() == '/') target.remove_suffix(1);
+  return target;
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// The OpenAI API's endpoints, as every OpenAI-compatible provider (and custom-*) serves them.
+UsageFormat openai_compatible_format(std::string_view path) {
+  if (ends_with(path, "/chat/completions")) return UsageFormat::kOpenAiChat;
+  if (ends_with(path, "/completions")) return UsageFormat::kOpenAiCompletions;
+  if (ends_with(path, "/embeddings")) return UsageFormat::kOpenAiEmbeddings;
+  if (ends_with(path, "/responses")) return UsageFormat::kOpenAiResponses;
+  return UsageFormat::kNone;
+}
+
+// The last segment's ":method" and the publisher, for Google's model paths:
+// .../models/gemini-2.5-flash:streamGenerateContent (AI Studio) and
+// .../publishers/{google|anthropic|mistralai}/models/{model}:{method} (Vertex).
+struct ModelCall {
+  std::string_view publisher;  // "" without a /publishers/ segment
+  std::string_view model;
+  std::string_view method;
+};
+
+std::optional<ModelCall> model_call(std::string_view path) {
+  const auto slash = path.rfind('/');
+  const std::string_view last = path.substr(slash == std::string_view::npos ? 0 : slash + 1);
+  const auto colon = last.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  ModelCall call{{}, last.substr(0, colon), last.substr(colon + 1)};
+  constexpr std::string_view kPublishers = "/publishers/";
+  if (const auto p = path.find(kPublishers); p != std::string_view::npos) {
+    const std::string_view rest = path.substr(p + kPublishers.size());
+    call.publisher = rest.substr(0, rest.find('/'));
+  }
+  return call;
+}
+
+// Gemini's generate methods (Gemini API reference, "models.generateContent" and
+// "models.streamGenerateContent"); countTokens and embedContent report no usage to meter.
+bool is_gemini_generate(std::string_view method) {
+  return method == "generateContent" || method == "streamGenerateContent";
+}
+
+// Which API a prefix provider speaks, for its usage format.
+enum class Api : std::uint8_t {
+  kOpenAiCompatible,  // OpenAI's paths
+  kAnthropic,         // /v1/messages, plus Anthropic's OpenAI SDK compatibility endpoint
+  kGoogleAiStudio,    // Gemini model methods, plus /v1beta/openai/... compatibility
+  kCohere,            // /v1|v2/chat and /embed, plus /compatibility/v1/... endpoints
+  kOther,             // nothing metered (Replicate's predictions report no tokens)
+};
+
+struct UsageTraits {
+  Api api = Api::kOpenAiCompatible;
+  // See ProviderAdapter::include_usage_supported: only where streams need it AND the
+  // provider accepts it.
+  bool include_usage = false;
+};
+
+UsageFormat usage_format_for(Api api, std::string_view path) {
+  switch (api) {
+    case Api::kOpenAiCompatible:
+      return openai_compatible_format(path);
+    case Api::kAnthropic:
+      if (ends_with(path, "/messages")) return UsageFormat::kAnthropicMessages;
+      return openai_compatible_format(path);
+    case Api::kGoogleAiStudio:
+      if (auto call = model_call(path); call && is_gemini_generate(call->method)) {
+        return UsageFormat::kGemini;
+      }
+      return openai_compatible_format(path);
+    case Api::kCohere:
+      if (ends_with(path, "/v1/chat") || ends_with(path, "/v2/chat") ||
+          ends_with(path, "/v1/embed") || ends_with(path, "/v2/embed")) {
+        return UsageFormat::kCohere;
+      }
+      return openai_compatible_format(path);
+    case Api::kOther:
+      break;
+  }
+  return UsageFormat::kNone;
+}
+
 class PrefixAdapter final : public ProviderAdapter {
  public:
-  PrefixAdapter(std::string slug, bool dedupe_v1) : slug_(std::move(slug)), dedupe_(dedupe_v1) {}
+  PrefixAdapter(std::string slug, bool dedupe_v1, UsageTraits usage)
+      : slug_(std::move(slug)), dedupe_(dedupe_v1), usage_(usage) {}
   std::string_view slug() const noexcept override { return slug_; }
+  UsageFormat usage_format(std::string_view upstream_path) const override {
+    return usage_format_for(usage_.api, path_only(upstream_path));
+  }
+  bool include_usage_supported() const override { return usage_.include_usage; }
 
  protected:
   Result<UpstreamTarget> map_path(const MapInput& in, const Url& base) const override {
@@ -127,13 +225,20 @@ class PrefixAdapter final : public ProviderAdapter {
  private:
   std::string slug_;
   bool dedupe_;
+  UsageTraits usage_;
 };
 
 // /azure-openai/{resource}/{deployment}/{rest}
 //   → https://{resource}.openai.azure.com/openai/deployments/{deployment}/{rest}
+// stream_options is accepted only from some api-versions on (2024-09-01-preview and later
+// GA versions); clients still on an older api-version would get a 400 for a field they never
+// sent, so the gateway does not add it here (providers.azure-openai.include_usage can).
 class AzureOpenAiAdapter final : public ProviderAdapter {
  public:
   std::string_view slug() const noexcept override { return "azure-openai"; }
+  UsageFormat usage_format(std::string_view upstream_path) const override {
+    return openai_compatible_format(path_only(upstream_path));
+  }
 
  protected:
   Result<UpstreamTarget> map_path(const MapInput& in, const Url& base) const override {
@@ -164,9 +269,27 @@ class AzureOpenAiAdapter final : public ProviderAdapter {
 
 // /google-vertex-ai/v1/projects/{p}/locations/{region}/... → https://{region}-aiplatform...
 // The region is read from the path (not consumed); "global" uses the region-less host.
+//
+// Usage: Gemini model methods; Claude through :rawPredict / :streamRawPredict, which answer in
+// Anthropic's Messages format (Vertex AI docs, "Use Anthropic's Claude models"); Mistral's
+// models the same way in its (OpenAI-shaped) chat format; and the OpenAI-compatible
+// .../endpoints/openapi/chat/completions.
 class VertexAdapter final : public ProviderAdapter {
  public:
   std::string_view slug() const noexcept override { return "google-vertex-ai"; }
+  UsageFormat usage_format(std::string_view upstream_path) const override {
+    const std::string_view path = path_only(upstream_path);
+    if (auto call = model_call(path)) {
+      if (is_gemini_generate(call->method)) return UsageFormat::kGemini;
+      const bool raw = call->method == "rawPredict" || call->method == "streamRawPredict";
+      if (raw && call->publisher == "anthropic" && call->model != "count-tokens") {
+        return UsageFormat::kAnthropicMessages;
+      }
+      if (raw && call->publisher == "mistralai") return UsageFormat::kOpenAiChat;
+      return UsageFormat::kNone;
+    }
+    return openai_compatible_format(path);
+  }
 
  protected:
   Result<UpstreamTarget> map_path(const MapInput& in, const Url& base) const override {
@@ -237,9 +360,15 @@ class BedrockAdapter final : public ProviderAdapter {
 // /workers-ai/{model}         → {base}/run/{model}   (base: .../accounts/{account}/ai)
 // /workers-ai/v1/{openai path} → {base}/v1/{path}     (Workers AI's OpenAI-compatible API)
 // The account comes from Cloudflare's long URL form or from a base_url that names it.
+// Its streams always end with a usage event, so include_usage is never needed.
 class WorkersAiAdapter final : public ProviderAdapter {
  public:
   std::string_view slug() const noexcept override { return "workers-ai"; }
+  UsageFormat usage_format(std::string_view upstream_path) const override {
+    const std::string_view path = path_only(upstream_path);
+    if (path.find("/run/") != std::string_view::npos) return UsageFormat::kWorkersAi;
+    return openai_compatible_format(path);
+  }
 
  protected:
   Result<UpstreamTarget> map_path(const MapInput& in, const Url& base) const override {
@@ -277,12 +406,19 @@ Result<UpstreamTarget> ProviderAdapter::map(const MapInput& in, const Url& base)
   return map_path(in, base);
 }
 
+UsageFormat ProviderAdapter::usage_format(std::string_view /*upstream_path*/) const {
+  return UsageFormat::kNone;
+}
+
 }  // namespace aigw
 
 namespace aigw::providers {
 
+// Custom providers are OpenAI-compatible servers (vLLM, Ollama, LM Studio, TGI, LiteLLM...)
+// whose streams report usage only when asked, and which accept stream_options.
 std::shared_ptr<const ProviderAdapter> make_prefix_adapter(std::string slug, bool dedupe_v1) {
-  return std::make_shared<PrefixAdapter>(std::move(slug), dedupe_v1);
+  return std::make_shared<PrefixAdapter>(std::move(slug), dedupe_v1,
+                                         UsageTraits{Api::kOpenAiCompatible, true});
 }
 
 std::vector<std::string> placeholders_in(std::string_view text) {
@@ -302,12 +438,21 @@ std::vector<std::string> placeholders_in(std::string_view text) {
 const std::vector<Builtin>& builtins() {
   // Defaults follow Cloudflare's provider table (reference §2.2). Providers whose base ends
   // in /v1 accept paths with or without the leading v1/ (dedupe), as Cloudflare's do.
+  //
+  // Usage: include_usage is asked for only where streams lack usage without it and the
+  // provider accepts stream_options — OpenAI and DeepSeek (both document the option and send
+  // usage only with it). The others report usage in streams anyway: Groq (x_groq.usage),
+  // Mistral, Perplexity, xAI and Cerebras (on the last or every chunk), OpenRouter (always, in
+  // the last chunk), Workers AI (a final usage event); Mistral also rejects unknown fields.
   static const std::vector<Builtin> table = [] {
-    auto prefix = [](std::string_view slug, bool dedupe) {
-      return make_prefix_adapter(std::string(slug), dedupe);
+    auto prefix = [](std::string_view slug, bool dedupe, UsageTraits usage = {}) {
+      return std::make_shared<PrefixAdapter>(std::string(slug), dedupe, usage);
     };
     std::vector<Builtin> t{
-        {"anthropic", "https://api.anthropic.com", {}, prefix("anthropic", false)},
+        {"anthropic",
+         "https://api.anthropic.com",
+         {},
+         prefix("anthropic", false, {Api::kAnthropic})},
         {"aws-bedrock",
          "https://{service}.{region}.amazonaws.com",
          {"{service}", "{region}"},
@@ -317,12 +462,15 @@ const std::vector<Builtin>& builtins() {
          {"{resource}", "{deployment}"},
          std::make_shared<AzureOpenAiAdapter>()},
         {"cerebras", "https://api.cerebras.ai/v1", {}, prefix("cerebras", true)},
-        {"cohere", "https://api.cohere.ai", {}, prefix("cohere", false)},
-        {"deepseek", "https://api.deepseek.com", {}, prefix("deepseek", false)},
+        {"cohere", "https://api.cohere.ai", {}, prefix("cohere", false, {Api::kCohere})},
+        {"deepseek",
+         "https://api.deepseek.com",
+         {},
+         prefix("deepseek", false, {Api::kOpenAiCompatible, true})},
         {"google-ai-studio",
          "https://generativelanguage.googleapis.com",
          {},
-         prefix("google-ai-studio", false)},
+         prefix("google-ai-studio", false, {Api::kGoogleAiStudio})},
         {"google-vertex-ai",
          "https://{region}-aiplatform.googleapis.com",
          {"{region}"},
@@ -334,10 +482,13 @@ const std::vector<Builtin>& builtins() {
          {},
          prefix("huggingface", false)},
         {"mistral", "https://api.mistral.ai", {}, prefix("mistral", false)},
-        {"openai", "https://api.openai.com/v1", {}, prefix("openai", true)},
+        {"openai",
+         "https://api.openai.com/v1",
+         {},
+         prefix("openai", true, {Api::kOpenAiCompatible, true})},
         {"openrouter", "https://openrouter.ai/api/v1", {}, prefix("openrouter", true)},
         {"perplexity-ai", "https://api.perplexity.ai", {}, prefix("perplexity-ai", false)},
-        {"replicate", "https://api.replicate.com/v1", {}, prefix("replicate", true)},
+        {"replicate", "https://api.replicate.com/v1", {}, prefix("replicate", true, {Api::kOther})},
         {"workers-ai",
          "https://api.cloudflare.com/client/v4/accounts/{account}/ai",
          {"{account}"},

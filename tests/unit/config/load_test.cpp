@@ -232,8 +232,8 @@ TEST(ConfigUnknownKeys, FarMissListsTheKeys) {
   EXPECT_EQ(diagnostics("admin:\n  port: 1\n"),
             (Lines{"test.yaml:2:3: admin.port: unknown key (expected one of: enabled, listen)"}));
   EXPECT_EQ(diagnostics("routes: {}\n"),
-            (Lines{"test.yaml:1:1: routes: unknown key (expected one of: admin, cache, logging, "
-                   "providers, server, upstream)"}));
+            (Lines{"test.yaml:1:1: routes: unknown key (expected one of: admin, cache, log, "
+                   "logging, metering, providers, server, upstream)"}));
   EXPECT_EQ(diagnostics("cache:\n  size: 1\n"),
             (Lines{"test.yaml:2:3: cache.size: unknown key (expected one of: coalesce, "
                    "coalesce_wait, enabled, max_bytes, max_entry_bytes, max_ttl, "
@@ -241,7 +241,7 @@ TEST(ConfigUnknownKeys, FarMissListsTheKeys) {
   EXPECT_EQ(diagnostics("providers:\n  openai:\n    api_key: x\n"),
             (Lines{"test.yaml:3:5: providers.openai.api_key: unknown key (expected one of: "
                    "base_url, ca_file, connect_timeout, first_byte_timeout, headers, "
-                   "read_timeout, tls_verify)"}));
+                   "include_usage, read_timeout, tls_verify)"}));
 }
 
 TEST(ConfigUnknownKeys, DuplicateKeysAreErrors) {
@@ -687,8 +687,8 @@ colour: blue
                    "variable OPENAI_KEY is not set",
                    "test.yaml:16:10: logging.level: must be one of trace, debug, info, warn, "
                    "error, off (got 'loud')",
-                   "test.yaml:17:1: colour: unknown key (expected one of: admin, cache, "
-                   "logging, providers, server, upstream)"}));
+                   "test.yaml:17:1: colour: unknown key (expected one of: admin, cache, log, "
+                   "logging, metering, providers, server, upstream)"}));
 }
 
 // ---- Diagnostic::str ------------------------------------------------------------------
@@ -723,6 +723,103 @@ TEST(ConfigCache, KeysAndBounds) {
             (Lines{"test.yaml:2:8: cache.ttl: must be > 0 (got 0s)"}));
   EXPECT_EQ(diagnostics("cache:\n  coalesce: sometimes\n"),
             (Lines{"test.yaml:2:13: cache.coalesce: expected true or false (got 'sometimes')"}));
+}
+
+}  // namespace
+}  // namespace aigw::config
+
+namespace aigw::config {
+namespace {
+
+TEST(ConfigLog, KeysBoundsAndDefaultPath) {
+  TempDir dir;
+  const std::string file = dir.write("aigw.yaml", "log:\n  flush_interval: 500ms\n");
+  const LoadResult r = load_file(file, fake_env());
+  ASSERT_TRUE(r.ok()) << r.diagnostics.at(0).str();
+  EXPECT_TRUE(r.config->log.enabled);
+  EXPECT_EQ(r.config->log.path, (dir.path() / "aigw.db").string());  // next to the config
+  EXPECT_EQ(r.config->log.flush_interval, std::chrono::milliseconds(500));
+  EXPECT_EQ(r.config->log.max_rows, 1'000'000u);
+  EXPECT_FALSE(r.config->log.payloads);
+
+  const aigw::Config c = load_ok("log:\n  max_rows: 0\n  max_age: 0\n  payloads: true\n");
+  EXPECT_EQ(c.log.max_rows, 0u);
+  EXPECT_EQ(c.log.max_age.count(), 0);
+  EXPECT_TRUE(c.log.payloads);
+  EXPECT_EQ(diagnostics("log:\n  flush_interval: 5s\n"),
+            (Lines{"test.yaml:2:19: log.flush_interval: must be <= 1s (got 5s)"}));
+  EXPECT_EQ(diagnostics("log:\n  path: /nonexistent-dir/x.db\n"),
+            (Lines{"test.yaml:2:9: log.path: directory '/nonexistent-dir' does not exist"}));
+  EXPECT_EQ(diagnostics("log:\n  queue: 1\n"),
+            (Lines{"test.yaml:2:10: log.queue: must be >= 16 (got 1)"}));
+}
+
+TEST(ConfigMetering, PriceTableNextToTheConfigAndInlineOverrides) {
+  TempDir dir;
+  dir.write("pricing.yaml",
+            "taken: 2026-11-30\ncurrency: USD\nprices:\n"
+            "  openai/gpt-4o: {input: 2.5, output: 10, cached_input: 1.25}\n"
+            "  anthropic/claude-x: {input: 3, output: 15, cache_write: 3.75}\n");
+  const std::string file =
+      dir.write("aigw.yaml",
+                "metering:\n  prices:\n    openai/gpt-4o: {input: 1, output: 2}\n"
+                "providers:\n  groq:\n    include_usage: false\n");
+  const LoadResult r = load_file(file, fake_env());
+  ASSERT_TRUE(r.ok()) << r.diagnostics.at(0).str();
+  const auto& m = r.config->metering;
+  EXPECT_TRUE(m.include_usage);
+  EXPECT_EQ(m.pricing_file, (dir.path() / "pricing.yaml").string());
+  EXPECT_EQ(m.prices_taken, "2026-11-30");
+  ASSERT_EQ(m.prices.size(), 2u);
+  EXPECT_EQ(m.prices.at("openai/gpt-4o").input, 1);  // the config's own price wins
+  EXPECT_FALSE(m.prices.at("openai/gpt-4o").cached_input.has_value());
+  EXPECT_EQ(m.prices.at("anthropic/claude-x").cache_write, 3.75);
+  EXPECT_EQ(r.config->providers.at("groq").include_usage, false);
+}
+
+TEST(ConfigMetering, PriceTableProblemsNameTheirOwnFile) {
+  TempDir dir;
+  const std::string table =
+      dir.write("prices.yaml",
+                "prices:\n  gpt-4o: {input: 1, output: 2}\n  openai/x: {input: -1, output: cheap}\n"
+                "  openai/y: {input: 1}\n");
+  const std::string file = dir.write("aigw.yaml", "metering:\n  pricing_file: prices.yaml\n");
+  const LoadResult r = load_file(file, fake_env());
+  std::vector<std::string> lines;
+  for (const auto& d : r.diagnostics) lines.push_back(d.str());
+  EXPECT_EQ(lines,
+            (Lines{table + ":2:3: prices.gpt-4o: a price key is provider/model, such as "
+                           "openai/gpt-4o (got 'gpt-4o')",
+                   table + ":3:21: prices.openai/x.input: must be >= 0 (got -1)",
+                   table + ":3:33: prices.openai/x.output: must be a number of US dollars per "
+                           "million tokens, such as 2.5 (got 'cheap')",
+                   table + ":4:13: prices.openai/y: needs output (US dollars per million "
+                           "tokens)"}));
+  // A table that cannot be read is reported where it is named.
+  const std::string missing = dir.write("aigw2.yaml", "metering:\n  pricing_file: nope.yaml\n");
+  const LoadResult m = load_file(missing, fake_env());
+  ASSERT_EQ(m.diagnostics.size(), 1u);
+  EXPECT_EQ(m.diagnostics[0].str(), missing + ":2:17: metering.pricing_file: '" +
+                                        (dir.path() / "nope.yaml").string() +
+                                        "': cannot read file: " + std::strerror(ENOENT));
+  // pricing_file: "" turns the table off.
+  const std::string off = dir.write("aigw3.yaml", "metering:\n  pricing_file: \"\"\n");
+  dir.write("pricing.yaml", "prices:\n  openai/a: {input: 1, output: 1}\n");
+  const LoadResult o = load_file(off, fake_env());
+  ASSERT_TRUE(o.ok());
+  EXPECT_TRUE(o.config->metering.prices.empty());
+}
+
+TEST(ConfigMetering, TheShippedPriceTableLoads) {
+  const LoadResult r = load_file(std::string(AIGW_SOURCE_DIR) + "/config/aigw.yaml", fake_env());
+  ASSERT_TRUE(r.ok()) << r.diagnostics.at(0).str();
+  EXPECT_FALSE(r.config->metering.prices_taken.empty());
+  EXPECT_GE(r.config->metering.prices.size(), 20u);
+  for (const char* model :
+       {"openai/gpt-4o", "anthropic/claude-sonnet-4-5", "google-ai-studio/gemini-2.5-pro",
+        "mistral/mistral-large-latest", "groq/llama-3.3-70b-versatile", "deepseek/deepseek-chat"}) {
+    EXPECT_EQ(r.config->metering.prices.count(model), 1u) << model;
+  }
 }
 
 }  // namespace

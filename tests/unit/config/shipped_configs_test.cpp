@@ -60,6 +60,8 @@ TEST(ShippedConfigs, EveryShippedConfigLoadsCleanly) {
   };
 
   std::vector<fs::path> files = yaml_files_in(kSourceDir / "config");
+  // The price table is not a gateway config: the metering tests load it (through aigw.yaml).
+  std::erase_if(files, [](const fs::path& p) { return p.filename() == "pricing.yaml"; });
   const auto examples = yaml_files_in(kSourceDir / "config" / "examples");
   files.insert(files.end(), examples.begin(), examples.end());
   ASSERT_GE(files.size(), 3u) << "expected config/aigw.yaml and at least two examples";

@@ -1,0 +1,376 @@
+#include "server/admin_api.hpp"
+
+#include "aigw/error.hpp"
+
+#include "core/metrics.hpp"
+#include "store/log_store.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <ctime>
+#include <map>
+#include <vector>
+
+namespace aigw::admin {
+namespace {
+
+using json = nlohmann::json;
+
+ApiResponse bad_request(std::string detail) {
+  return ApiResponse{400, "application/json",
+                     error_body(Error{ErrorCode::kBadRequest, std::move(detail), false})};
+}
+
+ApiResponse json_response(unsigned status, const json& body) {
+  return ApiResponse{status, "application/json",
+                     body.dump(-1, ' ', false, json::error_handler_t::replace)};
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// application/x-www-form-urlencoded decoding of one query component.
+std::optional<std::string> url_decode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      out += ' ';
+    } else if (in[i] == '%') {
+      if (i + 2 >= in.size() || hex_value(in[i + 1]) < 0 || hex_value(in[i + 2]) < 0) {
+        return std::nullopt;
+      }
+      out += static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));
+      i += 2;
+    } else {
+      out += in[i];
+    }
+  }
+  return out;
+}
+
+using Params = std::map<std::string, std::string>;
+
+std::optional<ApiResponse> parse_query(std::string_view query, Params& out) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const auto eq = pair.find('=');
+    auto key = url_decode(pair.substr(0, eq));
+    auto value = url_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+    if (!key || !value) return bad_request("malformed percent-encoding in the query string");
+    if (out.count(*key)) return bad_request("query parameter " + *key + " is given twice");
+    out.emplace(std::move(*key), std::move(*value));
+  }
+  return std::nullopt;
+}
+
+// Unix milliseconds, or an RFC 3339 UTC time: 2026-12-02T10:00:00Z (fraction optional).
+std::optional<std::int64_t> parse_time(const std::string& text) {
+  std::int64_t ms = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+  if (ec == std::errc() && ptr == text.data() + text.size()) return ms;
+  std::tm tm{};
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, consumed = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &consumed) !=
+          6 ||
+      consumed != 19) {
+    return std::nullopt;
+  }
+  std::string_view rest = std::string_view(text).substr(19);
+  int frac_ms = 0;
+  if (!rest.empty() && rest.front() == '.') {
+    rest.remove_prefix(1);
+    int digits = 0;
+    while (!rest.empty() && rest.front() >= '0' && rest.front() <= '9') {
+      if (digits < 3) frac_ms = frac_ms * 10 + (rest.front() - '0');
+      ++digits;
+      rest.remove_prefix(1);
+    }
+    if (digits == 0) return std::nullopt;
+    for (; digits < 3; ++digits) frac_ms *= 10;
+  }
+  if (rest != "Z" || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) {
+    return std::nullopt;
+  }
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  return static_cast<std::int64_t>(timegm(&tm)) * 1000 + frac_ms;
+}
+
+std::string iso8601(std::int64_t ms) {
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[96];  // room for any int the compiler cannot rule out
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
+
+template <class T>
+json optional_json(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+// Reads the filters /api/logs and /api/usage share. Returns an error response or nothing.
+struct Common {
+  std::optional<std::int64_t> from, to;
+  std::optional<std::string> provider, model;
+};
+
+std::optional<ApiResponse> read_common(const Params& p, Common& out) {
+  for (const char* name : {"from", "to"}) {
+    const auto it = p.find(name);
+    if (it == p.end()) continue;
+    const auto t = parse_time(it->second);
+    if (!t) {
+      return bad_request(std::string(name) +
+                         " must be Unix milliseconds or an RFC 3339 UTC time such as "
+                         "2026-12-02T10:00:00Z (got '" +
+                         it->second.substr(0, 40) + "')");
+    }
+    (std::string_view(name) == "from" ? out.from : out.to) = *t;
+  }
+  if (auto it = p.find("provider"); it != p.end()) out.provider = it->second;
+  if (auto it = p.find("model"); it != p.end()) out.model = it->second;
+  return std::nullopt;
+}
+
+std::optional<ApiResponse> check_known(const Params& p,
+                                       std::initializer_list<std::string_view> known) {
+  for (const auto& [key, value] : p) {
+    bool ok = false;
+    for (auto k : known) ok = ok || key == k;
+    if (!ok) {
+      std::string list;
+      for (auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+      return bad_request("unknown query parameter " + key + " (known: " + list + ")");
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<bool> parse_bool(const std::string& v) {
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  return std::nullopt;
+}
+
+ApiResponse logs(const Params& p, store::LogStore& log) {
+  if (auto e = check_known(p, {"from", "to", "provider", "model", "status", "success", "cached",
+                               "metadata.key", "metadata.value", "order", "limit", "cursor"})) {
+    return *e;
+  }
+  store::LogQuery q;
+  Common c;
+  if (auto e = read_common(p, c)) return *e;
+  q.from = c.from;
+  q.to = c.to;
+  q.provider = c.provider;
+  q.model = c.model;
+  if (auto it = p.find("status"); it != p.end()) {
+    unsigned v = 0;
+    const auto [ptr, ec] =
+        std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+    if (ec != std::errc() || ptr != it->second.data() + it->second.size() || v < 100 || v > 599) {
+      return bad_request("status must be an HTTP status code from 100 to 599");
+    }
+    q.status_code = static_cast<std::uint16_t>(v);
+  }
+  for (const char* name : {"success", "cached"}) {
+    const auto it = p.find(name);
+    if (it == p.end()) continue;
+    const auto b = parse_bool(it->second);
+    if (!b) return bad_request(std::string(name) + " must be true or false");
+    (std::string_view(name) == "success" ? q.success : q.cached) = *b;
+  }
+  if (auto it = p.find("metadata.key"); it != p.end()) q.metadata_key = it->second;
+  if (auto it = p.find("metadata.value"); it != p.end()) {
+    if (!q.metadata_key) return bad_request("metadata.value needs metadata.key");
+    q.metadata_value = it->second;
+  }
+  if (auto it = p.find("order"); it != p.end()) {
+    if (it->second == "asc") {
+      q.order = store::LogOrder::kOldestFirst;
+    } else if (it->second != "desc") {
+      return bad_request("order must be asc or desc");
+    }
+  }
+  if (auto it = p.find("limit"); it != p.end()) {
+    std::size_t v = 0;
+    const auto [ptr, ec] =
+        std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+    if (ec != std::errc() || ptr != it->second.data() + it->second.size() || v < 1 ||
+        v > store::LogQuery::kMaxLimit) {
+      return bad_request("limit must be a whole number from 1 to " +
+                         std::to_string(store::LogQuery::kMaxLimit));
+    }
+    q.limit = v;
+  }
+  if (auto it = p.find("cursor"); it != p.end()) q.cursor = it->second;
+  auto page = log.query(q);
+  if (!page) {
+    return page.error().code == ErrorCode::kInternal
+               ? json_response(500, json::parse(error_body(page.error())))
+               : bad_request(page.error().detail);
+  }
+  json records = json::array();
+  for (const auto& r : page->records) records.push_back(record_json(r));
+  json body = {
+      {"result", std::move(records)},
+      {"next_cursor", page->next_cursor.empty() ? json(nullptr) : json(page->next_cursor)}};
+  return json_response(200, body);
+}
+
+ApiResponse usage(const Params& p, store::LogStore& log) {
+  if (auto e = check_known(p, {"from", "to", "provider", "model", "group_by", "bucket"})) return *e;
+  store::UsageQuery q;
+  Common c;
+  if (auto e = read_common(p, c)) return *e;
+  q.from = c.from;
+  q.to = c.to;
+  q.provider = c.provider;
+  q.model = c.model;
+  if (auto it = p.find("group_by"); it != p.end()) {
+    const std::string& g = it->second;
+    if (g == "provider") {
+      q.group_by = store::UsageGroup::kProvider;
+    } else if (g == "model") {
+      q.group_by = store::UsageGroup::kModel;
+    } else if (g.rfind("metadata.", 0) == 0 && g.size() > 9) {
+      q.group_by = store::UsageGroup::kMetadata;
+      q.metadata_key = g.substr(9);
+    } else {
+      return bad_request("group_by must be provider, model or metadata.<key>");
+    }
+  }
+  if (auto it = p.find("bucket"); it != p.end()) {
+    const std::string& b = it->second;
+    if (b == "minute") {
+      q.bucket = store::UsageBucket::kMinute;
+    } else if (b == "hour") {
+      q.bucket = store::UsageBucket::kHour;
+    } else if (b == "day") {
+      q.bucket = store::UsageBucket::kDay;
+    } else {
+      return bad_request("bucket must be minute, hour or day");
+    }
+  }
+  auto rows = log.usage(q);
+  if (!rows) return json_response(500, json::parse(error_body(rows.error())));
+  json result = json::array();
+  for (const auto& r : *rows) {
+    json row = {{"requests", r.requests},
+                {"tokens_in", r.tokens_in},
+                {"tokens_out", r.tokens_out},
+                {"cached_tokens", r.cached_tokens},
+                {"cost", r.cost},
+                {"unpriced_requests", r.unpriced_requests},
+                {"cache_hits", r.cache_hits},
+                {"errors", r.errors}};
+    if (q.bucket != store::UsageBucket::kNone) row["bucket_start"] = iso8601(r.bucket_start);
+    if (q.group_by != store::UsageGroup::kNone) row["group"] = r.group;
+    result.push_back(std::move(row));
+  }
+  return json_response(200, {{"result", std::move(result)}});
+}
+
+}  // namespace
+
+json record_json(const LogRecord& r) {
+  json metadata = json::object();
+  for (const auto& [key, value] : r.metadata) {
+    metadata[key] = json::parse(value, nullptr, false);
+  }
+  json attempts = json::array();
+  for (const auto& a : r.attempts) {
+    attempts.push_back({{"provider", a.provider},
+                        {"status_code", a.status == 0 ? json(nullptr) : json(a.status)},
+                        {"duration", a.duration_ms},
+                        {"error", a.error.empty() ? json(nullptr) : json(a.error)}});
+  }
+  json out = {
+      {"id", r.id},
+      {"event_id", r.event_id},
+      {"created_at", iso8601(r.created_at)},
+      {"provider", r.provider},
+      {"model", r.model},
+      {"method", r.method},
+      {"path", r.path},
+      {"status_code", r.status_code},
+      {"success", r.success},
+      {"cached", r.cached},
+      {"cache_status", r.cache_status.empty() ? json(nullptr) : json(r.cache_status)},
+      {"outcome", r.outcome},
+      {"error_code", r.error_code.empty() ? json(nullptr) : json(r.error_code)},
+      {"streamed", r.streamed},
+      {"duration", r.duration_ms},
+      {"time_to_first_byte", optional_json(r.ttfb_ms)},
+      {"upstream_duration", optional_json(r.upstream_ms)},
+      {"tokens_in", optional_json(r.tokens_in)},
+      {"tokens_out", optional_json(r.tokens_out)},
+      {"cached_tokens", optional_json(r.cached_tokens)},
+      {"cache_write_tokens", optional_json(r.cache_write_tokens)},
+      {"reasoning_tokens", optional_json(r.reasoning_tokens)},
+      {"cost", optional_json(r.cost)},
+      {"estimated", r.estimated},
+      {"unpriced", r.unpriced},
+      {"custom_cost", r.custom_cost},
+      {"metadata", std::move(metadata)},
+      {"user_agent", r.user_agent},
+      {"request_content_type", r.request_content_type},
+      {"response_content_type", r.response_content_type},
+      {"request_size", r.request_size},
+      {"response_size", r.response_size},
+      {"attempts", std::move(attempts)},
+  };
+  if (r.request_body) out["request_body"] = *r.request_body;
+  if (r.response_body) out["response_body"] = *r.response_body;
+  return out;
+}
+
+std::optional<ApiResponse> handle(std::string_view target, const Telemetry& telemetry) {
+  const auto qmark = target.find('?');
+  const std::string_view path = target.substr(0, qmark);
+  const std::string_view query = qmark == std::string_view::npos ? "" : target.substr(qmark + 1);
+  if (path == "/metrics") {
+    return ApiResponse{200, "text/plain; version=0.0.4; charset=utf-8",
+                       telemetry.metrics ? telemetry.metrics->render() : std::string()};
+  }
+  constexpr std::string_view kLogs = "/api/logs";
+  const bool is_logs = path == kLogs || path.substr(0, kLogs.size() + 1) == "/api/logs/";
+  if (!is_logs && path != "/api/usage") return std::nullopt;
+  if (!telemetry.log) {
+    return ApiResponse{404, "application/json",
+                       error_body(Error{ErrorCode::kRouteNotFound,
+                                        "the request log is off (log.enabled: false)", false})};
+  }
+  Params params;
+  if (auto e = parse_query(query, params)) return *e;
+  if (path == "/api/usage") return usage(params, *telemetry.log);
+  if (path == kLogs) return logs(params, *telemetry.log);
+  const std::string_view id = path.substr(kLogs.size() + 1);
+  if (!params.empty()) return bad_request("/api/logs/{id} takes no query parameters");
+  auto found = telemetry.log->get(id);
+  if (!found) return json_response(500, json::parse(error_body(found.error())));
+  if (!*found) {
+    return ApiResponse{404, "application/json",
+                       error_body(Error{ErrorCode::kRouteNotFound,
+                                        "no log record " + std::string(id.substr(0, 64)), false})};
+  }
+  return json_response(200, {{"result", record_json(**found)}});
+}
+
+}  // namespace aigw::admin

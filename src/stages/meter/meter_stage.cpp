@@ -1,0 +1,309 @@
+#include "stages/meter/meter_stage.hpp"
+
+#include "pipeline/headers.hpp"
+#include "upstream/providers/usage/include_usage.hpp"
+#include "upstream/providers/usage/request_info.hpp"
+#include "upstream/providers/usage/usage_parser.hpp"
+
+#include <boost/beast/core/string.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace aigw {
+
+// Per request, in ctx.meter.
+struct MeterState {
+  UsageFormat format = UsageFormat::kNone;
+  usage::RequestInfo info;
+  std::string path_model;  // the model named by the upstream path (Gemini), "" otherwise
+  std::unique_ptr<usage::UsageParser> parser;
+  bool tapped = false;  // the parser is fed by the BodyFilter (upstream bytes)
+  std::optional<meter::CustomCost> custom_cost;
+  std::vector<std::pair<std::string, std::string>> metadata;
+  bool collect = true;           // cf-aig-collect-log
+  bool collect_payload = false;  // log.payloads and not cf-aig-collect-log-payload: false
+  std::optional<std::string> request_body;
+  std::string response_body;
+  bool response_cut = false;  // response_body reached log.max_payload_bytes
+  std::optional<SteadyTime> head_sent;
+  std::string response_content_type;
+  bool counted_stream = false;  // in metrics' streams_in_flight
+};
+
+namespace {
+
+using namespace std::chrono;
+
+double ms_between(SteadyTime from, SteadyTime to) {
+  return duration<double, std::milli>(to - from).count();
+}
+
+bool is_false(std::string_view v) { return boost::beast::iequals(v, "false"); }
+
+Error bad_header(std::string detail) {
+  return Error{ErrorCode::kInvalidHeader, std::move(detail), false};
+}
+
+// cf-aig-metadata: a flat JSON object of at most 5 entries whose values are strings, numbers
+// or booleans (Cloudflare's rules). Keys starting "cf." are Cloudflare's own and dropped, as
+// there. Values are kept as their JSON text.
+Result<std::vector<std::pair<std::string, std::string>>> parse_metadata(std::string_view header) {
+  constexpr std::size_t kMaxEntries = 5;
+  const auto json = nlohmann::json::parse(header, nullptr, false);
+  if (json.is_discarded() || !json.is_object()) {
+    return bad_header(R"(cf-aig-metadata must be a JSON object such as {"user":"alice","team":7})");
+  }
+  if (json.size() > kMaxEntries) {
+    return bad_header("cf-aig-metadata has " + std::to_string(json.size()) +
+                      " entries; at most 5 are allowed");
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [key, value] : json.items()) {
+    if (!value.is_string() && !value.is_number() && !value.is_boolean()) {
+      return bad_header("cf-aig-metadata value of '" + key +
+                        "' must be a string, a number or a boolean");
+    }
+    if (key.rfind("cf.", 0) == 0) continue;
+    out.emplace_back(key, value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  return out;
+}
+
+std::string_view upstream_path(const RequestContext& ctx) {
+  const std::string_view t = ctx.target.target;
+  return t.substr(0, t.find('?'));
+}
+
+// Streams the provider's bytes into the usage parser and the client's bytes out without the
+// usage event the gateway asked for.
+class UsageTap final : public BodyFilter {
+ public:
+  explicit UsageTap(std::shared_ptr<MeterState> state) : state_(std::move(state)) {}
+  std::string_view filter(std::string_view in) override {
+    state_->parser->feed(in);
+    return stripper_.filter(in, scratch_);
+  }
+  std::string_view finish() override { return stripper_.finish(scratch_); }
+
+ private:
+  std::shared_ptr<MeterState> state_;
+  usage::UsageChunkStripper stripper_;
+  std::string scratch_;
+};
+
+std::uint64_t estimate_tokens(std::uint64_t chars) { return (chars + 3) / 4; }
+
+}  // namespace
+
+MeterStage::MeterStage(const Config& config, std::shared_ptr<metrics::Registry> metrics,
+                       std::shared_ptr<store::LogStore> log)
+    : log_config_(config.log),
+      metering_(config.metering),
+      prices_(config.metering.prices),
+      metrics_(std::move(metrics)),
+      log_(std::move(log)) {
+  for (const auto& [slug, p] : config.providers) {
+    if (p.include_usage) include_usage_[slug] = *p.include_usage;
+  }
+}
+
+std::optional<Error> MeterStage::prepare(RequestContext& ctx, bool rewrite) const {
+  if (ctx.meter) return std::nullopt;
+  auto state = std::make_shared<MeterState>();
+  ctx.meter = state;
+  if (metrics_) ++metrics_->in_flight;  // until on_complete
+  state->collect_payload = log_config_.payloads;
+  if (auto v = ctx.control_header("cf-aig-collect-log")) state->collect = !is_false(*v);
+  if (auto v = ctx.control_header("cf-aig-collect-log-payload")) {
+    state->collect_payload = state->collect_payload && !is_false(*v);
+  }
+  if (auto v = ctx.control_header("cf-aig-metadata")) {
+    auto parsed = parse_metadata(*v);
+    if (!parsed) return parsed.error();
+    state->metadata = std::move(*parsed);
+  }
+  if (auto v = ctx.control_header("cf-aig-custom-cost")) {
+    auto parsed = meter::parse_custom_cost(*v);
+    if (!parsed) return parsed.error();
+    state->custom_cost = *parsed;
+  }
+  const std::string& body = ctx.request.body();
+  if (state->collect && state->collect_payload) {
+    state->request_body = body.substr(0, log_config_.max_payload_bytes);
+  }
+  if (ctx.provider == nullptr) return std::nullopt;  // no route: nothing to meter
+  state->format = ctx.provider->adapter->usage_format(upstream_path(ctx));
+  if (state->format == UsageFormat::kNone) return std::nullopt;
+  state->info = usage::inspect_request(state->format, body);
+  state->path_model = usage::model_from_path(state->format, upstream_path(ctx));
+  if (!rewrite || !state->info.stream || state->info.include_usage_requested) return std::nullopt;
+  if (state->format != UsageFormat::kOpenAiChat &&
+      state->format != UsageFormat::kOpenAiCompletions) {
+    return std::nullopt;
+  }
+  const auto configured = include_usage_.find(ctx.provider_slug);
+  const bool wanted =
+      configured != include_usage_.end()
+          ? configured->second
+          : metering_.include_usage && ctx.provider->adapter->include_usage_supported();
+  if (wanted && usage::add_include_usage(ctx.request.body())) ctx.usage_injected = true;
+  return std::nullopt;
+}
+
+boost::asio::awaitable<Verdict> MeterStage::on_request(RequestContext& ctx) {
+  if (auto error = prepare(ctx, true)) {
+    ctx.error = std::move(*error);
+    co_return Verdict::kRespond;
+  }
+  co_return Verdict::kContinue;
+}
+
+void MeterStage::on_response_head(RequestContext& ctx, const ResponseHead& head) {
+  if (!ctx.meter) (void)prepare(ctx, false);  // a request that skipped on_request
+  MeterState& s = *ctx.meter;
+  s.head_sent = steady_clock::now();
+  if (head.streamed && metrics_ && !s.counted_stream) {
+    s.counted_stream = true;
+    ++metrics_->streams_in_flight;
+  }
+  if (head.fields != nullptr) {
+    s.response_content_type =
+        std::string(headers::value_of(*head.fields, http::field::content_type));
+  }
+  if (s.format == UsageFormat::kNone || head.status < 200 || head.status >= 300) return;
+  const std::string_view media =
+      std::string_view(s.response_content_type).substr(0, s.response_content_type.find(';'));
+  const bool event_stream = boost::beast::iequals(media, "text/event-stream");
+  s.parser = usage::make_usage_parser(s.format, event_stream);
+  if (s.parser && ctx.usage_injected && event_stream && head.streamed && !ctx.local_response) {
+    s.tapped = true;
+    ctx.response_filter = std::make_unique<UsageTap>(ctx.meter);
+  }
+}
+
+void MeterStage::on_response_body(RequestContext& ctx, std::string_view chunk, bool /*last*/) {
+  if (!ctx.meter || chunk.empty()) return;
+  MeterState& s = *ctx.meter;
+  if (s.parser && !s.tapped) s.parser->feed(chunk);
+  if (s.collect && s.collect_payload && !s.response_cut) {
+    const std::size_t room = log_config_.max_payload_bytes - s.response_body.size();
+    s.response_body.append(chunk.substr(0, room));
+    s.response_cut = chunk.size() > room;
+  }
+}
+
+LogRecord MeterStage::record_of(RequestContext& ctx) const {
+  MeterState& s = *ctx.meter;
+  LogRecord r;
+  r.id = ctx.id;
+  r.event_id = ctx.event_id;
+  r.created_at = duration_cast<milliseconds>(ctx.started_wall.time_since_epoch()).count();
+  r.provider = ctx.provider_slug;
+  r.method = std::string(ctx.request.method_string());
+  r.path = ctx.path.empty()
+               ? std::string(ctx.request.target().substr(0, ctx.request.target().find('?')))
+               : ctx.path;
+  r.status_code = static_cast<std::uint16_t>(ctx.status);
+  r.cached = ctx.cache.status == CacheStatus::kHit || ctx.cache.status == CacheStatus::kCoalesced;
+  r.cache_status = std::string(cache_status_name(ctx.cache.status));
+  r.outcome = std::string(outcome_name(ctx.outcome));
+  r.success = ctx.status >= 200 && ctx.status < 300 &&
+              (ctx.outcome == Outcome::kSuccess || ctx.outcome == Outcome::kLocal);
+  if (ctx.error) r.error_code = std::string(code_name(ctx.error->code));
+  r.streamed = ctx.streamed;
+  const SteadyTime end = ctx.finished.value_or(steady_clock::now());
+  r.duration_ms = ms_between(ctx.started, end);
+  if (s.head_sent) r.ttfb_ms = ms_between(ctx.started, *s.head_sent);
+  if (ctx.upstream_started) r.upstream_ms = ms_between(*ctx.upstream_started, end);
+  r.user_agent = std::string(headers::value_of(ctx.request, http::field::user_agent));
+  r.request_content_type = std::string(headers::value_of(ctx.request, http::field::content_type));
+  r.response_content_type = s.response_content_type;
+  r.request_size = ctx.request_bytes;
+  r.response_size = ctx.response_bytes;
+  r.metadata = s.metadata;
+  if (ctx.attempts > 0) {
+    LogAttempt a;
+    a.provider = ctx.provider_slug;
+    a.status = ctx.upstream_first_byte ? static_cast<std::uint16_t>(ctx.status) : 0;
+    a.duration_ms = r.upstream_ms.value_or(0);
+    if (ctx.error && !ctx.committed) a.error = r.error_code;
+    r.attempts.push_back(std::move(a));
+  }
+
+  // Usage: what the provider reported, else an estimate, flagged.
+  usage::UsageResult u = s.parser ? s.parser->result() : usage::UsageResult{};
+  r.model = !u.model.empty() ? u.model : !s.info.model.empty() ? s.info.model : s.path_model;
+  TokenUsage tokens = u.usage;
+  const bool reached_provider = ctx.upstream_started.has_value() && !r.cached;
+  if (reached_provider && s.parser) {
+    // A response cut off (client or provider) or a stream without usage still used tokens.
+    // Cut off, a reported count may lag behind the text seen (Anthropic reports output 1 in
+    // its first event): the larger figure stands.
+    const std::uint64_t seen = estimate_tokens(u.output_chars);
+    if ((!tokens.output && (u.output_chars > 0 || !u.saw_end)) ||
+        (!u.saw_end && tokens.output && *tokens.output < seen)) {
+      tokens.output = seen;
+      r.estimated = true;
+    }
+    if (!tokens.input && tokens.output) {
+      tokens.input = estimate_tokens(s.info.prompt_chars);
+      r.estimated = true;
+    }
+  }
+  r.tokens_in = tokens.input;
+  r.tokens_out = tokens.output;
+  r.cached_tokens = tokens.cached_input;
+  r.cache_write_tokens = tokens.cache_write;
+  r.reasoning_tokens = tokens.reasoning;
+  if (r.cached) {
+    r.cost = 0.0;  // answered by the gateway: the provider billed nothing
+  } else {
+    const meter::Cost cost = meter::cost_of(tokens, prices_.find(r.provider, r.model),
+                                            s.custom_cost ? &*s.custom_cost : nullptr);
+    r.cost = cost.usd;
+    r.unpriced = cost.unpriced;
+    r.custom_cost = cost.custom;
+  }
+  if (s.collect && s.collect_payload) {
+    r.request_body = s.request_body;
+    r.response_body = s.response_body;
+  }
+  return r;
+}
+
+void MeterStage::on_complete(RequestContext& ctx) noexcept {
+  try {
+    if (!ctx.meter) (void)prepare(ctx, false);
+    LogRecord r = record_of(ctx);
+    if (metrics_) {
+      --metrics_->in_flight;
+      if (ctx.meter->counted_stream) --metrics_->streams_in_flight;
+      metrics::RequestSample m;
+      m.provider = r.provider;
+      m.model = r.model;
+      m.status = r.status_code;
+      m.cache_status = r.cache_status;
+      m.tokens_in = r.tokens_in.value_or(0);
+      m.tokens_out = r.tokens_out.value_or(0);
+      m.tokens_cached = r.cached_tokens.value_or(0);
+      m.tokens_cache_write = r.cache_write_tokens.value_or(0);
+      m.tokens_reasoning = r.reasoning_tokens.value_or(0);
+      m.cost = r.cost;
+      m.unpriced = r.unpriced;
+      m.estimated = r.estimated;
+      m.duration_s = r.duration_ms / 1000;
+      if (r.upstream_ms) m.upstream_s = *r.upstream_ms / 1000;
+      if (r.ttfb_ms) m.ttfb_s = *r.ttfb_ms / 1000;
+      metrics_->record(m);
+    }
+    // A full queue is counted by the store (aigw_log_dropped_total): never silent, never
+    // blocking the worker.
+    if (log_ && ctx.meter->collect) log_->submit(std::move(r));
+  } catch (const std::exception& e) {
+    spdlog::error("metering request {} failed: {}", ctx.id, e.what());
+  }
+}
+
+}  // namespace aigw

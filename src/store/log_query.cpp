@@ -1,0 +1,317 @@
+// The read side of LogStore: listing with keyset pagination, one record, usage totals. Every
+// value from the caller is a bound parameter; the SQL text is assembled from constant pieces
+// only.
+
+#include "store/log_store.hpp"
+#include "store/record_codec.hpp"
+
+#include <charconv>
+#include <map>
+#include <sqlite3.h>
+#include <utility>
+#include <variant>
+
+namespace aigw::store {
+namespace {
+
+using Param = std::variant<std::int64_t, std::string>;
+
+Error bad_request(std::string detail) {
+  return Error{ErrorCode::kBadRequest, std::move(detail), false};
+}
+
+void bind_all(Statement& stmt, const std::vector<Param>& params) {
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const int index = static_cast<int>(i) + 1;
+    if (const auto* n = std::get_if<std::int64_t>(&params[i])) {
+      stmt.bind(index, *n);
+    } else {
+      stmt.bind_text(index, std::get<std::string>(params[i]));
+    }
+  }
+}
+
+// The filters LogQuery and UsageQuery share.
+void add_range_filters(const std::optional<std::int64_t>& from,
+                       const std::optional<std::int64_t>& to,
+                       const std::optional<std::string>& provider,
+                       const std::optional<std::string>& model, std::string& sql,
+                       std::vector<Param>& params) {
+  if (from) {
+    sql += " AND logs.created_at >= ?";
+    params.emplace_back(*from);
+  }
+  if (to) {
+    sql += " AND logs.created_at < ?";
+    params.emplace_back(*to);
+  }
+  if (provider) {
+    sql += " AND logs.provider = ?";
+    params.emplace_back(*provider);
+  }
+  if (model) {
+    sql += " AND logs.model = ?";
+    params.emplace_back(*model);
+  }
+}
+
+// The cursor is the (created_at, id) of the last record of a page, "1:<created_at>:<id>" in
+// unpadded base64url: opaque to clients (so its shape can change) and safe in a URL.
+constexpr std::string_view kBase64Url =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string base64url_encode(std::string_view in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (const unsigned char c : in) {
+    bits = (bits << 8) | c;
+    count += 8;
+    while (count >= 6) {
+      count -= 6;
+      out += kBase64Url[(bits >> count) & 0x3f];
+    }
+  }
+  if (count > 0) out += kBase64Url[(bits << (6 - count)) & 0x3f];
+  return out;
+}
+
+std::optional<std::string> base64url_decode(std::string_view in) {
+  std::string out;
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (const char c : in) {
+    const auto value = kBase64Url.find(c);
+    if (value == std::string_view::npos) return std::nullopt;
+    bits = (bits << 6) | static_cast<std::uint32_t>(value);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out += static_cast<char>((bits >> count) & 0xff);
+    }
+  }
+  // A well-formed encoding leaves fewer than 8 bits, all of them zero.
+  if (count >= 6 || (bits & ((1u << count) - 1)) != 0) return std::nullopt;
+  return out;
+}
+
+struct Cursor {
+  std::int64_t created_at = 0;
+  std::string id;
+};
+
+std::string encode_cursor(const LogRecord& last) {
+  return base64url_encode("1:" + std::to_string(last.created_at) + ":" + last.id);
+}
+
+std::optional<Cursor> decode_cursor(std::string_view text) {
+  const auto raw = base64url_decode(text);
+  if (!raw || !raw->starts_with("1:")) return std::nullopt;
+  const std::string_view rest = std::string_view(*raw).substr(2);
+  const auto colon = rest.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  Cursor cursor;
+  const auto number = rest.substr(0, colon);
+  const auto [end, ec] =
+      std::from_chars(number.data(), number.data() + number.size(), cursor.created_at);
+  if (ec != std::errc() || end != number.data() + number.size()) return std::nullopt;
+  cursor.id = std::string(rest.substr(colon + 1));
+  return cursor;
+}
+
+std::int64_t bucket_width_ms(UsageBucket bucket) {
+  switch (bucket) {
+    case UsageBucket::kNone:
+      return 0;
+    case UsageBucket::kMinute:
+      return 60'000;
+    case UsageBucket::kHour:
+      return 3'600'000;
+    case UsageBucket::kDay:
+      return 86'400'000;  // Unix time has no leap seconds: UTC days are exact multiples
+  }
+  return 0;
+}
+
+}  // namespace
+
+Result<LogPage> LogStore::query(const LogQuery& q) const {
+  if (q.limit < 1 || q.limit > LogQuery::kMaxLimit) {
+    return bad_request("limit must be between 1 and " + std::to_string(LogQuery::kMaxLimit) +
+                       " (got " + std::to_string(q.limit) + ")");
+  }
+  if (q.metadata_value && !q.metadata_key) {
+    return bad_request("a metadata value filter needs a metadata key");
+  }
+  std::optional<Cursor> cursor;
+  if (!q.cursor.empty()) {
+    cursor = decode_cursor(q.cursor);
+    if (!cursor) return bad_request("invalid cursor");
+  }
+  const bool newest_first = q.order == LogOrder::kNewestFirst;
+
+  std::string sql = "SELECT ";
+  sql.append(kListColumns).append(" FROM logs WHERE 1");
+  std::vector<Param> params;
+  add_range_filters(q.from, q.to, q.provider, q.model, sql, params);
+  if (q.status_code) {
+    sql += " AND logs.status_code = ?";
+    params.emplace_back(static_cast<std::int64_t>(*q.status_code));
+  }
+  if (q.success) {
+    sql += " AND logs.success = ?";
+    params.emplace_back(static_cast<std::int64_t>(*q.success ? 1 : 0));
+  }
+  if (q.cached) {
+    sql += " AND logs.cached = ?";
+    params.emplace_back(static_cast<std::int64_t>(*q.cached ? 1 : 0));
+  }
+  if (q.metadata_key) {
+    // IN (subquery) rather than a correlated EXISTS: SQLite can then start from the
+    // (key, value) index when the match is rare, or scan by date and probe when it is common.
+    sql += " AND logs.id IN (SELECT log_id FROM log_metadata WHERE key = ?";
+    params.emplace_back(*q.metadata_key);
+    if (q.metadata_value) {
+      auto [json, string] = metadata_match_values(*q.metadata_value);
+      sql += " AND value IN (?, ?)";
+      params.emplace_back(std::move(json));
+      params.emplace_back(std::move(string));
+    }
+    sql += ')';
+  }
+  if (cursor) {
+    // A row value compares (created_at, id) lexicographically, and SQLite turns it into a
+    // range on the (…, created_at, id) indexes.
+    sql += newest_first ? " AND (logs.created_at, logs.id) < (?, ?)"
+                        : " AND (logs.created_at, logs.id) > (?, ?)";
+    params.emplace_back(cursor->created_at);
+    params.emplace_back(cursor->id);
+  }
+  sql += newest_first ? " ORDER BY logs.created_at DESC, logs.id DESC"
+                      : " ORDER BY logs.created_at ASC, logs.id ASC";
+  // One row more than asked tells whether there is a next page without a count.
+  sql += " LIMIT ?";
+  params.emplace_back(static_cast<std::int64_t>(q.limit + 1));
+
+  std::lock_guard lock(reader_mutex_);
+  auto stmt = reader_.prepare(sql);
+  if (!stmt) return stmt.error();
+  bind_all(*stmt, params);
+  LogPage page;
+  page.records.reserve(std::min<std::size_t>(q.limit, 64));
+  for (;;) {
+    const int rc = stmt->step();
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return reader_.error("cannot list records", rc);
+    if (page.records.size() == q.limit) {
+      page.next_cursor = encode_cursor(page.records.back());
+      break;
+    }
+    page.records.push_back(read_record(*stmt, /*with_bodies=*/false));
+  }
+  return page;
+}
+
+Result<std::optional<LogRecord>> LogStore::get(std::string_view id) const {
+  std::string sql = "SELECT ";
+  sql.append(kListColumns).append(", ").append(kBodyColumns).append(" FROM logs WHERE id = ?1");
+  std::lock_guard lock(reader_mutex_);
+  auto stmt = reader_.prepare(sql);
+  if (!stmt) return stmt.error();
+  stmt->bind_text(1, id);
+  const int rc = stmt->step();
+  if (rc == SQLITE_DONE) return std::optional<LogRecord>();
+  if (rc != SQLITE_ROW) return reader_.error("cannot read a record", rc);
+  return std::optional<LogRecord>(read_record(*stmt, /*with_bodies=*/true));
+}
+
+Result<std::vector<UsageRow>> LogStore::usage(const UsageQuery& q) const {
+  if (q.group_by == UsageGroup::kMetadata && q.metadata_key.empty()) {
+    return bad_request("grouping by metadata needs a metadata key");
+  }
+  std::vector<Param> params;
+  std::string sql = "SELECT ";
+  // The bucket's start, floored (not truncated toward zero) so dates before 1970 bucket
+  // right too. The width is one of four constants, not caller text.
+  if (const auto width = std::to_string(bucket_width_ms(q.bucket));
+      q.bucket != UsageBucket::kNone) {
+    sql += "logs.created_at - ((logs.created_at % " + width + ") + " + width + ") % " + width;
+  } else {
+    sql += "0";
+  }
+  sql += " AS bucket_start, ";
+  switch (q.group_by) {
+    case UsageGroup::kNone:
+      sql += "''";
+      break;
+    case UsageGroup::kProvider:
+      sql += "logs.provider";
+      break;
+    case UsageGroup::kModel:
+      sql += "logs.model";
+      break;
+    case UsageGroup::kMetadata:
+      sql += "m.value";
+      break;
+  }
+  // sum() of no non-NULL value is NULL, total() is 0.0; cost stays a sum of priced requests
+  // only, since unpriced ones hold NULL.
+  sql +=
+      " AS grp, count(*), coalesce(sum(logs.tokens_in), 0), coalesce(sum(logs.tokens_out), 0),"
+      " coalesce(sum(logs.cached_tokens), 0), total(logs.cost), coalesce(sum(logs.unpriced), 0),"
+      " coalesce(sum(logs.cached), 0), coalesce(sum(logs.success = 0), 0) FROM logs";
+  if (q.group_by == UsageGroup::kMetadata) {
+    // LEFT JOIN: records without the key form the "" group rather than vanishing.
+    sql += " LEFT JOIN log_metadata m ON m.log_id = logs.id AND m.key = ?";
+    params.emplace_back(q.metadata_key);
+  }
+  sql += " WHERE 1";
+  add_range_filters(q.from, q.to, q.provider, q.model, sql, params);
+  const bool by_bucket = q.bucket != UsageBucket::kNone;
+  const bool by_group = q.group_by != UsageGroup::kNone;
+  if (by_bucket && by_group) {
+    sql += " GROUP BY bucket_start, grp";
+  } else if (by_bucket) {
+    sql += " GROUP BY bucket_start";
+  } else if (by_group) {
+    sql += " GROUP BY grp";
+  }
+
+  // Metadata groups are labelled by the value without JSON quotes, which can make two stored
+  // values one label ("42" and 42): rows merge here, in the order the result promises.
+  std::map<std::pair<std::int64_t, std::string>, UsageRow> rows;
+  {
+    std::lock_guard lock(reader_mutex_);
+    auto stmt = reader_.prepare(sql);
+    if (!stmt) return stmt.error();
+    bind_all(*stmt, params);
+    for (;;) {
+      const int rc = stmt->step();
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return reader_.error("cannot compute usage", rc);
+      const auto count = static_cast<std::uint64_t>(stmt->int64(2));
+      if (count == 0) continue;  // the one row of an ungrouped aggregate over nothing
+      const auto bucket_start = stmt->int64(0);
+      std::string group = stmt->text(1);
+      if (q.group_by == UsageGroup::kMetadata) group = metadata_label(group);
+      auto& row = rows[{bucket_start, group}];
+      row.bucket_start = bucket_start;
+      row.group = std::move(group);
+      row.requests += count;
+      row.tokens_in += static_cast<std::uint64_t>(stmt->int64(3));
+      row.tokens_out += static_cast<std::uint64_t>(stmt->int64(4));
+      row.cached_tokens += static_cast<std::uint64_t>(stmt->int64(5));
+      row.cost += stmt->real(6);
+      row.unpriced_requests += static_cast<std::uint64_t>(stmt->int64(7));
+      row.cache_hits += static_cast<std::uint64_t>(stmt->int64(8));
+      row.errors += static_cast<std::uint64_t>(stmt->int64(9));
+    }
+  }
+  std::vector<UsageRow> result;
+  result.reserve(rows.size());
+  for (auto& [key, row] : rows) result.push_back(std::move(row));
+  return result;
+}
+
+}  // namespace aigw::store

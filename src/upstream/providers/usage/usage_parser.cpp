@@ -1,0 +1,706 @@
+// Usage parsers per response format. Each format is a small copyable state that takes whole
+// events (one SSE event's data, one element of a streamed JSON array, one NDJSON line) or one
+// whole buffered body; the Parser around it decides how the bytes are framed and bounds
+// memory. Field names and their meaning are from each provider's API reference, cited below.
+
+#include "upstream/providers/usage/usage_parser.hpp"
+
+#include "upstream/providers/usage/sse_splitter.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace aigw::usage {
+namespace {
+
+using Json = nlohmann::json;
+
+// --- small JSON helpers ---------------------------------------------------------------------
+
+const Json* member(const Json& j, std::string_view key) {
+  if (!j.is_object()) return nullptr;
+  const auto it = j.find(key);
+  return it == j.end() ? nullptr : &*it;
+}
+
+const Json* member(const Json* j, std::string_view key) {
+  return j == nullptr ? nullptr : member(*j, key);
+}
+
+std::string_view string_of(const Json* j) {
+  return j != nullptr && j->is_string() ? std::string_view(j->get_ref<const std::string&>())
+                                        : std::string_view();
+}
+
+// A token count: a non-negative integer (or a float that is one, as some proxies write).
+std::optional<std::uint64_t> count_of(const Json* j) {
+  if (j == nullptr) return std::nullopt;
+  if (j->is_number_unsigned()) return j->get<std::uint64_t>();
+  if (j->is_number_integer()) {
+    const auto v = j->get<std::int64_t>();
+    if (v >= 0) return static_cast<std::uint64_t>(v);
+    return std::nullopt;
+  }
+  if (j->is_number_float()) {
+    const double v = j->get<double>();
+    if (std::isfinite(v) && v >= 0 && v < 1.8e19) return static_cast<std::uint64_t>(v);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> sum(std::optional<std::uint64_t> a, std::optional<std::uint64_t> b) {
+  if (!a) return b;
+  if (!b) return a;
+  return *a + *b;
+}
+
+// The length of a value's compact JSON text (tool arguments sent as objects): exact but for
+// escapes and numbers, which count 4. Walks with an explicit stack: nlohmann's dump()
+// recurses, and nesting depth is the sender's choice.
+std::uint64_t json_chars(const Json& root) {
+  std::uint64_t n = 0;
+  std::vector<const Json*> todo{&root};
+  while (!todo.empty()) {
+    const Json* j = todo.back();
+    todo.pop_back();
+    switch (j->type()) {
+      case Json::value_t::object:
+        n += j->empty() ? 2 : j->size() + 1;  // braces and commas
+        for (auto it = j->begin(); it != j->end(); ++it) {
+          n += code_points(it.key()) + 3;  // quotes and colon
+          todo.push_back(&it.value());
+        }
+        break;
+      case Json::value_t::array:
+        n += j->empty() ? 2 : j->size() + 1;
+        for (const auto& e : *j) todo.push_back(&e);
+        break;
+      case Json::value_t::string:
+        n += code_points(j->get_ref<const std::string&>()) + 2;
+        break;
+      case Json::value_t::boolean:
+        n += j->get<bool>() ? 4 : 5;
+        break;
+      case Json::value_t::number_integer:
+      case Json::value_t::number_unsigned:
+      case Json::value_t::number_float:
+        n += 4;  // a typical argument number; exactness does not matter for an estimate
+        break;
+      default:
+        n += 4;  // null
+        break;
+    }
+  }
+  return n;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// Embedding vectors are most of an embeddings body and never needed: dropped while parsing,
+// so a 4 MiB body does not become tens of MiB of tree.
+bool keep_value(int /*depth*/, Json::parse_event_t event, Json& parsed) {
+  if (event != Json::parse_event_t::key) return true;
+  const auto& key = parsed.get_ref<const std::string&>();
+  return key != "embedding" && key != "embeddings";
+}
+
+Json parse(std::string_view text, bool drop_vectors = false) {
+  if (drop_vectors) return Json::parse(text, keep_value, /*allow_exceptions=*/false);
+  return Json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
+// --- formats ---------------------------------------------------------------------------------
+
+class FormatState {
+ public:
+  virtual ~FormatState() = default;
+  virtual std::unique_ptr<FormatState> clone() const = 0;
+
+  // One event of a stream: SSE data, an element of a JSON array stream, or an NDJSON line.
+  void on_event(std::string_view name, std::string_view data) {
+    // OpenAI-style streams end with a literal "[DONE]" data line (OpenAI API reference,
+    // "Chat Completions streaming"); Workers AI and most compatible servers copy it.
+    if (trim(data) == "[DONE]") {
+      result_.saw_end = true;
+      return;
+    }
+    const Json j = parse(data);
+    if (j.is_object()) on_event_json(name, j);
+  }
+  // A complete buffered body.
+  virtual void on_body(const Json& body) = 0;
+  virtual UsageResult result() const { return result_; }
+
+ protected:
+  virtual void on_event_json(std::string_view name, const Json& event) = 0;
+
+  void add_text(const Json* j) { result_.output_chars += code_points(string_of(j)); }
+  void set_model(const Json* j) {
+    const std::string_view m = string_of(j);
+    if (!m.empty()) result_.model = std::string(m);
+  }
+
+  UsageResult result_;
+};
+
+template <class Derived>
+class Cloneable : public FormatState {
+ public:
+  std::unique_ptr<FormatState> clone() const override {
+    return std::make_unique<Derived>(static_cast<const Derived&>(*this));
+  }
+};
+
+// xAI counts reasoning apart from completion_tokens ("reasoning token consumption will be
+// counted separately from completion_tokens, but will be counted in the total_tokens", xAI
+// docs, consumption and rate limits), where OpenAI includes it. The total tells them apart
+// without naming the provider: when it is input + output + reasoning, output lacks reasoning.
+void add_reasoning_if_apart(TokenUsage& t, std::optional<std::uint64_t> total) {
+  if (t.reasoning && *t.reasoning > 0 && t.input && t.output && total &&
+      *total == *t.input + *t.output + *t.reasoning) {
+    *t.output += *t.reasoning;
+  }
+}
+
+// OpenAI Chat Completions / Completions / Embeddings usage object (API reference, "The chat
+// completion object": usage.prompt_tokens, completion_tokens, prompt_tokens_details.
+// cached_tokens, completion_tokens_details.reasoning_tokens; completion_tokens includes
+// reasoning). DeepSeek reports cache hits as prompt_cache_hit_tokens (DeepSeek API docs,
+// "Context Caching"); OpenRouter adds prompt_tokens_details.cache_write_tokens (OpenRouter
+// docs, "Usage Accounting"). Returns nothing when the object holds no count at all.
+std::optional<TokenUsage> openai_usage(const Json& u) {
+  TokenUsage t;
+  t.input = count_of(member(u, "prompt_tokens"));
+  if (!t.input) t.input = count_of(member(u, "input_tokens"));
+  t.output = count_of(member(u, "completion_tokens"));
+  if (!t.output) t.output = count_of(member(u, "output_tokens"));
+  const Json* details = member(u, "prompt_tokens_details");
+  t.cached_input = count_of(member(details, "cached_tokens"));
+  if (!t.cached_input) t.cached_input = count_of(member(u, "prompt_cache_hit_tokens"));
+  t.cache_write = count_of(member(details, "cache_write_tokens"));
+  t.reasoning = count_of(member(member(u, "completion_tokens_details"), "reasoning_tokens"));
+  if (!t.input && !t.output) return std::nullopt;
+  add_reasoning_if_apart(t, count_of(member(u, "total_tokens")));
+  return t;
+}
+
+// OpenAI Chat Completions, Completions and Embeddings; also Workers AI's native /run output,
+// whose streams mix its own {"response": ...} events with OpenAI-shaped chunks.
+class OpenAiState final : public Cloneable<OpenAiState> {
+ public:
+  void on_body(const Json& body) override {
+    // Workers AI wraps its output in the Cloudflare API envelope {"result": {...}} (Workers
+    // AI REST API); its bindings return the inner object.
+    const Json* result = member(body, "result");
+    const Json& r = result != nullptr && result->is_object() ? *result : body;
+    set_model(member(r, "model"));
+    take_usage(r);
+    if (const Json* choices = member(r, "choices"); choices != nullptr && choices->is_array()) {
+      for (const auto& choice : *choices) {
+        add_text(member(choice, "text"));  // completions
+        add_message(member(choice, "message"));
+      }
+    }
+    add_workers_ai(r);
+  }
+
+ protected:
+  void on_event_json(std::string_view /*name*/, const Json& chunk) override {
+    set_model(member(chunk, "model"));
+    take_usage(chunk);
+    if (const Json* choices = member(chunk, "choices"); choices != nullptr && choices->is_array()) {
+      for (const auto& choice : *choices) {
+        add_text(member(choice, "text"));
+        add_message(member(choice, "delta"));
+      }
+    }
+    add_workers_ai(chunk);
+  }
+
+ private:
+  // The last usage seen wins: OpenAI sends one (the include_usage chunk, with "choices": []),
+  // Mistral and DeepSeek put it on the last chunk with choices, Perplexity and xAI on every
+  // chunk (cumulative), Groq in x_groq.usage (Groq API reference, "x_groq"); Workers AI may
+  // send a zero usage before the real one.
+  void take_usage(const Json& j) {
+    const Json* u = member(j, "usage");
+    if (u == nullptr || !u->is_object()) u = member(member(j, "x_groq"), "usage");
+    if (u == nullptr || !u->is_object()) return;
+    if (auto t = openai_usage(*u)) result_.usage = *t;
+  }
+
+  // A message (buffered) or delta (streamed): content, reasoning (DeepSeek's
+  // reasoning_content, OpenRouter's and Groq's reasoning), refusal, tool-call arguments.
+  void add_message(const Json* m) {
+    if (m == nullptr || !m->is_object()) return;
+    const Json* content = member(*m, "content");
+    if (content != nullptr && content->is_array()) {  // content parts (e.g. Mistral's)
+      for (const auto& part : *content) {
+        add_text(member(part, "text"));
+        if (const Json* thinking = member(part, "thinking");
+            thinking != nullptr && thinking->is_array()) {
+          for (const auto& t : *thinking) add_text(member(t, "text"));
+        }
+      }
+    } else {
+      add_text(content);
+    }
+    add_text(member(*m, "reasoning_content"));
+    add_text(member(*m, "reasoning"));
+    add_text(member(*m, "refusal"));
+    if (const Json* calls = member(*m, "tool_calls"); calls != nullptr && calls->is_array()) {
+      for (const auto& call : *calls) add_text(member(member(call, "function"), "arguments"));
+    }
+    add_text(member(member(*m, "function_call"), "arguments"));  // the pre-tools form
+  }
+
+  // Workers AI native output: {"response": "text" | {json}, "tool_calls": [{name, arguments}]}.
+  void add_workers_ai(const Json& r) {
+    if (const Json* response = member(r, "response"); response != nullptr) {
+      if (response->is_string()) {
+        add_text(response);
+      } else if (response->is_object() || response->is_array()) {
+        result_.output_chars += json_chars(*response);  // JSON mode
+      }
+    }
+    if (const Json* calls = member(r, "tool_calls"); calls != nullptr && calls->is_array()) {
+      for (const auto& call : *calls) {
+        const Json* args = member(call, "arguments");
+        if (args == nullptr) args = member(member(call, "function"), "arguments");
+        if (args != nullptr && args->is_string()) {
+          add_text(args);
+        } else if (args != nullptr) {
+          result_.output_chars += json_chars(*args);
+        }
+      }
+    }
+  }
+};
+
+// OpenAI Responses API usage (API reference, "The response object": usage.input_tokens,
+// input_tokens_details.cached_tokens, output_tokens, output_tokens_details.reasoning_tokens).
+std::optional<TokenUsage> responses_usage(const Json& u) {
+  TokenUsage t;
+  t.input = count_of(member(u, "input_tokens"));
+  t.output = count_of(member(u, "output_tokens"));
+  t.cached_input = count_of(member(member(u, "input_tokens_details"), "cached_tokens"));
+  t.reasoning = count_of(member(member(u, "output_tokens_details"), "reasoning_tokens"));
+  if (!t.input && !t.output) return std::nullopt;
+  add_reasoning_if_apart(t, count_of(member(u, "total_tokens")));
+  return t;
+}
+
+// OpenAI Responses API. Streams (API reference, "Streaming events") carry text in
+// response.*.delta events and the usage only in the terminal response.completed,
+// response.incomplete or response.failed event's response object.
+class ResponsesState final : public Cloneable<ResponsesState> {
+ public:
+  void on_body(const Json& body) override {
+    take_response(body);
+    const Json* output = member(body, "output");
+    if (output == nullptr || !output->is_array()) return;
+    for (const auto& item : *output) {
+      add_text(member(item, "arguments"));  // function_call
+      add_text(member(item, "input"));      // custom_tool_call
+      for (const char* list : {"content", "summary"}) {
+        const Json* parts = member(item, list);
+        if (parts == nullptr || !parts->is_array()) continue;
+        for (const auto& part : *parts) {
+          add_text(member(part, "text"));  // output_text, reasoning_text, summary_text
+          add_text(member(part, "refusal"));
+        }
+      }
+    }
+  }
+
+ protected:
+  void on_event_json(std::string_view name, const Json& event) override {
+    std::string_view type = string_of(member(event, "type"));
+    if (type.empty()) type = name;
+    constexpr std::string_view kDelta = ".delta";
+    if (type.size() > kDelta.size() && type.substr(type.size() - kDelta.size()) == kDelta) {
+      // Text and argument deltas; response.audio.delta is base64 audio, not text.
+      if (type != "response.audio.delta") add_text(member(event, "delta"));
+      return;
+    }
+    const Json* response = member(event, "response");
+    if (response == nullptr) return;
+    take_response(*response);
+    if (type == "response.completed" || type == "response.incomplete" ||
+        type == "response.failed") {
+      result_.saw_end = true;
+    }
+  }
+
+ private:
+  void take_response(const Json& response) {
+    set_model(member(response, "model"));
+    const Json* u = member(response, "usage");
+    if (u == nullptr || !u->is_object()) return;
+    if (auto t = responses_usage(*u)) result_.usage = *t;
+  }
+};
+
+// Anthropic Messages (API reference, "Messages" and "Streaming Messages"). A stream reports
+// usage twice: message_start has input_tokens, the cache counts and a placeholder
+// output_tokens; message_delta has the cumulative output_tokens and, in newer API versions,
+// the cumulative input and cache counts again. Each figure is replaced, never added, so
+// nothing is counted twice. input_tokens excludes cache reads and writes; TokenUsage.input
+// includes them (aigw/usage.hpp), so the parts are added when the result is read.
+class AnthropicState final : public Cloneable<AnthropicState> {
+ public:
+  void on_body(const Json& body) override {
+    set_model(member(body, "model"));
+    take_usage(member(body, "usage"));
+    const Json* content = member(body, "content");
+    if (content == nullptr || !content->is_array()) return;
+    for (const auto& block : *content) {
+      add_text(member(block, "text"));
+      add_text(member(block, "thinking"));
+      if (const Json* input = member(block, "input"); input != nullptr) {  // tool_use
+        result_.output_chars += json_chars(*input);
+      }
+    }
+  }
+
+  UsageResult result() const override {
+    UsageResult r = result_;
+    if (input_ || cache_read_ || cache_write_) {
+      r.usage.input = sum(sum(input_, cache_read_), cache_write_);
+    }
+    r.usage.cached_input = cache_read_;
+    r.usage.cache_write = cache_write_;
+    r.usage.output = output_;
+    return r;
+  }
+
+ protected:
+  void on_event_json(std::string_view name, const Json& event) override {
+    std::string_view type = string_of(member(event, "type"));
+    if (type.empty()) type = name;
+    if (type == "content_block_delta") {
+      const Json* delta = member(event, "delta");
+      add_text(member(delta, "text"));          // text_delta
+      add_text(member(delta, "thinking"));      // thinking_delta
+      add_text(member(delta, "partial_json"));  // input_json_delta (tool input)
+    } else if (type == "content_block_start") {
+      const Json* block = member(event, "content_block");
+      add_text(member(block, "text"));
+      add_text(member(block, "thinking"));
+    } else if (type == "message_start") {
+      const Json* message = member(event, "message");
+      set_model(member(message, "model"));
+      take_usage(member(message, "usage"));
+    } else if (type == "message_delta") {
+      take_usage(member(event, "usage"));
+    } else if (type == "message_stop") {
+      result_.saw_end = true;
+    }
+  }
+
+ private:
+  void take_usage(const Json* u) {
+    if (u == nullptr || !u->is_object()) return;
+    if (auto v = count_of(member(*u, "input_tokens"))) input_ = v;
+    if (auto v = count_of(member(*u, "cache_read_input_tokens"))) cache_read_ = v;
+    if (auto v = count_of(member(*u, "cache_creation_input_tokens"))) cache_write_ = v;
+    if (auto v = count_of(member(*u, "output_tokens"))) output_ = v;
+  }
+
+  std::optional<std::uint64_t> input_;
+  std::optional<std::uint64_t> cache_read_;
+  std::optional<std::uint64_t> cache_write_;
+  std::optional<std::uint64_t> output_;
+};
+
+// Google Gemini GenerateContentResponse (Gemini API reference, "UsageMetadata"), the same
+// object whole or as each streamed chunk. usageMetadata is cumulative in a stream, so the
+// last one is taken whole. totalTokenCount is documented as the sum of promptTokenCount,
+// candidatesTokenCount, toolUsePromptTokenCount and thoughtsTokenCount: candidates exclude
+// thoughts, so output = candidates + thoughts; tool-use prompt tokens (results of
+// server-side tools fed back to the model) are input. promptTokenCount includes the cached
+// content, as TokenUsage.input must.
+class GeminiState final : public Cloneable<GeminiState> {
+ public:
+  void on_body(const Json& body) override {
+    if (body.is_array()) {  // a streamGenerateContent body read whole
+      for (const auto& chunk : body) take(chunk);
+    } else {
+      take(body);
+    }
+  }
+
+ protected:
+  void on_event_json(std::string_view /*name*/, const Json& chunk) override { take(chunk); }
+
+ private:
+  void take(const Json& r) {
+    if (!r.is_object()) return;
+    set_model(member(r, "modelVersion"));
+    if (const Json* u = member(r, "usageMetadata"); u != nullptr && u->is_object()) {
+      TokenUsage t;
+      const auto prompt = count_of(member(*u, "promptTokenCount"));
+      const auto tool = count_of(member(*u, "toolUsePromptTokenCount"));
+      const auto candidates = count_of(member(*u, "candidatesTokenCount"));
+      const auto thoughts = count_of(member(*u, "thoughtsTokenCount"));
+      t.input = prompt ? sum(prompt, tool) : std::nullopt;
+      t.output = sum(candidates, thoughts);
+      t.cached_input = count_of(member(*u, "cachedContentTokenCount"));
+      t.reasoning = thoughts;
+      if (!t.empty()) result_.usage = t;
+    }
+    const Json* candidates = member(r, "candidates");
+    if (candidates == nullptr || !candidates->is_array()) return;
+    for (const auto& candidate : *candidates) {
+      if (const Json* parts = member(member(candidate, "content"), "parts");
+          parts != nullptr && parts->is_array()) {
+        for (const auto& part : *parts) {
+          add_text(member(part, "text"));  // also thought summaries ("thought": true)
+          if (const Json* args = member(member(part, "functionCall"), "args")) {
+            result_.output_chars += json_chars(*args);
+          }
+        }
+      }
+      if (!string_of(member(candidate, "finishReason")).empty()) result_.saw_end = true;
+    }
+  }
+};
+
+// Cohere Chat v2 (API reference, "Chat" and "Chat with Streaming": the message-end event's
+// delta.usage) and, for older clients, v1 (meta, and the stream-end event of its NDJSON
+// stream); also Embed (meta.billed_units.input_tokens).
+//
+// Cohere reports two counts: usage.tokens, every token the model processed (including the
+// prompt template Cohere adds), and usage.billed_units, what Cohere invoices ("How Does
+// Cohere's Pricing Work?"). Metering is for cost, so billed_units wins; tokens is the fallback
+// for a figure billed_units lacks. usage.cached_tokens is not mapped: it counts against
+// tokens, not against the billed input, so it is not a part of TokenUsage.input here.
+class CohereState final : public Cloneable<CohereState> {
+ public:
+  void on_body(const Json& body) override {
+    take_usage(member(body, "usage"));
+    take_usage(member(body, "meta"));  // v1 chat and embed
+    add_text(member(body, "text"));    // v1 chat
+    add_message(member(body, "message"));
+  }
+
+ protected:
+  void on_event_json(std::string_view name, const Json& event) override {
+    std::string_view type = string_of(member(event, "type"));
+    if (type.empty()) type = string_of(member(event, "event_type"));  // v1
+    if (type.empty()) type = name;
+    if (type == "content-delta" || type == "tool-plan-delta" || type == "tool-call-start" ||
+        type == "tool-call-delta") {
+      add_message(member(member(event, "delta"), "message"));
+    } else if (type == "message-end") {
+      take_usage(member(member(event, "delta"), "usage"));
+      result_.saw_end = true;
+    } else if (type == "text-generation") {  // v1
+      add_text(member(event, "text"));
+    } else if (type == "stream-end") {  // v1
+      take_usage(member(member(event, "response"), "meta"));
+      result_.saw_end = true;
+    }
+  }
+
+ private:
+  void take_usage(const Json* u) {
+    if (u == nullptr || !u->is_object()) return;
+    const Json* billed = member(*u, "billed_units");
+    const Json* tokens = member(*u, "tokens");
+    TokenUsage t;
+    t.input = count_of(member(billed, "input_tokens"));
+    if (!t.input) t.input = count_of(member(tokens, "input_tokens"));
+    t.output = count_of(member(billed, "output_tokens"));
+    if (!t.output) t.output = count_of(member(tokens, "output_tokens"));
+    if (!t.empty()) result_.usage = t;
+  }
+
+  // v2 message or stream delta.message: content (a list of parts whole, one part as a
+  // delta), tool_plan, tool_calls (a list whole, one call as a delta).
+  void add_message(const Json* m) {
+    if (m == nullptr || !m->is_object()) return;
+    auto add_part = [this](const Json& part) {
+      add_text(member(part, "text"));
+      add_text(member(part, "thinking"));
+    };
+    if (const Json* content = member(*m, "content"); content != nullptr) {
+      if (content->is_array()) {
+        for (const auto& part : *content) add_part(part);
+      } else if (content->is_string()) {
+        add_text(content);
+      } else {
+        add_part(*content);
+      }
+    }
+    add_text(member(*m, "tool_plan"));
+    if (const Json* calls = member(*m, "tool_calls"); calls != nullptr) {
+      if (calls->is_array()) {
+        for (const auto& call : *calls) add_text(member(member(call, "function"), "arguments"));
+      } else {
+        add_text(member(member(calls, "function"), "arguments"));
+      }
+    }
+  }
+};
+
+std::unique_ptr<FormatState> make_state(UsageFormat format) {
+  switch (format) {
+    case UsageFormat::kOpenAiChat:
+    case UsageFormat::kOpenAiCompletions:
+    case UsageFormat::kOpenAiEmbeddings:
+    case UsageFormat::kWorkersAi:
+      return std::make_unique<OpenAiState>();
+    case UsageFormat::kOpenAiResponses:
+      return std::make_unique<ResponsesState>();
+    case UsageFormat::kAnthropicMessages:
+      return std::make_unique<AnthropicState>();
+    case UsageFormat::kGemini:
+      return std::make_unique<GeminiState>();
+    case UsageFormat::kCohere:
+      return std::make_unique<CohereState>();
+    case UsageFormat::kNone:
+      break;
+  }
+  return nullptr;
+}
+
+// --- framing ---------------------------------------------------------------------------------
+
+class Parser final : public UsageParser {
+ public:
+  Parser(std::unique_ptr<FormatState> state, UsageFormat format, bool event_stream)
+      : state_(std::move(state)),
+        drop_vectors_(format == UsageFormat::kOpenAiEmbeddings || format == UsageFormat::kCohere),
+        mode_(event_stream ? Mode::kSse : Mode::kSniff),
+        sse_(kMaxEventBytes),
+        array_(kMaxEventBytes) {}
+
+  void feed(std::string_view bytes) override {
+    cached_.reset();
+    if (mode_ == Mode::kSniff) {
+      const auto first = bytes.find_first_not_of(" \t\r\n");
+      if (first == std::string_view::npos) return;
+      bytes.remove_prefix(first);
+      mode_ = sniff(bytes.front());
+    }
+    switch (mode_) {
+      case Mode::kSse:
+        sse_.feed(bytes, [this](std::string_view name, std::string_view data) {
+          state_->on_event(name, data);
+        });
+        break;
+      case Mode::kArray:
+        array_.feed(bytes, [this](std::string_view element) { state_->on_event("", element); });
+        break;
+      case Mode::kBuffered:
+        if (overflow_) return;
+        if (body_.size() + bytes.size() > kMaxBufferedBytes) {
+          overflow_ = true;  // usage of a body this large is not worth the memory
+          std::string().swap(body_);
+          return;
+        }
+        body_.append(bytes);
+        break;
+      case Mode::kSniff:
+        break;
+    }
+  }
+
+  UsageResult result() const override {
+    switch (mode_) {
+      case Mode::kSniff:
+        return state_->result();
+      case Mode::kSse: {
+        std::unique_ptr<FormatState> with_pending;
+        sse_.peek_pending([&](std::string_view name, std::string_view data) {
+          with_pending = state_->clone();
+          with_pending->on_event(name, data);
+        });
+        return with_pending ? with_pending->result() : state_->result();
+      }
+      case Mode::kArray: {
+        UsageResult r = state_->result();
+        if (array_.closed()) r.saw_end = true;
+        return r;
+      }
+      case Mode::kBuffered:
+        break;
+    }
+    if (overflow_) return UsageResult{};
+    if (!cached_) cached_ = parse_body();
+    return *cached_;
+  }
+
+ private:
+  enum class Mode : std::uint8_t { kSniff, kSse, kArray, kBuffered };
+
+  // The first byte of a body that does not say it is an event stream: JSON starts a value
+  // with one of {["-0-9tfn; SSE starts with a field name ("data", "event", "id") or ':'.
+  static Mode sniff(char first) {
+    if (first == '[') return Mode::kArray;
+    if (first == 'd' || first == 'e' || first == 'i' || first == ':') return Mode::kSse;
+    return Mode::kBuffered;
+  }
+
+  UsageResult parse_body() const {
+    auto state = state_->clone();
+    const Json body = parse(body_, drop_vectors_);
+    if (!body.is_discarded()) {
+      state->on_body(body);
+      UsageResult r = state->result();
+      r.saw_end = true;
+      return r;
+    }
+    // Not one JSON text: newline-delimited JSON (Cohere v1 streams, application/stream+json),
+    // or a body cut short, whose lines mostly fail to parse and are skipped.
+    std::string_view rest = body_;
+    while (!rest.empty()) {
+      const auto nl = rest.find('\n');
+      const std::string_view line = rest.substr(0, nl);
+      if (!trim(line).empty()) state->on_event("", line);
+      if (nl == std::string_view::npos) break;
+      rest.remove_prefix(nl + 1);
+    }
+    return state->result();
+  }
+
+  std::unique_ptr<FormatState> state_;
+  bool drop_vectors_;
+  Mode mode_;
+  SseSplitter sse_;
+  JsonArraySplitter array_;
+  std::string body_;
+  bool overflow_ = false;
+  mutable std::optional<UsageResult> cached_;  // a buffered body is parsed once per change
+};
+
+}  // namespace
+
+std::uint64_t code_points(std::string_view utf8) noexcept {
+  std::uint64_t n = 0;
+  for (const char c : utf8) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+
+std::unique_ptr<UsageParser> make_usage_parser(UsageFormat format, bool event_stream) {
+  auto state = make_state(format);
+  if (!state) return nullptr;
+  return std::make_unique<Parser>(std::move(state), format, event_stream);
+}
+
+}  // namespace aigw::usage
