@@ -17,6 +17,7 @@ namespace aigw {
 struct MeterState {
   UsageFormat format = UsageFormat::kNone;
   usage::RequestInfo info;
+  bool inspected = false;  // `info` is filled (lazily: only when a figure needs it)
   std::string path_model;  // the model named by the upstream path (Gemini), "" otherwise
   std::unique_ptr<usage::UsageParser> parser;
   bool tapped = false;  // the parser is fed by the BodyFilter (upstream bytes)
@@ -136,11 +137,9 @@ std::optional<Error> MeterStage::prepare(RequestContext& ctx, bool rewrite) cons
   if (ctx.provider == nullptr) return std::nullopt;  // no route: nothing to meter
   state->format = ctx.provider->adapter->usage_format(upstream_path(ctx));
   if (state->format == UsageFormat::kNone) return std::nullopt;
-  state->info = usage::inspect_request(state->format, body);
   state->path_model = usage::model_from_path(state->format, upstream_path(ctx));
-  if (!rewrite || !state->info.stream || state->info.include_usage_requested) return std::nullopt;
-  if (state->format != UsageFormat::kOpenAiChat &&
-      state->format != UsageFormat::kOpenAiCompletions) {
+  if (!rewrite || (state->format != UsageFormat::kOpenAiChat &&
+                   state->format != UsageFormat::kOpenAiCompletions)) {
     return std::nullopt;
   }
   const auto configured = include_usage_.find(ctx.provider_slug);
@@ -148,7 +147,14 @@ std::optional<Error> MeterStage::prepare(RequestContext& ctx, bool rewrite) cons
       configured != include_usage_.end()
           ? configured->second
           : metering_.include_usage && ctx.provider->adapter->include_usage_supported();
-  if (wanted && usage::add_include_usage(ctx.request.body())) ctx.usage_injected = true;
+  if (!wanted) return std::nullopt;
+  // Reading the body costs about as much as proxying it: only when a rewrite may follow.
+  state->info = usage::inspect_request(state->format, body);
+  state->inspected = true;
+  if (state->info.stream && !state->info.include_usage_requested &&
+      usage::add_include_usage(ctx.request.body())) {
+    ctx.usage_injected = true;
+  }
   return std::nullopt;
 }
 
@@ -234,6 +240,15 @@ LogRecord MeterStage::record_of(RequestContext& ctx) const {
 
   // Usage: what the provider reported, else an estimate, flagged.
   usage::UsageResult u = s.parser ? s.parser->result() : usage::UsageResult{};
+  // The request body is read only now, and only when the response left a gap (no model
+  // named, or tokens to estimate). The prompt is the same whether or not usage was injected.
+  const auto inspect = [&] {
+    if (!s.inspected && s.format != UsageFormat::kNone) {
+      s.info = usage::inspect_request(s.format, ctx.request.body());
+      s.inspected = true;
+    }
+  };
+  if (u.model.empty() && s.path_model.empty()) inspect();
   r.model = !u.model.empty() ? u.model : !s.info.model.empty() ? s.info.model : s.path_model;
   TokenUsage tokens = u.usage;
   const bool reached_provider = ctx.upstream_started.has_value() && !r.cached;
@@ -248,6 +263,7 @@ LogRecord MeterStage::record_of(RequestContext& ctx) const {
       r.estimated = true;
     }
     if (!tokens.input && tokens.output) {
+      inspect();
       tokens.input = estimate_tokens(s.info.prompt_chars);
       r.estimated = true;
     }
