@@ -11,7 +11,7 @@ mode=${1:-test}
 pkgs=(
   build-essential cmake ninja-build pkg-config ca-certificates openssl
   libboost1.81-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  libmimalloc-dev libsqlite3-dev
+  libmimalloc-dev libsqlite3-dev libsimdjson-dev
 )
 if [[ "$mode" != "--build-only" ]]; then
   pkgs+=(libgtest-dev libgmock-dev curl python3 procps)

@@ -92,8 +92,59 @@ std::string insert_sql() {
   return sql;
 }
 
+namespace {
+
+// A JSON string literal of `text` (attempts hold slugs and error codes, but nothing relies
+// on that).
+void append_json_string(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (const char c : text) {
+    const auto b = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (b < 0x20) {
+      out += "\\u00";
+      out += kHex[b >> 4];
+      out += kHex[b & 0x0F];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+// The attempts column, written directly: this runs for every request on the writer thread,
+// and nlohmann's object building cost more than the rest of the encoding together.
+std::string attempts_json(const std::vector<LogAttempt>& attempts) {
+  if (attempts.empty()) return "[]";
+  std::string out = "[";
+  for (const auto& a : attempts) {
+    if (out.size() > 1) out += ',';
+    out += "{\"provider\":";
+    append_json_string(out, a.provider);
+    out += ",\"status\":";
+    out += std::to_string(a.status);
+    out += ",\"duration\":";
+    out += dump(ordered_json(a.duration_ms));  // nlohmann's spelling of doubles, as read back
+    out += ",\"error\":";
+    append_json_string(out, a.error);
+    out += '}';
+  }
+  out += ']';
+  return out;
+}
+
+}  // namespace
+
 EncodedRecord encode_record(const LogRecord& record) {
   EncodedRecord encoded;
+  encoded.attempts_json = attempts_json(record.attempts);
+  if (record.metadata.empty()) {  // the common case: no cf-aig-metadata
+    encoded.metadata_json = "{}";
+    return encoded;
+  }
   auto metadata = ordered_json::object();
   for (const auto& [key, value] : record.metadata) metadata[key] = parse_json_value(value);
   encoded.metadata_json = dump(metadata);
@@ -102,14 +153,6 @@ EncodedRecord encode_record(const LogRecord& record) {
     encoded.metadata.emplace_back(item.key(), dump(item.value()));
   }
 
-  auto attempts = ordered_json::array();
-  for (const auto& attempt : record.attempts) {
-    attempts.push_back(ordered_json{{"provider", attempt.provider},
-                                    {"status", attempt.status},
-                                    {"duration", attempt.duration_ms},
-                                    {"error", attempt.error}});
-  }
-  encoded.attempts_json = dump(attempts);
   return encoded;
 }
 

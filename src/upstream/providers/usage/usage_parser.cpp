@@ -7,9 +7,10 @@
 
 #include "upstream/providers/usage/sse_splitter.hpp"
 
-#include <nlohmann/json.hpp>
+#include "upstream/providers/usage/json_dom.hpp"
 
 #include <cmath>
+#include <iterator>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -17,39 +18,93 @@
 namespace aigw::usage {
 namespace {
 
-using Json = nlohmann::json;
+using Element = simdjson::dom::element;
+using Type = simdjson::dom::element_type;
 
 // --- small JSON helpers ---------------------------------------------------------------------
 
-const Json* member(const Json& j, std::string_view key) {
-  if (!j.is_object()) return nullptr;
-  const auto it = j.find(key);
-  return it == j.end() ? nullptr : &*it;
+// A JSON value of the document being read, or nothing (a member that is absent).
+class Json {
+ public:
+  Json() = default;
+  explicit Json(Element e) : e_(e), present_(true) {}
+  explicit operator bool() const { return present_; }
+  bool is(Type t) const { return present_ && e_.type() == t; }
+  bool is_object() const { return is(Type::OBJECT); }
+  bool is_array() const { return is(Type::ARRAY); }
+  bool is_string() const { return is(Type::STRING); }
+  Element element() const { return e_; }
+
+ private:
+  Element e_;
+  bool present_ = false;
+};
+
+// The elements of an array value (none for anything else), for range-for.
+class Items {
+ public:
+  explicit Items(const Json& j) {
+    if (j.is_array()) {
+      const simdjson::dom::array a(j.element().get_array().value_unsafe());
+      begin_ = a.begin();
+      end_ = a.end();
+    }
+  }
+  class Iterator {
+   public:
+    explicit Iterator(simdjson::dom::array::iterator it) : it_(it) {}
+    Json operator*() const { return Json(*it_); }
+    Iterator& operator++() {
+      ++it_;
+      return *this;
+    }
+    bool operator!=(const Iterator& o) const { return it_ != o.it_; }
+
+   private:
+    simdjson::dom::array::iterator it_;
+  };
+  Iterator begin() const { return Iterator(begin_); }
+  Iterator end() const { return Iterator(end_); }
+
+ private:
+  simdjson::dom::array::iterator begin_{};
+  simdjson::dom::array::iterator end_{};
+};
+
+// Of duplicate keys the last counts, as it did with nlohmann.
+Json member(const Json& j, std::string_view key) {
+  if (!j.is_object()) return {};
+  Json found;
+  for (const auto field : j.element().get_object().value_unsafe()) {
+    if (field.key == key) found = Json(field.value);
+  }
+  return found;
 }
 
-const Json* member(const Json* j, std::string_view key) {
-  return j == nullptr ? nullptr : member(*j, key);
-}
-
-std::string_view string_of(const Json* j) {
-  return j != nullptr && j->is_string() ? std::string_view(j->get_ref<const std::string&>())
-                                        : std::string_view();
+std::string_view string_of(const Json& j) {
+  return j.is_string() ? j.element().get_string().value_unsafe() : std::string_view();
 }
 
 // A token count: a non-negative integer (or a float that is one, as some proxies write).
-std::optional<std::uint64_t> count_of(const Json* j) {
-  if (j == nullptr) return std::nullopt;
-  if (j->is_number_unsigned()) return j->get<std::uint64_t>();
-  if (j->is_number_integer()) {
-    const auto v = j->get<std::int64_t>();
-    if (v >= 0) return static_cast<std::uint64_t>(v);
-    return std::nullopt;
+std::optional<std::uint64_t> count_of(const Json& j) {
+  if (!j) return std::nullopt;
+  const Element e = j.element();
+  switch (e.type()) {
+    case Type::UINT64:
+      return e.get_uint64().value_unsafe();
+    case Type::INT64: {
+      const std::int64_t v = e.get_int64().value_unsafe();
+      if (v >= 0) return static_cast<std::uint64_t>(v);
+      return std::nullopt;
+    }
+    case Type::DOUBLE: {
+      const double v = e.get_double().value_unsafe();
+      if (std::isfinite(v) && v >= 0 && v < 1.8e19) return static_cast<std::uint64_t>(v);
+      return std::nullopt;
+    }
+    default:
+      return std::nullopt;
   }
-  if (j->is_number_float()) {
-    const double v = j->get<double>();
-    if (std::isfinite(v) && v >= 0 && v < 1.8e19) return static_cast<std::uint64_t>(v);
-  }
-  return std::nullopt;
 }
 
 std::optional<std::uint64_t> sum(std::optional<std::uint64_t> a, std::optional<std::uint64_t> b) {
@@ -59,39 +114,42 @@ std::optional<std::uint64_t> sum(std::optional<std::uint64_t> a, std::optional<s
 }
 
 // The length of a value's compact JSON text (tool arguments sent as objects): exact but for
-// escapes and numbers, which count 4. Walks with an explicit stack: nlohmann's dump()
-// recurses, and nesting depth is the sender's choice.
+// escapes and numbers, which count 4. Walks with an explicit stack: nesting depth is the
+// sender's choice.
 std::uint64_t json_chars(const Json& root) {
+  if (!root) return 0;
   std::uint64_t n = 0;
-  std::vector<const Json*> todo{&root};
+  std::vector<Element> todo{root.element()};
   while (!todo.empty()) {
-    const Json* j = todo.back();
+    const Element j = todo.back();
     todo.pop_back();
-    switch (j->type()) {
-      case Json::value_t::object:
-        n += j->empty() ? 2 : j->size() + 1;  // braces and commas
-        for (auto it = j->begin(); it != j->end(); ++it) {
-          n += code_points(it.key()) + 3;  // quotes and colon
-          todo.push_back(&it.value());
+    switch (j.type()) {
+      case Type::OBJECT: {
+        const simdjson::dom::object o = j.get_object().value_unsafe();
+        const std::size_t size = o.size();
+        n += size == 0 ? 2 : size + 1;  // braces and commas
+        for (const auto field : o) {
+          n += code_points(field.key) + 3;  // quotes and colon
+          todo.push_back(field.value);
         }
         break;
-      case Json::value_t::array:
-        n += j->empty() ? 2 : j->size() + 1;
-        for (const auto& e : *j) todo.push_back(&e);
+      }
+      case Type::ARRAY: {
+        const simdjson::dom::array a = j.get_array().value_unsafe();
+        const std::size_t size = a.size();
+        n += size == 0 ? 2 : size + 1;
+        for (const Element e : a) todo.push_back(e);
         break;
-      case Json::value_t::string:
-        n += code_points(j->get_ref<const std::string&>()) + 2;
+      }
+      case Type::STRING:
+        n += code_points(j.get_string().value_unsafe()) + 2;
         break;
-      case Json::value_t::boolean:
-        n += j->get<bool>() ? 4 : 5;
-        break;
-      case Json::value_t::number_integer:
-      case Json::value_t::number_unsigned:
-      case Json::value_t::number_float:
-        n += 4;  // a typical argument number; exactness does not matter for an estimate
+      case Type::BOOL:
+        n += j.get_bool().value_unsafe() ? 4 : 5;
         break;
       default:
-        n += 4;  // null
+        n += 4;  // numbers (a typical argument number; exactness does not matter for an
+                 // estimate) and null
         break;
     }
   }
@@ -110,19 +168,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// Embedding vectors are most of an embeddings body and never needed: dropped while parsing,
-// so a 4 MiB body does not become tens of MiB of tree.
-bool keep_value(int /*depth*/, Json::parse_event_t event, Json& parsed) {
-  if (event != Json::parse_event_t::key) return true;
-  const auto& key = parsed.get_ref<const std::string&>();
-  return key != "embedding" && key != "embeddings";
-}
-
-Json parse(std::string_view text, bool drop_vectors = false) {
-  if (drop_vectors) return Json::parse(text, keep_value, /*allow_exceptions=*/false);
-  return Json::parse(text, nullptr, /*allow_exceptions=*/false);
-}
-
 // --- formats ---------------------------------------------------------------------------------
 
 class FormatState {
@@ -138,8 +183,10 @@ class FormatState {
       result_.saw_end = true;
       return;
     }
-    const Json j = parse(data);
-    if (j.is_object()) on_event_json(name, j);
+    json::with_dom(data, [&](Element root) {
+      const Json j(root);
+      if (j.is_object()) on_event_json(name, j);
+    });
   }
   // A complete buffered body.
   virtual void on_body(const Json& body) = 0;
@@ -148,8 +195,8 @@ class FormatState {
  protected:
   virtual void on_event_json(std::string_view name, const Json& event) = 0;
 
-  void add_text(const Json* j) { result_.output_chars += code_points(string_of(j)); }
-  void set_model(const Json* j) {
+  void add_text(Json j) { result_.output_chars += code_points(string_of(j)); }
+  void set_model(Json j) {
     const std::string_view m = string_of(j);
     if (!m.empty()) result_.model = std::string(m);
   }
@@ -188,7 +235,7 @@ std::optional<TokenUsage> openai_usage(const Json& u) {
   if (!t.input) t.input = count_of(member(u, "input_tokens"));
   t.output = count_of(member(u, "completion_tokens"));
   if (!t.output) t.output = count_of(member(u, "output_tokens"));
-  const Json* details = member(u, "prompt_tokens_details");
+  Json details = member(u, "prompt_tokens_details");
   t.cached_input = count_of(member(details, "cached_tokens"));
   if (!t.cached_input) t.cached_input = count_of(member(u, "prompt_cache_hit_tokens"));
   t.cache_write = count_of(member(details, "cache_write_tokens"));
@@ -205,12 +252,12 @@ class OpenAiState final : public Cloneable<OpenAiState> {
   void on_body(const Json& body) override {
     // Workers AI wraps its output in the Cloudflare API envelope {"result": {...}} (Workers
     // AI REST API); its bindings return the inner object.
-    const Json* result = member(body, "result");
-    const Json& r = result != nullptr && result->is_object() ? *result : body;
+    Json result = member(body, "result");
+    const Json& r = result && result.is_object() ? result : body;
     set_model(member(r, "model"));
     take_usage(r);
-    if (const Json* choices = member(r, "choices"); choices != nullptr && choices->is_array()) {
-      for (const auto& choice : *choices) {
+    if (Json choices = member(r, "choices"); choices && choices.is_array()) {
+      for (const Json choice : Items(choices)) {
         add_text(member(choice, "text"));  // completions
         add_message(member(choice, "message"));
       }
@@ -222,8 +269,8 @@ class OpenAiState final : public Cloneable<OpenAiState> {
   void on_event_json(std::string_view /*name*/, const Json& chunk) override {
     set_model(member(chunk, "model"));
     take_usage(chunk);
-    if (const Json* choices = member(chunk, "choices"); choices != nullptr && choices->is_array()) {
-      for (const auto& choice : *choices) {
+    if (Json choices = member(chunk, "choices"); choices && choices.is_array()) {
+      for (const Json choice : Items(choices)) {
         add_text(member(choice, "text"));
         add_message(member(choice, "delta"));
       }
@@ -237,54 +284,54 @@ class OpenAiState final : public Cloneable<OpenAiState> {
   // chunk (cumulative), Groq in x_groq.usage (Groq API reference, "x_groq"); Workers AI may
   // send a zero usage before the real one.
   void take_usage(const Json& j) {
-    const Json* u = member(j, "usage");
-    if (u == nullptr || !u->is_object()) u = member(member(j, "x_groq"), "usage");
-    if (u == nullptr || !u->is_object()) return;
-    if (auto t = openai_usage(*u)) result_.usage = *t;
+    Json u = member(j, "usage");
+    if (!u || !u.is_object()) u = member(member(j, "x_groq"), "usage");
+    if (!u || !u.is_object()) return;
+    if (auto t = openai_usage(u)) result_.usage = *t;
   }
 
   // A message (buffered) or delta (streamed): content, reasoning (DeepSeek's
   // reasoning_content, OpenRouter's and Groq's reasoning), refusal, tool-call arguments.
-  void add_message(const Json* m) {
-    if (m == nullptr || !m->is_object()) return;
-    const Json* content = member(*m, "content");
-    if (content != nullptr && content->is_array()) {  // content parts (e.g. Mistral's)
-      for (const auto& part : *content) {
+  void add_message(Json m) {
+    if (!m || !m.is_object()) return;
+    Json content = member(m, "content");
+    if (content && content.is_array()) {  // content parts (e.g. Mistral's)
+      for (const Json part : Items(content)) {
         add_text(member(part, "text"));
-        if (const Json* thinking = member(part, "thinking");
-            thinking != nullptr && thinking->is_array()) {
-          for (const auto& t : *thinking) add_text(member(t, "text"));
+        if (Json thinking = member(part, "thinking");
+            thinking && thinking.is_array()) {
+          for (const Json t : Items(thinking)) add_text(member(t, "text"));
         }
       }
     } else {
       add_text(content);
     }
-    add_text(member(*m, "reasoning_content"));
-    add_text(member(*m, "reasoning"));
-    add_text(member(*m, "refusal"));
-    if (const Json* calls = member(*m, "tool_calls"); calls != nullptr && calls->is_array()) {
-      for (const auto& call : *calls) add_text(member(member(call, "function"), "arguments"));
+    add_text(member(m, "reasoning_content"));
+    add_text(member(m, "reasoning"));
+    add_text(member(m, "refusal"));
+    if (Json calls = member(m, "tool_calls"); calls && calls.is_array()) {
+      for (const Json call : Items(calls)) add_text(member(member(call, "function"), "arguments"));
     }
-    add_text(member(member(*m, "function_call"), "arguments"));  // the pre-tools form
+    add_text(member(member(m, "function_call"), "arguments"));  // the pre-tools form
   }
 
   // Workers AI native output: {"response": "text" | {json}, "tool_calls": [{name, arguments}]}.
   void add_workers_ai(const Json& r) {
-    if (const Json* response = member(r, "response"); response != nullptr) {
-      if (response->is_string()) {
+    if (Json response = member(r, "response"); response) {
+      if (response.is_string()) {
         add_text(response);
-      } else if (response->is_object() || response->is_array()) {
-        result_.output_chars += json_chars(*response);  // JSON mode
+      } else if (response.is_object() || response.is_array()) {
+        result_.output_chars += json_chars(response);  // JSON mode
       }
     }
-    if (const Json* calls = member(r, "tool_calls"); calls != nullptr && calls->is_array()) {
-      for (const auto& call : *calls) {
-        const Json* args = member(call, "arguments");
-        if (args == nullptr) args = member(member(call, "function"), "arguments");
-        if (args != nullptr && args->is_string()) {
+    if (Json calls = member(r, "tool_calls"); calls && calls.is_array()) {
+      for (const Json call : Items(calls)) {
+        Json args = member(call, "arguments");
+        if (!args) args = member(member(call, "function"), "arguments");
+        if (args && args.is_string()) {
           add_text(args);
-        } else if (args != nullptr) {
-          result_.output_chars += json_chars(*args);
+        } else if (args) {
+          result_.output_chars += json_chars(args);
         }
       }
     }
@@ -311,15 +358,15 @@ class ResponsesState final : public Cloneable<ResponsesState> {
  public:
   void on_body(const Json& body) override {
     take_response(body);
-    const Json* output = member(body, "output");
-    if (output == nullptr || !output->is_array()) return;
-    for (const auto& item : *output) {
+    Json output = member(body, "output");
+    if (!output || !output.is_array()) return;
+    for (const Json item : Items(output)) {
       add_text(member(item, "arguments"));  // function_call
       add_text(member(item, "input"));      // custom_tool_call
       for (const char* list : {"content", "summary"}) {
-        const Json* parts = member(item, list);
-        if (parts == nullptr || !parts->is_array()) continue;
-        for (const auto& part : *parts) {
+        Json parts = member(item, list);
+        if (!parts || !parts.is_array()) continue;
+        for (const Json part : Items(parts)) {
           add_text(member(part, "text"));  // output_text, reasoning_text, summary_text
           add_text(member(part, "refusal"));
         }
@@ -337,9 +384,9 @@ class ResponsesState final : public Cloneable<ResponsesState> {
       if (type != "response.audio.delta") add_text(member(event, "delta"));
       return;
     }
-    const Json* response = member(event, "response");
-    if (response == nullptr) return;
-    take_response(*response);
+    Json response = member(event, "response");
+    if (!response) return;
+    take_response(response);
     if (type == "response.completed" || type == "response.incomplete" ||
         type == "response.failed") {
       result_.saw_end = true;
@@ -349,9 +396,9 @@ class ResponsesState final : public Cloneable<ResponsesState> {
  private:
   void take_response(const Json& response) {
     set_model(member(response, "model"));
-    const Json* u = member(response, "usage");
-    if (u == nullptr || !u->is_object()) return;
-    if (auto t = responses_usage(*u)) result_.usage = *t;
+    Json u = member(response, "usage");
+    if (!u || !u.is_object()) return;
+    if (auto t = responses_usage(u)) result_.usage = *t;
   }
 };
 
@@ -366,13 +413,13 @@ class AnthropicState final : public Cloneable<AnthropicState> {
   void on_body(const Json& body) override {
     set_model(member(body, "model"));
     take_usage(member(body, "usage"));
-    const Json* content = member(body, "content");
-    if (content == nullptr || !content->is_array()) return;
-    for (const auto& block : *content) {
+    Json content = member(body, "content");
+    if (!content || !content.is_array()) return;
+    for (const Json block : Items(content)) {
       add_text(member(block, "text"));
       add_text(member(block, "thinking"));
-      if (const Json* input = member(block, "input"); input != nullptr) {  // tool_use
-        result_.output_chars += json_chars(*input);
+      if (Json input = member(block, "input"); input) {  // tool_use
+        result_.output_chars += json_chars(input);
       }
     }
   }
@@ -393,16 +440,16 @@ class AnthropicState final : public Cloneable<AnthropicState> {
     std::string_view type = string_of(member(event, "type"));
     if (type.empty()) type = name;
     if (type == "content_block_delta") {
-      const Json* delta = member(event, "delta");
+      Json delta = member(event, "delta");
       add_text(member(delta, "text"));          // text_delta
       add_text(member(delta, "thinking"));      // thinking_delta
       add_text(member(delta, "partial_json"));  // input_json_delta (tool input)
     } else if (type == "content_block_start") {
-      const Json* block = member(event, "content_block");
+      Json block = member(event, "content_block");
       add_text(member(block, "text"));
       add_text(member(block, "thinking"));
     } else if (type == "message_start") {
-      const Json* message = member(event, "message");
+      Json message = member(event, "message");
       set_model(member(message, "model"));
       take_usage(member(message, "usage"));
     } else if (type == "message_delta") {
@@ -413,12 +460,12 @@ class AnthropicState final : public Cloneable<AnthropicState> {
   }
 
  private:
-  void take_usage(const Json* u) {
-    if (u == nullptr || !u->is_object()) return;
-    if (auto v = count_of(member(*u, "input_tokens"))) input_ = v;
-    if (auto v = count_of(member(*u, "cache_read_input_tokens"))) cache_read_ = v;
-    if (auto v = count_of(member(*u, "cache_creation_input_tokens"))) cache_write_ = v;
-    if (auto v = count_of(member(*u, "output_tokens"))) output_ = v;
+  void take_usage(Json u) {
+    if (!u || !u.is_object()) return;
+    if (auto v = count_of(member(u, "input_tokens"))) input_ = v;
+    if (auto v = count_of(member(u, "cache_read_input_tokens"))) cache_read_ = v;
+    if (auto v = count_of(member(u, "cache_creation_input_tokens"))) cache_write_ = v;
+    if (auto v = count_of(member(u, "output_tokens"))) output_ = v;
   }
 
   std::optional<std::uint64_t> input_;
@@ -438,7 +485,7 @@ class GeminiState final : public Cloneable<GeminiState> {
  public:
   void on_body(const Json& body) override {
     if (body.is_array()) {  // a streamGenerateContent body read whole
-      for (const auto& chunk : body) take(chunk);
+      for (const Json chunk : Items(body)) take(chunk);
     } else {
       take(body);
     }
@@ -451,27 +498,27 @@ class GeminiState final : public Cloneable<GeminiState> {
   void take(const Json& r) {
     if (!r.is_object()) return;
     set_model(member(r, "modelVersion"));
-    if (const Json* u = member(r, "usageMetadata"); u != nullptr && u->is_object()) {
+    if (Json u = member(r, "usageMetadata"); u && u.is_object()) {
       TokenUsage t;
-      const auto prompt = count_of(member(*u, "promptTokenCount"));
-      const auto tool = count_of(member(*u, "toolUsePromptTokenCount"));
-      const auto candidates = count_of(member(*u, "candidatesTokenCount"));
-      const auto thoughts = count_of(member(*u, "thoughtsTokenCount"));
+      const auto prompt = count_of(member(u, "promptTokenCount"));
+      const auto tool = count_of(member(u, "toolUsePromptTokenCount"));
+      const auto candidates = count_of(member(u, "candidatesTokenCount"));
+      const auto thoughts = count_of(member(u, "thoughtsTokenCount"));
       t.input = prompt ? sum(prompt, tool) : std::nullopt;
       t.output = sum(candidates, thoughts);
-      t.cached_input = count_of(member(*u, "cachedContentTokenCount"));
+      t.cached_input = count_of(member(u, "cachedContentTokenCount"));
       t.reasoning = thoughts;
       if (!t.empty()) result_.usage = t;
     }
-    const Json* candidates = member(r, "candidates");
-    if (candidates == nullptr || !candidates->is_array()) return;
-    for (const auto& candidate : *candidates) {
-      if (const Json* parts = member(member(candidate, "content"), "parts");
-          parts != nullptr && parts->is_array()) {
-        for (const auto& part : *parts) {
+    Json candidates = member(r, "candidates");
+    if (!candidates || !candidates.is_array()) return;
+    for (const Json candidate : Items(candidates)) {
+      if (Json parts = member(member(candidate, "content"), "parts");
+          parts && parts.is_array()) {
+        for (const Json part : Items(parts)) {
           add_text(member(part, "text"));  // also thought summaries ("thought": true)
-          if (const Json* args = member(member(part, "functionCall"), "args")) {
-            result_.output_chars += json_chars(*args);
+          if (Json args = member(member(part, "functionCall"), "args")) {
+            result_.output_chars += json_chars(args);
           }
         }
       }
@@ -518,10 +565,10 @@ class CohereState final : public Cloneable<CohereState> {
   }
 
  private:
-  void take_usage(const Json* u) {
-    if (u == nullptr || !u->is_object()) return;
-    const Json* billed = member(*u, "billed_units");
-    const Json* tokens = member(*u, "tokens");
+  void take_usage(Json u) {
+    if (!u || !u.is_object()) return;
+    Json billed = member(u, "billed_units");
+    Json tokens = member(u, "tokens");
     TokenUsage t;
     t.input = count_of(member(billed, "input_tokens"));
     if (!t.input) t.input = count_of(member(tokens, "input_tokens"));
@@ -532,25 +579,25 @@ class CohereState final : public Cloneable<CohereState> {
 
   // v2 message or stream delta.message: content (a list of parts whole, one part as a
   // delta), tool_plan, tool_calls (a list whole, one call as a delta).
-  void add_message(const Json* m) {
-    if (m == nullptr || !m->is_object()) return;
+  void add_message(Json m) {
+    if (!m || !m.is_object()) return;
     auto add_part = [this](const Json& part) {
       add_text(member(part, "text"));
       add_text(member(part, "thinking"));
     };
-    if (const Json* content = member(*m, "content"); content != nullptr) {
-      if (content->is_array()) {
-        for (const auto& part : *content) add_part(part);
-      } else if (content->is_string()) {
+    if (Json content = member(m, "content"); content) {
+      if (content.is_array()) {
+        for (const Json part : Items(content)) add_part(part);
+      } else if (content.is_string()) {
         add_text(content);
       } else {
-        add_part(*content);
+        add_part(content);
       }
     }
-    add_text(member(*m, "tool_plan"));
-    if (const Json* calls = member(*m, "tool_calls"); calls != nullptr) {
-      if (calls->is_array()) {
-        for (const auto& call : *calls) add_text(member(member(call, "function"), "arguments"));
+    add_text(member(m, "tool_plan"));
+    if (Json calls = member(m, "tool_calls"); calls) {
+      if (calls.is_array()) {
+        for (const Json call : Items(calls)) add_text(member(member(call, "function"), "arguments"));
       } else {
         add_text(member(member(calls, "function"), "arguments"));
       }
@@ -583,9 +630,8 @@ std::unique_ptr<FormatState> make_state(UsageFormat format) {
 
 class Parser final : public UsageParser {
  public:
-  Parser(std::unique_ptr<FormatState> state, UsageFormat format, bool event_stream)
+  Parser(std::unique_ptr<FormatState> state, bool event_stream)
       : state_(std::move(state)),
-        drop_vectors_(format == UsageFormat::kOpenAiEmbeddings || format == UsageFormat::kCohere),
         mode_(event_stream ? Mode::kSse : Mode::kSniff),
         sse_(kMaxEventBytes),
         array_(kMaxEventBytes) {}
@@ -659,9 +705,7 @@ class Parser final : public UsageParser {
 
   UsageResult parse_body() const {
     auto state = state_->clone();
-    const Json body = parse(body_, drop_vectors_);
-    if (!body.is_discarded()) {
-      state->on_body(body);
+    if (json::with_dom(body_, [&](Element root) { state->on_body(Json(root)); })) {
       UsageResult r = state->result();
       r.saw_end = true;
       return r;
@@ -680,7 +724,6 @@ class Parser final : public UsageParser {
   }
 
   std::unique_ptr<FormatState> state_;
-  bool drop_vectors_;
   Mode mode_;
   SseSplitter sse_;
   JsonArraySplitter array_;
@@ -700,7 +743,7 @@ std::uint64_t code_points(std::string_view utf8) noexcept {
 std::unique_ptr<UsageParser> make_usage_parser(UsageFormat format, bool event_stream) {
   auto state = make_state(format);
   if (!state) return nullptr;
-  return std::make_unique<Parser>(std::move(state), format, event_stream);
+  return std::make_unique<Parser>(std::move(state), event_stream);
 }
 
 }  // namespace aigw::usage
