@@ -11,6 +11,7 @@
 
 #include <fstream>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -282,6 +283,81 @@ TEST(Binary, SigtermDrainsInFlightStreamsAndExitsZero) {
   EXPECT_NE(all.find("\"i\":29"), std::string::npos);
   EXPECT_EQ(wait_exit(child.pid, 10s), 0);
   EXPECT_THROW(http_request(port, "GET", "/openai/models"), std::exception);
+}
+
+// kill -9 while requests keep coming: the request log opens intact and holds every request
+// answered more than a flush interval before the kill.
+Exchange::Headers json_content() { return {{"Content-Type", "application/json"}}; }
+
+TEST(Binary, KillNineLosesAtMostTheLastFlushInterval) {
+  FakeProvider fake([](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
+    co_await ex.respond(
+        200,
+        R"({"id":"c1","object":"chat.completion","model":"gpt-4o-mini","choices":[],)"
+        R"("usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}})",
+        json_content());
+  });
+  const std::string dir = make_temp_dir();
+  const auto port = free_port();
+  const auto admin = free_port();
+  {
+    std::ofstream cfg(dir + "/aigw.yaml");
+    cfg << "server:\n  listen: 127.0.0.1:" << port << "\n  workers: 2\n"
+        << "admin:\n  listen: 127.0.0.1:" << admin << "\n"
+        << "logging:\n  access_log: \"off\"\n"
+        << "log:\n  path: " << dir << "/aigw.db\n  flush_interval: 100ms\n"
+        << "providers:\n  openai:\n    base_url: " << fake.base_url() << "/v1\n"
+        << "    ca_file: " << test_pki().ca_file << "\n";
+  }
+  Child child = spawn_aigw(dir + "/aigw.yaml", dir + "/stderr.log");
+  ASSERT_TRUE(wait_ready(admin)) << "aigw did not become ready";
+  const Headers h = {{"Content-Type", "application/json"}};
+  const std::string body = R"({"model":"gpt-4o-mini","messages":[]})";
+  std::vector<std::string> ids;
+  for (int i = 0; i < 100; ++i) {
+    const auto res = http_request(port, "POST", "/openai/chat/completions", body, h);
+    ASSERT_EQ(res.status, 200u);
+    ids.push_back(res.header("cf-aig-log-id"));
+  }
+  std::this_thread::sleep_for(500ms);  // five flush intervals: all of these are committed
+  std::atomic<bool> stop{false};
+  std::thread load([&] {  // still sending when the process dies
+    while (!stop) {
+      try {
+        http_request(port, "POST", "/openai/chat/completions", body, h);
+      } catch (const std::exception&) {
+        return;
+      }
+    }
+  });
+  std::this_thread::sleep_for(300ms);
+  ASSERT_EQ(kill(child.pid, SIGKILL), 0);
+  waitpid(child.pid, nullptr, 0);
+  stop = true;
+  load.join();
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((dir + "/aigw.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+            SQLITE_OK);
+  auto text_of = [&](const std::string& sql) {
+    sqlite3_stmt* st = nullptr;
+    std::string out;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+      out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    return out;
+  };
+  EXPECT_EQ(text_of("PRAGMA integrity_check"), "ok");
+  int present = 0;
+  for (const auto& id : ids) {
+    present += text_of("SELECT count(*) FROM logs WHERE id = '" + id + "'") == "1";
+  }
+  EXPECT_EQ(present, 100);
+  EXPECT_GE(std::stoi(text_of("SELECT count(*) FROM logs")), 100);
+  EXPECT_EQ(text_of("SELECT sum(tokens_in) FROM logs WHERE id = '" + ids[0] + "'"), "5");
+  sqlite3_close(db);
 }
 
 TEST(Binary, VersionAndCheckConfig) {

@@ -9,11 +9,11 @@
 // than simdjson's default (1024) is parsed again with a parser sized for it (nlohmann, used
 // before, had no depth limit). Errors are returned, never thrown.
 
-#include <simdjson.h>
-
 #include <cstddef>
 #include <cstring>
 #include <memory>
+#include <simdjson.h>
+#include <string>
 #include <string_view>
 
 namespace aigw::usage::json {
@@ -59,20 +59,14 @@ simdjson::error_code parse_alone(std::string_view text, std::size_t max_depth, F
   return simdjson::SUCCESS;
 }
 
-}  // namespace detail
-
-// Parses `text` as one JSON value and calls f(simdjson::dom::element root) with it; the
-// element and every string view read from it are valid only during the call. Returns false,
-// without calling f, when `text` is not one JSON value. May be called from within f (another
-// parser is then used).
 template <class F>
-bool with_dom(std::string_view text, F&& f) {
-  detail::ThreadParser& tp = detail::thread_parser();
+simdjson::error_code parse_with(std::string_view text, F& f) {
+  ThreadParser& tp = thread_parser();
   simdjson::error_code error = simdjson::SUCCESS;
   if (text.size() > kMaxKeptBytes || tp.busy) {
-    error = detail::parse_alone(text, simdjson::DEFAULT_MAX_DEPTH, f);
+    error = parse_alone(text, simdjson::DEFAULT_MAX_DEPTH, f);
   } else {
-    const char* in = detail::padded(text, tp.buffer, tp.capacity);
+    const char* in = padded(text, tp.buffer, tp.capacity);
     simdjson::dom::element root;
     error = tp.parser.parse(in, text.size(), false).get(root);
     if (error == simdjson::SUCCESS) {
@@ -86,8 +80,28 @@ bool with_dom(std::string_view text, F&& f) {
   }
   // Too deep for the default parser: again with one sized for it (a depth of n takes at
   // least 2n bytes).
-  if (error == simdjson::DEPTH_ERROR) {
-    error = detail::parse_alone(text, text.size() / 2 + 2, f);
+  if (error == simdjson::DEPTH_ERROR) error = parse_alone(text, text.size() / 2 + 2, f);
+  return error;
+}
+
+// A copy of `text` in `out` where every JSON integer beyond 64 bits (which simdjson rejects,
+// where nlohmann, used before, read it as a double) is "1e99" or "-1e99" padded with spaces:
+// a double as far out of any count's range. False when there is none (the error was
+// something else).
+bool tame_numbers(std::string_view text, std::string& out);
+
+}  // namespace detail
+
+// Parses `text` as one JSON value and calls f(simdjson::dom::element root) with it; the
+// element and every string view read from it are valid only during the call. Returns false,
+// without calling f, when `text` is not one JSON value. May be called from within f (another
+// parser is then used).
+template <class F>
+bool with_dom(std::string_view text, F&& f) {
+  simdjson::error_code error = detail::parse_with(text, f);
+  if (error == simdjson::NUMBER_ERROR) {
+    std::string tamed;
+    if (detail::tame_numbers(text, tamed)) error = detail::parse_with(tamed, f);
   }
   return error == simdjson::SUCCESS;
 }

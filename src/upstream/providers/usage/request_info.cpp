@@ -1,22 +1,22 @@
-// Request inspection with nlohmann's SAX interface: the body is walked once, keeping only
-// the path from the root to the current value, so memory is proportional to nesting depth
-// (nlohmann's parser is iterative) rather than to the size of the body. Which members hold
+// Request inspection: the body is parsed with simdjson (json_dom.hpp) and its tape walked
+// once in document order without recursion, keeping only the path from the root to the
+// current value, as a SAX reader would. Which members hold
 // text the model reads comes from each API's request reference (OpenAI Chat Completions,
 // Completions, Embeddings and Responses; Anthropic Messages; Gemini generateContent; Cohere
 // v1/v2 Chat; Workers AI text generation); they do not collide, so one table serves all.
 
 #include "upstream/providers/usage/request_info.hpp"
 
-#include <nlohmann/json.hpp>
+#include "upstream/providers/usage/json_dom.hpp"
 
 #include <array>
+#include <bit>
+#include <iterator>
 #include <string>
 #include <vector>
 
 namespace aigw::usage {
 namespace {
-
-using Json = nlohmann::json;
 
 enum class Count : std::uint8_t {
   kNone,
@@ -73,14 +73,32 @@ constexpr Rule kRules[] = {
 
 constexpr std::size_t kMaxPath = 8;  // no rule is deeper
 
-bool matches(std::string_view pattern, const std::string_view* path, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto slash = pattern.find('/');
-    if (pattern.substr(0, slash) != path[i]) return false;
-    if (slash == std::string_view::npos) return i + 1 == n;
-    pattern.remove_prefix(slash + 1);
-  }
-  return false;
+constexpr std::size_t kRuleCount = std::size(kRules);
+static_assert(kRuleCount <= 64, "rule sets are bit masks");
+constexpr std::uint64_t kAllRules =
+    kRuleCount == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << kRuleCount) - 1;
+
+// The rules split into their members, once.
+struct SplitRule {
+  std::array<std::string_view, kMaxPath> member{};
+  std::size_t size = 0;
+};
+
+const std::array<SplitRule, kRuleCount>& split_rules() {
+  static const std::array<SplitRule, kRuleCount> split = [] {
+    std::array<SplitRule, kRuleCount> out{};
+    for (std::size_t r = 0; r < kRuleCount; ++r) {
+      std::string_view pattern = kRules[r].path;
+      while (true) {
+        const auto slash = pattern.find('/');
+        out[r].member[out[r].size++] = pattern.substr(0, slash);
+        if (slash == std::string_view::npos) break;
+        pattern.remove_prefix(slash + 1);
+      }
+    }
+    return out;
+  }();
+  return split;
 }
 
 std::uint64_t digits(std::uint64_t v) {
@@ -110,18 +128,31 @@ class Inspector {
     max_tokens(v);
     return scalar(digits(v), 4);
   }
-  bool number_float(double /*v*/, const std::string& raw) { return scalar(raw.size(), 4); }
-  bool string(std::string& s) {
+  // `raw_size()`: the length of the number's text, found only when it counts.
+  template <class RawSize>
+  bool number_float(RawSize raw_size) {
+    switch (count_here()) {
+      case Count::kJson:
+        info_.prompt_chars += raw_size();
+        break;
+      case Count::kText:
+        info_.prompt_chars += 4;
+        break;
+      case Count::kNone:
+        break;
+    }
+    return true;
+  }
+  bool string(std::string_view s) {
     const std::uint64_t n = code_points(s);
-    if (at({"model"})) info_.model = s;
+    if (at({"model"})) info_.model = std::string(s);
     return scalar(n + 2, n);
   }
-  bool binary(Json::binary_t& /*b*/) { return true; }
   bool start_object(std::size_t /*elements*/) { return open(false); }
   bool start_array(std::size_t /*elements*/) { return open(true); }
   bool end_object() { return close(); }
   bool end_array() { return close(); }
-  bool key(std::string& k) {
+  bool key(std::string_view k) {
     Frame& top = stack_.back();
     top.key = k;
     if (top.count == Count::kJson) {
@@ -130,11 +161,6 @@ class Inspector {
     }
     return true;
   }
-  template <class Exception>
-  bool parse_error(std::size_t /*position*/, const std::string& /*token*/, const Exception&) {
-    return false;
-  }
-
   std::optional<std::uint64_t> max_completion_tokens, max_tokens_, max_output_tokens, gemini_max;
 
  private:
@@ -142,17 +168,12 @@ class Inspector {
     bool array = false;
     Count count = Count::kNone;
     bool first = true;  // no member or element read yet (for counting commas)
-    std::string key;    // the member being read, for objects
+    // The rules whose first members are the path to this container and that go deeper.
+    std::uint64_t rules = 0;
+    std::string_view key;  // the member being read, for objects (a view of the document)
   };
 
-  // The path of the value about to be read: the parents' current members.
-  std::size_t path(std::array<std::string_view, kMaxPath>& out) const {
-    if (stack_.size() > kMaxPath) return kMaxPath + 1;
-    for (std::size_t i = 0; i < stack_.size(); ++i) {
-      out[i] = stack_[i].array ? std::string_view("*") : std::string_view(stack_[i].key);
-    }
-    return stack_.size();
-  }
+  std::uint64_t next_rules_ = 0;  // count_here's: the rules of a container opened there
 
   bool at(std::initializer_list<std::string_view> expected) const {
     if (stack_.size() != expected.size()) return false;
@@ -167,6 +188,7 @@ class Inspector {
   // How the value about to be read counts. Inside JSON read whole, an array element after
   // the first also brings its comma, so that the count is the compact JSON text's length.
   Count count_here() {
+    next_rules_ = 0;
     if (!stack_.empty() && stack_.back().count == Count::kJson) {
       Frame& parent = stack_.back();
       if (parent.array) {
@@ -175,13 +197,28 @@ class Inspector {
       }
       return Count::kJson;
     }
-    std::array<std::string_view, kMaxPath> p;
-    const std::size_t n = path(p);
-    if (n == 0 || n > kMaxPath) return Count::kNone;
-    for (const Rule& rule : kRules) {
-      if (matches(rule.path, p.data(), n)) return rule.count;
+    if (stack_.empty()) {
+      next_rules_ = kAllRules;
+      return Count::kNone;
     }
-    return Count::kNone;
+    // The path's last member narrows down its container's rules (in rule order, as listed).
+    const Frame& top = stack_.back();
+    const std::size_t i = stack_.size() - 1;
+    const std::string_view member = top.array ? std::string_view("*") : top.key;
+    const auto& split = split_rules();
+    Count count = Count::kNone;
+    bool found = false;
+    for (std::uint64_t rules = top.rules; rules != 0; rules &= rules - 1) {
+      const auto r = static_cast<std::size_t>(std::countr_zero(rules));
+      if (split[r].member[i] != member) continue;
+      if (split[r].size == i + 1) {
+        if (!found) count = kRules[r].count;
+        found = true;
+      } else {
+        next_rules_ |= std::uint64_t{1} << r;
+      }
+    }
+    return count;
   }
 
   // A scalar: `json_chars` when inside JSON that is read whole, `text_chars` when it is text.
@@ -202,7 +239,7 @@ class Inspector {
   bool open(bool array) {
     const Count count = count_here();
     if (count == Count::kJson) info_.prompt_chars += 2;
-    stack_.push_back(Frame{array, count, true, {}});
+    stack_.push_back(Frame{array, count, true, next_rules_, {}});
     return true;
   }
 
@@ -223,6 +260,155 @@ class Inspector {
 
   RequestInfo& info_;
   std::vector<Frame> stack_;
+};
+
+// Walks a document in order, calling the inspector as a SAX parser would, with an explicit
+// stack of open containers instead of recursion.
+class Walker {
+ public:
+  Walker(Inspector& inspector, std::string_view text) : in_(inspector), numbers_(text) {}
+
+  void walk(simdjson::dom::element root) {
+    visit(root);
+    while (!open_.empty()) {
+      Open& top = open_.back();
+      simdjson::dom::element next;
+      if (top.array) {
+        if (!(top.element != top.element_end)) {
+          close();
+          continue;
+        }
+        next = *top.element;
+        ++top.element;
+      } else {
+        if (!(top.field != top.field_end)) {
+          close();
+          continue;
+        }
+        in_.key(top.field.key());
+        next = top.field.value();
+        ++top.field;
+      }
+      visit(next);  // may add to open_: `top` is not used after this
+    }
+  }
+
+ private:
+  struct Open {
+    bool array = false;
+    simdjson::dom::array::iterator element{}, element_end{};
+    simdjson::dom::object::iterator field{}, field_end{};
+  };
+
+  void visit(simdjson::dom::element e) {
+    using Type = simdjson::dom::element_type;
+    switch (e.type()) {
+      case Type::OBJECT: {
+        const simdjson::dom::object o = e.get_object().value_unsafe();
+        in_.start_object(0);
+        Open open;
+        open.field = o.begin();
+        open.field_end = o.end();
+        open_.push_back(open);
+        break;
+      }
+      case Type::ARRAY: {
+        const simdjson::dom::array a = e.get_array().value_unsafe();
+        in_.start_array(0);
+        Open open;
+        open.array = true;
+        open.element = a.begin();
+        open.element_end = a.end();
+        open_.push_back(open);
+        break;
+      }
+      case Type::INT64: {
+        ++number_;
+        const std::int64_t v = e.get_int64().value_unsafe();
+        if (v >= 0) {
+          in_.number_unsigned(static_cast<std::uint64_t>(v));
+        } else {
+          in_.number_integer(v);
+        }
+        break;
+      }
+      case Type::UINT64:
+        ++number_;
+        in_.number_unsigned(e.get_uint64().value_unsafe());
+        break;
+      case Type::DOUBLE: {
+        const std::size_t index = number_++;
+        in_.number_float([&] { return numbers_.length_of(index); });
+        break;
+      }
+      case Type::STRING:
+        in_.string(e.get_string().value_unsafe());
+        break;
+      case Type::BOOL:
+        in_.boolean(e.get_bool().value_unsafe());
+        break;
+      case Type::NULL_VALUE:
+        in_.null();
+        break;
+    }
+  }
+
+  void close() {
+    const bool array = open_.back().array;
+    open_.pop_back();
+    if (array) {
+      in_.end_array();
+    } else {
+      in_.end_object();
+    }
+  }
+
+  // The tape keeps a number's value, not its text: the text of the n-th number of the
+  // document is found by scanning the document forwards, only as far as a float asks.
+  class NumberScanner {
+   public:
+    explicit NumberScanner(std::string_view text) : text_(text) {}
+
+    // The length of the text of the document's number `index` (0-based, asked in order).
+    std::uint64_t length_of(std::size_t index) {
+      while (pos_ < text_.size()) {
+        const char c = text_[pos_];
+        if (c == '"') {  // a string or key: skipped with its escapes
+          ++pos_;
+          while (pos_ < text_.size()) {
+            if (text_[pos_] == '\\') {
+              pos_ += 2;
+            } else if (text_[pos_++] == '"') {
+              break;
+            }
+          }
+          continue;
+        }
+        if (c == '-' || (c >= '0' && c <= '9')) {
+          const std::size_t start = pos_;
+          while (pos_ < text_.size() && is_number_char(text_[pos_])) ++pos_;
+          if (seen_++ == index) return pos_ - start;
+          continue;
+        }
+        ++pos_;
+      }
+      return 4;  // not reached for a document simdjson accepted
+    }
+
+   private:
+    static bool is_number_char(char c) {
+      return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+    }
+
+    std::string_view text_;
+    std::size_t pos_ = 0;
+    std::size_t seen_ = 0;  // number tokens passed
+  };
+
+  Inspector& in_;
+  NumberScanner numbers_;
+  std::size_t number_ = 0;  // numbers visited
+  std::vector<Open> open_;
 };
 
 char hex_value(char c) {
@@ -259,7 +445,10 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 RequestInfo inspect_request(UsageFormat /*format*/, std::string_view body) {
   RequestInfo info;
   Inspector inspector(info);
-  if (!Json::sax_parse(body.data(), body.data() + body.size(), &inspector)) return RequestInfo{};
+  if (!json::with_dom(body,
+                      [&](simdjson::dom::element root) { Walker(inspector, body).walk(root); })) {
+    return RequestInfo{};
+  }
   // OpenAI deprecated max_tokens for max_completion_tokens; a body never sensibly has both.
   for (const auto& v : {inspector.max_completion_tokens, inspector.max_tokens_,
                         inspector.max_output_tokens, inspector.gemini_max}) {

@@ -5,10 +5,10 @@
 
 #include "upstream/providers/usage/usage_parser.hpp"
 
+#include "upstream/providers/usage/json_dom.hpp"
 #include "upstream/providers/usage/sse_splitter.hpp"
 
-#include "upstream/providers/usage/json_dom.hpp"
-
+#include <array>
 #include <cmath>
 #include <iterator>
 #include <optional>
@@ -75,8 +75,26 @@ class Items {
 Json member(const Json& j, std::string_view key) {
   if (!j.is_object()) return {};
   Json found;
-  for (const auto field : j.element().get_object().value_unsafe()) {
+  const simdjson::dom::object o = j.element().get_object().value_unsafe();
+  for (const auto field : o) {
     if (field.key == key) found = Json(field.value);
+  }
+  return found;
+}
+
+// Several members of an object in one pass over it (each as member() would find it).
+template <std::size_t N>
+std::array<Json, N> members(const Json& j, const std::array<std::string_view, N>& keys) {
+  std::array<Json, N> found{};
+  if (!j.is_object()) return found;
+  const simdjson::dom::object o = j.element().get_object().value_unsafe();
+  for (const auto field : o) {
+    for (std::size_t k = 0; k < N; ++k) {
+      if (field.key == keys[k]) {
+        found[k] = Json(field.value);
+        break;
+      }
+    }
   }
   return found;
 }
@@ -230,18 +248,29 @@ void add_reasoning_if_apart(TokenUsage& t, std::optional<std::uint64_t> total) {
 // "Context Caching"); OpenRouter adds prompt_tokens_details.cache_write_tokens (OpenRouter
 // docs, "Usage Accounting"). Returns nothing when the object holds no count at all.
 std::optional<TokenUsage> openai_usage(const Json& u) {
+  constexpr std::array<std::string_view, 8> kKeys{"prompt_tokens",
+                                                  "input_tokens",
+                                                  "completion_tokens",
+                                                  "output_tokens",
+                                                  "prompt_tokens_details",
+                                                  "prompt_cache_hit_tokens",
+                                                  "completion_tokens_details",
+                                                  "total_tokens"};
+  const auto [prompt, input, completion, output, details, cache_hit, completion_details, total] =
+      members(u, kKeys);
   TokenUsage t;
-  t.input = count_of(member(u, "prompt_tokens"));
-  if (!t.input) t.input = count_of(member(u, "input_tokens"));
-  t.output = count_of(member(u, "completion_tokens"));
-  if (!t.output) t.output = count_of(member(u, "output_tokens"));
-  Json details = member(u, "prompt_tokens_details");
-  t.cached_input = count_of(member(details, "cached_tokens"));
-  if (!t.cached_input) t.cached_input = count_of(member(u, "prompt_cache_hit_tokens"));
-  t.cache_write = count_of(member(details, "cache_write_tokens"));
-  t.reasoning = count_of(member(member(u, "completion_tokens_details"), "reasoning_tokens"));
+  t.input = count_of(prompt);
+  if (!t.input) t.input = count_of(input);
+  t.output = count_of(completion);
+  if (!t.output) t.output = count_of(output);
+  const auto [cached, cache_write] =
+      members(details, std::array<std::string_view, 2>{"cached_tokens", "cache_write_tokens"});
+  t.cached_input = count_of(cached);
+  if (!t.cached_input) t.cached_input = count_of(cache_hit);
+  t.cache_write = count_of(cache_write);
+  t.reasoning = count_of(member(completion_details, "reasoning_tokens"));
   if (!t.input && !t.output) return std::nullopt;
-  add_reasoning_if_apart(t, count_of(member(u, "total_tokens")));
+  add_reasoning_if_apart(t, count_of(total));
   return t;
 }
 
@@ -253,86 +282,82 @@ class OpenAiState final : public Cloneable<OpenAiState> {
     // Workers AI wraps its output in the Cloudflare API envelope {"result": {...}} (Workers
     // AI REST API); its bindings return the inner object.
     Json result = member(body, "result");
-    const Json& r = result && result.is_object() ? result : body;
-    set_model(member(r, "model"));
-    take_usage(r);
-    if (Json choices = member(r, "choices"); choices && choices.is_array()) {
-      for (const Json choice : Items(choices)) {
-        add_text(member(choice, "text"));  // completions
-        add_message(member(choice, "message"));
-      }
-    }
-    add_workers_ai(r);
+    take(result && result.is_object() ? result : body, "message");
   }
 
  protected:
   void on_event_json(std::string_view /*name*/, const Json& chunk) override {
-    set_model(member(chunk, "model"));
-    take_usage(chunk);
-    if (Json choices = member(chunk, "choices"); choices && choices.is_array()) {
-      for (const Json choice : Items(choices)) {
-        add_text(member(choice, "text"));
-        add_message(member(choice, "delta"));
-      }
-    }
-    add_workers_ai(chunk);
+    take(chunk, "delta");
   }
 
  private:
+  // A whole response (its choices have a "message") or a streamed chunk (a "delta").
+  void take(const Json& r, std::string_view message_key) {
+    constexpr std::array<std::string_view, 6> kKeys{"model",   "usage",    "x_groq",
+                                                    "choices", "response", "tool_calls"};
+    const auto [model, usage, x_groq, choices, response, tool_calls] = members(r, kKeys);
+    set_model(model);
+    take_usage(usage, x_groq);
+    for (const Json choice : Items(choices)) {
+      const auto [text, message] =
+          members(choice, std::array<std::string_view, 2>{"text", message_key});
+      add_text(text);  // completions
+      add_message(message);
+    }
+    add_workers_ai(response, tool_calls);
+  }
+
   // The last usage seen wins: OpenAI sends one (the include_usage chunk, with "choices": []),
   // Mistral and DeepSeek put it on the last chunk with choices, Perplexity and xAI on every
   // chunk (cumulative), Groq in x_groq.usage (Groq API reference, "x_groq"); Workers AI may
   // send a zero usage before the real one.
-  void take_usage(const Json& j) {
-    Json u = member(j, "usage");
-    if (!u || !u.is_object()) u = member(member(j, "x_groq"), "usage");
-    if (!u || !u.is_object()) return;
+  void take_usage(Json u, const Json& x_groq) {
+    if (!u.is_object()) u = member(x_groq, "usage");
+    if (!u.is_object()) return;
     if (auto t = openai_usage(u)) result_.usage = *t;
   }
 
   // A message (buffered) or delta (streamed): content, reasoning (DeepSeek's
   // reasoning_content, OpenRouter's and Groq's reasoning), refusal, tool-call arguments.
-  void add_message(Json m) {
-    if (!m || !m.is_object()) return;
-    Json content = member(m, "content");
-    if (content && content.is_array()) {  // content parts (e.g. Mistral's)
+  void add_message(const Json& m) {
+    if (!m.is_object()) return;
+    constexpr std::array<std::string_view, 6> kKeys{
+        "content", "reasoning_content", "reasoning", "refusal", "tool_calls", "function_call"};
+    const auto [content, reasoning_content, reasoning, refusal, calls, function_call] =
+        members(m, kKeys);
+    if (content.is_array()) {  // content parts (e.g. Mistral's)
       for (const Json part : Items(content)) {
-        add_text(member(part, "text"));
-        if (Json thinking = member(part, "thinking");
-            thinking && thinking.is_array()) {
-          for (const Json t : Items(thinking)) add_text(member(t, "text"));
-        }
+        const auto [text, thinking] =
+            members(part, std::array<std::string_view, 2>{"text", "thinking"});
+        add_text(text);
+        for (const Json t : Items(thinking)) add_text(member(t, "text"));
       }
     } else {
       add_text(content);
     }
-    add_text(member(m, "reasoning_content"));
-    add_text(member(m, "reasoning"));
-    add_text(member(m, "refusal"));
-    if (Json calls = member(m, "tool_calls"); calls && calls.is_array()) {
-      for (const Json call : Items(calls)) add_text(member(member(call, "function"), "arguments"));
-    }
-    add_text(member(member(m, "function_call"), "arguments"));  // the pre-tools form
+    add_text(reasoning_content);
+    add_text(reasoning);
+    add_text(refusal);
+    for (const Json call : Items(calls)) add_text(member(member(call, "function"), "arguments"));
+    add_text(member(function_call, "arguments"));  // the pre-tools form
   }
 
   // Workers AI native output: {"response": "text" | {json}, "tool_calls": [{name, arguments}]}.
-  void add_workers_ai(const Json& r) {
-    if (Json response = member(r, "response"); response) {
+  void add_workers_ai(const Json& response, const Json& calls) {
+    if (response) {
       if (response.is_string()) {
         add_text(response);
       } else if (response.is_object() || response.is_array()) {
         result_.output_chars += json_chars(response);  // JSON mode
       }
     }
-    if (Json calls = member(r, "tool_calls"); calls && calls.is_array()) {
-      for (const Json call : Items(calls)) {
-        Json args = member(call, "arguments");
-        if (!args) args = member(member(call, "function"), "arguments");
-        if (args && args.is_string()) {
-          add_text(args);
-        } else if (args) {
-          result_.output_chars += json_chars(args);
-        }
+    for (const Json call : Items(calls)) {
+      Json args = member(call, "arguments");
+      if (!args) args = member(member(call, "function"), "arguments");
+      if (args && args.is_string()) {
+        add_text(args);
+      } else if (args) {
+        result_.output_chars += json_chars(args);
       }
     }
   }
@@ -513,8 +538,7 @@ class GeminiState final : public Cloneable<GeminiState> {
     Json candidates = member(r, "candidates");
     if (!candidates || !candidates.is_array()) return;
     for (const Json candidate : Items(candidates)) {
-      if (Json parts = member(member(candidate, "content"), "parts");
-          parts && parts.is_array()) {
+      if (Json parts = member(member(candidate, "content"), "parts"); parts && parts.is_array()) {
         for (const Json part : Items(parts)) {
           add_text(member(part, "text"));  // also thought summaries ("thought": true)
           if (Json args = member(member(part, "functionCall"), "args")) {
@@ -597,7 +621,8 @@ class CohereState final : public Cloneable<CohereState> {
     add_text(member(m, "tool_plan"));
     if (Json calls = member(m, "tool_calls"); calls) {
       if (calls.is_array()) {
-        for (const Json call : Items(calls)) add_text(member(member(call, "function"), "arguments"));
+        for (const Json call : Items(calls))
+          add_text(member(member(call, "function"), "arguments"));
       } else {
         add_text(member(member(calls, "function"), "arguments"));
       }
