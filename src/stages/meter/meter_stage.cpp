@@ -147,8 +147,10 @@ std::optional<Error> MeterStage::prepare(RequestContext& ctx, bool rewrite) cons
       configured != include_usage_.end()
           ? configured->second
           : metering_.include_usage && ctx.provider->adapter->include_usage_supported();
-  if (!wanted) return std::nullopt;
-  // Reading the body costs about as much as proxying it: only when a rewrite may follow.
+  // A stream request names "stream"; most requests are not streams, and a substring search
+  // is far cheaper than reading the body.
+  if (!wanted || body.find("\"stream\"") == std::string::npos) return std::nullopt;
+  // Reading the body is only worth it when a rewrite may follow.
   state->info = usage::inspect_request(state->format, body);
   state->inspected = true;
   if (state->info.stream && !state->info.include_usage_requested &&
