@@ -23,6 +23,8 @@
 #   BENCH_ACCESS_LOG (off)  off, or "on": aigw and nginx both write their access log to a
 #                           file in the temp dir
 #   BENCH_CACHE_ENTRIES (20000)  distinct responses cached to measure memory per entry
+#   BENCH_REQUEST_LOG (on)  off: aigw runs with log.enabled: false (no SQLite request log;
+#                           usage is still metered for /metrics), to compare the log's cost
 #   BENCH_KEEP_TMP (0)      1 keeps the temp dir (configs, logs) for inspection
 # Output: the table on stdout and in bench/results/latest.md. Traffic stays on 127.0.0.1.
 set -euo pipefail
@@ -43,6 +45,7 @@ sse_delay_ms=${BENCH_SSE_DELAY_MS:-5}
 pin=${BENCH_PIN:-auto}
 access_log=${BENCH_ACCESS_LOG:-off}
 cache_entries=${BENCH_CACHE_ENTRIES:-20000}
+request_log=${BENCH_REQUEST_LOG:-on}
 results_dir="$repo/bench/results"
 
 log() { printf '[bench] %s\n' "$*" >&2; }
@@ -257,6 +260,10 @@ start_aigw() {  # start_aigw SCHEME NAME [cache]: sets aigw_pid, aigw_port; "cac
   enabled: true
   ttl: 1h
   max_bytes: 1GiB"
+  local log_lines="log:
+  path: $tmp/$name-$scheme.db"
+  [[ $request_log == off ]] && log_lines="log:
+  enabled: false"
   cat >"$tmp/$name-$scheme.yaml" <<EOF
 server:
   listen: 127.0.0.1:$aigw_port
@@ -272,6 +279,7 @@ logging:
   level: warn
   access_log: $log_value
 $cache_lines
+$log_lines
 EOF
   "${proxy_cpu[@]}" "$aigw_bin" --config "$tmp/$name-$scheme.yaml" >"$tmp/$name-$scheme.out" \
     2>"$tmp/$name-$scheme.log" &
@@ -525,7 +533,7 @@ report="$tmp/report.md"
   echo
   echo "$aigw_version (${build_type:-?} build, server.workers: 1) vs $nginx_version" \
     "(worker_processes 1) vs no proxy. $ncpu CPU(s): ${cpu_model:-unknown}; kernel $(uname -r)."
-  echo "$placement. Access logs: $access_log. Machine idle before/after the run:" \
+  echo "$placement. Access logs: $access_log. aigw request log: $request_log. Machine idle before/after the run:" \
     "${idle_before}% / ${idle_after}%. Measurement time ${elapsed}s."
   echo
   echo "| upstream | path | req/s | proxy CPU | req per CPU-s | p50 ms | p99 ms | p99 added | SSE TTFB p50 ms | SSE TTFB p99 ms | peak RSS MB |"
