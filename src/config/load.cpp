@@ -199,6 +199,16 @@ class Loader {
   }
   std::vector<Diagnostic> take() { return std::move(diagnostics_); }
 
+  // The price table file (metering.pricing_file, or pricing.yaml next to the config): its
+  // problems are reported against its own name and lines.
+  void read_price_table(const YAML::Node& root, MeteringConfig& out);
+  // metering.prices, applied over the table's entries once the table is read.
+  void apply_inline_prices(MeteringConfig& out) const {
+    for (const auto& [name, price] : inline_prices_) out.prices[name] = price;
+  }
+  const SourceMark& pricing_file_mark() const noexcept { return pricing_file_mark_; }
+  const std::filesystem::path& base_dir() const noexcept { return base_dir_; }
+
  private:
   using Reader = std::function<void(const Entry&)>;
   struct Field {
@@ -230,6 +240,10 @@ class Loader {
   void read_bool(const Entry& e, bool& out);
   void read_listen(const Entry& e, ListenAddress& out, SourceMark* mark);
   std::optional<Value> resolve_path(Value v) const;
+  // A file aigw creates at start (access log, request log): resolved, and its directory
+  // checked now so that --check-config reports a missing one. nullopt after an error.
+  std::optional<std::string> output_path(const Entry& e, const Value& v,
+                                         std::string_view when_empty);
 
   void read_server(const Entry& e, ServerConfig& out);
   void read_admin(const Entry& e, AdminConfig& out);
@@ -240,36 +254,20 @@ class Loader {
   void read_logging(const Entry& e, LoggingConfig& out);
   void read_cache(const Entry& e, CacheConfig& out);
   void read_log(const Entry& e, RequestLogConfig& out);
-  void read_metering(const Entry& e, MeteringConfig& out, SourceMark& file_mark);
+  void read_metering(const Entry& e, MeteringConfig& out);
   void read_price(const Entry& e, ModelPrice& out);
   void read_prices(const Entry& e, std::map<std::string, ModelPrice>& out);
   void read_dollars(const Entry& e, double& out);
 
- public:
-  // The price table file (metering.pricing_file, or pricing.yaml next to the config): its
-  // problems are reported against its own name and lines.
-  void read_price_table(const YAML::Node& root, MeteringConfig& out);
-
- private:
   std::string file_;
   std::filesystem::path base_dir_;  // relative paths in the config are relative to its file
   const EnvLookup& env_;
   std::vector<Diagnostic> diagnostics_;
   std::map<std::string, ModelPrice> inline_prices_;  // metering.prices
-  SourceMark server_listen_mark_;
-
- public:
   SourceMark pricing_file_mark_;  // where metering.pricing_file was set (line 0: not set)
-  const std::filesystem::path& base_dir() const noexcept { return base_dir_; }
-
- private:
+  SourceMark server_listen_mark_;
   SourceMark admin_listen_mark_;
   bool listen_failed_ = false;  // then the server/admin port overlap check is skipped
-
- public:
-  void apply_inline_prices(MeteringConfig& out) {
-    for (auto& [name, price] : inline_prices_) out.prices[name] = price;
-  }
 };
 
 template <class Visit>
@@ -465,20 +463,34 @@ std::optional<Value> Loader::resolve_path(Value v) const {
   return v;
 }
 
+std::optional<std::string> Loader::output_path(const Entry& e, const Value& v,
+                                               std::string_view when_empty) {
+  const auto path = resolve_path(v);
+  if (!path) {
+    error(e, std::string(when_empty));
+    return std::nullopt;
+  }
+  const auto dir = std::filesystem::path(path->text).parent_path();
+  std::error_code ec;
+  if (!dir.empty() && !std::filesystem::is_directory(dir, ec)) {
+    error(e, "directory " + quoted(Value{dir.string(), v.secret}) + " does not exist");
+    return std::nullopt;
+  }
+  return path->text;
+}
+
 void Loader::read(const YAML::Node& root, Config& config) {
   const Entry top{YAML::Node(), root, ""};
-  read_fields(top,
-              {
-                  {"server", [&](const Entry& e) { read_server(e, config.server); }},
-                  {"admin", [&](const Entry& e) { read_admin(e, config.admin); }},
-                  {"upstream", [&](const Entry& e) { read_upstream(e, config.upstream); }},
-                  {"providers", [&](const Entry& e) { read_providers(e, config.providers); }},
-                  {"logging", [&](const Entry& e) { read_logging(e, config.logging); }},
-                  {"cache", [&](const Entry& e) { read_cache(e, config.cache); }},
-                  {"log", [&](const Entry& e) { read_log(e, config.log); }},
-                  {"metering",
-                   [&](const Entry& e) { read_metering(e, config.metering, pricing_file_mark_); }},
-              });
+  read_fields(top, {
+                       {"server", [&](const Entry& e) { read_server(e, config.server); }},
+                       {"admin", [&](const Entry& e) { read_admin(e, config.admin); }},
+                       {"upstream", [&](const Entry& e) { read_upstream(e, config.upstream); }},
+                       {"providers", [&](const Entry& e) { read_providers(e, config.providers); }},
+                       {"logging", [&](const Entry& e) { read_logging(e, config.logging); }},
+                       {"cache", [&](const Entry& e) { read_cache(e, config.cache); }},
+                       {"log", [&](const Entry& e) { read_log(e, config.log); }},
+                       {"metering", [&](const Entry& e) { read_metering(e, config.metering); }},
+                   });
   if (const std::filesystem::path p(config.log.path); p.is_relative() && !base_dir_.empty()) {
     config.log.path = (base_dir_ / p).lexically_normal().string();  // the default, unset
   }
@@ -673,19 +685,7 @@ void Loader::read_log(const Entry& e, RequestLogConfig& out) {
            [&](const Entry& f) {
              const auto v = scalar(f, "a path");
              if (!v) return;
-             const auto path = resolve_path(*v);
-             if (!path) {
-               error(f, "must not be empty");
-               return;
-             }
-             // The database is created at start; a missing directory would fail only then.
-             const auto dir = std::filesystem::path(path->text).parent_path();
-             std::error_code ec;
-             if (!dir.empty() && !std::filesystem::is_directory(dir, ec)) {
-               error(f, "directory " + quoted(Value{dir.string(), v->secret}) + " does not exist");
-               return;
-             }
-             out.path = path->text;
+             if (auto path = output_path(f, *v, "must not be empty")) out.path = std::move(*path);
            }},
           {"flush_interval",
            [&](const Entry& f) {
@@ -767,7 +767,7 @@ void Loader::read_prices(const Entry& e, std::map<std::string, ModelPrice>& out)
   });
 }
 
-void Loader::read_metering(const Entry& e, MeteringConfig& out, SourceMark& file_mark) {
+void Loader::read_metering(const Entry& e, MeteringConfig& out) {
   read_fields(e, {
                      {"include_usage", [&](const Entry& f) { read_bool(f, out.include_usage); }},
                      {"pricing_file",
@@ -775,14 +775,14 @@ void Loader::read_metering(const Entry& e, MeteringConfig& out, SourceMark& file
                         const auto v = scalar(f, "a path");
                         if (!v) return;
                         if (v->text.empty()) {  // "" turns the table off
-                          file_mark = at(f);
+                          pricing_file_mark_ = at(f);
                           out.pricing_file = "-";
                           return;
                         }
                         const auto path = resolve_path(*v);
                         if (path) {
                           out.pricing_file = path->text;
-                          file_mark = at(f);
+                          pricing_file_mark_ = at(f);
                         }
                       }},
                      // Read into a side map: they apply over the file's, which is read later.
@@ -808,46 +808,35 @@ void Loader::read_price_table(const YAML::Node& root, MeteringConfig& out) {
 }
 
 void Loader::read_logging(const Entry& e, LoggingConfig& out) {
-  read_fields(
-      e,
-      {
-          {"level",
-           [&](const Entry& f) {
-             const auto v = scalar(f, "a string");
-             if (!v) return;
-             if (std::find(std::begin(kLevels), std::end(kLevels), v->text) == std::end(kLevels)) {
-               error(f, "must be one of trace, debug, info, warn, error, off (got " + quoted(*v) +
-                            ")");
-               return;
-             }
-             out.level = v->text;
-           }},
-          {"access_log",
-           [&](const Entry& f) {
-             const auto v = scalar(f, "a string");
-             if (!v) return;
-             if (v->text == "-" || v->text == "off") {
-               out.access_log = v->text;
-               return;
-             }
-             const auto path = resolve_path(*v);
-             if (!path) {
-               error(f, "must not be empty (use '-' for stdout or 'off')");
-               return;
-             }
-             // The file is opened at start; a missing directory would fail only
-             // then, so --check-config reports it now.
-             const auto dir = std::filesystem::path(path->text).parent_path();
-             std::error_code ec;
-             if (!dir.empty() && !std::filesystem::is_directory(dir, ec)) {
-               error(f, "directory " + quoted(Value{dir.string(), v->secret}) + " does not exist");
-               return;
-             }
-             out.access_log = path->text;
-           }},
-          {"access_log_queue",
-           [&](const Entry& f) { read_uint(f, out.access_log_queue, 16, 1'048'576); }},
-      });
+  read_fields(e, {
+                     {"level",
+                      [&](const Entry& f) {
+                        const auto v = scalar(f, "a string");
+                        if (!v) return;
+                        if (std::find(std::begin(kLevels), std::end(kLevels), v->text) ==
+                            std::end(kLevels)) {
+                          error(f, "must be one of trace, debug, info, warn, error, off (got " +
+                                       quoted(*v) + ")");
+                          return;
+                        }
+                        out.level = v->text;
+                      }},
+                     {"access_log",
+                      [&](const Entry& f) {
+                        const auto v = scalar(f, "a string");
+                        if (!v) return;
+                        if (v->text == "-" || v->text == "off") {
+                          out.access_log = v->text;
+                          return;
+                        }
+                        if (auto path = output_path(
+                                f, *v, "must not be empty (use '-' for stdout or 'off')")) {
+                          out.access_log = std::move(*path);
+                        }
+                      }},
+                     {"access_log_queue",
+                      [&](const Entry& f) { read_uint(f, out.access_log_queue, 16, 1'048'576); }},
+                 });
 }
 
 // Reads a whole small file; nullopt with `error` set when it cannot.
@@ -885,7 +874,7 @@ std::optional<std::string> read_small_file(const std::string& path, std::string&
 // when there is one (the shipped config/pricing.yaml). Its diagnostics name its own file.
 void load_price_table(Loader& main, Config& config, const EnvLookup& env) {
   MeteringConfig& metering = config.metering;
-  const bool set = main.pricing_file_mark_.line != 0;
+  const bool set = main.pricing_file_mark().line != 0;
   std::string path = metering.pricing_file;
   metering.pricing_file.clear();
   if (path == "-") {  // pricing_file: "" — no table
@@ -904,7 +893,7 @@ void load_price_table(Loader& main, Config& config, const EnvLookup& env) {
   std::string problem;
   const auto text = read_small_file(path, problem);
   if (!text) {
-    main.error(main.pricing_file_mark_, "metering.pricing_file",
+    main.error(main.pricing_file_mark(), "metering.pricing_file",
                "'" + printable(path) + "': " + problem);
     return;
   }

@@ -73,11 +73,12 @@ void histogram(std::string& out, std::string_view name, Labels labels, const His
   sample(out, std::string(name) + "_count", labels, static_cast<double>(h.count));
 }
 
-// A bounded map: a new label set beyond kMaxSeries is folded into `overflow`.
-template <class Map, class Key>
-typename Map::mapped_type& bounded(Map& map, Key key, const Key& overflow) {
+// A bounded map: a new label set beyond kMaxSeries is folded into the one `overflow()`
+// makes (only then: it is the rare path).
+template <class Map, class Key, class Overflow>
+typename Map::mapped_type& bounded(Map& map, Key key, Overflow overflow) {
   if (auto it = map.find(key); it != map.end()) return it->second;
-  if (map.size() >= Registry::kMaxSeries) return map[overflow];
+  if (map.size() >= Registry::kMaxSeries) return map[overflow()];
   return map[std::move(key)];
 }
 
@@ -124,9 +125,12 @@ void Registry::record(const RequestSample& s) {
   const std::string model(s.model);
   Shard& sh = shard();
   std::lock_guard lock(sh.mutex);
-  ++bounded(sh.requests, RequestKey{provider, model, s.status, std::string(s.cache_status)},
-            RequestKey{provider, "other", s.status, std::string(s.cache_status)});
-  Tokens& t = bounded(sh.tokens, ModelKey{provider, model}, ModelKey{provider, "other"});
+  ++bounded(sh.requests, RequestKey{provider, model, s.status, std::string(s.cache_status)}, [&] {
+    return RequestKey{provider, "other", s.status, std::string(s.cache_status)};
+  });
+  Tokens& t = bounded(sh.tokens, ModelKey{provider, model}, [&] {
+    return ModelKey{provider, "other"};
+  });
   t.in += s.tokens_in;
   t.out += s.tokens_out;
   t.cached += s.tokens_cached;
@@ -137,12 +141,12 @@ void Registry::record(const RequestSample& s) {
   t.estimated += s.estimated ? 1 : 0;
   sh.duration.observe(s.duration_s);
   if (s.upstream_s) {
-    bounded(sh.upstream, provider, std::string("other")).observe(*s.upstream_s);
+    bounded(sh.upstream, provider, [] { return std::string("other"); }).observe(*s.upstream_s);
     sh.overhead.observe(std::max(0.0, s.duration_s - *s.upstream_s));
   } else {
     sh.overhead.observe(s.duration_s);
   }
-  if (s.ttfb_s) bounded(sh.ttfb, provider, std::string("other")).observe(*s.ttfb_s);
+  if (s.ttfb_s) bounded(sh.ttfb, provider, [] { return std::string("other"); }).observe(*s.ttfb_s);
 }
 
 void Registry::add_gauge(Gauge gauge) { gauges_.push_back(std::move(gauge)); }

@@ -124,13 +124,10 @@ json optional_json(const std::optional<T>& v) {
   return v ? json(*v) : json(nullptr);
 }
 
-// Reads the filters /api/logs and /api/usage share. Returns an error response or nothing.
-struct Common {
-  std::optional<std::int64_t> from, to;
-  std::optional<std::string> provider, model;
-};
-
-std::optional<ApiResponse> read_common(const Params& p, Common& out) {
+// Reads the filters /api/logs and /api/usage share into `q` (a LogQuery or a UsageQuery).
+// Returns an error response, or nothing.
+template <class Query>
+std::optional<ApiResponse> read_common(const Params& p, Query& q) {
   for (const char* name : {"from", "to"}) {
     const auto it = p.find(name);
     if (it == p.end()) continue;
@@ -141,11 +138,27 @@ std::optional<ApiResponse> read_common(const Params& p, Common& out) {
                          "2026-12-02T10:00:00Z (got '" +
                          it->second.substr(0, 40) + "')");
     }
-    (std::string_view(name) == "from" ? out.from : out.to) = *t;
+    (std::string_view(name) == "from" ? q.from : q.to) = *t;
   }
-  if (auto it = p.find("provider"); it != p.end()) out.provider = it->second;
-  if (auto it = p.find("model"); it != p.end()) out.model = it->second;
+  if (auto it = p.find("provider"); it != p.end()) q.provider = it->second;
+  if (auto it = p.find("model"); it != p.end()) q.model = it->second;
   return std::nullopt;
+}
+
+// A whole number from `min` to `max`, the whole text; nullopt otherwise.
+std::optional<std::uint64_t> whole_number(const std::string& text, std::uint64_t min,
+                                          std::uint64_t max) {
+  std::uint64_t v = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size() || v < min || v > max) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+// A database failure: the store's message, with status 500.
+ApiResponse internal_error(const Error& error) {
+  return ApiResponse{500, "application/json", error_body(error)};
 }
 
 std::optional<ApiResponse> check_known(const Params& p,
@@ -174,20 +187,11 @@ ApiResponse logs(const Params& p, store::LogStore& log) {
     return *e;
   }
   store::LogQuery q;
-  Common c;
-  if (auto e = read_common(p, c)) return *e;
-  q.from = c.from;
-  q.to = c.to;
-  q.provider = c.provider;
-  q.model = c.model;
+  if (auto e = read_common(p, q)) return *e;
   if (auto it = p.find("status"); it != p.end()) {
-    unsigned v = 0;
-    const auto [ptr, ec] =
-        std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
-    if (ec != std::errc() || ptr != it->second.data() + it->second.size() || v < 100 || v > 599) {
-      return bad_request("status must be an HTTP status code from 100 to 599");
-    }
-    q.status_code = static_cast<std::uint16_t>(v);
+    const auto v = whole_number(it->second, 100, 599);
+    if (!v) return bad_request("status must be an HTTP status code from 100 to 599");
+    q.status_code = static_cast<std::uint16_t>(*v);
   }
   for (const char* name : {"success", "cached"}) {
     const auto it = p.find(name);
@@ -209,22 +213,18 @@ ApiResponse logs(const Params& p, store::LogStore& log) {
     }
   }
   if (auto it = p.find("limit"); it != p.end()) {
-    std::size_t v = 0;
-    const auto [ptr, ec] =
-        std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
-    if (ec != std::errc() || ptr != it->second.data() + it->second.size() || v < 1 ||
-        v > store::LogQuery::kMaxLimit) {
+    const auto v = whole_number(it->second, 1, store::LogQuery::kMaxLimit);
+    if (!v) {
       return bad_request("limit must be a whole number from 1 to " +
                          std::to_string(store::LogQuery::kMaxLimit));
     }
-    q.limit = v;
+    q.limit = static_cast<std::size_t>(*v);
   }
   if (auto it = p.find("cursor"); it != p.end()) q.cursor = it->second;
   auto page = log.query(q);
   if (!page) {
-    return page.error().code == ErrorCode::kInternal
-               ? json_response(500, json::parse(error_body(page.error())))
-               : bad_request(page.error().detail);
+    return page.error().code == ErrorCode::kInternal ? internal_error(page.error())
+                                                     : bad_request(page.error().detail);
   }
   json records = json::array();
   for (const auto& r : page->records) records.push_back(record_json(r));
@@ -237,12 +237,7 @@ ApiResponse logs(const Params& p, store::LogStore& log) {
 ApiResponse usage(const Params& p, store::LogStore& log) {
   if (auto e = check_known(p, {"from", "to", "provider", "model", "group_by", "bucket"})) return *e;
   store::UsageQuery q;
-  Common c;
-  if (auto e = read_common(p, c)) return *e;
-  q.from = c.from;
-  q.to = c.to;
-  q.provider = c.provider;
-  q.model = c.model;
+  if (auto e = read_common(p, q)) return *e;
   if (auto it = p.find("group_by"); it != p.end()) {
     const std::string& g = it->second;
     if (g == "provider") {
@@ -269,7 +264,7 @@ ApiResponse usage(const Params& p, store::LogStore& log) {
     }
   }
   auto rows = log.usage(q);
-  if (!rows) return json_response(500, json::parse(error_body(rows.error())));
+  if (!rows) return internal_error(rows.error());
   json result = json::array();
   for (const auto& r : *rows) {
     json row = {{"requests", r.requests},
@@ -364,7 +359,7 @@ std::optional<ApiResponse> handle(std::string_view target, const Telemetry& tele
   const std::string_view id = path.substr(kLogs.size() + 1);
   if (!params.empty()) return bad_request("/api/logs/{id} takes no query parameters");
   auto found = telemetry.log->get(id);
-  if (!found) return json_response(500, json::parse(error_body(found.error())));
+  if (!found) return internal_error(found.error());
   if (!*found) {
     return ApiResponse{404, "application/json",
                        error_body(Error{ErrorCode::kRouteNotFound,

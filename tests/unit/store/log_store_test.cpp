@@ -5,6 +5,7 @@
 #include "store/log_store.hpp"
 
 #include "store/sqlite.hpp"
+#include "temp_dir.hpp"
 
 #include <gtest/gtest.h>
 
@@ -30,26 +31,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "aigw-store-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string file(std::string_view name) const { return path_ + "/" + std::string(name); }
-
- private:
-  std::string path_;
-};
+using test::TempDir;
 
 // Polls `done` until it holds or `timeout` passes: for states only the writer thread reaches
 // (it has taken a record, it has failed once), where there is nothing to wait on.

@@ -3,6 +3,8 @@
 
 #include "aigw/provider.hpp"
 
+#include "test_registry.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -16,20 +18,7 @@ struct Mapped {
   std::string error;  // detail when !ok
 };
 
-const ProviderRegistry& registry() {
-  static const auto r = [] {
-    Config config;
-    ProviderConfig mine;
-    mine.name = "custom-mine";
-    mine.base_url = "http://127.0.0.1:8000/v1";
-    config.providers.emplace(mine.name, mine);
-    std::vector<ProviderRegistry::Problem> problems;
-    auto built = ProviderRegistry::build(config, problems);
-    EXPECT_TRUE(problems.empty());
-    return built;
-  }();
-  return *r;
-}
+const ProviderRegistry& registry() { return test::test_registry(); }
 
 Mapped map(std::string_view slug, std::string_view rest, std::string_view query = "",
            std::string_view account = "") {
