@@ -2,13 +2,14 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iterator>
 #include <sqlite3.h>
 #include <system_error>
 
 namespace aigw::store {
 namespace {
 
-// Version 1. Column names follow Cloudflare AI Gateway's log fields (reference §6.1).
+// Version 2. Column names follow Cloudflare AI Gateway's log fields (reference §6.1).
 //
 // - Timestamps are Unix milliseconds (INTEGER): they compare, bucket and index as numbers.
 // - Optional figures (ttfb, tokens, cost) are NULL when absent. cost in particular is NULL
@@ -16,8 +17,15 @@ namespace {
 // - metadata and attempts are JSON texts, read back whole with the record.
 // - Bodies are BLOBs and come last: a listing never selects them, and SQLite stops decoding
 //   a row at the last column a query needs, so large bodies in overflow pages are not read.
-// - Indexes end in (created_at, id), the keyset order of the listing, so "provider = ? ORDER
-//   BY created_at DESC, id DESC LIMIT 50" reads 50 index entries, not the whole provider.
+// - One index on the table, (created_at, id): the keyset order of the listing, the time
+//   range of every query and retention's oldest-first deletes. Provider, model, status and
+//   cached filters are checked row by row along it, newest first, until a page fills: a
+//   filter that matches often reads little more than the page; one that matches nothing reads
+//   the whole time range (narrow it with from/to). Version 1 also had (provider, created_at,
+//   id) and (model, created_at, id). They made those rare-match listings index lookups, but
+//   every insert paid for two more B-tree insertions in the middle of their trees, and that
+//   doubled the writer's cost per record (bench/README.md). The log is written on every
+//   request and read by an operator now and then, so version 2 dropped them.
 //
 // Metadata filters use a side table rather than JSON1 over logs.metadata: "key = value" is
 // then an index lookup (log_metadata_key_value) however old the match is, where
@@ -63,8 +71,6 @@ CREATE TABLE logs (
   response_body BLOB
 );
 CREATE INDEX logs_created_at ON logs (created_at, id);
-CREATE INDEX logs_provider_created_at ON logs (provider, created_at, id);
-CREATE INDEX logs_model_created_at ON logs (model, created_at, id);
 CREATE TABLE log_metadata (
   log_id TEXT NOT NULL REFERENCES logs (id) ON DELETE CASCADE,
   key TEXT NOT NULL,
@@ -72,10 +78,20 @@ CREATE TABLE log_metadata (
   PRIMARY KEY (log_id, key)
 ) WITHOUT ROWID;
 CREATE INDEX log_metadata_key_value ON log_metadata (key, value);
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 )sql";
-// A new version changes kCreateSchema and adds the migration from the previous one.
-static_assert(kSchemaVersion == 1);
+
+// Each migration takes a file from the version before it to the next one, in the same
+// transaction as the version check. A new version changes kCreateSchema and appends one.
+constexpr const char* kMigrations[] = {
+    // 1 -> 2: the provider and model indexes are gone (see above); the rows are unchanged.
+    R"sql(
+DROP INDEX IF EXISTS logs_provider_created_at;
+DROP INDEX IF EXISTS logs_model_created_at;
+PRAGMA user_version = 2;
+)sql",
+};
+static_assert(kSchemaVersion == 2 && std::size(kMigrations) == kSchemaVersion - 1);
 
 constexpr const char* kWriterPragmas =
     // Durability. In WAL mode a COMMIT appends the transaction's pages to the -wal file with
@@ -129,6 +145,15 @@ Result<void> ensure_schema(Database& db) {
     if (!version) return version.error();
     if (*version > kSchemaVersion) return newer_schema(db.path(), *version);
     if (*version == kSchemaVersion) return {};
+    if (*version > 0) {
+      for (auto v = *version; v < kSchemaVersion; ++v) {
+        const auto step = static_cast<std::size_t>(v - 1);
+        if (auto migrated = db.exec(kMigrations[step], "cannot migrate the schema"); !migrated) {
+          return migrated;
+        }
+      }
+      return {};
+    }
     // Version 0: a new file, unless it already holds someone else's tables.
     auto tables = db.query_int("SELECT count(*) FROM sqlite_schema", "cannot read the schema");
     if (!tables) return tables.error();

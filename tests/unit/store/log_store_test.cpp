@@ -571,10 +571,42 @@ TEST_F(LogStoreTest, ReopensAnExistingStore) {
   ASSERT_TRUE(got && got->has_value());
   expect_same(**got, full_record());
   auto db = raw();
-  EXPECT_EQ(scalar(db, "PRAGMA user_version"), 1);
+  EXPECT_EQ(scalar(db, "PRAGMA user_version"), 2);
   auto mode = db.query_text("PRAGMA journal_mode", "mode");
   ASSERT_TRUE(mode);
   EXPECT_EQ(*mode, "wal");
+}
+
+TEST_F(LogStoreTest, MigratesAVersionOneStoreAndKeepsItsRecords) {
+  // A version 1 file: today's table plus the two indexes version 2 dropped.
+  {
+    auto store = open(options());
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->submit(full_record()));
+  }
+  {
+    auto db = raw();
+    ASSERT_TRUE(db.exec("CREATE INDEX logs_provider_created_at ON logs (provider, created_at, id);"
+                        "CREATE INDEX logs_model_created_at ON logs (model, created_at, id);"
+                        "PRAGMA user_version = 1;",
+                        "setup"));
+  }
+  auto store = open(options());
+  ASSERT_TRUE(store);
+  auto got = store->get(full_record().id);
+  ASSERT_TRUE(got && got->has_value());
+  expect_same(**got, full_record());
+  LogQuery by_provider;
+  by_provider.provider = full_record().provider;
+  auto page = store->query(by_provider);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->records.size(), 1u);
+  auto db = raw();
+  EXPECT_EQ(scalar(db, "PRAGMA user_version"), 2);
+  EXPECT_EQ(scalar(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN "
+                       "('logs_provider_created_at', 'logs_model_created_at')"),
+            0);
+  EXPECT_EQ(scalar(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'logs_created_at'"), 1);
 }
 
 // --- Opening errors ----------------------------------------------------------------------
@@ -609,11 +641,11 @@ TEST_F(LogStoreTest, RefusesAFileThatIsNotADatabase) {
 TEST_F(LogStoreTest, RefusesANewerSchemaWithoutTouchingIt) {
   {
     auto db = raw("newer.db");
-    ASSERT_TRUE(db.exec("CREATE TABLE logs (id TEXT); PRAGMA user_version = 2;", "setup"));
+    ASSERT_TRUE(db.exec("CREATE TABLE logs (id TEXT); PRAGMA user_version = 3;", "setup"));
   }
   auto o = options("newer.db");
   EXPECT_EQ(open_error(o), "log store " + o.path +
-                               ": schema version 2 is newer than this aigw supports (1); run a "
+                               ": schema version 3 is newer than this aigw supports (2); run a "
                                "newer aigw or point the log store at another file");
   auto db = raw("newer.db");
   auto mode = db.query_text("PRAGMA journal_mode", "mode");
