@@ -130,6 +130,9 @@ struct ModelPrice {
 
 // Token metering and cost (docs/metering.md).
 struct MeteringConfig {
+  // false: no meter stage at all: no usage parsing, cost, request log records or per-request
+  // metrics, and no include_usage rewrite; requests pass through unmetered.
+  bool enabled = true;
   bool include_usage = true;  // default of providers.<name>.include_usage
   std::string pricing_file;   // resolved path of the price table; "" = none
   std::string prices_taken;   // the table's `taken:` date, shown in logs and /metrics

@@ -45,7 +45,8 @@ App::App(Config config) : config_(std::make_shared<const Config>(std::move(confi
   }
   tls_ = TlsContexts::build(*providers_);
   telemetry_.metrics = std::make_shared<metrics::Registry>();
-  if (config_->log.enabled) {
+  // Without metering no record is ever produced: no database is opened either.
+  if (config_->log.enabled && config_->metering.enabled) {
     const RequestLogConfig& log = config_->log;
     store::LogStoreOptions options;
     options.path = log.path;
@@ -59,7 +60,9 @@ App::App(Config config) : config_(std::make_shared<const Config>(std::move(confi
     telemetry_.log = std::move(*opened);
     register_log_gauges();
   }
-  if (config_->metering.prices.empty()) {
+  if (!config_->metering.enabled) {
+    spdlog::info("metering is off (metering.enabled: false): no usage, cost or request log");
+  } else if (config_->metering.prices.empty()) {
     spdlog::warn("no price table (metering.pricing_file): every cost is logged as unpriced");
   } else {
     spdlog::info(

@@ -769,6 +769,7 @@ void Loader::read_prices(const Entry& e, std::map<std::string, ModelPrice>& out)
 
 void Loader::read_metering(const Entry& e, MeteringConfig& out) {
   read_fields(e, {
+                     {"enabled", [&](const Entry& f) { read_bool(f, out.enabled); }},
                      {"include_usage", [&](const Entry& f) { read_bool(f, out.include_usage); }},
                      {"pricing_file",
                       [&](const Entry& f) {

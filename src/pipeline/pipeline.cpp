@@ -286,7 +286,9 @@ std::vector<std::shared_ptr<Stage>> build_stages(const Config& config, const Tel
   // before the cache: it refuses bad metadata and custom-cost headers on hits too, and the
   // cache keys on whether it rewrote the body. The access log goes last so its on_complete
   // sees what every other stage recorded.
-  stages.push_back(std::make_shared<MeterStage>(config, telemetry.metrics, telemetry.log));
+  if (config.metering.enabled) {
+    stages.push_back(std::make_shared<MeterStage>(config, telemetry.metrics, telemetry.log));
+  }
   if (auto cache = CacheStage::create(config.cache)) stages.push_back(std::move(cache));
   if (auto log = AccessLogStage::create(config.logging)) stages.push_back(std::move(log));
   return stages;

@@ -164,6 +164,23 @@ TEST(Metering, IncludeUsageCanBeTurnedOffPerProvider) {
   EXPECT_GT(r["tokens_out"].get<int>(), 0);
 }
 
+TEST(Metering, MeteringOffPassesRequestsThroughUnmeteredWithNoDatabase) {
+  Fixture f(replay_openai_stream(), [](Config& c) { c.metering.enabled = false; });
+  StreamingClient client(f.gateway->port(), "POST", "/openai/chat/completions", kStreamChat, kJson);
+  EXPECT_EQ(client.read_all(), fixture("openai_chat_stream_plain.sse"));
+  EXPECT_EQ(f.fake.received().at(0).body, kStreamChat);         // no include_usage rewrite
+  EXPECT_FALSE(client.head().header("cf-aig-log-id").empty());  // ids are the gateway's
+  EXPECT_EQ(f.gateway->app().telemetry().log, nullptr);
+  EXPECT_FALSE(std::filesystem::exists(f.db_path));
+  const auto logs = http_request(f.gateway->admin_port(), "GET", "/api/logs");
+  EXPECT_EQ(logs.status, 404u);
+  EXPECT_EQ(json::parse(logs.body)["error"]["message"],
+            "the request log is off (log.enabled or metering.enabled is false)");
+  const auto metrics = http_request(f.gateway->admin_port(), "GET", "/metrics");
+  ASSERT_EQ(metrics.status, 200u);
+  EXPECT_EQ(metrics.body.find("aigw_requests_total{"), std::string::npos) << metrics.body;
+}
+
 TEST(Metering, AnAbortedStreamIsRecordedWithTheTokensSeenSoFarAsEstimated) {
   Gate gate;
   Fixture f([&](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {

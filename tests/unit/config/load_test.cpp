@@ -767,6 +767,7 @@ TEST(ConfigMetering, PriceTableNextToTheConfigAndInlineOverrides) {
   const LoadResult r = load_file(file, fake_env());
   ASSERT_TRUE(r.ok()) << r.diagnostics.at(0).str();
   const auto& m = r.config->metering;
+  EXPECT_TRUE(m.enabled);
   EXPECT_TRUE(m.include_usage);
   EXPECT_EQ(m.pricing_file, (dir.path() / "pricing.yaml").string());
   EXPECT_EQ(m.prices_taken, "2026-11-30");
@@ -775,6 +776,19 @@ TEST(ConfigMetering, PriceTableNextToTheConfigAndInlineOverrides) {
   EXPECT_FALSE(m.prices.at("openai/gpt-4o").cached_input.has_value());
   EXPECT_EQ(m.prices.at("anthropic/claude-x").cache_write, 3.75);
   EXPECT_EQ(r.config->providers.at("groq").include_usage, false);
+}
+
+TEST(ConfigMetering, CanBeTurnedOffAndTheSwitchIsABoolean) {
+  TempDir dir;
+  const LoadResult off =
+      load_file(dir.write("off.yaml", "metering:\n  enabled: false\n"), fake_env());
+  ASSERT_TRUE(off.ok()) << off.diagnostics.at(0).str();
+  EXPECT_FALSE(off.config->metering.enabled);
+  const std::string bad = dir.write("bad.yaml", "metering:\n  enabled: sometimes\n");
+  const LoadResult r = load_file(bad, fake_env());
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_EQ(r.diagnostics[0].str(),
+            bad + ":2:12: metering.enabled: expected true or false (got 'sometimes')");
 }
 
 TEST(ConfigMetering, PriceTableProblemsNameTheirOwnFile) {

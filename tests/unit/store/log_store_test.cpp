@@ -586,10 +586,11 @@ TEST_F(LogStoreTest, MigratesAVersionOneStoreAndKeepsItsRecords) {
   }
   {
     auto db = raw();
-    ASSERT_TRUE(db.exec("CREATE INDEX logs_provider_created_at ON logs (provider, created_at, id);"
-                        "CREATE INDEX logs_model_created_at ON logs (model, created_at, id);"
-                        "PRAGMA user_version = 1;",
-                        "setup"));
+    ASSERT_TRUE(
+        db.exec("CREATE INDEX logs_provider_created_at ON logs (provider, created_at, id);"
+                "CREATE INDEX logs_model_created_at ON logs (model, created_at, id);"
+                "PRAGMA user_version = 1;",
+                "setup"));
   }
   auto store = open(options());
   ASSERT_TRUE(store);
@@ -603,8 +604,9 @@ TEST_F(LogStoreTest, MigratesAVersionOneStoreAndKeepsItsRecords) {
   ASSERT_EQ(page->records.size(), 1u);
   auto db = raw();
   EXPECT_EQ(scalar(db, "PRAGMA user_version"), 2);
-  EXPECT_EQ(scalar(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN "
-                       "('logs_provider_created_at', 'logs_model_created_at')"),
+  EXPECT_EQ(scalar(db,
+                   "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN "
+                   "('logs_provider_created_at', 'logs_model_created_at')"),
             0);
   EXPECT_EQ(scalar(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'logs_created_at'"), 1);
 }
