@@ -25,6 +25,8 @@
 #   BENCH_CACHE_ENTRIES (20000)  distinct responses cached to measure memory per entry
 #   BENCH_REQUEST_LOG (on)  off: aigw runs with log.enabled: false (no SQLite request log;
 #                           usage is still metered for /metrics), to compare the log's cost
+#   BENCH_STREAM_CONNECTIONS (32)  wrk connections of the streaming metering on/off runs
+#   BENCH_LOGWRITER_RECORDS (1000000)  records for the log-writer run (0 skips it)
 #   BENCH_KEEP_TMP (0)      1 keeps the temp dir (configs, logs) for inspection
 # Output: the table on stdout and in bench/results/latest.md. Traffic stays on 127.0.0.1.
 set -euo pipefail
@@ -46,6 +48,8 @@ pin=${BENCH_PIN:-auto}
 access_log=${BENCH_ACCESS_LOG:-off}
 cache_entries=${BENCH_CACHE_ENTRIES:-20000}
 request_log=${BENCH_REQUEST_LOG:-on}
+stream_connections=${BENCH_STREAM_CONNECTIONS:-32}
+logwriter_records=${BENCH_LOGWRITER_RECORDS:-1000000}
 results_dir="$repo/bench/results"
 
 log() { printf '[bench] %s\n' "$*" >&2; }
@@ -65,13 +69,14 @@ if [[ "${BENCH_SKIP_SETUP:-0}" != 1 ]]; then
     [[ -f "$build_dir/CMakeCache.txt" ]] || die "$build_dir is not a configured build directory"
     log "building $build_dir"
     cmake --build "$build_dir" --parallel "${AIGW_JOBS:-$(nproc)}" \
-      --target aigw aigw-fake-provider aigw-bench-load
+      --target aigw aigw-fake-provider aigw-bench-load aigw-bench-logwriter
   fi
 fi
 aigw_bin="$build_dir/aigw"
 fake_bin="$build_dir/bench/aigw-fake-provider"
 load_bin="$build_dir/bench/aigw-bench-load"
-for b in "$aigw_bin" "$fake_bin" "$load_bin"; do
+logwriter_bin="$build_dir/bench/aigw-bench-logwriter"
+for b in "$aigw_bin" "$fake_bin" "$load_bin" "$logwriter_bin"; do
   [[ -x "$b" ]] || die "$b missing (configure with -DAIGW_BENCH=ON and build)"
 done
 for tool in nginx wrk openssl curl taskset; do
@@ -219,6 +224,12 @@ wrk.body = '$body'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "${auth#Authorization: }"
 EOF
+cat >"$tmp/stream.lua" <<EOF
+wrk.method = "POST"
+wrk.body = '$stream_body'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "${auth#Authorization: }"
+EOF
 
 # Memory per cached entry: request i carries "Hello #i", so the first $cache_entries requests
 # are all different (each a miss that gets stored); later ones repeat the last (hits). wrk
@@ -251,15 +262,19 @@ for scheme in http https; do
 done
 
 # --- proxies ----------------------------------------------------------------------------------
-start_aigw() {  # start_aigw SCHEME NAME [cache]: sets aigw_pid, aigw_port; "cache" turns the
-  local scheme=$1 name=$2 admin_port ca_line="" log_value='"off"' cache_lines=""  # cache on
-  read -r aigw_port admin_port < <(free_ports 2)
+start_aigw() {  # start_aigw SCHEME NAME [cache|nometer] [FAKE_PORT]: sets aigw_pid, aigw_port,
+  # aigw_admin_port; "cache" turns the cache on, "nometer" sets metering.enabled: false
+  local scheme=$1 name=$2 ca_line="" log_value='"off"' cache_lines="" meter_lines=""
+  local upstream_port=${4:-${fake_port[$scheme]}}
+  read -r aigw_port aigw_admin_port < <(free_ports 2)
   [[ $scheme == https ]] && ca_line="    ca_file: $pki/ca.pem"
   [[ $access_log == on ]] && log_value="$tmp/$name-access-$scheme.log"
   [[ ${3:-} == cache ]] && cache_lines="cache:
   enabled: true
   ttl: 1h
   max_bytes: 1GiB"
+  [[ ${3:-} == nometer ]] && meter_lines="metering:
+  enabled: false"
   local log_lines="log:
   path: $tmp/$name-$scheme.db"
   [[ $request_log == off ]] && log_lines="log:
@@ -270,22 +285,23 @@ server:
   workers: 1
 admin:
   enabled: true
-  listen: 127.0.0.1:$admin_port
+  listen: 127.0.0.1:$aigw_admin_port
 providers:
   openai:
-    base_url: $scheme://127.0.0.1:${fake_port[$scheme]}/v1
+    base_url: $scheme://127.0.0.1:$upstream_port/v1
 $ca_line
 logging:
   level: warn
   access_log: $log_value
 $cache_lines
 $log_lines
+$meter_lines
 EOF
   "${proxy_cpu[@]}" "$aigw_bin" --config "$tmp/$name-$scheme.yaml" >"$tmp/$name-$scheme.out" \
     2>"$tmp/$name-$scheme.log" &
   aigw_pid=$!
   pids+=("$aigw_pid")
-  wait_http "http://127.0.0.1:$admin_port/readyz" "$aigw_pid" "$name ($scheme)"
+  wait_http "http://127.0.0.1:$aigw_admin_port/readyz" "$aigw_pid" "$name ($scheme)"
 }
 
 start_nginx() {  # start_nginx SCHEME: sets nginx_pid (master), nginx_worker, nginx_port
@@ -399,14 +415,15 @@ entry_memory() {  # entry_memory URL PID: fills the cache with $cache_entries di
 }
 
 throughput() {  # throughput SCHEME TARGET URL PID...: one wrk run; CPU summed over the PIDs
-  local scheme=$1 target=$2 url=$3 key="$1.$2" out c0 c1 requests secs errs
-  shift 3
-  log "$scheme upstream, $target: max throughput (wrk -t1 -c$connections, ${warmup}s + ${duration}s)"
-  run_child /dev/null timeout $((warmup + 10)) "${load_cpu[@]}" wrk -t1 -c"$connections" \
-    -d"${warmup}s" -s "$tmp/post.lua" "$url"
+  local scheme=$1 target=$2 url=$3 key="$1.$2" out c0 c1 requests secs errs  # (WRK_SCRIPT and
+  local script=${WRK_SCRIPT:-$tmp/post.lua} conns=${WRK_CONNECTIONS:-$connections}  # WRK_CONNECTIONS
+  shift 3  # override the request and the connection count)
+  log "$scheme upstream, $target: max throughput (wrk -t1 -c$conns, ${warmup}s + ${duration}s)"
+  run_child /dev/null timeout $((warmup + 10)) "${load_cpu[@]}" wrk -t1 -c"$conns" \
+    -d"${warmup}s" -s "$script" "$url"
   c0=$(cpu_ticks "$@")
-  run_child "$tmp/wrk.out" timeout $((duration + 20)) "${load_cpu[@]}" wrk -t1 -c"$connections" \
-    -d"${duration}s" -s "$tmp/post.lua" "$url"
+  run_child "$tmp/wrk.out" timeout $((duration + 20)) "${load_cpu[@]}" wrk -t1 -c"$conns" \
+    -d"${duration}s" -s "$script" "$url"
   c1=$(cpu_ticks "$@")
   out=$(cat "$tmp/wrk.out")
   requests=$(awk '/requests in/ {print $1}' <<<"$out")
@@ -456,6 +473,15 @@ sse() {  # sse SCHEME TARGET URL: SSE time to first byte
   R[$key.stream50]=$(kv lat_p50_us "$out")
 }
 
+log_counters() {  # log_counters KEY ADMIN_PORT: the request log's counters after the runs
+  local metrics
+  metrics=$(curl -fsS --max-time 5 "http://127.0.0.1:$2/metrics") || return 0
+  R[$1.log_written]=$(awk '/^aigw_log_written_total / {print $2}' <<<"$metrics")
+  R[$1.log_dropped]=$(awk '/^aigw_log_dropped_total / {print $2}' <<<"$metrics")
+  R[$1.log_queued]=$(awk '/^aigw_log_queue_depth / {print $2}' <<<"$metrics")
+  R[$1.requests]=$(awk '/^aigw_requests_total[{]/ {n += $2} END {print n + 0}' <<<"$metrics")
+}
+
 started=$(date +%s)
 # hit: a second aigw with the cache on; after the sanity check every request is a cache hit.
 targets=(direct aigw hit nginx)
@@ -463,6 +489,7 @@ for scheme in http https; do
   start_aigw "$scheme" aigw-cache cache
   hit_pid=$aigw_pid hit_port=$aigw_port
   start_aigw "$scheme" aigw
+  aigw_admin=$aigw_admin_port
   start_nginx "$scheme"
   declare -A url=(
     [direct]="$scheme://127.0.0.1:${fake_port[$scheme]}/v1/chat/completions"
@@ -487,6 +514,7 @@ for scheme in http https; do
       latency "$scheme" "$target" "${url[$target]}"
     done
   done
+  log_counters "$scheme.aigw" "$aigw_admin"
   for target in "${targets[@]}"; do
     median_sample "$scheme.$target"
     median_latency "$scheme.$target"
@@ -513,6 +541,50 @@ for scheme in http https; do
   stop "$hit_pid"
   stop "$nginx_pid"
 done
+
+# Streaming with metering on vs off: a fake provider that sends its events back to back
+# (--sse-delay-ms 0), so the runs are CPU-bound; aigw with metering (and the request log) as
+# configured above, and aigw with metering.enabled: false. Rounds interleave the two.
+"${load_cpu[@]}" "$fake_bin" --port 0 --sse-chunks "$sse_chunks" --sse-delay-ms 0 \
+  >"$tmp/fake-fast.port" 2>"$tmp/fake-fast.log" &
+fast_pid=$!
+pids+=("$fast_pid")
+for _ in $(seq 100); do [[ -s "$tmp/fake-fast.port" ]] && break; sleep 0.05; done
+fast_port=$(head -1 "$tmp/fake-fast.port")
+[[ -n "$fast_port" ]] || die "fake provider (fast streams) did not start"
+start_aigw http aigw-meter "" "$fast_port"
+meter_pid=$aigw_pid meter_port=$aigw_port meter_admin=$aigw_admin_port
+start_aigw http aigw-nometer nometer "$fast_port"
+nometer_pid=$aigw_pid nometer_port=$aigw_port
+sanity "http://127.0.0.1:$meter_port/openai/chat/completions" "aigw, metering on (streams)"
+sanity "http://127.0.0.1:$nometer_port/openai/chat/completions" "aigw, metering off (streams)"
+for ((round = 1; round <= rounds; round++)); do
+  WRK_SCRIPT="$tmp/stream.lua" WRK_CONNECTIONS=$stream_connections \
+    throughput stream metered "http://127.0.0.1:$meter_port/openai/chat/completions" "$meter_pid"
+  WRK_SCRIPT="$tmp/stream.lua" WRK_CONNECTIONS=$stream_connections throughput stream unmetered \
+    "http://127.0.0.1:$nometer_port/openai/chat/completions" "$nometer_pid"
+done
+log_counters stream.metered "$meter_admin"
+median_sample stream.metered
+median_sample stream.unmetered
+R[stream.metered.rss]=$(hwm_kib "$meter_pid")
+R[stream.unmetered.rss]=$(hwm_kib "$nometer_pid")
+stop "$meter_pid"
+stop "$nometer_pid"
+stop "$fast_pid"
+
+# The request log's writer on its own (bench/logwriter): records per second it commits with
+# retention on, against the most requests per second one aigw worker served above.
+if ((logwriter_records > 0)); then
+  log "log writer: $logwriter_records records"
+  run_child "$tmp/logwriter.out" timeout 120 "$logwriter_bin" --path "$tmp/logwriter.db" \
+    --records "$logwriter_records" --max-rows 200000 ||
+    notes+=("log writer run failed: $(tail -3 "$tmp/logwriter.out")")
+  R[lw.line]=$(cat "$tmp/logwriter.out")
+  R[lw.rps]=$(kv records_per_s "${R[lw.line]}")
+  R[lw.rpc]=$(kv records_per_writer_cpu_s "${R[lw.line]}")
+  rm -f "$tmp/logwriter.db" "$tmp/logwriter.db-wal" "$tmp/logwriter.db-shm"
+fi
 elapsed=$(($(date +%s) - started))
 idle_after=$(machine_idle)
 
@@ -582,6 +654,26 @@ report="$tmp/report.md"
   done
   echo "- cache memory: $cache_entries distinct cached responses (553-byte body plus OpenAI's" \
     "headers each) added $(mb "${R[cache.rss_added]}") MB of RSS: $(num "${R[cache.entry_bytes]}") bytes per entry"
+  echo
+  echo "Metering (issue 4):"
+  echo
+  for scheme in http https; do
+    k="$scheme.aigw"
+    echo "- $scheme upstream, request log at full load: $(num "${R[$k.requests]}") requests metered," \
+      "$(num "${R[$k.log_written]}") records committed, $(num "${R[$k.log_queued]}") queued," \
+      "**$(num "${R[$k.log_dropped]}") dropped** (aigw_log_dropped_total)"
+  done
+  if [[ -n "${R[lw.rps]:-}" ]]; then
+    max_rps=$(awk -v a="${R[http.aigw.rps]}" -v b="${R[https.aigw.rps]}" 'BEGIN {print (a > b ? a : b)}')
+    echo "- log writer alone (bench/logwriter, retention at 200 000 rows): **$(num "${R[lw.rps]}") records/s**," \
+      "$(num "${R[lw.rpc]}") records per writer CPU-s: $(ratio "${R[lw.rps]}" "$max_rps") the most" \
+      "requests/s one aigw worker served above ($(num "$max_rps"))"
+  fi
+  echo "- streaming (HTTP upstream, $sse_chunks events back to back, wrk -c$stream_connections): metering on" \
+    "$(num "${R[stream.metered.rpc]}") streams per CPU-s ($(num "${R[stream.metered.rps]}")/s at ${R[stream.metered.cpu]}% CPU)," \
+    "off $(num "${R[stream.unmetered.rpc]}") ($(num "${R[stream.unmetered.rps]}")/s at ${R[stream.unmetered.cpu]}% CPU):" \
+    "**on/off $(ratio "${R[stream.metered.rpc]}" "${R[stream.unmetered.rpc]}")**; request log $(num "${R[stream.metered.log_dropped]}") dropped;" \
+    "peak RSS $(mb "${R[stream.metered.rss]}") / $(mb "${R[stream.unmetered.rss]}") MB"
   echo
   echo "Parameters: wrk -t1 -c$connections, ${warmup}s warm-up + ${duration}s, $rounds rounds" \
     "(req/s, proxy CPU and req per CPU-s are each path's median round);" \
