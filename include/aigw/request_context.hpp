@@ -5,6 +5,7 @@
 
 #include "aigw/error.hpp"
 #include "aigw/provider.hpp"
+#include "aigw/usage.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/message.hpp>
@@ -148,6 +149,10 @@ struct RequestContext {
   // key, so a client that asked for usage itself never shares an entry with one that did not.
   bool usage_injected = false;
   std::unique_ptr<BodyFilter> response_filter;  // set in on_response_head, see BodyFilter
+  // The usage of a complete 2xx response: set by the metering stage in on_complete (before
+  // the cache stage's, which stores it with the entry), and by the cache stage on a hit (the
+  // entry's, when it has one: the metering stage then does not parse the replayed body).
+  std::optional<ResponseUsage> response_usage;
 
   // --- writer = the stage that returned Verdict::kRespond ---
   std::optional<LocalResponse> local_response;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 namespace aigw {
 
@@ -25,6 +26,14 @@ struct TokenUsage {
   bool empty() const noexcept {
     return !input && !output && !cached_input && !cache_write && !reasoning;
   }
+};
+
+// What a complete 2xx response reported, as the metering stage read it. A cached response
+// keeps it, so a hit is metered without parsing the body again, and a replayed stream whose
+// usage event the gateway removed for the client still logs the tokens it represents.
+struct ResponseUsage {
+  std::string model;  // named in the response, "" if none
+  TokenUsage tokens;  // as reported; never estimated
 };
 
 }  // namespace aigw

@@ -418,6 +418,27 @@ TEST(Metering, CacheHitsAreLoggedAsCachedAtNoCost) {
   EXPECT_EQ(f.fake.requests(), 1);
 }
 
+TEST(Metering, AStreamedHitLogsTheUsageTheGatewayRemovedFromTheReplayedStream) {
+  // The client did not ask for usage: the gateway did, and removed the usage event, so the
+  // cached stream holds no usage. The hit is metered from what was metered when it was stored.
+  Fixture f(replay_openai_stream(), [](Config& c) { c.cache.enabled = true; });
+  StreamingClient miss(f.gateway->port(), "POST", "/openai/chat/completions", kStreamChat, kJson);
+  EXPECT_EQ(miss.read_all(), fixture("openai_chat_stream_plain.sse"));
+  StreamingClient hit(f.gateway->port(), "POST", "/openai/chat/completions", kStreamChat, kJson);
+  ASSERT_EQ(hit.head().header("cf-aig-cache-status"), "HIT");
+  EXPECT_EQ(hit.read_all(), fixture("openai_chat_stream_plain.sse"));
+  const json m = f.record(miss.head().header("cf-aig-log-id"));
+  const json h = f.record(hit.head().header("cf-aig-log-id"));
+  EXPECT_EQ(h["cached"], true);
+  EXPECT_EQ(h["cost"], 0.0);
+  EXPECT_EQ(h["model"], m["model"]);
+  EXPECT_EQ(h["tokens_in"], 1152);
+  EXPECT_EQ(h["tokens_out"], 11);
+  EXPECT_EQ(h["cached_tokens"], 1024);
+  EXPECT_EQ(h["estimated"], false);
+  EXPECT_EQ(f.fake.requests(), 1);
+}
+
 TEST(Metering, MetricsAreServedInThePrometheusFormat) {
   Fixture f([](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
     co_await ex.respond(200, completion("gpt-4o-mini"), json_headers());

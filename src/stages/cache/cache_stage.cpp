@@ -172,6 +172,7 @@ boost::asio::awaitable<Verdict> CacheStage::on_request(RequestContext& ctx) {
     response.shared_body = hit->body;
     response.content_type = hit->content_type;
     response.stream = hit->stream;
+    ctx.response_usage = hit->usage;
     const auto age = std::chrono::duration_cast<std::chrono::seconds>(now() - hit->stored_at);
     ctx.response_headers.emplace_back("cf-aig-cache-status", "HIT");
     ctx.response_headers.emplace_back("age", std::to_string(std::max<long long>(age.count(), 0)));
@@ -289,7 +290,8 @@ void CacheStage::on_complete(RequestContext& ctx) noexcept {
                      (ctx.outcome == Outcome::kSuccess || ctx.outcome == Outcome::kClientAbort);
   try {
     if (whole) {
-      if (auto response = capture->flight->complete(now())) {
+      // The metering stage's on_complete ran first and left the response's usage.
+      if (auto response = capture->flight->complete(now(), ctx.response_usage)) {
         store_->put(ctx.cache.key, std::move(response), ctx.cache.ttl);
       }
     }

@@ -70,7 +70,8 @@ bool Flight::append(std::string_view chunk) {
   return true;
 }
 
-std::shared_ptr<const CachedResponse> Flight::complete(SteadyTime now) {
+std::shared_ptr<const CachedResponse> Flight::complete(SteadyTime now,
+                                                       std::optional<ResponseUsage> usage) {
   std::unique_lock lock(mutex_);
   if (state_ != State::kRelaying) return nullptr;
   CachedResponse response = *head_;
@@ -79,6 +80,7 @@ std::shared_ptr<const CachedResponse> Flight::complete(SteadyTime now) {
   if (body_.capacity() - body_.size() > body_.size() / 8) body_.shrink_to_fit();
   response.body = std::make_shared<const std::string>(std::move(body_));
   response.stored_at = now;
+  response.usage = std::move(usage);
   final_ = std::make_shared<const CachedResponse>(std::move(response));
   body_ = std::string();
   state_ = State::kComplete;

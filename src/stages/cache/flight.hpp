@@ -55,8 +55,10 @@ class Flight {
   void publish_head(CachedResponse head, bool streamed);
   // False when the body outgrew max_bytes: the flight has failed.
   bool append(std::string_view chunk);
-  // The complete response (head plus body), or nullptr when the flight failed before.
-  std::shared_ptr<const CachedResponse> complete(SteadyTime now);
+  // The complete response (head plus body, and its metered usage when known), or nullptr
+  // when the flight failed before.
+  std::shared_ptr<const CachedResponse> complete(SteadyTime now,
+                                                 std::optional<ResponseUsage> usage);
   void fail();
 
   // --- followers, on any thread ---

@@ -27,6 +27,7 @@ std::size_t CachedResponse::heap_bytes() const noexcept {
   if (headers.capacity() > 0) n += block(headers.capacity() * sizeof(headers.front()));
   for (const auto& [name, value] : headers) n += string_heap(name) + string_heap(value);
   if (body) n += block(sizeof(std::string) + kControlBlock) + string_heap(*body);
+  if (usage) n += string_heap(usage->model);
   return n;
 }
 

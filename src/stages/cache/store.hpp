@@ -28,7 +28,8 @@ struct CachedResponse {
   std::string content_type;
   std::vector<std::pair<std::string, std::string>> headers;  // as the provider sent them
   std::shared_ptr<const std::string> body;                   // the exact bytes relayed
-  bool stream = false;  // an SSE stream: replayed as a stream, one chunk per event
+  bool stream = false;                 // an SSE stream: replayed as a stream, one chunk per event
+  std::optional<ResponseUsage> usage;  // as metered when it was stored (ctx.response_usage)
   SteadyTime stored_at{};
 
   // The heap this response holds (body, headers, content type, control blocks), counted by

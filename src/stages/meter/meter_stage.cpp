@@ -181,6 +181,8 @@ void MeterStage::on_response_head(RequestContext& ctx, const ResponseHead& head)
         std::string(headers::value_of(*head.fields, http::field::content_type));
   }
   if (s.format == UsageFormat::kNone || head.status < 200 || head.status >= 300) return;
+  // A hit on an entry that kept its usage: the replayed body need not be parsed.
+  if (ctx.cache.status == CacheStatus::kHit && ctx.response_usage) return;
   const std::string_view media =
       std::string_view(s.response_content_type).substr(0, s.response_content_type.find(';'));
   const bool event_stream = boost::beast::iequals(media, "text/event-stream");
@@ -241,7 +243,16 @@ LogRecord MeterStage::record_of(RequestContext& ctx) const {
   }
 
   // Usage: what the provider reported, else an estimate, flagged.
-  usage::UsageResult u = s.parser ? s.parser->result() : usage::UsageResult{};
+  usage::UsageResult u;
+  if (s.parser) {
+    u = s.parser->result();
+    // Kept with the response if the cache stores it (its on_complete runs after this one).
+    if (r.success && !r.cached && u.saw_end) ctx.response_usage = ResponseUsage{u.model, u.usage};
+  } else if (r.cached && ctx.response_usage) {
+    u.model = ctx.response_usage->model;
+    u.usage = ctx.response_usage->tokens;
+    u.saw_end = true;
+  }
   // The request body is read only now, and only when the response left a gap (no model
   // named, or tokens to estimate). The prompt is the same whether or not usage was injected.
   const auto inspect = [&] {
