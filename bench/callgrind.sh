@@ -8,6 +8,7 @@
 #   BENCH_BUILD_DIR=build-release bench/callgrind.sh
 #   CALLGRIND_REQUESTS=5000 CALLGRIND_KEEP=1 bench/callgrind.sh   keep the profile
 #   CALLGRIND_CACHE=1 bench/callgrind.sh   cache on: every measured request is a cache hit
+#   CALLGRIND_STREAM=1 bench/callgrind.sh  streaming requests (20 events each, back to back)
 #
 # Prints the instructions per request, then the 25 functions with the most instructions of
 # their own. aigw runs under callgrind (about 50x slower), so the load is a gentle fixed rate:
@@ -47,7 +48,7 @@ s = [socket.socket() for _ in range(2)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(" ".join(str(x.getsockname()[1]) for x in s))')
 
-"$fake_bin" --port 0 >"$tmp/fake.port" 2>"$tmp/fake.log" &
+"$fake_bin" --port 0 --sse-chunks 20 --sse-delay-ms 0 >"$tmp/fake.port" 2>"$tmp/fake.log" &
 pids+=("$!")
 for _ in $(seq 100); do [[ -s "$tmp/fake.port" ]] && break; sleep 0.05; done
 fake_port=$(head -1 "$tmp/fake.port")
@@ -83,13 +84,17 @@ for _ in $(seq 300); do
 done
 
 body='{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Hello! How are you today?"}],"temperature":0.7,"max_tokens":64}'
+if [[ "${CALLGRIND_STREAM:-0}" == 1 ]]; then
+  body="${body%\}}"',"stream":true}'
+  what="streamed request (20 events)"
+fi
 load() {
   "$load_bin" --url "http://127.0.0.1:$port/openai/chat/completions" --body "$body" \
     --header "Content-Type: application/json" \
     --header "Authorization: Bearer sk-bench-000000000000000000000000000000000000000000000000" \
     --rate 400 --connections 8 --timeout 30 --count "$1"
 }
-load 300 >/dev/null 2>&1 || die "warm-up failed"
+load 300 >"$tmp/warmup.out" 2>&1 || die "warm-up failed: $(tail -3 "$tmp/warmup.out")"
 callgrind_control -z "$aigw_pid" >/dev/null 2>&1
 load "$requests" >"$tmp/load.out" 2>&1 || die "load failed: $(cat "$tmp/load.out")"
 callgrind_control -d "$aigw_pid" >/dev/null 2>&1

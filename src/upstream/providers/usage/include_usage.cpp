@@ -6,6 +6,7 @@
 #include "upstream/providers/usage/include_usage.hpp"
 
 #include "core/json_check.hpp"
+#include "upstream/providers/usage/sse_splitter.hpp"
 
 #include <vector>
 
@@ -226,8 +227,7 @@ std::string_view UsageChunkStripper::filter(std::string_view in, std::string& sc
       }
     }
     if (c != '\r' && c != '\n') {  // inside a line: skip to its end at once
-      std::size_t eol = in.find_first_of("\r\n", i);
-      if (eol == std::string_view::npos) eol = in.size();
+      const std::size_t eol = line_end(in, i);
       line_len_ += eol - i;
       i = eol - 1;
       continue;
@@ -325,8 +325,7 @@ UsageChunkStripper::Verdict UsageChunkStripper::judge(std::string_view event) {
   std::string_view data;
   std::size_t data_at = 0;
   for (std::size_t i = 0; i < event.size();) {
-    std::size_t end = event.find_first_of("\r\n", i);
-    if (end == std::string_view::npos) end = event.size();
+    const std::size_t end = line_end(event, i);
     if (end > i) {
       if (!data.empty() || event.compare(i, 5, "data:") != 0) return Verdict::kPass;
       data_at = i + 5;
