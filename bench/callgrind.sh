@@ -9,6 +9,7 @@
 #   CALLGRIND_REQUESTS=5000 CALLGRIND_KEEP=1 bench/callgrind.sh   keep the profile
 #   CALLGRIND_CACHE=1 bench/callgrind.sh   cache on: every measured request is a cache hit
 #   CALLGRIND_STREAM=1 bench/callgrind.sh  streaming requests (20 events each, back to back)
+#   CALLGRIND_METERING=off bench/callgrind.sh   metering.enabled: false (no usage, no log)
 #
 # Prints the instructions per request, then the 25 functions with the most instructions of
 # their own. aigw runs under callgrind (about 50x slower), so the load is a gentle fixed rate:
@@ -69,6 +70,9 @@ logging:
   access_log: "off"
 EOF
 what="proxied request"
+if [[ "${CALLGRIND_METERING:-on}" == off ]]; then
+  printf 'metering:\n  enabled: false\n' >>"$tmp/aigw.yaml"
+fi
 if [[ "${CALLGRIND_CACHE:-0}" == 1 ]]; then
   printf 'cache:\n  enabled: true\n  ttl: 1h\n' >>"$tmp/aigw.yaml"
   what="cache hit"
