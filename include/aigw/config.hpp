@@ -3,6 +3,7 @@
 // field has a default (documented in docs/configuration.md) and bounds checked at load time,
 // so code that reads a Config never re-validates it.
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -140,10 +141,20 @@ struct MeteringConfig {
   std::map<std::string, ModelPrice> prices;
 };
 
+// Gateway authentication (docs/auth-and-limits.md): with `enabled`, every proxied request
+// must carry cf-aig-authorization: Bearer <token> for one of these tokens. Only their
+// SHA-256 digests are kept: a token is written in the config as ${ENV_VAR} (hashed at load)
+// or as sha256:<64 hex digits>.
+struct AuthConfig {
+  bool enabled = false;
+  std::vector<std::array<std::uint8_t, 32>> token_sha256;
+};
+
 struct Config {
   std::string source;  // file the config was loaded from ("" for built-in defaults)
   ServerConfig server;
   AdminConfig admin;
+  AuthConfig auth;
   UpstreamConfig upstream;
   std::map<std::string, ProviderConfig> providers;  // by slug
   LoggingConfig logging;

@@ -4,6 +4,7 @@
 
 #include "config/load.hpp"
 
+#include "core/sha256.hpp"
 #include "core/text.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -255,6 +256,8 @@ class Loader {
   void read_cache(const Entry& e, CacheConfig& out);
   void read_log(const Entry& e, RequestLogConfig& out);
   void read_metering(const Entry& e, MeteringConfig& out);
+  void read_auth(const Entry& e, AuthConfig& out);
+  void read_token(const Entry& e, AuthConfig& out);
   void read_price(const Entry& e, ModelPrice& out);
   void read_prices(const Entry& e, std::map<std::string, ModelPrice>& out);
   void read_dollars(const Entry& e, double& out);
@@ -484,6 +487,7 @@ void Loader::read(const YAML::Node& root, Config& config) {
   read_fields(top, {
                        {"server", [&](const Entry& e) { read_server(e, config.server); }},
                        {"admin", [&](const Entry& e) { read_admin(e, config.admin); }},
+                       {"auth", [&](const Entry& e) { read_auth(e, config.auth); }},
                        {"upstream", [&](const Entry& e) { read_upstream(e, config.upstream); }},
                        {"providers", [&](const Entry& e) { read_providers(e, config.providers); }},
                        {"logging", [&](const Entry& e) { read_logging(e, config.logging); }},
@@ -765,6 +769,73 @@ void Loader::read_prices(const Entry& e, std::map<std::string, ModelPrice>& out)
     read_price(m, price);
     out[name] = price;
   });
+}
+
+void Loader::read_auth(const Entry& e, AuthConfig& out) {
+  std::size_t tokens_listed = 0;
+  read_fields(
+      e, {
+             {"enabled", [&](const Entry& f) { read_bool(f, out.enabled); }},
+             {"tokens",
+              [&](const Entry& f) {
+                if (!f.value.IsSequence()) {
+                  error(f, "expected a list of tokens");
+                  tokens_listed = 1;  // reported already
+                  return;
+                }
+                tokens_listed = f.value.size();
+                for (std::size_t i = 0; i < f.value.size(); ++i) {
+                  read_token(
+                      Entry{YAML::Node(), f.value[i], f.path + "[" + std::to_string(i) + "]"}, out);
+                }
+              }},
+         });
+  if (out.enabled && tokens_listed == 0) {
+    error(at(e), e.path + ".tokens", "auth.enabled is true but no token is configured");
+  }
+}
+
+// A token is never written in the file itself: either ${ENV_VAR} (its SHA-256 is kept, the
+// text dropped) or sha256:<64 hex digits> (what `printf %s "$TOKEN" | sha256sum` prints).
+void Loader::read_token(const Entry& e, AuthConfig& out) {
+  const auto v = scalar(e, "a token");
+  if (!v) return;
+  constexpr std::string_view kPrefix = "sha256:";
+  const std::string_view text = v->text;
+  if (text.starts_with(kPrefix)) {
+    const std::string_view hex = text.substr(kPrefix.size());
+    std::array<std::uint8_t, 32> digest{};
+    const auto nibble = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    bool ok = hex.size() == 64;
+    for (std::size_t i = 0; ok && i < 32; ++i) {
+      const int hi = nibble(hex[2 * i]);
+      const int lo = nibble(hex[2 * i + 1]);
+      ok = hi >= 0 && lo >= 0;
+      if (ok) digest[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+    }
+    if (!ok) {
+      error(e, "a sha256: token needs exactly 64 hex digits after the prefix");
+      return;
+    }
+    out.token_sha256.push_back(digest);
+    return;
+  }
+  if (!v->secret) {
+    error(e,
+          "a token must not be written in the config file: use ${ENV_VAR} or "
+          "sha256:<64 hex digits of its SHA-256>");
+    return;
+  }
+  if (text.empty()) {
+    error(e, "the token is empty");
+    return;
+  }
+  out.token_sha256.push_back(sha256(text));
 }
 
 void Loader::read_metering(const Entry& e, MeteringConfig& out) {

@@ -13,6 +13,8 @@ unsigned http_status(ErrorCode code) noexcept {
     case ErrorCode::kInvalidPath:
     case ErrorCode::kInvalidHeader:
       return 400;
+    case ErrorCode::kUnauthorized:
+      return 401;
     case ErrorCode::kRouteNotFound:
     case ErrorCode::kUnknownProvider:
       return 404;
@@ -48,6 +50,8 @@ std::string_view code_name(ErrorCode code) noexcept {
       return "invalid_provider_path";
     case ErrorCode::kInvalidHeader:
       return "invalid_header";
+    case ErrorCode::kUnauthorized:
+      return "unauthorized";
     case ErrorCode::kRouteNotFound:
       return "route_not_found";
     case ErrorCode::kUnknownProvider:
@@ -81,6 +85,7 @@ std::string_view code_name(ErrorCode code) noexcept {
 std::string_view error_type(ErrorCode code) noexcept {
   const unsigned status = http_status(code);
   if (status >= 500) return status == 503 ? "service_unavailable" : "gateway_error";
+  if (status == 401) return "authentication_error";
   return "invalid_request_error";
 }
 

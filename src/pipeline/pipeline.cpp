@@ -3,6 +3,7 @@
 #include "core/json_check.hpp"
 #include "pipeline/headers.hpp"
 #include "stages/access_log/access_log_stage.hpp"
+#include "stages/auth/auth_stage.hpp"
 #include "stages/cache/cache_stage.hpp"
 #include "stages/meter/meter_stage.hpp"
 
@@ -281,11 +282,13 @@ boost::asio::awaitable<void> Pipeline::send_local(RequestContext& ctx,
 
 std::vector<std::shared_ptr<Stage>> build_stages(const Config& config, const Telemetry& telemetry) {
   std::vector<std::shared_ptr<Stage>> stages;
-  // Order matters. Auth, rate limits and the router join in later issues: auth and limits
-  // before the cache, so a hit is served only to a request that passed them. Metering comes
+  // Order matters. Authentication first: nothing else runs for a request without a valid
+  // gateway token (and a cache hit is served only to one with it). Rate limits and the router
+  // join in later issues. Metering comes
   // before the cache: it refuses bad metadata and custom-cost headers on hits too, and the
   // cache keys on whether it rewrote the body. The access log goes last so its on_complete
   // sees what every other stage recorded.
+  if (auto auth = AuthStage::create(config.auth)) stages.push_back(std::move(auth));
   if (config.metering.enabled) {
     stages.push_back(std::make_shared<MeterStage>(config, telemetry.metrics, telemetry.log));
   }

@@ -1,6 +1,7 @@
 #include "stages/cache/key.hpp"
 
 #include "core/json_canonical.hpp"
+#include "core/sha256.hpp"
 #include "pipeline/headers.hpp"
 
 #include <boost/beast/core/string.hpp>
@@ -21,18 +22,8 @@ namespace beast = boost::beast;
 constexpr std::string_view kCredentialHeaders[] = {"authorization", "x-api-key", "api-key",
                                                    "x-goog-api-key"};
 
-// SHA-256 through OpenSSL's EVP interface. The digest is fetched once: an implicit fetch
-// (EVP_sha256() passed to EVP_DigestInit_ex) searches the provider store on every init,
-// about 5 000 instructions. Each thread reuses one context.
-const EVP_MD* sha256_md() {
-  static const EVP_MD* md = [] {
-    EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    if (fetched == nullptr) throw std::runtime_error("SHA-256 unavailable");
-    return fetched;  // kept for the life of the process
-  }();
-  return md;
-}
-
+// SHA-256 through OpenSSL's EVP interface, fed field by field. Each thread reuses one
+// context.
 class Sha256 {
  public:
   Sha256() : ctx_(context()) {

@@ -3,6 +3,8 @@
 
 #include "config/load.hpp"
 
+#include "core/sha256.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -232,7 +234,7 @@ TEST(ConfigUnknownKeys, FarMissListsTheKeys) {
   EXPECT_EQ(diagnostics("admin:\n  port: 1\n"),
             (Lines{"test.yaml:2:3: admin.port: unknown key (expected one of: enabled, listen)"}));
   EXPECT_EQ(diagnostics("routes: {}\n"),
-            (Lines{"test.yaml:1:1: routes: unknown key (expected one of: admin, cache, log, "
+            (Lines{"test.yaml:1:1: routes: unknown key (expected one of: admin, auth, cache, log, "
                    "logging, metering, providers, server, upstream)"}));
   EXPECT_EQ(diagnostics("cache:\n  size: 1\n"),
             (Lines{"test.yaml:2:3: cache.size: unknown key (expected one of: coalesce, "
@@ -687,7 +689,7 @@ colour: blue
                    "variable OPENAI_KEY is not set",
                    "test.yaml:16:10: logging.level: must be one of trace, debug, info, warn, "
                    "error, off (got 'loud')",
-                   "test.yaml:17:1: colour: unknown key (expected one of: admin, cache, log, "
+                   "test.yaml:17:1: colour: unknown key (expected one of: admin, auth, cache, log, "
                    "logging, metering, providers, server, upstream)"}));
 }
 
@@ -834,6 +836,46 @@ TEST(ConfigMetering, TheShippedPriceTableLoads) {
         "mistral/mistral-large-latest", "groq/llama-3.3-70b-versatile", "deepseek/deepseek-chat"}) {
     EXPECT_EQ(r.config->metering.prices.count(model), 1u) << model;
   }
+}
+
+}  // namespace
+}  // namespace aigw::config
+
+namespace aigw::config {
+namespace {
+
+TEST(ConfigAuth, TokensComeFromTheEnvironmentOrAsDigestsNeverInPlainText) {
+  const std::string digest(64, 'a');
+  const Config c = load_ok(
+      "auth:\n  enabled: true\n  tokens:\n    - ${AIGW_TOKEN}\n    - sha256:" + digest + "\n",
+      fake_env({{"AIGW_TOKEN", "s3cret"}}));
+  EXPECT_TRUE(c.auth.enabled);
+  ASSERT_EQ(c.auth.token_sha256.size(), 2u);
+  EXPECT_EQ(c.auth.token_sha256[0], sha256("s3cret"));
+  Sha256Digest aa;
+  aa.fill(0xaa);
+  EXPECT_EQ(c.auth.token_sha256[1], aa);
+  EXPECT_FALSE(load_ok("{}").auth.enabled);
+}
+
+TEST(ConfigAuth, BadTokensAreReportedWithoutEchoingThem) {
+  EXPECT_EQ(diagnostics("auth:\n  enabled: true\n  tokens:\n    - my-plain-token\n"),
+            (std::vector<std::string>{
+                "test.yaml:4:7: auth.tokens[0]: a token must not be written in the config "
+                "file: use ${ENV_VAR} or sha256:<64 hex digits of its SHA-256>"}));
+  EXPECT_EQ(diagnostics("auth:\n  tokens:\n    - sha256:abc\n"),
+            (std::vector<std::string>{"test.yaml:3:7: auth.tokens[0]: a sha256: token needs "
+                                      "exactly 64 hex digits after the prefix"}));
+  EXPECT_EQ(diagnostics("auth:\n  enabled: true\n"),
+            (std::vector<std::string>{
+                "test.yaml:2:3: auth.tokens: auth.enabled is true but no token is configured"}));
+  EXPECT_EQ(diagnostics("auth:\n  enabled: true\n  tokens: []\n"),
+            (std::vector<std::string>{
+                "test.yaml:2:3: auth.tokens: auth.enabled is true but no token is configured"}));
+  EXPECT_EQ(diagnostics("auth:\n  tokens: ${T}\n", fake_env({{"T", "x"}})),
+            (std::vector<std::string>{"test.yaml:2:11: auth.tokens: expected a list of tokens"}));
+  EXPECT_EQ(diagnostics("auth:\n  tokens:\n    - ${EMPTY}\n", fake_env({{"EMPTY", ""}})),
+            (std::vector<std::string>{"test.yaml:3:7: auth.tokens[0]: the token is empty"}));
 }
 
 }  // namespace

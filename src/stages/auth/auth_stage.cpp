@@ -1,0 +1,62 @@
+#include "stages/auth/auth_stage.hpp"
+
+#include "core/sha256.hpp"
+
+#include <boost/beast/core/string.hpp>
+#include <openssl/crypto.h>
+
+namespace aigw {
+namespace {
+
+Error unauthorized(std::string detail) {
+  return Error{ErrorCode::kUnauthorized, std::move(detail), false};
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+std::shared_ptr<AuthStage> AuthStage::create(const AuthConfig& config) {
+  if (!config.enabled) return nullptr;
+  return std::make_shared<AuthStage>(config);
+}
+
+std::optional<Error> AuthStage::check(std::optional<std::string_view> header) const {
+  if (!header) {
+    return unauthorized(
+        "this gateway requires authentication: send cf-aig-authorization: Bearer <token>");
+  }
+  // RFC 9110 §11.1: the scheme is case-insensitive; one or more spaces before the token.
+  constexpr std::string_view kScheme = "bearer";
+  const std::string_view value = trim(*header);
+  if (value.size() <= kScheme.size() ||
+      !boost::beast::iequals(value.substr(0, kScheme.size()), kScheme) ||
+      (value[kScheme.size()] != ' ' && value[kScheme.size()] != '\t')) {
+    return unauthorized("cf-aig-authorization must be \"Bearer <token>\"");
+  }
+  const std::string_view token = trim(value.substr(kScheme.size()));
+  const Sha256Digest presented = sha256(token);
+  // Digests of equal length, compared in full for every configured token: the time taken
+  // says nothing about which token, or how much of one, matched.
+  int matched = 0;
+  for (const auto& digest : config_.token_sha256) {
+    matched |= CRYPTO_memcmp(presented.data(), digest.data(), digest.size()) == 0 ? 1 : 0;
+  }
+  if (matched == 0) return unauthorized("invalid gateway token (cf-aig-authorization)");
+  return std::nullopt;
+}
+
+boost::asio::awaitable<Verdict> AuthStage::on_request(RequestContext& ctx) {
+  if (auto error = check(ctx.control_header("cf-aig-authorization"))) {
+    ctx.error = std::move(*error);
+    ctx.response_headers.emplace_back("www-authenticate", "Bearer realm=\"aigw\"");
+    co_return Verdict::kRespond;
+  }
+  co_return Verdict::kContinue;
+}
+
+}  // namespace aigw
