@@ -150,6 +150,32 @@ struct AuthConfig {
   std::vector<std::array<std::uint8_t, 32>> token_sha256;
 };
 
+// One rule of `rate_limits` (docs/auth-and-limits.md). A request is counted against every
+// rule that applies to it and refused (429) by the first one without room.
+struct RateLimitRule {
+  enum class Technique : std::uint8_t {
+    kFixed,    // windows aligned to the Unix epoch (12:00-12:10, 12:10-12:20 ...)
+    kSliding,  // at most `limit` in any trailing `window`
+  };
+  enum class Scope : std::uint8_t {
+    kGateway,   // one counter for every request
+    kIp,        // per client IP address
+    kHeader,    // per value of the request header `scope_name`
+    kMetadata,  // per value of cf-aig-metadata's key `scope_name`
+  };
+  std::string name;  // shown in the 429; "rate_limits[i]" when not named
+  std::uint64_t limit = 0;
+  Duration window{0};
+  Technique technique = Technique::kFixed;
+  Scope scope = Scope::kGateway;
+  std::string scope_name;               // header (lower-case) or metadata key
+  std::optional<std::string> provider;  // only requests to this provider
+  std::optional<std::string> model;     // only requests naming this model
+  // Scope values tracked at once; beyond, new values share one counter (memory stays bounded,
+  // and a flood of new values is still limited together).
+  std::size_t max_keys = 100'000;
+};
+
 struct Config {
   std::string source;  // file the config was loaded from ("" for built-in defaults)
   ServerConfig server;
@@ -159,6 +185,7 @@ struct Config {
   std::map<std::string, ProviderConfig> providers;  // by slug
   LoggingConfig logging;
   CacheConfig cache;
+  std::vector<RateLimitRule> rate_limits;
   RequestLogConfig log;
   MeteringConfig metering;
 };

@@ -23,6 +23,7 @@ enum class ErrorCode : std::uint8_t {
   kRequestTimeout,    // 408 client too slow to send its request
   kBodyTooLarge,      // 413
   kHeadersTooLarge,   // 431
+  kRateLimited,       // 429 a rate_limits rule has no room for the request
   kUpstreamDns,       // 502 name resolution failed
   kUpstreamConnect,   // 502 TCP connect refused / unreachable / timed out
   kUpstreamTls,       // 502 TLS handshake or certificate verification failed

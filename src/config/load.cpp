@@ -132,15 +132,7 @@ std::optional<std::uint64_t> parse_scaled(
   return std::nullopt;
 }
 
-std::string format_duration(Duration d) {
-  const auto ms = d.count();
-  if (ms == 0) return "0";
-  if (ms % 86'400'000 == 0) return std::to_string(ms / 86'400'000) + "d";
-  if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
-  if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
-  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
-  return std::to_string(ms) + "ms";
-}
+using text::format_duration;
 
 bool is_tchar(char c) {  // RFC 9110 §5.6.2
   return is_alpha(c) || is_digit(c) ||
@@ -257,6 +249,8 @@ class Loader {
   void read_log(const Entry& e, RequestLogConfig& out);
   void read_metering(const Entry& e, MeteringConfig& out);
   void read_auth(const Entry& e, AuthConfig& out);
+  void read_rate_limits(const Entry& e, std::vector<RateLimitRule>& out);
+  void read_rate_limit(const Entry& e, std::size_t index, RateLimitRule& out);
   void read_token(const Entry& e, AuthConfig& out);
   void read_price(const Entry& e, ModelPrice& out);
   void read_prices(const Entry& e, std::map<std::string, ModelPrice>& out);
@@ -484,17 +478,19 @@ std::optional<std::string> Loader::output_path(const Entry& e, const Value& v,
 
 void Loader::read(const YAML::Node& root, Config& config) {
   const Entry top{YAML::Node(), root, ""};
-  read_fields(top, {
-                       {"server", [&](const Entry& e) { read_server(e, config.server); }},
-                       {"admin", [&](const Entry& e) { read_admin(e, config.admin); }},
-                       {"auth", [&](const Entry& e) { read_auth(e, config.auth); }},
-                       {"upstream", [&](const Entry& e) { read_upstream(e, config.upstream); }},
-                       {"providers", [&](const Entry& e) { read_providers(e, config.providers); }},
-                       {"logging", [&](const Entry& e) { read_logging(e, config.logging); }},
-                       {"cache", [&](const Entry& e) { read_cache(e, config.cache); }},
-                       {"log", [&](const Entry& e) { read_log(e, config.log); }},
-                       {"metering", [&](const Entry& e) { read_metering(e, config.metering); }},
-                   });
+  read_fields(top,
+              {
+                  {"server", [&](const Entry& e) { read_server(e, config.server); }},
+                  {"admin", [&](const Entry& e) { read_admin(e, config.admin); }},
+                  {"auth", [&](const Entry& e) { read_auth(e, config.auth); }},
+                  {"upstream", [&](const Entry& e) { read_upstream(e, config.upstream); }},
+                  {"providers", [&](const Entry& e) { read_providers(e, config.providers); }},
+                  {"logging", [&](const Entry& e) { read_logging(e, config.logging); }},
+                  {"cache", [&](const Entry& e) { read_cache(e, config.cache); }},
+                  {"rate_limits", [&](const Entry& e) { read_rate_limits(e, config.rate_limits); }},
+                  {"log", [&](const Entry& e) { read_log(e, config.log); }},
+                  {"metering", [&](const Entry& e) { read_metering(e, config.metering); }},
+              });
   if (const std::filesystem::path p(config.log.path); p.is_relative() && !base_dir_.empty()) {
     config.log.path = (base_dir_ / p).lexically_normal().string();  // the default, unset
   }
@@ -769,6 +765,105 @@ void Loader::read_prices(const Entry& e, std::map<std::string, ModelPrice>& out)
     read_price(m, price);
     out[name] = price;
   });
+}
+
+void Loader::read_rate_limits(const Entry& e, std::vector<RateLimitRule>& out) {
+  if (!e.value.IsSequence()) {
+    error(e, "expected a list of rules (each with limit and window)");
+    return;
+  }
+  for (std::size_t i = 0; i < e.value.size(); ++i) {
+    RateLimitRule rule;
+    read_rate_limit(Entry{YAML::Node(), e.value[i], e.path + "[" + std::to_string(i) + "]"}, i,
+                    rule);
+    out.push_back(std::move(rule));
+  }
+}
+
+void Loader::read_rate_limit(const Entry& e, std::size_t index, RateLimitRule& out) {
+  constexpr Duration kMaxWindow{std::chrono::hours(24 * 366)};
+  bool has_limit = false;
+  bool has_window = false;
+  read_fields(
+      e, {
+             {"name",
+              [&](const Entry& f) {
+                if (const auto v = scalar(f, "a name")) out.name = v->text;
+              }},
+             {"limit",
+              [&](const Entry& f) {
+                has_limit = true;
+                read_uint(f, out.limit, 1, 1'000'000'000);
+              }},
+             {"window",
+              [&](const Entry& f) {
+                has_window = true;
+                read_duration(f, out.window, false, kMaxWindow);
+                if (out.window.count() > 0 && out.window < std::chrono::seconds(1)) {
+                  error(f, "must be >= 1s (got " + format_duration(out.window) + ")");
+                }
+              }},
+             {"technique",
+              [&](const Entry& f) {
+                const auto v = scalar(f, "fixed or sliding");
+                if (!v) return;
+                if (v->text == "fixed") {
+                  out.technique = RateLimitRule::Technique::kFixed;
+                } else if (v->text == "sliding") {
+                  out.technique = RateLimitRule::Technique::kSliding;
+                } else {
+                  error(f, "must be fixed or sliding (got " + quoted(*v) + ")");
+                }
+              }},
+             {"per",
+              [&](const Entry& f) {
+                const auto v = scalar(f, "gateway, ip, header:<name> or metadata:<key>");
+                if (!v) return;
+                const std::string_view t = v->text;
+                const auto colon = t.find(':');
+                const std::string_view kind = t.substr(0, colon);
+                const std::string_view arg =
+                    colon == std::string_view::npos ? std::string_view() : t.substr(colon + 1);
+                if (t == "gateway") {
+                  out.scope = RateLimitRule::Scope::kGateway;
+                } else if (t == "ip") {
+                  out.scope = RateLimitRule::Scope::kIp;
+                } else if (kind == "header" && !arg.empty() &&
+                           std::all_of(arg.begin(), arg.end(), is_tchar)) {
+                  out.scope = RateLimitRule::Scope::kHeader;
+                  out.scope_name = text::lower(arg);
+                } else if (kind == "metadata" && !arg.empty()) {
+                  out.scope = RateLimitRule::Scope::kMetadata;
+                  out.scope_name = std::string(arg);
+                } else {
+                  error(f, "must be gateway, ip, header:<name> or metadata:<key> (got " +
+                               quoted(*v) + ")");
+                }
+              }},
+             {"provider",
+              [&](const Entry& f) {
+                const auto v = scalar(f, "a provider name");
+                if (!v) return;
+                if (!valid_slug(v->text)) {
+                  error(f, "provider name must match [a-z0-9][a-z0-9-]* (got " + quoted(*v) + ")");
+                  return;
+                }
+                out.provider = v->text;
+              }},
+             {"model",
+              [&](const Entry& f) {
+                const auto v = scalar(f, "a model name");
+                if (v && v->text.empty()) {
+                  error(f, "must not be empty");
+                } else if (v) {
+                  out.model = v->text;
+                }
+              }},
+             {"max_keys", [&](const Entry& f) { read_uint(f, out.max_keys, 1, 10'000'000); }},
+         });
+  if (!has_limit) error(at(e), e.path + ".limit", "a rate limit needs a limit");
+  if (!has_window) error(at(e), e.path + ".window", "a rate limit needs a window");
+  if (out.name.empty()) out.name = "rate_limits[" + std::to_string(index) + "]";
 }
 
 void Loader::read_auth(const Entry& e, AuthConfig& out) {

@@ -24,6 +24,8 @@ unsigned http_status(ErrorCode code) noexcept {
       return 413;
     case ErrorCode::kHeadersTooLarge:
       return 431;
+    case ErrorCode::kRateLimited:
+      return 429;
     case ErrorCode::kUpstreamDns:
     case ErrorCode::kUpstreamConnect:
     case ErrorCode::kUpstreamTls:
@@ -62,6 +64,8 @@ std::string_view code_name(ErrorCode code) noexcept {
       return "body_too_large";
     case ErrorCode::kHeadersTooLarge:
       return "headers_too_large";
+    case ErrorCode::kRateLimited:
+      return "rate_limited";
     case ErrorCode::kUpstreamDns:
       return "upstream_dns_failed";
     case ErrorCode::kUpstreamConnect:
@@ -86,6 +90,7 @@ std::string_view error_type(ErrorCode code) noexcept {
   const unsigned status = http_status(code);
   if (status >= 500) return status == 503 ? "service_unavailable" : "gateway_error";
   if (status == 401) return "authentication_error";
+  if (status == 429) return "rate_limit_error";
   return "invalid_request_error";
 }
 

@@ -2,6 +2,7 @@
 // Small text helpers shared by the config loader, the provider registry and the pipeline:
 // ASCII case folding and the near-miss suggestion behind every "did you mean" diagnostic.
 
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -22,5 +23,9 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 // characters, two for longer ones. Ties go to the first entry of `known`.
 std::optional<std::string_view> closest(std::string_view typed,
                                         const std::vector<std::string_view>& known);
+
+// A duration in the config's own spelling, in the largest unit that divides it exactly:
+// 90000ms -> "90s", 600000 -> "10m", 250 -> "250ms", 0 -> "0".
+std::string format_duration(std::chrono::milliseconds d);
 
 }  // namespace aigw::text

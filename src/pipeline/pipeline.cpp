@@ -6,6 +6,7 @@
 #include "stages/auth/auth_stage.hpp"
 #include "stages/cache/cache_stage.hpp"
 #include "stages/meter/meter_stage.hpp"
+#include "stages/rate_limit/rate_limit_stage.hpp"
 
 #include <boost/beast/core/string.hpp>
 
@@ -283,8 +284,8 @@ boost::asio::awaitable<void> Pipeline::send_local(RequestContext& ctx,
 std::vector<std::shared_ptr<Stage>> build_stages(const Config& config, const Telemetry& telemetry) {
   std::vector<std::shared_ptr<Stage>> stages;
   // Order matters. Authentication first: nothing else runs for a request without a valid
-  // gateway token (and a cache hit is served only to one with it). Rate limits and the router
-  // join in later issues. Metering comes
+  // gateway token (and a cache hit is served only to one with it). The router joins in a
+  // later issue. Metering comes
   // before the cache: it refuses bad metadata and custom-cost headers on hits too, and the
   // cache keys on whether it rewrote the body. The access log goes last so its on_complete
   // sees what every other stage recorded.
@@ -293,6 +294,9 @@ std::vector<std::shared_ptr<Stage>> build_stages(const Config& config, const Tel
     stages.push_back(std::make_shared<MeterStage>(config, telemetry.metrics, telemetry.log));
   }
   if (auto cache = CacheStage::create(config.cache)) stages.push_back(std::move(cache));
+  // After the cache: hits and coalesced followers never reach the provider and, as on
+  // Cloudflare, do not consume rate limits.
+  if (auto limits = RateLimitStage::create(config)) stages.push_back(std::move(limits));
   if (auto log = AccessLogStage::create(config.logging)) stages.push_back(std::move(log));
   return stages;
 }

@@ -235,7 +235,7 @@ TEST(ConfigUnknownKeys, FarMissListsTheKeys) {
             (Lines{"test.yaml:2:3: admin.port: unknown key (expected one of: enabled, listen)"}));
   EXPECT_EQ(diagnostics("routes: {}\n"),
             (Lines{"test.yaml:1:1: routes: unknown key (expected one of: admin, auth, cache, log, "
-                   "logging, metering, providers, server, upstream)"}));
+                   "logging, metering, providers, rate_limits, server, upstream)"}));
   EXPECT_EQ(diagnostics("cache:\n  size: 1\n"),
             (Lines{"test.yaml:2:3: cache.size: unknown key (expected one of: coalesce, "
                    "coalesce_wait, enabled, max_bytes, max_entry_bytes, max_ttl, "
@@ -690,7 +690,7 @@ colour: blue
                    "test.yaml:16:10: logging.level: must be one of trace, debug, info, warn, "
                    "error, off (got 'loud')",
                    "test.yaml:17:1: colour: unknown key (expected one of: admin, auth, cache, log, "
-                   "logging, metering, providers, server, upstream)"}));
+                   "logging, metering, providers, rate_limits, server, upstream)"}));
 }
 
 // ---- Diagnostic::str ------------------------------------------------------------------

@@ -1,0 +1,169 @@
+#include "stages/rate_limit/limiter.hpp"
+
+#include <algorithm>
+#include <functional>
+
+namespace aigw::limits {
+namespace {
+
+using std::chrono::milliseconds;
+
+std::int64_t unix_ms(WallTime t) {
+  return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
+}
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0);
+}
+
+constexpr std::size_t kShards = 16;
+constexpr std::uint64_t kSweepEvery = 1024;  // operations on a shard between two sweeps
+
+}  // namespace
+
+MemoryRateLimitStore::MemoryRateLimitStore(std::vector<RateLimitRule> rules) {
+  for (auto& rule : rules) {
+    auto state = std::make_unique<RuleState>();
+    state->window_ms = std::max<std::int64_t>(rule.window.count(), 1);
+    state->slot_ms =
+        std::max<std::int64_t>(state->window_ms / static_cast<std::int64_t>(kSlots), 1);
+    state->rule = std::move(rule);
+    rules_.push_back(std::move(state));
+  }
+}
+
+void MemoryRateLimitStore::sweep(const RuleState& state, Shard& shard, std::int64_t now_ms) {
+  // A counter unused for a window (plus a slot) counts nothing any more, under either
+  // technique: dropping it is the same as keeping it.
+  const std::int64_t idle = state.window_ms + state.slot_ms;
+  std::erase_if(shard.counters,
+                [&](const auto& entry) { return entry.second.last_used_ms + idle <= now_ms; });
+}
+
+MemoryRateLimitStore::Counter* MemoryRateLimitStore::find_or_add(RuleState& state, Shard& shard,
+                                                                 std::string_view key,
+                                                                 std::int64_t now_ms) {
+  if (++shard.operations % kSweepEvery == 0) sweep(state, shard, now_ms);
+  const std::string k(key);
+  if (auto it = shard.counters.find(k); it != shard.counters.end()) return &it->second;
+  const std::size_t shard_cap = std::max<std::size_t>(state.rule.max_keys / kShards, 1);
+  if (shard.counters.size() >= shard_cap) {
+    sweep(state, shard, now_ms);
+    if (shard.counters.size() >= shard_cap) {
+      // Full: the new value shares the shard's overflow counter (one more entry at most).
+      return &shard.counters[std::string(kOverflowKey)];
+    }
+  }
+  return &shard.counters[k];
+}
+
+Decision MemoryRateLimitStore::fixed(const RuleState& state, Counter& c, std::uint64_t cost,
+                                     std::int64_t now_ms) {
+  const std::int64_t window = floor_div(now_ms, state.window_ms);
+  if (c.epoch != window) {
+    c.epoch = window;
+    c.count = 0;
+  }
+  Decision d;
+  d.limit = state.rule.limit;
+  d.reset = milliseconds((window + 1) * state.window_ms - now_ms);
+  if (c.count + cost <= state.rule.limit) {
+    c.count += cost;
+    d.allowed = true;
+    d.remaining = state.rule.limit - c.count;
+  }
+  return d;
+}
+
+Decision MemoryRateLimitStore::sliding(const RuleState& state, Counter& c, std::uint64_t cost,
+                                       std::int64_t now_ms) {
+  const std::int64_t slot = state.slot_ms;
+  // A clock that stepped back counts into the newest slot rather than rewriting history.
+  const std::int64_t current = std::max(floor_div(now_ms, slot), c.epoch);
+  const std::int64_t shift = current - c.epoch;
+  if (shift >= static_cast<std::int64_t>(c.slots.size())) {
+    c.slots.fill(0);
+  } else if (shift > 0) {
+    const auto n = static_cast<std::size_t>(shift);
+    std::move_backward(c.slots.begin(), c.slots.end() - static_cast<std::ptrdiff_t>(n),
+                       c.slots.end());
+    std::fill(c.slots.begin(), c.slots.begin() + static_cast<std::ptrdiff_t>(n), 0u);
+  }
+  c.epoch = current;
+  // Slots overlapping (now - window, now]: from the one holding now - window to the newest.
+  const std::int64_t oldest = floor_div(now_ms - state.window_ms, slot);
+  const auto counted = static_cast<std::size_t>(
+      std::clamp<std::int64_t>(current - oldest + 1, 1, static_cast<std::int64_t>(c.slots.size())));
+  std::uint64_t used = 0;
+  for (std::size_t i = 0; i < counted; ++i) used += c.slots[i];
+
+  Decision d;
+  d.limit = state.rule.limit;
+  if (used + cost <= state.rule.limit) {
+    c.slots[0] += static_cast<std::uint32_t>(cost);
+    d.allowed = true;
+    d.remaining = state.rule.limit - used - cost;
+  }
+  // Room again (refused) or a full reset (admitted) once enough of the oldest slots have
+  // left the trailing window: slot number s leaves it at (s + 1) * slot + window.
+  std::uint64_t left = used + (d.allowed ? cost : 0);
+  d.reset = milliseconds(state.window_ms);
+  for (std::size_t i = counted; i-- > 0;) {
+    left -= c.slots[i];
+    const std::int64_t leaves_at =
+        (current - static_cast<std::int64_t>(i) + 1) * slot + state.window_ms;
+    const bool done = d.allowed ? left == 0 : left + cost <= state.rule.limit;
+    if (done && c.slots[i] != 0) {
+      d.reset = milliseconds(std::max<std::int64_t>(leaves_at - now_ms, 0));
+      break;
+    }
+  }
+  return d;
+}
+
+Decision MemoryRateLimitStore::acquire(std::size_t rule_index, std::string_view key,
+                                       std::uint64_t cost, WallTime now) {
+  RuleState& state = *rules_.at(rule_index);
+  Shard& shard = state.shards[std::hash<std::string_view>{}(key) % kShards];
+  const std::int64_t now_ms = unix_ms(now);
+  std::lock_guard lock(shard.mutex);
+  Counter* c = find_or_add(state, shard, key, now_ms);
+  c->last_used_ms = std::max(c->last_used_ms, now_ms);
+  return state.rule.technique == RateLimitRule::Technique::kFixed
+             ? fixed(state, *c, cost, now_ms)
+             : sliding(state, *c, cost, now_ms);
+}
+
+void MemoryRateLimitStore::refund(std::size_t rule_index, std::string_view key, std::uint64_t cost,
+                                  WallTime taken_at) {
+  RuleState& state = *rules_.at(rule_index);
+  Shard& shard = state.shards[std::hash<std::string_view>{}(key) % kShards];
+  const std::int64_t taken_ms = unix_ms(taken_at);
+  std::lock_guard lock(shard.mutex);
+  auto it = shard.counters.find(std::string(key));
+  if (it == shard.counters.end()) it = shard.counters.find(std::string(kOverflowKey));
+  if (it == shard.counters.end()) return;
+  Counter& c = it->second;
+  if (state.rule.technique == RateLimitRule::Technique::kFixed) {
+    if (floor_div(taken_ms, state.window_ms) == c.epoch) c.count -= std::min(cost, c.count);
+    return;
+  }
+  const std::int64_t i = c.epoch - floor_div(taken_ms, state.slot_ms);
+  if (i >= 0 && i < static_cast<std::int64_t>(c.slots.size())) {
+    auto& slot = c.slots[static_cast<std::size_t>(i)];
+    slot -= static_cast<std::uint32_t>(std::min<std::uint64_t>(cost, slot));
+  }
+}
+
+std::size_t MemoryRateLimitStore::keys() const {
+  std::size_t n = 0;
+  for (const auto& state : rules_) {
+    for (const auto& shard : state->shards) {
+      std::lock_guard lock(shard.mutex);
+      n += shard.counters.size();
+    }
+  }
+  return n;
+}
+
+}  // namespace aigw::limits

@@ -1,0 +1,92 @@
+#pragma once
+// Counters behind the rate_limits rules. The stage asks a RateLimitStore for room; the store
+// here keeps the counters in process memory. The interface takes the time from the caller, so
+// tests drive it with a fake clock, and so a shared store (Redis, later) can be dropped in.
+
+#include "aigw/config.hpp"
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace aigw::limits {
+
+using WallTime = std::chrono::system_clock::time_point;
+
+struct Decision {
+  bool allowed = false;
+  std::uint64_t limit = 0;
+  std::uint64_t remaining = 0;         // after this request, when allowed; 0 when refused
+  std::chrono::milliseconds reset{0};  // until the counter has room again (fixed: window end)
+};
+
+class RateLimitStore {
+ public:
+  virtual ~RateLimitStore() = default;
+  // Takes `cost` from the counter of (`rule_index`, `key`) if that leaves it within the
+  // rule's limit; otherwise takes nothing. Atomic per counter: under any concurrency a limit
+  // admits exactly its count.
+  virtual Decision acquire(std::size_t rule_index, std::string_view key, std::uint64_t cost,
+                           WallTime now) = 0;
+  // Gives back what acquire() took at `taken_at`, if that window (fixed) or slot (sliding)
+  // is still counted. For a request refused by a later rule.
+  virtual void refund(std::size_t rule_index, std::string_view key, std::uint64_t cost,
+                      WallTime taken_at) = 0;
+};
+
+// Sliding windows are counted in kSlots slots of window/kSlots each. The count for "the last
+// `window`" adds every slot that overlaps it, the oldest one whole, so it can only overstate
+// what the trailing window holds: a sliding limit never admits more than `limit` in any
+// trailing window; it may refuse up to one slot (1/60 of the window) early.
+inline constexpr std::size_t kSlots = 60;
+
+class MemoryRateLimitStore final : public RateLimitStore {
+ public:
+  explicit MemoryRateLimitStore(std::vector<RateLimitRule> rules);
+
+  Decision acquire(std::size_t rule_index, std::string_view key, std::uint64_t cost,
+                   WallTime now) override;
+  void refund(std::size_t rule_index, std::string_view key, std::uint64_t cost,
+              WallTime taken_at) override;
+
+  // Counters held now, over all rules (idle ones are dropped as their windows pass).
+  std::size_t keys() const;
+  // The key that scope values share once a rule tracks max_keys of them.
+  static constexpr std::string_view kOverflowKey = "\x01overflow";
+
+ private:
+  struct Counter {
+    // Fixed: count of window `epoch`. Sliding: slots[i] counts slot number `epoch - i`
+    // (slot numbers count slot lengths since the Unix epoch), newest first.
+    std::int64_t epoch = 0;
+    std::uint64_t count = 0;
+    std::array<std::uint32_t, kSlots + 2> slots{};
+    std::int64_t last_used_ms = 0;
+  };
+  struct Shard {
+    mutable std::mutex mutex;
+    std::unordered_map<std::string, Counter> counters;
+    std::uint64_t operations = 0;
+  };
+  struct RuleState {
+    RateLimitRule rule;
+    std::int64_t window_ms = 0;
+    std::int64_t slot_ms = 0;  // sliding
+    std::array<Shard, 16> shards;
+  };
+
+  Counter* find_or_add(RuleState& state, Shard& shard, std::string_view key, std::int64_t now_ms);
+  static void sweep(const RuleState& state, Shard& shard, std::int64_t now_ms);
+  Decision fixed(const RuleState& state, Counter& c, std::uint64_t cost, std::int64_t now_ms);
+  Decision sliding(const RuleState& state, Counter& c, std::uint64_t cost, std::int64_t now_ms);
+
+  std::vector<std::unique_ptr<RuleState>> rules_;
+};
+
+}  // namespace aigw::limits
