@@ -878,5 +878,53 @@ TEST(ConfigAuth, BadTokensAreReportedWithoutEchoingThem) {
             (std::vector<std::string>{"test.yaml:3:7: auth.tokens[0]: the token is empty"}));
 }
 
+TEST(ConfigRateLimits, RulesAreReadWithTheirDefaults) {
+  const Config c = load_ok(
+      "rate_limits:\n  - limit: 10\n    window: 60s\n    technique: fixed\n"
+      "  - name: per-user\n    limit: 5\n    window: 1h\n    technique: sliding\n"
+      "    per: header:X-User-Id\n    provider: openai\n    model: gpt-4o\n    max_keys: 50\n"
+      "  - limit: 1\n    window: 1d\n    per: metadata:team\n  - limit: 2\n    window: 2s\n"
+      "    per: ip\n");
+  ASSERT_EQ(c.rate_limits.size(), 4u);
+  const auto& a = c.rate_limits[0];
+  EXPECT_EQ(a.name, "rate_limits[0]");
+  EXPECT_EQ(a.limit, 10u);
+  EXPECT_EQ(a.window, std::chrono::seconds(60));
+  EXPECT_EQ(a.technique, RateLimitRule::Technique::kFixed);
+  EXPECT_EQ(a.scope, RateLimitRule::Scope::kGateway);
+  EXPECT_FALSE(a.provider || a.model);
+  EXPECT_EQ(a.max_keys, 100'000u);
+  const auto& b = c.rate_limits[1];
+  EXPECT_EQ(b.name, "per-user");
+  EXPECT_EQ(b.technique, RateLimitRule::Technique::kSliding);
+  EXPECT_EQ(b.scope, RateLimitRule::Scope::kHeader);
+  EXPECT_EQ(b.scope_name, "x-user-id");
+  EXPECT_EQ(b.provider, "openai");
+  EXPECT_EQ(b.model, "gpt-4o");
+  EXPECT_EQ(b.max_keys, 50u);
+  EXPECT_EQ(c.rate_limits[2].scope, RateLimitRule::Scope::kMetadata);
+  EXPECT_EQ(c.rate_limits[2].scope_name, "team");
+  EXPECT_EQ(c.rate_limits[3].scope, RateLimitRule::Scope::kIp);
+}
+
+TEST(ConfigRateLimits, BadRulesAreReportedWhereTheyAre) {
+  EXPECT_EQ(diagnostics("rate_limits:\n  - window: 60s\n  - limit: 1\n"),
+            (Lines{"test.yaml:2:5: rate_limits[0].limit: a rate limit needs a limit",
+                   "test.yaml:3:5: rate_limits[1].window: a rate limit needs a window"}));
+  EXPECT_EQ(diagnostics("rate_limits:\n  - limit: 0\n    window: 500ms\n    technique: leaky\n"
+                        "    per: user\n"),
+            (Lines{"test.yaml:2:12: rate_limits[0].limit: must be >= 1 (got 0)",
+                   "test.yaml:3:13: rate_limits[0].window: must be >= 1s (got 500ms)",
+                   "test.yaml:4:16: rate_limits[0].technique: must be fixed or sliding (got "
+                   "'leaky')",
+                   "test.yaml:5:10: rate_limits[0].per: must be gateway, ip, header:<name> or "
+                   "metadata:<key> (got 'user')"}));
+  EXPECT_EQ(diagnostics("rate_limits:\n  limit: 10\n"),
+            (Lines{"test.yaml:2:3: rate_limits: expected a list of rules (each with limit and "
+                   "window)"}));
+  EXPECT_EQ(diagnostics("rate_limits:\n  - limit: 1\n    window: 1s\n    windw: 2s\n"),
+            (Lines{"test.yaml:4:5: rate_limits[0].windw: unknown key (did you mean 'window'?)"}));
+}
+
 }  // namespace
 }  // namespace aigw::config

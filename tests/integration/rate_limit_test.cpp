@@ -1,0 +1,217 @@
+// Rate limits through the real gateway in front of the TLS fake provider: the README's rule,
+// the exact 429, nothing sent upstream when refused, cache hits not counted, exact admission
+// under concurrency, scopes and narrowing.
+
+#include "config/load.hpp"
+#include "support/fake_provider.hpp"
+#include "support/gateway.hpp"
+#include "support/http_client.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <thread>
+
+namespace aigw::test {
+namespace {
+
+namespace asio = boost::asio;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr const char* kChat =
+    R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]})";
+const Headers kJson = {{"Content-Type", "application/json"},
+                       {"Authorization", "Bearer sk-provider-key"}};
+
+Exchange::Headers json_headers() { return {{"Content-Type", "application/json"}}; }
+
+Handler ok_handler() {
+  return [](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
+    co_await ex.respond(200, R"({"id":"x","object":"chat.completion","choices":[]})",
+                        json_headers());
+  };
+}
+
+// The rules as a user writes them, through the real config loader.
+std::vector<RateLimitRule> rules_from(const std::string& yaml) {
+  auto loaded = config::load_string(yaml, "limits.yaml",
+                                    [](std::string_view) { return std::optional<std::string>(); });
+  EXPECT_TRUE(loaded.ok()) << (loaded.diagnostics.empty() ? "" : loaded.diagnostics[0].str());
+  return loaded.config ? loaded.config->rate_limits : std::vector<RateLimitRule>{};
+}
+
+struct Fixture {
+  explicit Fixture(const std::string& yaml, bool cache = false) : fake(ok_handler()) {
+    Config c = test_config();
+    add_provider(c, "openai", fake.base_url() + "/v1");
+    add_provider(c, "anthropic", fake.base_url() + "/v1");
+    c.rate_limits = rules_from(yaml);
+    c.cache.enabled = cache;
+    gateway = std::make_unique<TestGateway>(std::move(c));
+  }
+  HttpResponse post(const Headers& extra = {}, const std::string& body = kChat,
+                    const std::string& path = "/openai/chat/completions") {
+    Headers headers = kJson;
+    headers.insert(headers.end(), extra.begin(), extra.end());
+    return http_request(gateway->port(), "POST", path, body, headers);
+  }
+  FakeProvider fake;
+  std::unique_ptr<TestGateway> gateway;
+};
+
+constexpr const char* kReadmeRule = R"(
+rate_limits:
+  - limit: 10
+    window: 60s
+    technique: fixed
+)";
+
+TEST(RateLimits, TheReadmeRuleAdmitsTenAMinuteThenAnswersAnExact429) {
+  Fixture f(kReadmeRule);
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(f.post().status, 200u) << i;
+  const auto res = f.post();
+  EXPECT_EQ(res.status, 429u);
+  EXPECT_EQ(f.fake.requests(), 10);  // nothing of the 11th reached the provider
+  const std::string retry = res.header("retry-after");
+  ASSERT_FALSE(retry.empty());
+  const int seconds = std::stoi(retry);
+  EXPECT_GE(seconds, 1);
+  EXPECT_LE(seconds, 60);
+  EXPECT_EQ(res.header("x-ratelimit-limit"), "10");
+  EXPECT_EQ(res.header("x-ratelimit-remaining"), "0");
+  EXPECT_EQ(res.header("x-ratelimit-reset"), retry);
+  EXPECT_FALSE(res.header("cf-aig-log-id").empty());
+  const json expected = {
+      {"error",
+       {{"message",
+         "rate limit 'rate_limits[0]' exceeded: 10 requests per 1m (fixed window); "
+         "retry after " +
+             retry + "s"},
+        {"type", "rate_limit_error"},
+        {"param", nullptr},
+        {"code", "rate_limited"}}}};
+  EXPECT_EQ(json::parse(res.body, nullptr, false), expected) << res.body;
+}
+
+TEST(RateLimits, CacheHitsDoNotCount) {
+  Fixture f(R"(
+rate_limits:
+  - name: two-a-minute
+    limit: 2
+    window: 1m
+)",
+            /*cache=*/true);
+  EXPECT_EQ(f.post().header("cf-aig-cache-status"), "MISS");
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(f.post().header("cf-aig-cache-status"), "HIT");
+  // One unit left: a different prompt (a miss) still gets through, the next one does not.
+  const std::string other =
+      R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"Other"}]})";
+  EXPECT_EQ(f.post({}, other).status, 200u);
+  const std::string third =
+      R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"Third"}]})";
+  const auto refused = f.post({}, third);
+  EXPECT_EQ(refused.status, 429u);
+  EXPECT_NE(refused.body.find("rate limit 'two-a-minute' exceeded: 2 requests per 1m"),
+            std::string::npos)
+      << refused.body;
+  EXPECT_EQ(f.post().header("cf-aig-cache-status"), "HIT");  // hits still served
+  EXPECT_EQ(f.fake.requests(), 2);
+}
+
+TEST(RateLimits, FortyConcurrentRequestsAgainstALimitOfTenAdmitExactlyTen) {
+  Fixture f(R"(
+rate_limits:
+  - limit: 10
+    window: 1h
+    technique: sliding
+)");
+  std::atomic<int> ok{0};
+  std::atomic<int> limited{0};
+  std::atomic<int> other{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 40; ++i) {
+    clients.emplace_back([&] {
+      const auto status = f.post().status;
+      (status == 200 ? ok : status == 429 ? limited : other)++;
+    });
+  }
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(ok.load(), 10);
+  EXPECT_EQ(limited.load(), 30);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(f.fake.requests(), 10);
+}
+
+TEST(RateLimits, AHeaderScopeCountsEachValueApartAndRequestsWithoutItTogether) {
+  Fixture f(R"(
+rate_limits:
+  - limit: 1
+    window: 1h
+    per: header:x-user-id
+)");
+  EXPECT_EQ(f.post({{"x-user-id", "alice"}}).status, 200u);
+  EXPECT_EQ(f.post({{"x-user-id", "bob"}}).status, 200u);
+  EXPECT_EQ(f.post({{"X-User-Id", "alice"}}).status, 429u);
+  EXPECT_EQ(f.post().status, 200u);  // no header: the shared counter of requests without it
+  EXPECT_EQ(f.post().status, 429u);
+  EXPECT_EQ(f.fake.requests(), 3);
+}
+
+TEST(RateLimits, AMetadataScopeCountsEachValueApart) {
+  Fixture f(R"(
+rate_limits:
+  - limit: 1
+    window: 1h
+    per: metadata:user
+)");
+  EXPECT_EQ(f.post({{"cf-aig-metadata", R"({"user":"alice"})"}}).status, 200u);
+  EXPECT_EQ(f.post({{"cf-aig-metadata", R"({"user":"bob","team":7})"}}).status, 200u);
+  EXPECT_EQ(f.post({{"cf-aig-metadata", R"({"team":7,"user":"alice"})"}}).status, 429u);
+}
+
+TEST(RateLimits, ProviderAndModelNarrowTheRule) {
+  Fixture f(R"(
+rate_limits:
+  - limit: 1
+    window: 1h
+    provider: anthropic
+  - limit: 1
+    window: 1h
+    model: gpt-4o
+)");
+  const std::string messages = R"({"model":"claude-x","max_tokens":5,"messages":[]})";
+  EXPECT_EQ(f.post({}, messages, "/anthropic/messages").status, 200u);
+  EXPECT_EQ(f.post({}, messages, "/anthropic/messages").status, 429u);
+  // gpt-4o-mini is neither anthropic nor gpt-4o: unlimited.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(f.post().status, 200u);
+  const std::string gpt4o = R"({"model":"gpt-4o","messages":[]})";
+  EXPECT_EQ(f.post({}, gpt4o).status, 200u);
+  EXPECT_EQ(f.post({}, gpt4o).status, 429u);
+}
+
+TEST(RateLimits, ARefusalByOneRuleDoesNotUseUpAnother) {
+  Fixture f(R"(
+rate_limits:
+  - name: gateway
+    limit: 3
+    window: 1h
+  - name: per-user
+    limit: 1
+    window: 1h
+    per: header:x-user-id
+)");
+  EXPECT_EQ(f.post({{"x-user-id", "alice"}}).status, 200u);
+  // alice's per-user refusals give their gateway unit back each time...
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(f.post({{"x-user-id", "alice"}}).status, 429u);
+  // ...so two more users still fit in the gateway's three.
+  EXPECT_EQ(f.post({{"x-user-id", "bob"}}).status, 200u);
+  EXPECT_EQ(f.post({{"x-user-id", "carol"}}).status, 200u);
+  const auto full = f.post({{"x-user-id", "dave"}});
+  EXPECT_EQ(full.status, 429u);
+  EXPECT_NE(full.body.find("rate limit 'gateway' exceeded"), std::string::npos) << full.body;
+}
+
+}  // namespace
+}  // namespace aigw::test
