@@ -4,7 +4,7 @@
 #
 #   scripts/install-deps.sh               build + test dependencies (the default)
 #   scripts/install-deps.sh --build-only  only what compiling aigw needs (Docker build stage)
-#   scripts/install-deps.sh --bench       also nginx, wrk and valgrind for bench/
+#   scripts/install-deps.sh --bench       also nginx, wrk, valgrind and Google Benchmark for bench/
 set -euo pipefail
 
 mode=${1:-test}
@@ -23,7 +23,7 @@ if [[ "$mode" != "--build-only" ]]; then
   fi
 fi
 if [[ "$mode" == "--bench" ]]; then
-  pkgs+=(nginx-light wrk valgrind)
+  pkgs+=(nginx-light wrk valgrind libbenchmark-dev)
 fi
 
 missing=()

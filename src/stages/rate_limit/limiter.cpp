@@ -44,8 +44,7 @@ MemoryRateLimitStore::Counter* MemoryRateLimitStore::find_or_add(RuleState& stat
                                                                  std::string_view key,
                                                                  std::int64_t now_ms) {
   if (++shard.operations % kSweepEvery == 0) sweep(state, shard, now_ms);
-  const std::string k(key);
-  if (auto it = shard.counters.find(k); it != shard.counters.end()) return &it->second;
+  if (auto it = shard.counters.find(key); it != shard.counters.end()) return &it->second;
   const std::size_t shard_cap = std::max<std::size_t>(state.rule.max_keys / kShards, 1);
   if (shard.counters.size() >= shard_cap) {
     sweep(state, shard, now_ms);
@@ -54,7 +53,7 @@ MemoryRateLimitStore::Counter* MemoryRateLimitStore::find_or_add(RuleState& stat
       return &shard.counters[std::string(kOverflowKey)];
     }
   }
-  return &shard.counters[k];
+  return &shard.counters.try_emplace(std::string(key)).first->second;
 }
 
 Decision MemoryRateLimitStore::fixed(const RuleState& state, Counter& c, std::uint64_t cost,
@@ -140,8 +139,8 @@ void MemoryRateLimitStore::refund(std::size_t rule_index, std::string_view key, 
   Shard& shard = state.shards[std::hash<std::string_view>{}(key) % kShards];
   const std::int64_t taken_ms = unix_ms(taken_at);
   std::lock_guard lock(shard.mutex);
-  auto it = shard.counters.find(std::string(key));
-  if (it == shard.counters.end()) it = shard.counters.find(std::string(kOverflowKey));
+  auto it = shard.counters.find(key);
+  if (it == shard.counters.end()) it = shard.counters.find(kOverflowKey);
   if (it == shard.counters.end()) return;
   Counter& c = it->second;
   if (state.rule.technique == RateLimitRule::Technique::kFixed) {

@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -69,9 +70,16 @@ class MemoryRateLimitStore final : public RateLimitStore {
     std::array<std::uint32_t, kSlots + 2> slots{};
     std::int64_t last_used_ms = 0;
   };
+  // Transparent: a lookup by string_view allocates nothing.
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
   struct Shard {
     mutable std::mutex mutex;
-    std::unordered_map<std::string, Counter> counters;
+    std::unordered_map<std::string, Counter, KeyHash, std::equal_to<>> counters;
     std::uint64_t operations = 0;
   };
   struct RuleState {
