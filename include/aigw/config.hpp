@@ -157,6 +157,10 @@ struct RateLimitRule {
     kFixed,    // windows aligned to the Unix epoch (12:00-12:10, 12:10-12:20 ...)
     kSliding,  // at most `limit` in any trailing `window`
   };
+  enum class Unit : std::uint8_t {
+    kRequests,  // one per request
+    kTokens,    // input + output tokens: an estimate reserved at admission, settled when metered
+  };
   enum class Scope : std::uint8_t {
     kGateway,   // one counter for every request
     kIp,        // per client IP address
@@ -167,6 +171,9 @@ struct RateLimitRule {
   std::uint64_t limit = 0;
   Duration window{0};
   Technique technique = Technique::kFixed;
+  Unit unit = Unit::kRequests;
+  // Tokens: the output reserved for a request that sets no max_tokens / max_output_tokens.
+  std::uint64_t default_max_tokens = 1024;
   Scope scope = Scope::kGateway;
   std::string scope_name;               // header (lower-case) or metadata key
   std::optional<std::string> provider;  // only requests to this provider

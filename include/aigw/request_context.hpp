@@ -82,6 +82,7 @@ std::string_view cache_status_name(CacheStatus status) noexcept;
 
 struct CacheCapture;  // the cache stage's copy of a response being stored
 struct MeterState;    // the metering stage's per-request state (src/stages/meter)
+struct RateLimitState;  // what the rate-limit stage took for this request
 
 // Rewrites a streamed response body on its way to the client: the metering stage removes the
 // usage event it asked the provider for. Installed in on_response_head, only for a body
@@ -153,6 +154,12 @@ struct RequestContext {
   // the cache stage's, which stores it with the entry), and by the cache stage on a hit (the
   // entry's, when it has one: the metering stage then does not parse the replayed body).
   std::optional<ResponseUsage> response_usage;
+  // The request's token figures as logged (reported, or estimated and flagged), set in
+  // on_complete before the stages after metering complete: token limits settle with them.
+  std::optional<TokenUsage> metered_tokens;
+
+  // --- writer = the rate-limit stage (src/stages/rate_limit) ---
+  std::shared_ptr<RateLimitState> rate_limit;
 
   // --- writer = the stage that returned Verdict::kRespond ---
   std::optional<LocalResponse> local_response;

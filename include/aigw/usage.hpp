@@ -28,6 +28,11 @@ struct TokenUsage {
   }
 };
 
+// The gateway's estimate of the tokens in `chars` code points of text, where a provider
+// reported none (an aborted stream) or before the call (token limits): about four characters
+// a token, the usual figure for English with OpenAI's and Anthropic's tokenizers.
+inline std::uint64_t estimate_tokens(std::uint64_t chars) { return (chars + 3) / 4; }
+
 // What a complete 2xx response reported, as the metering stage read it. A cached response
 // keeps it, so a hit is metered without parsing the body again, and a replayed stream whose
 // usage event the gateway removed for the client still logs the tokens it represents.

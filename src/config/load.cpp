@@ -262,6 +262,8 @@ class Loader {
   std::vector<Diagnostic> diagnostics_;
   std::map<std::string, ModelPrice> inline_prices_;  // metering.prices
   SourceMark pricing_file_mark_;  // where metering.pricing_file was set (line 0: not set)
+  // rate_limits[i].unit: tokens, checked against metering.enabled once both are read.
+  std::vector<std::pair<std::string, SourceMark>> token_rule_marks_;
   SourceMark server_listen_mark_;
   SourceMark admin_listen_mark_;
   bool listen_failed_ = false;  // then the server/admin port overlap check is skipped
@@ -491,6 +493,11 @@ void Loader::read(const YAML::Node& root, Config& config) {
                   {"log", [&](const Entry& e) { read_log(e, config.log); }},
                   {"metering", [&](const Entry& e) { read_metering(e, config.metering); }},
               });
+  if (!config.metering.enabled) {
+    for (const auto& [path, mark] : token_rule_marks_) {
+      error(mark, path, "token limits need metering (metering.enabled is false)");
+    }
+  }
   if (const std::filesystem::path p(config.log.path); p.is_relative() && !base_dir_.empty()) {
     config.log.path = (base_dir_ / p).lexically_normal().string();  // the default, unset
   }
@@ -860,6 +867,21 @@ void Loader::read_rate_limit(const Entry& e, std::size_t index, RateLimitRule& o
                 }
               }},
              {"max_keys", [&](const Entry& f) { read_uint(f, out.max_keys, 1, 10'000'000); }},
+             {"unit",
+              [&](const Entry& f) {
+                const auto v = scalar(f, "requests or tokens");
+                if (!v) return;
+                if (v->text == "requests") {
+                  out.unit = RateLimitRule::Unit::kRequests;
+                } else if (v->text == "tokens") {
+                  out.unit = RateLimitRule::Unit::kTokens;
+                  token_rule_marks_.emplace_back(f.path, at(f));
+                } else {
+                  error(f, "must be requests or tokens (got " + quoted(*v) + ")");
+                }
+              }},
+             {"default_max_tokens",
+              [&](const Entry& f) { read_uint(f, out.default_max_tokens, 1, 10'000'000); }},
          });
   if (!has_limit) error(at(e), e.path + ".limit", "a rate limit needs a limit");
   if (!has_window) error(at(e), e.path + ".window", "a rate limit needs a window");

@@ -213,5 +213,102 @@ rate_limits:
   EXPECT_NE(full.body.find("rate limit 'gateway' exceeded"), std::string::npos) << full.body;
 }
 
+// --- token limits ----------------------------------------------------------------------
+
+// A chat completion reporting `prompt` input and `completion` output tokens.
+std::string completion_with_usage(int prompt, int completion) {
+  return R"({"id":"x","object":"chat.completion","model":"gpt-4o-mini","choices":[],)"
+         R"("usage":{"prompt_tokens":)" +
+         std::to_string(prompt) + R"(,"completion_tokens":)" + std::to_string(completion) +
+         R"(,"total_tokens":)" + std::to_string(prompt + completion) + "}}";
+}
+
+std::string chat_with_max_tokens(int max_tokens) {
+  return R"({"model":"gpt-4o-mini","max_tokens":)" + std::to_string(max_tokens) +
+         R"(,"messages":[{"role":"user","content":"Say hello"}]})";
+}
+
+struct TokenFixture {
+  TokenFixture(const std::string& yaml, Handler handler) : fake(std::move(handler)) {
+    Config c = test_config();
+    add_provider(c, "openai", fake.base_url() + "/v1");
+    c.rate_limits = rules_from(yaml);
+    gateway = std::make_unique<TestGateway>(std::move(c));
+  }
+  HttpResponse post(const std::string& body) {
+    return http_request(gateway->port(), "POST", "/openai/chat/completions", body, kJson);
+  }
+  FakeProvider fake;
+  std::unique_ptr<TestGateway> gateway;
+};
+
+constexpr const char* kThousandTokensAnHour = R"(
+rate_limits:
+  - name: tokens
+    limit: 1000
+    window: 1h
+    unit: tokens
+    default_max_tokens: 10
+)";
+
+TEST(TokenLimits, ReservationsStopAConcurrentBurstFromOvershooting) {
+  // Each request reserves 300 output tokens plus its prompt (3): three fit in 1000, a fourth
+  // does not, even though none has finished (and reported usage) when the others arrive.
+  Gate release;
+  TokenFixture f(kThousandTokensAnHour,
+                 [&](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
+                   co_await ex.wait(release, 10s);
+                   co_await ex.respond(200, completion_with_usage(3, 300), json_headers());
+                 });
+  std::atomic<int> ok{0};
+  std::atomic<int> limited{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 10; ++i) {
+    clients.emplace_back([&] {
+      const auto status = f.post(chat_with_max_tokens(300)).status;
+      (status == 200 ? ok : limited)++;
+    });
+  }
+  // The refused ones answer at once; then let the admitted ones finish.
+  for (int i = 0; i < 1000 && limited.load() < 7; ++i) std::this_thread::sleep_for(5ms);
+  release.open();
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(ok.load(), 3);
+  EXPECT_EQ(limited.load(), 7);
+  EXPECT_EQ(f.fake.requests(), 3);
+}
+
+TEST(TokenLimits, AReservationIsSettledWithTheMeteredUsage) {
+  TokenFixture f(kThousandTokensAnHour,
+                 [](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
+                   co_await ex.respond(200, completion_with_usage(3, 2), json_headers());
+                 });
+  // Reserves 903, uses 5: the 898 left over are given back, so the next 903 fit as well.
+  EXPECT_EQ(f.post(chat_with_max_tokens(900)).status, 200u);
+  EXPECT_EQ(f.post(chat_with_max_tokens(900)).status, 200u);
+  EXPECT_EQ(f.post(chat_with_max_tokens(900)).status, 200u);
+  // 15 used: 985 left, and this one needs 998.
+  const auto refused = f.post(chat_with_max_tokens(995));
+  EXPECT_EQ(refused.status, 429u);
+  EXPECT_NE(refused.body.find(
+                "rate limit 'tokens' exceeded: 1000 tokens per 1h (fixed window); this request "
+                "needs about 998 tokens"),
+            std::string::npos)
+      << refused.body;
+  EXPECT_EQ(f.fake.requests(), 3);
+}
+
+TEST(TokenLimits, UsageBeyondTheReservationIsCharged) {
+  // No max_tokens: 10 output tokens reserved (default_max_tokens) but 600 used.
+  TokenFixture f(kThousandTokensAnHour,
+                 [](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
+                   co_await ex.respond(200, completion_with_usage(3, 600), json_headers());
+                 });
+  EXPECT_EQ(f.post(kChat).status, 200u);  // 603 used
+  EXPECT_EQ(f.post(kChat).status, 200u);  // 603 + 13 fit; 1206 used after
+  EXPECT_EQ(f.post(kChat).status, 429u);
+  EXPECT_EQ(f.fake.requests(), 2);
+}
+
 }  // namespace
 }  // namespace aigw::test

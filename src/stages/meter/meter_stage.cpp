@@ -94,7 +94,6 @@ class UsageTap final : public BodyFilter {
   std::string scratch_;
 };
 
-std::uint64_t estimate_tokens(std::uint64_t chars) { return (chars + 3) / 4; }
 
 }  // namespace
 
@@ -306,6 +305,8 @@ void MeterStage::on_complete(RequestContext& ctx) noexcept {
   try {
     if (!ctx.meter) (void)prepare(ctx, false);
     LogRecord r = record_of(ctx);
+    ctx.metered_tokens = TokenUsage{r.tokens_in, r.tokens_out, r.cached_tokens,
+                                    r.cache_write_tokens, r.reasoning_tokens};
     if (metrics_) {
       --metrics_->in_flight;
       if (ctx.meter->counted_stream) --metrics_->streams_in_flight;

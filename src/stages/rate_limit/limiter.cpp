@@ -57,7 +57,7 @@ MemoryRateLimitStore::Counter* MemoryRateLimitStore::find_or_add(RuleState& stat
 }
 
 Decision MemoryRateLimitStore::fixed(const RuleState& state, Counter& c, std::uint64_t cost,
-                                     std::int64_t now_ms) {
+                                     std::int64_t now_ms, bool force) {
   const std::int64_t window = floor_div(now_ms, state.window_ms);
   if (c.epoch != window) {
     c.epoch = window;
@@ -66,16 +66,16 @@ Decision MemoryRateLimitStore::fixed(const RuleState& state, Counter& c, std::ui
   Decision d;
   d.limit = state.rule.limit;
   d.reset = milliseconds((window + 1) * state.window_ms - now_ms);
-  if (c.count + cost <= state.rule.limit) {
+  if (force || c.count + cost <= state.rule.limit) {
     c.count += cost;
     d.allowed = true;
-    d.remaining = state.rule.limit - c.count;
+    d.remaining = state.rule.limit - std::min(c.count, state.rule.limit);
   }
   return d;
 }
 
 Decision MemoryRateLimitStore::sliding(const RuleState& state, Counter& c, std::uint64_t cost,
-                                       std::int64_t now_ms) {
+                                       std::int64_t now_ms, bool force) {
   const std::int64_t slot = state.slot_ms;
   // A clock that stepped back counts into the newest slot rather than rewriting history.
   const std::int64_t current = std::max(floor_div(now_ms, slot), c.epoch);
@@ -98,14 +98,17 @@ Decision MemoryRateLimitStore::sliding(const RuleState& state, Counter& c, std::
 
   Decision d;
   d.limit = state.rule.limit;
-  if (used + cost <= state.rule.limit) {
-    c.slots[0] += static_cast<std::uint32_t>(cost);
+  if (force || used + cost <= state.rule.limit) {
+    // Slots hold 32 bits: a limit is at most 10^9, and a forced overage saturates.
+    const std::uint64_t slot_total = std::min<std::uint64_t>(c.slots[0] + cost, UINT32_MAX);
+    c.slots[0] = static_cast<std::uint32_t>(slot_total);
     d.allowed = true;
-    d.remaining = state.rule.limit - used - cost;
+    d.remaining = state.rule.limit - std::min(used + cost, state.rule.limit);
   }
   // Room again (refused) or a full reset (admitted) once enough of the oldest slots have
   // left the trailing window: slot number s leaves it at (s + 1) * slot + window.
-  std::uint64_t left = used + (d.allowed ? cost : 0);
+  std::uint64_t left = 0;
+  for (std::size_t i = 0; i < counted; ++i) left += c.slots[i];
   d.reset = milliseconds(state.window_ms);
   for (std::size_t i = counted; i-- > 0;) {
     left -= c.slots[i];
@@ -151,6 +154,21 @@ void MemoryRateLimitStore::refund(std::size_t rule_index, std::string_view key, 
   if (i >= 0 && i < static_cast<std::int64_t>(c.slots.size())) {
     auto& slot = c.slots[static_cast<std::size_t>(i)];
     slot -= static_cast<std::uint32_t>(std::min<std::uint64_t>(cost, slot));
+  }
+}
+
+void MemoryRateLimitStore::add(std::size_t rule_index, std::string_view key, std::uint64_t cost,
+                               WallTime now) {
+  RuleState& state = *rules_.at(rule_index);
+  Shard& shard = state.shards[std::hash<std::string_view>{}(key) % kShards];
+  const std::int64_t now_ms = unix_ms(now);
+  std::lock_guard lock(shard.mutex);
+  Counter* c = find_or_add(state, shard, key, now_ms);
+  c->last_used_ms = std::max(c->last_used_ms, now_ms);
+  if (state.rule.technique == RateLimitRule::Technique::kFixed) {
+    (void)fixed(state, *c, cost, now_ms, true);
+  } else {
+    (void)sliding(state, *c, cost, now_ms, true);
   }
 }
 

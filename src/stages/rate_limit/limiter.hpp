@@ -39,6 +39,10 @@ class RateLimitStore {
   // is still counted. For a request refused by a later rule.
   virtual void refund(std::size_t rule_index, std::string_view key, std::uint64_t cost,
                       WallTime taken_at) = 0;
+  // Adds `cost` at `now` whatever the limit: what a request used beyond its reservation
+  // (token limits settle this way when the metered figure exceeds the estimate).
+  virtual void add(std::size_t rule_index, std::string_view key, std::uint64_t cost,
+                   WallTime now) = 0;
 };
 
 // Sliding windows are counted in kSlots slots of window/kSlots each. The count for "the last
@@ -55,6 +59,7 @@ class MemoryRateLimitStore final : public RateLimitStore {
                    WallTime now) override;
   void refund(std::size_t rule_index, std::string_view key, std::uint64_t cost,
               WallTime taken_at) override;
+  void add(std::size_t rule_index, std::string_view key, std::uint64_t cost, WallTime now) override;
 
   // Counters held now, over all rules (idle ones are dropped as their windows pass).
   std::size_t keys() const;
@@ -91,8 +96,11 @@ class MemoryRateLimitStore final : public RateLimitStore {
 
   Counter* find_or_add(RuleState& state, Shard& shard, std::string_view key, std::int64_t now_ms);
   static void sweep(const RuleState& state, Shard& shard, std::int64_t now_ms);
-  Decision fixed(const RuleState& state, Counter& c, std::uint64_t cost, std::int64_t now_ms);
-  Decision sliding(const RuleState& state, Counter& c, std::uint64_t cost, std::int64_t now_ms);
+  // `force`: take `cost` even past the limit (add()).
+  static Decision fixed(const RuleState& state, Counter& c, std::uint64_t cost, std::int64_t now_ms,
+                        bool force = false);
+  static Decision sliding(const RuleState& state, Counter& c, std::uint64_t cost,
+                          std::int64_t now_ms, bool force = false);
 
   std::vector<std::unique_ptr<RuleState>> rules_;
 };

@@ -9,6 +9,18 @@
 #include <algorithm>
 
 namespace aigw {
+
+// What the stage took for one request, to give back or settle in on_complete.
+struct RateLimitState {
+  struct Taken {
+    std::size_t rule;
+    std::string key;
+    std::uint64_t cost;  // 1, or the token estimate reserved
+  };
+  std::vector<Taken> taken;
+  limits::WallTime at{};
+};
+
 namespace {
 
 using RuleScope = RateLimitRule::Scope;
@@ -60,13 +72,24 @@ std::string scope_value(const RateLimitRule& rule, const RequestContext& ctx) {
   return {};
 }
 
-std::string request_model(const RequestContext& ctx) {
-  if (ctx.provider == nullptr) return {};
+// What the rules need to know of the request body, read once and only if a rule asks.
+struct RequestFacts {
+  std::string model;
+  std::uint64_t prompt_tokens = 0;  // estimated from the prompt's text
+  std::optional<std::uint64_t> max_output_tokens;
+};
+
+RequestFacts request_facts(const RequestContext& ctx) {
+  RequestFacts facts;
+  if (ctx.provider == nullptr) return facts;
   const std::string_view target = ctx.target.target;
   const std::string_view path = target.substr(0, target.find('?'));
   const UsageFormat format = ctx.provider->adapter->usage_format(path);
-  std::string model = usage::inspect_request(format, ctx.request.body()).model;
-  return model.empty() ? usage::model_from_path(format, path) : model;
+  const usage::RequestInfo info = usage::inspect_request(format, ctx.request.body());
+  facts.model = info.model.empty() ? usage::model_from_path(format, path) : info.model;
+  facts.prompt_tokens = estimate_tokens(info.prompt_chars);
+  facts.max_output_tokens = info.max_output_tokens;
+  return facts;
 }
 
 std::string seconds_up(std::chrono::milliseconds d) {
@@ -84,7 +107,10 @@ std::shared_ptr<RateLimitStage> RateLimitStage::create(const Config& config) {
 RateLimitStage::RateLimitStage(std::vector<RateLimitRule> rules,
                                std::shared_ptr<limits::RateLimitStore> store, Clock clock)
     : rules_(std::move(rules)), store_(std::move(store)), clock_(std::move(clock)) {
-  for (const auto& rule : rules_) needs_model_ = needs_model_ || rule.model.has_value();
+  for (const auto& rule : rules_) {
+    needs_model_ = needs_model_ || rule.model.has_value();
+    counts_tokens_ = counts_tokens_ || rule.unit == RateLimitRule::Unit::kTokens;
+  }
 }
 
 limits::WallTime RateLimitStage::now() const {
@@ -93,37 +119,70 @@ limits::WallTime RateLimitStage::now() const {
 
 std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
   const limits::WallTime t = now();
-  const std::string model = needs_model_ ? request_model(ctx) : std::string();
-  struct Taken {
-    std::size_t rule;
-    std::string key;
-  };
-  std::vector<Taken> taken;
+  const RequestFacts facts = needs_model_ || counts_tokens_ ? request_facts(ctx) : RequestFacts{};
+  auto state = std::make_shared<RateLimitState>();
+  state->at = t;
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     const RateLimitRule& rule = rules_[i];
     if (rule.provider && *rule.provider != ctx.provider_slug) continue;
-    if (rule.model && *rule.model != model) continue;
+    if (rule.model && *rule.model != facts.model) continue;
     std::string key = scope_value(rule, ctx);
-    const limits::Decision d = store_->acquire(i, key, 1, t);
+    // Tokens: the prompt's estimate plus the output cap the client set (or the rule's
+    // default), reserved now so that concurrent requests cannot all pass an almost-spent
+    // limit; settled with the metered figures in on_complete.
+    const std::uint64_t cost =
+        rule.unit == RateLimitRule::Unit::kRequests
+            ? 1
+            : facts.prompt_tokens + facts.max_output_tokens.value_or(rule.default_max_tokens);
+    const limits::Decision d = store_->acquire(i, key, cost, t);
     if (d.allowed) {
-      taken.push_back({i, std::move(key)});
+      state->taken.push_back({i, std::move(key), cost});
       continue;
     }
-    for (const auto& [index, k] : taken) store_->refund(index, k, 1, t);
+    for (const auto& taken : state->taken) store_->refund(taken.rule, taken.key, taken.cost, t);
     const std::string retry = seconds_up(d.reset);
     ctx.response_headers.emplace_back("retry-after", retry);
     ctx.response_headers.emplace_back("x-ratelimit-limit", std::to_string(d.limit));
     ctx.response_headers.emplace_back("x-ratelimit-remaining", "0");
     ctx.response_headers.emplace_back("x-ratelimit-reset", retry);
+    const bool tokens = rule.unit == RateLimitRule::Unit::kTokens;
     return Error{ErrorCode::kRateLimited,
                  "rate limit '" + rule.name + "' exceeded: " + std::to_string(rule.limit) +
-                     " requests per " + text::format_duration(rule.window) +
+                     (tokens ? " tokens per " : " requests per ") +
+                     text::format_duration(rule.window) +
                      (rule.technique == RateLimitRule::Technique::kFixed ? " (fixed window)"
                                                                          : " (sliding window)") +
+                     (tokens ? "; this request needs about " + std::to_string(cost) + " tokens"
+                             : std::string()) +
                      "; retry after " + retry + "s",
                  false};
   }
+  if (counts_tokens_) ctx.rate_limit = std::move(state);
   return std::nullopt;
+}
+
+void RateLimitStage::on_complete(RequestContext& ctx) noexcept {
+  if (!ctx.rate_limit) return;
+  try {
+    const auto state = std::move(ctx.rate_limit);
+    // What the request used, as metered: reported figures, or the gateway's estimate for a
+    // stream cut off. Nothing metered (the provider was never reached, or failed before a
+    // response): nothing was used.
+    std::uint64_t used = 0;
+    if (ctx.metered_tokens) {
+      used = ctx.metered_tokens->input.value_or(0) + ctx.metered_tokens->output.value_or(0);
+    }
+    for (const auto& taken : state->taken) {
+      if (rules_[taken.rule].unit != RateLimitRule::Unit::kTokens) continue;
+      if (used > taken.cost) {
+        store_->add(taken.rule, taken.key, used - taken.cost, now());
+      } else if (used < taken.cost) {
+        store_->refund(taken.rule, taken.key, taken.cost - used, state->at);
+      }
+    }
+  } catch (...) {
+    // Out of memory while settling: the reservation simply stands.
+  }
 }
 
 boost::asio::awaitable<Verdict> RateLimitStage::on_request(RequestContext& ctx) {

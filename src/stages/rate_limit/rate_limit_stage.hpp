@@ -29,6 +29,9 @@ class RateLimitStage final : public Stage {
 
   std::string_view name() const noexcept override { return "rate_limit"; }
   boost::asio::awaitable<Verdict> on_request(RequestContext& ctx) override;
+  // Token rules: the reservation is settled with the metered tokens (ctx.metered_tokens, set
+  // by the metering stage's on_complete, which runs before this one).
+  void on_complete(RequestContext& ctx) noexcept override;
 
  private:
   std::optional<Error> admit(RequestContext& ctx) const;
@@ -38,6 +41,7 @@ class RateLimitStage final : public Stage {
   std::shared_ptr<limits::RateLimitStore> store_;
   Clock clock_;
   bool needs_model_ = false;  // a rule narrows by model: the body's "model" is read
+  bool counts_tokens_ = false;
 };
 
 }  // namespace aigw

@@ -905,6 +905,12 @@ TEST(ConfigRateLimits, RulesAreReadWithTheirDefaults) {
   EXPECT_EQ(c.rate_limits[2].scope, RateLimitRule::Scope::kMetadata);
   EXPECT_EQ(c.rate_limits[2].scope_name, "team");
   EXPECT_EQ(c.rate_limits[3].scope, RateLimitRule::Scope::kIp);
+  EXPECT_EQ(a.unit, RateLimitRule::Unit::kRequests);
+  const Config t = load_ok(
+      "rate_limits:\n  - limit: 100000\n    window: 1m\n    unit: tokens\n"
+      "    default_max_tokens: 256\n");
+  EXPECT_EQ(t.rate_limits.at(0).unit, RateLimitRule::Unit::kTokens);
+  EXPECT_EQ(t.rate_limits.at(0).default_max_tokens, 256u);
 }
 
 TEST(ConfigRateLimits, BadRulesAreReportedWhereTheyAre) {
@@ -919,6 +925,13 @@ TEST(ConfigRateLimits, BadRulesAreReportedWhereTheyAre) {
                    "'leaky')",
                    "test.yaml:5:10: rate_limits[0].per: must be gateway, ip, header:<name> or "
                    "metadata:<key> (got 'user')"}));
+  EXPECT_EQ(
+      diagnostics("metering:\n  enabled: false\nrate_limits:\n  - limit: 1000\n"
+                  "    window: 1m\n    unit: tokens\n  - limit: 1\n    window: 1m\n"
+                  "    unit: calls\n"),
+      (Lines{"test.yaml:6:11: rate_limits[0].unit: token limits need metering "
+             "(metering.enabled is false)",
+             "test.yaml:9:11: rate_limits[1].unit: must be requests or tokens (got 'calls')"}));
   EXPECT_EQ(diagnostics("rate_limits:\n  limit: 10\n"),
             (Lines{"test.yaml:2:3: rate_limits: expected a list of rules (each with limit and "
                    "window)"}));

@@ -123,6 +123,17 @@ TEST(RateLimiter, RefundsGiveBackWhatWasTakenInTheSameWindowOnly) {
   }
 }
 
+TEST(RateLimiter, AddChargesPastTheLimit) {
+  for (const Technique technique : {Technique::kFixed, Technique::kSliding}) {
+    MemoryRateLimitStore store({rule(100, 1min, technique)});
+    EXPECT_TRUE(store.acquire(0, "k", 40, kNoon).allowed);
+    store.add(0, "k", 90, kNoon + 1s);  // used 130 where 40 were reserved
+    const Decision d = store.acquire(0, "k", 1, kNoon + 2s);
+    EXPECT_FALSE(d.allowed);
+    EXPECT_EQ(d.remaining, 0u);
+  }
+}
+
 TEST(RateLimiter, IdleKeysExpireAndMemoryIsBounded) {
   MemoryRateLimitStore store({rule(1, 1s, Technique::kFixed, /*max_keys=*/160)});
   for (int i = 0; i < 10'000; ++i) {
