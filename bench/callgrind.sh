@@ -10,6 +10,8 @@
 #   CALLGRIND_CACHE=1 bench/callgrind.sh   cache on: every measured request is a cache hit
 #   CALLGRIND_STREAM=1 bench/callgrind.sh  streaming requests (20 events each, back to back)
 #   CALLGRIND_METERING=off bench/callgrind.sh   metering.enabled: false (no usage, no log)
+#   CALLGRIND_LIMITS=1 bench/callgrind.sh  three rate limits that never refuse (gateway,
+#                                          per-IP sliding, per-header tokens)
 #
 # Prints the instructions per request, then the 25 functions with the most instructions of
 # their own. aigw runs under callgrind (about 50x slower), so the load is a gentle fixed rate:
@@ -72,6 +74,21 @@ EOF
 what="proxied request"
 if [[ "${CALLGRIND_METERING:-on}" == off ]]; then
   printf 'metering:\n  enabled: false\n' >>"$tmp/aigw.yaml"
+fi
+if [[ "${CALLGRIND_LIMITS:-0}" == 1 ]]; then
+  cat >>"$tmp/aigw.yaml" <<LIMITS
+rate_limits:
+  - limit: 1000000000
+    window: 1m
+  - limit: 1000000000
+    window: 1m
+    technique: sliding
+    per: ip
+  - limit: 1000000000
+    window: 1h
+    unit: tokens
+    per: header:authorization
+LIMITS
 fi
 if [[ "${CALLGRIND_CACHE:-0}" == 1 ]]; then
   printf 'cache:\n  enabled: true\n  ttl: 1h\n' >>"$tmp/aigw.yaml"
