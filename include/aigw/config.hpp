@@ -150,6 +150,19 @@ struct AuthConfig {
   std::vector<std::array<std::uint8_t, 32>> token_sha256;
 };
 
+// A virtual key (`keys.<name>`, docs/auth-and-limits.md): a gateway token of its own with
+// what it may use and the metadata its requests are logged with. Accepted in
+// cf-aig-authorization like auth.tokens (keys need auth.enabled).
+struct VirtualKey {
+  std::string name;
+  std::array<std::uint8_t, 32> token_sha256{};
+  std::vector<std::string> providers;  // allowed provider slugs; empty = all
+  std::vector<std::string> models;     // allowed models (the request's); empty = all
+  // Added to every record of its requests, over the client's cf-aig-metadata entries of the
+  // same name; values as JSON text (strings keep their quotes), like LogRecord::metadata.
+  std::vector<std::pair<std::string, std::string>> metadata;
+};
+
 // One rule of `rate_limits` (docs/auth-and-limits.md). A request is counted against every
 // rule that applies to it and refused (429) by the first one without room.
 struct RateLimitRule {
@@ -166,6 +179,7 @@ struct RateLimitRule {
     kIp,        // per client IP address
     kHeader,    // per value of the request header `scope_name`
     kMetadata,  // per value of cf-aig-metadata's key `scope_name`
+    kKey,       // per virtual key (requests without one share a counter)
   };
   std::string name;  // shown in the 429; "rate_limits[i]" when not named
   std::uint64_t limit = 0;
@@ -178,6 +192,7 @@ struct RateLimitRule {
   std::string scope_name;               // header (lower-case) or metadata key
   std::optional<std::string> provider;  // only requests to this provider
   std::optional<std::string> model;     // only requests naming this model
+  std::optional<std::string> key;       // only requests made with this virtual key
   // Scope values tracked at once; beyond, new values share one counter (memory stays bounded,
   // and a flood of new values is still limited together).
   std::size_t max_keys = 100'000;
@@ -188,6 +203,7 @@ struct Config {
   ServerConfig server;
   AdminConfig admin;
   AuthConfig auth;
+  std::vector<VirtualKey> keys;
   UpstreamConfig upstream;
   std::map<std::string, ProviderConfig> providers;  // by slug
   LoggingConfig logging;

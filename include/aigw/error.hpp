@@ -18,6 +18,7 @@ enum class ErrorCode : std::uint8_t {
   kInvalidPath,       // 400 provider path cannot be mapped (missing segment, bad characters)
   kInvalidHeader,     // 400 a cf-aig-* control header has a value the gateway cannot use
   kUnauthorized,      // 401 gateway authentication (cf-aig-authorization) missing or wrong
+  kForbidden,         // 403 the virtual key may not use this provider or model
   kRouteNotFound,     // 404 path matches no route
   kUnknownProvider,   // 404 provider slug is not known or not configured
   kRequestTimeout,    // 408 client too slow to send its request

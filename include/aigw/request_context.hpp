@@ -3,6 +3,7 @@
 // destroyed after every stage's on_complete ran. Each field has exactly one writer, named in
 // its comment; everyone else only reads it. The context never leaves its worker thread.
 
+#include "aigw/config.hpp"
 #include "aigw/error.hpp"
 #include "aigw/provider.hpp"
 #include "aigw/usage.hpp"
@@ -80,8 +81,8 @@ enum class CacheStatus : std::uint8_t {
 // "HIT", "MISS", "BYPASS", "COALESCED" (as logged), "" for kNone.
 std::string_view cache_status_name(CacheStatus status) noexcept;
 
-struct CacheCapture;  // the cache stage's copy of a response being stored
-struct MeterState;    // the metering stage's per-request state (src/stages/meter)
+struct CacheCapture;    // the cache stage's copy of a response being stored
+struct MeterState;      // the metering stage's per-request state (src/stages/meter)
 struct RateLimitState;  // what the rate-limit stage took for this request
 
 // Rewrites a streamed response body on its way to the client: the metering stage removes the
@@ -134,6 +135,11 @@ struct RequestContext {
   std::optional<SteadyTime> finished;
   Outcome outcome = Outcome::kPending;
   std::optional<Error> error;  // the gateway-side failure, if any
+
+  // --- writer = the authentication stage (src/stages/auth) ---
+  // The virtual key whose token the request carried; nullptr without one (auth off, or one of
+  // auth.tokens). Points into the stage's copy of the config, which outlives every request.
+  const VirtualKey* virtual_key = nullptr;
 
   // --- writer = the cache stage (src/stages/cache) ---
   struct Cache {

@@ -177,6 +177,25 @@ std::string shown(const Value& v) {
   return v.secret ? std::string(Secret::kMasked) : printable(v.text);
 }
 
+// `text` as a JSON string literal: quoted, with ", \ and control characters escaped.
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[(c >> 4) & 0xf];
+      out += kHex[c & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
 class Loader {
  public:
   Loader(std::string file, const EnvLookup& env)
@@ -250,6 +269,8 @@ class Loader {
   void read_metering(const Entry& e, MeteringConfig& out);
   void read_auth(const Entry& e, AuthConfig& out);
   void read_rate_limits(const Entry& e, std::vector<RateLimitRule>& out);
+  void read_keys(const Entry& e, std::vector<VirtualKey>& out);
+  std::optional<std::array<std::uint8_t, 32>> token_digest(const Entry& e);
   void read_rate_limit(const Entry& e, std::size_t index, RateLimitRule& out);
   void read_token(const Entry& e, AuthConfig& out);
   void read_price(const Entry& e, ModelPrice& out);
@@ -262,6 +283,11 @@ class Loader {
   std::vector<Diagnostic> diagnostics_;
   std::map<std::string, ModelPrice> inline_prices_;  // metering.prices
   SourceMark pricing_file_mark_;  // where metering.pricing_file was set (line 0: not set)
+  // Checked once every section is read (keys are tokens too; they need auth).
+  SourceMark auth_mark_;
+  std::size_t auth_tokens_listed_ = 0;
+  SourceMark keys_mark_;
+  std::map<std::size_t, SourceMark> rate_limit_key_marks_;  // rate_limits[i].key
   // rate_limits[i].unit: tokens, checked against metering.enabled once both are read.
   std::vector<std::pair<std::string, SourceMark>> token_rule_marks_;
   SourceMark server_listen_mark_;
@@ -485,6 +511,7 @@ void Loader::read(const YAML::Node& root, Config& config) {
                   {"server", [&](const Entry& e) { read_server(e, config.server); }},
                   {"admin", [&](const Entry& e) { read_admin(e, config.admin); }},
                   {"auth", [&](const Entry& e) { read_auth(e, config.auth); }},
+                  {"keys", [&](const Entry& e) { read_keys(e, config.keys); }},
                   {"upstream", [&](const Entry& e) { read_upstream(e, config.upstream); }},
                   {"providers", [&](const Entry& e) { read_providers(e, config.providers); }},
                   {"logging", [&](const Entry& e) { read_logging(e, config.logging); }},
@@ -493,6 +520,20 @@ void Loader::read(const YAML::Node& root, Config& config) {
                   {"log", [&](const Entry& e) { read_log(e, config.log); }},
                   {"metering", [&](const Entry& e) { read_metering(e, config.metering); }},
               });
+  if (config.auth.enabled && auth_tokens_listed_ == 0 && config.keys.empty()) {
+    error(auth_mark_, "auth.tokens", "auth.enabled is true but no token or key is configured");
+  }
+  if (!config.keys.empty() && !config.auth.enabled) {
+    error(keys_mark_, "keys", "virtual keys need auth.enabled: true");
+  }
+  for (std::size_t i = 0; i < config.rate_limits.size(); ++i) {
+    const auto& rule = config.rate_limits[i];
+    if (rule.key && std::none_of(config.keys.begin(), config.keys.end(),
+                                 [&](const VirtualKey& k) { return k.name == *rule.key; })) {
+      error(rate_limit_key_marks_[i], "rate_limits[" + std::to_string(i) + "].key",
+            "no key named '" + *rule.key + "' in keys");
+    }
+  }
   if (!config.metering.enabled) {
     for (const auto& [path, mark] : token_rule_marks_) {
       error(mark, path, "token limits need metering (metering.enabled is false)");
@@ -824,7 +865,7 @@ void Loader::read_rate_limit(const Entry& e, std::size_t index, RateLimitRule& o
               }},
              {"per",
               [&](const Entry& f) {
-                const auto v = scalar(f, "gateway, ip, header:<name> or metadata:<key>");
+                const auto v = scalar(f, "gateway, key, ip, header:<name> or metadata:<key>");
                 if (!v) return;
                 const std::string_view t = v->text;
                 const auto colon = t.find(':');
@@ -835,6 +876,8 @@ void Loader::read_rate_limit(const Entry& e, std::size_t index, RateLimitRule& o
                   out.scope = RateLimitRule::Scope::kGateway;
                 } else if (t == "ip") {
                   out.scope = RateLimitRule::Scope::kIp;
+                } else if (t == "key") {
+                  out.scope = RateLimitRule::Scope::kKey;
                 } else if (kind == "header" && !arg.empty() &&
                            std::all_of(arg.begin(), arg.end(), is_tchar)) {
                   out.scope = RateLimitRule::Scope::kHeader;
@@ -843,7 +886,7 @@ void Loader::read_rate_limit(const Entry& e, std::size_t index, RateLimitRule& o
                   out.scope = RateLimitRule::Scope::kMetadata;
                   out.scope_name = std::string(arg);
                 } else {
-                  error(f, "must be gateway, ip, header:<name> or metadata:<key> (got " +
+                  error(f, "must be gateway, key, ip, header:<name> or metadata:<key> (got " +
                                quoted(*v) + ")");
                 }
               }},
@@ -867,6 +910,13 @@ void Loader::read_rate_limit(const Entry& e, std::size_t index, RateLimitRule& o
                 }
               }},
              {"max_keys", [&](const Entry& f) { read_uint(f, out.max_keys, 1, 10'000'000); }},
+             {"key",
+              [&](const Entry& f) {
+                const auto v = scalar(f, "a key name");
+                if (!v) return;
+                out.key = v->text;
+                rate_limit_key_marks_[index] = at(f);
+              }},
              {"unit",
               [&](const Entry& f) {
                 const auto v = scalar(f, "requests or tokens");
@@ -889,7 +939,8 @@ void Loader::read_rate_limit(const Entry& e, std::size_t index, RateLimitRule& o
 }
 
 void Loader::read_auth(const Entry& e, AuthConfig& out) {
-  std::size_t tokens_listed = 0;
+  std::size_t& tokens_listed = auth_tokens_listed_;
+  auth_mark_ = at(e);
   read_fields(
       e, {
              {"enabled", [&](const Entry& f) { read_bool(f, out.enabled); }},
@@ -907,16 +958,17 @@ void Loader::read_auth(const Entry& e, AuthConfig& out) {
                 }
               }},
          });
-  if (out.enabled && tokens_listed == 0) {
-    error(at(e), e.path + ".tokens", "auth.enabled is true but no token is configured");
-  }
 }
 
 // A token is never written in the file itself: either ${ENV_VAR} (its SHA-256 is kept, the
 // text dropped) or sha256:<64 hex digits> (what `printf %s "$TOKEN" | sha256sum` prints).
 void Loader::read_token(const Entry& e, AuthConfig& out) {
+  if (auto digest = token_digest(e)) out.token_sha256.push_back(*digest);
+}
+
+std::optional<std::array<std::uint8_t, 32>> Loader::token_digest(const Entry& e) {
   const auto v = scalar(e, "a token");
-  if (!v) return;
+  if (!v) return std::nullopt;
   constexpr std::string_view kPrefix = "sha256:";
   const std::string_view text = v->text;
   if (text.starts_with(kPrefix)) {
@@ -937,22 +989,76 @@ void Loader::read_token(const Entry& e, AuthConfig& out) {
     }
     if (!ok) {
       error(e, "a sha256: token needs exactly 64 hex digits after the prefix");
-      return;
+      return std::nullopt;
     }
-    out.token_sha256.push_back(digest);
-    return;
+    return digest;
   }
   if (!v->secret) {
     error(e,
           "a token must not be written in the config file: use ${ENV_VAR} or "
           "sha256:<64 hex digits of its SHA-256>");
-    return;
+    return std::nullopt;
   }
   if (text.empty()) {
     error(e, "the token is empty");
-    return;
+    return std::nullopt;
   }
-  out.token_sha256.push_back(sha256(text));
+  return sha256(text);
+}
+
+void Loader::read_keys(const Entry& e, std::vector<VirtualKey>& out) {
+  keys_mark_ = at(e);
+  const auto names = [&](const Entry& f, std::vector<std::string>& list, bool slugs) {
+    if (!f.value.IsSequence()) {
+      error(f, slugs ? "expected a list of provider names" : "expected a list of model names");
+      return;
+    }
+    for (std::size_t i = 0; i < f.value.size(); ++i) {
+      const Entry item{YAML::Node(), f.value[i], f.path + "[" + std::to_string(i) + "]"};
+      const auto v = scalar(item, slugs ? "a provider name" : "a model name");
+      if (!v) continue;
+      if (slugs && !valid_slug(v->text)) {
+        error(item, "provider name must match [a-z0-9][a-z0-9-]* (got " + quoted(*v) + ")");
+      } else if (v->text.empty()) {
+        error(item, "must not be empty");
+      } else {
+        list.push_back(v->text);
+      }
+    }
+  };
+  for_each_entry(e, false, "duplicate key name", [&](const Entry& k) {
+    VirtualKey key;
+    key.name = k.key.Scalar();
+    if (!valid_slug(key.name)) {
+      error(mark_of(k.key.Mark()), k.path, "a key name must match [a-z0-9][a-z0-9-]*");
+    }
+    bool has_token = false;
+    read_fields(k, {
+                       {"token",
+                        [&](const Entry& f) {
+                          has_token = true;
+                          if (auto d = token_digest(f)) key.token_sha256 = *d;
+                        }},
+                       {"providers", [&](const Entry& f) { names(f, key.providers, true); }},
+                       {"models", [&](const Entry& f) { names(f, key.models, false); }},
+                       {"metadata",
+                        [&](const Entry& f) {
+                          for_each_entry(f, false, "duplicate metadata key", [&](const Entry& m) {
+                            const auto v = scalar(m, "a string");
+                            if (!v) return;
+                            // Kept as a JSON string, as cf-aig-metadata values are logged.
+                            key.metadata.emplace_back(m.key.Scalar(), json_string(v->text));
+                          });
+                        }},
+                   });
+    if (!has_token) error(at(k), k.path + ".token", "a key needs a token");
+    for (const auto& other : out) {
+      if (has_token && other.token_sha256 == key.token_sha256) {
+        error(at(k), k.path + ".token", "the same token as key '" + other.name + "'");
+      }
+    }
+    out.push_back(std::move(key));
+  });
 }
 
 void Loader::read_metering(const Entry& e, MeteringConfig& out) {

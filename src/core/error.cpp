@@ -15,6 +15,8 @@ unsigned http_status(ErrorCode code) noexcept {
       return 400;
     case ErrorCode::kUnauthorized:
       return 401;
+    case ErrorCode::kForbidden:
+      return 403;
     case ErrorCode::kRouteNotFound:
     case ErrorCode::kUnknownProvider:
       return 404;
@@ -54,6 +56,8 @@ std::string_view code_name(ErrorCode code) noexcept {
       return "invalid_header";
     case ErrorCode::kUnauthorized:
       return "unauthorized";
+    case ErrorCode::kForbidden:
+      return "forbidden";
     case ErrorCode::kRouteNotFound:
       return "route_not_found";
     case ErrorCode::kUnknownProvider:
@@ -90,6 +94,7 @@ std::string_view error_type(ErrorCode code) noexcept {
   const unsigned status = http_status(code);
   if (status >= 500) return status == 503 ? "service_unavailable" : "gateway_error";
   if (status == 401) return "authentication_error";
+  if (status == 403) return "permission_error";
   if (status == 429) return "rate_limit_error";
   return "invalid_request_error";
 }

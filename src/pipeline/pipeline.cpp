@@ -289,7 +289,7 @@ std::vector<std::shared_ptr<Stage>> build_stages(const Config& config, const Tel
   // before the cache: it refuses bad metadata and custom-cost headers on hits too, and the
   // cache keys on whether it rewrote the body. The access log goes last so its on_complete
   // sees what every other stage recorded.
-  if (auto auth = AuthStage::create(config.auth)) stages.push_back(std::move(auth));
+  if (auto auth = AuthStage::create(config)) stages.push_back(std::move(auth));
   if (config.metering.enabled) {
     stages.push_back(std::make_shared<MeterStage>(config, telemetry.metrics, telemetry.log));
   }

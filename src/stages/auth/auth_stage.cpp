@@ -1,9 +1,12 @@
 #include "stages/auth/auth_stage.hpp"
 
 #include "core/sha256.hpp"
+#include "pipeline/request_facts.hpp"
 
 #include <boost/beast/core/string.hpp>
 #include <openssl/crypto.h>
+
+#include <algorithm>
 
 namespace aigw {
 namespace {
@@ -20,12 +23,12 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-std::shared_ptr<AuthStage> AuthStage::create(const AuthConfig& config) {
-  if (!config.enabled) return nullptr;
-  return std::make_shared<AuthStage>(config);
+std::shared_ptr<AuthStage> AuthStage::create(const Config& config) {
+  if (!config.auth.enabled) return nullptr;
+  return std::make_shared<AuthStage>(config.auth, config.keys);
 }
 
-std::optional<Error> AuthStage::check(std::optional<std::string_view> header) const {
+Result<const VirtualKey*> AuthStage::check(std::optional<std::string_view> header) const {
   if (!header) {
     return unauthorized(
         "this gateway requires authentication: send cf-aig-authorization: Bearer <token>");
@@ -46,15 +49,55 @@ std::optional<Error> AuthStage::check(std::optional<std::string_view> header) co
   for (const auto& digest : config_.token_sha256) {
     matched |= CRYPTO_memcmp(presented.data(), digest.data(), digest.size()) == 0 ? 1 : 0;
   }
+  const VirtualKey* key = nullptr;
+  for (const auto& k : keys_) {
+    const bool same =
+        CRYPTO_memcmp(presented.data(), k.token_sha256.data(), k.token_sha256.size()) == 0;
+    matched |= same ? 1 : 0;
+    if (same) key = &k;  // the config refuses two keys with one token
+  }
   if (matched == 0) return unauthorized("invalid gateway token (cf-aig-authorization)");
+  return key;
+}
+
+namespace {
+
+std::optional<Error> permitted(const VirtualKey& key, const RequestContext& ctx) {
+  const auto allows = [](const std::vector<std::string>& list, const std::string& value) {
+    return list.empty() || std::find(list.begin(), list.end(), value) != list.end();
+  };
+  if (!allows(key.providers, ctx.provider_slug)) {
+    return Error{ErrorCode::kForbidden,
+                 "key '" + key.name + "' may not use provider '" + ctx.provider_slug + "'", false};
+  }
+  if (!key.models.empty()) {
+    const std::string model = request_facts(ctx).model;
+    if (!allows(key.models, model)) {
+      return Error{ErrorCode::kForbidden,
+                   model.empty() ? "key '" + key.name +
+                                       "' may only use named models, and the request names none"
+                                 : "key '" + key.name + "' may not use model '" + model + "'",
+                   false};
+    }
+  }
   return std::nullopt;
 }
 
+}  // namespace
+
 boost::asio::awaitable<Verdict> AuthStage::on_request(RequestContext& ctx) {
-  if (auto error = check(ctx.control_header("cf-aig-authorization"))) {
-    ctx.error = std::move(*error);
+  auto key = check(ctx.control_header("cf-aig-authorization"));
+  if (!key) {
+    ctx.error = key.error();
     ctx.response_headers.emplace_back("www-authenticate", "Bearer realm=\"aigw\"");
     co_return Verdict::kRespond;
+  }
+  ctx.virtual_key = *key;
+  if (*key != nullptr) {
+    if (auto refused = permitted(**key, ctx)) {
+      ctx.error = std::move(*refused);
+      co_return Verdict::kRespond;
+    }
   }
   co_return Verdict::kContinue;
 }

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace aigw {
@@ -94,7 +95,6 @@ class UsageTap final : public BodyFilter {
   std::string scratch_;
 };
 
-
 }  // namespace
 
 MeterStage::MeterStage(const Config& config, std::shared_ptr<metrics::Registry> metrics,
@@ -123,6 +123,18 @@ std::optional<Error> MeterStage::prepare(RequestContext& ctx, bool rewrite) cons
     auto parsed = parse_metadata(*v);
     if (!parsed) return parsed.error();
     state->metadata = std::move(*parsed);
+  }
+  // The virtual key's own metadata, over the client's entries of the same name.
+  if (ctx.virtual_key != nullptr) {
+    for (const auto& [name, value] : ctx.virtual_key->metadata) {
+      auto it = std::find_if(state->metadata.begin(), state->metadata.end(),
+                             [&](const auto& entry) { return entry.first == name; });
+      if (it != state->metadata.end()) {
+        it->second = value;
+      } else {
+        state->metadata.emplace_back(name, value);
+      }
+    }
   }
   if (auto v = ctx.control_header("cf-aig-custom-cost")) {
     auto parsed = meter::parse_custom_cost(*v);

@@ -2,7 +2,7 @@
 
 #include "core/sha256.hpp"
 #include "core/text.hpp"
-#include "upstream/providers/usage/request_info.hpp"
+#include "pipeline/request_facts.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -52,6 +52,8 @@ std::string scope_value(const RateLimitRule& rule, const RequestContext& ctx) {
       return {};
     case RuleScope::kIp:
       return ctx.client_ip;
+    case RuleScope::kKey:
+      return ctx.virtual_key != nullptr ? ctx.virtual_key->name : std::string();
     case RuleScope::kHeader: {
       if (rule.scope_name.starts_with("cf-aig-")) {
         return counter_key(trim(ctx.control_header(rule.scope_name).value_or("")));
@@ -70,26 +72,6 @@ std::string scope_value(const RateLimitRule& rule, const RequestContext& ctx) {
     }
   }
   return {};
-}
-
-// What the rules need to know of the request body, read once and only if a rule asks.
-struct RequestFacts {
-  std::string model;
-  std::uint64_t prompt_tokens = 0;  // estimated from the prompt's text
-  std::optional<std::uint64_t> max_output_tokens;
-};
-
-RequestFacts request_facts(const RequestContext& ctx) {
-  RequestFacts facts;
-  if (ctx.provider == nullptr) return facts;
-  const std::string_view target = ctx.target.target;
-  const std::string_view path = target.substr(0, target.find('?'));
-  const UsageFormat format = ctx.provider->adapter->usage_format(path);
-  const usage::RequestInfo info = usage::inspect_request(format, ctx.request.body());
-  facts.model = info.model.empty() ? usage::model_from_path(format, path) : info.model;
-  facts.prompt_tokens = estimate_tokens(info.prompt_chars);
-  facts.max_output_tokens = info.max_output_tokens;
-  return facts;
 }
 
 std::string seconds_up(std::chrono::milliseconds d) {
@@ -126,6 +108,7 @@ std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
     const RateLimitRule& rule = rules_[i];
     if (rule.provider && *rule.provider != ctx.provider_slug) continue;
     if (rule.model && *rule.model != facts.model) continue;
+    if (rule.key && (ctx.virtual_key == nullptr || ctx.virtual_key->name != *rule.key)) continue;
     std::string key = scope_value(rule, ctx);
     // Tokens: the prompt's estimate plus the output cap the client set (or the rule's
     // default), reserved now so that concurrent requests cannot all pass an almost-spent

@@ -233,9 +233,10 @@ TEST(ConfigUnknownKeys, DashesAndCaseAreClearNearMisses) {
 TEST(ConfigUnknownKeys, FarMissListsTheKeys) {
   EXPECT_EQ(diagnostics("admin:\n  port: 1\n"),
             (Lines{"test.yaml:2:3: admin.port: unknown key (expected one of: enabled, listen)"}));
-  EXPECT_EQ(diagnostics("routes: {}\n"),
-            (Lines{"test.yaml:1:1: routes: unknown key (expected one of: admin, auth, cache, log, "
-                   "logging, metering, providers, rate_limits, server, upstream)"}));
+  EXPECT_EQ(
+      diagnostics("routes: {}\n"),
+      (Lines{"test.yaml:1:1: routes: unknown key (expected one of: admin, auth, cache, keys, log, "
+             "logging, metering, providers, rate_limits, server, upstream)"}));
   EXPECT_EQ(diagnostics("cache:\n  size: 1\n"),
             (Lines{"test.yaml:2:3: cache.size: unknown key (expected one of: coalesce, "
                    "coalesce_wait, enabled, max_bytes, max_entry_bytes, max_ttl, "
@@ -656,7 +657,8 @@ TEST(ConfigFiles, OnlyOneDocument) {
 // ---- collection -----------------------------------------------------------------------
 
 TEST(ConfigCollect, AllErrorsInOneRunInDocumentOrder) {
-  EXPECT_EQ(diagnostics(R"(server:
+  EXPECT_EQ(
+      diagnostics(R"(server:
   lisen: :80
   workers: 5000
   validate_json: yes please
@@ -674,23 +676,23 @@ logging:
   level: loud
 colour: blue
 )"),
-            (Lines{"test.yaml:2:3: server.lisen: unknown key (did you mean 'listen'?)",
-                   "test.yaml:3:12: server.workers: must be <= 1024 (got 5000)",
-                   "test.yaml:4:18: server.validate_json: expected true or false (got 'yes "
-                   "please')",
-                   "test.yaml:6:12: admin.enabled: expected true or false (got 'maybe')",
-                   "test.yaml:8:17: upstream.read_timeout: must be a duration with a unit "
-                   "such as 250ms, 30s, 5m (got '30')",
-                   "test.yaml:10:3: providers.Bad_Slug: provider name must match "
-                   "[a-z0-9][a-z0-9-]* (did you mean 'bad-slug'?)",
-                   "test.yaml:12:15: providers.openai.base_url: must start with http:// or "
-                   "https:// (got 'api.openai.com')",
-                   "test.yaml:14:22: providers.openai.headers.authorization: environment "
-                   "variable OPENAI_KEY is not set",
-                   "test.yaml:16:10: logging.level: must be one of trace, debug, info, warn, "
-                   "error, off (got 'loud')",
-                   "test.yaml:17:1: colour: unknown key (expected one of: admin, auth, cache, log, "
-                   "logging, metering, providers, rate_limits, server, upstream)"}));
+      (Lines{"test.yaml:2:3: server.lisen: unknown key (did you mean 'listen'?)",
+             "test.yaml:3:12: server.workers: must be <= 1024 (got 5000)",
+             "test.yaml:4:18: server.validate_json: expected true or false (got 'yes "
+             "please')",
+             "test.yaml:6:12: admin.enabled: expected true or false (got 'maybe')",
+             "test.yaml:8:17: upstream.read_timeout: must be a duration with a unit "
+             "such as 250ms, 30s, 5m (got '30')",
+             "test.yaml:10:3: providers.Bad_Slug: provider name must match "
+             "[a-z0-9][a-z0-9-]* (did you mean 'bad-slug'?)",
+             "test.yaml:12:15: providers.openai.base_url: must start with http:// or "
+             "https:// (got 'api.openai.com')",
+             "test.yaml:14:22: providers.openai.headers.authorization: environment "
+             "variable OPENAI_KEY is not set",
+             "test.yaml:16:10: logging.level: must be one of trace, debug, info, warn, "
+             "error, off (got 'loud')",
+             "test.yaml:17:1: colour: unknown key (expected one of: admin, auth, cache, keys, log, "
+             "logging, metering, providers, rate_limits, server, upstream)"}));
 }
 
 // ---- Diagnostic::str ------------------------------------------------------------------
@@ -866,12 +868,14 @@ TEST(ConfigAuth, BadTokensAreReportedWithoutEchoingThem) {
   EXPECT_EQ(diagnostics("auth:\n  tokens:\n    - sha256:abc\n"),
             (std::vector<std::string>{"test.yaml:3:7: auth.tokens[0]: a sha256: token needs "
                                       "exactly 64 hex digits after the prefix"}));
-  EXPECT_EQ(diagnostics("auth:\n  enabled: true\n"),
-            (std::vector<std::string>{
-                "test.yaml:2:3: auth.tokens: auth.enabled is true but no token is configured"}));
-  EXPECT_EQ(diagnostics("auth:\n  enabled: true\n  tokens: []\n"),
-            (std::vector<std::string>{
-                "test.yaml:2:3: auth.tokens: auth.enabled is true but no token is configured"}));
+  EXPECT_EQ(
+      diagnostics("auth:\n  enabled: true\n"),
+      (std::vector<std::string>{
+          "test.yaml:2:3: auth.tokens: auth.enabled is true but no token or key is configured"}));
+  EXPECT_EQ(
+      diagnostics("auth:\n  enabled: true\n  tokens: []\n"),
+      (std::vector<std::string>{
+          "test.yaml:2:3: auth.tokens: auth.enabled is true but no token or key is configured"}));
   EXPECT_EQ(diagnostics("auth:\n  tokens: ${T}\n", fake_env({{"T", "x"}})),
             (std::vector<std::string>{"test.yaml:2:11: auth.tokens: expected a list of tokens"}));
   EXPECT_EQ(diagnostics("auth:\n  tokens:\n    - ${EMPTY}\n", fake_env({{"EMPTY", ""}})),
@@ -923,7 +927,7 @@ TEST(ConfigRateLimits, BadRulesAreReportedWhereTheyAre) {
                    "test.yaml:3:13: rate_limits[0].window: must be >= 1s (got 500ms)",
                    "test.yaml:4:16: rate_limits[0].technique: must be fixed or sliding (got "
                    "'leaky')",
-                   "test.yaml:5:10: rate_limits[0].per: must be gateway, ip, header:<name> or "
+                   "test.yaml:5:10: rate_limits[0].per: must be gateway, key, ip, header:<name> or "
                    "metadata:<key> (got 'user')"}));
   EXPECT_EQ(
       diagnostics("metering:\n  enabled: false\nrate_limits:\n  - limit: 1000\n"
