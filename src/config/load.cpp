@@ -1033,10 +1033,12 @@ void Loader::read_keys(const Entry& e, std::vector<VirtualKey>& out) {
       error(mark_of(k.key.Mark()), k.path, "a key name must match [a-z0-9][a-z0-9-]*");
     }
     bool has_token = false;
+    SourceMark token_mark;
     read_fields(k, {
                        {"token",
                         [&](const Entry& f) {
                           has_token = true;
+                          token_mark = at(f);
                           if (auto d = token_digest(f)) key.token_sha256 = *d;
                         }},
                        {"providers", [&](const Entry& f) { names(f, key.providers, true); }},
@@ -1054,7 +1056,7 @@ void Loader::read_keys(const Entry& e, std::vector<VirtualKey>& out) {
     if (!has_token) error(at(k), k.path + ".token", "a key needs a token");
     for (const auto& other : out) {
       if (has_token && other.token_sha256 == key.token_sha256) {
-        error(at(k), k.path + ".token", "the same token as key '" + other.name + "'");
+        error(token_mark, k.path + ".token", "the same token as key '" + other.name + "'");
       }
     }
     out.push_back(std::move(key));

@@ -943,5 +943,42 @@ TEST(ConfigRateLimits, BadRulesAreReportedWhereTheyAre) {
             (Lines{"test.yaml:4:5: rate_limits[0].windw: unknown key (did you mean 'window'?)"}));
 }
 
+TEST(ConfigKeys, KeysAreReadWithTheirListsAndMetadata) {
+  const Config c = load_ok(
+      "auth:\n  enabled: true\nkeys:\n  app:\n    token: ${APP}\n    providers: [openai, groq]\n"
+      "    models: [gpt-4o]\n    metadata: {team: search, tier: 2}\n  other:\n"
+      "    token: sha256:" +
+          std::string(64, 'b') + "\n",
+      fake_env({{"APP", "app-token"}}));
+  ASSERT_EQ(c.keys.size(), 2u);
+  EXPECT_EQ(c.keys[0].name, "app");
+  EXPECT_EQ(c.keys[0].token_sha256, sha256("app-token"));
+  EXPECT_EQ(c.keys[0].providers, (std::vector<std::string>{"openai", "groq"}));
+  EXPECT_EQ(c.keys[0].models, (std::vector<std::string>{"gpt-4o"}));
+  EXPECT_EQ(c.keys[0].metadata, (std::vector<std::pair<std::string, std::string>>{
+                                    {"team", "\"search\""}, {"tier", "\"2\""}}));
+  EXPECT_TRUE(c.keys[1].providers.empty());
+  EXPECT_TRUE(c.auth.token_sha256.empty());  // keys alone are enough
+}
+
+TEST(ConfigKeys, BadKeysAreReported) {
+  EXPECT_EQ(diagnostics("keys:\n  app:\n    token: ${T}\n", fake_env({{"T", "x"}})),
+            (Lines{"test.yaml:2:3: keys: virtual keys need auth.enabled: true"}));
+  EXPECT_EQ(diagnostics("auth:\n  enabled: true\nkeys:\n  app:\n    token: hunter2\n"),
+            (Lines{"test.yaml:5:12: keys.app.token: a token must not be written in the config "
+                   "file: use ${ENV_VAR} or sha256:<64 hex digits of its SHA-256>"}));
+  EXPECT_EQ(diagnostics("auth:\n  enabled: true\nkeys:\n  a:\n    token: ${T}\n  b:\n"
+                        "    token: ${T}\n  c:\n    providers: [Open_AI]\n",
+                        fake_env({{"T", "same"}})),
+            (Lines{"test.yaml:7:12: keys.b.token: the same token as key 'a'",
+                   "test.yaml:9:5: keys.c.token: a key needs a token",
+                   "test.yaml:9:17: keys.c.providers[0]: provider name must match "
+                   "[a-z0-9][a-z0-9-]* (got 'Open_AI')"}));
+  EXPECT_EQ(diagnostics("auth:\n  enabled: true\n  tokens:\n    - ${T}\nrate_limits:\n"
+                        "  - limit: 1\n    window: 1s\n    key: nobody\n",
+                        fake_env({{"T", "x"}})),
+            (Lines{"test.yaml:8:10: rate_limits[0].key: no key named 'nobody' in keys"}));
+}
+
 }  // namespace
 }  // namespace aigw::config

@@ -76,5 +76,40 @@ TEST(ShippedConfigs, EveryShippedConfigLoadsCleanly) {
   fs::remove(ca, ec);
 }
 
+// The ```yaml blocks of the README and the docs a user copies from must load as they are
+// (any ${VAR} set). A flow list such as [${TOKEN}] is not even YAML: this caught one.
+TEST(ShippedConfigs, DocumentedYamlExamplesLoad) {
+  const EnvLookup any_env = [](std::string_view) -> std::optional<std::string> {
+    return std::string("x");
+  };
+  for (const char* doc : {"README.md", "docs/auth-and-limits.md", "docs/caching.md"}) {
+    std::ifstream in(kSourceDir / doc);
+    ASSERT_TRUE(in) << doc;
+    std::string line;
+    std::string block;
+    int line_no = 0;
+    int block_start = 0;
+    bool inside = false;
+    int blocks = 0;
+    while (std::getline(in, line)) {
+      ++line_no;
+      if (!inside && line == "```yaml") {
+        inside = true;
+        block.clear();
+        block_start = line_no + 1;
+      } else if (inside && line == "```") {
+        inside = false;
+        ++blocks;
+        const LoadResult r =
+            load_string(block, std::string(doc) + ":" + std::to_string(block_start), any_env);
+        for (const auto& d : r.diagnostics) ADD_FAILURE() << d.str();
+      } else if (inside) {
+        block += line + "\n";
+      }
+    }
+    EXPECT_GT(blocks, 0) << doc;
+  }
+}
+
 }  // namespace
 }  // namespace aigw::config
