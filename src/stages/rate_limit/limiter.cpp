@@ -42,7 +42,8 @@ void MemoryRateLimitStore::sweep(const RuleState& state, Shard& shard, std::int6
 
 MemoryRateLimitStore::Counter* MemoryRateLimitStore::find_or_add(RuleState& state, Shard& shard,
                                                                  std::string_view key,
-                                                                 std::int64_t now_ms) {
+                                                                 std::int64_t now_ms,
+                                                                 bool& overflow) {
   if (++shard.operations % kSweepEvery == 0) sweep(state, shard, now_ms);
   if (auto it = shard.counters.find(key); it != shard.counters.end()) return &it->second;
   const std::size_t shard_cap = std::max<std::size_t>(state.rule.max_keys / kShards, 1);
@@ -50,6 +51,7 @@ MemoryRateLimitStore::Counter* MemoryRateLimitStore::find_or_add(RuleState& stat
     sweep(state, shard, now_ms);
     if (shard.counters.size() >= shard_cap) {
       // Full: the new value shares the shard's overflow counter (one more entry at most).
+      overflow = true;
       return &shard.counters[std::string(kOverflowKey)];
     }
   }
@@ -129,21 +131,24 @@ Decision MemoryRateLimitStore::acquire(std::size_t rule_index, std::string_view 
   Shard& shard = state.shards[std::hash<std::string_view>{}(key) % kShards];
   const std::int64_t now_ms = unix_ms(now);
   std::lock_guard lock(shard.mutex);
-  Counter* c = find_or_add(state, shard, key, now_ms);
+  bool overflow = false;
+  Counter* c = find_or_add(state, shard, key, now_ms, overflow);
   c->last_used_ms = std::max(c->last_used_ms, now_ms);
-  return state.rule.technique == RateLimitRule::Technique::kFixed
-             ? fixed(state, *c, cost, now_ms)
-             : sliding(state, *c, cost, now_ms);
+  Decision d = state.rule.technique == RateLimitRule::Technique::kFixed
+                   ? fixed(state, *c, cost, now_ms)
+                   : sliding(state, *c, cost, now_ms);
+  d.overflow = overflow;
+  return d;
 }
 
 void MemoryRateLimitStore::refund(std::size_t rule_index, std::string_view key, std::uint64_t cost,
-                                  WallTime taken_at) {
+                                  WallTime taken_at, bool overflow) {
   RuleState& state = *rules_.at(rule_index);
   Shard& shard = state.shards[std::hash<std::string_view>{}(key) % kShards];
   const std::int64_t taken_ms = unix_ms(taken_at);
   std::lock_guard lock(shard.mutex);
-  auto it = shard.counters.find(key);
-  if (it == shard.counters.end()) it = shard.counters.find(kOverflowKey);
+  // A counter dropped since (idle for a whole window) has nothing left to give back.
+  const auto it = shard.counters.find(overflow ? kOverflowKey : key);
   if (it == shard.counters.end()) return;
   Counter& c = it->second;
   if (state.rule.technique == RateLimitRule::Technique::kFixed) {
@@ -158,12 +163,14 @@ void MemoryRateLimitStore::refund(std::size_t rule_index, std::string_view key, 
 }
 
 void MemoryRateLimitStore::add(std::size_t rule_index, std::string_view key, std::uint64_t cost,
-                               WallTime now) {
+                               WallTime now, bool overflow) {
   RuleState& state = *rules_.at(rule_index);
   Shard& shard = state.shards[std::hash<std::string_view>{}(key) % kShards];
   const std::int64_t now_ms = unix_ms(now);
   std::lock_guard lock(shard.mutex);
-  Counter* c = find_or_add(state, shard, key, now_ms);
+  bool full = false;
+  Counter* c = overflow ? &shard.counters[std::string(kOverflowKey)]
+                        : find_or_add(state, shard, key, now_ms, full);
   c->last_used_ms = std::max(c->last_used_ms, now_ms);
   if (state.rule.technique == RateLimitRule::Technique::kFixed) {
     (void)fixed(state, *c, cost, now_ms, true);

@@ -25,6 +25,9 @@ struct Decision {
   std::uint64_t limit = 0;
   std::uint64_t remaining = 0;         // after this request, when allowed; 0 when refused
   std::chrono::milliseconds reset{0};  // until the counter has room again (fixed: window end)
+  // The key was new while the rule tracked max_keys others: its shard's shared overflow
+  // counter decided. Pass it back to refund() and add() for the same key.
+  bool overflow = false;
 };
 
 class RateLimitStore {
@@ -36,13 +39,14 @@ class RateLimitStore {
   virtual Decision acquire(std::size_t rule_index, std::string_view key, std::uint64_t cost,
                            WallTime now) = 0;
   // Gives back what acquire() took at `taken_at`, if that window (fixed) or slot (sliding)
-  // is still counted. For a request refused by a later rule.
+  // is still counted: for a request refused by a later rule, or a token reservation larger
+  // than the use. `overflow`: the acquire's Decision::overflow.
   virtual void refund(std::size_t rule_index, std::string_view key, std::uint64_t cost,
-                      WallTime taken_at) = 0;
+                      WallTime taken_at, bool overflow) = 0;
   // Adds `cost` at `now` whatever the limit: what a request used beyond its reservation
   // (token limits settle this way when the metered figure exceeds the estimate).
-  virtual void add(std::size_t rule_index, std::string_view key, std::uint64_t cost,
-                   WallTime now) = 0;
+  virtual void add(std::size_t rule_index, std::string_view key, std::uint64_t cost, WallTime now,
+                   bool overflow) = 0;
 };
 
 // Sliding windows are counted in kSlots slots of window/kSlots each. The count for "the last
@@ -57,13 +61,14 @@ class MemoryRateLimitStore final : public RateLimitStore {
 
   Decision acquire(std::size_t rule_index, std::string_view key, std::uint64_t cost,
                    WallTime now) override;
-  void refund(std::size_t rule_index, std::string_view key, std::uint64_t cost,
-              WallTime taken_at) override;
-  void add(std::size_t rule_index, std::string_view key, std::uint64_t cost, WallTime now) override;
+  void refund(std::size_t rule_index, std::string_view key, std::uint64_t cost, WallTime taken_at,
+              bool overflow) override;
+  void add(std::size_t rule_index, std::string_view key, std::uint64_t cost, WallTime now,
+           bool overflow) override;
 
   // Counters held now, over all rules (idle ones are dropped as their windows pass).
   std::size_t keys() const;
-  // The key that scope values share once a rule tracks max_keys of them.
+  // The key under which values share a shard's counter once a rule tracks max_keys of them.
   static constexpr std::string_view kOverflowKey = "\x01overflow";
 
  private:
@@ -94,7 +99,10 @@ class MemoryRateLimitStore final : public RateLimitStore {
     std::array<Shard, 16> shards;
   };
 
-  Counter* find_or_add(RuleState& state, Shard& shard, std::string_view key, std::int64_t now_ms);
+  // The counter of `key`, or the shard's overflow counter (and `overflow` set) when the shard
+  // is full.
+  Counter* find_or_add(RuleState& state, Shard& shard, std::string_view key, std::int64_t now_ms,
+                       bool& overflow);
   static void sweep(const RuleState& state, Shard& shard, std::int64_t now_ms);
   // `force`: take `cost` even past the limit (add()).
   static Decision fixed(const RuleState& state, Counter& c, std::uint64_t cost, std::int64_t now_ms,

@@ -16,6 +16,7 @@ struct RateLimitState {
     std::size_t rule;
     std::string key;
     std::uint64_t cost;  // 1, or the token estimate reserved
+    bool overflow;       // counted by the shard's overflow counter (Decision::overflow)
   };
   std::vector<Taken> taken;
   limits::WallTime at{};
@@ -119,10 +120,11 @@ std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
             : facts.prompt_tokens + facts.max_output_tokens.value_or(rule.default_max_tokens);
     const limits::Decision d = store_->acquire(i, key, cost, t);
     if (d.allowed) {
-      state->taken.push_back({i, std::move(key), cost});
+      state->taken.push_back({i, std::move(key), cost, d.overflow});
       continue;
     }
-    for (const auto& taken : state->taken) store_->refund(taken.rule, taken.key, taken.cost, t);
+    for (const auto& taken : state->taken)
+      store_->refund(taken.rule, taken.key, taken.cost, t, taken.overflow);
     const std::string retry = seconds_up(d.reset);
     ctx.response_headers.emplace_back("retry-after", retry);
     ctx.response_headers.emplace_back("x-ratelimit-limit", std::to_string(d.limit));
@@ -158,9 +160,9 @@ void RateLimitStage::on_complete(RequestContext& ctx) noexcept {
     for (const auto& taken : state->taken) {
       if (rules_[taken.rule].unit != RateLimitRule::Unit::kTokens) continue;
       if (used > taken.cost) {
-        store_->add(taken.rule, taken.key, used - taken.cost, now());
+        store_->add(taken.rule, taken.key, used - taken.cost, now(), taken.overflow);
       } else if (used < taken.cost) {
-        store_->refund(taken.rule, taken.key, taken.cost - used, state->at);
+        store_->refund(taken.rule, taken.key, taken.cost - used, state->at, taken.overflow);
       }
     }
   } catch (...) {

@@ -115,10 +115,10 @@ TEST(RateLimiter, RefundsGiveBackWhatWasTakenInTheSameWindowOnly) {
   for (const Technique technique : {Technique::kFixed, Technique::kSliding}) {
     MemoryRateLimitStore store({rule(1, 1min, technique)});
     EXPECT_TRUE(store.acquire(0, "k", 1, kNoon + 5s).allowed);
-    store.refund(0, "k", 1, kNoon + 5s);
+    store.refund(0, "k", 1, kNoon + 5s, false);
     EXPECT_TRUE(store.acquire(0, "k", 1, kNoon + 6s).allowed);
     // A refund for a window already gone changes nothing.
-    store.refund(0, "k", 1, kNoon - 5min);
+    store.refund(0, "k", 1, kNoon - 5min, false);
     EXPECT_FALSE(store.acquire(0, "k", 1, kNoon + 7s).allowed);
   }
 }
@@ -127,7 +127,7 @@ TEST(RateLimiter, AddChargesPastTheLimit) {
   for (const Technique technique : {Technique::kFixed, Technique::kSliding}) {
     MemoryRateLimitStore store({rule(100, 1min, technique)});
     EXPECT_TRUE(store.acquire(0, "k", 40, kNoon).allowed);
-    store.add(0, "k", 90, kNoon + 1s);  // used 130 where 40 were reserved
+    store.add(0, "k", 90, kNoon + 1s, false);  // used 130 where 40 were reserved
     const Decision d = store.acquire(0, "k", 1, kNoon + 2s);
     EXPECT_FALSE(d.allowed);
     EXPECT_EQ(d.remaining, 0u);
@@ -149,6 +149,23 @@ TEST(RateLimiter, IdleKeysExpireAndMemoryIsBounded) {
   }
   EXPECT_LE(store.keys(), 64u + 16u);
   EXPECT_TRUE(store.acquire(0, "fresh", 1, kNoon + 10s).allowed);
+}
+
+TEST(RateLimiter, AValueBeyondMaxKeysIsDecidedAndRefundedByTheOverflowCounter) {
+  // One value per shard (16 / 16); every later value of a shard shares its overflow counter.
+  MemoryRateLimitStore store({rule(1000, 1min, Technique::kFixed, /*max_keys=*/16)});
+  for (int i = 0; i < 1000; ++i) (void)store.acquire(0, "fill-" + std::to_string(i), 1, kNoon);
+  const Decision first = store.acquire(0, "newcomer", 1, kNoon);
+  ASSERT_TRUE(first.allowed);
+  ASSERT_TRUE(first.overflow);
+  // Under its own name there is no counter to give back to...
+  store.refund(0, "newcomer", 1, kNoon, false);
+  const Decision second = store.acquire(0, "newcomer", 1, kNoon);
+  EXPECT_EQ(second.remaining, first.remaining - 1);
+  // ...as the overflow it was counted under, the unit comes back.
+  store.refund(0, "newcomer", 1, kNoon, /*overflow=*/true);
+  const Decision third = store.acquire(0, "newcomer", 1, kNoon);
+  EXPECT_EQ(third.remaining, second.remaining);
 }
 
 TEST(RateLimiter, UnderConcurrencyALimitAdmitsExactlyItsCount) {
