@@ -7,6 +7,7 @@
 #include "core/sha256.hpp"
 #include "core/text.hpp"
 
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -175,25 +176,6 @@ std::string quoted(const Value& v) {
 }
 std::string shown(const Value& v) {
   return v.secret ? std::string(Secret::kMasked) : printable(v.text);
-}
-
-// `text` as a JSON string literal: quoted, with ", \ and control characters escaped.
-std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += kHex[(c >> 4) & 0xf];
-      out += kHex[c & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 class Loader {
@@ -974,16 +956,10 @@ std::optional<std::array<std::uint8_t, 32>> Loader::token_digest(const Entry& e)
   if (text.starts_with(kPrefix)) {
     const std::string_view hex = text.substr(kPrefix.size());
     std::array<std::uint8_t, 32> digest{};
-    const auto nibble = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
     bool ok = hex.size() == 64;
     for (std::size_t i = 0; ok && i < 32; ++i) {
-      const int hi = nibble(hex[2 * i]);
-      const int lo = nibble(hex[2 * i + 1]);
+      const int hi = text::hex_digit(hex[2 * i]);
+      const int lo = text::hex_digit(hex[2 * i + 1]);
       ok = hi >= 0 && lo >= 0;
       if (ok) digest[i] = static_cast<std::uint8_t>(hi << 4 | lo);
     }
@@ -1049,7 +1025,10 @@ void Loader::read_keys(const Entry& e, std::vector<VirtualKey>& out) {
                             const auto v = scalar(m, "a string");
                             if (!v) return;
                             // Kept as a JSON string, as cf-aig-metadata values are logged.
-                            key.metadata.emplace_back(m.key.Scalar(), json_string(v->text));
+                            key.metadata.emplace_back(
+                                m.key.Scalar(),
+                                nlohmann::json(v->text).dump(
+                                    -1, ' ', false, nlohmann::json::error_handler_t::replace));
                           });
                         }},
                    });

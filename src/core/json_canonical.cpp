@@ -1,5 +1,7 @@
 #include "core/json_canonical.hpp"
 
+#include "core/text.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -23,13 +25,6 @@ constexpr std::array<bool, 256> kPlain = [] {
   for (int c = 0x20; c < 0x100; ++c) plain[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
   return plain;
 }();
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 void append_utf8(std::string& out, std::uint32_t cp) {
   if (cp < 0x80) {
@@ -208,7 +203,7 @@ class Canonicalizer {
   bool hex4(std::uint32_t& cp) noexcept {
     if (end_ - p_ < 4) return false;
     for (int i = 0; i < 4; ++i) {
-      const int v = hex_value(*p_++);
+      const int v = text::hex_digit(*p_++);
       if (v < 0) return false;
       cp = (cp << 4) | static_cast<std::uint32_t>(v);
     }

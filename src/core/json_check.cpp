@@ -1,5 +1,7 @@
 #include "core/json_check.hpp"
 
+#include "core/text.hpp"
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -20,12 +22,7 @@ constexpr std::array<bool, 256> kPlain = [] {
   return plain;
 }();
 
-int hex_value(Byte c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+int hex_value(Byte c) noexcept { return text::hex_digit(static_cast<char>(c)); }
 
 // The open arrays and objects, innermost last. The first 64 levels live inline.
 class Nesting {

@@ -11,6 +11,21 @@
 
 namespace aigw::text {
 
+// The value of one hex digit (either case), or -1.
+constexpr int hex_digit(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// `s` without the spaces and tabs around it (HTTP's optional whitespace, RFC 9110 §5.6.3).
+constexpr std::string_view trim_ows(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
 // ASCII lower case (header names, schemes, host names); other bytes are left alone.
 std::string lower(std::string_view s);
 

@@ -3,6 +3,7 @@
 #include "aigw/error.hpp"
 
 #include "core/metrics.hpp"
+#include "core/text.hpp"
 #include "store/log_store.hpp"
 
 #include <charconv>
@@ -26,13 +27,6 @@ ApiResponse json_response(unsigned status, const json& body) {
                      body.dump(-1, ' ', false, json::error_handler_t::replace)};
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // application/x-www-form-urlencoded decoding of one query component.
 std::optional<std::string> url_decode(std::string_view in) {
   std::string out;
@@ -41,10 +35,10 @@ std::optional<std::string> url_decode(std::string_view in) {
     if (in[i] == '+') {
       out += ' ';
     } else if (in[i] == '%') {
-      if (i + 2 >= in.size() || hex_value(in[i + 1]) < 0 || hex_value(in[i + 2]) < 0) {
+      if (i + 2 >= in.size() || text::hex_digit(in[i + 1]) < 0 || text::hex_digit(in[i + 2]) < 0) {
         return std::nullopt;
       }
-      out += static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));
+      out += static_cast<char>(text::hex_digit(in[i + 1]) * 16 + text::hex_digit(in[i + 2]));
       i += 2;
     } else {
       out += in[i];

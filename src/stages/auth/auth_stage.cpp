@@ -1,6 +1,7 @@
 #include "stages/auth/auth_stage.hpp"
 
 #include "core/sha256.hpp"
+#include "core/text.hpp"
 #include "pipeline/request_facts.hpp"
 
 #include <boost/beast/core/string.hpp>
@@ -13,12 +14,6 @@ namespace {
 
 Error unauthorized(std::string detail) {
   return Error{ErrorCode::kUnauthorized, std::move(detail), false};
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 }  // namespace
@@ -35,13 +30,13 @@ Result<const VirtualKey*> AuthStage::check(std::optional<std::string_view> heade
   }
   // RFC 9110 §11.1: the scheme is case-insensitive; one or more spaces before the token.
   constexpr std::string_view kScheme = "bearer";
-  const std::string_view value = trim(*header);
+  const std::string_view value = text::trim_ows(*header);
   if (value.size() <= kScheme.size() ||
       !boost::beast::iequals(value.substr(0, kScheme.size()), kScheme) ||
       (value[kScheme.size()] != ' ' && value[kScheme.size()] != '\t')) {
     return unauthorized("cf-aig-authorization must be \"Bearer <token>\"");
   }
-  const std::string_view token = trim(value.substr(kScheme.size()));
+  const std::string_view token = text::trim_ows(value.substr(kScheme.size()));
   const Sha256Digest presented = sha256(token);
   // Digests of equal length, compared in full for every configured token: the time taken
   // says nothing about which token, or how much of one, matched.

@@ -38,12 +38,6 @@ std::string counter_key(std::string_view value) {
   return key;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // The value of the rule's scope for this request. Requests without it (no such header, no
 // such metadata key) share the counter of the empty value: leaving a header out does not
 // escape its limit.
@@ -57,10 +51,10 @@ std::string scope_value(const RateLimitRule& rule, const RequestContext& ctx) {
       return ctx.virtual_key != nullptr ? ctx.virtual_key->name : std::string();
     case RuleScope::kHeader: {
       if (rule.scope_name.starts_with("cf-aig-")) {
-        return counter_key(trim(ctx.control_header(rule.scope_name).value_or("")));
+        return counter_key(text::trim_ows(ctx.control_header(rule.scope_name).value_or("")));
       }
       const auto it = ctx.request.find(rule.scope_name);
-      return it == ctx.request.end() ? std::string() : counter_key(trim(it->value()));
+      return it == ctx.request.end() ? std::string() : counter_key(text::trim_ows(it->value()));
     }
     case RuleScope::kMetadata: {
       const auto header = ctx.control_header("cf-aig-metadata");
