@@ -109,8 +109,7 @@ Decision MemoryRateLimitStore::sliding(const RuleState& state, Counter& c, std::
   }
   // Room again (refused) or a full reset (admitted) once enough of the oldest slots have
   // left the trailing window: slot number s leaves it at (s + 1) * slot + window.
-  std::uint64_t left = 0;
-  for (std::size_t i = 0; i < counted; ++i) left += c.slots[i];
+  std::uint64_t left = used + (d.allowed ? cost : 0);
   d.reset = milliseconds(state.window_ms);
   for (std::size_t i = counted; i-- > 0;) {
     left -= c.slots[i];
@@ -125,26 +124,36 @@ Decision MemoryRateLimitStore::sliding(const RuleState& state, Counter& c, std::
   return d;
 }
 
-Decision MemoryRateLimitStore::acquire(std::size_t rule_index, std::string_view key,
-                                       std::uint64_t cost, WallTime now) {
+MemoryRateLimitStore::Shard& MemoryRateLimitStore::shard_of(RuleState& state,
+                                                            std::string_view key) {
+  return state.shards[std::hash<std::string_view>{}(key) % kShards];
+}
+
+Decision MemoryRateLimitStore::take(std::size_t rule_index, std::string_view key,
+                                    std::uint64_t cost, WallTime now, bool force, bool overflow) {
   RuleState& state = *rules_.at(rule_index);
-  Shard& shard = state.shards[std::hash<std::string_view>{}(key) % kShards];
+  Shard& shard = shard_of(state, key);
   const std::int64_t now_ms = unix_ms(now);
   std::lock_guard lock(shard.mutex);
-  bool overflow = false;
-  Counter* c = find_or_add(state, shard, key, now_ms, overflow);
+  Counter* c = overflow ? &shard.counters[std::string(kOverflowKey)]
+                        : find_or_add(state, shard, key, now_ms, overflow);
   c->last_used_ms = std::max(c->last_used_ms, now_ms);
   Decision d = state.rule.technique == RateLimitRule::Technique::kFixed
-                   ? fixed(state, *c, cost, now_ms)
-                   : sliding(state, *c, cost, now_ms);
+                   ? fixed(state, *c, cost, now_ms, force)
+                   : sliding(state, *c, cost, now_ms, force);
   d.overflow = overflow;
   return d;
+}
+
+Decision MemoryRateLimitStore::acquire(std::size_t rule_index, std::string_view key,
+                                       std::uint64_t cost, WallTime now) {
+  return take(rule_index, key, cost, now, /*force=*/false, /*overflow=*/false);
 }
 
 void MemoryRateLimitStore::refund(std::size_t rule_index, std::string_view key, std::uint64_t cost,
                                   WallTime taken_at, bool overflow) {
   RuleState& state = *rules_.at(rule_index);
-  Shard& shard = state.shards[std::hash<std::string_view>{}(key) % kShards];
+  Shard& shard = shard_of(state, key);
   const std::int64_t taken_ms = unix_ms(taken_at);
   std::lock_guard lock(shard.mutex);
   // A counter dropped since (idle for a whole window) has nothing left to give back.
@@ -164,19 +173,7 @@ void MemoryRateLimitStore::refund(std::size_t rule_index, std::string_view key, 
 
 void MemoryRateLimitStore::add(std::size_t rule_index, std::string_view key, std::uint64_t cost,
                                WallTime now, bool overflow) {
-  RuleState& state = *rules_.at(rule_index);
-  Shard& shard = state.shards[std::hash<std::string_view>{}(key) % kShards];
-  const std::int64_t now_ms = unix_ms(now);
-  std::lock_guard lock(shard.mutex);
-  bool full = false;
-  Counter* c = overflow ? &shard.counters[std::string(kOverflowKey)]
-                        : find_or_add(state, shard, key, now_ms, full);
-  c->last_used_ms = std::max(c->last_used_ms, now_ms);
-  if (state.rule.technique == RateLimitRule::Technique::kFixed) {
-    (void)fixed(state, *c, cost, now_ms, true);
-  } else {
-    (void)sliding(state, *c, cost, now_ms, true);
-  }
+  (void)take(rule_index, key, cost, now, /*force=*/true, overflow);
 }
 
 std::size_t MemoryRateLimitStore::keys() const {

@@ -99,6 +99,11 @@ class MemoryRateLimitStore final : public RateLimitStore {
     std::array<Shard, 16> shards;
   };
 
+  static Shard& shard_of(RuleState& state, std::string_view key);
+  // acquire() (`force` false) and add() (true, past the limit); `overflow`: use the shard's
+  // overflow counter, as an earlier Decision said.
+  Decision take(std::size_t rule_index, std::string_view key, std::uint64_t cost, WallTime now,
+                bool force, bool overflow);
   // The counter of `key`, or the shard's overflow counter (and `overflow` set) when the shard
   // is full.
   Counter* find_or_add(RuleState& state, Shard& shard, std::string_view key, std::int64_t now_ms,
