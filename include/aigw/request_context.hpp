@@ -84,6 +84,7 @@ std::string_view cache_status_name(CacheStatus status) noexcept;
 struct CacheCapture;    // the cache stage's copy of a response being stored
 struct MeterState;      // the metering stage's per-request state (src/stages/meter)
 struct RateLimitState;  // what the rate-limit stage took for this request
+struct RequestFacts;    // the body's model and sizes, read once (src/pipeline/request_facts)
 
 // Rewrites a streamed response body on its way to the client: the metering stage removes the
 // usage event it asked the provider for. Installed in on_response_head, only for a body
@@ -135,6 +136,9 @@ struct RequestContext {
   std::optional<SteadyTime> finished;
   Outcome outcome = Outcome::kPending;
   std::optional<Error> error;  // the gateway-side failure, if any
+
+  // --- writer = request_facts() (src/pipeline/request_facts.hpp), on first use ---
+  std::shared_ptr<const RequestFacts> facts;
 
   // --- writer = the authentication stage (src/stages/auth) ---
   // The virtual key whose token the request carried; nullptr without one (auth off, or one of

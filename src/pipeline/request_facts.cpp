@@ -2,10 +2,15 @@
 
 #include "upstream/providers/usage/request_info.hpp"
 
+#include <memory>
+
 namespace aigw {
 
-RequestFacts request_facts(const RequestContext& ctx) {
-  RequestFacts facts;
+const RequestFacts& request_facts(RequestContext& ctx) {
+  if (ctx.facts) return *ctx.facts;
+  auto read = std::make_shared<RequestFacts>();
+  RequestFacts& facts = *read;
+  ctx.facts = std::move(read);
   if (ctx.provider == nullptr) return facts;
   const std::string_view target = ctx.target.target;
   const std::string_view path = target.substr(0, target.find('?'));

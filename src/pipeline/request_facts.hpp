@@ -17,6 +17,8 @@ struct RequestFacts {
   std::optional<std::uint64_t> max_output_tokens;  // the client's output cap, if it set one
 };
 
-RequestFacts request_facts(const RequestContext& ctx);
+// Read from the body the first time a stage asks, then kept in ctx.facts: a request whose
+// key is limited to some models and which meets a token rule is read once.
+const RequestFacts& request_facts(RequestContext& ctx);
 
 }  // namespace aigw

@@ -57,7 +57,7 @@ Result<const VirtualKey*> AuthStage::check(std::optional<std::string_view> heade
 
 namespace {
 
-std::optional<Error> permitted(const VirtualKey& key, const RequestContext& ctx) {
+std::optional<Error> permitted(const VirtualKey& key, RequestContext& ctx) {
   const auto allows = [](const std::vector<std::string>& list, const std::string& value) {
     return list.empty() || std::find(list.begin(), list.end(), value) != list.end();
   };
@@ -66,7 +66,7 @@ std::optional<Error> permitted(const VirtualKey& key, const RequestContext& ctx)
                  "key '" + key.name + "' may not use provider '" + ctx.provider_slug + "'", false};
   }
   if (!key.models.empty()) {
-    const std::string model = request_facts(ctx).model;
+    const std::string& model = request_facts(ctx).model;
     if (!allows(key.models, model)) {
       return Error{ErrorCode::kForbidden,
                    model.empty() ? "key '" + key.name +

@@ -96,7 +96,8 @@ limits::WallTime RateLimitStage::now() const {
 
 std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
   const limits::WallTime t = now();
-  const RequestFacts facts = needs_model_ || counts_tokens_ ? request_facts(ctx) : RequestFacts{};
+  static const RequestFacts kUnread;
+  const RequestFacts& facts = needs_model_ || counts_tokens_ ? request_facts(ctx) : kUnread;
   auto state = std::make_shared<RateLimitState>();
   state->at = t;
   for (std::size_t i = 0; i < rules_.size(); ++i) {
