@@ -40,8 +40,9 @@ std::string counter_key(std::string_view value) {
 
 // The value of the rule's scope for this request. Requests without it (no such header, no
 // such metadata key) share the counter of the empty value: leaving a header out does not
-// escape its limit.
-std::string scope_value(const RateLimitRule& rule, const RequestContext& ctx) {
+// escape its limit. `metadata`: cf-aig-metadata, parsed by the first rule that needs it.
+std::string scope_value(const RateLimitRule& rule, const RequestContext& ctx,
+                        std::optional<nlohmann::json>& metadata) {
   switch (rule.scope) {
     case RuleScope::kGateway:
       return {};
@@ -57,12 +58,13 @@ std::string scope_value(const RateLimitRule& rule, const RequestContext& ctx) {
       return it == ctx.request.end() ? std::string() : counter_key(text::trim_ows(it->value()));
     }
     case RuleScope::kMetadata: {
-      const auto header = ctx.control_header("cf-aig-metadata");
-      if (!header) return {};
-      const auto json = nlohmann::json::parse(*header, nullptr, false);
-      if (!json.is_object()) return {};
-      const auto it = json.find(rule.scope_name);
-      if (it == json.end()) return {};
+      if (!metadata) {
+        const auto header = ctx.control_header("cf-aig-metadata");
+        metadata = header ? nlohmann::json::parse(*header, nullptr, false) : nlohmann::json();
+      }
+      if (!metadata->is_object()) return {};
+      const auto it = metadata->find(rule.scope_name);
+      if (it == metadata->end()) return {};
       return counter_key(it->is_string() ? it->get<std::string>() : it->dump());
     }
   }
@@ -98,14 +100,15 @@ std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
   const limits::WallTime t = now();
   static const RequestFacts kUnread;
   const RequestFacts& facts = needs_model_ || counts_tokens_ ? request_facts(ctx) : kUnread;
-  auto state = std::make_shared<RateLimitState>();
-  state->at = t;
+  RateLimitState state;
+  state.at = t;
+  std::optional<nlohmann::json> metadata;
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     const RateLimitRule& rule = rules_[i];
     if (rule.provider && *rule.provider != ctx.provider_slug) continue;
     if (rule.model && *rule.model != facts.model) continue;
     if (rule.key && (ctx.virtual_key == nullptr || ctx.virtual_key->name != *rule.key)) continue;
-    std::string key = scope_value(rule, ctx);
+    std::string key = scope_value(rule, ctx, metadata);
     // Tokens: the prompt's estimate plus the output cap the client set (or the rule's
     // default), reserved now so that concurrent requests cannot all pass an almost-spent
     // limit; settled with the metered figures in on_complete.
@@ -115,10 +118,10 @@ std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
             : facts.prompt_tokens + facts.max_output_tokens.value_or(rule.default_max_tokens);
     const limits::Decision d = store_->acquire(i, key, cost, t);
     if (d.allowed) {
-      state->taken.push_back({i, std::move(key), cost, d.overflow});
+      state.taken.push_back({i, std::move(key), cost, d.overflow});
       continue;
     }
-    for (const auto& taken : state->taken)
+    for (const auto& taken : state.taken)
       store_->refund(taken.rule, taken.key, taken.cost, t, taken.overflow);
     const std::string retry = seconds_up(d.reset);
     ctx.response_headers.emplace_back("retry-after", retry);
@@ -137,7 +140,8 @@ std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
                      "; retry after " + retry + "s",
                  false};
   }
-  if (counts_tokens_) ctx.rate_limit = std::move(state);
+  // Kept only for token rules, which settle in on_complete.
+  if (counts_tokens_) ctx.rate_limit = std::make_shared<RateLimitState>(std::move(state));
   return std::nullopt;
 }
 
