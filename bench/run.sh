@@ -218,18 +218,16 @@ mkdir -p "$pki"
 body='{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Hello! How are you today?"}],"temperature":0.7,"max_tokens":64}'
 stream_body='{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Hello! How are you today?"}],"temperature":0.7,"max_tokens":64,"stream":true}'
 auth="Authorization: Bearer sk-bench-000000000000000000000000000000000000000000000000"
-cat >"$tmp/post.lua" <<EOF
+wrk_script() {  # wrk_script FILE BODY: a wrk script that POSTs BODY as the SDK would
+  cat >"$1" <<EOF
 wrk.method = "POST"
-wrk.body = '$body'
+wrk.body = '$2'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "${auth#Authorization: }"
 EOF
-cat >"$tmp/stream.lua" <<EOF
-wrk.method = "POST"
-wrk.body = '$stream_body'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "${auth#Authorization: }"
-EOF
+}
+wrk_script "$tmp/post.lua" "$body"
+wrk_script "$tmp/stream.lua" "$stream_body"
 
 # Memory per cached entry: request i carries "Hello #i", so the first $cache_entries requests
 # are all different (each a miss that gets stored); later ones repeat the last (hits). wrk
