@@ -3,6 +3,7 @@
 // forwarded, and every refusal is an exact 401.
 
 #include "core/sha256.hpp"
+#include "support/error_body.hpp"
 #include "support/fake_provider.hpp"
 #include "support/gateway.hpp"
 #include "support/http_client.hpp"
@@ -20,9 +21,6 @@ constexpr const char* kChat =
     R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]})";
 constexpr const char* kToken = "aigw-test-token-0123456789abcdef";
 constexpr const char* kOtherToken = "second-token";
-
-// GCC 12 cannot build a braced header list inside co_await: made here instead.
-Exchange::Headers json_headers() { return {{"Content-Type", "application/json"}}; }
 
 struct Fixture {
   Fixture()
@@ -51,12 +49,9 @@ void expect_401(const HttpResponse& res, const std::string& message) {
   EXPECT_EQ(res.header("www-authenticate"), "Bearer realm=\"aigw\"");
   EXPECT_EQ(res.header("content-type"), "application/json");
   EXPECT_FALSE(res.header("cf-aig-log-id").empty());
-  json expected = {{"error",
-                    {{"message", message},
-                     {"type", "authentication_error"},
-                     {"param", nullptr},
-                     {"code", "unauthorized"}}}};
-  EXPECT_EQ(json::parse(res.body, nullptr, false), expected) << res.body;
+  EXPECT_EQ(json::parse(res.body, nullptr, false),
+            gateway_error(message, "authentication_error", "unauthorized"))
+      << res.body;
 }
 
 TEST(Auth, AValidTokenPassesAndNeverReachesTheProvider) {

@@ -67,8 +67,6 @@ struct Fixture {
 
 // Answers every request with a body naming its sequence number, so a test can tell a
 // cached answer (same number) from a fresh one.
-Exchange::Headers json_headers() { return {{"Content-Type", "application/json"}}; }
-
 Handler counting(unsigned status = 200) {
   auto n = std::make_shared<std::atomic<int>>(0);
   return [=](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {

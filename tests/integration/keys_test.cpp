@@ -4,6 +4,7 @@
 
 #include "config/load.hpp"
 #include "core/sha256.hpp"
+#include "support/error_body.hpp"
 #include "support/fake_provider.hpp"
 #include "support/gateway.hpp"
 #include "support/http_client.hpp"
@@ -19,8 +20,6 @@ using json = nlohmann::json;
 
 constexpr const char* kChat =
     R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]})";
-
-Exchange::Headers json_headers() { return {{"Content-Type", "application/json"}}; }
 
 // The keys and rules as a user writes them, through the real loader; tokens from the
 // environment.
@@ -89,12 +88,9 @@ struct Fixture {
 
 void expect_403(const HttpResponse& res, const std::string& message) {
   EXPECT_EQ(res.status, 403u);
-  const json expected = {{"error",
-                          {{"message", message},
-                           {"type", "permission_error"},
-                           {"param", nullptr},
-                           {"code", "forbidden"}}}};
-  EXPECT_EQ(json::parse(res.body, nullptr, false), expected) << res.body;
+  EXPECT_EQ(json::parse(res.body, nullptr, false),
+            gateway_error(message, "permission_error", "forbidden"))
+      << res.body;
 }
 
 TEST(VirtualKeys, EachKeysTokenAuthenticatesBesideThePlainTokens) {

@@ -55,8 +55,6 @@ std::vector<std::string> events(const std::string& stream) {
   return out;
 }
 
-Exchange::Headers json_headers() { return {{"Content-Type", "application/json"}}; }
-
 std::string completion(const std::string& model) {
   return R"({"id":"chatcmpl-1","object":"chat.completion","created":1,"model":")" + model +
          R"(","choices":[{"index":0,"message":{"role":"assistant","content":"Hello!"},)"

@@ -3,6 +3,7 @@
 // under concurrency, scopes and narrowing.
 
 #include "config/load.hpp"
+#include "support/error_body.hpp"
 #include "support/fake_provider.hpp"
 #include "support/gateway.hpp"
 #include "support/http_client.hpp"
@@ -24,8 +25,6 @@ constexpr const char* kChat =
     R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]})";
 const Headers kJson = {{"Content-Type", "application/json"},
                        {"Authorization", "Bearer sk-provider-key"}};
-
-Exchange::Headers json_headers() { return {{"Content-Type", "application/json"}}; }
 
 Handler ok_handler() {
   return [](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
@@ -83,15 +82,10 @@ TEST(RateLimits, TheReadmeRuleAdmitsTenAMinuteThenAnswersAnExact429) {
   EXPECT_EQ(res.header("x-ratelimit-remaining"), "0");
   EXPECT_EQ(res.header("x-ratelimit-reset"), retry);
   EXPECT_FALSE(res.header("cf-aig-log-id").empty());
-  const json expected = {
-      {"error",
-       {{"message",
-         "rate limit 'rate_limits[0]' exceeded: 10 requests per 1m (fixed window); "
-         "retry after " +
-             retry + "s"},
-        {"type", "rate_limit_error"},
-        {"param", nullptr},
-        {"code", "rate_limited"}}}};
+  const json expected = gateway_error(
+      "rate limit 'rate_limits[0]' exceeded: 10 requests per 1m (fixed window); retry after " +
+          retry + "s",
+      "rate_limit_error", "rate_limited");
   EXPECT_EQ(json::parse(res.body, nullptr, false), expected) << res.body;
 }
 

@@ -65,6 +65,10 @@ class Exchange {
 
 using Handler = std::function<boost::asio::awaitable<void>(const FakeRequest&, Exchange&)>;
 
+// Content-Type: application/json, for respond(). A function rather than a braced list at the
+// call site: GCC 12 cannot build a braced header list inside co_await.
+inline Exchange::Headers json_headers() { return {{"Content-Type", "application/json"}}; }
+
 class FakeProvider {
  public:
   struct Options {
