@@ -269,6 +269,7 @@ class Loader {
   SourceMark auth_mark_;
   std::size_t auth_tokens_listed_ = 0;
   SourceMark keys_mark_;
+  bool log_path_given_ = false;  // log.path is in the file (resolved when read)
   std::map<std::size_t, SourceMark> rate_limit_key_marks_;  // rate_limits[i].key
   // rate_limits[i].unit: tokens, checked against metering.enabled once both are read.
   std::vector<std::pair<std::string, SourceMark>> token_rule_marks_;
@@ -521,7 +522,10 @@ void Loader::read(const YAML::Node& root, Config& config) {
       error(mark, path, "token limits need metering (metering.enabled is false)");
     }
   }
-  if (const std::filesystem::path p(config.log.path); p.is_relative() && !base_dir_.empty()) {
+  // The default (log.path not in the file) is next to the config file, as a given path is
+  // once read; a given path is resolved already and must not be resolved twice.
+  if (const std::filesystem::path p(config.log.path);
+      !log_path_given_ && p.is_relative() && !base_dir_.empty()) {
     config.log.path = (base_dir_ / p).lexically_normal().string();  // the default, unset
   }
   // With SO_REUSEPORT a second bind to the same port does not fail: the kernel would quietly
@@ -715,7 +719,10 @@ void Loader::read_log(const Entry& e, RequestLogConfig& out) {
            [&](const Entry& f) {
              const auto v = scalar(f, "a path");
              if (!v) return;
-             if (auto path = output_path(f, *v, "must not be empty")) out.path = std::move(*path);
+             if (auto path = output_path(f, *v, "must not be empty")) {
+               out.path = std::move(*path);
+               log_path_given_ = true;
+             }
            }},
           {"flush_interval",
            [&](const Entry& f) {

@@ -735,6 +735,21 @@ TEST(ConfigCache, KeysAndBounds) {
 namespace aigw::config {
 namespace {
 
+// scripts/run.sh passes a relative config path (config/aigw.yaml), whose log.path: aigw.db
+// must become config/aigw.db, not config/config/aigw.db.
+TEST(ConfigLog, APathGivenInAConfigFoundByARelativePathIsResolvedOnce) {
+  TempDir dir;
+  dir.write("given.yaml", "log:\n  path: aigw.db\n");
+  dir.write("default.yaml", "log:\n  enabled: true\n");
+  const auto relative_dir = std::filesystem::relative(dir.path());
+  ASSERT_TRUE(relative_dir.is_relative());
+  for (const char* name : {"given.yaml", "default.yaml"}) {
+    const LoadResult r = load_file((relative_dir / name).string(), fake_env());
+    ASSERT_TRUE(r.ok()) << r.diagnostics.at(0).str();
+    EXPECT_EQ(r.config->log.path, (relative_dir / "aigw.db").string()) << name;
+  }
+}
+
 TEST(ConfigLog, KeysBoundsAndDefaultPath) {
   TempDir dir;
   const std::string file = dir.write("aigw.yaml", "log:\n  flush_interval: 500ms\n");
