@@ -85,8 +85,16 @@ struct ProviderConfig {
   // Add stream_options.include_usage to OpenAI-compatible stream requests (and remove the
   // extra usage event from what the client gets); unset = metering.include_usage.
   std::optional<bool> include_usage;
+  // Stored provider keys (BYOK, docs/auth-and-limits.md): alias → key, always from ${ENV}.
+  // The gateway sends the one chosen by cf-aig-byok-alias (default alias "default") in the
+  // provider's credential header, in place of whatever credential the client sent.
+  std::vector<std::pair<std::string, Secret>> keys;
+  // The header a stored key goes in (lower-case); unset = the provider's own (Authorization:
+  // Bearer for custom providers). Written "authorization", the key gets the Bearer scheme.
+  std::optional<std::string> key_header;
   SourceMark mark;  // where the provider's entry starts
   SourceMark base_url_mark;
+  SourceMark keys_mark;
 };
 
 struct LoggingConfig {

@@ -1,7 +1,7 @@
 #pragma once
 // Provider adapters: everything that differs between providers lives behind this interface
-// (the URL mapping and which usage format a path answers in; auth-header injection joins it
-// in a later issue), so stages never branch on a provider's name.
+// (the URL mapping, which usage format a path answers in, which header carries its API key),
+// so stages never branch on a provider's name.
 
 #include "aigw/config.hpp"
 #include "aigw/error.hpp"
@@ -79,10 +79,17 @@ class ProviderAdapter {
   virtual Result<UpstreamTarget> map_path(const MapInput& in, const Url& base) const = 0;
 };
 
+// How a provider takes its API key: the header, and what comes before the key in it.
+struct CredentialHeader {
+  std::string name;    // lower-case; "" = the gateway cannot send a stored key (SigV4, OAuth)
+  std::string prefix;  // "Bearer " in Authorization, else ""
+};
+
 // One configured provider: its adapter plus its effective settings.
 struct Provider {
   std::shared_ptr<const ProviderAdapter> adapter;
-  ProviderConfig config;  // name always set; base_url always set (default filled in)
+  CredentialHeader credential;  // providers.<name>.key_header, else the provider's own
+  ProviderConfig config;        // name always set; base_url always set (default filled in)
   Url base;
 };
 

@@ -244,6 +244,7 @@ class Loader {
   void read_upstream(const Entry& e, UpstreamConfig& out);
   void read_providers(const Entry& e, std::map<std::string, ProviderConfig>& out);
   void read_provider(const Entry& e, ProviderConfig& out);
+  void read_provider_keys(const Entry& e, ProviderConfig& out);
   void read_headers(const Entry& e, std::vector<std::pair<std::string, Secret>>& out);
   void read_logging(const Entry& e, LoggingConfig& out);
   void read_cache(const Entry& e, CacheConfig& out);
@@ -269,7 +270,9 @@ class Loader {
   SourceMark auth_mark_;
   std::size_t auth_tokens_listed_ = 0;
   SourceMark keys_mark_;
-  bool log_path_given_ = false;  // log.path is in the file (resolved when read)
+  bool log_path_given_ = false;
+  std::vector<std::pair<SourceMark, std::string>>
+      stored_keys_marks_;  // providers.*.keys  // log.path is in the file (resolved when read)
   std::map<std::size_t, SourceMark> rate_limit_key_marks_;  // rate_limits[i].key
   // rate_limits[i].unit: tokens, checked against metering.enabled once both are read.
   std::vector<std::pair<std::string, SourceMark>> token_rule_marks_;
@@ -509,6 +512,13 @@ void Loader::read(const YAML::Node& root, Config& config) {
   if (!config.keys.empty() && !config.auth.enabled) {
     error(keys_mark_, "keys", "virtual keys need auth.enabled: true");
   }
+  if (!config.auth.enabled) {
+    for (const auto& [mark, path] : stored_keys_marks_) {
+      error(mark, path,
+            "stored provider keys need auth.enabled: true (without it, anyone who reaches the "
+            "gateway spends them)");
+    }
+  }
   for (std::size_t i = 0; i < config.rate_limits.size(); ++i) {
     const auto& rule = config.rate_limits[i];
     if (rule.key && std::none_of(config.keys.begin(), config.keys.end(),
@@ -657,7 +667,47 @@ void Loader::read_provider(const Entry& e, ProviderConfig& out) {
                 read_bool(f, b);
                 out.include_usage = b;
               }},
+             {"keys", [&](const Entry& f) { read_provider_keys(f, out); }},
+             {"key_header",
+              [&](const Entry& f) {
+                const auto v = scalar(f, "a header name");
+                if (!v) return;
+                if (v->text.empty() || !std::all_of(v->text.begin(), v->text.end(), is_tchar)) {
+                  error(f, "not a valid HTTP header name (got " + quoted(*v) + ")");
+                  return;
+                }
+                out.key_header = lower(v->text);
+              }},
          });
+}
+
+// alias: ${ENV_VAR}, one entry per stored key. A key is never written in the file: the file
+// is shared and committed far more often than the environment.
+void Loader::read_provider_keys(const Entry& e, ProviderConfig& out) {
+  out.keys_mark = at(e);
+  stored_keys_marks_.emplace_back(at(e), e.path);
+  for_each_entry(e, false, "duplicate alias", [&](const Entry& k) {
+    const std::string& alias = k.key.Scalar();
+    if (!valid_slug(alias)) {
+      error(mark_of(k.key.Mark()), k.path, "an alias must match [a-z0-9][a-z0-9-]*");
+      return;
+    }
+    const auto v = scalar(k, "a key");
+    if (!v) return;
+    if (!v->secret) {
+      error(k, "a provider key must not be written in the config file: use ${ENV_VAR}");
+      return;
+    }
+    if (v->text.empty()) {
+      error(k, "the key is empty");
+      return;
+    }
+    if (v->text.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      error(k, "the key must not contain CR, LF or NUL");
+      return;
+    }
+    out.keys.emplace_back(alias, Secret(v->text, true));
+  });
 }
 
 void Loader::read_headers(const Entry& e, std::vector<std::pair<std::string, Secret>>& out) {

@@ -4,6 +4,7 @@
 #include "pipeline/headers.hpp"
 #include "stages/access_log/access_log_stage.hpp"
 #include "stages/auth/auth_stage.hpp"
+#include "stages/byok/byok_stage.hpp"
 #include "stages/cache/cache_stage.hpp"
 #include "stages/meter/meter_stage.hpp"
 #include "stages/rate_limit/rate_limit_stage.hpp"
@@ -290,6 +291,9 @@ std::vector<std::shared_ptr<Stage>> build_stages(const Config& config, const Tel
   // cache keys on whether it rewrote the body. The access log goes last so its on_complete
   // sees what every other stage recorded.
   if (auto auth = AuthStage::create(config)) stages.push_back(std::move(auth));
+  // Stored provider keys right after authentication: only an authenticated request gets one,
+  // and the cache scopes its entries by the credential actually sent.
+  stages.push_back(std::make_shared<ByokStage>());
   if (config.metering.enabled) {
     stages.push_back(std::make_shared<MeterStage>(config, telemetry.metrics, telemetry.log));
   }

@@ -18,6 +18,10 @@ struct Builtin {
   // Placeholders a base_url of this provider may contain.
   std::vector<std::string_view> placeholders;
   std::shared_ptr<const ProviderAdapter> adapter;
+  // The header its API key goes in; name "" where a static key cannot be sent (requests are
+  // signed, or take short-lived OAuth tokens).
+  std::string_view key_header = "authorization";
+  std::string_view key_prefix = "Bearer ";
 };
 
 // Every built-in provider, sorted by slug.

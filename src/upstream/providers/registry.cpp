@@ -4,6 +4,8 @@
 #include "core/text.hpp"
 #include "upstream/providers/adapters.hpp"
 
+#include <boost/beast/core/string.hpp>
+
 #include <algorithm>
 #include <cstddef>
 #include <tuple>
@@ -61,6 +63,34 @@ std::shared_ptr<const ProviderRegistry> ProviderRegistry::build(const Config& co
     return true;
   };
 
+  // The header stored keys go in: key_header, else the provider's own. A stored key where
+  // none can be sent, or a configured header that would overwrite it, is a problem.
+  auto credential = [&](Provider& p, std::string_view header, std::string_view prefix) {
+    const ProviderConfig& pc = p.config;
+    if (pc.key_header) {
+      p.credential = {*pc.key_header, *pc.key_header == "authorization" ? "Bearer " : ""};
+    } else {
+      p.credential = {std::string(header), std::string(prefix)};
+    }
+    if (pc.keys.empty()) return;
+    const std::string key = "providers." + pc.name + ".keys";
+    if (p.credential.name.empty()) {
+      problems.push_back(
+          {pc.keys_mark, key,
+           "stored keys are not supported for " + pc.name +
+               (pc.name == "aws-bedrock" ? " (each request is SigV4-signed by the client)"
+                                         : " (it takes short-lived OAuth access tokens)")});
+      return;
+    }
+    for (const auto& [name, value] : pc.headers) {
+      if (boost::beast::iequals(name, p.credential.name)) {
+        problems.push_back({pc.keys_mark, key,
+                            "providers." + pc.name + ".headers sets " + name +
+                                ", the header the stored keys go in; remove one of them"});
+      }
+    }
+  };
+
   for (const auto& b : providers::builtins()) {
     Provider p;
     p.adapter = b.adapter;
@@ -71,6 +101,7 @@ std::shared_ptr<const ProviderRegistry> ProviderRegistry::build(const Config& co
     p.config.name = std::string(b.slug);
     if (!p.config.base_url) p.config.base_url = std::string(b.default_base);
     if (!resolve(p.config, *p.config.base_url, b.placeholders, p.base)) continue;
+    credential(p, b.key_header, b.key_prefix);
     registry->providers_.emplace_back(std::string(b.slug), std::move(p));
   }
 
@@ -103,6 +134,7 @@ std::shared_ptr<const ProviderRegistry> ProviderRegistry::build(const Config& co
     p.adapter = providers::make_prefix_adapter(slug, /*dedupe_v1=*/false);
     p.config = pc;
     if (!resolve(p.config, *pc.base_url, {}, p.base)) continue;
+    credential(p, "authorization", "Bearer ");
     registry->providers_.emplace_back(slug, std::move(p));
   }
 

@@ -244,7 +244,7 @@ TEST(ConfigUnknownKeys, FarMissListsTheKeys) {
   EXPECT_EQ(diagnostics("providers:\n  openai:\n    api_key: x\n"),
             (Lines{"test.yaml:3:5: providers.openai.api_key: unknown key (expected one of: "
                    "base_url, ca_file, connect_timeout, first_byte_timeout, headers, "
-                   "include_usage, read_timeout, tls_verify)"}));
+                   "include_usage, key_header, keys, read_timeout, tls_verify)"}));
 }
 
 TEST(ConfigUnknownKeys, DuplicateKeysAreErrors) {
@@ -993,6 +993,39 @@ TEST(ConfigKeys, BadKeysAreReported) {
                         "  - limit: 1\n    window: 1s\n    key: nobody\n",
                         fake_env({{"T", "x"}})),
             (Lines{"test.yaml:8:10: rate_limits[0].key: no key named 'nobody' in keys"}));
+}
+
+TEST(ConfigProviderKeys, StoredKeysComeFromTheEnvironment) {
+  const Config c = load_ok(
+      "auth:\n  enabled: true\n  tokens: [\"${T}\"]\nproviders:\n  openai:\n    keys:\n"
+      "      default: ${OPENAI_A}\n      team-b: ${OPENAI_B}\n  custom-x:\n"
+      "    base_url: http://127.0.0.1:9\n    key_header: X-Key\n",
+      fake_env({{"T", "t"}, {"OPENAI_A", "sk-a"}, {"OPENAI_B", "sk-b"}}));
+  const auto& keys = c.providers.at("openai").keys;
+  ASSERT_EQ(keys.size(), 2u);
+  EXPECT_EQ(keys[0].first, "default");
+  EXPECT_EQ(keys[0].second.reveal(), "sk-a");
+  EXPECT_EQ(keys[1].first, "team-b");
+  EXPECT_EQ(keys[1].second.reveal(), "sk-b");
+  EXPECT_EQ(c.providers.at("custom-x").key_header, "x-key");
+}
+
+TEST(ConfigProviderKeys, BadStoredKeysAreReportedWithoutEchoingThem) {
+  EXPECT_EQ(diagnostics("providers:\n  openai:\n    keys:\n      default: ${K}\n",
+                        fake_env({{"K", "sk"}})),
+            (Lines{"test.yaml:4:7: providers.openai.keys: stored provider keys need "
+                   "auth.enabled: true (without it, anyone who reaches the gateway spends them)"}));
+  EXPECT_EQ(diagnostics("auth:\n  enabled: true\n  tokens: [\"${T}\"]\nproviders:\n  openai:\n"
+                        "    keys:\n      default: sk-plain-secret\n      Team_B: ${K}\n"
+                        "      empty: ${EMPTY}\n    key_header: \"bad header\"\n",
+                        fake_env({{"T", "t"}, {"K", "sk"}, {"EMPTY", ""}})),
+            (Lines{"test.yaml:7:16: providers.openai.keys.default: a provider key must not be "
+                   "written in the config file: use ${ENV_VAR}",
+                   "test.yaml:8:7: providers.openai.keys.Team_B: an alias must match "
+                   "[a-z0-9][a-z0-9-]*",
+                   "test.yaml:9:14: providers.openai.keys.empty: the key is empty",
+                   "test.yaml:10:17: providers.openai.key_header: not a valid HTTP header name "
+                   "(got 'bad header')"}));
 }
 
 }  // namespace

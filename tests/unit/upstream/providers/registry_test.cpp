@@ -102,6 +102,48 @@ TEST(ProviderRegistry, Problems) {
                    "provider takes none)"}));
 }
 
+// Stored keys go in each provider's own header; key_header overrides it.
+TEST(ProviderRegistry, StoredKeysGoInTheProvidersOwnHeader) {
+  auto with_key = [](std::string name, std::optional<std::string> base = std::nullopt) {
+    ProviderConfig pc = entry(std::move(name), std::move(base));
+    pc.keys.emplace_back("default", Secret("k", true));
+    pc.keys_mark = {"t.yaml", 9, 5};
+    return pc;
+  };
+  ProviderConfig custom_header = with_key("custom-b", "http://127.0.0.1:9");
+  custom_header.key_header = "x-key";
+  ProviderConfig custom_bearer = with_key("custom-c", "http://127.0.0.1:9");
+  custom_bearer.key_header = "authorization";
+  auto b = build({with_key("openai"), with_key("anthropic"), with_key("azure-openai"),
+                  with_key("google-ai-studio"), with_key("custom-a", "http://127.0.0.1:9"),
+                  custom_header, custom_bearer});
+  EXPECT_EQ(b.problems, Lines{});
+  auto header = [&](std::string_view slug) {
+    const Provider* p = b.registry->find(slug);
+    return p == nullptr ? std::string("?") : p->credential.name + "|" + p->credential.prefix;
+  };
+  EXPECT_EQ(header("openai"), "authorization|Bearer ");
+  EXPECT_EQ(header("groq"), "authorization|Bearer ");
+  EXPECT_EQ(header("anthropic"), "x-api-key|");
+  EXPECT_EQ(header("azure-openai"), "api-key|");
+  EXPECT_EQ(header("google-ai-studio"), "x-goog-api-key|");
+  EXPECT_EQ(header("custom-a"), "authorization|Bearer ");
+  EXPECT_EQ(header("custom-b"), "x-key|");
+  EXPECT_EQ(header("custom-c"), "authorization|Bearer ");
+
+  EXPECT_EQ(build({with_key("aws-bedrock")}).problems,
+            (Lines{"9:5: providers.aws-bedrock.keys: stored keys are not supported for "
+                   "aws-bedrock (each request is SigV4-signed by the client)"}));
+  EXPECT_EQ(build({with_key("google-vertex-ai")}).problems,
+            (Lines{"9:5: providers.google-vertex-ai.keys: stored keys are not supported for "
+                   "google-vertex-ai (it takes short-lived OAuth access tokens)"}));
+  ProviderConfig clash = with_key("anthropic");
+  clash.headers.emplace_back("X-Api-Key", Secret("other", true));
+  EXPECT_EQ(build({clash}).problems,
+            (Lines{"9:5: providers.anthropic.keys: providers.anthropic.headers sets X-Api-Key, "
+                   "the header the stored keys go in; remove one of them"}));
+}
+
 TEST(ProviderRegistry, AllProblemsAreCollected) {
   // Entries are marked in the order given (lines 2, 4, 6); problems come back in that order
   // although the registry visits built-ins first.
