@@ -260,9 +260,11 @@ for scheme in http https; do
 done
 
 # --- proxies ----------------------------------------------------------------------------------
-start_aigw() {  # start_aigw SCHEME NAME [cache|nometer] [FAKE_PORT]: sets aigw_pid, aigw_port,
-  # aigw_admin_port; "cache" turns the cache on, "nometer" sets metering.enabled: false
+start_aigw() {  # start_aigw SCHEME NAME [cache|nometer|limits] [FAKE_PORT]: sets aigw_pid,
+  # aigw_port, aigw_admin_port; "cache" turns the cache on, "nometer" sets metering.enabled:
+  # false, "limits" adds rate limits and a budget that never refuse (every decision is made)
   local scheme=$1 name=$2 ca_line="" log_value='"off"' cache_lines="" meter_lines=""
+  local limit_lines=""
   local upstream_port=${4:-${fake_port[$scheme]}}
   read -r aigw_port aigw_admin_port < <(free_ports 2)
   [[ $scheme == https ]] && ca_line="    ca_file: $pki/ca.pem"
@@ -273,6 +275,15 @@ start_aigw() {  # start_aigw SCHEME NAME [cache|nometer] [FAKE_PORT]: sets aigw_
   max_bytes: 1GiB"
   [[ ${3:-} == nometer ]] && meter_lines="metering:
   enabled: false"
+  [[ ${3:-} == limits ]] && limit_lines="rate_limits:
+  - {name: gateway, limit: 1000000000, window: 1h}
+  - {name: per-ip, limit: 1000000000, window: 1m, technique: sliding, per: ip}
+  - {name: tokens, limit: 1000000000, window: 1h, unit: tokens}
+budgets:
+  - {name: monthly, limit_usd: 1000000, window: month}
+metering:
+  prices:
+    openai/gpt-4o-mini: {input: 0.15, output: 0.6}"
   local log_lines="log:
   path: $tmp/$name-$scheme.db"
   [[ $request_log == off ]] && log_lines="log:
@@ -294,6 +305,7 @@ logging:
 $cache_lines
 $log_lines
 $meter_lines
+$limit_lines
 EOF
   "${proxy_cpu[@]}" "$aigw_bin" --config "$tmp/$name-$scheme.yaml" >"$tmp/$name-$scheme.out" \
     2>"$tmp/$name-$scheme.log" &
@@ -571,6 +583,26 @@ stop "$meter_pid"
 stop "$nometer_pid"
 stop "$fast_pid"
 
+# Limits on vs off: aigw with three rate limits (gateway-wide fixed, per-IP sliding, tokens)
+# and a monthly budget, none of which refuses, against aigw without them, on the HTTP
+# upstream. Rounds interleave the two.
+start_aigw http aigw-limits limits
+limits_pid=$aigw_pid limits_port=$aigw_port limits_admin=$aigw_admin_port
+start_aigw http aigw-nolimits
+nolimits_pid=$aigw_pid nolimits_port=$aigw_port
+sanity "http://127.0.0.1:$limits_port/openai/chat/completions" "aigw, limits on"
+for ((round = 1; round <= rounds; round++)); do
+  throughput limits on "http://127.0.0.1:$limits_port/openai/chat/completions" "$limits_pid"
+  throughput limits off "http://127.0.0.1:$nolimits_port/openai/chat/completions" "$nolimits_pid"
+done
+limited=$(curl -s "http://127.0.0.1:$limits_admin/metrics" |
+  awk '/^aigw_requests_total[{].*status="429"/ {n += $2} END {print n + 0}')
+((limited == 0)) || notes+=("limits on: $limited requests were refused; the run is not comparable")
+median_sample limits.on
+median_sample limits.off
+stop "$limits_pid"
+stop "$nolimits_pid"
+
 # The request log's writer on its own (bench/logwriter): records per second it commits with
 # retention on, against the most requests per second one aigw worker served above.
 if ((logwriter_records > 0)); then
@@ -672,6 +704,11 @@ report="$tmp/report.md"
     "off $(num "${R[stream.unmetered.rpc]}") ($(num "${R[stream.unmetered.rps]}")/s at ${R[stream.unmetered.cpu]}% CPU):" \
     "**on/off $(ratio "${R[stream.metered.rpc]}" "${R[stream.unmetered.rpc]}")**; request log $(num "${R[stream.metered.log_dropped]}") dropped;" \
     "peak RSS $(mb "${R[stream.metered.rss]}") / $(mb "${R[stream.unmetered.rss]}") MB"
+  echo
+  echo "Limits (issue 5): three rate limits and a budget that never refuse vs none, HTTP upstream:" \
+    "$(num "${R[limits.on.rpc]}") req per CPU-s ($(num "${R[limits.on.rps]}")/s at ${R[limits.on.cpu]}% CPU)" \
+    "against $(num "${R[limits.off.rpc]}") ($(num "${R[limits.off.rps]}")/s at ${R[limits.off.cpu]}% CPU):" \
+    "**on/off $(ratio "${R[limits.on.rpc]}" "${R[limits.off.rpc]}")**"
   echo
   echo "Parameters: wrk -t1 -c$connections, ${warmup}s warm-up + ${duration}s, $rounds rounds" \
     "(req/s, proxy CPU and req per CPU-s are each path's median round);" \

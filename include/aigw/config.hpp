@@ -181,6 +181,7 @@ struct RateLimitRule {
   enum class Unit : std::uint8_t {
     kRequests,  // one per request
     kTokens,    // input + output tokens: an estimate reserved at admission, settled when metered
+    kCost,      // US dollars in millionths (budgets): reserved and settled like tokens
   };
   enum class Scope : std::uint8_t {
     kGateway,   // one counter for every request
@@ -204,6 +205,11 @@ struct RateLimitRule {
   // Scope values tracked at once; beyond, new values share one counter (memory stays bounded,
   // and a flood of new values is still limited together).
   std::size_t max_keys = 100'000;
+  // Budgets only. The fixed window is the UTC calendar month (window: month) rather than a
+  // multiple of `window` since the epoch.
+  bool calendar_month = false;
+  // A request whose model has no price: refused (403) rather than admitted uncharged.
+  bool refuse_unpriced = false;
 };
 
 struct Config {
@@ -217,6 +223,9 @@ struct Config {
   LoggingConfig logging;
   CacheConfig cache;
   std::vector<RateLimitRule> rate_limits;
+  // Spend budgets (`budgets`, docs/auth-and-limits.md): rules with unit kCost, limit in
+  // millionths of a US dollar; scope gateway, key or metadata.
+  std::vector<RateLimitRule> budgets;
   RequestLogConfig log;
   MeteringConfig metering;
 };

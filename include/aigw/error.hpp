@@ -19,12 +19,14 @@ enum class ErrorCode : std::uint8_t {
   kInvalidHeader,     // 400 a cf-aig-* control header has a value the gateway cannot use
   kUnauthorized,      // 401 gateway authentication (cf-aig-authorization) missing or wrong
   kForbidden,         // 403 the virtual key may not use this provider or model
+  kUnpricedModel,     // 403 a budget that refuses unpriced models, and the model has no price
   kRouteNotFound,     // 404 path matches no route
   kUnknownProvider,   // 404 provider slug is not known or not configured
   kRequestTimeout,    // 408 client too slow to send its request
   kBodyTooLarge,      // 413
   kHeadersTooLarge,   // 431
   kRateLimited,       // 429 a rate_limits rule has no room for the request
+  kBudgetExceeded,    // 429 a budgets rule has no room for the request's estimated cost
   kUpstreamDns,       // 502 name resolution failed
   kUpstreamConnect,   // 502 TCP connect refused / unreachable / timed out
   kUpstreamTls,       // 502 TLS handshake or certificate verification failed

@@ -52,6 +52,7 @@ struct LogRecord {
   // cf-aig-metadata: at most 5 flat entries; values kept as JSON scalars' text
   // (a JSON string keeps its quotes: "\"alice\"", a number "42", a boolean "true").
   std::vector<std::pair<std::string, std::string>> metadata;
+  std::string key;  // the virtual key's name (keys.<name>), "" without one
   std::string user_agent;
   std::string request_content_type;
   std::string response_content_type;

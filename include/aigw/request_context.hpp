@@ -167,6 +167,11 @@ struct RequestContext {
   // The request's token figures as logged (reported, or estimated and flagged), set in
   // on_complete before the stages after metering complete: token limits settle with them.
   std::optional<TokenUsage> metered_tokens;
+  // Its cost in US dollars as logged (nullopt: unpriced, or no usage); budgets settle with it.
+  std::optional<double> metered_cost;
+  // A stream's generated text so far (Unicode code points), updated by the metering stage's
+  // on_response_body before the later stages': token limits and budgets charge it as it runs.
+  std::uint64_t streamed_output_chars = 0;
 
   // --- writer = the rate-limit stage (src/stages/rate_limit) ---
   std::shared_ptr<RateLimitState> rate_limit;

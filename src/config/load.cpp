@@ -255,6 +255,8 @@ class Loader {
   void read_keys(const Entry& e, std::vector<VirtualKey>& out);
   std::optional<std::array<std::uint8_t, 32>> token_digest(const Entry& e);
   void read_rate_limit(const Entry& e, std::size_t index, RateLimitRule& out);
+  std::vector<Field> rule_fields(RateLimitRule& out, bool budget, bool& has_window);
+  void read_budgets(const Entry& e, std::vector<RateLimitRule>& out);
   void read_token(const Entry& e, AuthConfig& out);
   void read_price(const Entry& e, ModelPrice& out);
   void read_prices(const Entry& e, std::map<std::string, ModelPrice>& out);
@@ -273,9 +275,14 @@ class Loader {
   bool log_path_given_ = false;
   std::vector<std::pair<SourceMark, std::string>>
       stored_keys_marks_;  // providers.*.keys  // log.path is in the file (resolved when read)
-  std::map<std::size_t, SourceMark> rate_limit_key_marks_;  // rate_limits[i].key
+  struct KeyRef {          // rate_limits[i].key, budgets[i].key: checked against keys once read
+    std::string path;
+    SourceMark mark;
+    std::string name;
+  };
+  std::vector<KeyRef> rule_key_refs_;
   // rate_limits[i].unit: tokens, checked against metering.enabled once both are read.
-  std::vector<std::pair<std::string, SourceMark>> token_rule_marks_;
+  std::vector<std::pair<std::string, SourceMark>> metered_rule_marks_;
   SourceMark server_listen_mark_;
   SourceMark admin_listen_mark_;
   bool listen_failed_ = false;  // then the server/admin port overlap check is skipped
@@ -503,6 +510,7 @@ void Loader::read(const YAML::Node& root, Config& config) {
                   {"logging", [&](const Entry& e) { read_logging(e, config.logging); }},
                   {"cache", [&](const Entry& e) { read_cache(e, config.cache); }},
                   {"rate_limits", [&](const Entry& e) { read_rate_limits(e, config.rate_limits); }},
+                  {"budgets", [&](const Entry& e) { read_budgets(e, config.budgets); }},
                   {"log", [&](const Entry& e) { read_log(e, config.log); }},
                   {"metering", [&](const Entry& e) { read_metering(e, config.metering); }},
               });
@@ -519,17 +527,17 @@ void Loader::read(const YAML::Node& root, Config& config) {
             "gateway spends them)");
     }
   }
-  for (std::size_t i = 0; i < config.rate_limits.size(); ++i) {
-    const auto& rule = config.rate_limits[i];
-    if (rule.key && std::none_of(config.keys.begin(), config.keys.end(),
-                                 [&](const VirtualKey& k) { return k.name == *rule.key; })) {
-      error(rate_limit_key_marks_[i], "rate_limits[" + std::to_string(i) + "].key",
-            "no key named '" + *rule.key + "' in keys");
+  for (const auto& ref : rule_key_refs_) {
+    if (std::none_of(config.keys.begin(), config.keys.end(),
+                     [&](const VirtualKey& k) { return k.name == ref.name; })) {
+      error(ref.mark, ref.path, "no key named '" + ref.name + "' in keys");
     }
   }
   if (!config.metering.enabled) {
-    for (const auto& [path, mark] : token_rule_marks_) {
-      error(mark, path, "token limits need metering (metering.enabled is false)");
+    for (const auto& [path, mark] : metered_rule_marks_) {
+      error(mark, path,
+            std::string(path.starts_with("budgets") ? "budgets" : "token limits") +
+                " need metering (metering.enabled is false)");
     }
   }
   // The default (log.path not in the file) is next to the config file, as a given path is
@@ -867,114 +875,179 @@ void Loader::read_rate_limits(const Entry& e, std::vector<RateLimitRule>& out) {
   }
 }
 
-void Loader::read_rate_limit(const Entry& e, std::size_t index, RateLimitRule& out) {
+// The fields rate limits and budgets share: name, window, technique, scope and narrowing.
+// `budget`: window also takes day and month, and per only what the request log records
+// (gateway, key, metadata), since budgets are rebuilt from it.
+std::vector<Loader::Field> Loader::rule_fields(RateLimitRule& out, bool budget, bool& has_window) {
   constexpr Duration kMaxWindow{std::chrono::hours(24 * 366)};
+  return {
+      {"name",
+       [&](const Entry& f) {
+         if (const auto v = scalar(f, "a name")) out.name = v->text;
+       }},
+      {"window",
+       [&, budget](const Entry& f) {
+         has_window = true;
+         if (budget) {
+           // A month is calendar-aligned when fixed; sliding, the trailing 30 days.
+           const auto v = scalar(f, "day, month or a duration");
+           if (!v) return;
+           if (v->text == "month" || v->text == "day") {
+             out.calendar_month = v->text == "month";
+             out.window = std::chrono::hours(v->text == "month" ? 24 * 30 : 24);
+             return;
+           }
+           if (!parse_duration(v->text)) {
+             error(f, "must be day, month or a duration such as 12h (got " + quoted(*v) + ")");
+             return;
+           }
+         }
+         read_duration(f, out.window, false, kMaxWindow);
+         if (out.window.count() > 0 && out.window < std::chrono::seconds(1)) {
+           error(f, "must be >= 1s (got " + format_duration(out.window) + ")");
+         }
+       }},
+      {"technique",
+       [&](const Entry& f) {
+         const auto v = scalar(f, "fixed or sliding");
+         if (!v) return;
+         if (v->text == "fixed") {
+           out.technique = RateLimitRule::Technique::kFixed;
+         } else if (v->text == "sliding") {
+           out.technique = RateLimitRule::Technique::kSliding;
+         } else {
+           error(f, "must be fixed or sliding (got " + quoted(*v) + ")");
+         }
+       }},
+      {"per",
+       [&, budget](const Entry& f) {
+         const std::string expected = budget ? "gateway, key or metadata:<key>"
+                                             : "gateway, key, ip, header:<name> or metadata:<key>";
+         const auto v = scalar(f, expected);
+         if (!v) return;
+         const std::string_view t = v->text;
+         const auto colon = t.find(':');
+         const std::string_view kind = t.substr(0, colon);
+         const std::string_view arg =
+             colon == std::string_view::npos ? std::string_view() : t.substr(colon + 1);
+         if (t == "gateway") {
+           out.scope = RateLimitRule::Scope::kGateway;
+         } else if (t == "ip" && !budget) {
+           out.scope = RateLimitRule::Scope::kIp;
+         } else if (t == "key") {
+           out.scope = RateLimitRule::Scope::kKey;
+         } else if (kind == "header" && !budget && !arg.empty() &&
+                    std::all_of(arg.begin(), arg.end(), is_tchar)) {
+           out.scope = RateLimitRule::Scope::kHeader;
+           out.scope_name = text::lower(arg);
+         } else if (kind == "metadata" && !arg.empty()) {
+           out.scope = RateLimitRule::Scope::kMetadata;
+           out.scope_name = std::string(arg);
+         } else {
+           error(f, "must be " + expected + " (got " + quoted(*v) + ")");
+         }
+       }},
+      {"provider",
+       [&](const Entry& f) {
+         const auto v = scalar(f, "a provider name");
+         if (!v) return;
+         if (!valid_slug(v->text)) {
+           error(f, "provider name must match [a-z0-9][a-z0-9-]* (got " + quoted(*v) + ")");
+           return;
+         }
+         out.provider = v->text;
+       }},
+      {"model",
+       [&](const Entry& f) {
+         const auto v = scalar(f, "a model name");
+         if (v && v->text.empty()) {
+           error(f, "must not be empty");
+         } else if (v) {
+           out.model = v->text;
+         }
+       }},
+      {"max_keys", [&](const Entry& f) { read_uint(f, out.max_keys, 1, 10'000'000); }},
+      {"key",
+       [&](const Entry& f) {
+         const auto v = scalar(f, "a key name");
+         if (!v) return;
+         out.key = v->text;
+         rule_key_refs_.push_back({f.path, at(f), v->text});
+       }},
+      {"default_max_tokens",
+       [&](const Entry& f) { read_uint(f, out.default_max_tokens, 1, 10'000'000); }},
+  };
+}
+
+void Loader::read_rate_limit(const Entry& e, std::size_t index, RateLimitRule& out) {
   bool has_limit = false;
   bool has_window = false;
-  read_fields(
-      e, {
-             {"name",
-              [&](const Entry& f) {
-                if (const auto v = scalar(f, "a name")) out.name = v->text;
-              }},
-             {"limit",
-              [&](const Entry& f) {
-                has_limit = true;
-                read_uint(f, out.limit, 1, 1'000'000'000);
-              }},
-             {"window",
-              [&](const Entry& f) {
-                has_window = true;
-                read_duration(f, out.window, false, kMaxWindow);
-                if (out.window.count() > 0 && out.window < std::chrono::seconds(1)) {
-                  error(f, "must be >= 1s (got " + format_duration(out.window) + ")");
-                }
-              }},
-             {"technique",
-              [&](const Entry& f) {
-                const auto v = scalar(f, "fixed or sliding");
-                if (!v) return;
-                if (v->text == "fixed") {
-                  out.technique = RateLimitRule::Technique::kFixed;
-                } else if (v->text == "sliding") {
-                  out.technique = RateLimitRule::Technique::kSliding;
-                } else {
-                  error(f, "must be fixed or sliding (got " + quoted(*v) + ")");
-                }
-              }},
-             {"per",
-              [&](const Entry& f) {
-                const auto v = scalar(f, "gateway, key, ip, header:<name> or metadata:<key>");
-                if (!v) return;
-                const std::string_view t = v->text;
-                const auto colon = t.find(':');
-                const std::string_view kind = t.substr(0, colon);
-                const std::string_view arg =
-                    colon == std::string_view::npos ? std::string_view() : t.substr(colon + 1);
-                if (t == "gateway") {
-                  out.scope = RateLimitRule::Scope::kGateway;
-                } else if (t == "ip") {
-                  out.scope = RateLimitRule::Scope::kIp;
-                } else if (t == "key") {
-                  out.scope = RateLimitRule::Scope::kKey;
-                } else if (kind == "header" && !arg.empty() &&
-                           std::all_of(arg.begin(), arg.end(), is_tchar)) {
-                  out.scope = RateLimitRule::Scope::kHeader;
-                  out.scope_name = text::lower(arg);
-                } else if (kind == "metadata" && !arg.empty()) {
-                  out.scope = RateLimitRule::Scope::kMetadata;
-                  out.scope_name = std::string(arg);
-                } else {
-                  error(f, "must be gateway, key, ip, header:<name> or metadata:<key> (got " +
-                               quoted(*v) + ")");
-                }
-              }},
-             {"provider",
-              [&](const Entry& f) {
-                const auto v = scalar(f, "a provider name");
-                if (!v) return;
-                if (!valid_slug(v->text)) {
-                  error(f, "provider name must match [a-z0-9][a-z0-9-]* (got " + quoted(*v) + ")");
-                  return;
-                }
-                out.provider = v->text;
-              }},
-             {"model",
-              [&](const Entry& f) {
-                const auto v = scalar(f, "a model name");
-                if (v && v->text.empty()) {
-                  error(f, "must not be empty");
-                } else if (v) {
-                  out.model = v->text;
-                }
-              }},
-             {"max_keys", [&](const Entry& f) { read_uint(f, out.max_keys, 1, 10'000'000); }},
-             {"key",
-              [&](const Entry& f) {
-                const auto v = scalar(f, "a key name");
-                if (!v) return;
-                out.key = v->text;
-                rate_limit_key_marks_[index] = at(f);
-              }},
-             {"unit",
-              [&](const Entry& f) {
-                const auto v = scalar(f, "requests or tokens");
-                if (!v) return;
-                if (v->text == "requests") {
-                  out.unit = RateLimitRule::Unit::kRequests;
-                } else if (v->text == "tokens") {
-                  out.unit = RateLimitRule::Unit::kTokens;
-                  token_rule_marks_.emplace_back(f.path, at(f));
-                } else {
-                  error(f, "must be requests or tokens (got " + quoted(*v) + ")");
-                }
-              }},
-             {"default_max_tokens",
-              [&](const Entry& f) { read_uint(f, out.default_max_tokens, 1, 10'000'000); }},
-         });
+  auto fields = rule_fields(out, /*budget=*/false, has_window);
+  fields.push_back({"limit", [&](const Entry& f) {
+                      has_limit = true;
+                      read_uint(f, out.limit, 1, 1'000'000'000);
+                    }});
+  fields.push_back({"unit", [&](const Entry& f) {
+                      const auto v = scalar(f, "requests or tokens");
+                      if (!v) return;
+                      if (v->text == "requests") {
+                        out.unit = RateLimitRule::Unit::kRequests;
+                      } else if (v->text == "tokens") {
+                        out.unit = RateLimitRule::Unit::kTokens;
+                        metered_rule_marks_.emplace_back(f.path, at(f));
+                      } else {
+                        error(f, "must be requests or tokens (got " + quoted(*v) + ")");
+                      }
+                    }});
+  read_fields(e, fields);
   if (!has_limit) error(at(e), e.path + ".limit", "a rate limit needs a limit");
   if (!has_window) error(at(e), e.path + ".window", "a rate limit needs a window");
   if (out.name.empty()) out.name = "rate_limits[" + std::to_string(index) + "]";
+}
+
+void Loader::read_budgets(const Entry& e, std::vector<RateLimitRule>& out) {
+  if (!e.value.IsSequence()) {
+    error(e, "expected a list of budgets (each with limit_usd and window)");
+    return;
+  }
+  for (std::size_t i = 0; i < e.value.size(); ++i) {
+    const Entry item{YAML::Node(), e.value[i], e.path + "[" + std::to_string(i) + "]"};
+    RateLimitRule rule;
+    rule.unit = RateLimitRule::Unit::kCost;
+    bool has_limit = false;
+    bool has_window = false;
+    auto fields = rule_fields(rule, /*budget=*/true, has_window);
+    fields.push_back({"limit_usd", [&](const Entry& f) {
+                        has_limit = true;
+                        const auto v = scalar(f, "an amount in US dollars");
+                        if (!v) return;
+                        double usd = 0;
+                        const char* end = v->text.data() + v->text.size();
+                        const auto [ptr, ec] = std::from_chars(v->text.data(), end, usd);
+                        // Counted in millionths of a dollar; at most $1e9.
+                        if (ec != std::errc() || ptr != end || !(usd >= 0.000001) || usd > 1e9) {
+                          error(f, "must be an amount in US dollars from 0.000001 to 1e9 (got " +
+                                       quoted(*v) + ")");
+                          return;
+                        }
+                        rule.limit = static_cast<std::uint64_t>(std::llround(usd * 1e6));
+                      }});
+    fields.push_back({"unpriced", [&](const Entry& f) {
+                        const auto v = scalar(f, "allow or refuse");
+                        if (!v) return;
+                        if (v->text == "allow" || v->text == "refuse") {
+                          rule.refuse_unpriced = v->text == "refuse";
+                        } else {
+                          error(f, "must be allow or refuse (got " + quoted(*v) + ")");
+                        }
+                      }});
+    metered_rule_marks_.emplace_back(item.path, at(item));
+    read_fields(item, fields);
+    if (!has_limit) error(at(item), item.path + ".limit_usd", "a budget needs limit_usd");
+    if (!has_window) error(at(item), item.path + ".window", "a budget needs a window");
+    if (rule.name.empty()) rule.name = "budgets[" + std::to_string(i) + "]";
+    out.push_back(std::move(rule));
+  }
 }
 
 void Loader::read_auth(const Entry& e, AuthConfig& out) {

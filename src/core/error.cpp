@@ -16,6 +16,7 @@ unsigned http_status(ErrorCode code) noexcept {
     case ErrorCode::kUnauthorized:
       return 401;
     case ErrorCode::kForbidden:
+    case ErrorCode::kUnpricedModel:
       return 403;
     case ErrorCode::kRouteNotFound:
     case ErrorCode::kUnknownProvider:
@@ -27,6 +28,7 @@ unsigned http_status(ErrorCode code) noexcept {
     case ErrorCode::kHeadersTooLarge:
       return 431;
     case ErrorCode::kRateLimited:
+    case ErrorCode::kBudgetExceeded:
       return 429;
     case ErrorCode::kUpstreamDns:
     case ErrorCode::kUpstreamConnect:
@@ -58,6 +60,8 @@ std::string_view code_name(ErrorCode code) noexcept {
       return "unauthorized";
     case ErrorCode::kForbidden:
       return "forbidden";
+    case ErrorCode::kUnpricedModel:
+      return "unpriced_model";
     case ErrorCode::kRouteNotFound:
       return "route_not_found";
     case ErrorCode::kUnknownProvider:
@@ -70,6 +74,8 @@ std::string_view code_name(ErrorCode code) noexcept {
       return "headers_too_large";
     case ErrorCode::kRateLimited:
       return "rate_limited";
+    case ErrorCode::kBudgetExceeded:
+      return "budget_exceeded";
     case ErrorCode::kUpstreamDns:
       return "upstream_dns_failed";
     case ErrorCode::kUpstreamConnect:

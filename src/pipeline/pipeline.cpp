@@ -299,8 +299,10 @@ std::vector<std::shared_ptr<Stage>> build_stages(const Config& config, const Tel
   }
   if (auto cache = CacheStage::create(config.cache)) stages.push_back(std::move(cache));
   // After the cache: hits and coalesced followers never reach the provider and, as on
-  // Cloudflare, do not consume rate limits.
-  if (auto limits = RateLimitStage::create(config)) stages.push_back(std::move(limits));
+  // Cloudflare, consume neither rate limits nor budgets.
+  if (auto limits = RateLimitStage::create(config, telemetry.log)) {
+    stages.push_back(std::move(limits));
+  }
   if (auto log = AccessLogStage::create(config.logging)) stages.push_back(std::move(log));
   return stages;
 }

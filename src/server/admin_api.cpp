@@ -136,6 +136,7 @@ std::optional<ApiResponse> read_common(const Params& p, Query& q) {
   }
   if (auto it = p.find("provider"); it != p.end()) q.provider = it->second;
   if (auto it = p.find("model"); it != p.end()) q.model = it->second;
+  if (auto it = p.find("key"); it != p.end()) q.key = it->second;
   return std::nullopt;
 }
 
@@ -176,8 +177,9 @@ std::optional<bool> parse_bool(const std::string& v) {
 }
 
 ApiResponse logs(const Params& p, store::LogStore& log) {
-  if (auto e = check_known(p, {"from", "to", "provider", "model", "status", "success", "cached",
-                               "metadata.key", "metadata.value", "order", "limit", "cursor"})) {
+  if (auto e =
+          check_known(p, {"from", "to", "provider", "model", "key", "status", "success", "cached",
+                          "metadata.key", "metadata.value", "order", "limit", "cursor"})) {
     return *e;
   }
   store::LogQuery q;
@@ -229,7 +231,9 @@ ApiResponse logs(const Params& p, store::LogStore& log) {
 }
 
 ApiResponse usage(const Params& p, store::LogStore& log) {
-  if (auto e = check_known(p, {"from", "to", "provider", "model", "group_by", "bucket"})) return *e;
+  if (auto e = check_known(p, {"from", "to", "provider", "model", "key", "group_by", "bucket"})) {
+    return *e;
+  }
   store::UsageQuery q;
   if (auto e = read_common(p, q)) return *e;
   if (auto it = p.find("group_by"); it != p.end()) {
@@ -238,11 +242,13 @@ ApiResponse usage(const Params& p, store::LogStore& log) {
       q.group_by = store::UsageGroup::kProvider;
     } else if (g == "model") {
       q.group_by = store::UsageGroup::kModel;
+    } else if (g == "key") {
+      q.group_by = store::UsageGroup::kKey;
     } else if (g.rfind("metadata.", 0) == 0 && g.size() > 9) {
       q.group_by = store::UsageGroup::kMetadata;
       q.metadata_key = g.substr(9);
     } else {
-      return bad_request("group_by must be provider, model or metadata.<key>");
+      return bad_request("group_by must be provider, model, key or metadata.<key>");
     }
   }
   if (auto it = p.find("bucket"); it != p.end()) {
@@ -318,6 +324,7 @@ json record_json(const LogRecord& r) {
       {"unpriced", r.unpriced},
       {"custom_cost", r.custom_cost},
       {"metadata", std::move(metadata)},
+      {"key", r.key.empty() ? json(nullptr) : json(r.key)},
       {"user_agent", r.user_agent},
       {"request_content_type", r.request_content_type},
       {"response_content_type", r.response_content_type},

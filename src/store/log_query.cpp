@@ -35,7 +35,8 @@ void bind_all(Statement& stmt, const std::vector<Param>& params) {
 void add_range_filters(const std::optional<std::int64_t>& from,
                        const std::optional<std::int64_t>& to,
                        const std::optional<std::string>& provider,
-                       const std::optional<std::string>& model, std::string& sql,
+                       const std::optional<std::string>& model,
+                       const std::optional<std::string>& key, std::string& sql,
                        std::vector<Param>& params) {
   if (from) {
     sql += " AND logs.created_at >= ?";
@@ -52,6 +53,10 @@ void add_range_filters(const std::optional<std::int64_t>& from,
   if (model) {
     sql += " AND logs.model = ?";
     params.emplace_back(*model);
+  }
+  if (key) {
+    sql += " AND logs.key_name = ?";
+    params.emplace_back(*key);
   }
 }
 
@@ -154,7 +159,7 @@ Result<LogPage> LogStore::query(const LogQuery& q) const {
   std::string sql = "SELECT ";
   sql.append(kListColumns).append(" FROM logs WHERE 1");
   std::vector<Param> params;
-  add_range_filters(q.from, q.to, q.provider, q.model, sql, params);
+  add_range_filters(q.from, q.to, q.provider, q.model, q.key, sql, params);
   if (q.status_code) {
     sql += " AND logs.status_code = ?";
     params.emplace_back(static_cast<std::int64_t>(*q.status_code));
@@ -230,12 +235,14 @@ Result<std::vector<UsageRow>> LogStore::usage(const UsageQuery& q) const {
   if (q.group_by == UsageGroup::kMetadata && q.metadata_key.empty()) {
     return bad_request("grouping by metadata needs a metadata key");
   }
+  if (q.bucket_ms && *q.bucket_ms <= 0) return bad_request("a bucket must be at least 1 ms");
   std::vector<Param> params;
   std::string sql = "SELECT ";
   // The bucket's start, floored (not truncated toward zero) so dates before 1970 bucket
-  // right too. The width is one of four constants, not caller text.
-  if (const auto width = std::to_string(bucket_width_ms(q.bucket));
-      q.bucket != UsageBucket::kNone) {
+  // right too. The width is a number (a constant or bucket_ms), not caller text.
+  const bool by_bucket = q.bucket_ms || q.bucket != UsageBucket::kNone;
+  if (const auto width = std::to_string(q.bucket_ms ? *q.bucket_ms : bucket_width_ms(q.bucket));
+      by_bucket) {
     sql += "logs.created_at - ((logs.created_at % " + width + ") + " + width + ") % " + width;
   } else {
     sql += "0";
@@ -254,6 +261,9 @@ Result<std::vector<UsageRow>> LogStore::usage(const UsageQuery& q) const {
     case UsageGroup::kMetadata:
       sql += "m.value";
       break;
+    case UsageGroup::kKey:
+      sql += "logs.key_name";
+      break;
   }
   // sum() of no non-NULL value is NULL, total() is 0.0; cost stays a sum of priced requests
   // only, since unpriced ones hold NULL.
@@ -267,8 +277,7 @@ Result<std::vector<UsageRow>> LogStore::usage(const UsageQuery& q) const {
     params.emplace_back(q.metadata_key);
   }
   sql += " WHERE 1";
-  add_range_filters(q.from, q.to, q.provider, q.model, sql, params);
-  const bool by_bucket = q.bucket != UsageBucket::kNone;
+  add_range_filters(q.from, q.to, q.provider, q.model, q.key, sql, params);
   const bool by_group = q.group_by != UsageGroup::kNone;
   if (by_bucket && by_group) {
     sql += " GROUP BY bucket_start, grp";

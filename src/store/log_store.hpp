@@ -74,6 +74,7 @@ struct LogQuery {
   std::optional<std::int64_t> to;    // created_at < to (Unix ms)
   std::optional<std::string> provider;
   std::optional<std::string> model;
+  std::optional<std::string> key;  // the virtual key's name; "" = requests without one
   std::optional<std::uint16_t> status_code;
   std::optional<bool> success;
   std::optional<bool> cached;
@@ -94,7 +95,7 @@ struct LogPage {
   std::string next_cursor;
 };
 
-enum class UsageGroup : std::uint8_t { kNone, kProvider, kModel, kMetadata };
+enum class UsageGroup : std::uint8_t { kNone, kProvider, kModel, kMetadata, kKey };
 enum class UsageBucket : std::uint8_t { kNone, kMinute, kHour, kDay };
 
 struct UsageQuery {
@@ -102,15 +103,19 @@ struct UsageQuery {
   std::optional<std::int64_t> to;    // created_at < to (Unix ms)
   std::optional<std::string> provider;
   std::optional<std::string> model;
+  std::optional<std::string> key;  // the virtual key's name; "" = requests without one
   UsageGroup group_by = UsageGroup::kNone;
   std::string metadata_key;  // the key whose value groups, with UsageGroup::kMetadata
   UsageBucket bucket = UsageBucket::kNone;
+  // Buckets of this many ms (from the epoch) instead of `bucket`: budgets rebuild sliding
+  // windows slot by slot with it.
+  std::optional<std::int64_t> bucket_ms;
 };
 
 struct UsageRow {
   std::int64_t bucket_start = 0;  // Unix ms of the UTC minute/hour/day; 0 with kNone
-  // The provider, model or metadata value (a JSON string without its quotes: alice, 42,
-  // true); "" without grouping and for records without the metadata key.
+  // The provider, model, key name or metadata value (a JSON string without its quotes:
+  // alice, 42, true); "" without grouping and for records without the key or metadata key.
   std::string group;
   std::uint64_t requests = 0;
   std::uint64_t tokens_in = 0;  // sums of the reported figures (absent counts as 0)

@@ -43,6 +43,7 @@ enum Column : int {
   kRequestSize,
   kResponseSize,
   kAttempts,
+  kKeyName,
   kRequestBody,
   kResponseBody,
   kColumnCount,
@@ -192,6 +193,7 @@ void bind_record(Statement& insert, const LogRecord& record, const EncodedRecord
   insert.bind(kRequestSize + 1, uint(record.request_size));
   insert.bind(kResponseSize + 1, uint(record.response_size));
   insert.bind_text(kAttempts + 1, encoded.attempts_json);
+  insert.bind_text(kKeyName + 1, record.key);
   // Bodies as blobs: a payload need not be UTF-8 (multipart audio, a truncated stream), and a
   // blob keeps its bytes exactly.
   if (record.request_body) {
@@ -252,6 +254,7 @@ LogRecord read_record(const Statement& row, bool with_bodies) {
                                       number_field(a, "duration"), string_field(a, "error")});
     }
   }
+  r.key = row.text(kKeyName);
   if (with_bodies) {
     r.request_body = row.optional_blob(kRequestBody);
     r.response_body = row.optional_blob(kResponseBody);

@@ -9,7 +9,7 @@
 namespace aigw::store {
 namespace {
 
-// Version 2. Column names follow Cloudflare AI Gateway's log fields (reference §6.1).
+// Version 3. Column names follow Cloudflare AI Gateway's log fields (reference §6.1).
 //
 // - Timestamps are Unix milliseconds (INTEGER): they compare, bucket and index as numbers.
 // - Optional figures (ttfb, tokens, cost) are NULL when absent. cost in particular is NULL
@@ -67,6 +67,7 @@ CREATE TABLE logs (
   request_size INTEGER NOT NULL,
   response_size INTEGER NOT NULL,
   attempts TEXT NOT NULL,
+  key_name TEXT NOT NULL DEFAULT '',
   request_body BLOB,
   response_body BLOB
 );
@@ -78,7 +79,7 @@ CREATE TABLE log_metadata (
   PRIMARY KEY (log_id, key)
 ) WITHOUT ROWID;
 CREATE INDEX log_metadata_key_value ON log_metadata (key, value);
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 )sql";
 
 // Each migration takes a file from the version before it to the next one, in the same
@@ -90,8 +91,15 @@ DROP INDEX IF EXISTS logs_provider_created_at;
 DROP INDEX IF EXISTS logs_model_created_at;
 PRAGMA user_version = 2;
 )sql",
+    // 2 -> 3: the virtual key's name (budgets per key are rebuilt from it). Added at the end
+    // of the row, after the bodies, where new files have it before them; every statement
+    // names its columns, so the order does not matter.
+    R"sql(
+ALTER TABLE logs ADD COLUMN key_name TEXT NOT NULL DEFAULT '';
+PRAGMA user_version = 3;
+)sql",
 };
-static_assert(kSchemaVersion == 2 && std::size(kMigrations) == kSchemaVersion - 1);
+static_assert(kSchemaVersion == 3 && std::size(kMigrations) == kSchemaVersion - 1);
 
 constexpr const char* kWriterPragmas =
     // Durability. In WAL mode a COMMIT appends the transaction's pages to the -wal file with

@@ -304,5 +304,45 @@ TEST(TokenLimits, UsageBeyondTheReservationIsCharged) {
   EXPECT_EQ(f.fake.requests(), 2);
 }
 
+// A stream that runs past its reservation is charged as it goes, not only when it ends: a
+// request made while it still runs sees its usage. Here the stream reserves 13 tokens
+// (default_max_tokens 10) and has sent text worth 1 200 when the next request arrives.
+TEST(TokenLimits, AStreamIsChargedAsItRuns) {
+  Gate finish;
+  TokenFixture f(
+      kThousandTokensAnHour, [&](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
+        co_await ex.start_stream(200, sse_headers());
+        const std::string text(400, 'x');  // 100 tokens at four characters a token
+        for (int i = 0; i < 12; ++i) {
+          co_await ex.send_chunk(R"(data: {"object":"chat.completion.chunk","model":"gpt-4o-mini",)"
+                                 R"("choices":[{"index":0,"delta":{"content":")" +
+                                 text + R"("}}]})" + "\n\n");
+        }
+        co_await ex.send_chunk(": sent\n\n");
+        co_await ex.wait(finish, 10s);
+        co_await ex.send_chunk(
+            R"(data: {"object":"chat.completion.chunk","model":"gpt-4o-mini",)"
+            R"("choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1200,)"
+            R"("total_tokens":1203}})"
+            "\n\ndata: [DONE]\n\n");
+        co_await ex.end_stream();
+      });
+  const std::string stream_body =
+      R"({"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Say hello"}]})";
+  StreamingClient stream(f.gateway->port(), "POST", "/openai/chat/completions", stream_body, kJson);
+  ASSERT_EQ(stream.head().status, 200u);
+  stream.read_until(": sent");
+  // 3 + 1 200 charged while the stream runs: no room for 13 more.
+  const auto refused = f.post(kChat);
+  EXPECT_EQ(refused.status, 429u);
+  EXPECT_NE(refused.body.find("rate limit 'tokens' exceeded: 1000 tokens per 1h"),
+            std::string::npos)
+      << refused.body;
+  finish.open();
+  stream.read_all();
+  EXPECT_EQ(f.post(kChat).status, 429u);  // settled at the reported 1 203: still over
+  EXPECT_EQ(f.fake.requests(), 1);
+}
+
 }  // namespace
 }  // namespace aigw::test

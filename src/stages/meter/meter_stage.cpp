@@ -207,7 +207,10 @@ void MeterStage::on_response_head(RequestContext& ctx, const ResponseHead& head)
 void MeterStage::on_response_body(RequestContext& ctx, std::string_view chunk, bool /*last*/) {
   if (!ctx.meter || chunk.empty()) return;
   MeterState& s = *ctx.meter;
-  if (s.parser && !s.tapped) s.parser->feed(chunk);
+  if (s.parser) {
+    if (!s.tapped) s.parser->feed(chunk);
+    ctx.streamed_output_chars = s.parser->streamed_output_chars();
+  }
   if (s.collect && s.collect_payload && !s.response_cut) {
     const std::size_t room = log_config_.max_payload_bytes - s.response_body.size();
     s.response_body.append(chunk.substr(0, room));
@@ -244,6 +247,7 @@ LogRecord MeterStage::record_of(RequestContext& ctx) const {
   r.request_size = ctx.request_bytes;
   r.response_size = ctx.response_bytes;
   r.metadata = s.metadata;
+  if (ctx.virtual_key != nullptr) r.key = ctx.virtual_key->name;
   if (ctx.attempts > 0) {
     LogAttempt a;
     a.provider = ctx.provider_slug;
@@ -319,6 +323,7 @@ void MeterStage::on_complete(RequestContext& ctx) noexcept {
     LogRecord r = record_of(ctx);
     ctx.metered_tokens = TokenUsage{r.tokens_in, r.tokens_out, r.cached_tokens,
                                     r.cache_write_tokens, r.reasoning_tokens};
+    ctx.metered_cost = r.cost;
     if (metrics_) {
       --metrics_->in_flight;
       if (ctx.meter->counted_stream) --metrics_->streams_in_flight;

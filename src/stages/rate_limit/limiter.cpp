@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <utility>
 
 namespace aigw::limits {
 namespace {
@@ -16,17 +17,48 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0);
 }
 
+// Months since January 1970 of a UTC time, and when that month ends (Unix ms).
+std::pair<std::int64_t, std::int64_t> calendar_month(std::int64_t now_ms) {
+  using namespace std::chrono;
+  const sys_days day = floor<days>(sys_time<milliseconds>(milliseconds(now_ms)));
+  const year_month_day ymd(day);
+  const year_month next = year_month(ymd.year(), ymd.month()) + months(1);
+  const std::int64_t number =
+      (static_cast<int>(ymd.year()) - 1970) * 12 + static_cast<unsigned>(ymd.month()) - 1;
+  const sys_days end = sys_days(next / 1);
+  return {number, duration_cast<milliseconds>(end.time_since_epoch()).count()};
+}
+
 constexpr std::size_t kShards = 16;
 constexpr std::uint64_t kSweepEvery = 1024;  // operations on a shard between two sweeps
 
 }  // namespace
 
+std::int64_t slot_ms(const RateLimitRule& rule) {
+  return std::max<std::int64_t>(
+      std::max<std::int64_t>(rule.window.count(), 1) / static_cast<std::int64_t>(kSlots), 1);
+}
+
+std::int64_t fixed_window_start(const RateLimitRule& rule, std::int64_t now_ms) {
+  if (rule.calendar_month) {
+    using namespace std::chrono;
+    const year_month_day ymd(floor<days>(sys_time<milliseconds>(milliseconds(now_ms))));
+    const sys_days first = sys_days(ymd.year() / ymd.month() / 1);
+    return duration_cast<milliseconds>(first.time_since_epoch()).count();
+  }
+  const std::int64_t window = std::max<std::int64_t>(rule.window.count(), 1);
+  return floor_div(now_ms, window) * window;
+}
+
 MemoryRateLimitStore::MemoryRateLimitStore(std::vector<RateLimitRule> rules) {
   for (auto& rule : rules) {
     auto state = std::make_unique<RuleState>();
     state->window_ms = std::max<std::int64_t>(rule.window.count(), 1);
-    state->slot_ms =
-        std::max<std::int64_t>(state->window_ms / static_cast<std::int64_t>(kSlots), 1);
+    state->slot_ms = slot_ms(rule);
+    state->calendar = rule.calendar_month && rule.technique == RateLimitRule::Technique::kFixed;
+    // A calendar month lasts up to 31 days: its counter must outlive that much idleness.
+    state->idle_ms =
+        (state->calendar ? std::int64_t{31} * 24 * 3600 * 1000 : state->window_ms) + state->slot_ms;
     state->rule = std::move(rule);
     rules_.push_back(std::move(state));
   }
@@ -35,9 +67,9 @@ MemoryRateLimitStore::MemoryRateLimitStore(std::vector<RateLimitRule> rules) {
 void MemoryRateLimitStore::sweep(const RuleState& state, Shard& shard, std::int64_t now_ms) {
   // A counter unused for a window (plus a slot) counts nothing any more, under either
   // technique: dropping it is the same as keeping it.
-  const std::int64_t idle = state.window_ms + state.slot_ms;
-  std::erase_if(shard.counters,
-                [&](const auto& entry) { return entry.second.last_used_ms + idle <= now_ms; });
+  std::erase_if(shard.counters, [&](const auto& entry) {
+    return entry.second.last_used_ms + state.idle_ms <= now_ms;
+  });
 }
 
 MemoryRateLimitStore::Counter* MemoryRateLimitStore::find_or_add(RuleState& state, Shard& shard,
@@ -60,14 +92,14 @@ MemoryRateLimitStore::Counter* MemoryRateLimitStore::find_or_add(RuleState& stat
 
 Decision MemoryRateLimitStore::fixed(const RuleState& state, Counter& c, std::uint64_t cost,
                                      std::int64_t now_ms, bool force) {
-  const std::int64_t window = floor_div(now_ms, state.window_ms);
-  if (c.epoch != window) {
-    c.epoch = window;
+  const Window window = window_of(state, now_ms);
+  if (c.epoch != window.number) {
+    c.epoch = window.number;
     c.count = 0;
   }
   Decision d;
   d.limit = state.rule.limit;
-  d.reset = milliseconds((window + 1) * state.window_ms - now_ms);
+  d.reset = milliseconds(window.end_ms - now_ms);
   if (force || c.count + cost <= state.rule.limit) {
     c.count += cost;
     d.allowed = true;
@@ -78,32 +110,31 @@ Decision MemoryRateLimitStore::fixed(const RuleState& state, Counter& c, std::ui
 
 Decision MemoryRateLimitStore::sliding(const RuleState& state, Counter& c, std::uint64_t cost,
                                        std::int64_t now_ms, bool force) {
+  if (!c.slots) c.slots = std::make_unique<std::array<std::uint64_t, kSlots + 2>>();
+  auto& slots = *c.slots;
   const std::int64_t slot = state.slot_ms;
   // A clock that stepped back counts into the newest slot rather than rewriting history.
   const std::int64_t current = std::max(floor_div(now_ms, slot), c.epoch);
   const std::int64_t shift = current - c.epoch;
-  if (shift >= static_cast<std::int64_t>(c.slots.size())) {
-    c.slots.fill(0);
+  if (shift >= static_cast<std::int64_t>(slots.size())) {
+    slots.fill(0);
   } else if (shift > 0) {
     const auto n = static_cast<std::size_t>(shift);
-    std::move_backward(c.slots.begin(), c.slots.end() - static_cast<std::ptrdiff_t>(n),
-                       c.slots.end());
-    std::fill(c.slots.begin(), c.slots.begin() + static_cast<std::ptrdiff_t>(n), 0u);
+    std::move_backward(slots.begin(), slots.end() - static_cast<std::ptrdiff_t>(n), slots.end());
+    std::fill(slots.begin(), slots.begin() + static_cast<std::ptrdiff_t>(n), 0);
   }
   c.epoch = current;
   // Slots overlapping (now - window, now]: from the one holding now - window to the newest.
   const std::int64_t oldest = floor_div(now_ms - state.window_ms, slot);
   const auto counted = static_cast<std::size_t>(
-      std::clamp<std::int64_t>(current - oldest + 1, 1, static_cast<std::int64_t>(c.slots.size())));
+      std::clamp<std::int64_t>(current - oldest + 1, 1, static_cast<std::int64_t>(slots.size())));
   std::uint64_t used = 0;
-  for (std::size_t i = 0; i < counted; ++i) used += c.slots[i];
+  for (std::size_t i = 0; i < counted; ++i) used += slots[i];
 
   Decision d;
   d.limit = state.rule.limit;
   if (force || used + cost <= state.rule.limit) {
-    // Slots hold 32 bits: a limit is at most 10^9, and a forced overage saturates.
-    const std::uint64_t slot_total = std::min<std::uint64_t>(c.slots[0] + cost, UINT32_MAX);
-    c.slots[0] = static_cast<std::uint32_t>(slot_total);
+    slots[0] += cost;
     d.allowed = true;
     d.remaining = state.rule.limit - std::min(used + cost, state.rule.limit);
   }
@@ -112,16 +143,26 @@ Decision MemoryRateLimitStore::sliding(const RuleState& state, Counter& c, std::
   std::uint64_t left = used + (d.allowed ? cost : 0);
   d.reset = milliseconds(state.window_ms);
   for (std::size_t i = counted; i-- > 0;) {
-    left -= c.slots[i];
+    left -= slots[i];
     const std::int64_t leaves_at =
         (current - static_cast<std::int64_t>(i) + 1) * slot + state.window_ms;
     const bool done = d.allowed ? left == 0 : left + cost <= state.rule.limit;
-    if (done && c.slots[i] != 0) {
+    if (done && slots[i] != 0) {
       d.reset = milliseconds(std::max<std::int64_t>(leaves_at - now_ms, 0));
       break;
     }
   }
   return d;
+}
+
+MemoryRateLimitStore::Window MemoryRateLimitStore::window_of(const RuleState& state,
+                                                             std::int64_t now_ms) {
+  if (state.calendar) {
+    const auto [number, end_ms] = calendar_month(now_ms);
+    return {number, end_ms};
+  }
+  const std::int64_t number = floor_div(now_ms, state.window_ms);
+  return {number, (number + 1) * state.window_ms};
 }
 
 MemoryRateLimitStore::Shard& MemoryRateLimitStore::shard_of(RuleState& state,
@@ -161,13 +202,13 @@ void MemoryRateLimitStore::refund(std::size_t rule_index, std::string_view key, 
   if (it == shard.counters.end()) return;
   Counter& c = it->second;
   if (state.rule.technique == RateLimitRule::Technique::kFixed) {
-    if (floor_div(taken_ms, state.window_ms) == c.epoch) c.count -= std::min(cost, c.count);
+    if (window_of(state, taken_ms).number == c.epoch) c.count -= std::min(cost, c.count);
     return;
   }
   const std::int64_t i = c.epoch - floor_div(taken_ms, state.slot_ms);
-  if (i >= 0 && i < static_cast<std::int64_t>(c.slots.size())) {
-    auto& slot = c.slots[static_cast<std::size_t>(i)];
-    slot -= static_cast<std::uint32_t>(std::min<std::uint64_t>(cost, slot));
+  if (c.slots && i >= 0 && i < static_cast<std::int64_t>(c.slots->size())) {
+    auto& slot = (*c.slots)[static_cast<std::size_t>(i)];
+    slot -= std::min(cost, slot);
   }
 }
 

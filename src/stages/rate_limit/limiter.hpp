@@ -55,6 +55,12 @@ class RateLimitStore {
 // trailing window; it may refuse up to one slot (1/60 of the window) early.
 inline constexpr std::size_t kSlots = 60;
 
+// A sliding rule's slot length (ms).
+std::int64_t slot_ms(const RateLimitRule& rule);
+// Start (Unix ms) of the fixed window of `rule` that holds `now_ms`: a multiple of the window
+// since the epoch, or the first of the UTC month (calendar_month).
+std::int64_t fixed_window_start(const RateLimitRule& rule, std::int64_t now_ms);
+
 class MemoryRateLimitStore final : public RateLimitStore {
  public:
   explicit MemoryRateLimitStore(std::vector<RateLimitRule> rules);
@@ -77,7 +83,9 @@ class MemoryRateLimitStore final : public RateLimitStore {
     // (slot numbers count slot lengths since the Unix epoch), newest first.
     std::int64_t epoch = 0;
     std::uint64_t count = 0;
-    std::array<std::uint32_t, kSlots + 2> slots{};
+    // Sliding rules only (a fixed counter stays 32 bytes): allocated on the first use.
+    // 64 bits: budgets count millionths of a dollar, and a slot may hold more than $4 294.
+    std::unique_ptr<std::array<std::uint64_t, kSlots + 2>> slots;
     std::int64_t last_used_ms = 0;
   };
   // Transparent: a lookup by string_view allocates nothing.
@@ -96,10 +104,18 @@ class MemoryRateLimitStore final : public RateLimitStore {
     RateLimitRule rule;
     std::int64_t window_ms = 0;
     std::int64_t slot_ms = 0;  // sliding
+    bool calendar = false;     // fixed windows are UTC calendar months
+    std::int64_t idle_ms = 0;  // a counter unused this long counts nothing any more
     std::array<Shard, 16> shards;
   };
 
   static Shard& shard_of(RuleState& state, std::string_view key);
+  // The fixed window holding `now_ms`: its number and when it ends (Unix ms).
+  struct Window {
+    std::int64_t number;
+    std::int64_t end_ms;
+  };
+  static Window window_of(const RuleState& state, std::int64_t now_ms);
   // acquire() (`force` false) and add() (true, past the limit); `overflow`: use the shard's
   // overflow counter, as an earlier Decision said.
   Decision take(std::size_t rule_index, std::string_view key, std::uint64_t cost, WallTime now,

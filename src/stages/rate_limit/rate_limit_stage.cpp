@@ -1,12 +1,17 @@
 #include "stages/rate_limit/rate_limit_stage.hpp"
 
+#include "aigw/usage.hpp"
+
 #include "core/sha256.hpp"
 #include "core/text.hpp"
 #include "pipeline/request_facts.hpp"
+#include "store/log_store.hpp"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace aigw {
 
@@ -15,11 +20,19 @@ struct RateLimitState {
   struct Taken {
     std::size_t rule;
     std::string key;
-    std::uint64_t cost;  // 1, or the token estimate reserved
-    bool overflow;       // counted by the shard's overflow counter (Decision::overflow)
+    std::uint64_t cost;       // 1, or the tokens or millionths of a dollar reserved
+    bool overflow;            // counted by the shard's overflow counter (Decision::overflow)
+    std::uint64_t extra = 0;  // charged past `cost` while the response streamed
   };
   std::vector<Taken> taken;
   limits::WallTime at{};
+  // A stream is charged as it runs: its running usage is the prompt's estimate plus the text
+  // seen so far, priced (budgets) at these millionths of a dollar per token.
+  std::uint64_t prompt_tokens = 0;
+  double micro_per_input = 0;
+  double micro_per_output = 0;
+  std::uint64_t charged_chars = 0;  // ctx.streamed_output_chars when last charged
+  limits::WallTime extra_at{};      // when `extra` was last charged
 };
 
 namespace {
@@ -58,6 +71,15 @@ std::string scope_value(const RateLimitRule& rule, const RequestContext& ctx,
       return it == ctx.request.end() ? std::string() : counter_key(text::trim_ows(it->value()));
     }
     case RuleScope::kMetadata: {
+      // The key's metadata first, as it is logged over the client's (and budgets are rebuilt
+      // from the log).
+      if (ctx.virtual_key != nullptr) {
+        for (const auto& [name, value] : ctx.virtual_key->metadata) {
+          if (name != rule.scope_name) continue;
+          const auto parsed = nlohmann::json::parse(value, nullptr, false);
+          return counter_key(parsed.is_string() ? parsed.get<std::string>() : value);
+        }
+      }
       if (!metadata) {
         const auto header = ctx.control_header("cf-aig-metadata");
         metadata = header ? nlohmann::json::parse(*header, nullptr, false) : nlohmann::json();
@@ -75,20 +97,59 @@ std::string seconds_up(std::chrono::milliseconds d) {
   return std::to_string(std::max<std::int64_t>((d.count() + 999) / 1000, 1));
 }
 
+// Millionths of a dollar as "$12.5", "$0.000123".
+std::string usd(std::uint64_t micro) {
+  std::string text = "$" + std::to_string(micro / 1'000'000);
+  if (const std::uint64_t fraction = micro % 1'000'000; fraction != 0) {
+    std::string digits = std::to_string(fraction);
+    digits.insert(0, 6 - digits.size(), '0');
+    digits.erase(digits.find_last_not_of('0') + 1);
+    text += "." + digits;
+  }
+  return text;
+}
+
+std::string describe_window(const RateLimitRule& rule) {
+  const bool fixed = rule.technique == RateLimitRule::Technique::kFixed;
+  if (rule.calendar_month) return fixed ? "calendar month (UTC)" : "30 days (sliding window)";
+  return text::format_duration(rule.window) + (fixed ? " (fixed window)" : " (sliding window)");
+}
+
 }  // namespace
 
-std::shared_ptr<RateLimitStage> RateLimitStage::create(const Config& config) {
-  if (config.rate_limits.empty()) return nullptr;
-  return std::make_shared<RateLimitStage>(
-      config.rate_limits, std::make_shared<limits::MemoryRateLimitStore>(config.rate_limits));
+std::shared_ptr<RateLimitStage> RateLimitStage::create(
+    const Config& config, const std::shared_ptr<store::LogStore>& log) {
+  if (config.rate_limits.empty() && config.budgets.empty()) return nullptr;
+  std::vector<RateLimitRule> rules = config.rate_limits;
+  rules.insert(rules.end(), config.budgets.begin(), config.budgets.end());
+  auto stage =
+      std::make_shared<RateLimitStage>(rules, std::make_shared<limits::MemoryRateLimitStore>(rules),
+                                       Clock{}, config.metering.prices);
+  if (!config.budgets.empty()) {
+    if (!log) {
+      spdlog::warn(
+          "budgets start from $0: the request log is off, so spend before this start "
+          "is unknown");
+    } else if (auto restored = stage->restore(*log); !restored) {
+      spdlog::error("budgets start from $0: cannot read past spend from the request log: {}",
+                    restored.error().detail);
+    } else {
+      spdlog::info("budgets: past spend restored from the request log ({} counters)", *restored);
+    }
+  }
+  return stage;
 }
 
 RateLimitStage::RateLimitStage(std::vector<RateLimitRule> rules,
-                               std::shared_ptr<limits::RateLimitStore> store, Clock clock)
-    : rules_(std::move(rules)), store_(std::move(store)), clock_(std::move(clock)) {
+                               std::shared_ptr<limits::RateLimitStore> store, Clock clock,
+                               const std::map<std::string, ModelPrice>& prices)
+    : rules_(std::move(rules)),
+      store_(std::move(store)),
+      clock_(std::move(clock)),
+      prices_(prices) {
   for (const auto& rule : rules_) {
     needs_model_ = needs_model_ || rule.model.has_value();
-    counts_tokens_ = counts_tokens_ || rule.unit == RateLimitRule::Unit::kTokens;
+    settles_ = settles_ || rule.unit != RateLimitRule::Unit::kRequests;
   }
 }
 
@@ -96,53 +157,181 @@ limits::WallTime RateLimitStage::now() const {
   return clock_ ? clock_() : std::chrono::system_clock::now();
 }
 
+Result<std::size_t> RateLimitStage::restore(const store::LogStore& log) {
+  using std::chrono::milliseconds;
+  const limits::WallTime t = now();
+  const std::int64_t now_ms =
+      std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
+  std::size_t charged = 0;
+  for (std::size_t i = 0; i < rules_.size(); ++i) {
+    const RateLimitRule& rule = rules_[i];
+    if (rule.unit != RateLimitRule::Unit::kCost) continue;
+    store::UsageQuery q;
+    q.provider = rule.provider;
+    q.model = rule.model;
+    q.key = rule.key;
+    switch (rule.scope) {
+      case RuleScope::kKey:
+        q.group_by = store::UsageGroup::kKey;
+        break;
+      case RuleScope::kMetadata:
+        q.group_by = store::UsageGroup::kMetadata;
+        q.metadata_key = rule.scope_name;
+        break;
+      default:
+        break;  // gateway (ip and header are not budget scopes)
+    }
+    const bool fixed = rule.technique == RateLimitRule::Technique::kFixed;
+    if (fixed) {
+      // The current window: everything since it began, charged now.
+      q.from = limits::fixed_window_start(rule, now_ms);
+    } else {
+      // The trailing window slot by slot, oldest first, each charged at its own time; from
+      // the start of the oldest slot, which the store counts whole.
+      const std::int64_t slot = limits::slot_ms(rule);
+      const std::int64_t oldest = now_ms - rule.window.count();
+      q.from = oldest - ((oldest % slot) + slot) % slot;
+      q.bucket_ms = slot;
+    }
+    auto rows = log.usage(q);
+    if (!rows) return rows.error();
+    for (const auto& row : *rows) {
+      const auto micro = static_cast<std::uint64_t>(std::llround(row.cost * 1e6));
+      if (micro == 0) continue;
+      const limits::WallTime at = fixed ? t : limits::WallTime(milliseconds(row.bucket_start));
+      store_->add(i, counter_key(row.group), micro, at, false);
+      ++charged;
+    }
+  }
+  return charged;
+}
+
 std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
   const limits::WallTime t = now();
   static const RequestFacts kUnread;
-  const RequestFacts& facts = needs_model_ || counts_tokens_ ? request_facts(ctx) : kUnread;
+  const RequestFacts& facts = needs_model_ || settles_ ? request_facts(ctx) : kUnread;
   RateLimitState state;
   state.at = t;
   std::optional<nlohmann::json> metadata;
+  // A budget's estimate, in millionths of a dollar (nullopt: the model has no price); worked
+  // out for the first budget that applies.
+  std::optional<std::optional<Rates>> rates;
+  const auto refuse = [&](Error error) {
+    for (const auto& taken : state.taken)
+      store_->refund(taken.rule, taken.key, taken.cost, t, taken.overflow);
+    return error;
+  };
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     const RateLimitRule& rule = rules_[i];
     if (rule.provider && *rule.provider != ctx.provider_slug) continue;
     if (rule.model && *rule.model != facts.model) continue;
     if (rule.key && (ctx.virtual_key == nullptr || ctx.virtual_key->name != *rule.key)) continue;
+    const std::uint64_t output = facts.max_output_tokens.value_or(rule.default_max_tokens);
+    std::uint64_t cost = 1;
+    switch (rule.unit) {
+      case RateLimitRule::Unit::kRequests:
+        break;
+      case RateLimitRule::Unit::kTokens:
+        // The prompt's estimate plus the output cap, reserved now so that concurrent
+        // requests cannot all pass an almost-spent limit; settled when metered.
+        cost = facts.prompt_tokens + output;
+        break;
+      case RateLimitRule::Unit::kCost: {
+        if (!rates) rates = rates_of(ctx, facts);
+        if (!*rates) {
+          if (!rule.refuse_unpriced) continue;  // unpriced: admitted, and charged nothing
+          return refuse(Error{ErrorCode::kUnpricedModel,
+                              "budget '" + rule.name + "' refuses models without a price, and '" +
+                                  ctx.provider_slug + "/" + facts.model + "' has none",
+                              false});
+        }
+        cost = (*rates)->micro_usd(facts.prompt_tokens, output);
+        break;
+      }
+    }
     std::string key = scope_value(rule, ctx, metadata);
-    // Tokens: the prompt's estimate plus the output cap the client set (or the rule's
-    // default), reserved now so that concurrent requests cannot all pass an almost-spent
-    // limit; settled with the metered figures in on_complete.
-    const std::uint64_t cost =
-        rule.unit == RateLimitRule::Unit::kRequests
-            ? 1
-            : facts.prompt_tokens + facts.max_output_tokens.value_or(rule.default_max_tokens);
     const limits::Decision d = store_->acquire(i, key, cost, t);
     if (d.allowed) {
       state.taken.push_back({i, std::move(key), cost, d.overflow});
       continue;
     }
-    for (const auto& taken : state.taken)
-      store_->refund(taken.rule, taken.key, taken.cost, t, taken.overflow);
     const std::string retry = seconds_up(d.reset);
     ctx.response_headers.emplace_back("retry-after", retry);
+    if (rule.unit == RateLimitRule::Unit::kCost) {
+      return refuse(Error{ErrorCode::kBudgetExceeded,
+                          "budget '" + rule.name + "' exceeded: " + usd(rule.limit) + " per " +
+                              describe_window(rule) + "; this request needs about " + usd(cost) +
+                              "; retry after " + retry + "s",
+                          false});
+    }
     ctx.response_headers.emplace_back("x-ratelimit-limit", std::to_string(d.limit));
     ctx.response_headers.emplace_back("x-ratelimit-remaining", "0");
     ctx.response_headers.emplace_back("x-ratelimit-reset", retry);
     const bool tokens = rule.unit == RateLimitRule::Unit::kTokens;
-    return Error{ErrorCode::kRateLimited,
-                 "rate limit '" + rule.name + "' exceeded: " + std::to_string(rule.limit) +
-                     (tokens ? " tokens per " : " requests per ") +
-                     text::format_duration(rule.window) +
-                     (rule.technique == RateLimitRule::Technique::kFixed ? " (fixed window)"
-                                                                         : " (sliding window)") +
-                     (tokens ? "; this request needs about " + std::to_string(cost) + " tokens"
-                             : std::string()) +
-                     "; retry after " + retry + "s",
-                 false};
+    return refuse(
+        Error{ErrorCode::kRateLimited,
+              "rate limit '" + rule.name + "' exceeded: " + std::to_string(rule.limit) +
+                  (tokens ? " tokens per " : " requests per ") + describe_window(rule) +
+                  (tokens ? "; this request needs about " + std::to_string(cost) + " tokens"
+                          : std::string()) +
+                  "; retry after " + retry + "s",
+              false});
   }
-  // Kept only for token rules, which settle in on_complete.
-  if (counts_tokens_) ctx.rate_limit = std::make_shared<RateLimitState>(std::move(state));
+  // Kept only for token rules and budgets, which settle in on_complete.
+  if (settles_) {
+    state.prompt_tokens = facts.prompt_tokens;
+    if (rates && *rates) {
+      state.micro_per_input = (*rates)->input;
+      state.micro_per_output = (*rates)->output;
+    }
+    ctx.rate_limit = std::make_shared<RateLimitState>(std::move(state));
+  }
   return std::nullopt;
+}
+
+std::optional<RateLimitStage::Rates> RateLimitStage::rates_of(const RequestContext& ctx,
+                                                              const RequestFacts& facts) const {
+  // cf-aig-custom-cost prices the request as it will be metered (dollars per token); the
+  // metering stage refuses a malformed one before this stage runs.
+  if (const auto header = ctx.control_header("cf-aig-custom-cost")) {
+    if (auto custom = meter::parse_custom_cost(*header)) {
+      return Rates{custom->per_token_in * 1e6, custom->per_token_out * 1e6};
+    }
+  }
+  const ModelPrice* price = prices_.find(ctx.provider_slug, facts.model);
+  if (price == nullptr) return std::nullopt;
+  // Prices are dollars per million tokens: millionths of a dollar per token.
+  return Rates{price->input, price->output};
+}
+
+std::uint64_t RateLimitStage::Rates::micro_usd(std::uint64_t input_tokens,
+                                               std::uint64_t output_tokens) const {
+  return static_cast<std::uint64_t>(std::ceil(static_cast<double>(input_tokens) * input +
+                                              static_cast<double>(output_tokens) * output));
+}
+
+void RateLimitStage::on_response_body(RequestContext& ctx, std::string_view /*chunk*/,
+                                      bool /*last*/) {
+  RateLimitState* state = ctx.rate_limit.get();
+  // Only a stream's text moves this figure, and only when it grew since the last charge.
+  if (state == nullptr || ctx.streamed_output_chars == state->charged_chars) return;
+  state->charged_chars = ctx.streamed_output_chars;
+  const std::uint64_t output = estimate_tokens(state->charged_chars);
+  const Rates rates{state->micro_per_input, state->micro_per_output};
+  std::optional<limits::WallTime> t;
+  for (auto& taken : state->taken) {
+    const auto unit = rules_[taken.rule].unit;
+    if (unit == RateLimitRule::Unit::kRequests) continue;
+    const std::uint64_t running = unit == RateLimitRule::Unit::kTokens
+                                      ? state->prompt_tokens + output
+                                      : rates.micro_usd(state->prompt_tokens, output);
+    // Within the reservation there is nothing to do: it was taken at admission.
+    if (running <= taken.cost + taken.extra) continue;
+    if (!t) t = now();
+    store_->add(taken.rule, taken.key, running - taken.cost - taken.extra, *t, taken.overflow);
+    taken.extra = running - taken.cost;
+    state->extra_at = *t;
+  }
 }
 
 void RateLimitStage::on_complete(RequestContext& ctx) noexcept {
@@ -151,17 +340,30 @@ void RateLimitStage::on_complete(RequestContext& ctx) noexcept {
     const auto state = std::move(ctx.rate_limit);
     // What the request used, as metered: reported figures, or the gateway's estimate for a
     // stream cut off. Nothing metered (the provider was never reached, or failed before a
-    // response): nothing was used.
-    std::uint64_t used = 0;
+    // response): nothing was used. An unpriced cost is nothing too (unpriced: allow).
+    std::uint64_t tokens = 0;
     if (ctx.metered_tokens) {
-      used = ctx.metered_tokens->input.value_or(0) + ctx.metered_tokens->output.value_or(0);
+      tokens = ctx.metered_tokens->input.value_or(0) + ctx.metered_tokens->output.value_or(0);
     }
+    const auto dollars =
+        static_cast<std::uint64_t>(std::llround(std::max(ctx.metered_cost.value_or(0), 0.0) * 1e6));
     for (const auto& taken : state->taken) {
-      if (rules_[taken.rule].unit != RateLimitRule::Unit::kTokens) continue;
-      if (used > taken.cost) {
-        store_->add(taken.rule, taken.key, used - taken.cost, now(), taken.overflow);
-      } else if (used < taken.cost) {
-        store_->refund(taken.rule, taken.key, taken.cost - used, state->at, taken.overflow);
+      const auto unit = rules_[taken.rule].unit;
+      if (unit == RateLimitRule::Unit::kRequests) continue;
+      const std::uint64_t used = unit == RateLimitRule::Unit::kTokens ? tokens : dollars;
+      const std::uint64_t charged = taken.cost + taken.extra;
+      if (used > charged) {
+        store_->add(taken.rule, taken.key, used - charged, now(), taken.overflow);
+      } else if (used < charged) {
+        // Given back where it was taken: the streamed extra first, then the reservation.
+        const std::uint64_t back = charged - used;
+        const std::uint64_t from_extra = std::min(back, taken.extra);
+        if (from_extra > 0) {
+          store_->refund(taken.rule, taken.key, from_extra, state->extra_at, taken.overflow);
+        }
+        if (back > from_extra) {
+          store_->refund(taken.rule, taken.key, back - from_extra, state->at, taken.overflow);
+        }
       }
     }
   } catch (...) {

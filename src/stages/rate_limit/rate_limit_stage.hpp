@@ -1,13 +1,14 @@
 #pragma once
-// The rate_limits rules (docs/auth-and-limits.md). Runs after the cache stage: a cache hit or
-// a coalesced follower never reaches it, so hits do not consume request limits (Cloudflare's
-// rule). A request takes one unit from every rule that applies to it; the first rule without
-// room answers 429 and gives back what the earlier ones took, and nothing reaches the
-// provider.
+// The rate_limits rules and the spend budgets (docs/auth-and-limits.md). Runs after the cache
+// stage: a cache hit or a coalesced follower never reaches it, so hits consume neither limits
+// nor budgets (Cloudflare's rule). A request takes its share from every rule that applies to
+// it (one request, its estimated tokens, its estimated cost); the first rule without room
+// answers 429 and gives back what the earlier ones took, and nothing reaches the provider.
 
 #include "aigw/config.hpp"
 #include "aigw/stage.hpp"
 
+#include "stages/meter/pricing.hpp"
 #include "stages/rate_limit/limiter.hpp"
 
 #include <functional>
@@ -18,30 +19,57 @@
 
 namespace aigw {
 
+namespace store {
+class LogStore;
+}
+
 class RateLimitStage final : public Stage {
  public:
   using Clock = std::function<limits::WallTime()>;
 
-  // nullptr when there are no rules.
-  static std::shared_ptr<RateLimitStage> create(const Config& config);
+  // nullptr when there are no rules. `log`: the request log budgets are rebuilt from (see
+  // restore); nullptr, they start from nothing.
+  static std::shared_ptr<RateLimitStage> create(const Config& config,
+                                                const std::shared_ptr<store::LogStore>& log = {});
+  // `rules`: rate limits and budgets (unit kCost) in one list; `prices` estimate a request's
+  // cost for budgets.
   RateLimitStage(std::vector<RateLimitRule> rules, std::shared_ptr<limits::RateLimitStore> store,
-                 Clock clock = {});
+                 Clock clock = {}, const std::map<std::string, ModelPrice>& prices = {});
+
+  // Budgets survive a restart: charges what the request log holds of each budget's current
+  // window (fixed) or trailing window, slot by slot (sliding), to its counters. Returns the
+  // number of counters charged. Call once, before the first request.
+  Result<std::size_t> restore(const store::LogStore& log);
 
   std::string_view name() const noexcept override { return "rate_limit"; }
   boost::asio::awaitable<Verdict> on_request(RequestContext& ctx) override;
-  // Token rules: the reservation is settled with the metered tokens (ctx.metered_tokens, set
-  // by the metering stage's on_complete, which runs before this one).
+  // Token rules and budgets: the reservation is settled with the metered tokens and cost
+  // (ctx.metered_tokens and ctx.metered_cost, set by the metering stage's on_complete, which
+  // runs before this one).
   void on_complete(RequestContext& ctx) noexcept override;
+  // Streams are charged as they run: once the text seen (ctx.streamed_output_chars) puts a
+  // request past its reservation, the excess is charged at once, so concurrent admissions
+  // see a long stream's usage before it ends.
+  void on_response_body(RequestContext& ctx, std::string_view chunk, bool last) override;
 
  private:
+  // A request's prices in millionths of a dollar per token.
+  struct Rates {
+    double input = 0;
+    double output = 0;
+    std::uint64_t micro_usd(std::uint64_t input_tokens, std::uint64_t output_tokens) const;
+  };
   std::optional<Error> admit(RequestContext& ctx) const;
+  // The model's price (or cf-aig-custom-cost's); nullopt when the model has no price.
+  std::optional<Rates> rates_of(const RequestContext& ctx, const RequestFacts& facts) const;
   limits::WallTime now() const;
 
   std::vector<RateLimitRule> rules_;
   std::shared_ptr<limits::RateLimitStore> store_;
   Clock clock_;
   bool needs_model_ = false;  // a rule narrows by model: the body's "model" is read
-  bool counts_tokens_ = false;
+  bool settles_ = false;      // a token rule or a budget: reservations settle in on_complete
+  meter::PriceTable prices_;
 };
 
 }  // namespace aigw

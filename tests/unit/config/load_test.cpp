@@ -235,8 +235,9 @@ TEST(ConfigUnknownKeys, FarMissListsTheKeys) {
             (Lines{"test.yaml:2:3: admin.port: unknown key (expected one of: enabled, listen)"}));
   EXPECT_EQ(
       diagnostics("routes: {}\n"),
-      (Lines{"test.yaml:1:1: routes: unknown key (expected one of: admin, auth, cache, keys, log, "
-             "logging, metering, providers, rate_limits, server, upstream)"}));
+      (Lines{
+          "test.yaml:1:1: routes: unknown key (expected one of: admin, auth, budgets, cache, keys, "
+          "log, logging, metering, providers, rate_limits, server, upstream)"}));
   EXPECT_EQ(diagnostics("cache:\n  size: 1\n"),
             (Lines{"test.yaml:2:3: cache.size: unknown key (expected one of: coalesce, "
                    "coalesce_wait, enabled, max_bytes, max_entry_bytes, max_ttl, "
@@ -657,8 +658,7 @@ TEST(ConfigFiles, OnlyOneDocument) {
 // ---- collection -----------------------------------------------------------------------
 
 TEST(ConfigCollect, AllErrorsInOneRunInDocumentOrder) {
-  EXPECT_EQ(
-      diagnostics(R"(server:
+  EXPECT_EQ(diagnostics(R"(server:
   lisen: :80
   workers: 5000
   validate_json: yes please
@@ -676,23 +676,24 @@ logging:
   level: loud
 colour: blue
 )"),
-      (Lines{"test.yaml:2:3: server.lisen: unknown key (did you mean 'listen'?)",
-             "test.yaml:3:12: server.workers: must be <= 1024 (got 5000)",
-             "test.yaml:4:18: server.validate_json: expected true or false (got 'yes "
-             "please')",
-             "test.yaml:6:12: admin.enabled: expected true or false (got 'maybe')",
-             "test.yaml:8:17: upstream.read_timeout: must be a duration with a unit "
-             "such as 250ms, 30s, 5m (got '30')",
-             "test.yaml:10:3: providers.Bad_Slug: provider name must match "
-             "[a-z0-9][a-z0-9-]* (did you mean 'bad-slug'?)",
-             "test.yaml:12:15: providers.openai.base_url: must start with http:// or "
-             "https:// (got 'api.openai.com')",
-             "test.yaml:14:22: providers.openai.headers.authorization: environment "
-             "variable OPENAI_KEY is not set",
-             "test.yaml:16:10: logging.level: must be one of trace, debug, info, warn, "
-             "error, off (got 'loud')",
-             "test.yaml:17:1: colour: unknown key (expected one of: admin, auth, cache, keys, log, "
-             "logging, metering, providers, rate_limits, server, upstream)"}));
+            (Lines{"test.yaml:2:3: server.lisen: unknown key (did you mean 'listen'?)",
+                   "test.yaml:3:12: server.workers: must be <= 1024 (got 5000)",
+                   "test.yaml:4:18: server.validate_json: expected true or false (got 'yes "
+                   "please')",
+                   "test.yaml:6:12: admin.enabled: expected true or false (got 'maybe')",
+                   "test.yaml:8:17: upstream.read_timeout: must be a duration with a unit "
+                   "such as 250ms, 30s, 5m (got '30')",
+                   "test.yaml:10:3: providers.Bad_Slug: provider name must match "
+                   "[a-z0-9][a-z0-9-]* (did you mean 'bad-slug'?)",
+                   "test.yaml:12:15: providers.openai.base_url: must start with http:// or "
+                   "https:// (got 'api.openai.com')",
+                   "test.yaml:14:22: providers.openai.headers.authorization: environment "
+                   "variable OPENAI_KEY is not set",
+                   "test.yaml:16:10: logging.level: must be one of trace, debug, info, warn, "
+                   "error, off (got 'loud')",
+                   "test.yaml:17:1: colour: unknown key (expected one of: admin, auth, budgets, "
+                   "cache, keys, "
+                   "log, logging, metering, providers, rate_limits, server, upstream)"}));
 }
 
 // ---- Diagnostic::str ------------------------------------------------------------------
@@ -956,6 +957,66 @@ TEST(ConfigRateLimits, BadRulesAreReportedWhereTheyAre) {
                    "window)"}));
   EXPECT_EQ(diagnostics("rate_limits:\n  - limit: 1\n    window: 1s\n    windw: 2s\n"),
             (Lines{"test.yaml:4:5: rate_limits[0].windw: unknown key (did you mean 'window'?)"}));
+}
+
+TEST(ConfigBudgets, BudgetsAreReadInMillionthsOfADollar) {
+  const Config c = load_ok(
+      "budgets:\n  - limit_usd: 50\n    window: month\n  - name: team\n    limit_usd: 0.25\n"
+      "    window: day\n    technique: sliding\n    per: metadata:team\n    model: gpt-4o\n"
+      "    unpriced: refuse\n  - limit_usd: 1.5\n    window: 6h\n    per: key\n");
+  ASSERT_EQ(c.budgets.size(), 3u);
+  const auto& a = c.budgets[0];
+  EXPECT_EQ(a.name, "budgets[0]");
+  EXPECT_EQ(a.unit, RateLimitRule::Unit::kCost);
+  EXPECT_EQ(a.limit, 50'000'000u);
+  EXPECT_TRUE(a.calendar_month);
+  EXPECT_EQ(a.window, std::chrono::hours(24 * 30));
+  EXPECT_EQ(a.technique, RateLimitRule::Technique::kFixed);
+  EXPECT_EQ(a.scope, RateLimitRule::Scope::kGateway);
+  EXPECT_FALSE(a.refuse_unpriced);  // unpriced models pass by default
+  const auto& b = c.budgets[1];
+  EXPECT_EQ(b.name, "team");
+  EXPECT_EQ(b.limit, 250'000u);
+  EXPECT_FALSE(b.calendar_month);
+  EXPECT_EQ(b.window, std::chrono::hours(24));
+  EXPECT_EQ(b.technique, RateLimitRule::Technique::kSliding);
+  EXPECT_EQ(b.scope, RateLimitRule::Scope::kMetadata);
+  EXPECT_EQ(b.scope_name, "team");
+  EXPECT_EQ(b.model, "gpt-4o");
+  EXPECT_TRUE(b.refuse_unpriced);
+  EXPECT_EQ(c.budgets[2].limit, 1'500'000u);
+  EXPECT_EQ(c.budgets[2].window, std::chrono::hours(6));
+  EXPECT_EQ(c.budgets[2].scope, RateLimitRule::Scope::kKey);
+  EXPECT_TRUE(c.rate_limits.empty());  // budgets are their own list
+}
+
+TEST(ConfigBudgets, BadBudgetsAreReportedWhereTheyAre) {
+  EXPECT_EQ(diagnostics("budgets:\n  - window: day\n  - limit_usd: 5\n"),
+            (Lines{"test.yaml:2:5: budgets[0].limit_usd: a budget needs limit_usd",
+                   "test.yaml:3:5: budgets[1].window: a budget needs a window"}));
+  EXPECT_EQ(
+      diagnostics("budgets:\n  - limit_usd: $5\n    window: week\n    per: ip\n"
+                  "    unpriced: maybe\n  - limit_usd: 0\n    window: 1d\n    limit: 3\n"),
+      (Lines{"test.yaml:2:16: budgets[0].limit_usd: must be an amount in US dollars from "
+             "0.000001 to 1e9 (got '$5')",
+             "test.yaml:3:13: budgets[0].window: must be day, month or a duration such as 12h (got "
+             "'week')",
+             "test.yaml:4:10: budgets[0].per: must be gateway, key or metadata:<key> (got 'ip')",
+             "test.yaml:5:15: budgets[0].unpriced: must be allow or refuse (got 'maybe')",
+             "test.yaml:6:16: budgets[1].limit_usd: must be an amount in US dollars from "
+             "0.000001 to 1e9 (got '0')",
+             "test.yaml:8:5: budgets[1].limit: unknown key (expected one of: "
+             "default_max_tokens, key, limit_usd, max_keys, model, name, per, provider, "
+             "technique, unpriced, window)"}));
+  EXPECT_EQ(
+      diagnostics("metering:\n  enabled: false\nbudgets:\n  - limit_usd: 1\n"
+                  "    window: day\n"),
+      (Lines{"test.yaml:4:5: budgets[0]: budgets need metering (metering.enabled is false)"}));
+  EXPECT_EQ(diagnostics("budgets:\n  limit_usd: 10\n"),
+            (Lines{"test.yaml:2:3: budgets: expected a list of budgets (each with limit_usd and "
+                   "window)"}));
+  EXPECT_EQ(diagnostics("budgets:\n  - limit_usd: 1\n    window: day\n    key: nobody\n"),
+            (Lines{"test.yaml:4:10: budgets[0].key: no key named 'nobody' in keys"}));
 }
 
 TEST(ConfigKeys, KeysAreReadWithTheirListsAndMetadata) {

@@ -69,6 +69,40 @@ TEST(RateLimiter, FixedWindowsAreAlignedToTheClockAndReportTheirEnd) {
   EXPECT_TRUE(store.acquire(0, "", 1, kNoon + 60s).allowed);
 }
 
+// A monthly budget (window: month, fixed) resets on the first of the UTC month, whatever the
+// month's length: January 31 and February 1 are in different windows, and the refusal on
+// January 31 says the budget comes back at midnight.
+TEST(RateLimiter, CalendarMonthsResetOnTheFirstOfTheMonth) {
+  RateLimitRule month = rule(1'000, 24h * 30, Technique::kFixed);
+  month.unit = RateLimitRule::Unit::kCost;
+  month.calendar_month = true;
+  MemoryRateLimitStore store({month});
+  using std::chrono::sys_days;
+  const WallTime jan31 = WallTime(sys_days(std::chrono::year(2027) / 1 / 31)) + 23h;
+  const WallTime feb1 = WallTime(sys_days(std::chrono::year(2027) / 2 / 1));
+  const auto ms = [](WallTime t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  };
+  EXPECT_EQ(fixed_window_start(month, ms(jan31)),
+            ms(WallTime(sys_days(std::chrono::year(2027) / 1 / 1))));
+  EXPECT_TRUE(
+      store.acquire(0, "", 1'000, WallTime(sys_days(std::chrono::year(2027) / 1 / 1))).allowed);
+  const Decision refused = store.acquire(0, "", 1, jan31);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.reset, 1h);  // midnight, February 1
+  EXPECT_TRUE(store.acquire(0, "", 1'000, feb1).allowed);
+  // February has 28 days in 2027: March 1 opens the next window, not March 3.
+  EXPECT_FALSE(
+      store.acquire(0, "", 1, WallTime(sys_days(std::chrono::year(2027) / 2 / 28)) + 23h).allowed);
+  EXPECT_TRUE(store.acquire(0, "", 1, WallTime(sys_days(std::chrono::year(2027) / 3 / 1))).allowed);
+  // A sliding "month" is the trailing 30 days, not the calendar.
+  month.technique = Technique::kSliding;
+  MemoryRateLimitStore sliding({month});
+  EXPECT_TRUE(sliding.acquire(0, "", 1'000, jan31).allowed);
+  EXPECT_FALSE(sliding.acquire(0, "", 1, feb1).allowed);
+  EXPECT_TRUE(sliding.acquire(0, "", 1, jan31 + 24h * 31).allowed);
+}
+
 TEST(RateLimiter, SlidingRefusalSaysWhenTheOldestRequestsLeaveTheWindow) {
   MemoryRateLimitStore store({rule(2, 60s, Technique::kSliding)});  // one slot = 1 s
   EXPECT_TRUE(store.acquire(0, "", 1, kNoon + 10s).allowed);

@@ -64,6 +64,7 @@ std::vector<LogRecord> data_set() {
     }
     if (i % 6 != 5) r.metadata.emplace_back("user", users[i % 5]);
     if (i % 2 == 0) r.metadata.emplace_back("team", "\"core\"");
+    r.key = i % 3 == 0 ? "" : i % 3 == 1 ? "team-a" : "team-b";
     r.request_body = "req-" + r.id;
     r.response_body = "resp-" + r.id;
     records.push_back(std::move(r));
@@ -518,6 +519,38 @@ TEST_F(LogQueryTest, UsageByMetadataValue) {
   ASSERT_EQ(want.size(), 5u);  // "", 42, alice, bob, true
   EXPECT_EQ(want[0].group, "");
   expect_rows(store_->usage(q), want);
+}
+
+// Budgets are rebuilt from these: per virtual key, one key alone, and slot-sized buckets.
+TEST_F(LogQueryTest, UsageByKeyAndInBucketsOfAnyWidth) {
+  UsageQuery q;
+  q.group_by = UsageGroup::kKey;
+  const auto want =
+      expected_usage(records_, kAll, kNoBucket, [](const LogRecord& r) { return r.key; });
+  ASSERT_EQ(want.size(), 3u);  // "", team-a, team-b
+  expect_rows(store_->usage(q), want);
+
+  UsageQuery one;
+  one.key = "team-b";
+  one.from = kBase + 3 * kHour;
+  one.bucket_ms = 11 * kMinute;
+  const auto keep = [](const LogRecord& r) {
+    return r.key == "team-b" && r.created_at >= kBase + 3 * kHour;
+  };
+  expect_rows(
+      store_->usage(one),
+      expected_usage(
+          records_, keep, [](const LogRecord& r) { return floor_to(r.created_at, 11 * kMinute); },
+          kNoGroup));
+  UsageQuery none;
+  none.key = "";
+  expect_rows(store_->usage(none),
+              expected_usage(
+                  records_, [](const LogRecord& r) { return r.key.empty(); }, kNoBucket, kNoGroup));
+  UsageQuery bad;
+  bad.bucket_ms = 0;
+  ASSERT_FALSE(store_->usage(bad));
+  EXPECT_EQ(store_->usage(bad).error().detail, "a bucket must be at least 1 ms");
 }
 
 TEST_F(LogQueryTest, UsageBucketsByMinuteHourAndDay) {

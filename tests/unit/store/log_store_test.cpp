@@ -99,6 +99,7 @@ LogRecord full_record() {
                 {"flag", "true"},
                 {"ratio", "-0.5"},
                 {"quote", R"("say \"hi\" ⚡")"}};
+  r.key = "search-app";
   r.user_agent = "OpenAI/Python 1.40.0";
   r.request_content_type = "application/json";
   r.response_content_type = "text/event-stream; charset=utf-8";
@@ -140,6 +141,7 @@ void expect_same(const LogRecord& a, const LogRecord& b) {
   EXPECT_EQ(a.unpriced, b.unpriced);
   EXPECT_EQ(a.custom_cost, b.custom_cost);
   EXPECT_EQ(a.metadata, b.metadata);
+  EXPECT_EQ(a.key, b.key);
   EXPECT_EQ(a.user_agent, b.user_agent);
   EXPECT_EQ(a.request_content_type, b.request_content_type);
   EXPECT_EQ(a.response_content_type, b.response_content_type);
@@ -571,14 +573,15 @@ TEST_F(LogStoreTest, ReopensAnExistingStore) {
   ASSERT_TRUE(got && got->has_value());
   expect_same(**got, full_record());
   auto db = raw();
-  EXPECT_EQ(scalar(db, "PRAGMA user_version"), 2);
+  EXPECT_EQ(scalar(db, "PRAGMA user_version"), 3);
   auto mode = db.query_text("PRAGMA journal_mode", "mode");
   ASSERT_TRUE(mode);
   EXPECT_EQ(*mode, "wal");
 }
 
 TEST_F(LogStoreTest, MigratesAVersionOneStoreAndKeepsItsRecords) {
-  // A version 1 file: today's table plus the two indexes version 2 dropped.
+  // A version 1 file: today's table without version 3's key_name, plus the two indexes
+  // version 2 dropped.
   {
     auto store = open(options());
     ASSERT_TRUE(store);
@@ -587,7 +590,8 @@ TEST_F(LogStoreTest, MigratesAVersionOneStoreAndKeepsItsRecords) {
   {
     auto db = raw();
     ASSERT_TRUE(
-        db.exec("CREATE INDEX logs_provider_created_at ON logs (provider, created_at, id);"
+        db.exec("ALTER TABLE logs DROP COLUMN key_name;"
+                "CREATE INDEX logs_provider_created_at ON logs (provider, created_at, id);"
                 "CREATE INDEX logs_model_created_at ON logs (model, created_at, id);"
                 "PRAGMA user_version = 1;",
                 "setup"));
@@ -596,14 +600,24 @@ TEST_F(LogStoreTest, MigratesAVersionOneStoreAndKeepsItsRecords) {
   ASSERT_TRUE(store);
   auto got = store->get(full_record().id);
   ASSERT_TRUE(got && got->has_value());
-  expect_same(**got, full_record());
+  LogRecord before_keys = full_record();
+  before_keys.key.clear();  // version 1 had no key column: its records read as keyless
+  expect_same(**got, before_keys);
   LogQuery by_provider;
   by_provider.provider = full_record().provider;
   auto page = store->query(by_provider);
   ASSERT_TRUE(page);
   ASSERT_EQ(page->records.size(), 1u);
+  // New records keep their key.
+  LogRecord keyed = record("after-migration");
+  keyed.key = "batch";
+  ASSERT_TRUE(store->submit(keyed));
+  store->flush();
+  auto got_keyed = store->get("after-migration");
+  ASSERT_TRUE(got_keyed && got_keyed->has_value());
+  EXPECT_EQ((*got_keyed)->key, "batch");
   auto db = raw();
-  EXPECT_EQ(scalar(db, "PRAGMA user_version"), 2);
+  EXPECT_EQ(scalar(db, "PRAGMA user_version"), 3);
   EXPECT_EQ(scalar(db,
                    "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN "
                    "('logs_provider_created_at', 'logs_model_created_at')"),
@@ -643,11 +657,11 @@ TEST_F(LogStoreTest, RefusesAFileThatIsNotADatabase) {
 TEST_F(LogStoreTest, RefusesANewerSchemaWithoutTouchingIt) {
   {
     auto db = raw("newer.db");
-    ASSERT_TRUE(db.exec("CREATE TABLE logs (id TEXT); PRAGMA user_version = 3;", "setup"));
+    ASSERT_TRUE(db.exec("CREATE TABLE logs (id TEXT); PRAGMA user_version = 4;", "setup"));
   }
   auto o = options("newer.db");
   EXPECT_EQ(open_error(o), "log store " + o.path +
-                               ": schema version 3 is newer than this aigw supports (2); run a "
+                               ": schema version 4 is newer than this aigw supports (3); run a "
                                "newer aigw or point the log store at another file");
   auto db = raw("newer.db");
   auto mode = db.query_text("PRAGMA journal_mode", "mode");

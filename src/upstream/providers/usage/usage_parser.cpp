@@ -209,6 +209,7 @@ class FormatState {
   // A complete buffered body.
   virtual void on_body(const Json& body) = 0;
   virtual UsageResult result() const { return result_; }
+  std::uint64_t output_chars() const noexcept { return result_.output_chars; }
 
  protected:
   virtual void on_event_json(std::string_view name, const Json& event) = 0;
@@ -690,6 +691,10 @@ class Parser final : public UsageParser {
       case Mode::kSniff:
         break;
     }
+  }
+
+  std::uint64_t streamed_output_chars() const noexcept override {
+    return mode_ == Mode::kSse || mode_ == Mode::kArray ? state_->output_chars() : 0;
   }
 
   UsageResult result() const override {

@@ -63,6 +63,9 @@ class UsageParser {
   // What the bytes fed so far say; callable at any time, also mid-stream or after an abort.
   // An event still missing its closing blank line counts as if the stream had ended there.
   virtual UsageResult result() const = 0;
+  // A stream's generated text so far, in complete events (0 for a buffered body): what
+  // result().output_chars says without its cost, for charging a stream as it runs.
+  virtual std::uint64_t streamed_output_chars() const noexcept = 0;
 };
 
 // A parser for a response in `format`; `event_stream` when its Content-Type is
