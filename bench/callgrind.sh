@@ -10,8 +10,9 @@
 #   CALLGRIND_CACHE=1 bench/callgrind.sh   cache on: every measured request is a cache hit
 #   CALLGRIND_STREAM=1 bench/callgrind.sh  streaming requests (20 events each, back to back)
 #   CALLGRIND_METERING=off bench/callgrind.sh   metering.enabled: false (no usage, no log)
-#   CALLGRIND_LIMITS=1 bench/callgrind.sh  three rate limits that never refuse (gateway,
-#                                          per-IP sliding, per-header tokens)
+#   CALLGRIND_LIMITS=1 bench/callgrind.sh  three rate limits and a budget that never refuse
+#                                          (gateway, per-IP sliding, per-header tokens,
+#                                          monthly spend)
 #
 # Prints the instructions per request, then the 25 functions with the most instructions of
 # their own. aigw runs under callgrind (about 50x slower), so the load is a gentle fixed rate:
@@ -88,6 +89,12 @@ rate_limits:
     window: 1h
     unit: tokens
     per: header:authorization
+budgets:
+  - limit_usd: 1000000
+    window: month
+metering:
+  prices:
+    openai/gpt-4o-mini: {input: 0.15, output: 0.6}
 LIMITS
 fi
 if [[ "${CALLGRIND_CACHE:-0}" == 1 ]]; then

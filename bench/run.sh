@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh — aigw against nginx (plain reverse proxy) and against no proxy at all, in one
 # bounded run, for an HTTP and an HTTPS upstream; plus aigw answering from its response cache
-# (every request a hit) and the memory one cached entry costs. Method and columns:
-# bench/README.md.
+# (every request a hit) and the memory one cached entry costs; streams with metering on vs off,
+# and requests with rate limits and a budget on vs off. Method and columns: bench/README.md.
 #
 #   bench/run.sh                                   install nginx + wrk, build, measure
 #   BENCH_BUILD_DIR=build-bench bench/run.sh       use another (configured) build directory
@@ -600,6 +600,10 @@ limited=$(curl -s "http://127.0.0.1:$limits_admin/metrics" |
 ((limited == 0)) || notes+=("limits on: $limited requests were refused; the run is not comparable")
 median_sample limits.on
 median_sample limits.off
+ratios=$(paste -d' ' <(tr ';' '\n' <<<"${R[limits.on.samples]}" | sed '/^$/d') \
+  <(tr ';' '\n' <<<"${R[limits.off.samples]}" | sed '/^$/d') |
+  awk '{printf "%.2f× ", ($4 > 0 ? $1 / $4 : 0)}')
+notes+=("limits on/off req per CPU-s in each round: ${ratios% }")
 stop "$limits_pid"
 stop "$nolimits_pid"
 

@@ -1,6 +1,7 @@
 // aigw-bench-limiter: the cost of one rate-limit decision (MemoryRateLimitStore::acquire),
 // with Google Benchmark. Fixed and sliding windows; one counter shared by every thread
-// (contended: the gateway-wide rule) or one counter per thread's stream of keys (per-IP).
+// (contended: the gateway-wide rule) or one counter per thread's stream of keys (per-IP);
+// and the heap one tracked key costs (BM_MemoryPerKey, from glibc's mallinfo2).
 //
 //   aigw-bench-limiter [--benchmark_filter=...]     (bench/README.md)
 
@@ -8,6 +9,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include <malloc.h>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -54,15 +57,44 @@ void many_keys(benchmark::State& state, RateLimitRule::Technique technique) {
   }
 }
 
+// Heap bytes per tracked key: 100 000 keys, each taken once, in a store of their own.
+void memory_per_key(benchmark::State& state, RateLimitRule::Technique technique) {
+  constexpr int kKeys = 100'000;
+  std::vector<std::string> keys;
+  for (int i = 0; i < kKeys; ++i)
+    keys.push_back("10.1." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ":" +
+                   std::to_string(i));
+  for (auto _ : state) {
+    RateLimitRule r = rule(technique);
+    r.max_keys = 1'000'000;
+    const std::size_t before = mallinfo2().uordblks;
+    auto s = std::make_unique<MemoryRateLimitStore>(std::vector<RateLimitRule>{r});
+    const auto now = std::chrono::system_clock::now();
+    for (const auto& key : keys) benchmark::DoNotOptimize(s->acquire(0, key, 1, now));
+    const std::size_t after = mallinfo2().uordblks;
+    state.counters["bytes_per_key"] =
+        static_cast<double>(after - before) / static_cast<double>(s->keys());
+  }
+}
+
 void BM_FixedSharedKey(benchmark::State& s) { shared_key(s, RateLimitRule::Technique::kFixed); }
 void BM_SlidingSharedKey(benchmark::State& s) { shared_key(s, RateLimitRule::Technique::kSliding); }
 void BM_FixedManyKeys(benchmark::State& s) { many_keys(s, RateLimitRule::Technique::kFixed); }
 void BM_SlidingManyKeys(benchmark::State& s) { many_keys(s, RateLimitRule::Technique::kSliding); }
 
+void BM_MemoryPerKeyFixed(benchmark::State& s) {
+  memory_per_key(s, RateLimitRule::Technique::kFixed);
+}
+void BM_MemoryPerKeySliding(benchmark::State& s) {
+  memory_per_key(s, RateLimitRule::Technique::kSliding);
+}
+
 BENCHMARK(BM_FixedSharedKey)->Threads(1)->Threads(2)->Threads(4)->UseRealTime();
 BENCHMARK(BM_SlidingSharedKey)->Threads(1)->Threads(2)->Threads(4)->UseRealTime();
 BENCHMARK(BM_FixedManyKeys)->Threads(1)->Threads(2)->Threads(4)->UseRealTime();
 BENCHMARK(BM_SlidingManyKeys)->Threads(1)->Threads(2)->Threads(4)->UseRealTime();
+BENCHMARK(BM_MemoryPerKeyFixed)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MemoryPerKeySliding)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

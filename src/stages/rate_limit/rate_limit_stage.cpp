@@ -99,12 +99,15 @@ std::string seconds_up(std::chrono::milliseconds d) {
 
 // Millionths of a dollar as "$12.5", "$0.000123".
 std::string usd(std::uint64_t micro) {
-  std::string text = "$" + std::to_string(micro / 1'000'000);
+  // Appended piece by piece: GCC 12 at -O3 misreads "$" + std::string as an overflow.
+  std::string text = "$";
+  text += std::to_string(micro / 1'000'000);
   if (const std::uint64_t fraction = micro % 1'000'000; fraction != 0) {
-    std::string digits = std::to_string(fraction);
-    digits.insert(0, 6 - digits.size(), '0');
-    digits.erase(digits.find_last_not_of('0') + 1);
-    text += "." + digits;
+    const std::string digits = std::to_string(fraction);  // 1 to 6 digits
+    text += '.';
+    text.append(6 - digits.size(), '0');
+    text += digits;
+    text.erase(text.find_last_not_of('0') + 1);  // the fraction is not 0: a digit stays
   }
   return text;
 }
