@@ -216,8 +216,8 @@ std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
   RateLimitState state;
   state.at = t;
   std::optional<nlohmann::json> metadata;
-  // A budget's estimate, in millionths of a dollar (nullopt: the model has no price); worked
-  // out for the first budget that applies.
+  // The request's prices for budgets (nullopt: the model has none), looked up for the first
+  // budget that applies.
   std::optional<std::optional<Rates>> rates;
   const auto refuse = [&](Error error) {
     for (const auto& taken : state.taken)
