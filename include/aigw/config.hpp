@@ -63,6 +63,19 @@ struct AdminConfig {
 };
 
 // Upstream defaults; each provider may override the timeouts.
+// How the wait between two attempts grows (docs/routing.md).
+enum class Backoff : std::uint8_t { kConstant, kLinear, kExponential };
+
+// Attempts per request: the gateway's defaults (upstream.*), and per request the same with
+// the cf-aig-max-attempts, -retry-delay, -backoff and -request-timeout headers applied.
+struct RetryConfig {
+  unsigned max_attempts = 1;  // 1-5, the first attempt included; 1 = no retries
+  Duration delay{100};        // before the first retry (0-5s)
+  Backoff backoff = Backoff::kExponential;
+  std::optional<Duration> request_timeout;             // to the response head, per attempt
+  Duration max_retry_after{std::chrono::seconds(10)};  // a longer Retry-After: not retried
+};
+
 struct UpstreamConfig {
   Duration connect_timeout{std::chrono::seconds(10)};      // DNS + TCP connect
   Duration tls_timeout{std::chrono::seconds(10)};          // TLS handshake
@@ -71,6 +84,7 @@ struct UpstreamConfig {
   std::size_t pool_max_idle_per_host = 32;                 // per worker
   Duration pool_idle_timeout{std::chrono::seconds(60)};
   std::size_t max_response_header_bytes = 64 * 1024;
+  RetryConfig retry;
 };
 
 struct ProviderConfig {

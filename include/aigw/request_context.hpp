@@ -100,6 +100,14 @@ class BodyFilter {
   virtual std::string_view finish() = 0;
 };
 
+// One upstream attempt, as the request log lists it (writer: the router).
+struct AttemptRecord {
+  std::string provider;
+  unsigned status = 0;  // the provider's status; 0 without a response head
+  std::chrono::steady_clock::duration duration{};
+  std::optional<ErrorCode> error;  // a failure before the head (or the attempt's own)
+};
+
 struct RequestContext {
   // --- identity: writer = session, at creation ---
   std::string id;        // lowercase UUIDv7: cf-aig-request-id and cf-aig-log-id
@@ -123,6 +131,11 @@ struct RequestContext {
   std::string gateway;
   std::string path;  // request path without the query (the query may carry a credential)
   UpstreamTarget target;
+
+  // --- retries: writer = the pipeline's route step (policy) and the router (the rest) ---
+  RetryConfig retry;  // upstream.* with the request's cf-aig-* retry headers applied
+  std::optional<Duration> first_byte_timeout;  // this attempt's, over the provider's
+  std::vector<AttemptRecord> attempt_log;      // every attempt made, in order
 
   // --- response: writer = upstream forwarder, or the pipeline for local responses ---
   unsigned status = 0;     // status sent (or being sent) to the client

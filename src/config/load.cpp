@@ -600,6 +600,31 @@ void Loader::read_upstream(const Entry& e, UpstreamConfig& out) {
               [&](const Entry& f) { read_duration(f, out.pool_idle_timeout, false); }},
              {"max_response_header_bytes",
               [&](const Entry& f) { read_size(f, out.max_response_header_bytes, kKiB, kMiB); }},
+             {"max_attempts", [&](const Entry& f) { read_uint(f, out.retry.max_attempts, 1, 5); }},
+             {"retry_delay",
+              [&](const Entry& f) {
+                read_duration(f, out.retry.delay, true, std::chrono::seconds(5));
+              }},
+             {"backoff",
+              [&](const Entry& f) {
+                const auto v = scalar(f, "constant, linear or exponential");
+                if (!v) return;
+                if (v->text == "constant") {
+                  out.retry.backoff = Backoff::kConstant;
+                } else if (v->text == "linear") {
+                  out.retry.backoff = Backoff::kLinear;
+                } else if (v->text == "exponential") {
+                  out.retry.backoff = Backoff::kExponential;
+                } else {
+                  error(f, "must be constant, linear or exponential (got " + quoted(*v) + ")");
+                }
+              }},
+             {"request_timeout",
+              [&](const Entry& f) { read_optional_duration(f, out.retry.request_timeout); }},
+             {"max_retry_after",
+              [&](const Entry& f) {
+                read_duration(f, out.retry.max_retry_after, true, std::chrono::hours(1));
+              }},
          });
 }
 

@@ -20,6 +20,10 @@ namespace aigw {
 class ResponseSink {
  public:
   virtual ~ResponseSink() = default;
+  // Before on_head: whether this response goes to the client at all. False: the forwarder
+  // drops it unread (closing its connection) and forward() returns success without calling
+  // on_head; the router turns away a 503 this way while another attempt remains.
+  virtual bool accept(const http::response_header<>& /*head*/) { return true; }
   virtual boost::asio::awaitable<bool> on_head(http::response_header<>& head,
                                                std::optional<std::uint64_t> content_length,
                                                bool head_only) = 0;

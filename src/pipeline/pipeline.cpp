@@ -2,6 +2,7 @@
 
 #include "core/json_check.hpp"
 #include "pipeline/headers.hpp"
+#include "router/router.hpp"
 #include "stages/access_log/access_log_stage.hpp"
 #include "stages/auth/auth_stage.hpp"
 #include "stages/byok/byok_stage.hpp"
@@ -170,6 +171,10 @@ Result<void> Pipeline::route(RequestContext& ctx) const {
   if (!mapped) return mapped.error();
   ctx.target = std::move(*mapped);
 
+  auto policy = retry_policy(ctx, config_->upstream.retry);
+  if (!policy) return policy.error();
+  ctx.retry = *policy;
+
   if (config_->server.validate_json && !ctx.request.body().empty()) {
     const auto content_type = headers::value_of(ctx.request, http::field::content_type);
     if (is_json_content_type(content_type) && !json::valid(ctx.request.body())) {
@@ -199,7 +204,7 @@ boost::asio::awaitable<void> Pipeline::run(RequestContext& ctx, Forwarder& forwa
     co_await send_local(ctx, downstream);
   } else {
     StageSink sink(*this, ctx, downstream);
-    auto forwarded = co_await forwarder.forward(ctx, sink, downstream);
+    auto forwarded = co_await Router().forward(ctx, forwarder, sink, downstream);
     if (!forwarded) {
       ctx.error = forwarded.error();
       if (!ctx.committed && !sink.client_gone()) co_await send_local(ctx, downstream);

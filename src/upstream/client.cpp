@@ -335,6 +335,7 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
     length = *parser.content_length();
   }
   const bool upstream_keep_alive = response.keep_alive();
+  if (!sink.accept(response_head)) co_return Exchange{{}, false, false};  // body unread: closed
 
   if (!co_await sink.on_head(response_head, length, head_only) && !sink.continue_without_client()) {
     ctx.outcome = Outcome::kClientAbort;
@@ -385,12 +386,14 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
 asio::awaitable<Result<void>> UpstreamClient::forward(RequestContext& ctx, ResponseSink& sink,
                                                       Downstream& downstream) {
   const ProviderConfig& pc = ctx.provider->config;
-  const Timeouts timeouts{pc.connect_timeout.value_or(config_.connect_timeout), config_.tls_timeout,
-                          pc.first_byte_timeout.value_or(config_.first_byte_timeout),
-                          pc.read_timeout.value_or(config_.read_timeout)};
+  const Timeouts timeouts{
+      pc.connect_timeout.value_or(config_.connect_timeout), config_.tls_timeout,
+      ctx.first_byte_timeout.value_or(pc.first_byte_timeout.value_or(config_.first_byte_timeout)),
+      pc.read_timeout.value_or(config_.read_timeout)};
   std::string key = pc.name + (ctx.target.tls ? "|https://" : "|http://") + ctx.target.host + ":" +
                     std::to_string(ctx.target.port);
-  ctx.upstream_started = std::chrono::steady_clock::now();
+  // The first attempt's start: upstream time covers every attempt of the request.
+  if (!ctx.upstream_started) ctx.upstream_started = std::chrono::steady_clock::now();
 
   // A client that hangs up while we wait on the provider cancels the upstream I/O in flight;
   // the connection is then closed rather than pooled, freeing the provider's side too.

@@ -75,10 +75,7 @@ struct Fixture {
   HttpResponse post(const std::string& body = kChat, const Headers& headers = kJson) {
     return http_request(gateway->port(), "POST", "/openai/chat/completions", body, headers);
   }
-  HttpResponse admin(const std::string& target) {
-    gateway->app().telemetry().log->flush();
-    return http_request(gateway->admin_port(), "GET", target);
-  }
+  HttpResponse admin(const std::string& target) { return gateway->admin(target); }
   // Waits (bounded) until `n` records were handed to the store — a request's record is
   // made in on_complete, just after its response reached the client — and writes them.
   void settle(std::uint64_t n) {
@@ -89,17 +86,7 @@ struct Fixture {
     }
     log.flush();
   }
-  // The record of a request, as GET /api/logs/{id} returns it (waiting, bounded, for it).
-  json record(const std::string& id) {
-    HttpResponse res;
-    for (int i = 0; i < 1000; ++i) {
-      res = admin("/api/logs/" + id);
-      if (res.status != 404) break;
-      std::this_thread::sleep_for(10ms);
-    }
-    EXPECT_EQ(res.status, 200u) << res.body;
-    return json::parse(res.body, nullptr, false).value("result", json());
-  }
+  json record(const std::string& id) { return gateway->log_record(id); }
   std::string db_path;
   FakeProvider fake;
   std::unique_ptr<TestGateway> gateway;

@@ -2,6 +2,8 @@
 
 #include "support/test_pki.hpp"
 
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <thread>
 
@@ -36,6 +38,22 @@ TestGateway::TestGateway(Config config)
 }
 
 TestGateway::~TestGateway() { app_->drain_and_stop(); }
+
+HttpResponse TestGateway::admin(const std::string& target) {
+  app_->telemetry().log->flush();
+  return http_request(admin_port(), "GET", target);
+}
+
+nlohmann::json TestGateway::log_record(const std::string& id) {
+  HttpResponse res;
+  for (int i = 0; i < 1000; ++i) {
+    res = admin("/api/logs/" + id);
+    if (res.status != 404) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(res.status, 200u) << res.body;
+  return nlohmann::json::parse(res.body, nullptr, false).value("result", nlohmann::json());
+}
 
 std::vector<std::string> TestGateway::access_log_lines(std::size_t n) {
   std::vector<std::string> lines;

@@ -4,6 +4,9 @@
 #include "aigw/config.hpp"
 
 #include "app/app.hpp"
+#include "support/http_client.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <memory>
 #include <string>
@@ -26,6 +29,11 @@ class TestGateway {
   const std::string& access_log() const { return access_log_; }
   // Waits (bounded) until the access log holds at least `n` lines; returns them.
   std::vector<std::string> access_log_lines(std::size_t n);
+  // GET on the admin listener, after the request log wrote what it holds.
+  HttpResponse admin(const std::string& target);
+  // The request log's record `id`, as GET /api/logs/{id} returns it (waiting, bounded, for
+  // it); null when it never appears (the test fails).
+  nlohmann::json log_record(const std::string& id);
 
  private:
   std::string access_log_;

@@ -248,12 +248,12 @@ LogRecord MeterStage::record_of(RequestContext& ctx) const {
   r.response_size = ctx.response_bytes;
   r.metadata = s.metadata;
   if (ctx.virtual_key != nullptr) r.key = ctx.virtual_key->name;
-  if (ctx.attempts > 0) {
+  for (const AttemptRecord& attempt : ctx.attempt_log) {
     LogAttempt a;
-    a.provider = ctx.provider_slug;
-    a.status = ctx.upstream_first_byte ? static_cast<std::uint16_t>(ctx.status) : 0;
-    a.duration_ms = r.upstream_ms.value_or(0);
-    if (ctx.error && !ctx.committed) a.error = r.error_code;
+    a.provider = attempt.provider;
+    a.status = static_cast<std::uint16_t>(attempt.status);
+    a.duration_ms = std::chrono::duration<double, std::milli>(attempt.duration).count();
+    if (attempt.error) a.error = std::string(code_name(*attempt.error));
     r.attempts.push_back(std::move(a));
   }
 

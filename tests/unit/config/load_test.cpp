@@ -98,6 +98,11 @@ TEST(ConfigDefaults, EmptyDocumentsGiveAllDefaults) {
     EXPECT_EQ(c.upstream.pool_max_idle_per_host, 32u);
     EXPECT_EQ(c.upstream.pool_idle_timeout, std::chrono::seconds(60));
     EXPECT_EQ(c.upstream.max_response_header_bytes, 64u * 1024);
+    EXPECT_EQ(c.upstream.retry.max_attempts, 1u);  // no retries unless asked for
+    EXPECT_EQ(c.upstream.retry.delay, std::chrono::milliseconds(100));
+    EXPECT_EQ(c.upstream.retry.backoff, aigw::Backoff::kExponential);
+    EXPECT_FALSE(c.upstream.retry.request_timeout);
+    EXPECT_EQ(c.upstream.retry.max_retry_after, std::chrono::seconds(10));
     EXPECT_TRUE(c.providers.empty());
     EXPECT_EQ(c.logging.level, "info");
     EXPECT_EQ(c.logging.access_log, "-");
@@ -136,6 +141,11 @@ upstream:
   pool_max_idle_per_host: 0
   pool_idle_timeout: 90s
   max_response_header_bytes: 128KB
+  max_attempts: 4
+  retry_delay: 250ms
+  backoff: linear
+  request_timeout: 20s
+  max_retry_after: 0
 logging:
   level: debug
   access_log: "off"
@@ -161,6 +171,11 @@ logging:
   EXPECT_EQ(c.upstream.pool_max_idle_per_host, 0u);
   EXPECT_EQ(c.upstream.pool_idle_timeout, std::chrono::seconds(90));
   EXPECT_EQ(c.upstream.max_response_header_bytes, 128000u);
+  EXPECT_EQ(c.upstream.retry.max_attempts, 4u);
+  EXPECT_EQ(c.upstream.retry.delay, std::chrono::milliseconds(250));
+  EXPECT_EQ(c.upstream.retry.backoff, aigw::Backoff::kLinear);
+  EXPECT_EQ(c.upstream.retry.request_timeout, std::chrono::seconds(20));
+  EXPECT_EQ(c.upstream.retry.max_retry_after, std::chrono::seconds(0));
   EXPECT_EQ(c.logging.level, "debug");
   EXPECT_EQ(c.logging.access_log, "off");
   EXPECT_EQ(c.logging.access_log_queue, 16u);
@@ -957,6 +972,17 @@ TEST(ConfigRateLimits, BadRulesAreReportedWhereTheyAre) {
                    "window)"}));
   EXPECT_EQ(diagnostics("rate_limits:\n  - limit: 1\n    window: 1s\n    windw: 2s\n"),
             (Lines{"test.yaml:4:5: rate_limits[0].windw: unknown key (did you mean 'window'?)"}));
+}
+
+TEST(ConfigRetries, BadRetrySettingsAreReportedWhereTheyAre) {
+  EXPECT_EQ(diagnostics("upstream:\n  max_attempts: 6\n  retry_delay: 6s\n  backoff: random\n"
+                        "  request_timeout: 0\n  max_retry_after: 2h\n"),
+            (Lines{"test.yaml:2:17: upstream.max_attempts: must be <= 5 (got 6)",
+                   "test.yaml:3:16: upstream.retry_delay: must be <= 5s (got 6s)",
+                   "test.yaml:4:12: upstream.backoff: must be constant, linear or exponential "
+                   "(got 'random')",
+                   "test.yaml:5:20: upstream.request_timeout: must be > 0 (got 0)",
+                   "test.yaml:6:20: upstream.max_retry_after: must be <= 1h (got 2h)"}));
 }
 
 TEST(ConfigBudgets, BudgetsAreReadInMillionthsOfADollar) {

@@ -1,0 +1,167 @@
+#include "router/router.hpp"
+
+#include "router/retry.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <charconv>
+#include <chrono>
+#include <string>
+
+namespace aigw {
+namespace {
+
+namespace asio = boost::asio;
+
+// The longest wait between two attempts that backoff alone produces (a provider's Retry-After
+// is capped by upstream.max_retry_after instead).
+constexpr Duration kMaxBackoff{std::chrono::seconds(10)};
+constexpr unsigned kMaxAttempts = 5;
+
+std::optional<std::uint64_t> whole_number(std::string_view text) {
+  std::uint64_t n = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  return n;
+}
+
+Error bad_header(std::string_view name, std::string_view expected, std::string_view got) {
+  return Error{ErrorCode::kInvalidHeader,
+               std::string(name) + " must be " + std::string(expected) + " (got '" +
+                   std::string(got.substr(0, 64)) + "')",
+               false};
+}
+
+// Between the forwarder and the pipeline's sink: turns away a response head that fails over
+// while another attempt remains, and remembers what it turned away.
+class AttemptSink final : public ResponseSink {
+ public:
+  AttemptSink(ResponseSink& inner, Duration max_retry_after)
+      : inner_(inner), max_retry_after_(max_retry_after) {}
+
+  void start(bool last) {
+    last_ = last;
+    rejected_ = false;
+    status_ = 0;
+    retry_after_.reset();
+  }
+  bool rejected() const noexcept { return rejected_; }
+  unsigned status() const noexcept { return status_; }
+  std::optional<Duration> retry_after() const noexcept { return retry_after_; }
+
+  bool accept(const http::response_header<>& head) override {
+    const unsigned status = head.result_int();
+    if (last_ || !retry::fails_over(status)) return true;
+    if (const auto it = head.find(http::field::retry_after); it != head.end()) {
+      retry_after_ = retry::parse_retry_after(it->value(), std::chrono::system_clock::now());
+      // Asked to wait longer than we would: this answer is the client's to act on.
+      if (retry_after_ && *retry_after_ > max_retry_after_) return true;
+    }
+    rejected_ = true;
+    status_ = status;
+    return false;
+  }
+  asio::awaitable<bool> on_head(http::response_header<>& head,
+                                std::optional<std::uint64_t> content_length,
+                                bool head_only) override {
+    return inner_.on_head(head, content_length, head_only);
+  }
+  asio::awaitable<bool> on_body(std::string_view chunk) override { return inner_.on_body(chunk); }
+  asio::awaitable<bool> on_end() override { return inner_.on_end(); }
+  bool continue_without_client() override { return inner_.continue_without_client(); }
+
+ private:
+  ResponseSink& inner_;
+  Duration max_retry_after_;
+  bool last_ = true;
+  bool rejected_ = false;
+  unsigned status_ = 0;
+  std::optional<Duration> retry_after_;
+};
+
+double jitter() {
+  thread_local std::minstd_rand rng(std::random_device{}());
+  return std::uniform_real_distribution<double>(0.8, 1.2)(rng);
+}
+
+}  // namespace
+
+Result<RetryConfig> retry_policy(const RequestContext& ctx, const RetryConfig& defaults) {
+  RetryConfig p = defaults;
+  if (const auto v = ctx.control_header("cf-aig-max-attempts")) {
+    const auto n = whole_number(*v);
+    if (!n || *n < 1 || *n > kMaxAttempts) {
+      return bad_header("cf-aig-max-attempts", "a whole number from 1 to 5", *v);
+    }
+    p.max_attempts = static_cast<unsigned>(*n);
+  }
+  if (const auto v = ctx.control_header("cf-aig-retry-delay")) {
+    const auto n = whole_number(*v);
+    if (!n || *n > 5000) return bad_header("cf-aig-retry-delay", "milliseconds from 0 to 5000", *v);
+    p.delay = Duration(static_cast<Duration::rep>(*n));
+  }
+  if (const auto v = ctx.control_header("cf-aig-backoff")) {
+    if (*v == "constant") {
+      p.backoff = Backoff::kConstant;
+    } else if (*v == "linear") {
+      p.backoff = Backoff::kLinear;
+    } else if (*v == "exponential") {
+      p.backoff = Backoff::kExponential;
+    } else {
+      return bad_header("cf-aig-backoff", "constant, linear or exponential", *v);
+    }
+  }
+  if (const auto v = ctx.control_header("cf-aig-request-timeout")) {
+    const auto n = whole_number(*v);
+    if (!n || *n < 1 || *n > 3'600'000) {
+      return bad_header("cf-aig-request-timeout", "milliseconds from 1 to 3600000", *v);
+    }
+    p.request_timeout = Duration(static_cast<Duration::rep>(*n));
+  }
+  return p;
+}
+
+asio::awaitable<Result<void>> Router::forward(RequestContext& ctx, Forwarder& forwarder,
+                                              ResponseSink& sink, Downstream& downstream) const {
+  const RetryConfig& policy = ctx.retry;
+  AttemptSink attempt_sink(sink, policy.max_retry_after);
+  for (unsigned attempt = 1;; ++attempt) {
+    const bool last = attempt >= policy.max_attempts;
+    attempt_sink.start(last);
+    ctx.first_byte_timeout = policy.request_timeout;
+    ctx.upstream_first_byte.reset();
+    const auto started = std::chrono::steady_clock::now();
+    Result<void> result = co_await forwarder.forward(ctx, attempt_sink, downstream);
+
+    AttemptRecord record;
+    record.provider = ctx.provider_slug;
+    record.duration = std::chrono::steady_clock::now() - started;
+    if (attempt_sink.rejected()) {
+      record.status = attempt_sink.status();
+    } else if (ctx.upstream_first_byte) {
+      record.status = ctx.status;
+    }
+    if (!result) record.error = result.error().code;
+    ctx.attempt_log.push_back(std::move(record));
+
+    // Answered (or the client left): that is the outcome, whatever it was.
+    if (ctx.committed || ctx.outcome != Outcome::kPending) co_return result;
+    const bool retry =
+        attempt_sink.rejected() || (!result && !last && retry::fails_over(result.error().code));
+    if (!retry) co_return result;
+
+    Duration wait =
+        retry::backoff_delay(policy.backoff, policy.delay, attempt + 1, jitter(), kMaxBackoff);
+    if (const auto asked = attempt_sink.retry_after()) wait = std::max(wait, *asked);
+    if (wait.count() > 0) {
+      asio::steady_timer timer(co_await asio::this_coro::executor);
+      timer.expires_after(wait);
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+}
+
+}  // namespace aigw
