@@ -85,6 +85,7 @@ struct UpstreamConfig {
   Duration pool_idle_timeout{std::chrono::seconds(60)};
   std::size_t max_response_header_bytes = 64 * 1024;
   RetryConfig retry;
+  std::size_t max_steps = 5;  // steps of one universal request (1-20)
 };
 
 struct ProviderConfig {

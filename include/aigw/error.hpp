@@ -17,6 +17,7 @@ enum class ErrorCode : std::uint8_t {
   kInvalidJson,       // 400 body declared as JSON does not parse
   kInvalidPath,       // 400 provider path cannot be mapped (missing segment, bad characters)
   kInvalidHeader,     // 400 a cf-aig-* control header has a value the gateway cannot use
+  kInvalidUniversal,  // 400 a universal endpoint body that is not a list of usable steps
   kUnauthorized,      // 401 gateway authentication (cf-aig-authorization) missing or wrong
   kForbidden,         // 403 the virtual key may not use this provider or model
   kUnpricedModel,     // 403 a budget that refuses unpriced models, and the model has no price

@@ -108,6 +108,17 @@ struct AttemptRecord {
   std::optional<ErrorCode> error;  // a failure before the head (or the attempt's own)
 };
 
+// One step of a universal request, ready to send (src/router/universal.hpp).
+struct RouteStep {
+  const Provider* provider = nullptr;
+  std::string slug;
+  UpstreamTarget target;
+  std::string path;  // as logged: /{provider}/{endpoint}
+  http::request<http::string_body> request;
+  std::vector<std::string> pinned;  // lower-case names of the step's own headers
+  RetryConfig retry;
+};
+
 struct RequestContext {
   // --- identity: writer = session, at creation ---
   std::string id;        // lowercase UUIDv7: cf-aig-request-id and cf-aig-log-id
@@ -136,6 +147,12 @@ struct RequestContext {
   RetryConfig retry;  // upstream.* with the request's cf-aig-* retry headers applied
   std::optional<Duration> first_byte_timeout;  // this attempt's, over the provider's
   std::vector<AttemptRecord> attempt_log;      // every attempt made, in order
+  // The universal endpoint's steps (empty otherwise); the route step enters step 0, the
+  // router the later ones. `step` is the one in provider/target/request now.
+  std::vector<RouteStep> steps;
+  std::size_t step = 0;
+  // Headers the request sets over the provider's configured ones (a step's own headers).
+  std::vector<std::string> pinned_headers;
 
   // --- response: writer = upstream forwarder, or the pipeline for local responses ---
   unsigned status = 0;     // status sent (or being sent) to the client

@@ -621,6 +621,7 @@ void Loader::read_upstream(const Entry& e, UpstreamConfig& out) {
               }},
              {"request_timeout",
               [&](const Entry& f) { read_optional_duration(f, out.retry.request_timeout); }},
+             {"max_steps", [&](const Entry& f) { read_uint(f, out.max_steps, 1, 20); }},
              {"max_retry_after",
               [&](const Entry& f) {
                 read_duration(f, out.retry.max_retry_after, true, std::chrono::hours(1));

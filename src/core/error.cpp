@@ -12,6 +12,7 @@ unsigned http_status(ErrorCode code) noexcept {
     case ErrorCode::kInvalidJson:
     case ErrorCode::kInvalidPath:
     case ErrorCode::kInvalidHeader:
+    case ErrorCode::kInvalidUniversal:
       return 400;
     case ErrorCode::kUnauthorized:
       return 401;
@@ -56,6 +57,8 @@ std::string_view code_name(ErrorCode code) noexcept {
       return "invalid_provider_path";
     case ErrorCode::kInvalidHeader:
       return "invalid_header";
+    case ErrorCode::kInvalidUniversal:
+      return "invalid_universal_request";
     case ErrorCode::kUnauthorized:
       return "unauthorized";
     case ErrorCode::kForbidden:

@@ -110,8 +110,15 @@ void extract_control(http::fields& fields,
 std::string serialize_upstream_head(const RequestContext& ctx) {
   const auto& req = ctx.request;
   const auto* configured = ctx.provider != nullptr ? &ctx.provider->config.headers : nullptr;
+  // A universal step's own headers win over the provider's configured ones.
+  auto pinned = [&](std::string_view name) {
+    for (const auto& p : ctx.pinned_headers) {
+      if (beast::iequals(p, name)) return true;
+    }
+    return false;
+  };
   auto overridden = [&](std::string_view name) {
-    if (configured == nullptr) return false;
+    if (configured == nullptr || pinned(name)) return false;
     for (const auto& entry : *configured) {
       if (beast::iequals(entry.first, name)) return true;
     }
@@ -143,7 +150,9 @@ std::string serialize_upstream_head(const RequestContext& ctx) {
     }
   }
   if (configured != nullptr) {
-    for (const auto& [name, value] : *configured) append(out, name, value.reveal());
+    for (const auto& [name, value] : *configured) {
+      if (!pinned(name)) append(out, name, value.reveal());
+    }
   }
   const auto method = req.method();
   if (!req.body().empty() || method == http::verb::post || method == http::verb::put ||

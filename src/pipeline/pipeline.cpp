@@ -3,6 +3,7 @@
 #include "core/json_check.hpp"
 #include "pipeline/headers.hpp"
 #include "router/router.hpp"
+#include "router/universal.hpp"
 #include "stages/access_log/access_log_stage.hpp"
 #include "stages/auth/auth_stage.hpp"
 #include "stages/byok/byok_stage.hpp"
@@ -132,6 +133,24 @@ Result<void> Pipeline::route(RequestContext& ctx) const {
     return Error{ErrorCode::kRouteNotFound, "request target must be an absolute path", false};
   }
 
+  auto policy = retry_policy(ctx, config_->upstream.retry);
+  if (!policy) return policy.error();
+  ctx.retry = *policy;
+
+  // The universal endpoint, POST / or /v1/{account}/{gateway}: its body lists the steps.
+  if (ctx.request.method() == http::verb::post && is_universal_path(path)) {
+    if (path != "/") {
+      auto [account, after_account] = split_first(path.substr(3));
+      ctx.account = std::string(account);
+      ctx.gateway = std::string(split_first(after_account).first);
+    }
+    auto steps = parse_universal(ctx, *providers_, ctx.retry, config_->upstream.max_steps);
+    if (!steps) return steps.error();
+    ctx.steps = std::move(*steps);
+    enter_step(ctx, 0);
+    return {};
+  }
+
   // Long form /v1/{account}/{gateway}/{provider}/{rest} (Cloudflare's URL) or short form
   // /{provider}/{rest}. No provider is called "v1", so the first segment tells them apart.
   auto [first, rest] = split_first(path);
@@ -170,10 +189,6 @@ Result<void> Pipeline::route(RequestContext& ctx) const {
                                            ctx.provider->base);
   if (!mapped) return mapped.error();
   ctx.target = std::move(*mapped);
-
-  auto policy = retry_policy(ctx, config_->upstream.retry);
-  if (!policy) return policy.error();
-  ctx.retry = *policy;
 
   if (config_->server.validate_json && !ctx.request.body().empty()) {
     const auto content_type = headers::value_of(ctx.request, http::field::content_type);

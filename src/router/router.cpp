@@ -1,6 +1,9 @@
 #include "router/router.hpp"
 
+#include "pipeline/request_facts.hpp"
 #include "router/retry.hpp"
+#include "router/universal.hpp"
+#include "stages/byok/byok_stage.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -39,16 +42,21 @@ Error bad_header(std::string_view name, std::string_view expected, std::string_v
 // while another attempt remains, and remembers what it turned away.
 class AttemptSink final : public ResponseSink {
  public:
-  AttemptSink(ResponseSink& inner, Duration max_retry_after)
-      : inner_(inner), max_retry_after_(max_retry_after) {}
+  AttemptSink(RequestContext& ctx, ResponseSink& inner) : ctx_(ctx), inner_(inner) {}
 
-  void start(bool last) {
+  // `last`: the request's last attempt, whose answer goes to the client whatever it is;
+  // `last_step`: no step follows this one.
+  void start(bool last, bool last_step, Duration max_retry_after) {
     last_ = last;
+    last_step_ = last_step;
+    max_retry_after_ = max_retry_after;
     rejected_ = false;
+    skip_step_ = false;
     status_ = 0;
     retry_after_.reset();
   }
   bool rejected() const noexcept { return rejected_; }
+  bool skip_step() const noexcept { return skip_step_; }
   unsigned status() const noexcept { return status_; }
   std::optional<Duration> retry_after() const noexcept { return retry_after_; }
 
@@ -57,8 +65,12 @@ class AttemptSink final : public ResponseSink {
     if (last_ || !retry::fails_over(status)) return true;
     if (const auto it = head.find(http::field::retry_after); it != head.end()) {
       retry_after_ = retry::parse_retry_after(it->value(), std::chrono::system_clock::now());
-      // Asked to wait longer than we would: this answer is the client's to act on.
-      if (retry_after_ && *retry_after_ > max_retry_after_) return true;
+      if (retry_after_ && *retry_after_ > max_retry_after_) {
+        // Asked to wait longer than we would: the next step, if there is one, now; else this
+        // answer is the client's to act on.
+        if (last_step_) return true;
+        skip_step_ = true;
+      }
     }
     rejected_ = true;
     status_ = status;
@@ -67,6 +79,14 @@ class AttemptSink final : public ResponseSink {
   asio::awaitable<bool> on_head(http::response_header<>& head,
                                 std::optional<std::uint64_t> content_length,
                                 bool head_only) override {
+    if (!ctx_.steps.empty()) {
+      // What answered, for clients that parse by provider (Cloudflare's cf-aig-step).
+      ctx_.response_headers.emplace_back("cf-aig-step", std::to_string(ctx_.step));
+      ctx_.response_headers.emplace_back("cf-aig-provider", ctx_.provider_slug);
+      if (const std::string& model = request_facts(ctx_).model; !model.empty()) {
+        ctx_.response_headers.emplace_back("cf-aig-model", model);
+      }
+    }
     return inner_.on_head(head, content_length, head_only);
   }
   asio::awaitable<bool> on_body(std::string_view chunk) override { return inner_.on_body(chunk); }
@@ -74,10 +94,13 @@ class AttemptSink final : public ResponseSink {
   bool continue_without_client() override { return inner_.continue_without_client(); }
 
  private:
+  RequestContext& ctx_;
   ResponseSink& inner_;
-  Duration max_retry_after_;
+  Duration max_retry_after_{};
   bool last_ = true;
+  bool last_step_ = true;
   bool rejected_ = false;
+  bool skip_step_ = false;
   unsigned status_ = 0;
   std::optional<Duration> retry_after_;
 };
@@ -126,42 +149,59 @@ Result<RetryConfig> retry_policy(const RequestContext& ctx, const RetryConfig& d
 
 asio::awaitable<Result<void>> Router::forward(RequestContext& ctx, Forwarder& forwarder,
                                               ResponseSink& sink, Downstream& downstream) const {
-  const RetryConfig& policy = ctx.retry;
-  AttemptSink attempt_sink(sink, policy.max_retry_after);
-  for (unsigned attempt = 1;; ++attempt) {
-    const bool last = attempt >= policy.max_attempts;
-    attempt_sink.start(last);
-    ctx.first_byte_timeout = policy.request_timeout;
-    ctx.upstream_first_byte.reset();
-    const auto started = std::chrono::steady_clock::now();
-    Result<void> result = co_await forwarder.forward(ctx, attempt_sink, downstream);
-
-    AttemptRecord record;
-    record.provider = ctx.provider_slug;
-    record.duration = std::chrono::steady_clock::now() - started;
-    if (attempt_sink.rejected()) {
-      record.status = attempt_sink.status();
-    } else if (ctx.upstream_first_byte) {
-      record.status = ctx.status;
+  const std::size_t steps = std::max<std::size_t>(ctx.steps.size(), 1);
+  AttemptSink attempt_sink(ctx, sink);
+  Result<void> result;
+  for (std::size_t step = 0; step < steps; ++step) {
+    if (step > 0) {
+      enter_step(ctx, step);
+      // Stored keys are the next provider's, as the stage gave step 0 its own.
+      if (auto error = ByokStage::apply(ctx)) {
+        ctx.attempt_log.push_back(AttemptRecord{ctx.provider_slug, 0, {}, error->code});
+        result = *error;
+        continue;
+      }
     }
-    if (!result) record.error = result.error().code;
-    ctx.attempt_log.push_back(std::move(record));
+    const bool last_step = step + 1 == steps;
+    const RetryConfig& policy = ctx.retry;
+    for (unsigned attempt = 1;; ++attempt) {
+      const bool last = last_step && attempt >= policy.max_attempts;
+      attempt_sink.start(last, last_step, policy.max_retry_after);
+      ctx.first_byte_timeout = policy.request_timeout;
+      ctx.upstream_first_byte.reset();
+      const auto started = std::chrono::steady_clock::now();
+      result = co_await forwarder.forward(ctx, attempt_sink, downstream);
 
-    // Answered (or the client left): that is the outcome, whatever it was.
-    if (ctx.committed || ctx.outcome != Outcome::kPending) co_return result;
-    const bool retry =
-        attempt_sink.rejected() || (!result && !last && retry::fails_over(result.error().code));
-    if (!retry) co_return result;
+      AttemptRecord record;
+      record.provider = ctx.provider_slug;
+      record.duration = std::chrono::steady_clock::now() - started;
+      if (attempt_sink.rejected()) {
+        record.status = attempt_sink.status();
+      } else if (ctx.upstream_first_byte) {
+        record.status = ctx.status;
+      }
+      if (!result) record.error = result.error().code;
+      ctx.attempt_log.push_back(std::move(record));
 
-    Duration wait =
-        retry::backoff_delay(policy.backoff, policy.delay, attempt + 1, jitter(), kMaxBackoff);
-    if (const auto asked = attempt_sink.retry_after()) wait = std::max(wait, *asked);
-    if (wait.count() > 0) {
-      asio::steady_timer timer(co_await asio::this_coro::executor);
-      timer.expires_after(wait);
-      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      // Answered (or the client left): that is the outcome, whatever it was.
+      if (ctx.committed || ctx.outcome != Outcome::kPending) co_return result;
+      const bool failed_over =
+          attempt_sink.rejected() || (!result && !last && retry::fails_over(result.error().code));
+      if (!failed_over) co_return result;
+      // The step's attempts are spent, or its provider asked for a longer wait than we give
+      // it: on to the next step, at once.
+      if (attempt >= policy.max_attempts || attempt_sink.skip_step()) break;
+      Duration wait =
+          retry::backoff_delay(policy.backoff, policy.delay, attempt + 1, jitter(), kMaxBackoff);
+      if (const auto asked = attempt_sink.retry_after()) wait = std::max(wait, *asked);
+      if (wait.count() > 0) {
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        timer.expires_after(wait);
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      }
     }
   }
+  co_return result;
 }
 
 }  // namespace aigw

@@ -44,6 +44,12 @@ std::optional<Error> ByokStage::apply(RequestContext& ctx) {
                  false};
   }
   const CredentialHeader& header = ctx.provider->credential;
+  const auto pinned = [&](std::string_view name) {
+    return std::find(ctx.pinned_headers.begin(), ctx.pinned_headers.end(), name) !=
+           ctx.pinned_headers.end();
+  };
+  // A universal step that sets the credential itself keeps it.
+  if (pinned(header.name)) return std::nullopt;
   for (const std::string_view name : kClientCredentials) ctx.request.erase(name);
   ctx.request.erase(header.name);
   ctx.request.set(header.name, header.prefix + it->second.reveal());

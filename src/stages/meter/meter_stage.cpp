@@ -16,6 +16,7 @@ namespace aigw {
 
 // Per request, in ctx.meter.
 struct MeterState {
+  std::size_t step = 0;  // the universal step `format` was worked out for
   UsageFormat format = UsageFormat::kNone;
   usage::RequestInfo info;
   bool inspected = false;  // `info` is filled (lazily: only when a figure needs it)
@@ -186,6 +187,14 @@ void MeterStage::on_response_head(RequestContext& ctx, const ResponseHead& head)
   if (head.streamed && metrics_ && !s.counted_stream) {
     s.counted_stream = true;
     ++metrics_->streams_in_flight;
+  }
+  if (s.step != ctx.step && ctx.provider != nullptr) {
+    // A later universal step answered: its provider's format, its body's figures.
+    s.step = ctx.step;
+    s.format = ctx.provider->adapter->usage_format(upstream_path(ctx));
+    s.path_model = usage::model_from_path(s.format, upstream_path(ctx));
+    s.info = {};
+    s.inspected = false;
   }
   if (head.fields != nullptr) {
     s.response_content_type =

@@ -1,0 +1,281 @@
+#include "router/universal.hpp"
+
+#include "router/router.hpp"
+
+#include <boost/beast/core/string.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <string>
+
+namespace aigw {
+namespace {
+
+using json = nlohmann::json;
+
+// The retry headers a step may carry (they become its policy); other cf-aig-* headers act on
+// the whole request and belong on it.
+constexpr std::string_view kStepRetryHeaders[] = {"cf-aig-max-attempts", "cf-aig-retry-delay",
+                                                  "cf-aig-backoff", "cf-aig-request-timeout"};
+// Headers the gateway owns on the way upstream.
+constexpr std::string_view kReservedHeaders[] = {
+    "host", "content-length", "transfer-encoding", "connection", "expect", "upgrade", "te"};
+
+Error invalid(std::string message) {
+  return Error{ErrorCode::kInvalidUniversal, std::move(message), false};
+}
+
+bool is_tchar(char c) {  // RFC 9110 §5.6.2
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// "%2e" and "%2E" are a dot to a server that decodes the path before resolving it.
+std::string decoded_dots(std::string_view segment) {
+  std::string out;
+  for (std::size_t i = 0; i < segment.size(); ++i) {
+    if (segment[i] == '%' && i + 2 < segment.size() && segment[i + 1] == '2' &&
+        (segment[i + 2] == 'e' || segment[i + 2] == 'E')) {
+      out += '.';
+      i += 2;
+    } else {
+      out += segment[i];
+    }
+  }
+  return out;
+}
+
+// Why `endpoint` is not a relative path under the provider's base, or "" when it is one.
+std::string endpoint_problem(std::string_view endpoint) {
+  if (endpoint.empty()) return "is empty";
+  if (endpoint.find("://") != std::string_view::npos) return "is an absolute URL";
+  if (endpoint.starts_with("//")) return "is a network-path reference (//host)";
+  const std::string_view path = endpoint.substr(0, endpoint.find('?'));
+  const auto colon = path.find(':');
+  const auto slash = path.find('/');
+  // A colon in the first segment reads as a scheme (mailto:, https:). Later colons are
+  // ordinary path characters (Gemini's models/x:generateContent).
+  if (colon != std::string_view::npos && (slash == std::string_view::npos || colon < slash)) {
+    return "starts with a scheme";
+  }
+  if (endpoint.find('@') != std::string_view::npos) return "contains '@'";
+  if (endpoint.find('\\') != std::string_view::npos) return "contains a backslash";
+  for (char c : endpoint) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '#') {
+      return "contains a character not allowed in a path";
+    }
+  }
+  std::string_view rest = path;
+  while (!rest.empty()) {
+    const auto end = rest.find('/');
+    const std::string segment = decoded_dots(rest.substr(0, end));
+    if (segment == ".." || segment == ".") return "contains a '.' or '..' segment";
+    if (end == std::string_view::npos) break;
+    rest.remove_prefix(end + 1);
+  }
+  return {};
+}
+
+std::optional<std::uint64_t> whole_number(const json& v) {
+  if (v.is_number_unsigned()) return v.get<std::uint64_t>();
+  if (v.is_number_integer() && v.get<std::int64_t>() >= 0) {
+    return static_cast<std::uint64_t>(v.get<std::int64_t>());
+  }
+  return std::nullopt;
+}
+
+// A step's config object (Cloudflare's names) over its policy.
+std::optional<Error> read_step_config(const json& config, const std::string& where,
+                                      RetryConfig& policy) {
+  if (!config.is_object()) return invalid(where + ": config must be an object");
+  for (const auto& [key, value] : config.items()) {
+    const auto n = whole_number(value);
+    if (key == "maxAttempts") {
+      if (!n || *n < 1 || *n > 5) {
+        return invalid(where + ": config.maxAttempts must be a whole number from 1 to 5");
+      }
+      policy.max_attempts = static_cast<unsigned>(*n);
+    } else if (key == "retryDelay") {
+      if (!n || *n > 5000) {
+        return invalid(where + ": config.retryDelay must be milliseconds from 0 to 5000");
+      }
+      policy.delay = Duration(static_cast<Duration::rep>(*n));
+    } else if (key == "requestTimeout") {
+      if (!n || *n < 1 || *n > 3'600'000) {
+        return invalid(where + ": config.requestTimeout must be milliseconds from 1 to 3600000");
+      }
+      policy.request_timeout = Duration(static_cast<Duration::rep>(*n));
+    } else if (key == "backoff") {
+      const std::string b = value.is_string() ? value.get<std::string>() : "";
+      if (b == "constant") {
+        policy.backoff = Backoff::kConstant;
+      } else if (b == "linear") {
+        policy.backoff = Backoff::kLinear;
+      } else if (b == "exponential") {
+        policy.backoff = Backoff::kExponential;
+      } else {
+        return invalid(where + ": config.backoff must be constant, linear or exponential");
+      }
+    } else {
+      return invalid(where + ": unknown config key '" + key +
+                     "' (expected maxAttempts, retryDelay, requestTimeout, backoff)");
+    }
+  }
+  return std::nullopt;
+}
+
+// A step's cf-aig-* retry header: the same rules as on the request.
+std::optional<Error> read_step_retry_header(std::string_view name, std::string_view value,
+                                            const std::string& where, RetryConfig& policy) {
+  RequestContext probe;
+  probe.control.emplace_back(std::string(name), std::string(value));
+  auto read = retry_policy(probe, policy);
+  if (!read) return invalid(where + ": " + read.error().detail);
+  policy = *read;
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool is_universal_path(std::string_view path) noexcept {
+  if (path == "/") return true;
+  if (!path.starts_with("/v1/")) return false;
+  std::string_view rest = path.substr(4);
+  if (rest.ends_with('/')) rest.remove_suffix(1);
+  const auto slash = rest.find('/');
+  if (slash == std::string_view::npos || slash == 0) return false;
+  const std::string_view gateway = rest.substr(slash + 1);
+  return !gateway.empty() && gateway.find('/') == std::string_view::npos;
+}
+
+Result<std::vector<RouteStep>> parse_universal(const RequestContext& ctx,
+                                               const ProviderRegistry& providers,
+                                               const RetryConfig& policy, std::size_t max_steps) {
+  const json body = json::parse(ctx.request.body(), nullptr, false);
+  if (body.is_discarded() || !body.is_array()) {
+    return invalid(
+        "the universal endpoint takes a JSON array of steps, each {\"provider\", \"endpoint\", "
+        "\"headers\", \"query\"}");
+  }
+  if (body.empty()) return invalid("the universal request has no steps");
+  if (body.size() > max_steps) {
+    return invalid("the universal request has " + std::to_string(body.size()) + " steps; at most " +
+                   std::to_string(max_steps) + " are allowed (upstream.max_steps)");
+  }
+  std::vector<RouteStep> steps;
+  steps.reserve(body.size());
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    const json& s = body[i];
+    const std::string where = "step " + std::to_string(i);
+    if (!s.is_object()) return invalid(where + " must be an object");
+    for (const auto& [key, value] : s.items()) {
+      if (key != "provider" && key != "endpoint" && key != "headers" && key != "query" &&
+          key != "config") {
+        return invalid(where + ": unknown key '" + key +
+                       "' (expected provider, endpoint, headers, query, config)");
+      }
+    }
+    RouteStep step;
+    // provider
+    const auto provider = s.find("provider");
+    if (provider == s.end() || !provider->is_string()) {
+      return invalid(where + ": provider is required (a provider slug)");
+    }
+    step.slug = provider->get<std::string>();
+    step.provider = providers.find(step.slug);
+    if (step.provider == nullptr) {
+      std::string known;
+      for (const auto& slug : providers.slugs()) known += (known.empty() ? "" : ", ") + slug;
+      return invalid(where + ": unknown provider '" + step.slug + "'; known providers: " + known);
+    }
+    // endpoint
+    const auto endpoint = s.find("endpoint");
+    if (endpoint == s.end() || !endpoint->is_string()) {
+      return invalid(where + ": endpoint is required (a path under the provider's base URL)");
+    }
+    std::string_view e = endpoint->get_ref<const std::string&>();
+    if (const std::string problem = endpoint_problem(e); !problem.empty()) {
+      return invalid(where + ": endpoint '" + std::string(e.substr(0, 200)) + "' " + problem +
+                     "; it must be a path under the provider's base URL, like chat/completions");
+    }
+    if (e.starts_with('/')) e.remove_prefix(1);
+    const auto qmark = e.find('?');
+    const std::string_view rest = e.substr(0, qmark);
+    const std::string_view query = qmark == std::string_view::npos ? "" : e.substr(qmark + 1);
+    auto mapped = step.provider->adapter->map(MapInput{rest, query, ctx.account, ctx.gateway},
+                                              step.provider->base);
+    if (!mapped) return invalid(where + ": " + mapped.error().detail);
+    step.target = std::move(*mapped);
+    step.path = "/" + step.slug + "/" + std::string(rest);
+    // query: the provider's request body
+    const auto payload = s.find("query");
+    if (payload == s.end()) return invalid(where + ": query is required (the request body)");
+    // headers: the request's, the step's over them
+    step.retry = policy;
+    step.request = ctx.request;
+    step.request.method(http::verb::post);
+    step.request.target("/");
+    step.request.body() = payload->dump();
+    if (const auto headers = s.find("headers"); headers != s.end()) {
+      if (!headers->is_object()) return invalid(where + ": headers must be an object of strings");
+      for (const auto& [name, value] : headers->items()) {
+        if (!value.is_string()) return invalid(where + ": header '" + name + "' must be a string");
+        const std::string& v = value.get_ref<const std::string&>();
+        if (name.empty() || !std::all_of(name.begin(), name.end(), is_tchar)) {
+          return invalid(where + ": '" + name.substr(0, 100) + "' is not a header name");
+        }
+        if (v.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+          return invalid(where + ": header '" + name + "' has a line break or NUL in its value");
+        }
+        const std::string lname = lower(name);
+        if (std::find(std::begin(kReservedHeaders), std::end(kReservedHeaders), lname) !=
+            std::end(kReservedHeaders)) {
+          return invalid(where + ": header '" + name + "' is set by the gateway");
+        }
+        if (lname.starts_with("cf-aig-")) {
+          if (std::find(std::begin(kStepRetryHeaders), std::end(kStepRetryHeaders), lname) ==
+              std::end(kStepRetryHeaders)) {
+            return invalid(where + ": header '" + name +
+                           "' applies to the whole request; send it on the request itself");
+          }
+          if (auto error = read_step_retry_header(lname, v, where, step.retry)) return *error;
+          continue;
+        }
+        step.request.set(name, v);
+        step.pinned.push_back(lname);
+      }
+    }
+    if (step.request.find(http::field::content_type) == step.request.end()) {
+      step.request.set(http::field::content_type, "application/json");
+    }
+    if (const auto config = s.find("config"); config != s.end()) {
+      if (auto error = read_step_config(*config, where, step.retry)) return *error;
+    }
+    steps.push_back(std::move(step));
+  }
+  return steps;
+}
+
+void enter_step(RequestContext& ctx, std::size_t index) {
+  RouteStep& step = ctx.steps[index];
+  ctx.step = index;
+  ctx.provider = step.provider;
+  ctx.provider_slug = step.slug;
+  ctx.target = step.target;
+  ctx.path = step.path;
+  ctx.retry = step.retry;
+  ctx.pinned_headers = step.pinned;
+  ctx.request = step.request;
+  ctx.facts.reset();  // the model and sizes are the new body's
+  // Only step 0's body went through the stages (the metering stage's include_usage rewrite).
+  if (index > 0) ctx.usage_injected = false;
+}
+
+}  // namespace aigw
