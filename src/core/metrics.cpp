@@ -147,6 +147,17 @@ void Registry::record(const RequestSample& s) {
     sh.overhead.observe(s.duration_s);
   }
   if (s.ttfb_s) bounded(sh.ttfb, provider, [] { return std::string("other"); }).observe(*s.ttfb_s);
+  for (std::size_t i = 1; i < s.attempt_providers.size(); ++i) {
+    const std::string from(s.attempt_providers[i - 1]);
+    const std::string to(s.attempt_providers[i]);
+    if (from == to) {
+      ++bounded(sh.retries, from, [] { return std::string("other"); });
+    } else {
+      ++bounded(sh.fallbacks, std::pair{from, to}, [] {
+        return std::pair<std::string, std::string>{"other", "other"};
+      });
+    }
+  }
 }
 
 void Registry::add_gauge(Gauge gauge) { gauges_.push_back(std::move(gauge)); }
@@ -155,6 +166,8 @@ std::string Registry::render() const {
   std::map<RequestKey, std::uint64_t> requests;
   std::map<ModelKey, Tokens> tokens;
   std::map<std::string, Histogram> upstream, ttfb;
+  std::map<std::string, std::uint64_t> retries;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> fallbacks;
   Histogram overhead, duration;
   for (const Shard& sh : shards_) {
     std::lock_guard lock(sh.mutex);
@@ -171,6 +184,8 @@ std::string Registry::render() const {
       t.estimated += v.estimated;
     }
     for (const auto& [k, v] : sh.upstream) upstream[k].merge(v);
+    for (const auto& [k, v] : sh.retries) retries[k] += v;
+    for (const auto& [k, v] : sh.fallbacks) fallbacks[k] += v;
     for (const auto& [k, v] : sh.ttfb) ttfb[k].merge(v);
     overhead.merge(sh.overhead);
     duration.merge(sh.duration);
@@ -217,6 +232,17 @@ std::string Registry::render() const {
   for (const auto& [k, t] : tokens) {
     sample(out, "aigw_estimated_requests_total", {{"provider", k.first}, {"model", k.second}},
            static_cast<double>(t.estimated));
+  }
+  header(out, "aigw_upstream_retries_total", "counter",
+         "Upstream attempts beyond the first made to the same provider (docs/routing.md).");
+  for (const auto& [provider, n] : retries) {
+    sample(out, "aigw_upstream_retries_total", {{"provider", provider}}, static_cast<double>(n));
+  }
+  header(out, "aigw_fallbacks_total", "counter",
+         "Universal requests that moved from one step's provider to the next one's.");
+  for (const auto& [k, n] : fallbacks) {
+    sample(out, "aigw_fallbacks_total", {{"from", k.first}, {"to", k.second}},
+           static_cast<double>(n));
   }
   header(out, "aigw_upstream_duration_seconds", "histogram",
          "Time spent with the provider: request sent to last byte received.");

@@ -37,6 +37,9 @@ struct RequestSample {
   double duration_s = 0;
   std::optional<double> upstream_s;  // time with the provider (none for local answers)
   std::optional<double> ttfb_s;      // arrival to response head sent
+  // The provider of each upstream attempt, in order, when there was more than one: a repeat
+  // of the previous provider is a retry, another provider a fallback.
+  std::vector<std::string_view> attempt_providers;
 };
 
 // Cumulative buckets (seconds) shared by every latency histogram: from half a millisecond
@@ -87,9 +90,11 @@ class Registry {
     mutable std::mutex mutex;
     std::map<RequestKey, std::uint64_t> requests;
     std::map<ModelKey, Tokens> tokens;
-    std::map<std::string, Histogram> upstream;  // by provider
-    std::map<std::string, Histogram> ttfb;      // by provider
-    Histogram overhead;                         // duration minus upstream time
+    std::map<std::string, Histogram> upstream;                               // by provider
+    std::map<std::string, Histogram> ttfb;                                   // by provider
+    std::map<std::string, std::uint64_t> retries;                            // by provider
+    std::map<std::pair<std::string, std::string>, std::uint64_t> fallbacks;  // from, to
+    Histogram overhead;  // duration minus upstream time
     Histogram duration;
   };
   Shard& shard() noexcept;

@@ -81,6 +81,9 @@ TEST(Retries, A503IsTriedAgainAndTheClientGetsTheAnswerThatFollows) {
   EXPECT_EQ(res.body, kOk);
   EXPECT_EQ(f.fake.requests(), 3);
   EXPECT_EQ(f.attempts(res), (Attempts{{503, ""}, {503, ""}, {200, ""}}));
+  const std::string metrics = f.gateway->admin("/metrics").body;
+  EXPECT_NE(metrics.find(R"(aigw_upstream_retries_total{provider="openai"} 2)"), std::string::npos)
+      << metrics;
 }
 
 TEST(Retries, TheLastAttemptsAnswerIsRelayedAsItIs) {

@@ -87,6 +87,10 @@ TEST(Universal, AProviderThatAlways503sIsFollowedByAWorkingOne) {
   EXPECT_EQ(record["attempts"][0]["status_code"], 503);
   EXPECT_EQ(record["attempts"][1]["provider"], "openai");
   EXPECT_EQ(record["attempts"][1]["status_code"], 200);
+  const std::string metrics = f.gateway->admin("/metrics").body;
+  EXPECT_NE(metrics.find(R"(aigw_fallbacks_total{from="custom-flaky",to="openai"} 1)"),
+            std::string::npos)
+      << metrics;
 }
 
 TEST(Universal, TheFirstStepThatAnswersIsTheAnswer) {

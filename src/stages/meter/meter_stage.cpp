@@ -352,6 +352,9 @@ void MeterStage::on_complete(RequestContext& ctx) noexcept {
       m.duration_s = r.duration_ms / 1000;
       if (r.upstream_ms) m.upstream_s = *r.upstream_ms / 1000;
       if (r.ttfb_ms) m.ttfb_s = *r.ttfb_ms / 1000;
+      if (r.attempts.size() > 1) {
+        for (const LogAttempt& a : r.attempts) m.attempt_providers.push_back(a.provider);
+      }
       metrics_->record(m);
     }
     // A full queue is counted by the store (aigw_log_dropped_total): never silent, never
