@@ -262,9 +262,10 @@ done
 # --- proxies ----------------------------------------------------------------------------------
 start_aigw() {  # start_aigw SCHEME NAME [cache|nometer|limits] [FAKE_PORT]: sets aigw_pid,
   # aigw_port, aigw_admin_port; "cache" turns the cache on, "nometer" sets metering.enabled:
-  # false, "limits" adds rate limits and a budget that never refuse (every decision is made)
+  # false, "limits" adds rate limits and a budget that never refuse (every decision is made),
+  # "dead" adds two providers on a port nobody listens on (custom-dead-a, custom-dead-b)
   local scheme=$1 name=$2 ca_line="" log_value='"off"' cache_lines="" meter_lines=""
-  local limit_lines=""
+  local limit_lines="" dead_lines=""
   local upstream_port=${4:-${fake_port[$scheme]}}
   read -r aigw_port aigw_admin_port < <(free_ports 2)
   [[ $scheme == https ]] && ca_line="    ca_file: $pki/ca.pem"
@@ -284,6 +285,10 @@ budgets:
 metering:
   prices:
     openai/gpt-4o-mini: {input: 0.15, output: 0.6}"
+  [[ ${3:-} == dead ]] && dead_lines="  custom-dead-a:
+    base_url: http://127.0.0.1:$dead_port/v1
+  custom-dead-b:
+    base_url: http://127.0.0.1:$dead_port/v1"
   local log_lines="log:
   path: $tmp/$name-$scheme.db"
   [[ $request_log == off ]] && log_lines="log:
@@ -299,6 +304,7 @@ providers:
   openai:
     base_url: $scheme://127.0.0.1:$upstream_port/v1
 $ca_line
+$dead_lines
 logging:
   level: warn
   access_log: $log_value
@@ -607,6 +613,26 @@ notes+=("limits on/off req per CPU-s in each round: ${ratios% }")
 stop "$limits_pid"
 stop "$nolimits_pid"
 
+# Fallback overhead (issue 6): a universal request whose first two steps fail fast (connection
+# refused: nothing listens on dead_port) and whose third answers, against a direct call to
+# the third's provider on the same aigw. Rounds interleave the two.
+read -r dead_port < <(free_ports 1)
+start_aigw http aigw-route dead
+route_pid=$aigw_pid route_port=$aigw_port
+step() { printf '{"provider":"%s","endpoint":"chat/completions","query":%s}' "$1" "$body"; }
+wrk_script "$tmp/universal.lua" "[$(step custom-dead-a),$(step custom-dead-b),$(step openai)]"
+out=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' \
+  -d "[$(step custom-dead-a),$(step custom-dead-b),$(step openai)]" "http://127.0.0.1:$route_port/")
+[[ $out == *"cf-aig-step: 2"* ]] || die "universal request was not answered by step 2: $out"
+for ((round = 1; round <= rounds; round++)); do
+  WRK_SCRIPT="$tmp/universal.lua" throughput route three-steps "http://127.0.0.1:$route_port/" \
+    "$route_pid"
+  throughput route direct "http://127.0.0.1:$route_port/openai/chat/completions" "$route_pid"
+done
+median_sample route.three-steps
+median_sample route.direct
+stop "$route_pid"
+
 # The request log's writer on its own (bench/logwriter): records per second it commits with
 # retention on, against the most requests per second one aigw worker served above.
 if ((logwriter_records > 0)); then
@@ -708,6 +734,11 @@ report="$tmp/report.md"
     "off $(num "${R[stream.unmetered.rpc]}") ($(num "${R[stream.unmetered.rps]}")/s at ${R[stream.unmetered.cpu]}% CPU):" \
     "**on/off $(ratio "${R[stream.metered.rpc]}" "${R[stream.unmetered.rpc]}")**; request log $(num "${R[stream.metered.log_dropped]}") dropped;" \
     "peak RSS $(mb "${R[stream.metered.rss]}") / $(mb "${R[stream.unmetered.rss]}") MB"
+  echo
+  echo "Fallback (issue 6): a universal request whose first two steps are refused, then answered by" \
+    "the third: $(num "${R[route.three-steps.rpc]}") req per CPU-s ($(num "${R[route.three-steps.rps]}")/s)" \
+    "against $(num "${R[route.direct.rpc]}") ($(num "${R[route.direct.rps]}")/s) calling the third directly:" \
+    "**$(ratio "${R[route.three-steps.rpc]}" "${R[route.direct.rpc]}")**"
   echo
   echo "Limits (issue 5): three rate limits and a budget that never refuse vs none, HTTP upstream:" \
     "$(num "${R[limits.on.rpc]}") req per CPU-s ($(num "${R[limits.on.rps]}")/s at ${R[limits.on.cpu]}% CPU)" \
