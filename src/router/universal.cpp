@@ -219,7 +219,9 @@ Result<std::vector<RouteStep>> parse_universal(const RequestContext& ctx,
     if (payload == s.end()) return invalid(where + ": query is required (the request body)");
     // headers: the request's, the step's over them
     step.retry = policy;
-    step.request = ctx.request;
+    // The request's headers (not its body, the list of steps, which each step replaces).
+    step.request.version(ctx.request.version());
+    for (const auto& field : ctx.request) step.request.insert(field.name_string(), field.value());
     step.request.method(http::verb::post);
     step.request.target("/");
     step.request.body() = payload->dump();
