@@ -10,6 +10,8 @@
 #   CALLGRIND_CACHE=1 bench/callgrind.sh   cache on: every measured request is a cache hit
 #   CALLGRIND_STREAM=1 bench/callgrind.sh  streaming requests (20 events each, back to back)
 #   CALLGRIND_METERING=off bench/callgrind.sh   metering.enabled: false (no usage, no log)
+#   CALLGRIND_UNIVERSAL=1 bench/callgrind.sh  a universal request whose first two steps are
+#                                          refused (nothing listens) and whose third answers
 #   CALLGRIND_LIMITS=1 bench/callgrind.sh  three rate limits and a budget that never refuse
 #                                          (gateway, per-IP sliding, per-header tokens,
 #                                          monthly spend)
@@ -97,6 +99,12 @@ metering:
     openai/gpt-4o-mini: {input: 0.15, output: 0.6}
 LIMITS
 fi
+if [[ "${CALLGRIND_UNIVERSAL:-0}" == 1 ]]; then
+  # Two providers on a port nobody listens on: the universal request's first two steps are
+  # refused, the third answers.
+  read -r dead_port < <(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  sed -i "s|^providers:|providers:\n  custom-dead-a:\n    base_url: http://127.0.0.1:$dead_port/v1\n  custom-dead-b:\n    base_url: http://127.0.0.1:$dead_port/v1|" "$tmp/aigw.yaml"
+fi
 if [[ "${CALLGRIND_CACHE:-0}" == 1 ]]; then
   printf 'cache:\n  enabled: true\n  ttl: 1h\n' >>"$tmp/aigw.yaml"
   what="cache hit"
@@ -116,8 +124,15 @@ if [[ "${CALLGRIND_STREAM:-0}" == 1 ]]; then
   body="${body%\}}"',"stream":true}'
   what="streamed request (20 events)"
 fi
+url="http://127.0.0.1:$port/openai/chat/completions"
+if [[ "${CALLGRIND_UNIVERSAL:-0}" == 1 ]]; then
+  step() { printf '{"provider":"%s","endpoint":"chat/completions","query":%s}' "$1" "$body"; }
+  body="[$(step custom-dead-a),$(step custom-dead-b),$(step openai)]"
+  url="http://127.0.0.1:$port/"
+  what="universal request (two refused steps, the third answers)"
+fi
 load() {
-  "$load_bin" --url "http://127.0.0.1:$port/openai/chat/completions" --body "$body" \
+  "$load_bin" --url "$url" --body "$body" \
     --header "Content-Type: application/json" \
     --header "Authorization: Bearer sk-bench-000000000000000000000000000000000000000000000000" \
     --rate 400 --connections 8 --timeout 30 --count "$1"
