@@ -1,9 +1,9 @@
 #include "router/universal.hpp"
 
 #include "router/router.hpp"
+#include "upstream/providers/usage/json_dom.hpp"
 
 #include <boost/beast/core/string.hpp>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -12,7 +12,10 @@
 namespace aigw {
 namespace {
 
-using json = nlohmann::json;
+// simdjson's DOM: the list of steps is read once and each step's query is written out
+// minified, a few instructions per byte (nlohmann's parse and dump took ~90 000 instructions
+// for a three-step request; bench/README.md).
+using Element = simdjson::dom::element;
 
 // The retry headers a step may carry (they become its policy); other cf-aig-* headers act on
 // the whole request and belong on it.
@@ -83,20 +86,22 @@ std::string endpoint_problem(std::string_view endpoint) {
   return {};
 }
 
-std::optional<std::uint64_t> whole_number(const json& v) {
-  if (v.is_number_unsigned()) return v.get<std::uint64_t>();
-  if (v.is_number_integer() && v.get<std::int64_t>() >= 0) {
-    return static_cast<std::uint64_t>(v.get<std::int64_t>());
-  }
+std::optional<std::uint64_t> whole_number(Element v) {
+  std::uint64_t n = 0;
+  if (v.is_uint64() && v.get_uint64().get(n) == simdjson::SUCCESS) return n;
   return std::nullopt;
 }
 
 // A step's config object (Cloudflare's names) over its policy.
-std::optional<Error> read_step_config(const json& config, const std::string& where,
+std::optional<Error> read_step_config(Element config, const std::string& where,
                                       RetryConfig& policy) {
-  if (!config.is_object()) return invalid(where + ": config must be an object");
-  for (const auto& [key, value] : config.items()) {
-    const auto n = whole_number(value);
+  simdjson::dom::object fields;
+  if (config.get_object().get(fields) != simdjson::SUCCESS) {
+    return invalid(where + ": config must be an object");
+  }
+  for (const auto field : fields) {
+    const std::string_view key = field.key;
+    const auto n = whole_number(field.value);
     if (key == "maxAttempts") {
       if (!n || *n < 1 || *n > 5) {
         return invalid(where + ": config.maxAttempts must be a whole number from 1 to 5");
@@ -113,7 +118,8 @@ std::optional<Error> read_step_config(const json& config, const std::string& whe
       }
       policy.request_timeout = Duration(static_cast<Duration::rep>(*n));
     } else if (key == "backoff") {
-      const std::string b = value.is_string() ? value.get<std::string>() : "";
+      std::string_view b;
+      if (field.value.get_string().get(b) != simdjson::SUCCESS) b = {};
       if (b == "constant") {
         policy.backoff = Backoff::kConstant;
       } else if (b == "linear") {
@@ -124,7 +130,7 @@ std::optional<Error> read_step_config(const json& config, const std::string& whe
         return invalid(where + ": config.backoff must be constant, linear or exponential");
       }
     } else {
-      return invalid(where + ": unknown config key '" + key +
+      return invalid(where + ": unknown config key '" + std::string(key.substr(0, 100)) +
                      "' (expected maxAttempts, retryDelay, requestTimeout, backoff)");
     }
   }
@@ -155,114 +161,151 @@ bool is_universal_path(std::string_view path) noexcept {
   return !gateway.empty() && gateway.find('/') == std::string_view::npos;
 }
 
+namespace {
+
+// One step of the list (an element of the body's array).
+Result<RouteStep> read_step(const RequestContext& ctx, const ProviderRegistry& providers,
+                            const RetryConfig& policy, Element element, std::size_t index) {
+  const std::string where = "step " + std::to_string(index);
+  simdjson::dom::object s;
+  if (element.get_object().get(s) != simdjson::SUCCESS)
+    return invalid(where + " must be an object");
+  std::optional<Element> provider, endpoint, headers, query, config;
+  for (const auto field : s) {
+    const std::string_view key = field.key;
+    if (key == "provider") {
+      provider = field.value;
+    } else if (key == "endpoint") {
+      endpoint = field.value;
+    } else if (key == "headers") {
+      headers = field.value;
+    } else if (key == "query") {
+      query = field.value;
+    } else if (key == "config") {
+      config = field.value;
+    } else {
+      return invalid(where + ": unknown key '" + std::string(key.substr(0, 100)) +
+                     "' (expected provider, endpoint, headers, query, config)");
+    }
+  }
+  RouteStep step;
+  std::string_view slug;
+  if (!provider || provider->get_string().get(slug) != simdjson::SUCCESS) {
+    return invalid(where + ": provider is required (a provider slug)");
+  }
+  step.slug = std::string(slug);
+  step.provider = providers.find(step.slug);
+  if (step.provider == nullptr) {
+    std::string known;
+    for (const auto& name : providers.slugs()) known += (known.empty() ? "" : ", ") + name;
+    return invalid(where + ": unknown provider '" + step.slug.substr(0, 100) +
+                   "'; known providers: " + known);
+  }
+  std::string_view e;
+  if (!endpoint || endpoint->get_string().get(e) != simdjson::SUCCESS) {
+    return invalid(where + ": endpoint is required (a path under the provider's base URL)");
+  }
+  if (const std::string problem = endpoint_problem(e); !problem.empty()) {
+    return invalid(where + ": endpoint '" + std::string(e.substr(0, 200)) + "' " + problem +
+                   "; it must be a path under the provider's base URL, like chat/completions");
+  }
+  if (e.starts_with('/')) e.remove_prefix(1);
+  const auto qmark = e.find('?');
+  const std::string_view rest = e.substr(0, qmark);
+  const std::string_view query_string = qmark == std::string_view::npos ? "" : e.substr(qmark + 1);
+  auto mapped = step.provider->adapter->map(MapInput{rest, query_string, ctx.account, ctx.gateway},
+                                            step.provider->base);
+  if (!mapped) return invalid(where + ": " + mapped.error().detail);
+  step.target = std::move(*mapped);
+  step.path = "/" + step.slug + "/" + std::string(rest);
+  if (!query) return invalid(where + ": query is required (the request body)");
+  step.retry = policy;
+  // The request's headers (not its body, the list of steps, which each step replaces).
+  step.request.version(ctx.request.version());
+  for (const auto& field : ctx.request) step.request.insert(field.name_string(), field.value());
+  step.request.method(http::verb::post);
+  step.request.target("/");
+  step.request.body() = simdjson::minify(*query);
+  if (headers) {
+    simdjson::dom::object fields;
+    if (headers->get_object().get(fields) != simdjson::SUCCESS) {
+      return invalid(where + ": headers must be an object of strings");
+    }
+    for (const auto field : fields) {
+      const std::string name(field.key.substr(0, 100));
+      std::string_view v;
+      if (field.value.get_string().get(v) != simdjson::SUCCESS) {
+        return invalid(where + ": header '" + name + "' must be a string");
+      }
+      if (field.key.empty() || !std::all_of(field.key.begin(), field.key.end(), is_tchar)) {
+        return invalid(where + ": '" + name + "' is not a header name");
+      }
+      if (v.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
+        return invalid(where + ": header '" + name + "' has a line break or NUL in its value");
+      }
+      const std::string lname = lower(field.key);
+      if (std::find(std::begin(kReservedHeaders), std::end(kReservedHeaders), lname) !=
+          std::end(kReservedHeaders)) {
+        return invalid(where + ": header '" + name + "' is set by the gateway");
+      }
+      if (lname.starts_with("cf-aig-")) {
+        if (std::find(std::begin(kStepRetryHeaders), std::end(kStepRetryHeaders), lname) ==
+            std::end(kStepRetryHeaders)) {
+          return invalid(where + ": header '" + name +
+                         "' applies to the whole request; send it on the request itself");
+        }
+        if (auto error = read_step_retry_header(lname, v, where, step.retry)) return *error;
+        continue;
+      }
+      step.request.set(field.key, v);
+      step.pinned.push_back(lname);
+    }
+  }
+  if (step.request.find(http::field::content_type) == step.request.end()) {
+    step.request.set(http::field::content_type, "application/json");
+  }
+  if (config) {
+    if (auto error = read_step_config(*config, where, step.retry)) return *error;
+  }
+  return step;
+}
+
+}  // namespace
+
 Result<std::vector<RouteStep>> parse_universal(const RequestContext& ctx,
                                                const ProviderRegistry& providers,
                                                const RetryConfig& policy, std::size_t max_steps) {
-  const json body = json::parse(ctx.request.body(), nullptr, false);
-  if (body.is_discarded() || !body.is_array()) {
-    return invalid(
-        "the universal endpoint takes a JSON array of steps, each {\"provider\", \"endpoint\", "
-        "\"headers\", \"query\"}");
-  }
-  if (body.empty()) return invalid("the universal request has no steps");
-  if (body.size() > max_steps) {
-    return invalid("the universal request has " + std::to_string(body.size()) + " steps; at most " +
-                   std::to_string(max_steps) + " are allowed (upstream.max_steps)");
-  }
-  std::vector<RouteStep> steps;
-  steps.reserve(body.size());
-  for (std::size_t i = 0; i < body.size(); ++i) {
-    const json& s = body[i];
-    const std::string where = "step " + std::to_string(i);
-    if (!s.is_object()) return invalid(where + " must be an object");
-    for (const auto& [key, value] : s.items()) {
-      if (key != "provider" && key != "endpoint" && key != "headers" && key != "query" &&
-          key != "config") {
-        return invalid(where + ": unknown key '" + key +
-                       "' (expected provider, endpoint, headers, query, config)");
+  const Error not_a_list = invalid(
+      "the universal endpoint takes a JSON array of steps, each {\"provider\", \"endpoint\", "
+      "\"headers\", \"query\"}");
+  Result<std::vector<RouteStep>> out = not_a_list;
+  usage::json::with_dom(ctx.request.body(), [&](Element root) {
+    simdjson::dom::array list;
+    if (root.get_array().get(list) != simdjson::SUCCESS) return;
+    if (list.size() == 0) {
+      out = invalid("the universal request has no steps");
+      return;
+    }
+    if (list.size() > max_steps) {
+      out =
+          invalid("the universal request has " + std::to_string(list.size()) + " steps; at most " +
+                  std::to_string(max_steps) + " are allowed (upstream.max_steps)");
+      return;
+    }
+    std::vector<RouteStep> steps;
+    steps.reserve(list.size());
+    std::size_t index = 0;
+    for (const Element element : list) {
+      auto step = read_step(ctx, providers, policy, element, index++);
+      if (!step) {
+        out = step.error();
+        return;
       }
+      steps.push_back(std::move(*step));
     }
-    RouteStep step;
-    // provider
-    const auto provider = s.find("provider");
-    if (provider == s.end() || !provider->is_string()) {
-      return invalid(where + ": provider is required (a provider slug)");
-    }
-    step.slug = provider->get<std::string>();
-    step.provider = providers.find(step.slug);
-    if (step.provider == nullptr) {
-      std::string known;
-      for (const auto& slug : providers.slugs()) known += (known.empty() ? "" : ", ") + slug;
-      return invalid(where + ": unknown provider '" + step.slug + "'; known providers: " + known);
-    }
-    // endpoint
-    const auto endpoint = s.find("endpoint");
-    if (endpoint == s.end() || !endpoint->is_string()) {
-      return invalid(where + ": endpoint is required (a path under the provider's base URL)");
-    }
-    std::string_view e = endpoint->get_ref<const std::string&>();
-    if (const std::string problem = endpoint_problem(e); !problem.empty()) {
-      return invalid(where + ": endpoint '" + std::string(e.substr(0, 200)) + "' " + problem +
-                     "; it must be a path under the provider's base URL, like chat/completions");
-    }
-    if (e.starts_with('/')) e.remove_prefix(1);
-    const auto qmark = e.find('?');
-    const std::string_view rest = e.substr(0, qmark);
-    const std::string_view query = qmark == std::string_view::npos ? "" : e.substr(qmark + 1);
-    auto mapped = step.provider->adapter->map(MapInput{rest, query, ctx.account, ctx.gateway},
-                                              step.provider->base);
-    if (!mapped) return invalid(where + ": " + mapped.error().detail);
-    step.target = std::move(*mapped);
-    step.path = "/" + step.slug + "/" + std::string(rest);
-    // query: the provider's request body
-    const auto payload = s.find("query");
-    if (payload == s.end()) return invalid(where + ": query is required (the request body)");
-    // headers: the request's, the step's over them
-    step.retry = policy;
-    // The request's headers (not its body, the list of steps, which each step replaces).
-    step.request.version(ctx.request.version());
-    for (const auto& field : ctx.request) step.request.insert(field.name_string(), field.value());
-    step.request.method(http::verb::post);
-    step.request.target("/");
-    step.request.body() = payload->dump();
-    if (const auto headers = s.find("headers"); headers != s.end()) {
-      if (!headers->is_object()) return invalid(where + ": headers must be an object of strings");
-      for (const auto& [name, value] : headers->items()) {
-        if (!value.is_string()) return invalid(where + ": header '" + name + "' must be a string");
-        const std::string& v = value.get_ref<const std::string&>();
-        if (name.empty() || !std::all_of(name.begin(), name.end(), is_tchar)) {
-          return invalid(where + ": '" + name.substr(0, 100) + "' is not a header name");
-        }
-        if (v.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
-          return invalid(where + ": header '" + name + "' has a line break or NUL in its value");
-        }
-        const std::string lname = lower(name);
-        if (std::find(std::begin(kReservedHeaders), std::end(kReservedHeaders), lname) !=
-            std::end(kReservedHeaders)) {
-          return invalid(where + ": header '" + name + "' is set by the gateway");
-        }
-        if (lname.starts_with("cf-aig-")) {
-          if (std::find(std::begin(kStepRetryHeaders), std::end(kStepRetryHeaders), lname) ==
-              std::end(kStepRetryHeaders)) {
-            return invalid(where + ": header '" + name +
-                           "' applies to the whole request; send it on the request itself");
-          }
-          if (auto error = read_step_retry_header(lname, v, where, step.retry)) return *error;
-          continue;
-        }
-        step.request.set(name, v);
-        step.pinned.push_back(lname);
-      }
-    }
-    if (step.request.find(http::field::content_type) == step.request.end()) {
-      step.request.set(http::field::content_type, "application/json");
-    }
-    if (const auto config = s.find("config"); config != s.end()) {
-      if (auto error = read_step_config(*config, where, step.retry)) return *error;
-    }
-    steps.push_back(std::move(step));
-  }
-  return steps;
+    out = std::move(steps);
+  });
+  return out;
 }
 
 void enter_step(RequestContext& ctx, std::size_t index) {
