@@ -178,28 +178,38 @@ asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamClient::con
   const UpstreamTarget& target = ctx.target;
   const std::string endpoint = target.host + ":" + std::to_string(target.port);
 
-  // Resolution runs on Asio's resolver thread (getaddrinfo), raced against the connect
-  // deadline so a hung DNS server cannot hold the request.
-  tcp::resolver resolver(io_);
-  asio::steady_timer deadline(io_);
-  deadline.expires_after(timeouts.connect);
-  cancel_current = [&] {
-    resolver.cancel();
-    deadline.cancel();
-  };
-  auto resolved =
-      co_await (resolver.async_resolve(target.host, std::to_string(target.port), kTuple) ||
-                deadline.async_wait(kTuple));
-  cancel_current = nullptr;
-  if (resolved.index() == 1) {
-    co_return upstream_error(
-        ErrorCode::kUpstreamTimeout,
-        "resolving " + target.host + " timed out after " + ms_text(timeouts.connect));
-  }
-  auto [rec, endpoints] = std::get<0>(std::move(resolved));
-  if (rec) {
-    co_return upstream_error(ErrorCode::kUpstreamDns,
-                             "resolving " + target.host + " failed: " + rec.message());
+  // An IP literal (a local server, a test) needs no resolver: that saves a hand-off to the
+  // resolver thread and back on every new connection.
+  std::vector<tcp::endpoint> endpoints;
+  error_code literal_ec;
+  const asio::ip::address literal = asio::ip::make_address(target.host, literal_ec);
+  if (!literal_ec) {
+    endpoints.emplace_back(literal, target.port);
+  } else {
+    // Resolution runs on Asio's resolver thread (getaddrinfo), raced against the connect
+    // deadline so a hung DNS server cannot hold the request.
+    tcp::resolver resolver(io_);
+    asio::steady_timer deadline(io_);
+    deadline.expires_after(timeouts.connect);
+    cancel_current = [&] {
+      resolver.cancel();
+      deadline.cancel();
+    };
+    auto resolved =
+        co_await (resolver.async_resolve(target.host, std::to_string(target.port), kTuple) ||
+                  deadline.async_wait(kTuple));
+    cancel_current = nullptr;
+    if (resolved.index() == 1) {
+      co_return upstream_error(
+          ErrorCode::kUpstreamTimeout,
+          "resolving " + target.host + " timed out after " + ms_text(timeouts.connect));
+    }
+    auto [rec, results] = std::get<0>(std::move(resolved));
+    if (rec) {
+      co_return upstream_error(ErrorCode::kUpstreamDns,
+                               "resolving " + target.host + " failed: " + rec.message());
+    }
+    for (const auto& entry : results) endpoints.push_back(entry.endpoint());
   }
 
   auto conn = std::make_unique<UpstreamConnection>();
