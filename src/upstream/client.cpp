@@ -312,6 +312,8 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
   }
 
   if (conn.buffer.size() == 0) co_await net::yield_before_read();
+  // A client that hung up during the yield found no read to cancel: its cancel is this flag.
+  if (client_gone) co_return Exchange{{}, false, false};
 
   // Interim 1xx responses (103 Early Hints, a stray 100 Continue) are consumed here: the
   // client gets the final response only. 101 would be a protocol switch we never ask for.
