@@ -82,7 +82,8 @@ TEST(ShippedConfigs, DocumentedYamlExamplesLoad) {
   const EnvLookup any_env = [](std::string_view) -> std::optional<std::string> {
     return std::string("x");
   };
-  for (const char* doc : {"README.md", "docs/auth-and-limits.md", "docs/caching.md"}) {
+  for (const char* doc :
+       {"README.md", "docs/auth-and-limits.md", "docs/caching.md", "docs/routing.md"}) {
     std::ifstream in(kSourceDir / doc);
     ASSERT_TRUE(in) << doc;
     std::string line;
