@@ -135,10 +135,7 @@ std::optional<std::uint64_t> parse_scaled(
 
 using text::format_duration;
 
-bool is_tchar(char c) {  // RFC 9110 §5.6.2
-  return is_alpha(c) || is_digit(c) ||
-         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
+using text::is_tchar;
 
 bool valid_slug(std::string_view s) {
   if (s.empty()) return false;

@@ -26,6 +26,12 @@ constexpr std::string_view trim_ows(std::string_view s) noexcept {
   return s;
 }
 
+// A character of an HTTP token (header names; RFC 9110 §5.6.2).
+constexpr bool is_tchar(char c) noexcept {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
 // ASCII lower case (header names, schemes, host names); other bytes are left alone.
 std::string lower(std::string_view s);
 

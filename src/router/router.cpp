@@ -12,6 +12,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <random>
 #include <string>
 
 namespace aigw {
@@ -112,37 +113,43 @@ double jitter() {
 
 }  // namespace
 
-Result<RetryConfig> retry_policy(const RequestContext& ctx, const RetryConfig& defaults) {
-  RetryConfig p = defaults;
-  if (const auto v = ctx.control_header("cf-aig-max-attempts")) {
-    const auto n = whole_number(*v);
+std::optional<Error> apply_retry_header(std::string_view name, std::string_view v, RetryConfig& p) {
+  if (name == "cf-aig-max-attempts") {
+    const auto n = whole_number(v);
     if (!n || *n < 1 || *n > kMaxAttempts) {
-      return bad_header("cf-aig-max-attempts", "a whole number from 1 to 5", *v);
+      return bad_header(name, "a whole number from 1 to 5", v);
     }
     p.max_attempts = static_cast<unsigned>(*n);
-  }
-  if (const auto v = ctx.control_header("cf-aig-retry-delay")) {
-    const auto n = whole_number(*v);
-    if (!n || *n > 5000) return bad_header("cf-aig-retry-delay", "milliseconds from 0 to 5000", *v);
+  } else if (name == "cf-aig-retry-delay") {
+    const auto n = whole_number(v);
+    if (!n || *n > 5000) return bad_header(name, "milliseconds from 0 to 5000", v);
     p.delay = Duration(static_cast<Duration::rep>(*n));
-  }
-  if (const auto v = ctx.control_header("cf-aig-backoff")) {
-    if (*v == "constant") {
+  } else if (name == "cf-aig-backoff") {
+    if (v == "constant") {
       p.backoff = Backoff::kConstant;
-    } else if (*v == "linear") {
+    } else if (v == "linear") {
       p.backoff = Backoff::kLinear;
-    } else if (*v == "exponential") {
+    } else if (v == "exponential") {
       p.backoff = Backoff::kExponential;
     } else {
-      return bad_header("cf-aig-backoff", "constant, linear or exponential", *v);
+      return bad_header(name, "constant, linear or exponential", v);
     }
-  }
-  if (const auto v = ctx.control_header("cf-aig-request-timeout")) {
-    const auto n = whole_number(*v);
+  } else if (name == "cf-aig-request-timeout") {
+    const auto n = whole_number(v);
     if (!n || *n < 1 || *n > 3'600'000) {
-      return bad_header("cf-aig-request-timeout", "milliseconds from 1 to 3600000", *v);
+      return bad_header(name, "milliseconds from 1 to 3600000", v);
     }
     p.request_timeout = Duration(static_cast<Duration::rep>(*n));
+  }
+  return std::nullopt;
+}
+
+Result<RetryConfig> retry_policy(const RequestContext& ctx, const RetryConfig& defaults) {
+  RetryConfig p = defaults;
+  for (const std::string_view name : kRetryHeaders) {
+    if (const auto v = ctx.control_header(name)) {
+      if (auto error = apply_retry_header(name, *v, p)) return *error;
+    }
   }
   return p;
 }

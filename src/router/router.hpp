@@ -13,14 +13,24 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include <random>
+#include <optional>
+#include <string_view>
 
 namespace aigw {
+
+// The control headers that set a request's retry policy (and a universal step's).
+inline constexpr std::string_view kRetryHeaders[] = {"cf-aig-max-attempts", "cf-aig-retry-delay",
+                                                     "cf-aig-backoff", "cf-aig-request-timeout"};
 
 // The request's policy: `defaults` with cf-aig-max-attempts, cf-aig-retry-delay,
 // cf-aig-backoff and cf-aig-request-timeout applied; 400 invalid_header naming the header on
 // a value the gateway cannot use.
 Result<RetryConfig> retry_policy(const RequestContext& ctx, const RetryConfig& defaults);
+
+// One of those four headers (lower-case `name`) applied to `policy`; the 400 on a bad value.
+// A universal step's own retry headers go through here too.
+std::optional<Error> apply_retry_header(std::string_view name, std::string_view value,
+                                        RetryConfig& policy);
 
 class Router {
  public:

@@ -1,5 +1,6 @@
 #include "router/universal.hpp"
 
+#include "core/text.hpp"
 #include "router/router.hpp"
 #include "upstream/providers/usage/json_dom.hpp"
 
@@ -17,27 +18,12 @@ namespace {
 // for a three-step request; bench/README.md).
 using Element = simdjson::dom::element;
 
-// The retry headers a step may carry (they become its policy); other cf-aig-* headers act on
-// the whole request and belong on it.
-constexpr std::string_view kStepRetryHeaders[] = {"cf-aig-max-attempts", "cf-aig-retry-delay",
-                                                  "cf-aig-backoff", "cf-aig-request-timeout"};
 // Headers the gateway owns on the way upstream.
 constexpr std::string_view kReservedHeaders[] = {
     "host", "content-length", "transfer-encoding", "connection", "expect", "upgrade", "te"};
 
 Error invalid(std::string message) {
   return Error{ErrorCode::kInvalidUniversal, std::move(message), false};
-}
-
-bool is_tchar(char c) {  // RFC 9110 §5.6.2
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 // "%2e" and "%2E" are a dot to a server that decodes the path before resolving it.
@@ -137,17 +123,6 @@ std::optional<Error> read_step_config(Element config, const std::string& where,
   return std::nullopt;
 }
 
-// A step's cf-aig-* retry header: the same rules as on the request.
-std::optional<Error> read_step_retry_header(std::string_view name, std::string_view value,
-                                            const std::string& where, RetryConfig& policy) {
-  RequestContext probe;
-  probe.control.emplace_back(std::string(name), std::string(value));
-  auto read = retry_policy(probe, policy);
-  if (!read) return invalid(where + ": " + read.error().detail);
-  policy = *read;
-  return std::nullopt;
-}
-
 }  // namespace
 
 bool is_universal_path(std::string_view path) noexcept {
@@ -237,24 +212,29 @@ Result<RouteStep> read_step(const RequestContext& ctx, const ProviderRegistry& p
       if (field.value.get_string().get(v) != simdjson::SUCCESS) {
         return invalid(where + ": header '" + name + "' must be a string");
       }
-      if (field.key.empty() || !std::all_of(field.key.begin(), field.key.end(), is_tchar)) {
+      if (field.key.empty() || !std::all_of(field.key.begin(), field.key.end(), text::is_tchar)) {
         return invalid(where + ": '" + name + "' is not a header name");
       }
       if (v.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
         return invalid(where + ": header '" + name + "' has a line break or NUL in its value");
       }
-      const std::string lname = lower(field.key);
+      const std::string lname = text::lower(field.key);
       if (std::find(std::begin(kReservedHeaders), std::end(kReservedHeaders), lname) !=
           std::end(kReservedHeaders)) {
         return invalid(where + ": header '" + name + "' is set by the gateway");
       }
       if (lname.starts_with("cf-aig-")) {
-        if (std::find(std::begin(kStepRetryHeaders), std::end(kStepRetryHeaders), lname) ==
-            std::end(kStepRetryHeaders)) {
+        // A step may carry the retry headers (they become its policy); other cf-aig-*
+        // headers act on the whole request and belong on it.
+        if (std::find(std::begin(kRetryHeaders), std::end(kRetryHeaders), lname) ==
+            std::end(kRetryHeaders)) {
           return invalid(where + ": header '" + name +
                          "' applies to the whole request; send it on the request itself");
         }
-        if (auto error = read_step_retry_header(lname, v, where, step.retry)) return *error;
+        // The same rules as on the request.
+        if (auto error = apply_retry_header(lname, v, step.retry)) {
+          return invalid(where + ": " + error->detail);
+        }
         continue;
       }
       step.request.set(field.key, v);
@@ -316,8 +296,9 @@ void enter_step(RequestContext& ctx, std::size_t index) {
   ctx.target = step.target;
   ctx.path = step.path;
   ctx.retry = step.retry;
-  ctx.pinned_headers = step.pinned;
-  ctx.request = step.request;
+  // Each step is entered once: its request and headers move into the context.
+  ctx.pinned_headers = std::move(step.pinned);
+  ctx.request = std::move(step.request);
   ctx.facts.reset();  // the model and sizes are the new body's
   // Only step 0's body went through the stages (the metering stage's include_usage rewrite).
   if (index > 0) ctx.usage_injected = false;

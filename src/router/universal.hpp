@@ -27,7 +27,8 @@ Result<std::vector<RouteStep>> parse_universal(const RequestContext& ctx,
                                                const ProviderRegistry& providers,
                                                const RetryConfig& policy, std::size_t max_steps);
 
-// Makes step `index` of ctx.steps the request: provider, target, request and retry policy.
+// Makes step `index` of ctx.steps the request: provider, target, request and retry policy
+// (moved out of the step; each step is entered at most once).
 void enter_step(RequestContext& ctx, std::size_t index);
 
 }  // namespace aigw
