@@ -4,6 +4,7 @@
 
 #include "app/app.hpp"
 #include "config/load.hpp"
+#include "router/routes.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -27,7 +28,8 @@ std::optional<aigw::Config> load_and_check(const std::string& path) {
   for (const auto& d : loaded.diagnostics) std::fprintf(stderr, "%s\n", d.str().c_str());
   if (!loaded.ok()) return std::nullopt;
   std::vector<aigw::ProviderRegistry::Problem> problems;
-  aigw::ProviderRegistry::build(*loaded.config, problems);
+  const auto providers = aigw::ProviderRegistry::build(*loaded.config, problems);
+  aigw::RouteTable::build(*loaded.config, *providers, problems);
   for (const auto& p : problems) {
     const aigw::config::Diagnostic d{p.mark.file.empty() ? aigw::SourceMark{path, 0, 0} : p.mark,
                                      p.path, p.message};

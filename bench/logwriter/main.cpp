@@ -69,7 +69,7 @@ aigw::LogRecord make_record(std::uint64_t i) {
   r.response_content_type = "application/json";
   r.request_size = 181;
   r.response_size = 553;
-  r.attempts.push_back({"openai", 200, 410.0, ""});
+  r.attempts.push_back({"openai", 200, 410.0, "", ""});
   return r;
 }
 

@@ -227,6 +227,42 @@ struct RateLimitRule {
   bool refuse_unpriced = false;
 };
 
+// A named route (`routes.<name>`, docs/routing.md): targets tried in order of priority, with
+// weights balancing the targets of one priority. Reached by /route/{name}/... or by a body
+// naming "model": "dynamic/{name}".
+struct RouteTargetConfig {
+  std::string provider;  // slug; checked against the providers when the registry is built
+  std::string model;     // written into the body's "model" (and for {model} in endpoint)
+  std::optional<std::string> endpoint;  // path under the provider's base; unset = the request's
+  std::vector<std::pair<std::string, Secret>> headers;  // over the request's and the provider's
+  unsigned weight = 1;                                  // 1-1000, among targets of one priority
+  unsigned priority = 0;                                // 0-100; lower is tried first
+  std::optional<unsigned> max_attempts;                 // over the request's retry policy
+  std::optional<Duration> request_timeout;
+  SourceMark mark;  // where the target's entry starts
+  SourceMark provider_mark;
+  SourceMark endpoint_mark;
+};
+
+// Per target: after `failures` failed attempts within `window` the target is skipped for
+// `cooldown`; then one request probes it, and its answer closes or reopens the breaker.
+struct BreakerConfig {
+  bool enabled = true;
+  unsigned failures = 5;  // 1-1000
+  Duration window{std::chrono::seconds(60)};
+  Duration cooldown{std::chrono::seconds(30)};
+};
+
+struct RouteConfig {
+  std::string name;                        // [a-z0-9][a-z0-9-]*
+  std::vector<RouteTargetConfig> targets;  // 1-20
+  BreakerConfig breaker;
+  // Send the client's own provider credential to every target's provider. Off: a route whose
+  // targets span several providers needs a stored key (providers.<name>.keys) for each.
+  bool share_client_credentials = false;
+  SourceMark mark;
+};
+
 struct Config {
   std::string source;  // file the config was loaded from ("" for built-in defaults)
   ServerConfig server;
@@ -243,6 +279,7 @@ struct Config {
   std::vector<RateLimitRule> budgets;
   RequestLogConfig log;
   MeteringConfig metering;
+  std::vector<RouteConfig> routes;  // sorted by name
 };
 
 }  // namespace aigw

@@ -35,6 +35,7 @@ enum class ErrorCode : std::uint8_t {
   kUpstreamProtocol,  // 502 provider sent something that is not HTTP/1.1
   kUpstreamTimeout,   // 504 no response head within the first-byte deadline
   kDraining,          // 503 gateway is shutting down
+  kRouteUnavailable,  // 503 every target of a named route is skipped (circuit breaker open)
   kInternal,          // 500
 };
 

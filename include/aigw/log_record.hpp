@@ -19,6 +19,7 @@ struct LogAttempt {
   std::uint16_t status = 0;  // 0: no response head (connect, TLS, timeout...)
   double duration_ms = 0;
   std::string error;  // stable error code ("upstream_timeout"...), "" on a response
+  std::string model;  // a named route's target model; "" otherwise
 };
 
 struct LogRecord {

@@ -106,9 +106,15 @@ struct AttemptRecord {
   unsigned status = 0;  // the provider's status; 0 without a response head
   std::chrono::steady_clock::duration duration{};
   std::optional<ErrorCode> error;  // a failure before the head (or the attempt's own)
+  std::string model;               // a named route's target model; "" otherwise
 };
 
-// One step of a universal request, ready to send (src/router/universal.hpp).
+struct RouteTarget;  // src/router/routes.hpp
+struct Route;
+
+// One step of a universal request, ready to send (src/router/universal.hpp), or one target
+// of a named route, whose request is built from the client's when the step is entered
+// (src/router/routes.hpp).
 struct RouteStep {
   const Provider* provider = nullptr;
   std::string slug;
@@ -117,6 +123,7 @@ struct RouteStep {
   http::request<http::string_body> request;
   std::vector<std::string> pinned;  // lower-case names of the step's own headers
   RetryConfig retry;
+  const RouteTarget* route_target = nullptr;  // a named route's target; null for universal
 };
 
 struct RequestContext {
@@ -151,6 +158,11 @@ struct RequestContext {
   // router the later ones. `step` is the one in provider/target/request now.
   std::vector<RouteStep> steps;
   std::size_t step = 0;
+  // A named route (routes.<name>): the route, and the client's request as it came, which
+  // each target's request is built from (its model and headers written in).
+  const Route* route = nullptr;
+  std::shared_ptr<const http::request<http::string_body>> route_original;
+  bool json_checked = false;  // the body's JSON check ran (server.validate_json)
   // Headers the request sets over the provider's configured ones (a step's own headers).
   std::vector<std::string> pinned_headers;
 

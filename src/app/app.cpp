@@ -1,5 +1,7 @@
 #include "app/app.hpp"
 
+#include "router/routes.hpp"
+
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
@@ -29,6 +31,7 @@ std::string format_endpoint(const ListenAddress& listen, std::uint16_t port) {
 App::App(Config config) : config_(std::make_shared<const Config>(std::move(config))) {
   std::vector<ProviderRegistry::Problem> problems;
   providers_ = ProviderRegistry::build(*config_, problems);
+  routes_ = RouteTable::build(*config_, *providers_, problems);
   if (!problems.empty()) {
     std::string text;
     for (const auto& p : problems) text += "\n  " + p.path + ": " + p.message;
@@ -70,8 +73,8 @@ App::App(Config config) : config_(std::make_shared<const Config>(std::move(confi
         config_->metering.prices_taken.empty() ? "?" : config_->metering.prices_taken,
         config_->metering.pricing_file.empty() ? "the config" : config_->metering.pricing_file);
   }
-  pipeline_ =
-      std::make_shared<const Pipeline>(config_, providers_, build_stages(*config_, telemetry_));
+  pipeline_ = std::make_shared<const Pipeline>(config_, providers_,
+                                               build_stages(*config_, telemetry_), routes_);
 }
 
 void App::register_log_gauges() {

@@ -44,6 +44,7 @@ class App {
 
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const ProviderRegistry> providers_;
+  std::shared_ptr<const RouteTable> routes_;
   std::shared_ptr<const TlsContexts> tls_;
   Telemetry telemetry_;
   std::shared_ptr<const Pipeline> pipeline_;

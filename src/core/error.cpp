@@ -40,6 +40,7 @@ unsigned http_status(ErrorCode code) noexcept {
     case ErrorCode::kUpstreamTimeout:
       return 504;
     case ErrorCode::kDraining:
+    case ErrorCode::kRouteUnavailable:
       return 503;
     case ErrorCode::kInternal:
       return 500;
@@ -93,6 +94,8 @@ std::string_view code_name(ErrorCode code) noexcept {
       return "upstream_timeout";
     case ErrorCode::kDraining:
       return "gateway_draining";
+    case ErrorCode::kRouteUnavailable:
+      return "route_unavailable";
     case ErrorCode::kInternal:
       return "internal_error";
   }

@@ -3,6 +3,7 @@
 #include "core/json_check.hpp"
 #include "pipeline/headers.hpp"
 #include "router/router.hpp"
+#include "router/routes.hpp"
 #include "router/universal.hpp"
 #include "stages/access_log/access_log_stage.hpp"
 #include "stages/auth/auth_stage.hpp"
@@ -120,8 +121,12 @@ class StageSink final : public ResponseSink {
 
 Pipeline::Pipeline(std::shared_ptr<const Config> config,
                    std::shared_ptr<const ProviderRegistry> providers,
-                   std::vector<std::shared_ptr<Stage>> stages)
-    : config_(std::move(config)), providers_(std::move(providers)), stages_(std::move(stages)) {}
+                   std::vector<std::shared_ptr<Stage>> stages,
+                   std::shared_ptr<const RouteTable> routes)
+    : config_(std::move(config)),
+      providers_(std::move(providers)),
+      routes_(routes ? std::move(routes) : std::make_shared<const RouteTable>()),
+      stages_(std::move(stages)) {}
 
 Result<void> Pipeline::route(RequestContext& ctx) const {
   const std::string_view target = ctx.request.target();
@@ -174,6 +179,22 @@ Result<void> Pipeline::route(RequestContext& ctx) const {
                  "no route for /: use /{provider}/... or /v1/{account}/{gateway}/{provider}/...",
                  false};
   }
+
+  // A named route, by path (/route/{name}/...; no provider is called "route") or by a body
+  // naming "model": "dynamic/{name}" on any provider's path or Cloudflare's /compat/.
+  if (first == "route") {
+    auto [name, route_rest] = split_first(rest);
+    if (auto checked = check_json(ctx); !checked) return checked;
+    return enter_named_route(ctx, name, "", route_rest, query);
+  }
+  if (!routes_->empty() && ctx.request.method() == http::verb::post) {
+    if (auto checked = check_json(ctx); !checked) return checked;
+    if (const auto name = dynamic_route_name(ctx.request.body())) {
+      return enter_named_route(ctx, std::string(*name),
+                               " (model dynamic/" + std::string(*name) + ")", rest, query);
+    }
+  }
+
   ctx.provider_slug = std::string(first);
   ctx.provider = providers_->find(first);
   if (ctx.provider == nullptr) {
@@ -183,13 +204,22 @@ Result<void> Pipeline::route(RequestContext& ctx) const {
       known += slug;
     }
     return Error{ErrorCode::kUnknownProvider,
-                 "unknown provider '" + std::string(first) + "'; known providers: " + known, false};
+                 "unknown provider '" + std::string(first) + "'; known providers: " + known +
+                     (first == "compat" ? " (aigw's /compat/ takes only \"model\": "
+                                          "\"dynamic/{route}\", for a route in routes)"
+                                        : ""),
+                 false};
   }
   auto mapped = ctx.provider->adapter->map(MapInput{rest, query, ctx.account, ctx.gateway},
                                            ctx.provider->base);
   if (!mapped) return mapped.error();
   ctx.target = std::move(*mapped);
+  return check_json(ctx);
+}
 
+Result<void> Pipeline::check_json(RequestContext& ctx) const {
+  if (ctx.json_checked) return {};
+  ctx.json_checked = true;
   if (config_->server.validate_json && !ctx.request.body().empty()) {
     const auto content_type = headers::value_of(ctx.request, http::field::content_type);
     if (is_json_content_type(content_type) && !json::valid(ctx.request.body())) {
@@ -200,6 +230,22 @@ Result<void> Pipeline::route(RequestContext& ctx) const {
     }
   }
   return {};
+}
+
+Result<void> Pipeline::enter_named_route(RequestContext& ctx, std::string_view name,
+                                         std::string_view how, std::string_view rest,
+                                         std::string_view query) const {
+  const Route* route = routes_->find(name);
+  if (route == nullptr) {
+    return Error{ErrorCode::kRouteNotFound,
+                 "no route named '" + std::string(name.substr(0, 100)) + "'" + std::string(how) +
+                     (routes_->empty() ? "; no routes are configured (routes in the config)"
+                                       : "; configured routes: " + routes_->names()),
+                 false};
+  }
+  // Logged under the route whichever way it was called; the attempts name the targets.
+  ctx.path = "/route/" + route->name + (rest.empty() ? "" : "/" + std::string(rest));
+  return enter_route(ctx, *route, rest, query, ctx.retry);
 }
 
 boost::asio::awaitable<void> Pipeline::run(RequestContext& ctx, Forwarder& forwarder,

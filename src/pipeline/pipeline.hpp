@@ -24,10 +24,14 @@ namespace store {
 class LogStore;
 }
 
+class RouteTable;
+
 class Pipeline {
  public:
+  // `routes`: the config's named routes (null = none).
   Pipeline(std::shared_ptr<const Config> config, std::shared_ptr<const ProviderRegistry> providers,
-           std::vector<std::shared_ptr<Stage>> stages);
+           std::vector<std::shared_ptr<Stage>> stages,
+           std::shared_ptr<const RouteTable> routes = nullptr);
 
   // Runs one request to its end: afterwards the response is fully sent (or the client is
   // known to be gone) and every stage's on_complete has run. Suspends.
@@ -42,9 +46,17 @@ class Pipeline {
 
  private:
   boost::asio::awaitable<void> send_local(RequestContext& ctx, Downstream& downstream) const;
+  // 400 invalid_json for a body declared as JSON that does not parse (server.validate_json);
+  // checks once per request.
+  Result<void> check_json(RequestContext& ctx) const;
+  // The route `name` (404 naming the configured ones when there is none); `how` says how the
+  // client named it, for that message.
+  Result<void> enter_named_route(RequestContext& ctx, std::string_view name, std::string_view how,
+                                 std::string_view rest, std::string_view query) const;
 
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const ProviderRegistry> providers_;
+  std::shared_ptr<const RouteTable> routes_;
   std::vector<std::shared_ptr<Stage>> stages_;
 };
 

@@ -2,6 +2,7 @@
 
 #include "pipeline/request_facts.hpp"
 #include "router/retry.hpp"
+#include "router/routes.hpp"
 #include "router/universal.hpp"
 #include "stages/byok/byok_stage.hpp"
 
@@ -61,9 +62,28 @@ class AttemptSink final : public ResponseSink {
   unsigned status() const noexcept { return status_; }
   std::optional<Duration> retry_after() const noexcept { return retry_after_; }
 
+  // A named route's target: its breaker hears of the answer as soon as the head is in, so
+  // that a response after which the breaker allows no further attempt goes to the client.
+  void watch(const RouteTarget* target, bool probe) {
+    target_ = target;
+    probe_ = probe;
+    recorded_ = false;
+  }
+  bool recorded() const noexcept { return recorded_; }
+
   bool accept(const http::response_header<>& head) override {
     const unsigned status = head.result_int();
-    if (last_ || !retry::fails_over(status)) return true;
+    const bool failed = retry::fails_over(status);
+    if (target_ != nullptr) {
+      record_breaker(*target_, !failed, probe_, ctx_.route->name);
+      recorded_ = true;
+    }
+    if (last_ || !failed) return true;
+    // The last step, and its breaker just opened: no attempt follows this one.
+    if (last_step_ && target_ != nullptr && target_->breaker &&
+        !target_->breaker->would_admit(CircuitBreaker::Clock::now())) {
+      return true;
+    }
     if (const auto it = head.find(http::field::retry_after); it != head.end()) {
       retry_after_ = retry::parse_retry_after(it->value(), std::chrono::system_clock::now());
       if (retry_after_ && *retry_after_ > max_retry_after_) {
@@ -97,6 +117,9 @@ class AttemptSink final : public ResponseSink {
  private:
   RequestContext& ctx_;
   ResponseSink& inner_;
+  const RouteTarget* target_ = nullptr;
+  bool probe_ = false;
+  bool recorded_ = false;
   Duration max_retry_after_{};
   bool last_ = true;
   bool last_step_ = true;
@@ -154,26 +177,63 @@ Result<RetryConfig> retry_policy(const RequestContext& ctx, const RetryConfig& d
   return p;
 }
 
+namespace {
+
+// Whether a step after `step` could still be tried: universal steps always, a named route's
+// target unless its breaker is open.
+bool step_follows(const RequestContext& ctx, std::size_t step) {
+  const auto now = CircuitBreaker::Clock::now();
+  for (std::size_t next = step + 1; next < ctx.steps.size(); ++next) {
+    const RouteTarget* target = ctx.steps[next].route_target;
+    if (target == nullptr || !target->breaker || target->breaker->would_admit(now)) return true;
+  }
+  return false;
+}
+
+// A probe admitted but never given an outcome (the client left, a gateway error) hands the
+// probe to the next request.
+struct ProbeGuard {
+  const RouteTarget* target = nullptr;
+  ~ProbeGuard() {
+    if (target != nullptr) target->breaker->abandon_probe();
+  }
+};
+
+}  // namespace
+
 asio::awaitable<Result<void>> Router::forward(RequestContext& ctx, Forwarder& forwarder,
                                               ResponseSink& sink, Downstream& downstream) const {
   const std::size_t steps = std::max<std::size_t>(ctx.steps.size(), 1);
   AttemptSink attempt_sink(ctx, sink);
   Result<void> result;
+  unsigned last_status = 0;  // of the last response turned away
   for (std::size_t step = 0; step < steps; ++step) {
+    const RouteTarget* target = step < ctx.steps.size() ? ctx.steps[step].route_target : nullptr;
+    if (target != nullptr && target->breaker &&
+        !target->breaker->would_admit(CircuitBreaker::Clock::now())) {
+      continue;  // opened since the route was planned: not even entered
+    }
     if (step > 0) {
       enter_step(ctx, step);
       // Stored keys are the next provider's, as the stage gave step 0 its own.
       if (auto error = ByokStage::apply(ctx)) {
-        ctx.attempt_log.push_back(AttemptRecord{ctx.provider_slug, 0, {}, error->code});
+        ctx.attempt_log.push_back(AttemptRecord{ctx.provider_slug, 0, {}, error->code, {}});
         result = *error;
         continue;
       }
     }
-    const bool last_step = step + 1 == steps;
+    const bool last_step = !step_follows(ctx, step);
     const RetryConfig& policy = ctx.retry;
     for (unsigned attempt = 1;; ++attempt) {
+      ProbeGuard probe;
+      if (target != nullptr && target->breaker) {
+        const auto admit = target->breaker->admit(CircuitBreaker::Clock::now());
+        if (admit == CircuitBreaker::Admit::kNo) break;  // opened meanwhile: next step
+        if (admit == CircuitBreaker::Admit::kProbe) probe.target = target;
+      }
       const bool last = last_step && attempt >= policy.max_attempts;
       attempt_sink.start(last, last_step, policy.max_retry_after);
+      attempt_sink.watch(target, probe.target != nullptr);
       ctx.first_byte_timeout = policy.request_timeout;
       ctx.upstream_first_byte.reset();
       const auto started = std::chrono::steady_clock::now();
@@ -181,14 +241,23 @@ asio::awaitable<Result<void>> Router::forward(RequestContext& ctx, Forwarder& fo
 
       AttemptRecord record;
       record.provider = ctx.provider_slug;
+      if (target != nullptr) record.model = target->config.model;
       record.duration = std::chrono::steady_clock::now() - started;
       if (attempt_sink.rejected()) {
         record.status = attempt_sink.status();
+        last_status = record.status;
       } else if (ctx.upstream_first_byte) {
         record.status = ctx.status;
       }
       if (!result) record.error = result.error().code;
       ctx.attempt_log.push_back(std::move(record));
+      // A failure before any response head is the breaker's to count too.
+      if (target != nullptr && !attempt_sink.recorded() && !result &&
+          retry::fails_over(result.error().code) && ctx.outcome == Outcome::kPending) {
+        record_breaker(*target, false, probe.target != nullptr, ctx.route->name);
+        probe.target = nullptr;
+      }
+      if (attempt_sink.recorded()) probe.target = nullptr;
 
       // Answered (or the client left): that is the outcome, whatever it was.
       if (ctx.committed || ctx.outcome != Outcome::kPending) co_return result;
@@ -207,6 +276,17 @@ asio::awaitable<Result<void>> Router::forward(RequestContext& ctx, Forwarder& fo
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       }
     }
+  }
+  // Every response was turned away and no step was left to try (a breaker opened while this
+  // request was under way): the client still gets an answer.
+  if (result && !ctx.committed && ctx.outcome == Outcome::kPending) {
+    const std::string name = ctx.route != nullptr ? ctx.route->name : std::string("universal");
+    result =
+        Error{ErrorCode::kRouteUnavailable,
+              "route '" + name + "': no target left to try (circuit breaker open)" +
+                  (last_status != 0 ? "; the last one tried answered " + std::to_string(last_status)
+                                    : std::string()),
+              true};
   }
   co_return result;
 }

@@ -2,6 +2,7 @@
 
 #include "core/text.hpp"
 #include "router/router.hpp"
+#include "router/routes.hpp"
 #include "upstream/providers/usage/json_dom.hpp"
 
 #include <boost/beast/core/string.hpp>
@@ -41,7 +42,8 @@ std::string decoded_dots(std::string_view segment) {
   return out;
 }
 
-// Why `endpoint` is not a relative path under the provider's base, or "" when it is one.
+}  // namespace
+
 std::string endpoint_problem(std::string_view endpoint) {
   if (endpoint.empty()) return "is empty";
   if (endpoint.find("://") != std::string_view::npos) return "is an absolute URL";
@@ -71,6 +73,8 @@ std::string endpoint_problem(std::string_view endpoint) {
   }
   return {};
 }
+
+namespace {
 
 std::optional<std::uint64_t> whole_number(Element v) {
   std::uint64_t n = 0;
@@ -296,9 +300,15 @@ void enter_step(RequestContext& ctx, std::size_t index) {
   ctx.target = step.target;
   ctx.path = step.path;
   ctx.retry = step.retry;
-  // Each step is entered once: its request and headers move into the context.
-  ctx.pinned_headers = std::move(step.pinned);
-  ctx.request = std::move(step.request);
+  if (step.route_target != nullptr) {
+    // A named route's target: its request is made now, from the client's.
+    ctx.pinned_headers = step.pinned;
+    build_route_request(ctx, step);
+  } else {
+    // Each step is entered once: its request and headers move into the context.
+    ctx.pinned_headers = std::move(step.pinned);
+    ctx.request = std::move(step.request);
+  }
   ctx.facts.reset();  // the model and sizes are the new body's
   // Only step 0's body went through the stages (the metering stage's include_usage rewrite).
   if (index > 0) ctx.usage_injected = false;

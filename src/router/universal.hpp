@@ -9,6 +9,7 @@
 #include "aigw/provider.hpp"
 #include "aigw/request_context.hpp"
 
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -26,6 +27,11 @@ bool is_universal_path(std::string_view path) noexcept;
 Result<std::vector<RouteStep>> parse_universal(const RequestContext& ctx,
                                                const ProviderRegistry& providers,
                                                const RetryConfig& policy, std::size_t max_steps);
+
+// Why `endpoint` is not a relative path under a provider's base URL (an absolute URL, a
+// scheme, //host, '@', a backslash, a '.' or '..' segment, control characters), or "" when
+// it is one. Named route targets' endpoints are held to the same rule.
+std::string endpoint_problem(std::string_view endpoint);
 
 // Makes step `index` of ctx.steps the request: provider, target, request and retry policy
 // (moved out of the step; each step is entered at most once).

@@ -291,10 +291,12 @@ json record_json(const LogRecord& r) {
   }
   json attempts = json::array();
   for (const auto& a : r.attempts) {
-    attempts.push_back({{"provider", a.provider},
-                        {"status_code", a.status == 0 ? json(nullptr) : json(a.status)},
-                        {"duration", a.duration_ms},
-                        {"error", a.error.empty() ? json(nullptr) : json(a.error)}});
+    json attempt = {{"provider", a.provider},
+                    {"status_code", a.status == 0 ? json(nullptr) : json(a.status)},
+                    {"duration", a.duration_ms},
+                    {"error", a.error.empty() ? json(nullptr) : json(a.error)}};
+    if (!a.model.empty()) attempt["model"] = a.model;  // a named route's target
+    attempts.push_back(std::move(attempt));
   }
   json out = {
       {"id", r.id},

@@ -125,6 +125,10 @@ std::string attempts_json(const std::vector<LogAttempt>& attempts) {
     if (out.size() > 1) out += ',';
     out += "{\"provider\":";
     append_json_string(out, a.provider);
+    if (!a.model.empty()) {  // a named route's target
+      out += ",\"model\":";
+      append_json_string(out, a.model);
+    }
     out += ",\"status\":";
     out += std::to_string(a.status);
     out += ",\"duration\":";
@@ -251,7 +255,8 @@ LogRecord read_record(const Statement& row, bool with_bodies) {
     for (const auto& a : attempts) {
       if (!a.is_object()) continue;
       r.attempts.push_back(LogAttempt{string_field(a, "provider"), status_field(a, "status"),
-                                      number_field(a, "duration"), string_field(a, "error")});
+                                      number_field(a, "duration"), string_field(a, "error"),
+                                      string_field(a, "model")});
     }
   }
   r.key = row.text(kKeyName);

@@ -10,12 +10,6 @@ namespace {
 constexpr std::string_view kAliasHeader = "cf-aig-byok-alias";
 constexpr std::string_view kDefaultAlias = "default";
 
-// Provider credentials a client may send, whichever provider it calls: none of them goes
-// upstream beside a stored key (one may be a placeholder the SDK insisted on, or a key of
-// another provider).
-constexpr std::string_view kClientCredentials[] = {"authorization", "x-api-key", "api-key",
-                                                   "x-goog-api-key"};
-
 bool has_keys(const RequestContext& ctx) noexcept {
   return ctx.provider != nullptr && !ctx.provider->config.keys.empty();
 }

@@ -13,6 +13,12 @@
 
 namespace aigw {
 
+// Provider credentials a client may send, whichever provider it calls: none of them goes
+// upstream beside a stored key (one may be a placeholder the SDK insisted on, or a key of
+// another provider), nor to the providers of a named route that spans several.
+inline constexpr std::string_view kClientCredentials[] = {"authorization", "x-api-key", "api-key",
+                                                          "x-goog-api-key"};
+
 class ByokStage final : public Stage {
  public:
   std::string_view name() const noexcept override { return "byok"; }

@@ -130,17 +130,31 @@ std::string cache_key(const RequestContext& ctx, bool share_across_keys,
                       std::optional<std::string_view> custom_key) {
   Sha256 key;
   key.field("aigw-cache-v1");
-  key.field(ctx.provider_slug);
-  key.field(ctx.request.method_string());
-  key.field(ctx.target.host);  // Azure resources, Vertex regions: same path, other host
-  key.field(std::to_string(ctx.target.port));
-  key.field(ctx.target.target);
-  key.field(headers::value_of(ctx.request, http::field::accept_encoding));
+  // A named route's request is keyed as the client sent it, to the route rather than to the
+  // target planned first: any target's answer serves it, and the weighted draw does not
+  // split its entries.
+  const http::request<http::string_body>& request =
+      ctx.route_original ? *ctx.route_original : ctx.request;
+  if (ctx.route_original) {
+    key.field("route");
+    key.field(ctx.path);  // /route/{name}/{rest}
+    key.field(request.method_string());
+    const std::string_view target = request.target();
+    const auto qmark = target.find('?');
+    key.field(qmark == std::string_view::npos ? std::string_view() : target.substr(qmark));
+  } else {
+    key.field(ctx.provider_slug);
+    key.field(ctx.request.method_string());
+    key.field(ctx.target.host);  // Azure resources, Vertex regions: same path, other host
+    key.field(std::to_string(ctx.target.port));
+    key.field(ctx.target.target);
+  }
+  key.field(headers::value_of(request, http::field::accept_encoding));
   key.field("credential-v2");
   if (share_across_keys) {
     key.field("shared");
   } else {
-    add_credential_scope(key, ctx.request);
+    add_credential_scope(key, request);
   }
   // The client's bytes differ from what went upstream when the metering stage asked for usage
   // (docs/metering.md): those responses are stored without the usage event.
@@ -150,7 +164,7 @@ std::string cache_key(const RequestContext& ctx, bool share_across_keys,
     key.field(*custom_key);
   } else {
     key.field("body");
-    key.field(canonical_body(ctx.request.body()));
+    key.field(canonical_body(request.body()));
   }
   return key.hex();
 }

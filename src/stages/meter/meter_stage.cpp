@@ -260,6 +260,7 @@ LogRecord MeterStage::record_of(RequestContext& ctx) const {
   for (const AttemptRecord& attempt : ctx.attempt_log) {
     LogAttempt a;
     a.provider = attempt.provider;
+    a.model = attempt.model;
     a.status = static_cast<std::uint16_t>(attempt.status);
     a.duration_ms = std::chrono::duration<double, std::milli>(attempt.duration).count();
     if (attempt.error) a.error = std::string(code_name(*attempt.error));

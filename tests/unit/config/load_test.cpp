@@ -248,11 +248,10 @@ TEST(ConfigUnknownKeys, DashesAndCaseAreClearNearMisses) {
 TEST(ConfigUnknownKeys, FarMissListsTheKeys) {
   EXPECT_EQ(diagnostics("admin:\n  port: 1\n"),
             (Lines{"test.yaml:2:3: admin.port: unknown key (expected one of: enabled, listen)"}));
-  EXPECT_EQ(
-      diagnostics("routes: {}\n"),
-      (Lines{
-          "test.yaml:1:1: routes: unknown key (expected one of: admin, auth, budgets, cache, keys, "
-          "log, logging, metering, providers, rate_limits, server, upstream)"}));
+  EXPECT_EQ(diagnostics("pipeline: {}\n"),
+            (Lines{"test.yaml:1:1: pipeline: unknown key (expected one of: admin, auth, budgets, "
+                   "cache, keys, "
+                   "log, logging, metering, providers, rate_limits, routes, server, upstream)"}));
   EXPECT_EQ(diagnostics("cache:\n  size: 1\n"),
             (Lines{"test.yaml:2:3: cache.size: unknown key (expected one of: coalesce, "
                    "coalesce_wait, enabled, max_bytes, max_entry_bytes, max_ttl, "
@@ -708,7 +707,7 @@ colour: blue
                    "error, off (got 'loud')",
                    "test.yaml:17:1: colour: unknown key (expected one of: admin, auth, budgets, "
                    "cache, keys, "
-                   "log, logging, metering, providers, rate_limits, server, upstream)"}));
+                   "log, logging, metering, providers, rate_limits, routes, server, upstream)"}));
 }
 
 // ---- Diagnostic::str ------------------------------------------------------------------
@@ -983,6 +982,107 @@ TEST(ConfigRetries, BadRetrySettingsAreReportedWhereTheyAre) {
                    "(got 'random')",
                    "test.yaml:5:20: upstream.request_timeout: must be > 0 (got 0)",
                    "test.yaml:6:20: upstream.max_retry_after: must be <= 1h (got 2h)"}));
+}
+
+TEST(ConfigRoutes, RoutesAreReadWithTheirTargetsAndBreaker) {
+  const Config c = load_ok(R"(routes:
+  support:
+    targets:
+      - provider: openai
+        model: gpt-4o
+        weight: 3
+      - provider: openai
+        model: gpt-4o-mini
+        priority: 1
+        endpoint: chat/completions
+        headers:
+          X-Team: support
+        max_attempts: 2
+        request_timeout: 5s
+    breaker:
+      failures: 3
+      window: 30s
+      cooldown: 10s
+  a-first:
+    share_client_credentials: true
+    breaker:
+      enabled: false
+    targets:
+      - {provider: groq, model: llama}
+)");
+  ASSERT_EQ(c.routes.size(), 2u);
+  EXPECT_EQ(c.routes[0].name, "a-first");  // sorted by name
+  EXPECT_TRUE(c.routes[0].share_client_credentials);
+  EXPECT_FALSE(c.routes[0].breaker.enabled);
+  const RouteConfig& r = c.routes[1];
+  EXPECT_EQ(r.name, "support");
+  EXPECT_FALSE(r.share_client_credentials);
+  EXPECT_TRUE(r.breaker.enabled);
+  EXPECT_EQ(r.breaker.failures, 3u);
+  EXPECT_EQ(r.breaker.window, std::chrono::seconds(30));
+  EXPECT_EQ(r.breaker.cooldown, std::chrono::seconds(10));
+  ASSERT_EQ(r.targets.size(), 2u);
+  EXPECT_EQ(r.targets[0].provider, "openai");
+  EXPECT_EQ(r.targets[0].model, "gpt-4o");
+  EXPECT_EQ(r.targets[0].weight, 3u);
+  EXPECT_EQ(r.targets[0].priority, 0u);
+  EXPECT_FALSE(r.targets[0].endpoint);
+  EXPECT_FALSE(r.targets[0].max_attempts);
+  EXPECT_EQ(r.targets[0].provider_mark.line, 4);
+  EXPECT_EQ(r.targets[1].priority, 1u);
+  EXPECT_EQ(r.targets[1].weight, 1u);
+  EXPECT_EQ(r.targets[1].endpoint, "chat/completions");
+  ASSERT_EQ(r.targets[1].headers.size(), 1u);
+  EXPECT_EQ(r.targets[1].headers[0].first, "X-Team");
+  EXPECT_EQ(r.targets[1].max_attempts, 2u);
+  EXPECT_EQ(r.targets[1].request_timeout, std::chrono::seconds(5));
+  // Defaults of a breaker not written.
+  const BreakerConfig defaults;
+  EXPECT_EQ(defaults.failures, 5u);
+  EXPECT_EQ(defaults.window, std::chrono::seconds(60));
+  EXPECT_EQ(defaults.cooldown, std::chrono::seconds(30));
+}
+
+TEST(ConfigRoutes, BadRoutesAreReportedWhereTheyAre) {
+  EXPECT_EQ(diagnostics(R"(routes:
+  Bad_Name:
+    targets:
+      - provider: openai
+  empty:
+    targets: []
+  none:
+    breaker:
+      failures: 0
+      cooldown: 0s
+      wait: 1s
+  odd:
+    targets:
+      - provider: openai
+        model: ""
+        weight: 0
+        priority: 101
+        max_attempts: 9
+        colour: red
+      - just-a-string
+)"),
+            (Lines{"test.yaml:2:3: routes.Bad_Name: a route name must match [a-z0-9][a-z0-9-]*",
+                   "test.yaml:4:9: routes.Bad_Name.targets[0].model: a target needs a model",
+                   "test.yaml:6:14: routes.empty.targets: expected a list of targets (each with "
+                   "provider and model)",
+                   "test.yaml:8:5: routes.none.targets: a route needs targets",
+                   "test.yaml:9:17: routes.none.breaker.failures: must be >= 1 (got 0)",
+                   "test.yaml:10:17: routes.none.breaker.cooldown: must be > 0 (got 0s)",
+                   "test.yaml:11:7: routes.none.breaker.wait: unknown key (expected one of: "
+                   "cooldown, enabled, failures, window)",
+                   "test.yaml:15:16: routes.odd.targets[0].model: must not be empty",
+                   "test.yaml:16:17: routes.odd.targets[0].weight: must be >= 1 (got 0)",
+                   "test.yaml:17:19: routes.odd.targets[0].priority: must be <= 100 (got 101)",
+                   "test.yaml:18:23: routes.odd.targets[0].max_attempts: must be <= 5 (got 9)",
+                   "test.yaml:19:9: routes.odd.targets[0].colour: unknown key (expected one of: "
+                   "endpoint, headers, max_attempts, model, priority, provider, request_timeout, "
+                   "weight)",
+                   "test.yaml:20:9: routes.odd.targets[1]: expected a target (a mapping with "
+                   "provider and model)"}));
 }
 
 TEST(ConfigBudgets, BudgetsAreReadInMillionthsOfADollar) {

@@ -105,9 +105,9 @@ LogRecord full_record() {
   r.response_content_type = "text/event-stream; charset=utf-8";
   r.request_size = 2048;
   r.response_size = 65536;
-  r.attempts = {{"openai", 503, 12.5, ""},
-                {"openai", 0, 30000, "upstream_timeout"},
-                {"azure-openai", 200, 900.75, ""}};
+  r.attempts = {{"openai", 503, 12.5, "", "gpt-4o"},
+                {"openai", 0, 30000, "upstream_timeout", ""},
+                {"azure-openai", 200, 900.75, "", "gpt-4o-mini"}};
   r.request_body = R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]})";
   r.response_body = std::string("data: {\"x\":1}\n\n\0\xff\xfe binary tail", 30);
   return r;
@@ -153,6 +153,7 @@ void expect_same(const LogRecord& a, const LogRecord& b) {
     EXPECT_EQ(a.attempts[i].status, b.attempts[i].status) << i;
     EXPECT_EQ(a.attempts[i].duration_ms, b.attempts[i].duration_ms) << i;
     EXPECT_EQ(a.attempts[i].error, b.attempts[i].error) << i;
+    EXPECT_EQ(a.attempts[i].model, b.attempts[i].model) << i;
   }
   EXPECT_EQ(a.request_body, b.request_body);
   EXPECT_EQ(a.response_body, b.response_body);

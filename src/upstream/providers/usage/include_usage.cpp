@@ -6,6 +6,7 @@
 #include "upstream/providers/usage/include_usage.hpp"
 
 #include "core/json_check.hpp"
+#include "core/json_members.hpp"
 #include "upstream/providers/usage/sse_splitter.hpp"
 
 #include <vector>
@@ -13,103 +14,11 @@
 namespace aigw::usage {
 namespace {
 
-constexpr std::size_t kNpos = std::string_view::npos;
-
-bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-std::size_t skip_ws(std::string_view s, std::size_t i) {
-  while (i < s.size() && is_ws(s[i])) ++i;
-  return i;
-}
-
-// End of the string starting at s[i] == '"', or kNpos.
-std::size_t skip_string(std::string_view s, std::size_t i) {
-  for (++i; i < s.size(); ++i) {
-    if (s[i] == '\\') {
-      ++i;
-    } else if (s[i] == '"') {
-      return i + 1;
-    }
-  }
-  return kNpos;
-}
-
-// End of the JSON value starting at s[i], or kNpos. Containers are skipped by counting
-// brackets outside strings, without recursion.
-std::size_t skip_value(std::string_view s, std::size_t i) {
-  if (i >= s.size()) return kNpos;
-  if (s[i] == '"') return skip_string(s, i);
-  if (s[i] == '{' || s[i] == '[') {
-    std::size_t depth = 0;
-    for (; i < s.size(); ++i) {
-      const char c = s[i];
-      if (c == '"') {
-        i = skip_string(s, i);
-        if (i == kNpos) return kNpos;
-        --i;
-      } else if (c == '{' || c == '[') {
-        ++depth;
-      } else if (c == '}' || c == ']') {
-        if (--depth == 0) return i + 1;
-      }
-    }
-    return kNpos;
-  }
-  const std::size_t begin = i;
-  while (i < s.size() && !is_ws(s[i]) && s[i] != ',' && s[i] != '}' && s[i] != ']') ++i;
-  return i == begin ? kNpos : i;
-}
-
-struct Member {
-  std::size_t key_begin;  // the key's opening quote
-  std::size_t key_end;    // after its closing quote
-  std::size_t value_begin;
-  std::size_t value_end;
-
-  std::string_view key(std::string_view s) const {
-    return s.substr(key_begin + 1, key_end - key_begin - 2);
-  }
-  std::string_view value(std::string_view s) const {
-    return s.substr(value_begin, value_end - value_begin);
-  }
-};
-
-// The members of the object starting at s[i] == '{', in order. Returns the index after its
-// '}', or kNpos when the text is not such an object. Keys are compared as written: the
-// members looked for are never spelled with escapes.
-std::size_t scan_object(std::string_view s, std::size_t i, std::vector<Member>& out) {
-  out.clear();
-  if (i >= s.size() || s[i] != '{') return kNpos;
-  i = skip_ws(s, i + 1);
-  if (i < s.size() && s[i] == '}') return i + 1;
-  while (i < s.size() && s[i] == '"') {
-    Member m{};
-    m.key_begin = i;
-    m.key_end = skip_string(s, i);
-    if (m.key_end == kNpos) return kNpos;
-    i = skip_ws(s, m.key_end);
-    if (i >= s.size() || s[i] != ':') return kNpos;
-    m.value_begin = skip_ws(s, i + 1);
-    m.value_end = skip_value(s, m.value_begin);
-    if (m.value_end == kNpos) return kNpos;
-    out.push_back(m);
-    i = skip_ws(s, m.value_end);
-    if (i >= s.size()) return kNpos;
-    if (s[i] == '}') return i + 1;
-    if (s[i] != ',') return kNpos;
-    i = skip_ws(s, i + 1);
-  }
-  return kNpos;
-}
-
-const Member* last_named(const std::vector<Member>& members, std::string_view s,
-                         std::string_view key) {
-  // Of duplicate keys the last counts, as for nlohmann and the providers' JSON parsers.
-  for (auto it = members.rbegin(); it != members.rend(); ++it) {
-    if (it->key(s) == key) return &*it;
-  }
-  return nullptr;
-}
+using json::kNpos;
+using json::last_named;
+using json::Member;
+using json::scan_object;
+using json::skip_ws;
 
 // Whether [begin, end) of s is an empty array, spaces allowed inside.
 bool is_empty_array(std::string_view v) {

@@ -1,0 +1,249 @@
+#include "router/routes.hpp"
+
+#include "core/json_members.hpp"
+#include "core/text.hpp"
+#include "router/universal.hpp"
+#include "stages/byok/byok_stage.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+namespace aigw {
+namespace {
+
+constexpr std::string_view kDynamicPrefix = "dynamic/";
+
+// `endpoint` with every {model} replaced by `model` (Gemini names the model in the path).
+std::string with_model(std::string_view endpoint, std::string_view model) {
+  std::string out;
+  for (std::size_t i = 0; i < endpoint.size();) {
+    if (endpoint.substr(i).starts_with("{model}")) {
+      out += model;
+      i += 7;
+    } else {
+      out += endpoint[i++];
+    }
+  }
+  return out;
+}
+
+bool has_header(const std::vector<std::pair<std::string, Secret>>& headers, std::string_view name) {
+  return std::any_of(headers.begin(), headers.end(),
+                     [&](const auto& h) { return text::lower(h.first) == name; });
+}
+
+// Whether `provider` gets a credential other than the client's for `target`: a stored
+// default key, or its credential header set in the provider's or the target's headers.
+bool has_own_credential(const Provider& provider, const RouteTargetConfig& target) {
+  const auto& keys = provider.config.keys;
+  if (std::any_of(keys.begin(), keys.end(), [](const auto& k) { return k.first == "default"; })) {
+    return true;
+  }
+  const std::string& name = provider.credential.name;
+  return !name.empty() &&
+         (has_header(provider.config.headers, name) || has_header(target.headers, name));
+}
+
+std::string seconds_until(CircuitBreaker::TimePoint when, CircuitBreaker::TimePoint now) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(when - now).count();
+  return std::to_string(std::max<long long>(1, (ms + 999) / 1000));
+}
+
+}  // namespace
+
+std::shared_ptr<const RouteTable> RouteTable::build(
+    const Config& config, const ProviderRegistry& providers,
+    std::vector<ProviderRegistry::Problem>& problems) {
+  auto table = std::make_shared<RouteTable>();
+  for (const RouteConfig& rc : config.routes) {
+    auto route = std::make_unique<Route>();
+    route->name = rc.name;
+    route->share_client_credentials = rc.share_client_credentials;
+    const std::string at = "routes." + rc.name;
+    std::set<std::string> slugs;
+    for (std::size_t i = 0; i < rc.targets.size(); ++i) {
+      const RouteTargetConfig& tc = rc.targets[i];
+      const std::string path = at + ".targets[" + std::to_string(i) + "]";
+      RouteTarget target;
+      target.config = tc;
+      target.provider = providers.find(tc.provider);
+      if (target.provider == nullptr) {
+        std::string known;
+        for (const auto& slug : providers.slugs()) known += (known.empty() ? "" : ", ") + slug;
+        problems.push_back({tc.provider_mark, path + ".provider",
+                            "unknown provider '" + tc.provider + "'; known providers: " + known});
+      }
+      if (tc.endpoint) {
+        const std::string endpoint = with_model(*tc.endpoint, tc.model);
+        if (const std::string problem = endpoint_problem(endpoint); !problem.empty()) {
+          problems.push_back({tc.endpoint_mark, path + ".endpoint",
+                              "'" + endpoint + "' " + problem +
+                                  "; it must be a path under the provider's base URL, like "
+                                  "chat/completions"});
+        }
+      }
+      target.label = std::to_string(i) + " " + tc.provider + "/" + tc.model;
+      if (rc.breaker.enabled) target.breaker = std::make_unique<CircuitBreaker>(rc.breaker);
+      for (const auto& header : tc.headers) target.pinned.push_back(text::lower(header.first));
+      slugs.insert(tc.provider);
+      route->targets.push_back(std::move(target));
+    }
+    // A route over several providers must not hand one provider's key to another: each needs
+    // a credential of its own, unless the config says they all take the client's.
+    if (slugs.size() > 1 && !rc.share_client_credentials) {
+      for (std::size_t i = 0; i < route->targets.size(); ++i) {
+        const RouteTarget& t = route->targets[i];
+        if (t.provider == nullptr || has_own_credential(*t.provider, t.config)) continue;
+        problems.push_back(
+            {t.config.mark, at + ".targets[" + std::to_string(i) + "]",
+             "this route calls " + std::to_string(slugs.size()) +
+                 " providers, so the client's credential would reach all of them: give '" +
+                 t.config.provider + "' a key of its own (providers." + t.config.provider +
+                 ".keys.default, or its credential header in the target's headers), or set " + at +
+                 ".share_client_credentials: true if every provider takes the same key"});
+      }
+    }
+    table->routes_.push_back(std::move(route));
+  }
+  return table;
+}
+
+const Route* RouteTable::find(std::string_view name) const noexcept {
+  const auto it = std::lower_bound(routes_.begin(), routes_.end(), name,
+                                   [](const auto& r, std::string_view n) { return r->name < n; });
+  return it != routes_.end() && (*it)->name == name ? it->get() : nullptr;
+}
+
+std::string RouteTable::names() const {
+  std::string out;
+  for (const auto& r : routes_) out += (out.empty() ? "" : ", ") + r->name;
+  return out;
+}
+
+std::optional<std::string_view> dynamic_route_name(std::string_view body) {
+  if (body.find(kDynamicPrefix) == std::string_view::npos) return std::nullopt;
+  const auto model = json::top_level_string(body, "model");
+  if (!model || !model->starts_with(kDynamicPrefix)) return std::nullopt;
+  return model->substr(kDynamicPrefix.size());
+}
+
+Result<void> enter_route(RequestContext& ctx, const Route& route, std::string_view rest,
+                         std::string_view query, const RetryConfig& policy) {
+  thread_local std::minstd_rand rng(std::random_device{}());
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  const auto order = plan_order(route, [&] { return uniform(rng); });
+  const auto now = CircuitBreaker::Clock::now();
+  std::optional<CircuitBreaker::TimePoint> reopens;  // the soonest an open target probes
+  std::vector<RouteStep> steps;
+  steps.reserve(order.size());
+  for (const std::size_t index : order) {
+    const RouteTarget& target = route.targets[index];
+    if (target.breaker && !target.breaker->would_admit(now)) {
+      const auto until = target.breaker->open_until();
+      if (!reopens || until < *reopens) reopens = until;
+      continue;
+    }
+    RouteStep step;
+    step.provider = target.provider;
+    step.slug = target.config.provider;
+    step.path = ctx.path;  // the route's, as the client called it
+    step.retry = policy;
+    if (target.config.max_attempts) step.retry.max_attempts = *target.config.max_attempts;
+    if (target.config.request_timeout) step.retry.request_timeout = target.config.request_timeout;
+    step.route_target = &target;
+    step.pinned = target.pinned;
+    std::string endpoint;
+    std::string endpoint_query(query);
+    if (target.config.endpoint) {
+      endpoint = with_model(*target.config.endpoint, target.config.model);
+      if (endpoint.starts_with('/')) endpoint.erase(0, 1);
+      if (const auto qmark = endpoint.find('?'); qmark != std::string::npos) {
+        endpoint_query = endpoint.substr(qmark + 1);
+        endpoint.resize(qmark);
+      }
+    } else {
+      endpoint = std::string(rest);
+    }
+    if (endpoint.empty()) {
+      return Error{ErrorCode::kInvalidPath,
+                   "route '" + route.name + "': target " + target.label +
+                       " has no endpoint and the request names none; call /route/" + route.name +
+                       "/chat/completions (or the provider's path), or set the target's endpoint",
+                   false};
+    }
+    auto mapped = target.provider->adapter->map(
+        MapInput{endpoint, endpoint_query, ctx.account, ctx.gateway}, target.provider->base);
+    if (!mapped) {
+      return Error{
+          mapped.error().code,
+          "route '" + route.name + "', target " + target.label + ": " + mapped.error().detail,
+          false};
+    }
+    step.target = std::move(*mapped);
+    steps.push_back(std::move(step));
+  }
+  if (steps.empty()) {
+    const std::string wait = reopens ? seconds_until(*reopens, now) : "1";
+    ctx.response_headers.emplace_back("retry-after", wait);
+    return Error{ErrorCode::kRouteUnavailable,
+                 "route '" + route.name +
+                     "': every target is skipped after repeated failures (circuit breaker "
+                     "open); retry after " +
+                     wait + "s",
+                 true};
+  }
+  ctx.route = &route;
+  ctx.route_original =
+      std::make_shared<const http::request<http::string_body>>(std::move(ctx.request));
+  ctx.steps = std::move(steps);
+  enter_step(ctx, 0);
+  return {};
+}
+
+void build_route_request(RequestContext& ctx, const RouteStep& step) {
+  const RouteTarget& target = *step.route_target;
+  ctx.request = *ctx.route_original;
+  // Over several providers the client's credential stays home (RouteTable::build saw to it
+  // that each provider has its own).
+  const bool several = std::any_of(
+      ctx.route->targets.begin(), ctx.route->targets.end(),
+      [&](const RouteTarget& t) { return t.config.provider != target.config.provider; });
+  if (several && !ctx.route->share_client_credentials) {
+    for (const std::string_view name : kClientCredentials) ctx.request.erase(name);
+  }
+  std::string& body = ctx.request.body();
+  if (const auto members = json::top_level_members(body)) {
+    if (const json::Member* model = json::last_named(*members, body, "model")) {
+      body.replace(model->value_begin, model->value_end - model->value_begin,
+                   json::quote(target.config.model));
+      ctx.request.prepare_payload();
+    }
+  }
+  for (const auto& [name, value] : target.config.headers) ctx.request.set(name, value.reveal());
+}
+
+void record_breaker(const RouteTarget& target, bool ok, bool probe, std::string_view route) {
+  if (!target.breaker) return;
+  const auto change = target.breaker->record(ok, probe, CircuitBreaker::Clock::now());
+  switch (change) {
+    case CircuitBreaker::Change::kNone:
+      break;
+    case CircuitBreaker::Change::kOpened:
+      spdlog::warn("route '{}' target {}: circuit breaker open after {} failed attempts", route,
+                   target.label, target.breaker->config().failures);
+      break;
+    case CircuitBreaker::Change::kReopened:
+      spdlog::warn("route '{}' target {}: probe failed; circuit breaker open again", route,
+                   target.label);
+      break;
+    case CircuitBreaker::Change::kClosed:
+      spdlog::info("route '{}' target {}: probe answered; circuit breaker closed", route,
+                   target.label);
+      break;
+  }
+}
+
+}  // namespace aigw
