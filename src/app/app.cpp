@@ -48,6 +48,8 @@ App::App(Config config) : config_(std::make_shared<const Config>(std::move(confi
   }
   tls_ = TlsContexts::build(*providers_);
   telemetry_.metrics = std::make_shared<metrics::Registry>();
+  telemetry_.routes = routes_;
+  if (!routes_->empty()) register_route_gauges();
   // Without metering no record is ever produced: no database is opened either.
   if (config_->log.enabled && config_->metering.enabled) {
     const RequestLogConfig& log = config_->log;
@@ -75,6 +77,34 @@ App::App(Config config) : config_(std::make_shared<const Config>(std::move(confi
   }
   pipeline_ = std::make_shared<const Pipeline>(config_, providers_,
                                                build_stages(*config_, telemetry_), routes_);
+}
+
+void App::register_route_gauges() {
+  // The table lives as long as the App, which outlives the admin listener.
+  const RouteTable* routes = routes_.get();
+  auto count = [routes](auto per_breaker) {
+    return [routes, per_breaker]() -> double {
+      double total = 0;
+      const auto now = CircuitBreaker::Clock::now();
+      for (const auto& route : routes->routes()) {
+        for (const auto& target : route->targets) {
+          if (target.breaker) total += per_breaker(*target.breaker, now);
+        }
+      }
+      return total;
+    };
+  };
+  auto& m = *telemetry_.metrics;
+  m.add_gauge({"aigw_route_targets_open",
+               "Named-route targets whose circuit breaker is open (skipped, or awaiting a probe).",
+               "gauge", count([](const CircuitBreaker& b, CircuitBreaker::TimePoint now) {
+                 return b.state(now) == CircuitBreaker::State::kClosed ? 0.0 : 1.0;
+               })});
+  m.add_gauge({"aigw_route_breaker_opens_total",
+               "Times a named-route target's circuit breaker opened after repeated failures.",
+               "counter", count([](const CircuitBreaker& b, CircuitBreaker::TimePoint) {
+                 return static_cast<double>(b.opens());
+               })});
 }
 
 void App::register_log_gauges() {

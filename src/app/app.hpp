@@ -41,6 +41,7 @@ class App {
 
  private:
   void register_log_gauges();
+  void register_route_gauges();
 
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const ProviderRegistry> providers_;

@@ -65,6 +65,8 @@ class Pipeline {
 struct Telemetry {
   std::shared_ptr<metrics::Registry> metrics;
   std::shared_ptr<store::LogStore> log;
+  // The named routes, whose breakers /api/routes shows (null: none).
+  std::shared_ptr<const RouteTable> routes;
 };
 
 // The one place that decides which stages run, in which order.

@@ -93,7 +93,7 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
       res.body() = error_body({ErrorCode::kRouteNotFound,
                                "no admin endpoint " + std::string(path) +
                                    "; available: /healthz, /readyz, /metrics, /api/logs, "
-                                   "/api/logs/{id}, /api/usage",
+                                   "/api/logs/{id}, /api/usage, /api/routes",
                                false});
     }
     res.keep_alive(req.keep_alive());

@@ -4,6 +4,7 @@
 
 #include "core/metrics.hpp"
 #include "core/text.hpp"
+#include "router/routes.hpp"
 #include "store/log_store.hpp"
 
 #include <charconv>
@@ -339,6 +340,43 @@ json record_json(const LogRecord& r) {
   return out;
 }
 
+namespace {
+
+// GET /api/routes: each named route's targets in config order, with their breaker's state.
+ApiResponse routes(const RouteTable* table) {
+  json out = json::array();
+  const auto now = CircuitBreaker::Clock::now();
+  if (table != nullptr) {
+    for (const auto& route : table->routes()) {
+      json targets = json::array();
+      for (const RouteTarget& t : route->targets) {
+        json breaker = {{"state", "disabled"}};
+        if (t.breaker) {
+          const auto state = t.breaker->state(now);
+          breaker = {{"state", state == CircuitBreaker::State::kClosed ? "closed"
+                               : state == CircuitBreaker::State::kOpen ? "open"
+                                                                       : "half_open"},
+                     {"opens", t.breaker->opens()}};
+          if (state == CircuitBreaker::State::kOpen) {
+            breaker["probe_in_ms"] =
+                std::chrono::duration_cast<std::chrono::milliseconds>(t.breaker->open_until() - now)
+                    .count();
+          }
+        }
+        targets.push_back({{"provider", t.config.provider},
+                           {"model", t.config.model},
+                           {"priority", t.config.priority},
+                           {"weight", t.config.weight},
+                           {"breaker", std::move(breaker)}});
+      }
+      out.push_back({{"name", route->name}, {"targets", std::move(targets)}});
+    }
+  }
+  return json_response(200, {{"result", std::move(out)}});
+}
+
+}  // namespace
+
 std::optional<ApiResponse> handle(std::string_view target, const Telemetry& telemetry) {
   const auto qmark = target.find('?');
   const std::string_view path = target.substr(0, qmark);
@@ -346,6 +384,10 @@ std::optional<ApiResponse> handle(std::string_view target, const Telemetry& tele
   if (path == "/metrics") {
     return ApiResponse{200, "text/plain; version=0.0.4; charset=utf-8",
                        telemetry.metrics ? telemetry.metrics->render() : std::string()};
+  }
+  if (path == "/api/routes") {
+    if (!query.empty()) return bad_request("/api/routes takes no query parameters");
+    return routes(telemetry.routes.get());
   }
   constexpr std::string_view kLogs = "/api/logs";
   const bool is_logs = path == kLogs || path.substr(0, kLogs.size() + 1) == "/api/logs/";

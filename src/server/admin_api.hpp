@@ -5,6 +5,7 @@
 //   GET /api/logs         request-log records, filtered and paginated
 //   GET /api/logs/{id}    one record, bodies included when stored
 //   GET /api/usage        requests, tokens, cost, cache hits and errors, grouped and bucketed
+//   GET /api/routes       named routes, their targets and each target's circuit breaker
 
 #include "aigw/log_record.hpp"
 
