@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 
@@ -279,6 +281,47 @@ routes:
       - {provider: openai, model: gpt-4o-mini}
 )"),
             std::vector<std::string>{});
+}
+
+// The routes of the docs' examples (and of the shipped config) load, providers included: the
+// config tests load the files, this adds what a start checks of routes.
+TEST(RouteTable, DocumentedRoutesLoad) {
+  const auto any_env = [](std::string_view) -> std::optional<std::string> { return "x"; };
+  int routes = 0;
+  for (const char* doc : {"README.md", "docs/routing.md", "config/aigw.yaml"}) {
+    std::ifstream in(std::filesystem::path(AIGW_SOURCE_DIR) / doc);
+    ASSERT_TRUE(in) << doc;
+    const bool whole = std::string_view(doc).ends_with(".yaml");
+    std::string line, block;
+    std::vector<std::string> blocks;
+    bool inside = false;
+    while (std::getline(in, line)) {
+      if (whole) {
+        block += line + "\n";
+      } else if (!inside && line == "```yaml") {
+        inside = true;
+        block.clear();
+      } else if (inside && line == "```") {
+        inside = false;
+        blocks.push_back(block);
+      } else if (inside) {
+        block += line + "\n";
+      }
+    }
+    if (whole) blocks.push_back(block);
+    for (const auto& text : blocks) {
+      if (text.find("routes:") == std::string::npos) continue;
+      auto loaded = config::load_string(text, doc, any_env);
+      for (const auto& d : loaded.diagnostics) ADD_FAILURE() << d.str();
+      if (!loaded.ok()) continue;
+      std::vector<ProviderRegistry::Problem> found;
+      const auto registry = ProviderRegistry::build(*loaded.config, found);
+      const auto table = RouteTable::build(*loaded.config, *registry, found);
+      for (const auto& p : found) ADD_FAILURE() << doc << ": " << p.path << ": " << p.message;
+      routes += static_cast<int>(table->routes().size());
+    }
+  }
+  EXPECT_GE(routes, 3);
 }
 
 }  // namespace
