@@ -265,7 +265,7 @@ start_aigw() {  # start_aigw SCHEME NAME [cache|nometer|limits] [FAKE_PORT]: set
   # false, "limits" adds rate limits and a budget that never refuse (every decision is made),
   # "dead" adds two providers on a port nobody listens on (custom-dead-a, custom-dead-b)
   local scheme=$1 name=$2 ca_line="" log_value='"off"' cache_lines="" meter_lines=""
-  local limit_lines="" dead_lines=""
+  local limit_lines="" dead_lines="" route_lines=""
   local upstream_port=${4:-${fake_port[$scheme]}}
   read -r aigw_port aigw_admin_port < <(free_ports 2)
   [[ $scheme == https ]] && ca_line="    ca_file: $pki/ca.pem"
@@ -288,7 +288,20 @@ metering:
   [[ ${3:-} == dead ]] && dead_lines="  custom-dead-a:
     base_url: http://127.0.0.1:$dead_port/v1
   custom-dead-b:
-    base_url: http://127.0.0.1:$dead_port/v1"
+    base_url: http://127.0.0.1:$dead_port/v1" && route_lines="routes:
+  three:
+    share_client_credentials: true
+    breaker: {enabled: false}
+    targets:
+      - {provider: custom-dead-a, model: gpt-4o-mini}
+      - {provider: custom-dead-b, model: gpt-4o-mini, priority: 1}
+      - {provider: openai, model: gpt-4o-mini, priority: 2}
+  guarded:
+    share_client_credentials: true
+    targets:
+      - {provider: custom-dead-a, model: gpt-4o-mini}
+      - {provider: custom-dead-b, model: gpt-4o-mini, priority: 1}
+      - {provider: openai, model: gpt-4o-mini, priority: 2}"
   local log_lines="log:
   path: $tmp/$name-$scheme.db"
   [[ $request_log == off ]] && log_lines="log:
@@ -312,6 +325,7 @@ $cache_lines
 $log_lines
 $meter_lines
 $limit_lines
+$route_lines
 EOF
   "${proxy_cpu[@]}" "$aigw_bin" --config "$tmp/$name-$scheme.yaml" >"$tmp/$name-$scheme.out" \
     2>"$tmp/$name-$scheme.log" &
@@ -624,12 +638,24 @@ wrk_script "$tmp/universal.lua" "[$(step custom-dead-a),$(step custom-dead-b),$(
 out=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' \
   -d "[$(step custom-dead-a),$(step custom-dead-b),$(step openai)]" "http://127.0.0.1:$route_port/")
 [[ $out == *"cf-aig-step: 2"* ]] || die "universal request was not answered by step 2: $out"
+# The same three targets as a named route, breaker off (every request tries all three) and on
+# (after five refusals the dead targets are skipped, probed once per 30 s cooldown).
+for name in three guarded; do
+  out=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' -d "$body" \
+    "http://127.0.0.1:$route_port/route/$name/chat/completions")
+  [[ $out == *"cf-aig-provider: openai"* ]] || die "route $name was not answered by openai: $out"
+done
 for ((round = 1; round <= rounds; round++)); do
   WRK_SCRIPT="$tmp/universal.lua" throughput route three-steps "http://127.0.0.1:$route_port/" \
+    "$route_pid"
+  throughput route named "http://127.0.0.1:$route_port/route/three/chat/completions" "$route_pid"
+  throughput route guarded "http://127.0.0.1:$route_port/route/guarded/chat/completions" \
     "$route_pid"
   throughput route direct "http://127.0.0.1:$route_port/openai/chat/completions" "$route_pid"
 done
 median_sample route.three-steps
+median_sample route.named
+median_sample route.guarded
 median_sample route.direct
 stop "$route_pid"
 
@@ -738,7 +764,10 @@ report="$tmp/report.md"
   echo "Fallback (issue 6): a universal request whose first two steps are refused, then answered by" \
     "the third: $(num "${R[route.three-steps.rpc]}") req per CPU-s ($(num "${R[route.three-steps.rps]}")/s)" \
     "against $(num "${R[route.direct.rpc]}") ($(num "${R[route.direct.rps]}")/s) calling the third directly:" \
-    "**$(ratio "${R[route.three-steps.rpc]}" "${R[route.direct.rpc]}")**"
+    "**$(ratio "${R[route.three-steps.rpc]}" "${R[route.direct.rpc]}")**." \
+    "The same three as a named route: breaker off $(num "${R[route.named.rpc]}")" \
+    "(**$(ratio "${R[route.named.rpc]}" "${R[route.direct.rpc]}")**), breaker on (dead targets skipped)" \
+    "$(num "${R[route.guarded.rpc]}") (**$(ratio "${R[route.guarded.rpc]}" "${R[route.direct.rpc]}")**)"
   echo
   echo "Limits (issue 5): three rate limits and a budget that never refuse vs none, HTTP upstream:" \
     "$(num "${R[limits.on.rpc]}") req per CPU-s ($(num "${R[limits.on.rps]}")/s at ${R[limits.on.cpu]}% CPU)" \

@@ -35,6 +35,7 @@ Config with_keys(Config c, const std::string& yaml) {
   c.auth = loaded.config->auth;
   c.keys = loaded.config->keys;
   c.rate_limits = loaded.config->rate_limits;
+  c.routes = loaded.config->routes;
   return c;
 }
 
@@ -61,6 +62,11 @@ rate_limits:
     window: 1h
     key: batch
     model: gpt-4o
+routes:
+  bigger:
+    targets:
+      - {provider: openai, model: gpt-4o-mini}
+      - {provider: openai, model: gpt-4o, priority: 1}
 )";
 
 struct Fixture {
@@ -115,6 +121,27 @@ TEST(VirtualKeys, AKeyUsesOnlyItsProvidersAndModels) {
   EXPECT_EQ(f.post("tok-search").status, 200u);
   // A key without lists may use anything.
   EXPECT_EQ(f.post("tok-batch", claude, "/anthropic/messages").status, 200u);
+}
+
+// The steps after the first are entered by the router, past the authentication stage: each
+// is checked up front, so a key cannot reach a provider or model by listing it second.
+TEST(VirtualKeys, EveryStepOfAUniversalRequestOrRouteIsTheKeysToUse) {
+  Fixture f;
+  const json steps =
+      json::array({{{"provider", "openai"},
+                    {"endpoint", "chat/completions"},
+                    {"query", {{"model", "gpt-4o-mini"}, {"messages", json::array()}}}},
+                   {{"provider", "anthropic"},
+                    {"endpoint", "v1/messages"},
+                    {"query", {{"model", "claude-x"}, {"messages", json::array()}}}}});
+  expect_403(f.post("tok-search", steps.dump(), "/"),
+             "key 'search' may not use provider 'anthropic' (step 1)");
+  expect_403(f.post("tok-search", kChat, "/route/bigger/chat/completions"),
+             "key 'search' may not use model 'gpt-4o' (step 1)");
+  EXPECT_EQ(f.fake.requests(), 0);
+  // A key without lists may take every step.
+  EXPECT_EQ(f.post("tok-batch", steps.dump(), "/").status, 200u);
+  EXPECT_EQ(f.post("tok-batch", kChat, "/route/bigger/chat/completions").status, 200u);
 }
 
 TEST(VirtualKeys, AKeysMetadataIsLoggedOverTheClientsOwn) {

@@ -1,8 +1,10 @@
 #include "stages/auth/auth_stage.hpp"
 
+#include "core/json_members.hpp"
 #include "core/sha256.hpp"
 #include "core/text.hpp"
 #include "pipeline/request_facts.hpp"
+#include "router/routes.hpp"
 
 #include <boost/beast/core/string.hpp>
 #include <openssl/crypto.h>
@@ -57,22 +59,50 @@ Result<const VirtualKey*> AuthStage::check(std::optional<std::string_view> heade
 
 namespace {
 
-std::optional<Error> permitted(const VirtualKey& key, RequestContext& ctx) {
+std::optional<Error> permitted(const VirtualKey& key, const std::string& provider,
+                               const std::string& model, std::string_view where) {
   const auto allows = [](const std::vector<std::string>& list, const std::string& value) {
     return list.empty() || std::find(list.begin(), list.end(), value) != list.end();
   };
-  if (!allows(key.providers, ctx.provider_slug)) {
-    return Error{ErrorCode::kForbidden,
-                 "key '" + key.name + "' may not use provider '" + ctx.provider_slug + "'", false};
+  if (!allows(key.providers, provider)) {
+    return Error{
+        ErrorCode::kForbidden,
+        "key '" + key.name + "' may not use provider '" + provider + "'" + std::string(where),
+        false};
   }
-  if (!key.models.empty()) {
-    const std::string& model = request_facts(ctx).model;
-    if (!allows(key.models, model)) {
-      return Error{ErrorCode::kForbidden,
-                   model.empty() ? "key '" + key.name +
-                                       "' may only use named models, and the request names none"
-                                 : "key '" + key.name + "' may not use model '" + model + "'",
-                   false};
+  if (!key.models.empty() && !allows(key.models, model)) {
+    return Error{
+        ErrorCode::kForbidden,
+        model.empty()
+            ? "key '" + key.name + "' may only use named models, and the request names none" +
+                  std::string(where)
+            : "key '" + key.name + "' may not use model '" + model + "'" + std::string(where),
+        false};
+  }
+  return std::nullopt;
+}
+
+// Every step a request may take must be one the key may use: the steps after the first are
+// entered by the router, past this stage. A named route's target says its model; a universal
+// step's body does.
+std::optional<Error> permitted(const VirtualKey& key, RequestContext& ctx) {
+  const bool check_model = !key.models.empty();
+  if (auto refused = permitted(key, ctx.provider_slug, check_model ? request_facts(ctx).model : "",
+                               ctx.steps.size() > 1 ? " (step 0)" : "")) {
+    return refused;
+  }
+  for (std::size_t i = 1; i < ctx.steps.size(); ++i) {
+    const RouteStep& step = ctx.steps[i];
+    std::string model;
+    if (check_model) {
+      if (step.route_target != nullptr) {
+        model = step.route_target->config.model;
+      } else if (const auto named = json::top_level_string(step.request.body(), "model")) {
+        model = std::string(*named);
+      }
+    }
+    if (auto refused = permitted(key, step.slug, model, " (step " + std::to_string(i) + ")")) {
+      return refused;
     }
   }
   return std::nullopt;
