@@ -12,6 +12,9 @@
 #   CALLGRIND_METERING=off bench/callgrind.sh   metering.enabled: false (no usage, no log)
 #   CALLGRIND_UNIVERSAL=1 bench/callgrind.sh  a universal request whose first two steps are
 #                                          refused (nothing listens) and whose third answers
+#   CALLGRIND_ROUTE=1 bench/callgrind.sh   the same three targets as a named route, breaker
+#                                          off (every request tries all three)
+#   CALLGRIND_ROUTE=direct bench/callgrind.sh  a one-target named route (the route's own cost)
 #   CALLGRIND_LIMITS=1 bench/callgrind.sh  three rate limits and a budget that never refuse
 #                                          (gateway, per-IP sliding, per-header tokens,
 #                                          monthly spend)
@@ -99,11 +102,26 @@ metering:
     openai/gpt-4o-mini: {input: 0.15, output: 0.6}
 LIMITS
 fi
-if [[ "${CALLGRIND_UNIVERSAL:-0}" == 1 ]]; then
+if [[ "${CALLGRIND_UNIVERSAL:-0}" == 1 || "${CALLGRIND_ROUTE:-0}" != 0 ]]; then
   # Two providers on a port nobody listens on: the universal request's first two steps are
   # refused, the third answers.
   read -r dead_port < <(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   sed -i "s|^providers:|providers:\n  custom-dead-a:\n    base_url: http://127.0.0.1:$dead_port/v1\n  custom-dead-b:\n    base_url: http://127.0.0.1:$dead_port/v1|" "$tmp/aigw.yaml"
+fi
+if [[ "${CALLGRIND_ROUTE:-0}" != 0 ]]; then
+  cat >>"$tmp/aigw.yaml" <<'ROUTES'
+routes:
+  three:
+    share_client_credentials: true
+    breaker: {enabled: false}
+    targets:
+      - {provider: custom-dead-a, model: gpt-4o-mini}
+      - {provider: custom-dead-b, model: gpt-4o-mini, priority: 1}
+      - {provider: openai, model: gpt-4o-mini, priority: 2}
+  direct:
+    targets:
+      - {provider: openai, model: gpt-4o-mini}
+ROUTES
 fi
 if [[ "${CALLGRIND_CACHE:-0}" == 1 ]]; then
   printf 'cache:\n  enabled: true\n  ttl: 1h\n' >>"$tmp/aigw.yaml"
@@ -130,6 +148,13 @@ if [[ "${CALLGRIND_UNIVERSAL:-0}" == 1 ]]; then
   body="[$(step custom-dead-a),$(step custom-dead-b),$(step openai)]"
   url="http://127.0.0.1:$port/"
   what="universal request (two refused steps, the third answers)"
+fi
+if [[ "${CALLGRIND_ROUTE:-0}" == 1 ]]; then
+  url="http://127.0.0.1:$port/route/three/chat/completions"
+  what="named-route request (two refused targets, the third answers)"
+elif [[ "${CALLGRIND_ROUTE:-0}" == direct ]]; then
+  url="http://127.0.0.1:$port/route/direct/chat/completions"
+  what="request to a one-target named route"
 fi
 load() {
   "$load_bin" --url "$url" --body "$body" \

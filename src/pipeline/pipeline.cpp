@@ -244,7 +244,8 @@ Result<void> Pipeline::enter_named_route(RequestContext& ctx, std::string_view n
                  false};
   }
   // Logged under the route whichever way it was called; the attempts name the targets.
-  ctx.path = "/route/" + route->name + (rest.empty() ? "" : "/" + std::string(rest));
+  ctx.path.assign("/route/").append(route->name);
+  if (!rest.empty()) ctx.path.append("/").append(rest);
   return enter_route(ctx, *route, rest, query, ctx.retry);
 }
 

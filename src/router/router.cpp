@@ -104,7 +104,10 @@ class AttemptSink final : public ResponseSink {
       // What answered, for clients that parse by provider (Cloudflare's cf-aig-step).
       ctx_.response_headers.emplace_back("cf-aig-step", std::to_string(ctx_.step));
       ctx_.response_headers.emplace_back("cf-aig-provider", ctx_.provider_slug);
-      if (const std::string& model = request_facts(ctx_).model; !model.empty()) {
+      // A route's target names its model; a universal step's body does (read only here).
+      if (target_ != nullptr) {
+        ctx_.response_headers.emplace_back("cf-aig-model", target_->config.model);
+      } else if (const std::string& model = request_facts(ctx_).model; !model.empty()) {
         ctx_.response_headers.emplace_back("cf-aig-model", model);
       }
     }

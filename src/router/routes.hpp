@@ -13,7 +13,9 @@
 
 #include "router/breaker.hpp"
 
+#include <algorithm>
 #include <memory>
+#include <numeric>
 #include <random>
 #include <string>
 #include <string_view>
@@ -84,35 +86,39 @@ void record_breaker(const RouteTarget& target, bool ok, bool probe, std::string_
 
 template <class Uniform>
 std::vector<std::size_t> plan_order(const Route& route, Uniform&& uniform) {
-  std::vector<std::size_t> order(route.targets.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return route.targets[a].config.priority < route.targets[b].config.priority;
-  });
-  for (std::size_t begin = 0; begin < order.size();) {
-    const unsigned priority = route.targets[order[begin]].config.priority;
-    std::size_t end = begin;
+  const auto weight = [&](std::size_t i) { return route.targets[i].config.weight; };
+  const auto priority = [&](std::size_t i) { return route.targets[i].config.priority; };
+  std::vector<std::size_t> by_priority(route.targets.size());
+  std::iota(by_priority.begin(), by_priority.end(), std::size_t{0});
+  std::stable_sort(by_priority.begin(), by_priority.end(),
+                   [&](std::size_t a, std::size_t b) { return priority(a) < priority(b); });
+  std::vector<std::size_t> order;
+  order.reserve(by_priority.size());
+  std::vector<std::size_t> group;
+  for (auto it = by_priority.begin(); it != by_priority.end();) {
+    const unsigned level = priority(*it);
+    group.clear();
     std::uint64_t total = 0;
-    while (end < order.size() && route.targets[order[end]].config.priority == priority) {
-      total += route.targets[order[end]].config.weight;
-      ++end;
+    for (; it != by_priority.end() && priority(*it) == level; ++it) {
+      group.push_back(*it);
+      total += weight(*it);
     }
-    // Draw the group's order: position `begin` by weight among [begin, end), and so on.
-    for (std::size_t at = begin; at + 1 < end; ++at) {
+    // Draw the group's order: each next target by weight among those not drawn yet.
+    while (group.size() > 1) {
       double pick = uniform() * static_cast<double>(total);
-      std::size_t chosen = end - 1;
-      for (std::size_t i = at; i < end; ++i) {
-        const double w = route.targets[order[i]].config.weight;
-        if (pick < w) {
-          chosen = i;
+      auto chosen = group.end() - 1;
+      for (auto g = group.begin(); g != group.end(); ++g) {
+        if (pick < weight(*g)) {
+          chosen = g;
           break;
         }
-        pick -= w;
+        pick -= weight(*g);
       }
-      total -= route.targets[order[chosen]].config.weight;
-      std::swap(order[at], order[chosen]);
+      total -= weight(*chosen);
+      order.push_back(*chosen);
+      group.erase(chosen);
     }
-    begin = end;
+    order.push_back(group.front());
   }
   return order;
 }
