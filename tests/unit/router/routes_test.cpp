@@ -311,7 +311,9 @@ TEST(RouteTable, DocumentedRoutesLoad) {
     if (whole) blocks.push_back(block);
     for (const auto& text : blocks) {
       if (text.find("routes:") == std::string::npos) continue;
-      auto loaded = config::load_string(text, doc, any_env);
+      // Named by their absolute path: relative paths in them (log.path) resolve next to them.
+      const std::string file = (std::filesystem::path(AIGW_SOURCE_DIR) / doc).string();
+      auto loaded = config::load_string(text, file, any_env);
       for (const auto& d : loaded.diagnostics) ADD_FAILURE() << d.str();
       if (!loaded.ok()) continue;
       std::vector<ProviderRegistry::Problem> found;
