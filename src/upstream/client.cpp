@@ -37,6 +37,10 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 // Relay buffer per in-flight response. Small on purpose: memory per stream stays flat, and
 // SSE events are far smaller than this.
 constexpr std::size_t kRelayBuffer = 8 * 1024;
+// A turned-away response whose body is at most this long, and arrives within kDrainWait, is
+// read to its end so that its connection can be pooled (see exchange()).
+constexpr std::uint64_t kDrainLimit = 64 * 1024;
+constexpr Duration kDrainWait{std::chrono::seconds(1)};
 // Request bodies up to this size are sent to a TLS upstream in the head's buffer.
 constexpr std::size_t kCoalesceLimit = 16 * 1024;
 
@@ -347,7 +351,25 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
     length = *parser.content_length();
   }
   const bool upstream_keep_alive = response.keep_alive();
-  if (!sink.accept(response_head)) co_return Exchange{{}, false, false};  // body unread: closed
+  if (!sink.accept(response_head)) {
+    // Turned away (a 429 or 5xx the router retries). A short body (an error's JSON) is read
+    // and dropped, so that the connection goes back to the pool and the next attempt to this
+    // provider skips a new connect and TLS handshake; anything else is closed unread.
+    if (!upstream_keep_alive) co_return Exchange{{}, false, false};
+    if (head_only) co_return Exchange{{}, false, true};
+    if (!length || *length > kDrainLimit) co_return Exchange{{}, false, false};
+    if (!conn.relay) conn.relay = std::make_unique_for_overwrite<char[]>(kRelayBuffer);
+    deadline.expires_after(std::min<Duration>(timeouts.read, kDrainWait));
+    while (!parser.is_done()) {
+      response.body().data = conn.relay.get();
+      response.body().size = kRelayBuffer;
+      error_code rec = co_await net::read_some(stream, conn.buffer, parser, deadline);
+      if (rec == http::error::need_buffer) rec = {};
+      if (rec || client_gone) co_return Exchange{{}, false, false};
+    }
+    deadline.expires_never();
+    co_return Exchange{{}, false, true};
+  }
 
   if (!co_await sink.on_head(response_head, length, head_only) && !sink.continue_without_client()) {
     ctx.outcome = Outcome::kClientAbort;

@@ -86,6 +86,22 @@ TEST(Retries, A503IsTriedAgainAndTheClientGetsTheAnswerThatFollows) {
       << metrics;
 }
 
+// A turned-away answer with a short body is read to its end: the retry reuses the connection
+// instead of connecting and shaking hands again. A long one is closed unread.
+TEST(Retries, AShortTurnedAwayAnswerKeepsItsConnectionForTheRetry) {
+  Fixture f(fails_first(2, status(503)));
+  EXPECT_EQ(f.post().status, 200u);
+  EXPECT_EQ(f.fake.requests(), 3);
+  EXPECT_EQ(f.fake.connections_opened(), 1);
+
+  Fixture big(fails_first(1, [](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
+    co_await ex.respond(503, std::string(100 * 1024, 'x'));
+  }));
+  EXPECT_EQ(big.post().status, 200u);
+  EXPECT_EQ(big.fake.requests(), 2);
+  EXPECT_EQ(big.fake.connections_opened(), 2);
+}
+
 TEST(Retries, TheLastAttemptsAnswerIsRelayedAsItIs) {
   Fixture f(status(503));
   const auto res = f.post();
