@@ -162,6 +162,9 @@ struct RequestContext {
   // each target's request is built from (its model and headers written in).
   const Route* route = nullptr;
   std::shared_ptr<const http::request<http::string_body>> route_original;
+  // The provider whose stream request the metering stage asked for usage (step 0's), so
+  // that the router asks its later targets too; null otherwise.
+  const Provider* route_usage_provider = nullptr;
   bool json_checked = false;  // the body's JSON check ran (server.validate_json)
   // Headers the request sets over the provider's configured ones (a step's own headers).
   std::vector<std::string> pinned_headers;

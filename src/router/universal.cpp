@@ -3,6 +3,7 @@
 #include "core/text.hpp"
 #include "router/router.hpp"
 #include "router/routes.hpp"
+#include "upstream/providers/usage/include_usage.hpp"
 #include "upstream/providers/usage/json_dom.hpp"
 
 #include <boost/beast/core/string.hpp>
@@ -294,6 +295,7 @@ Result<std::vector<RouteStep>> parse_universal(const RequestContext& ctx,
 
 void enter_step(RequestContext& ctx, std::size_t index) {
   RouteStep& step = ctx.steps[index];
+  if (ctx.usage_injected && ctx.step == 0) ctx.route_usage_provider = ctx.provider;
   ctx.step = index;
   ctx.provider = step.provider;
   ctx.provider_slug = step.slug;
@@ -312,6 +314,14 @@ void enter_step(RequestContext& ctx, std::size_t index) {
   ctx.facts.reset();  // the model and sizes are the new body's
   // Only step 0's body went through the stages (the metering stage's include_usage rewrite).
   if (index > 0) ctx.usage_injected = false;
+  // A route target on the provider whose stream the metering stage asked for usage is asked
+  // the same way (same provider, same body but the model: the stage's decision holds), so a
+  // fallback to another model of that provider is metered exactly too.
+  if (index > 0 && step.route_target != nullptr && step.provider == ctx.route_usage_provider &&
+      usage::add_include_usage(ctx.request.body())) {
+    ctx.usage_injected = true;
+    ctx.request.prepare_payload();
+  }
 }
 
 }  // namespace aigw

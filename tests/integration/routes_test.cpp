@@ -327,6 +327,52 @@ TEST(Routes, OverSeveralProvidersTheClientsCredentialStaysHome) {
   EXPECT_FALSE(to_b.has("x-api-key"));
 }
 
+// A stream that falls back to another model of the same provider is metered exactly: that
+// target is asked for usage like the first (stream_options.include_usage), and the client
+// still gets the stream it asked for, without the usage event.
+TEST(Routes, AStreamFallingBackWithinAProviderIsMeteredExactly) {
+  FakeProvider openai([](const FakeRequest& req, Exchange& ex) -> asio::awaitable<void> {
+    const json body = json::parse(req.body, nullptr, false);
+    if (body.value("model", "") == "gpt-4o") {
+      co_await ex.respond(503, R"({"error":{"message":"overloaded"}})", json_headers());
+      co_return;
+    }
+    const bool asked = body.value("stream_options", json::object()).value("include_usage", false);
+    co_await ex.start_stream(200, sse_headers());
+    co_await ex.send_chunk(sse(
+        R"({"id":"c","object":"chat.completion.chunk","model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"Hello there"}}]})"));
+    if (asked) {
+      co_await ex.send_chunk(sse(
+          R"({"id":"c","object":"chat.completion.chunk","model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}})"));
+    }
+    co_await ex.send_chunk("data: [DONE]\n\n");
+    co_await ex.end_stream();
+  });
+  Config c = test_config();
+  add_provider(c, "openai", openai.base_url() + "/v1");
+  RouteConfig r;
+  r.name = "chat";
+  r.targets = {target("openai", "gpt-4o", 0), target("openai", "gpt-4o-mini", 1)};
+  c.routes.push_back(r);
+  TestGateway gateway(c);
+  StreamingClient client(
+      gateway.port(), "POST", "/route/chat/chat/completions",
+      R"({"model":"x","stream":true,"messages":[{"role":"user","content":"hi"}]})",
+      {{"Content-Type", "application/json"}});
+  EXPECT_EQ(client.head().header("cf-aig-model"), "gpt-4o-mini");
+  const std::string streamed = client.read_all();
+  EXPECT_EQ(streamed.find("usage"), std::string::npos) << streamed;
+  EXPECT_NE(streamed.find("Hello there"), std::string::npos);
+  ASSERT_EQ(openai.requests(), 2);
+  for (const auto& sent : openai.received()) {
+    EXPECT_EQ(json::parse(sent.body)["stream_options"]["include_usage"], true) << sent.body;
+  }
+  const json record = gateway.log_record(client.head().header("cf-aig-log-id"));
+  EXPECT_EQ(record["tokens_in"], 7);
+  EXPECT_EQ(record["tokens_out"], 3);
+  EXPECT_EQ(record["estimated"], false);
+}
+
 TEST(Routes, TheCacheKeysTheRouteNotTheTargetDrawn) {
   Fixture f(200, 200);
   f.config.cache.enabled = true;
