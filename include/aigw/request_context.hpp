@@ -121,7 +121,8 @@ struct RouteStep {
   UpstreamTarget target;
   std::string path;  // as logged: /{provider}/{endpoint}
   http::request<http::string_body> request;
-  std::vector<std::string> pinned;  // lower-case names of the step's own headers
+  std::vector<std::string> pinned;  // a universal step's own headers, lower-case (a route
+                                    // target's are its RouteTarget::pinned)
   RetryConfig retry;
   const RouteTarget* route_target = nullptr;  // a named route's target; null for universal
 };
@@ -165,7 +166,6 @@ struct RequestContext {
   // The provider whose stream request the metering stage asked for usage (step 0's), so
   // that the router asks its later targets too; null otherwise.
   const Provider* route_usage_provider = nullptr;
-  bool json_checked = false;  // the body's JSON check ran (server.validate_json)
   // Headers the request sets over the provider's configured ones (a step's own headers).
   std::vector<std::string> pinned_headers;
 

@@ -103,10 +103,8 @@ std::optional<std::string_view> top_level_string(std::string_view body, std::str
   return v.substr(1, v.size() - 2);
 }
 
-std::string quote(std::string_view text) {
+void append_quoted(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(text.size() + 2);
   out += '"';
   for (const char c : text) {
     const auto u = static_cast<unsigned char>(c);
@@ -122,7 +120,6 @@ std::string quote(std::string_view text) {
     }
   }
   out += '"';
-  return out;
 }
 
 }  // namespace aigw::json

@@ -51,7 +51,8 @@ std::optional<std::vector<Member>> top_level_members(std::string_view body);
 // escapes (a value written with escapes is returned as nullopt, like a missing one).
 std::optional<std::string_view> top_level_string(std::string_view body, std::string_view key);
 
-// `text` as a JSON string literal, quotes included.
-std::string quote(std::string_view text);
+// Appends `text` to `out` as a JSON string literal, quotes included: '"' and '\\' escaped,
+// control characters as \u00XX, everything else (UTF-8 included) as it is.
+void append_quoted(std::string& out, std::string_view text);
 
 }  // namespace aigw::json

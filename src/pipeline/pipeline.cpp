@@ -187,7 +187,9 @@ Result<void> Pipeline::route(RequestContext& ctx) const {
     if (auto checked = check_json(ctx); !checked) return checked;
     return enter_named_route(ctx, name, "", route_rest, query);
   }
-  if (!routes_->empty() && ctx.request.method() == http::verb::post) {
+  // Checked before the body is read for a dynamic/ model (and then not again below).
+  const bool checked_early = !routes_->empty() && ctx.request.method() == http::verb::post;
+  if (checked_early) {
     if (auto checked = check_json(ctx); !checked) return checked;
     if (const auto name = dynamic_route_name(ctx.request.body())) {
       return enter_named_route(ctx, std::string(*name),
@@ -214,12 +216,10 @@ Result<void> Pipeline::route(RequestContext& ctx) const {
                                            ctx.provider->base);
   if (!mapped) return mapped.error();
   ctx.target = std::move(*mapped);
-  return check_json(ctx);
+  return checked_early ? Result<void>() : check_json(ctx);
 }
 
-Result<void> Pipeline::check_json(RequestContext& ctx) const {
-  if (ctx.json_checked) return {};
-  ctx.json_checked = true;
+Result<void> Pipeline::check_json(const RequestContext& ctx) const {
   if (config_->server.validate_json && !ctx.request.body().empty()) {
     const auto content_type = headers::value_of(ctx.request, http::field::content_type);
     if (is_json_content_type(content_type) && !json::valid(ctx.request.body())) {

@@ -46,9 +46,8 @@ class Pipeline {
 
  private:
   boost::asio::awaitable<void> send_local(RequestContext& ctx, Downstream& downstream) const;
-  // 400 invalid_json for a body declared as JSON that does not parse (server.validate_json);
-  // checks once per request.
-  Result<void> check_json(RequestContext& ctx) const;
+  // 400 invalid_json for a body declared as JSON that does not parse (server.validate_json).
+  Result<void> check_json(const RequestContext& ctx) const;
   // The route `name` (404 naming the configured ones when there is none); `how` says how the
   // client named it, for that message.
   Result<void> enter_named_route(RequestContext& ctx, std::string_view name, std::string_view how,

@@ -61,7 +61,6 @@ std::shared_ptr<const RouteTable> RouteTable::build(
   for (const RouteConfig& rc : config.routes) {
     auto route = std::make_unique<Route>();
     route->name = rc.name;
-    route->share_client_credentials = rc.share_client_credentials;
     const std::string at = "routes." + rc.name;
     std::set<std::string> slugs;
     for (std::size_t i = 0; i < rc.targets.size(); ++i) {
@@ -93,7 +92,8 @@ std::shared_ptr<const RouteTable> RouteTable::build(
     }
     // A route over several providers must not hand one provider's key to another: each needs
     // a credential of its own, unless the config says they all take the client's.
-    if (slugs.size() > 1 && !rc.share_client_credentials) {
+    route->strip_client_credentials = slugs.size() > 1 && !rc.share_client_credentials;
+    if (route->strip_client_credentials) {
       for (std::size_t i = 0; i < route->targets.size(); ++i) {
         const RouteTarget& t = route->targets[i];
         if (t.provider == nullptr || has_own_credential(*t.provider, t.config)) continue;
@@ -154,7 +154,6 @@ Result<void> enter_route(RequestContext& ctx, const Route& route, std::string_vi
     if (target.config.max_attempts) step.retry.max_attempts = *target.config.max_attempts;
     if (target.config.request_timeout) step.retry.request_timeout = target.config.request_timeout;
     step.route_target = &target;
-    step.pinned = target.pinned;
     std::string endpoint;
     std::string endpoint_query(query);
     if (target.config.endpoint) {
@@ -206,19 +205,15 @@ Result<void> enter_route(RequestContext& ctx, const Route& route, std::string_vi
 void build_route_request(RequestContext& ctx, const RouteStep& step) {
   const RouteTarget& target = *step.route_target;
   ctx.request = *ctx.route_original;
-  // Over several providers the client's credential stays home (RouteTable::build saw to it
-  // that each provider has its own).
-  const bool several = std::any_of(
-      ctx.route->targets.begin(), ctx.route->targets.end(),
-      [&](const RouteTarget& t) { return t.config.provider != target.config.provider; });
-  if (several && !ctx.route->share_client_credentials) {
+  if (ctx.route->strip_client_credentials) {
     for (const std::string_view name : kClientCredentials) ctx.request.erase(name);
   }
   std::string& body = ctx.request.body();
   if (const auto members = json::top_level_members(body)) {
     if (const json::Member* model = json::last_named(*members, body, "model")) {
-      body.replace(model->value_begin, model->value_end - model->value_begin,
-                   json::quote(target.config.model));
+      std::string quoted;
+      json::append_quoted(quoted, target.config.model);
+      body.replace(model->value_begin, model->value_end - model->value_begin, quoted);
       ctx.request.prepare_payload();
     }
   }

@@ -33,8 +33,10 @@ struct RouteTarget {
 
 struct Route {
   std::string name;
-  bool share_client_credentials = false;
   std::vector<RouteTarget> targets;
+  // Targets on several providers and no share_client_credentials: the client's credential
+  // headers are removed from every target's request (each provider has its own key).
+  bool strip_client_credentials = false;
 };
 
 class RouteTable {

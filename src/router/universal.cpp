@@ -304,7 +304,7 @@ void enter_step(RequestContext& ctx, std::size_t index) {
   ctx.retry = step.retry;
   if (step.route_target != nullptr) {
     // A named route's target: its request is made now, from the client's.
-    ctx.pinned_headers = step.pinned;
+    ctx.pinned_headers = step.route_target->pinned;
     build_route_request(ctx, step);
   } else {
     // Each step is entered once: its request and headers move into the context.

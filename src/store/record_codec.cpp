@@ -1,5 +1,7 @@
 #include "store/record_codec.hpp"
 
+#include "core/json_members.hpp"
+
 #include <nlohmann/json.hpp>
 
 namespace aigw::store {
@@ -95,27 +97,6 @@ std::string insert_sql() {
 
 namespace {
 
-// A JSON string literal of `text` (attempts hold slugs and error codes, but nothing relies
-// on that).
-void append_json_string(std::string& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (const char c : text) {
-    const auto b = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (b < 0x20) {
-      out += "\\u00";
-      out += kHex[b >> 4];
-      out += kHex[b & 0x0F];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
-
 // The attempts column, written directly: this runs for every request on the writer thread,
 // and nlohmann's object building cost more than the rest of the encoding together.
 std::string attempts_json(const std::vector<LogAttempt>& attempts) {
@@ -124,17 +105,17 @@ std::string attempts_json(const std::vector<LogAttempt>& attempts) {
   for (const auto& a : attempts) {
     if (out.size() > 1) out += ',';
     out += "{\"provider\":";
-    append_json_string(out, a.provider);
+    json::append_quoted(out, a.provider);
     if (!a.model.empty()) {  // a named route's target
       out += ",\"model\":";
-      append_json_string(out, a.model);
+      json::append_quoted(out, a.model);
     }
     out += ",\"status\":";
     out += std::to_string(a.status);
     out += ",\"duration\":";
     out += dump(ordered_json(a.duration_ms));  // nlohmann's spelling of doubles, as read back
     out += ",\"error\":";
-    append_json_string(out, a.error);
+    json::append_quoted(out, a.error);
     out += '}';
   }
   out += ']';

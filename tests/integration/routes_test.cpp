@@ -24,23 +24,6 @@ namespace asio = boost::asio;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-std::string completion(const std::string& model) {
-  return R"({"id":"c","object":"chat.completion","model":")" + model +
-         R"(","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}})";
-}
-
-// Answers with `status` (read on each request, so a test can heal a provider); 200s echo the
-// body's model.
-Handler answers(std::shared_ptr<std::atomic<unsigned>> status) {
-  return [status](const FakeRequest& req, Exchange& ex) -> asio::awaitable<void> {
-    const unsigned now = status->load();
-    const auto body = json::parse(req.body, nullptr, false);
-    std::string text = R"({"error":{"message":"unavailable"}})";
-    if (now == 200) text = completion(body.is_object() ? body.value("model", "") : "");
-    co_await ex.respond(now, std::move(text), json_headers());
-  };
-}
-
 RouteTargetConfig target(const std::string& provider, const std::string& model,
                          unsigned priority = 0, unsigned weight = 1) {
   RouteTargetConfig t;

@@ -18,21 +18,6 @@ namespace asio = boost::asio;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-std::string completion(const std::string& model) {
-  return R"({"id":"c","object":"chat.completion","model":")" + model +
-         R"(","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}})";
-}
-
-Handler answers(unsigned status) {
-  return [status](const FakeRequest& req, Exchange& ex) -> asio::awaitable<void> {
-    const auto body = json::parse(req.body, nullptr, false);
-    // Worked out before the co_await: GCC 12 destroys the temporaries of a ?: inside one twice.
-    std::string text = R"({"error":{"message":"unavailable"}})";
-    if (status == 200) text = completion(body.value("model", ""));
-    co_await ex.respond(status, std::move(text), json_headers());
-  };
-}
-
 // Two providers: custom-flaky (the first fake) and openai (the second).
 struct Fixture {
   Fixture(Handler first, Handler second, unsigned max_attempts = 1)

@@ -12,6 +12,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <nlohmann/json.hpp>
 
 namespace aigw::test {
 namespace {
@@ -108,6 +109,26 @@ class StreamExchange final : public Exchange {
 std::string sse(const std::string& payload) { return "data: " + payload + "\n\n"; }
 
 Exchange::Headers sse_headers() { return {{"Content-Type", "text/event-stream"}}; }
+
+std::string chat_completion(const std::string& model) {
+  return R"({"id":"c","object":"chat.completion","model":")" + model +
+         R"(","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}})";
+}
+
+Handler answers(std::shared_ptr<std::atomic<unsigned>> status) {
+  return [status](const FakeRequest& req, Exchange& ex) -> boost::asio::awaitable<void> {
+    const unsigned now = status->load();
+    const auto body = nlohmann::json::parse(req.body, nullptr, false);
+    // Worked out before the co_await: GCC 12 destroys the temporaries of a ?: inside one twice.
+    std::string text = R"({"error":{"message":"unavailable"}})";
+    if (now == 200) text = chat_completion(body.is_object() ? body.value("model", "") : "");
+    co_await ex.respond(now, std::move(text), json_headers());
+  };
+}
+
+Handler answers(unsigned status) {
+  return answers(std::make_shared<std::atomic<unsigned>>(status));
+}
 
 FakeProvider::FakeProvider(Handler handler) : FakeProvider(std::move(handler), Options{}) {}
 

@@ -121,4 +121,13 @@ std::string sse(const std::string& payload);
 // co_await expression, so handlers take them from functions like this one.)
 Exchange::Headers sse_headers();
 
+// A chat completion (OpenAI's shape) that names `model` and reports 7 prompt and 3
+// completion tokens.
+std::string chat_completion(const std::string& model);
+// A handler answering with the status `status` holds when each request arrives (a test may
+// change it to heal a provider): 200 with chat_completion(the body's model), any other
+// status with an error body.
+Handler answers(std::shared_ptr<std::atomic<unsigned>> status);
+Handler answers(unsigned status);
+
 }  // namespace aigw::test

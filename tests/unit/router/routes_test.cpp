@@ -181,8 +181,13 @@ TEST(DynamicRoute, ReadsTheTopLevelModelOnly) {
 }
 
 TEST(JsonMembers, QuoteEscapesWhatJsonRequires) {
-  EXPECT_EQ(json::quote("gpt-4o"), "\"gpt-4o\"");
-  EXPECT_EQ(json::quote("a\"b\\c\nd"), "\"a\\\"b\\\\c\\u000ad\"");
+  const auto quote = [](std::string_view text) {
+    std::string out;
+    json::append_quoted(out, text);
+    return out;
+  };
+  EXPECT_EQ(quote("gpt-4o"), "\"gpt-4o\"");
+  EXPECT_EQ(quote("a\"b\\c\nd"), "\"a\\\"b\\\\c\\u000ad\"");
 }
 
 // ---- what RouteTable::build refuses ----------------------------------------------------
