@@ -356,6 +356,23 @@ TEST(Routes, AStreamFallingBackWithinAProviderIsMeteredExactly) {
   EXPECT_EQ(record["estimated"], false);
 }
 
+TEST(Routes, ApiRoutesListsTargetsAndRefusesQueryParameters) {
+  Fixture f;
+  f.route("chat", {target("custom-a", "model-a", 0, 3), target("custom-b", "model-b", 1)})
+      .breaker.enabled = false;
+  f.start();
+  EXPECT_EQ(json::parse(f.gateway->admin("/api/routes").body),
+            json::parse(R"({"result":[{"name":"chat","targets":[
+              {"provider":"custom-a","model":"model-a","priority":0,"weight":3,
+               "breaker":{"state":"disabled"}},
+              {"provider":"custom-b","model":"model-b","priority":1,"weight":1,
+               "breaker":{"state":"disabled"}}]}]})"));
+  const auto res = f.gateway->admin("/api/routes?name=chat");
+  EXPECT_EQ(res.status, 400u);
+  EXPECT_EQ(json::parse(res.body), gateway_error("/api/routes takes no query parameters",
+                                                 "invalid_request_error", "bad_request"));
+}
+
 TEST(Routes, TheCacheKeysTheRouteNotTheTargetDrawn) {
   Fixture f(200, 200);
   f.config.cache.enabled = true;
