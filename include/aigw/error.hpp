@@ -43,6 +43,10 @@ struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string detail;      // safe to show to the client: never contains a credential
   bool retryable = false;  // true when another attempt (same or next provider) may succeed
+  // What only the operator may see (the access log's error_detail): upstream host:port,
+  // configured provider and route names. Never sent to the client, who may not be
+  // authenticated at all (docs/security.md).
+  std::string internal = {};
 };
 
 template <class T>

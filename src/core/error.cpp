@@ -120,7 +120,9 @@ std::string error_body(const Error& error) {
         {"type", error_type(error.code)},
         {"param", nullptr},
         {"code", code_name(error.code)}}}};
-  return body.dump();
+  // A detail may echo client bytes (a path, a header value) that are not UTF-8: they are
+  // replaced by U+FFFD rather than thrown on, so every error still gets its response.
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void throw_exception_from_error(const Error& error, const boost::source_location&) {

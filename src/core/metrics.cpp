@@ -1,5 +1,7 @@
 #include "core/metrics.hpp"
 
+#include "core/text.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -74,11 +76,16 @@ void histogram(std::string& out, std::string_view name, Labels labels, const His
 }
 
 // A bounded map: a new label set beyond kMaxSeries is folded into the one `overflow()`
-// makes (only then: it is the rare path).
+// makes (only then: it is the rare path). `series` counts the family's label sets over all
+// shards, so the bound holds for the process, not per shard.
 template <class Map, class Key, class Overflow>
-typename Map::mapped_type& bounded(Map& map, Key key, Overflow overflow) {
+typename Map::mapped_type& bounded(Map& map, Key key, Overflow overflow,
+                                   std::atomic<std::size_t>& series) {
   if (auto it = map.find(key); it != map.end()) return it->second;
-  if (map.size() >= Registry::kMaxSeries) return map[overflow()];
+  if (series.fetch_add(1, std::memory_order_relaxed) >= Registry::kMaxSeries) {
+    series.fetch_sub(1, std::memory_order_relaxed);
+    return map[overflow()];
+  }
   return map[std::move(key)];
 }
 
@@ -121,16 +128,24 @@ Registry::Shard& Registry::shard() noexcept {
 }
 
 void Registry::record(const RequestSample& s) {
-  const std::string provider(s.provider);
-  const std::string model(s.model);
+  // Label values are bounded in bytes as the label sets are in number, so /metrics is
+  // bounded in bytes whatever clients name (docs/security.md).
+  const std::string provider = text::clip(s.provider, kMaxLabelBytes);
+  const std::string model = text::clip(s.model, kMaxLabelBytes);
   Shard& sh = shard();
   std::lock_guard lock(sh.mutex);
-  ++bounded(sh.requests, RequestKey{provider, model, s.status, std::string(s.cache_status)}, [&] {
-    return RequestKey{provider, "other", s.status, std::string(s.cache_status)};
-  });
-  Tokens& t = bounded(sh.tokens, ModelKey{provider, model}, [&] {
-    return ModelKey{provider, "other"};
-  });
+  ++bounded(
+      sh.requests, RequestKey{provider, model, s.status, std::string(s.cache_status)},
+      [&] {
+        return RequestKey{provider, "other", s.status, std::string(s.cache_status)};
+      },
+      series_[0]);
+  Tokens& t = bounded(
+      sh.tokens, ModelKey{provider, model},
+      [&] {
+        return ModelKey{provider, "other"};
+      },
+      series_[1]);
   t.in += s.tokens_in;
   t.out += s.tokens_out;
   t.cached += s.tokens_cached;
@@ -141,21 +156,31 @@ void Registry::record(const RequestSample& s) {
   t.estimated += s.estimated ? 1 : 0;
   sh.duration.observe(s.duration_s);
   if (s.upstream_s) {
-    bounded(sh.upstream, provider, [] { return std::string("other"); }).observe(*s.upstream_s);
+    bounded(
+        sh.upstream, provider, [] { return std::string("other"); }, series_[2])
+        .observe(*s.upstream_s);
     sh.overhead.observe(std::max(0.0, s.duration_s - *s.upstream_s));
   } else {
     sh.overhead.observe(s.duration_s);
   }
-  if (s.ttfb_s) bounded(sh.ttfb, provider, [] { return std::string("other"); }).observe(*s.ttfb_s);
+  if (s.ttfb_s) {
+    bounded(
+        sh.ttfb, provider, [] { return std::string("other"); }, series_[3])
+        .observe(*s.ttfb_s);
+  }
   for (std::size_t i = 1; i < s.attempt_providers.size(); ++i) {
-    const std::string from(s.attempt_providers[i - 1]);
-    const std::string to(s.attempt_providers[i]);
+    const std::string from = text::clip(s.attempt_providers[i - 1], kMaxLabelBytes);
+    const std::string to = text::clip(s.attempt_providers[i], kMaxLabelBytes);
     if (from == to) {
-      ++bounded(sh.retries, from, [] { return std::string("other"); });
+      ++bounded(
+          sh.retries, from, [] { return std::string("other"); }, series_[4]);
     } else {
-      ++bounded(sh.fallbacks, std::pair{from, to}, [] {
-        return std::pair<std::string, std::string>{"other", "other"};
-      });
+      ++bounded(
+          sh.fallbacks, std::pair{from, to},
+          [] {
+            return std::pair<std::string, std::string>{"other", "other"};
+          },
+          series_[5]);
     }
   }
 }

@@ -65,7 +65,8 @@ struct Gauge {
 
 class Registry {
  public:
-  static constexpr std::size_t kMaxSeries = 1000;  // per family, per shard
+  static constexpr std::size_t kMaxSeries = 1000;     // label sets per family
+  static constexpr std::size_t kMaxLabelBytes = 128;  // per label value; longer ones are cut
 
   void record(const RequestSample& sample);
   // Registered once at start-up, before the first render.
@@ -100,6 +101,9 @@ class Registry {
   Shard& shard() noexcept;
 
   std::array<Shard, 16> shards_;
+  // Label sets per family over all shards: requests, tokens, upstream, ttfb, retries,
+  // fallbacks.
+  std::array<std::atomic<std::size_t>, 6> series_{};
   std::vector<Gauge> gauges_;
 };
 

@@ -71,4 +71,45 @@ std::string format_duration(std::chrono::milliseconds d) {
   return std::to_string(ms) + "ms";
 }
 
+std::string clip(std::string_view value, std::size_t max_bytes) {
+  std::string out;
+  out.reserve(std::min(value.size(), max_bytes));
+  std::size_t i = 0;
+  while (i < value.size()) {
+    const auto c = static_cast<unsigned char>(value[i]);
+    // The length of the UTF-8 sequence starting here (RFC 3629 §4), 0 when it is invalid:
+    // overlong forms, surrogates and code points past U+10FFFF included.
+    std::size_t len = 0;
+    if (c < 0x80) {
+      len = 1;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+    }
+    bool valid = len > 0 && i + len <= value.size();
+    for (std::size_t k = 1; valid && k < len; ++k) {
+      valid = (static_cast<unsigned char>(value[i + k]) & 0xc0) == 0x80;
+    }
+    if (valid && len == 3) {
+      const auto c1 = static_cast<unsigned char>(value[i + 1]);
+      valid = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);
+    } else if (valid && len == 4) {
+      const auto c1 = static_cast<unsigned char>(value[i + 1]);
+      valid = !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
+    }
+    if (!valid) len = 1;
+    if (out.size() + len > max_bytes) break;
+    if (!valid || c < 0x20 || c == 0x7f) {
+      out += '?';
+    } else {
+      out.append(value.substr(i, len));
+    }
+    i += len;
+  }
+  return out;
+}
+
 }  // namespace aigw::text

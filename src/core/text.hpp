@@ -45,6 +45,16 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 std::optional<std::string_view> closest(std::string_view typed,
                                         const std::vector<std::string_view>& known);
 
+// A client-chosen value made fit for a metric label or a log column: at most `max_bytes`
+// bytes of it, cut at a character boundary, with invalid UTF-8 and control characters each
+// replaced by '?'. Without this bound a client sends a 1 MiB "model" and the gateway keeps
+// it as a label and a row (docs/security.md).
+std::string clip(std::string_view value, std::size_t max_bytes);
+
+// The cap clip() is used with for names that reach labels and log columns (model, provider
+// path, user agent, metadata values).
+inline constexpr std::size_t kMaxLabelBytes = 256;
+
 // A duration in the config's own spelling, in the largest unit that divides it exactly:
 // 90000ms -> "90s", 600000 -> "10m", 250 -> "250ms", 0 -> "0".
 std::string format_duration(std::chrono::milliseconds d);

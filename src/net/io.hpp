@@ -51,15 +51,24 @@ inline boost::asio::awaitable<void> yield_before_read() {
 // `stream` and feeds again. Returns after one successful put() (same contract as Beast's
 // http::read_some): the header, or some body. At end of stream: end_of_stream if nothing of
 // this message arrived, else whatever put_eof() says (a close-delimited body ends cleanly).
+//
+// `max_pending` bounds the bytes the parser may leave unconsumed while it waits for the end
+// of a line: past it, http::error::header_limit. Beast bounds the header itself
+// (header_limit) and the body (body_limit), but not a chunk-size line with its extensions,
+// nor the trailer section: without this bound a peer sending "5;a=xxxx..." with no CRLF
+// grows `buffer` until memory runs out. Body bytes are consumed as they arrive, so what stays
+// buffered on need_more is always one unfinished line or header block.
 template <class Stream, bool isRequest>
 boost::asio::awaitable<boost::system::error_code> read_some(
     Stream& stream, boost::beast::flat_buffer& buffer,
-    boost::beast::http::basic_parser<isRequest>& parser, const Deadline& deadline) {
+    boost::beast::http::basic_parser<isRequest>& parser, const Deadline& deadline,
+    std::size_t max_pending) {
   namespace http = boost::beast::http;
   boost::system::error_code ec;
   if (buffer.size() > 0) {
     buffer.consume(parser.put(buffer.data(), ec));
     if (ec != http::error::need_more) co_return ec;
+    if (buffer.size() >= max_pending) co_return http::error::header_limit;
   }
   for (;;) {
     if (deadline.expired()) co_return boost::beast::error::timeout;
@@ -77,6 +86,7 @@ boost::asio::awaitable<boost::system::error_code> read_some(
     if (rec) co_return detail::timeout_or(deadline, rec);
     buffer.consume(parser.put(buffer.data(), ec));
     if (ec != http::error::need_more) co_return ec;
+    if (buffer.size() >= max_pending) co_return http::error::header_limit;
   }
 }
 
@@ -84,9 +94,10 @@ boost::asio::awaitable<boost::system::error_code> read_some(
 template <class Stream, bool isRequest>
 boost::asio::awaitable<boost::system::error_code> read_header(
     Stream& stream, boost::beast::flat_buffer& buffer,
-    boost::beast::http::basic_parser<isRequest>& parser, const Deadline& deadline) {
+    boost::beast::http::basic_parser<isRequest>& parser, const Deadline& deadline,
+    std::size_t max_pending) {
   while (!parser.is_header_done()) {
-    if (auto ec = co_await read_some(stream, buffer, parser, deadline)) co_return ec;
+    if (auto ec = co_await read_some(stream, buffer, parser, deadline, max_pending)) co_return ec;
   }
   co_return boost::system::error_code{};
 }
@@ -95,10 +106,11 @@ boost::asio::awaitable<boost::system::error_code> read_header(
 template <class Stream, bool isRequest>
 boost::asio::awaitable<boost::system::error_code> read_message(
     Stream& stream, boost::beast::flat_buffer& buffer,
-    boost::beast::http::basic_parser<isRequest>& parser, const Deadline& deadline) {
+    boost::beast::http::basic_parser<isRequest>& parser, const Deadline& deadline,
+    std::size_t max_pending) {
   parser.eager(true);
   while (!parser.is_done()) {
-    if (auto ec = co_await read_some(stream, buffer, parser, deadline)) co_return ec;
+    if (auto ec = co_await read_some(stream, buffer, parser, deadline, max_pending)) co_return ec;
   }
   co_return boost::system::error_code{};
 }

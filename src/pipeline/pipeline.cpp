@@ -1,6 +1,7 @@
 #include "pipeline/pipeline.hpp"
 
 #include "core/json_check.hpp"
+#include "core/text.hpp"
 #include "pipeline/headers.hpp"
 #include "router/router.hpp"
 #include "router/routes.hpp"
@@ -13,6 +14,7 @@
 #include "stages/rate_limit/rate_limit_stage.hpp"
 
 #include <boost/beast/core/string.hpp>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <string>
@@ -28,6 +30,28 @@ std::pair<std::string_view, std::string_view> split_first(std::string_view path)
   const auto slash = path.find('/');
   if (slash == std::string_view::npos) return {path, {}};
   return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
+// The built-in provider slugs (public: docs/providers.md), comma-separated.
+const std::string& builtin_list() {
+  static const std::string list = [] {
+    std::string out;
+    for (const auto& slug : ProviderRegistry::builtin_slugs()) {
+      if (!out.empty()) out += ", ";
+      out += slug;
+    }
+    return out;
+  }();
+  return list;
+}
+
+std::string configured_list(const ProviderRegistry& providers) {
+  std::string out;
+  for (const auto& slug : providers.slugs()) {
+    if (!out.empty()) out += ", ";
+    out += slug;
+  }
+  return out;
 }
 
 bool is_json_content_type(std::string_view value) {
@@ -200,17 +224,15 @@ Result<void> Pipeline::route(RequestContext& ctx) const {
   ctx.provider_slug = std::string(first);
   ctx.provider = providers_->find(first);
   if (ctx.provider == nullptr) {
-    std::string known;
-    for (const auto& slug : providers_->slugs()) {
-      if (!known.empty()) known += ", ";
-      known += slug;
-    }
+    // The client (perhaps not yet authenticated) learns the public slugs only; the
+    // configured ones go to the operator's log.
     return Error{ErrorCode::kUnknownProvider,
-                 "unknown provider '" + std::string(first) + "'; known providers: " + known +
+                 "unknown provider '" + text::clip(first, 100) + "'; built-in providers: " +
+                     builtin_list() + ", or a custom-{name} provider configured on this gateway" +
                      (first == "compat" ? " (aigw's /compat/ takes only \"model\": "
                                           "\"dynamic/{route}\", for a route in routes)"
                                         : ""),
-                 false};
+                 false, "configured providers: " + configured_list(*providers_)};
   }
   auto mapped = ctx.provider->adapter->map(MapInput{rest, query, ctx.account, ctx.gateway},
                                            ctx.provider->base);
@@ -238,10 +260,9 @@ Result<void> Pipeline::enter_named_route(RequestContext& ctx, std::string_view n
   const Route* route = routes_->find(name);
   if (route == nullptr) {
     return Error{ErrorCode::kRouteNotFound,
-                 "no route named '" + std::string(name.substr(0, 100)) + "'" + std::string(how) +
-                     (routes_->empty() ? "; no routes are configured (routes in the config)"
-                                       : "; configured routes: " + routes_->names()),
-                 false};
+                 "no route named '" + text::clip(name, 100) + "'" + std::string(how), false,
+                 routes_->empty() ? "no routes are configured (routes in the config)"
+                                  : "configured routes: " + routes_->names()};
   }
   // Logged under the route whichever way it was called; the attempts name the targets.
   ctx.path.assign("/route/").append(route->name);
@@ -249,8 +270,8 @@ Result<void> Pipeline::enter_named_route(RequestContext& ctx, std::string_view n
   return enter_route(ctx, *route, rest, query, ctx.retry);
 }
 
-boost::asio::awaitable<void> Pipeline::run(RequestContext& ctx, Forwarder& forwarder,
-                                           Downstream& downstream) const {
+boost::asio::awaitable<void> Pipeline::serve(RequestContext& ctx, Forwarder& forwarder,
+                                             Downstream& downstream) const {
   // A request that already failed (malformed, too large...) still gets its ids, its error
   // response and its log record; it just skips routing and the stages' on_request.
   if (!ctx.error) {
@@ -275,7 +296,34 @@ boost::asio::awaitable<void> Pipeline::run(RequestContext& ctx, Forwarder& forwa
       ctx.outcome = Outcome::kClientAbort;
     }
   }
+}
 
+boost::asio::awaitable<void> Pipeline::run(RequestContext& ctx, Forwarder& forwarder,
+                                           Downstream& downstream) const {
+  // A bug that throws must still end the request as one record with every stage's
+  // on_complete (counters in flight, reservations): the response is cut off, not the
+  // bookkeeping.
+  bool threw = false;
+  try {
+    co_await serve(ctx, forwarder, downstream);
+  } catch (const std::exception& e) {
+    threw = true;
+    spdlog::error("request {} failed by exception: {}", ctx.id, e.what());
+  }
+  if (threw) {
+    ctx.error = Error{ErrorCode::kInternal, "internal error", false};
+    ctx.local_response.reset();
+    bool answered = false;
+    if (!ctx.committed) {
+      try {
+        co_await send_local(ctx, downstream);
+        answered = true;
+      } catch (const std::exception&) {
+      }
+    }
+    if (!answered) downstream.abort();
+    ctx.outcome = Outcome::kGatewayError;
+  }
   ctx.finished = std::chrono::steady_clock::now();
   if (ctx.outcome == Outcome::kPending) {
     if (ctx.error) {

@@ -45,6 +45,9 @@ class Pipeline {
   Result<void> route(RequestContext& ctx) const;
 
  private:
+  // run() without the final accounting: routing, stages' on_request, the response.
+  boost::asio::awaitable<void> serve(RequestContext& ctx, Forwarder& forwarder,
+                                     Downstream& downstream) const;
   boost::asio::awaitable<void> send_local(RequestContext& ctx, Downstream& downstream) const;
   // 400 invalid_json for a body declared as JSON that does not parse (server.validate_json).
   Result<void> check_json(const RequestContext& ctx) const;

@@ -177,9 +177,12 @@ Result<RouteStep> read_step(const RequestContext& ctx, const ProviderRegistry& p
   step.provider = providers.find(step.slug);
   if (step.provider == nullptr) {
     std::string known;
-    for (const auto& name : providers.slugs()) known += (known.empty() ? "" : ", ") + name;
-    return invalid(where + ": unknown provider '" + step.slug.substr(0, 100) +
-                   "'; known providers: " + known);
+    for (const auto& name : ProviderRegistry::builtin_slugs()) {
+      known += (known.empty() ? "" : ", ") + name;
+    }
+    return invalid(where + ": unknown provider '" + text::clip(step.slug, 100) +
+                   "'; built-in providers: " + known +
+                   ", or a custom-{name} provider configured on this gateway");
   }
   std::string_view e;
   if (!endpoint || endpoint->get_string().get(e) != simdjson::SUCCESS) {

@@ -71,6 +71,32 @@ bool valid_event_id(std::string_view id) {
   return true;
 }
 
+// RFC 9112 §6.1 and §6.3: a request's Transfer-Encoding must end in `chunked`, or its length
+// is unknowable, and HTTP/1.0 has no transfer codings at all. aigw decodes no other coding
+// (gzip, deflate...) either, so the one accepted value is `chunked`, once. Anything else gets
+// a 400 and the connection closes. Returns the message for the client, or nullopt.
+std::optional<std::string> transfer_encoding_problem(const http::request_header<>& req) {
+  std::string all;
+  std::size_t fields = 0;
+  const auto [first, last] = req.equal_range(http::field::transfer_encoding);
+  for (auto it = first; it != last; ++it) {
+    if (fields++ > 0) all += ", ";
+    all += it->value();
+  }
+  if (fields == 0) return std::nullopt;
+  std::string_view value = all;
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  const std::string shown = all.size() > 64 ? all.substr(0, 64) + "..." : all;
+  if (req.version() < 11) {
+    return "Transfer-Encoding is not allowed in an HTTP/1.0 request (got '" + shown + "')";
+  }
+  if (!beast::iequals(value, "chunked"sv)) {
+    return "unsupported Transfer-Encoding '" + shown + "': only 'chunked' is accepted";
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Session::Session(asio::ip::tcp::socket socket, Worker& worker)
@@ -157,10 +183,23 @@ asio::awaitable<bool> Session::read_request(RequestContext& ctx, bool& body_unre
 
   // The whole request must arrive within request_timeout of its first byte (slowloris).
   deadline_.expires_after(cfg.request_timeout);
-  error_code ec = co_await net::read_header(socket_, buffer_, parser, deadline_);
+  // Unconsumed bytes (an unfinished header, chunk-size line or trailer) count against the
+  // same limit as the header.
+  const std::size_t max_pending = cfg.max_header_bytes;
+  error_code ec = co_await net::read_header(socket_, buffer_, parser, deadline_, max_pending);
   if (!ec) {
     const auto& req = parser.get();
     client_http10_ = req.version() < 11;
+    if (auto framing = transfer_encoding_problem(req)) {
+      // RFC 9112 §6.3: the body's length cannot be determined reliably; reading on would
+      // let the body's bytes run as a next request (smuggling).
+      body_unread = true;
+      close_after_ = true;
+      ctx.request = parser.release();
+      ctx.error = Error{ErrorCode::kBadRequest, std::move(*framing), false};
+      deadline_.expires_never();
+      co_return true;
+    }
     // Clients such as curl hold large bodies back until told to go on (RFC 9110 §10.1.1).
     if (!parser.is_done() &&
         beast::iequals(headers::value_of(req, http::field::expect), "100-continue")) {
@@ -169,7 +208,7 @@ asio::awaitable<bool> Session::read_request(RequestContext& ctx, bool& body_unre
     }
   }
   if (!ec && !parser.is_done())
-    ec = co_await net::read_message(socket_, buffer_, parser, deadline_);
+    ec = co_await net::read_message(socket_, buffer_, parser, deadline_, max_pending);
   deadline_.expires_never();
 
   if (ec) {
@@ -186,7 +225,13 @@ asio::awaitable<bool> Session::read_request(RequestContext& ctx, bool& body_unre
       broken_ = true;
       co_return true;
     }
-    if (ec == http::error::header_limit) {
+    if (ec == http::error::header_limit && parser.is_header_done()) {
+      ctx.error =
+          Error{ErrorCode::kBadRequest,
+                "chunk-size line or trailer section exceeds " +
+                    std::to_string(cfg.max_header_bytes) + " bytes (server.max_header_bytes)",
+                false};
+    } else if (ec == http::error::header_limit) {
       ctx.error = Error{ErrorCode::kHeadersTooLarge,
                         "request headers exceed " + std::to_string(cfg.max_header_bytes) +
                             " bytes (server.max_header_bytes)",

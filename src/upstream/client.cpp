@@ -60,26 +60,34 @@ bool is_stale_connection_error(const error_code& ec) {
          ec == ssl::error::stream_truncated;
 }
 
-Error upstream_error(ErrorCode code, std::string detail) {
-  return Error{code, std::move(detail), true};
+// The upstream's address goes to the operator's log only (Error::internal).
+Error upstream_error(ErrorCode code, std::string detail, std::string internal = {}) {
+  return Error{code, std::move(detail), true, std::move(internal)};
+}
+
+std::string endpoint_of(const UpstreamTarget& target) {
+  return target.host + ":" + std::to_string(target.port);
 }
 
 Error read_error(const error_code& ec, const RequestContext& ctx, const Duration& first_byte) {
-  const std::string& host = ctx.target.host;
+  std::string where = endpoint_of(ctx.target);
   if (ec == beast::error::timeout) {
-    return upstream_error(ErrorCode::kUpstreamTimeout, "provider " + ctx.provider_slug + " (" +
-                                                           host + ") sent no response within " +
-                                                           ms_text(first_byte));
+    return upstream_error(
+        ErrorCode::kUpstreamTimeout,
+        "provider " + ctx.provider_slug + " sent no response within " + ms_text(first_byte),
+        std::move(where));
   }
   if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
       ec != http::error::end_of_stream && ec != http::error::partial_message) {
-    return upstream_error(ErrorCode::kUpstreamProtocol,
-                          "provider " + ctx.provider_slug + " (" + host +
-                              ") sent an invalid HTTP response: " + ec.message());
+    return upstream_error(
+        ErrorCode::kUpstreamProtocol,
+        "provider " + ctx.provider_slug + " sent an invalid HTTP response: " + ec.message(),
+        std::move(where));
   }
-  return upstream_error(ErrorCode::kUpstreamReset,
-                        "provider " + ctx.provider_slug + " (" + host +
-                            ") closed the connection before responding: " + ec.message());
+  return upstream_error(
+      ErrorCode::kUpstreamReset,
+      "provider " + ctx.provider_slug + " closed the connection before responding: " + ec.message(),
+      std::move(where));
 }
 
 }  // namespace
@@ -180,7 +188,8 @@ asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamClient::con
     std::function<void()>& cancel_current) {
   using namespace asio::experimental::awaitable_operators;
   const UpstreamTarget& target = ctx.target;
-  const std::string endpoint = target.host + ":" + std::to_string(target.port);
+  const std::string endpoint = endpoint_of(target);
+  const std::string who = "provider " + ctx.provider_slug;
 
   // An IP literal (a local server, a test) needs no resolver: that saves a hand-off to the
   // resolver thread and back on every new connection.
@@ -204,14 +213,14 @@ asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamClient::con
                   deadline.async_wait(kTuple));
     cancel_current = nullptr;
     if (resolved.index() == 1) {
-      co_return upstream_error(
-          ErrorCode::kUpstreamTimeout,
-          "resolving " + target.host + " timed out after " + ms_text(timeouts.connect));
+      co_return upstream_error(ErrorCode::kUpstreamTimeout,
+                               "resolving " + who + " timed out after " + ms_text(timeouts.connect),
+                               endpoint);
     }
     auto [rec, results] = std::get<0>(std::move(resolved));
     if (rec) {
       co_return upstream_error(ErrorCode::kUpstreamDns,
-                               "resolving " + target.host + " failed: " + rec.message());
+                               "resolving " + who + " failed: " + rec.message(), endpoint);
     }
     for (const auto& entry : results) endpoints.push_back(entry.endpoint());
   }
@@ -244,10 +253,10 @@ asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamClient::con
     if (conn->deadline->expired()) {
       co_return upstream_error(
           ErrorCode::kUpstreamTimeout,
-          "connecting to " + endpoint + " timed out after " + ms_text(timeouts.connect));
+          "connecting to " + who + " timed out after " + ms_text(timeouts.connect), endpoint);
     }
     co_return upstream_error(ErrorCode::kUpstreamConnect,
-                             "connecting to " + endpoint + " failed: " + cec.message());
+                             "connecting to " + who + " failed: " + cec.message(), endpoint);
   }
   lowest.set_option(tcp::no_delay(true));
   // Plain requests are written with one try that does not wait (net::try_write).
@@ -273,7 +282,7 @@ asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamClient::con
       if (verify != X509_V_OK) why = X509_verify_cert_error_string(verify);
       if (conn->deadline->expired()) why = "timed out after " + ms_text(timeouts.tls);
       co_return upstream_error(ErrorCode::kUpstreamTls,
-                               "TLS handshake with " + endpoint + " failed: " + why);
+                               "TLS handshake with " + who + " failed: " + why, endpoint);
     }
   }
   cancel_current = nullptr;
@@ -328,7 +337,8 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
     p.header_limit(static_cast<std::uint32_t>(config_.max_response_header_bytes));
     p.body_limit(boost::none);  // streams are unbounded; memory is bounded by kRelayBuffer
     if (is_head) p.skip(true);
-    const error_code hec = co_await net::read_header(stream, conn.buffer, p, deadline);
+    const error_code hec = co_await net::read_header(stream, conn.buffer, p, deadline,
+                                                     config_.max_response_header_bytes);
     if (hec) {
       co_return Exchange{read_error(hec, ctx, timeouts.first_byte),
                          first && !p.got_some() && is_stale_connection_error(hec), false};
@@ -338,6 +348,15 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
   }
   auto& parser = *parser_slot;
   ctx.upstream_first_byte = std::chrono::steady_clock::now();
+  if (parser.get().result_int() == 101) {
+    // We never ask for an upgrade: what follows a 101 is not HTTP, so the connection can
+    // neither carry this response nor be pooled (its bytes would answer the next request).
+    co_return Exchange{upstream_error(ErrorCode::kUpstreamProtocol,
+                                      "provider " + ctx.provider_slug +
+                                          " answered 101 Switching Protocols to a request that "
+                                          "asked for no upgrade"),
+                       false, false};
+  }
 
   auto& response = parser.get();
   const unsigned status = response.result_int();
@@ -363,7 +382,8 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
     while (!parser.is_done()) {
       response.body().data = conn.relay.get();
       response.body().size = kRelayBuffer;
-      error_code rec = co_await net::read_some(stream, conn.buffer, parser, deadline);
+      error_code rec = co_await net::read_some(stream, conn.buffer, parser, deadline,
+                                               config_.max_response_header_bytes);
       if (rec == http::error::need_buffer) rec = {};
       if (rec || client_gone) co_return Exchange{{}, false, false};
     }
@@ -383,7 +403,8 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
     response.body().data = buffer.data();
     response.body().size = buffer.size();
     deadline.expires_after(timeouts.read);
-    error_code rec = co_await net::read_some(stream, conn.buffer, parser, deadline);
+    error_code rec = co_await net::read_some(stream, conn.buffer, parser, deadline,
+                                             config_.max_response_header_bytes);
     if (rec == http::error::need_buffer) rec = {};
     const std::size_t got = buffer.size() - response.body().size;
     if (got > 0 && !co_await sink.on_body({buffer.data(), got}) &&
@@ -474,7 +495,9 @@ asio::awaitable<Result<void>> UpstreamClient::forward(RequestContext& ctx, Respo
       co_return Result<void>{};
     }
     if (!ex.result && ex.stale && reused && attempt == 0) continue;  // dead pooled connection
-    if (ex.reusable) pool_.put(std::move(conn));
+    // Bytes left over after a complete response were never asked for: they would be read as
+    // the answer to the next request on this connection, so it is closed instead.
+    if (ex.reusable && conn->buffer.size() == 0) pool_.put(std::move(conn));
     co_return ex.result;
   }
 }

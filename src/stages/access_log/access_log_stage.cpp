@@ -1,5 +1,7 @@
 #include "stages/access_log/access_log_stage.hpp"
 
+#include "core/text.hpp"
+
 #include <nlohmann/json.hpp>
 #include <spdlog/async.h>
 #include <spdlog/async_logger.h>
@@ -84,7 +86,15 @@ std::string AccessLogStage::format(const RequestContext& ctx) {
       line["ttfb_ms"] = ms_between(*ctx.upstream_started, *ctx.upstream_first_byte);
     }
   }
-  if (ctx.error) line["error"] = code_name(ctx.error->code);
+  if (ctx.error) {
+    line["error"] = code_name(ctx.error->code);
+    // The operator's view: the client's message with what it leaves out (Error::internal).
+    std::string detail = text::clip(ctx.error->detail, 1024);
+    if (!ctx.error->internal.empty()) {
+      detail += " [" + text::clip(ctx.error->internal, 1024) + "]";
+    }
+    line["error_detail"] = std::move(detail);
+  }
   if (ctx.cache.status != CacheStatus::kNone) line["cache"] = cache_status_name(ctx.cache.status);
   return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
