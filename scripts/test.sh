@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need, builds, and runs every test (unit, integration, SDK drop-in).
-# Usage: scripts/test.sh [--asan] [ctest args...]
+# Usage: scripts/test.sh [--asan|--tsan] [ctest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,16 @@ if [[ "${1:-}" == "--asan" ]]; then
   build_args=(--asan)
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+elif [[ "${1:-}" == "--tsan" ]]; then
+  # ThreadSanitizer over the tests that run threads against each other: workers, the log
+  # writer, the metrics shards, coalescing, limits under bursts, drain and client aborts.
+  # Only the two test binaries (and the aigw binary they start) are built.
+  shift
+  export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 history_size=4"
+  AIGW_TARGETS="aigw_unit_tests aigw_integration_tests" scripts/build.sh --tsan
+  ctest --test-dir build-tsan --output-on-failure --timeout 300 -j 2 \
+    -R "$(grep -v '^#' tests/tsan-subset.txt | paste -sd'|')" "$@"
+  exit 0
 fi
 scripts/build.sh "${build_args[@]}"
 # The SDK drop-in test runs the official npm SDKs pinned in tests/sdk/package-lock.json,

@@ -54,7 +54,14 @@ struct ServerConfig {
   Duration idle_timeout{std::chrono::seconds(75)};     // keep-alive wait for the next request
   Duration drain_timeout{std::chrono::seconds(30)};    // grace period on SIGTERM/SIGINT
   std::size_t max_connections = 10000;                 // per process; excess are refused
-  bool validate_json = true;                           // 400 when a JSON body does not parse
+  // Open connections from one client address; 0 = no limit. At either limit an idle
+  // keep-alive connection (of that address) is closed to make room before a new one is
+  // refused. Behind a load balancer every client shares its address: raise or turn off.
+  std::size_t max_connections_per_address = 256;
+  // A new connection must send the first byte of its first request within this; after a
+  // response, idle_timeout applies instead (docs/security.md).
+  Duration first_request_timeout{std::chrono::seconds(10)};
+  bool validate_json = true;  // 400 when a JSON body does not parse
 };
 
 struct AdminConfig {
@@ -88,6 +95,13 @@ struct UpstreamConfig {
   std::size_t max_steps = 5;  // steps of one universal request (1-20)
 };
 
+// Where the gateway's own credentials may be used (core/path_rules.hpp): a method ("" = GET
+// or POST) and a path pattern.
+struct PathRule {
+  std::string method;
+  std::string pattern;
+};
+
 struct ProviderConfig {
   std::string name;                     // slug: "openai", "custom-mine"
   std::optional<std::string> base_url;  // unset = the adapter's default
@@ -107,6 +121,10 @@ struct ProviderConfig {
   // The header a stored key goes in (lower-case); unset = the provider's own (Authorization:
   // Bearer for custom providers). Written "authorization", the key gets the Bearer scheme.
   std::optional<std::string> key_header;
+  // Methods and paths a request may use this provider with when the credential is the
+  // gateway's (a stored key, a credential in `headers`) or the request carries a virtual key;
+  // unset = path_rules::defaults(), the inference endpoints.
+  std::optional<std::vector<PathRule>> key_paths;
   SourceMark mark;  // where the provider's entry starts
   SourceMark base_url_mark;
   SourceMark keys_mark;
@@ -158,8 +176,12 @@ struct MeteringConfig {
   // metrics, and no include_usage rewrite; requests pass through unmetered.
   bool enabled = true;
   bool include_usage = true;  // default of providers.<name>.include_usage
-  std::string pricing_file;   // resolved path of the price table; "" = none
-  std::string prices_taken;   // the table's `taken:` date, shown in logs and /metrics
+  // cf-aig-custom-cost prices requests (cost logged, budgets charged). Off: the header is
+  // validated but the price table prices the request, so a client cannot lower what a budget
+  // charges it (docs/security.md). keys.<name>.trust_client_cost trusts one key.
+  bool trust_client_cost = false;
+  std::string pricing_file;  // resolved path of the price table; "" = none
+  std::string prices_taken;  // the table's `taken:` date, shown in logs and /metrics
   // "provider/model" → price: the table's entries, then metering.prices over them.
   std::map<std::string, ModelPrice> prices;
 };
@@ -171,6 +193,10 @@ struct MeteringConfig {
 struct AuthConfig {
   bool enabled = false;
   std::vector<std::array<std::uint8_t, 32>> token_sha256;
+  // Lets a credential header in providers.*.headers or a route target's headers load with
+  // auth off: for a deliberately open local setup, where anyone who reaches the gateway may
+  // spend that credential (docs/security.md).
+  bool allow_anonymous_credentials = false;
 };
 
 // A virtual key (`keys.<name>`, docs/auth-and-limits.md): a gateway token of its own with
@@ -184,6 +210,8 @@ struct VirtualKey {
   // Added to every record of its requests, over the client's cf-aig-metadata entries of the
   // same name; values as JSON text (strings keep their quotes), like LogRecord::metadata.
   std::vector<std::pair<std::string, std::string>> metadata;
+  // cf-aig-custom-cost prices this key's requests for budgets (over metering.trust_client_cost).
+  bool trust_client_cost = false;
 };
 
 // One rule of `rate_limits` (docs/auth-and-limits.md). A request is counted against every

@@ -54,6 +54,11 @@ struct LogRecord {
   // (a JSON string keeps its quotes: "\"alice\"", a number "42", a boolean "true").
   std::vector<std::pair<std::string, std::string>> metadata;
   std::string key;  // the virtual key's name (keys.<name>), "" without one
+  // A request sent with cf-aig-collect-log: false, kept for its spend only (tokens, cost,
+  // key, provider, model, time; no path, user agent, metadata, attempts or bodies): budgets
+  // rebuilt from the log at start must not forget it. Left out of /api/logs listings,
+  // counted in /api/usage.
+  bool accounting_only = false;
   std::string user_agent;
   std::string request_content_type;
   std::string response_content_type;

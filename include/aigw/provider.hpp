@@ -71,6 +71,9 @@ class ProviderAdapter {
   // Providers that always report usage in streams (Groq, Mistral, xAI...) say false, so their
   // requests are never rewritten. The config's providers.<name>.include_usage overrides it.
   virtual bool include_usage_supported() const { return false; }
+  // Whether the provider's paths may hold %2F / %5C (refused elsewhere: a proxy or server
+  // that decodes them reads another path). Called by map(), never suspends.
+  virtual bool encoded_slashes_in_path() const noexcept { return false; }
 
  protected:
   // The provider's own mapping, called by map() after the shared checks passed. Returns

@@ -166,6 +166,8 @@ struct RequestContext {
   // The provider whose stream request the metering stage asked for usage (step 0's), so
   // that the router asks its later targets too; null otherwise.
   const Provider* route_usage_provider = nullptr;
+  // A universal request's body as the client sent it (the whole list of steps); "" otherwise.
+  std::string universal_body;
   // Headers the request sets over the provider's configured ones (a step's own headers).
   std::vector<std::string> pinned_headers;
 
@@ -189,6 +191,9 @@ struct RequestContext {
   // The virtual key whose token the request carried; nullptr without one (auth off, or one of
   // auth.tokens). Points into the stage's copy of the config, which outlives every request.
   const VirtualKey* virtual_key = nullptr;
+  // The request carried a valid gateway token. Until then (and always when it was refused)
+  // nothing the client chose beyond bounded ids reaches a metric or the log.
+  bool authenticated = false;
 
   // --- writer = the cache stage (src/stages/cache) ---
   struct Cache {

@@ -4,6 +4,7 @@
 
 #include "config/load.hpp"
 
+#include "core/path_rules.hpp"
 #include "core/sha256.hpp"
 #include "core/text.hpp"
 
@@ -273,10 +274,12 @@ class Loader {
   SourceMark auth_mark_;
   std::size_t auth_tokens_listed_ = 0;
   SourceMark keys_mark_;
-  bool log_path_given_ = false;
-  std::vector<std::pair<SourceMark, std::string>>
-      stored_keys_marks_;  // providers.*.keys  // log.path is in the file (resolved when read)
-  struct KeyRef {          // rate_limits[i].key, budgets[i].key: checked against keys once read
+  bool log_path_given_ = false;  // log.path is in the file (resolved when read)
+  // providers.*.keys
+  std::vector<std::pair<SourceMark, std::string>> stored_keys_marks_;
+  // Credential headers in providers.*.headers and route targets' headers.
+  std::vector<std::pair<SourceMark, std::string>> credential_header_marks_;
+  struct KeyRef {  // rate_limits[i].key, budgets[i].key: checked against keys once read
     std::string path;
     SourceMark mark;
     std::string name;
@@ -528,6 +531,14 @@ void Loader::read(const YAML::Node& root, Config& config) {
             "stored provider keys need auth.enabled: true (without it, anyone who reaches the "
             "gateway spends them)");
     }
+    if (!config.auth.allow_anonymous_credentials) {
+      for (const auto& [mark, path] : credential_header_marks_) {
+        error(mark, path,
+              "a credential in headers needs auth.enabled: true (without it, anyone who "
+              "reaches the gateway spends it); for a deliberately open local setup set "
+              "auth.allow_anonymous_credentials: true");
+      }
+    }
   }
   for (const auto& ref : rule_key_refs_) {
     if (std::none_of(config.keys.begin(), config.keys.end(),
@@ -575,6 +586,10 @@ void Loader::read_server(const Entry& e, ServerConfig& out) {
           {"drain_timeout", [&](const Entry& f) { read_duration(f, out.drain_timeout, true); }},
           {"max_connections",
            [&](const Entry& f) { read_uint(f, out.max_connections, 1, 1'000'000); }},
+          {"max_connections_per_address",
+           [&](const Entry& f) { read_uint(f, out.max_connections_per_address, 0, 1'000'000); }},
+          {"first_request_timeout",
+           [&](const Entry& f) { read_duration(f, out.first_request_timeout, false); }},
           {"validate_json", [&](const Entry& f) { read_bool(f, out.validate_json); }},
       });
 }
@@ -653,68 +668,88 @@ void Loader::read_providers(const Entry& e, std::map<std::string, ProviderConfig
 
 void Loader::read_provider(const Entry& e, ProviderConfig& out) {
   read_fields(
-      e, {
-             {"base_url",
-              [&](const Entry& f) {
-                const auto v = scalar(f, "a URL");
-                if (!v) return;
-                // Only the scheme here; the registry parses the URL (and knows templates).
-                const std::string scheme = lower(v->text.substr(0, 8));
-                if (!scheme.starts_with("http://") && !scheme.starts_with("https://")) {
-                  error(f, "must start with http:// or https:// (got " + quoted(*v) + ")");
-                  return;
-                }
-                out.base_url = v->text;
-                out.base_url_mark = at(f);
-              }},
-             {"ca_file",
-              [&](const Entry& f) {
-                const auto v = scalar(f, "a path");
-                if (!v) return;
-                const auto path = resolve_path(*v);
-                if (!path) {
-                  error(f, "must not be empty");
-                  return;
-                }
-                // Checked now so that --check-config catches it, not the first TLS handshake.
-                std::error_code ec;
-                if (std::filesystem::is_directory(path->text, ec)) {
-                  error(f, "cannot read " + quoted(*path) + ": is a directory");
-                  return;
-                }
-                std::FILE* file = std::fopen(path->text.c_str(), "rb");
-                if (file == nullptr) {
-                  error(f, "cannot read " + quoted(*path) + ": " + std::strerror(errno));
-                  return;
-                }
-                std::fclose(file);
-                out.ca_file = path->text;
-              }},
-             {"tls_verify", [&](const Entry& f) { read_bool(f, out.tls_verify); }},
-             {"headers", [&](const Entry& f) { read_headers(f, out.headers); }},
-             {"connect_timeout",
-              [&](const Entry& f) { read_optional_duration(f, out.connect_timeout); }},
-             {"first_byte_timeout",
-              [&](const Entry& f) { read_optional_duration(f, out.first_byte_timeout); }},
-             {"read_timeout", [&](const Entry& f) { read_optional_duration(f, out.read_timeout); }},
-             {"include_usage",
-              [&](const Entry& f) {
-                bool b = true;
-                read_bool(f, b);
-                out.include_usage = b;
-              }},
-             {"keys", [&](const Entry& f) { read_provider_keys(f, out); }},
-             {"key_header",
-              [&](const Entry& f) {
-                const auto v = scalar(f, "a header name");
-                if (!v) return;
-                if (v->text.empty() || !std::all_of(v->text.begin(), v->text.end(), is_tchar)) {
-                  error(f, "not a valid HTTP header name (got " + quoted(*v) + ")");
-                  return;
-                }
-                out.key_header = lower(v->text);
-              }},
-         });
+      e,
+      {
+          {"base_url",
+           [&](const Entry& f) {
+             const auto v = scalar(f, "a URL");
+             if (!v) return;
+             // Only the scheme here; the registry parses the URL (and knows templates).
+             const std::string scheme = lower(v->text.substr(0, 8));
+             if (!scheme.starts_with("http://") && !scheme.starts_with("https://")) {
+               error(f, "must start with http:// or https:// (got " + quoted(*v) + ")");
+               return;
+             }
+             out.base_url = v->text;
+             out.base_url_mark = at(f);
+           }},
+          {"ca_file",
+           [&](const Entry& f) {
+             const auto v = scalar(f, "a path");
+             if (!v) return;
+             const auto path = resolve_path(*v);
+             if (!path) {
+               error(f, "must not be empty");
+               return;
+             }
+             // Checked now so that --check-config catches it, not the first TLS handshake.
+             std::error_code ec;
+             if (std::filesystem::is_directory(path->text, ec)) {
+               error(f, "cannot read " + quoted(*path) + ": is a directory");
+               return;
+             }
+             std::FILE* file = std::fopen(path->text.c_str(), "rb");
+             if (file == nullptr) {
+               error(f, "cannot read " + quoted(*path) + ": " + std::strerror(errno));
+               return;
+             }
+             std::fclose(file);
+             out.ca_file = path->text;
+           }},
+          {"tls_verify", [&](const Entry& f) { read_bool(f, out.tls_verify); }},
+          {"headers", [&](const Entry& f) { read_headers(f, out.headers); }},
+          {"connect_timeout",
+           [&](const Entry& f) { read_optional_duration(f, out.connect_timeout); }},
+          {"first_byte_timeout",
+           [&](const Entry& f) { read_optional_duration(f, out.first_byte_timeout); }},
+          {"read_timeout", [&](const Entry& f) { read_optional_duration(f, out.read_timeout); }},
+          {"include_usage",
+           [&](const Entry& f) {
+             bool b = true;
+             read_bool(f, b);
+             out.include_usage = b;
+           }},
+          {"keys", [&](const Entry& f) { read_provider_keys(f, out); }},
+          {"key_paths",
+           [&](const Entry& f) {
+             if (!f.value.IsSequence()) {
+               error(f, "expected a list such as [\"POST **/chat/completions\"]");
+               return;
+             }
+             auto& rules = out.key_paths.emplace();
+             for (std::size_t i = 0; i < f.value.size(); ++i) {
+               const Entry item{YAML::Node(), f.value[i], f.path + "[" + std::to_string(i) + "]"};
+               const auto v = scalar(item, "a method and path pattern");
+               if (!v) continue;
+               std::string why;
+               if (auto rule = path_rules::parse(v->text, why)) {
+                 rules.push_back(std::move(*rule));
+               } else {
+                 error(item, why + " (got " + quoted(*v) + ")");
+               }
+             }
+           }},
+          {"key_header",
+           [&](const Entry& f) {
+             const auto v = scalar(f, "a header name");
+             if (!v) return;
+             if (v->text.empty() || !std::all_of(v->text.begin(), v->text.end(), is_tchar)) {
+               error(f, "not a valid HTTP header name (got " + quoted(*v) + ")");
+               return;
+             }
+             out.key_header = lower(v->text);
+           }},
+      });
 }
 
 // alias: ${ENV_VAR}, one entry per stored key. A key is never written in the file: the file
@@ -766,6 +801,13 @@ void Loader::read_headers(const Entry& e, std::vector<std::pair<std::string, Sec
     if (v->text.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
       error(h, "value must not contain CR, LF or NUL");
       return;
+    }
+    // A provider's credential in its headers is checked against auth.enabled once the
+    // whole file is read, like stored keys.
+    const std::string lname = lower(name);
+    if (lname == "authorization" || lname == "x-api-key" || lname == "api-key" ||
+        lname == "x-goog-api-key" || lname == "proxy-authorization") {
+      credential_header_marks_.emplace_back(mark_of(h.key.Mark()), h.path);
     }
     out.emplace_back(name, Secret(v->text, v->secret));
   });
@@ -1194,6 +1236,8 @@ void Loader::read_auth(const Entry& e, AuthConfig& out) {
   read_fields(
       e, {
              {"enabled", [&](const Entry& f) { read_bool(f, out.enabled); }},
+             {"allow_anonymous_credentials",
+              [&](const Entry& f) { read_bool(f, out.allow_anonymous_credentials); }},
              {"tokens",
               [&](const Entry& f) {
                 if (!f.value.IsSequence()) {
@@ -1278,28 +1322,30 @@ void Loader::read_keys(const Entry& e, std::vector<VirtualKey>& out) {
     }
     bool has_token = false;
     SourceMark token_mark;
-    read_fields(k, {
-                       {"token",
-                        [&](const Entry& f) {
-                          has_token = true;
-                          token_mark = at(f);
-                          if (auto d = token_digest(f)) key.token_sha256 = *d;
-                        }},
-                       {"providers", [&](const Entry& f) { names(f, key.providers, true); }},
-                       {"models", [&](const Entry& f) { names(f, key.models, false); }},
-                       {"metadata",
-                        [&](const Entry& f) {
-                          for_each_entry(f, false, "duplicate metadata key", [&](const Entry& m) {
-                            const auto v = scalar(m, "a string");
-                            if (!v) return;
-                            // Kept as a JSON string, as cf-aig-metadata values are logged.
-                            key.metadata.emplace_back(
-                                m.key.Scalar(),
-                                nlohmann::json(v->text).dump(
-                                    -1, ' ', false, nlohmann::json::error_handler_t::replace));
-                          });
-                        }},
-                   });
+    read_fields(
+        k, {
+               {"token",
+                [&](const Entry& f) {
+                  has_token = true;
+                  token_mark = at(f);
+                  if (auto d = token_digest(f)) key.token_sha256 = *d;
+                }},
+               {"providers", [&](const Entry& f) { names(f, key.providers, true); }},
+               {"models", [&](const Entry& f) { names(f, key.models, false); }},
+               {"trust_client_cost", [&](const Entry& f) { read_bool(f, key.trust_client_cost); }},
+               {"metadata",
+                [&](const Entry& f) {
+                  for_each_entry(f, false, "duplicate metadata key", [&](const Entry& m) {
+                    const auto v = scalar(m, "a string");
+                    if (!v) return;
+                    // Kept as a JSON string, as cf-aig-metadata values are logged.
+                    key.metadata.emplace_back(
+                        m.key.Scalar(),
+                        nlohmann::json(v->text).dump(-1, ' ', false,
+                                                     nlohmann::json::error_handler_t::replace));
+                  });
+                }},
+           });
     if (!has_token) error(at(k), k.path + ".token", "a key needs a token");
     for (const auto& other : out) {
       if (has_token && other.token_sha256 == key.token_sha256) {
@@ -1311,27 +1357,29 @@ void Loader::read_keys(const Entry& e, std::vector<VirtualKey>& out) {
 }
 
 void Loader::read_metering(const Entry& e, MeteringConfig& out) {
-  read_fields(e, {
-                     {"enabled", [&](const Entry& f) { read_bool(f, out.enabled); }},
-                     {"include_usage", [&](const Entry& f) { read_bool(f, out.include_usage); }},
-                     {"pricing_file",
-                      [&](const Entry& f) {
-                        const auto v = scalar(f, "a path");
-                        if (!v) return;
-                        if (v->text.empty()) {  // "" turns the table off
-                          pricing_file_mark_ = at(f);
-                          out.pricing_file = "-";
-                          return;
-                        }
-                        const auto path = resolve_path(*v);
-                        if (path) {
-                          out.pricing_file = path->text;
-                          pricing_file_mark_ = at(f);
-                        }
-                      }},
-                     // Read into a side map: they apply over the file's, which is read later.
-                     {"prices", [&](const Entry& f) { read_prices(f, inline_prices_); }},
-                 });
+  read_fields(
+      e, {
+             {"enabled", [&](const Entry& f) { read_bool(f, out.enabled); }},
+             {"include_usage", [&](const Entry& f) { read_bool(f, out.include_usage); }},
+             {"trust_client_cost", [&](const Entry& f) { read_bool(f, out.trust_client_cost); }},
+             {"pricing_file",
+              [&](const Entry& f) {
+                const auto v = scalar(f, "a path");
+                if (!v) return;
+                if (v->text.empty()) {  // "" turns the table off
+                  pricing_file_mark_ = at(f);
+                  out.pricing_file = "-";
+                  return;
+                }
+                const auto path = resolve_path(*v);
+                if (path) {
+                  out.pricing_file = path->text;
+                  pricing_file_mark_ = at(f);
+                }
+              }},
+             // Read into a side map: they apply over the file's, which is read later.
+             {"prices", [&](const Entry& f) { read_prices(f, inline_prices_); }},
+         });
 }
 
 void Loader::read_price_table(const YAML::Node& root, MeteringConfig& out) {

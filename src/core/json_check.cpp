@@ -2,11 +2,15 @@
 
 #include "core/text.hpp"
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace aigw::json {
 namespace {
@@ -43,6 +47,7 @@ class Nesting {
     return depth_ > inline_.size() ? static_cast<Byte>(spill_.back()) : inline_[depth_ - 1];
   }
   bool empty() const noexcept { return depth_ == 0; }
+  std::size_t depth() const noexcept { return depth_; }
 
  private:
   std::array<Byte, 64> inline_{};
@@ -52,8 +57,10 @@ class Nesting {
 
 class Scanner {
  public:
-  explicit Scanner(std::string_view text) noexcept
-      : p_(reinterpret_cast<const Byte*>(text.data())), end_(p_ + text.size()) {}
+  // `keys`: when set, receives the raw text (between the quotes) of every key of the
+  // top-level object.
+  explicit Scanner(std::string_view text, std::vector<std::string_view>* keys = nullptr) noexcept
+      : p_(reinterpret_cast<const Byte*>(text.data())), end_(p_ + text.size()), keys_(keys) {}
 
   bool run() {
     if (end_ - p_ >= 3 && p_[0] == 0xEF && p_[1] == 0xBB && p_[2] == 0xBF) p_ += 3;
@@ -81,13 +88,19 @@ class Scanner {
             next = Next::kAfterValue;
           }
           break;
-        case Next::kKey:
+        case Next::kKey: {
+          const Byte* key = p_;
           if (p_ == end_ || *p_ != '"' || !string()) return false;
+          if (keys_ != nullptr && open.depth() == 1) {
+            keys_->emplace_back(reinterpret_cast<const char*>(key) + 1,
+                                static_cast<std::size_t>(p_ - key) - 2);
+          }
           skip_whitespace();
           if (p_ == end_ || *p_ != ':') return false;
           ++p_;
           next = Next::kValue;
           break;
+        }
         case Next::kAfterValue:
           if (open.empty()) return p_ == end_;
           if (p_ == end_) return false;
@@ -283,6 +296,7 @@ class Scanner {
 
   const Byte* p_;
   const Byte* end_;
+  std::vector<std::string_view>* keys_;
 };
 
 }  // namespace
@@ -293,6 +307,50 @@ bool valid(std::string_view text) noexcept {
   } catch (...) {  // only an allocation failure past 64 levels of nesting
     return false;
   }
+}
+
+Checked check(std::string_view text) {
+  Checked out;
+  std::vector<std::string_view> keys;
+  keys.reserve(8);
+  try {
+    out.valid = Scanner(text, &keys).run();
+  } catch (...) {
+    return out;
+  }
+  if (!out.valid || keys.size() < 2) return out;
+  const auto first_duplicate = [&](const auto& names) {
+    // Top-level objects usually have a handful of keys: comparing each pair costs less than
+    // sorting. A client may send millions, though: then sorted, O(n log n).
+    if (names.size() <= 16) {
+      for (std::size_t i = 1; i < names.size(); ++i) {
+        for (std::size_t j = 0; j < i; ++j) {
+          if (names[i] == names[j]) {
+            out.duplicate_key = std::string(names[i]);
+            return;
+          }
+        }
+      }
+      return;
+    }
+    std::vector<std::string_view> sorted(names.begin(), names.end());
+    std::sort(sorted.begin(), sorted.end());
+    const auto twice = std::adjacent_find(sorted.begin(), sorted.end());
+    if (twice != sorted.end()) out.duplicate_key = std::string(*twice);
+  };
+  if (std::none_of(keys.begin(), keys.end(),
+                   [](std::string_view k) { return k.find('\\') != std::string_view::npos; })) {
+    first_duplicate(keys);
+    return out;
+  }
+  // A key written with escapes ("mo\u0064el") is compared by what it means.
+  std::vector<std::string> decoded;
+  decoded.reserve(keys.size());
+  for (const std::string_view key : keys) {
+    decoded.push_back(nlohmann::json::parse("\"" + std::string(key) + "\"").get<std::string>());
+  }
+  first_duplicate(decoded);
+  return out;
 }
 
 }  // namespace aigw::json

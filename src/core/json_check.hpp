@@ -13,10 +13,20 @@
 // whitespace around the value. One difference from nlohmann: a number outside the range of
 // a double (1e400) is valid JSON here, as the grammar says; nlohmann rejects it.
 
+#include <string>
 #include <string_view>
 
 namespace aigw::json {
 
 bool valid(std::string_view text) noexcept;
+
+// valid(), and a key the top-level object has more than once (compared after unescaping),
+// or "" when none does. Two "model" members are read as the last by some parsers and as the
+// first by others: the gateway would check one model and the provider use another.
+struct Checked {
+  bool valid = false;
+  std::string duplicate_key;
+};
+Checked check(std::string_view text);
 
 }  // namespace aigw::json

@@ -176,6 +176,10 @@ Result<void> Pipeline::route(RequestContext& ctx) const {
     auto steps = parse_universal(ctx, *providers_, ctx.retry, config_->upstream.max_steps);
     if (!steps) return steps.error();
     ctx.steps = std::move(*steps);
+    // The whole step list is what the client asked for: the cache keys on it, never on the
+    // step that happens to answer (which would serve another step's answer to a plain
+    // request equal to step 0).
+    ctx.universal_body = std::move(ctx.request.body());
     enter_step(ctx, 0);
     return {};
   }
@@ -242,14 +246,27 @@ Result<void> Pipeline::route(RequestContext& ctx) const {
 }
 
 Result<void> Pipeline::check_json(const RequestContext& ctx) const {
-  if (config_->server.validate_json && !ctx.request.body().empty()) {
-    const auto content_type = headers::value_of(ctx.request, http::field::content_type);
-    if (is_json_content_type(content_type) && !json::valid(ctx.request.body())) {
-      return Error{
-          ErrorCode::kInvalidJson,
-          "request body is not valid JSON (Content-Type: " + std::string(content_type) + ")",
-          false};
-    }
+  const std::string& body = ctx.request.body();
+  if (body.empty()) return {};
+  const auto content_type = headers::value_of(ctx.request, http::field::content_type);
+  const bool declared = is_json_content_type(content_type);
+  // A JSON object is read by the gateway (model, stream, max_tokens) whatever its declared
+  // type, so its keys are checked for duplicates whenever it looks like one.
+  const auto first = body.find_first_not_of(" \t\r\n");
+  const bool object = first != std::string::npos && body[first] == '{';
+  if (!object && !(declared && config_->server.validate_json)) return {};
+  const json::Checked checked = json::check(body);
+  if (!checked.valid && declared && config_->server.validate_json) {
+    return Error{
+        ErrorCode::kInvalidJson,
+        "request body is not valid JSON (Content-Type: " + text::clip(content_type, 100) + ")",
+        false};
+  }
+  if (!checked.duplicate_key.empty()) {
+    return Error{ErrorCode::kInvalidJson,
+                 "request body has the key '" + text::clip(checked.duplicate_key, 100) +
+                     "' more than once; send each key once",
+                 false};
   }
   return {};
 }

@@ -3,6 +3,7 @@
 #include "core/text.hpp"
 #include "router/router.hpp"
 #include "router/routes.hpp"
+#include "stages/byok/byok_stage.hpp"
 #include "upstream/providers/usage/include_usage.hpp"
 #include "upstream/providers/usage/json_dom.hpp"
 
@@ -290,6 +291,21 @@ Result<std::vector<RouteStep>> parse_universal(const RequestContext& ctx,
         return;
       }
       steps.push_back(std::move(*step));
+    }
+    // The rule named routes follow: a request whose steps go to more than one provider sends
+    // no step the client's own credential headers (one provider's key must not reach
+    // another); each step brings its own in `headers`, or a stored key is used.
+    const bool one_provider = std::all_of(steps.begin(), steps.end(), [&](const RouteStep& s) {
+      return s.provider == steps.front().provider;
+    });
+    if (!one_provider) {
+      for (RouteStep& s : steps) {
+        for (const std::string_view name : kClientCredentials) {
+          if (std::find(s.pinned.begin(), s.pinned.end(), name) == s.pinned.end()) {
+            s.request.erase(name);
+          }
+        }
+      }
     }
     out = std::move(steps);
   });

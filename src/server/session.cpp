@@ -99,8 +99,9 @@ std::optional<std::string> transfer_encoding_problem(const http::request_header<
 
 }  // namespace
 
-Session::Session(asio::ip::tcp::socket socket, Worker& worker)
+Session::Session(asio::ip::tcp::socket socket, std::string address, Worker& worker)
     : socket_(std::move(socket)),
+      address_(std::move(address)),
       deadline_(
           socket_, net::Deadline::OnExpiry::kCancel,
           std::min(worker.config().server.request_timeout, worker.config().server.idle_timeout)),
@@ -118,6 +119,7 @@ Session::~Session() {
 
 void Session::close_if_idle() noexcept {
   if (idle_) {
+    idle_ = false;  // closing: not chosen again to make room
     error_code ignored;
     socket_.cancel(ignored);
   }
@@ -132,9 +134,7 @@ void Session::force_close() noexcept {
 asio::awaitable<void> Session::run() {
   const ServerConfig& cfg = worker_.config().server;
   error_code ignored;
-  const auto remote = socket_.remote_endpoint(ignored);
-  const std::string client_ip = ignored ? std::string() : remote.address().to_string();
-
+  bool first = true;
   while (!broken_ && !close_after_) {
     // Wait for the first byte of the next request under the idle deadline; an idle
     // connection that times out (or is closed by a drain) is closed silently, like nginx.
@@ -143,7 +143,9 @@ asio::awaitable<void> Session::run() {
       // After the yield: a drain that began during it found this session not yet idle.
       if (worker_.draining()) break;
       idle_ = true;
-      deadline_.expires_after(cfg.idle_timeout);
+      // A connection that never sent anything is held for the shorter first_request_timeout:
+      // idle sockets opened in bulk would otherwise hold their slots for the whole idle_timeout.
+      deadline_.expires_after(first ? cfg.first_request_timeout : cfg.idle_timeout);
       auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(4096), kTuple);
       idle_ = false;
       if (ec) break;
@@ -155,7 +157,8 @@ asio::awaitable<void> Session::run() {
     ctx.started_wall = std::chrono::system_clock::now();
     ctx.id = make_uuid_v7();
     ctx.event_id = ctx.id;
-    ctx.client_ip = client_ip;
+    ctx.client_ip = address_;
+    first = false;
 
     bool body_unread = false;
     if (!co_await read_request(ctx, body_unread)) break;  // client vanished mid-request

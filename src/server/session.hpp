@@ -21,13 +21,17 @@ struct RequestContext;
 
 class Session final : public Downstream {
  public:
-  Session(boost::asio::ip::tcp::socket socket, Worker& worker);
+  // `address`: the client's IP address as text ("" when unknown).
+  Session(boost::asio::ip::tcp::socket socket, std::string address, Worker& worker);
   ~Session() override;
 
   // Serves requests until the connection closes. Suspends.
   boost::asio::awaitable<void> run();
-  // Drain: closes the connection now if it is waiting for a next request.
+  // Drain, or room for a new connection: closes the connection now if it is waiting for a
+  // (next) request.
   void close_if_idle() noexcept;
+  bool idle() const noexcept { return idle_; }
+  const std::string& address() const noexcept { return address_; }
   // End of the drain grace period: closes the connection whatever it is doing.
   void force_close() noexcept;
 
@@ -61,6 +65,7 @@ class Session final : public Downstream {
   boost::asio::awaitable<void> linger_close();
 
   boost::asio::ip::tcp::socket socket_;
+  std::string address_;
   // Idle, request-read and write deadlines. Expiry cancels rather than closes: a slow client
   // must still receive its 408.
   net::Deadline deadline_;

@@ -68,6 +68,7 @@ void Worker::start() {
 
 asio::awaitable<void> Worker::accept_loop() {
   const std::size_t max_connections = config_->server.max_connections;
+  const std::size_t per_address = config_->server.max_connections_per_address;
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
     if (ec) {
@@ -78,26 +79,65 @@ asio::awaitable<void> Worker::accept_loop() {
       co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
-    if (state_.connections.load(std::memory_order_relaxed) >= max_connections) {
-      continue;  // over server.max_connections: the socket closes as it goes out of scope
-    }
     boost::system::error_code ignored;
+    const auto remote = socket.remote_endpoint(ignored);
+    std::string address = ignored ? std::string() : remote.address().to_string();
+    const bool over_total = state_.connections.load(std::memory_order_relaxed) >= max_connections;
+    const bool over_address =
+        per_address != 0 && !address.empty() && state_.connections_from(address) >= per_address;
+    // One client holding every slot with idle sockets must not lock others out: an idle
+    // connection makes room first (of the same address, at the per-address limit); only
+    // when none is idle is the new one refused (closed as it goes out of scope).
+    if ((over_total || over_address) && !close_oldest_idle(over_address ? &address : nullptr)) {
+      state_.refused.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
     socket.set_option(tcp::no_delay(true), ignored);
-    asio::co_spawn(io_, serve(std::make_unique<Session>(std::move(socket), *this)), asio::detached);
+    asio::co_spawn(io_,
+                   serve(std::make_unique<Session>(std::move(socket), std::move(address), *this)),
+                   asio::detached);
   }
+}
+
+std::size_t ServerState::connections_from(const std::string& address) {
+  std::lock_guard lock(per_address_mutex);
+  const auto it = per_address.find(address);
+  return it == per_address.end() ? 0 : it->second;
 }
 
 std::list<Session*>::iterator Worker::add_session(Session* session) {
   active_.fetch_add(1);
   state_.connections.fetch_add(1, std::memory_order_relaxed);
+  if (!session->address().empty()) {
+    std::lock_guard lock(state_.per_address_mutex);
+    ++state_.per_address[session->address()];
+  }
   sessions_.push_front(session);
   return sessions_.begin();
 }
 
 void Worker::remove_session(std::list<Session*>::iterator it) {
+  if (const std::string& address = (*it)->address(); !address.empty()) {
+    std::lock_guard lock(state_.per_address_mutex);
+    if (auto found = state_.per_address.find(address);
+        found != state_.per_address.end() && --found->second == 0) {
+      state_.per_address.erase(found);
+    }
+  }
   sessions_.erase(it);
   state_.connections.fetch_sub(1, std::memory_order_relaxed);
   active_.fetch_sub(1);
+}
+
+bool Worker::close_oldest_idle(const std::string* address) {
+  // sessions_ is newest first: the oldest idle connection has waited longest for a request.
+  for (auto it = sessions_.rbegin(); it != sessions_.rend(); ++it) {
+    Session& s = **it;
+    if (!s.idle() || (address != nullptr && s.address() != *address)) continue;
+    s.close_if_idle();
+    return true;
+  }
+  return false;
 }
 
 void Worker::defer_watch(Session& session) {

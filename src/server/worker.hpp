@@ -19,7 +19,10 @@
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <unordered_map>
 
 namespace aigw {
 
@@ -27,6 +30,12 @@ namespace aigw {
 struct ServerState {
   std::atomic<bool> draining{false};
   std::atomic<std::size_t> connections{0};  // open client connections, all workers
+  std::atomic<std::uint64_t> refused{0};    // connections closed at accept (limits)
+  // Open connections per client address (server.max_connections_per_address), all workers:
+  // taken at accept and at close only, never per request.
+  std::mutex per_address_mutex;
+  std::unordered_map<std::string, std::size_t> per_address;
+  std::size_t connections_from(const std::string& address);
 };
 
 class Worker {
@@ -71,6 +80,9 @@ class Worker {
 
  private:
   boost::asio::awaitable<void> accept_loop();
+  // At a connection limit: closes this worker's oldest idle connection (from `address`, when
+  // given) to make room. False when there is none: the new connection is refused.
+  bool close_oldest_idle(const std::string* address);
   void arm_watch_timer();
   void arm_due_watches();
 

@@ -157,7 +157,8 @@ Result<LogPage> LogStore::query(const LogQuery& q) const {
   const bool newest_first = q.order == LogOrder::kNewestFirst;
 
   std::string sql = "SELECT ";
-  sql.append(kListColumns).append(" FROM logs WHERE 1");
+  // Records kept for their spend only (cf-aig-collect-log: false) are not listed.
+  sql.append(kListColumns).append(" FROM logs WHERE logs.accounting_only = 0");
   std::vector<Param> params;
   add_range_filters(q.from, q.to, q.provider, q.model, q.key, sql, params);
   if (q.status_code) {
@@ -220,7 +221,10 @@ Result<LogPage> LogStore::query(const LogQuery& q) const {
 
 Result<std::optional<LogRecord>> LogStore::get(std::string_view id) const {
   std::string sql = "SELECT ";
-  sql.append(kListColumns).append(", ").append(kBodyColumns).append(" FROM logs WHERE id = ?1");
+  sql.append(kListColumns)
+      .append(", ")
+      .append(kBodyColumns)
+      .append(" FROM logs WHERE id = ?1 AND accounting_only = 0");
   std::lock_guard lock(reader_mutex_);
   auto stmt = reader_.prepare(sql);
   if (!stmt) return stmt.error();

@@ -46,6 +46,7 @@ enum Column : int {
   kResponseSize,
   kAttempts,
   kKeyName,
+  kAccountingOnly,
   kRequestBody,
   kResponseBody,
   kColumnCount,
@@ -179,6 +180,7 @@ void bind_record(Statement& insert, const LogRecord& record, const EncodedRecord
   insert.bind(kResponseSize + 1, uint(record.response_size));
   insert.bind_text(kAttempts + 1, encoded.attempts_json);
   insert.bind_text(kKeyName + 1, record.key);
+  insert.bind(kAccountingOnly + 1, flag(record.accounting_only));
   // Bodies as blobs: a payload need not be UTF-8 (multipart audio, a truncated stream), and a
   // blob keeps its bytes exactly.
   if (record.request_body) {
@@ -241,6 +243,7 @@ LogRecord read_record(const Statement& row, bool with_bodies) {
     }
   }
   r.key = row.text(kKeyName);
+  r.accounting_only = row.int64(kAccountingOnly) != 0;
   if (with_bodies) {
     r.request_body = row.optional_blob(kRequestBody);
     r.response_body = row.optional_blob(kResponseBody);

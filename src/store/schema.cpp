@@ -68,6 +68,7 @@ CREATE TABLE logs (
   response_size INTEGER NOT NULL,
   attempts TEXT NOT NULL,
   key_name TEXT NOT NULL DEFAULT '',
+  accounting_only INTEGER NOT NULL DEFAULT 0,
   request_body BLOB,
   response_body BLOB
 );
@@ -79,7 +80,7 @@ CREATE TABLE log_metadata (
   PRIMARY KEY (log_id, key)
 ) WITHOUT ROWID;
 CREATE INDEX log_metadata_key_value ON log_metadata (key, value);
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;
 )sql";
 
 // Each migration takes a file from the version before it to the next one, in the same
@@ -98,8 +99,13 @@ PRAGMA user_version = 2;
 ALTER TABLE logs ADD COLUMN key_name TEXT NOT NULL DEFAULT '';
 PRAGMA user_version = 3;
 )sql",
+    // 3 -> 4: records kept for their spend only (cf-aig-collect-log: false, LogRecord).
+    R"sql(
+ALTER TABLE logs ADD COLUMN accounting_only INTEGER NOT NULL DEFAULT 0;
+PRAGMA user_version = 4;
+)sql",
 };
-static_assert(kSchemaVersion == 3 && std::size(kMigrations) == kSchemaVersion - 1);
+static_assert(kSchemaVersion == 4 && std::size(kMigrations) == kSchemaVersion - 1);
 
 constexpr const char* kWriterPragmas =
     // Durability. In WAL mode a COMMIT appends the transaction's pages to the -wal file with

@@ -197,6 +197,66 @@ TEST(Budgets, SpendSurvivesARestart) {
   EXPECT_EQ(second.fake.requests(), 1);
 }
 
+// cf-aig-custom-cost cannot lower what a budget charges unless the operator trusts client
+// prices (issue 15, finding 3): before, 20 of 20 requests of a spent key went through with
+// {"per_token_in":0,"per_token_out":0}, and unpriced: refuse let them in too.
+TEST(Budgets, AClientsZeroPricesDoNotGetPastASpentBudget) {
+  Fixture f(kTwoThousandths, reports(3, 300));
+  const Headers zero = {{"cf-aig-custom-cost", R"({"per_token_in":0,"per_token_out":0})"}};
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(f.post(chat(300), zero).status, 200u) << i;
+  for (int i = 0; i < 5; ++i) {
+    expect_budget_429(f.post(chat(300), zero), "budget 'spend' exceeded: $0.002 per 1h");
+  }
+  EXPECT_EQ(f.fake.requests(), 3);
+
+  Fixture refuse(R"(
+budgets:
+  - name: strict
+    limit_usd: 1
+    window: month
+    unpriced: refuse
+)",
+                 reports(3, 300));
+  EXPECT_EQ(refuse.post(chat(300, "mystery-model"), zero).status, 403u);
+  EXPECT_EQ(refuse.fake.requests(), 0);
+}
+
+// A key the operator trusts prices its own requests, budgets included.
+TEST(Budgets, ATrustedKeysPricesAreCharged) {
+  Fixture f(R"(
+auth:
+  enabled: true
+keys:
+  batch:
+    token: ${A_TOKEN}
+    trust_client_cost: true
+budgets:
+  - name: spend
+    limit_usd: 0.002
+    window: 1h
+)",
+            reports(3, 300));
+  const Headers as_batch = {{"cf-aig-authorization", "Bearer tok-a"},
+                            {"cf-aig-custom-cost", R"({"per_token_in":0,"per_token_out":0})"}};
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(f.post(chat(300), as_batch).status, 200u) << i;
+}
+
+// cf-aig-collect-log: false keeps a request out of the log, not out of the budget rebuilt at
+// start (issue 15, finding 12).
+TEST(Budgets, SpendOfUnloggedRequestsSurvivesARestart) {
+  std::string db;
+  {
+    Fixture first(kTwoThousandths, reports(3, 300));
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(first.post(chat(300), {{"cf-aig-collect-log", "false"}}).status, 200u);
+    }
+    db = first.db_path;
+  }
+  Fixture second(kTwoThousandths, reports(3, 300), db);
+  expect_budget_429(second.post(chat(300)), "budget 'spend' exceeded: $0.002 per 1h");
+  EXPECT_EQ(second.fake.requests(), 0);
+}
+
 TEST(Budgets, PerKeySpendSurvivesARestart) {
   const std::string yaml = R"(
 auth:

@@ -3,6 +3,7 @@
 
 #include "aigw/ids.hpp"
 
+#include "support/error_body.hpp"
 #include "support/fake_provider.hpp"
 #include "support/gateway.hpp"
 #include "support/http_client.hpp"
@@ -19,41 +20,6 @@ using namespace std::chrono_literals;
 using Json = nlohmann::json;
 
 constexpr const char* kChatBody = R"({"model":"m","messages":[]})";
-
-// Parses an error body and checks its shape; returns the error object.
-Json error_of(const HttpResponse& res) {
-  Json body = Json::parse(res.body);
-  EXPECT_TRUE(body.contains("error")) << res.body;
-  EXPECT_EQ(res.header("content-type"), "application/json");
-  EXPECT_TRUE(is_uuid_v7(res.header("cf-aig-log-id")));
-  EXPECT_EQ(res.header("cf-aig-request-id"), res.header("cf-aig-log-id"));
-  return body["error"];
-}
-
-// Parses the status line and body out of a raw HTTP response.
-HttpResponse parse_raw(const std::string& raw) {
-  HttpResponse out;
-  EXPECT_EQ(raw.rfind("HTTP/1.1 ", 0), 0u) << raw;
-  if (raw.size() > 12) out.status = static_cast<unsigned>(std::stoi(raw.substr(9, 3)));
-  const auto split = raw.find("\r\n\r\n");
-  if (split != std::string::npos) {
-    out.body = raw.substr(split + 4);
-    std::string head = raw.substr(0, split);
-    std::size_t pos = head.find("\r\n");
-    while (pos != std::string::npos) {
-      const auto next = head.find("\r\n", pos + 2);
-      std::string line = head.substr(pos + 2, next - pos - 2);
-      const auto colon = line.find(':');
-      if (colon != std::string::npos) {
-        std::string name = line.substr(0, colon);
-        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        out.headers[name] = line.substr(colon + 2);
-      }
-      pos = next;
-    }
-  }
-  return out;
-}
 
 class GatewayErrors : public ::testing::Test {
  protected:

@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sqlite3.h>
 #include <sstream>
 #include <thread>
 
@@ -215,11 +216,29 @@ TEST(Metering, UnpricedModelsHaveNoCostNeverZero) {
             std::string::npos);
 }
 
-TEST(Metering, CustomCostPricesTheRequestInsteadOfTheTable) {
+// Untrusted (the default), a client's prices are validated and ignored: the table prices the
+// request, so a client cannot make a budget charge it nothing (issue 15, finding 3).
+TEST(Metering, CustomCostIsIgnoredUnlessTheOperatorTrustsClientPrices) {
   Fixture f([](const FakeRequest& req, Exchange& ex) -> asio::awaitable<void> {
     EXPECT_FALSE(req.has("cf-aig-custom-cost"));  // consumed, never forwarded
     co_await ex.respond(200, completion("gpt-4o-mini"), json_headers());
   });
+  const auto res =
+      f.post(kChat, with(kJson, "cf-aig-custom-cost", R"({"per_token_in":0,"per_token_out":0})"));
+  ASSERT_EQ(res.status, 200u);
+  const json r = f.record(res.header("cf-aig-log-id"));
+  EXPECT_EQ(r["custom_cost"], false);
+  // The table's price: 800 uncached and 200 cached input tokens, 100 output.
+  EXPECT_NEAR(r["cost"].get<double>(), 800 * 0.15e-6 + 200 * 0.075e-6 + 100 * 0.60e-6, 1e-12);
+}
+
+TEST(Metering, CustomCostPricesTheRequestWhenTrusted) {
+  Fixture f(
+      [](const FakeRequest& req, Exchange& ex) -> asio::awaitable<void> {
+        EXPECT_FALSE(req.has("cf-aig-custom-cost"));  // consumed, never forwarded
+        co_await ex.respond(200, completion("gpt-4o-mini"), json_headers());
+      },
+      [](Config& c) { c.metering.trust_client_cost = true; });
   const auto res = f.post(kChat, with(kJson, "cf-aig-custom-cost",
                                       R"({"per_token_in":0.000001,"per_token_out":0.00001})"));
   ASSERT_EQ(res.status, 200u);
@@ -289,6 +308,30 @@ TEST(Metering, BodiesAreStoredOnlyWhenPayloadLoggingIsOn) {
   const auto after = on.post();  // recorded once the one before it would have been
   on.record(after.header("cf-aig-log-id"));
   EXPECT_EQ(on.admin("/api/logs/" + no_log.header("cf-aig-log-id")).status, 404u);
+  const json listed = json::parse(on.admin("/api/logs").body)["result"];
+  for (const auto& record : listed) EXPECT_NE(record["id"], no_log.header("cf-aig-log-id"));
+  // Still in the accounts (budgets rebuilt from the log count it), without what was sent.
+  const json usage = json::parse(on.admin("/api/usage").body)["result"];
+  ASSERT_EQ(usage.size(), 1u) << usage.dump();
+  EXPECT_EQ(usage[0]["requests"], 4);
+  EXPECT_EQ(usage[0]["tokens_in"], 4000);
+  on.gateway.reset();  // the writer flushed and closed
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(on.db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  const std::string sql =
+      "SELECT path, user_agent, metadata, request_body IS NULL, cost > 0, key_name FROM logs "
+      "WHERE accounting_only = 1 AND id = '" +
+      no_log.header("cf-aig-log-id") + "'";
+  ASSERT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)), "");
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1)), "");
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 2)), "{}");
+  EXPECT_EQ(sqlite3_column_int(stmt, 3), 1);
+  EXPECT_EQ(sqlite3_column_int(stmt, 4), 1);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
 }
 
 TEST(Metering, NoCredentialEverReachesTheDatabase) {

@@ -20,7 +20,7 @@ using namespace std::chrono_literals;
 
 // Two providers: custom-flaky (the first fake) and openai (the second).
 struct Fixture {
-  Fixture(Handler first, Handler second, unsigned max_attempts = 1)
+  Fixture(Handler first, Handler second, unsigned max_attempts = 1, bool cache = false)
       : flaky(std::move(first)), good(std::move(second)) {
     Config c = test_config();
     add_provider(c, "custom-flaky", flaky.base_url() + "/v1").headers = {
@@ -29,6 +29,7 @@ struct Fixture {
     c.upstream.retry.max_attempts = max_attempts;
     c.upstream.retry.delay = 1ms;
     c.upstream.max_steps = 3;
+    c.cache.enabled = cache;
     gateway = std::make_unique<TestGateway>(std::move(c));
   }
   HttpResponse post(const json& steps, Headers extra = {}, const std::string& target = "/") {
@@ -110,7 +111,51 @@ TEST(Universal, StepHeadersWinOverTheRequestsAndTheConfigs) {
   EXPECT_EQ(res.status, 200u);
   EXPECT_EQ(f.flaky.received()[0].headers.at("x-team"), "step");  // over config and request
   EXPECT_EQ(f.good.received()[0].headers.at("x-team"), "request");
-  EXPECT_EQ(f.good.received()[0].headers.at("authorization"), "Bearer sk-client");
+  // Steps on two providers: the client's own credential reaches neither (issue 15).
+  EXPECT_EQ(f.good.received()[0].headers.count("authorization"), 0u);
+  EXPECT_EQ(f.flaky.received()[0].headers.count("authorization"), 0u);
+}
+
+// The rule named routes follow (issue 15, finding 14): a client's Authorization, x-api-key,
+// api-key or x-goog-api-key goes to the steps only when every step is on one provider; a
+// step's own credential header always goes to that step.
+TEST(Universal, TheClientsCredentialReachesOnlyStepsOfOneProvider) {
+  Fixture f(answers(503), answers(200));
+  const Headers key = {{"Authorization", "Bearer sk-client"}, {"x-api-key", "client-x"}};
+  auto res = f.post({step("custom-flaky", "mine", {{"authorization", "Bearer sk-flaky"}}),
+                     step("openai", "gpt-4o-mini")},
+                    key);
+  EXPECT_EQ(res.status, 200u);
+  EXPECT_EQ(f.flaky.received()[0].headers.at("authorization"), "Bearer sk-flaky");
+  EXPECT_EQ(f.flaky.received()[0].headers.count("x-api-key"), 0u);
+  EXPECT_EQ(f.good.received()[0].headers.count("authorization"), 0u);
+  EXPECT_EQ(f.good.received()[0].headers.count("x-api-key"), 0u);
+  // Two steps on one provider: the client's key is that provider's, as on a direct call.
+  res = f.post({step("openai", "gpt-4o"), step("openai", "gpt-4o-mini")}, key);
+  EXPECT_EQ(res.status, 200u);
+  EXPECT_EQ(f.good.received()[1].headers.at("authorization"), "Bearer sk-client");
+}
+
+// Before the fix, a universal request whose step 0 (openai) failed over was stored under the
+// key of a plain request equal to step 0, and the next direct request got HIT with the other
+// provider's answer (issue 15, finding 4). Now the whole step list is the key.
+TEST(Universal, AFallbackAnswerIsNeverServedToAPlainRequest) {
+  Fixture f(answers(200), answers(503), 1, /*cache=*/true);
+  const json steps = {step("openai", "gpt-4o-mini"), step("custom-flaky", "mine")};
+  auto res = f.post(steps);
+  ASSERT_EQ(res.status, 200u);
+  EXPECT_EQ(res.header("cf-aig-step"), "1");
+  const auto direct =
+      http_request(f.gateway->port(), "POST", "/openai/chat/completions", steps[0]["query"].dump(),
+                   {{"Content-Type", "application/json"}});
+  EXPECT_EQ(direct.status, 503u);
+  EXPECT_EQ(direct.header("cf-aig-cache-status"), "MISS");
+  EXPECT_EQ(f.good.requests(), 2);
+  // The same step list again is a hit, with the answer it got.
+  res = f.post(steps);
+  EXPECT_EQ(res.status, 200u);
+  EXPECT_EQ(res.header("cf-aig-cache-status"), "HIT");
+  EXPECT_EQ(f.flaky.requests(), 1);
 }
 
 TEST(Universal, RetriesComeFromTheStepThenTheRequestThenTheConfig) {

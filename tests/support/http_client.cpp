@@ -95,6 +95,30 @@ std::string raw_exchange(std::uint16_t port, const std::string& bytes,
   return out;
 }
 
+HttpResponse parse_raw(const std::string& raw) {
+  HttpResponse out;
+  if (raw.rfind("HTTP/1.1 ", 0) == 0 && raw.size() > 12)
+    out.status = static_cast<unsigned>(std::stoi(raw.substr(9, 3)));
+  const auto split = raw.find("\r\n\r\n");
+  if (split != std::string::npos) {
+    out.body = raw.substr(split + 4);
+    std::string head = raw.substr(0, split);
+    std::size_t pos = head.find("\r\n");
+    while (pos != std::string::npos) {
+      const auto next = head.find("\r\n", pos + 2);
+      std::string line = head.substr(pos + 2, next - pos - 2);
+      const auto colon = line.find(':');
+      if (colon != std::string::npos) {
+        std::string name = line.substr(0, colon);
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        out.headers[name] = line.substr(colon + 2);
+      }
+      pos = next;
+    }
+  }
+  return out;
+}
+
 struct StreamingClient::Impl {
   asio::io_context io;
   beast::tcp_stream stream{io};

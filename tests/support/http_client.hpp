@@ -33,6 +33,9 @@ HttpResponse http_request(std::uint16_t port, const std::string& method, const s
 std::string raw_exchange(std::uint16_t port, const std::string& bytes,
                          std::chrono::milliseconds limit = std::chrono::seconds(10));
 
+// The status line, headers and body of one raw HTTP/1.1 response (as raw_exchange returns).
+HttpResponse parse_raw(const std::string& raw);
+
 // A streaming reader: sends a request, then reads the body piece by piece as it arrives.
 class StreamingClient {
  public:

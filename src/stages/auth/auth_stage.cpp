@@ -118,6 +118,7 @@ boost::asio::awaitable<Verdict> AuthStage::on_request(RequestContext& ctx) {
     co_return Verdict::kRespond;
   }
   ctx.virtual_key = *key;
+  ctx.authenticated = true;
   if (*key != nullptr) {
     if (auto refused = permitted(**key, ctx)) {
       ctx.error = std::move(*refused);

@@ -1,5 +1,6 @@
 #pragma once
-// Stored provider keys (BYOK, docs/auth-and-limits.md). For a provider with providers.<name>.keys
+// Stored provider keys (BYOK, docs/auth-and-limits.md), and where the gateway's credentials
+// may be used (providers.<name>.key_paths). For a provider with providers.<name>.keys
 // the gateway, not the client, holds the API key: this stage removes every provider
 // credential header the client sent and puts the stored key chosen by cf-aig-byok-alias
 // (alias "default" when the header is absent) in the provider's own header. Runs right after

@@ -142,6 +142,10 @@ std::string cache_key(const RequestContext& ctx, bool share_across_keys,
     const std::string_view target = request.target();
     const auto qmark = target.find('?');
     key.field(qmark == std::string_view::npos ? std::string_view() : target.substr(qmark));
+  } else if (!ctx.steps.empty() && ctx.route == nullptr) {
+    // A universal request: the path it was sent to and its whole step list (below).
+    key.field("universal");
+    key.field(ctx.request.method_string());
   } else {
     key.field(ctx.provider_slug);
     key.field(ctx.request.method_string());
@@ -162,6 +166,9 @@ std::string cache_key(const RequestContext& ctx, bool share_across_keys,
   if (custom_key) {
     key.field("custom");
     key.field(*custom_key);
+  } else if (!ctx.universal_body.empty()) {
+    key.field("steps");
+    key.field(canonical_body(ctx.universal_body));
   } else {
     key.field("body");
     key.field(canonical_body(request.body()));

@@ -1,5 +1,6 @@
 #include "stages/meter/meter_stage.hpp"
 
+#include "core/text.hpp"
 #include "pipeline/headers.hpp"
 #include "upstream/providers/usage/include_usage.hpp"
 #include "upstream/providers/usage/request_info.hpp"
@@ -62,11 +63,23 @@ Result<std::vector<std::pair<std::string, std::string>>> parse_metadata(std::str
     return bad_header("cf-aig-metadata has " + std::to_string(json.size()) +
                       " entries; at most 5 are allowed");
   }
+  // Keys and values are log columns and budget scopes: bounded, so that a client cannot
+  // make the log (or a limiter's table) hold what it likes.
+  constexpr std::size_t kMaxKeyBytes = 64;
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& [key, value] : json.items()) {
+    if (key.size() > kMaxKeyBytes) {
+      return bad_header("cf-aig-metadata key '" + text::clip(key, kMaxKeyBytes) + "...' is " +
+                        std::to_string(key.size()) + " bytes; at most 64 are allowed");
+    }
     if (!value.is_string() && !value.is_number() && !value.is_boolean()) {
       return bad_header("cf-aig-metadata value of '" + key +
                         "' must be a string, a number or a boolean");
+    }
+    if (value.is_string() && value.get_ref<const std::string&>().size() > text::kMaxLabelBytes) {
+      return bad_header("cf-aig-metadata value of '" + key + "' is " +
+                        std::to_string(value.get_ref<const std::string&>().size()) +
+                        " bytes; at most 256 are allowed");
     }
     if (key.rfind("cf.", 0) == 0) continue;
     out.emplace_back(key, value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -102,6 +115,7 @@ MeterStage::MeterStage(const Config& config, std::shared_ptr<metrics::Registry> 
                        std::shared_ptr<store::LogStore> log)
     : log_config_(config.log),
       metering_(config.metering),
+      auth_enabled_(config.auth.enabled),
       prices_(config.metering.prices),
       metrics_(std::move(metrics)),
       log_(std::move(log)) {
@@ -115,6 +129,8 @@ std::optional<Error> MeterStage::prepare(RequestContext& ctx, bool rewrite) cons
   auto state = std::make_shared<MeterState>();
   ctx.meter = state;
   if (metrics_) ++metrics_->in_flight;  // until on_complete
+  // A refused request (no route, no valid token): nothing it chose is read, let alone kept.
+  if (!admitted(ctx)) return std::nullopt;
   state->collect_payload = log_config_.payloads;
   if (auto v = ctx.control_header("cf-aig-collect-log")) state->collect = !is_false(*v);
   if (auto v = ctx.control_header("cf-aig-collect-log-payload")) {
@@ -227,17 +243,28 @@ void MeterStage::on_response_body(RequestContext& ctx, std::string_view chunk, b
   }
 }
 
+bool MeterStage::admitted(const RequestContext& ctx) const noexcept {
+  return ctx.provider != nullptr && (!auth_enabled_ || ctx.authenticated);
+}
+
+bool MeterStage::trusts_client_cost(const RequestContext& ctx) const noexcept {
+  return metering_.trust_client_cost ||
+         (ctx.virtual_key != nullptr && ctx.virtual_key->trust_client_cost);
+}
+
 LogRecord MeterStage::record_of(RequestContext& ctx) const {
   MeterState& s = *ctx.meter;
+  const bool admitted = this->admitted(ctx);
   LogRecord r;
   r.id = ctx.id;
   r.event_id = ctx.event_id;
   r.created_at = duration_cast<milliseconds>(ctx.started_wall.time_since_epoch()).count();
-  r.provider = ctx.provider_slug;
-  r.method = std::string(ctx.request.method_string());
-  r.path = ctx.path.empty()
-               ? std::string(ctx.request.target().substr(0, ctx.request.target().find('?')))
-               : ctx.path;
+  // A slug that matched no provider is the client's text: only configured ones are kept.
+  if (ctx.provider != nullptr) r.provider = ctx.provider_slug;
+  r.method = text::clip(ctx.request.method_string(), 32);
+  const std::string_view target = ctx.request.target();
+  r.path = text::clip(ctx.path.empty() ? target.substr(0, target.find('?')) : ctx.path,
+                      text::kMaxLabelBytes);
   r.status_code = static_cast<std::uint16_t>(ctx.status);
   r.cached = ctx.cache.status == CacheStatus::kHit || ctx.cache.status == CacheStatus::kCoalesced;
   r.cache_status = std::string(cache_status_name(ctx.cache.status));
@@ -250,9 +277,11 @@ LogRecord MeterStage::record_of(RequestContext& ctx) const {
   r.duration_ms = ms_between(ctx.started, end);
   if (s.head_sent) r.ttfb_ms = ms_between(ctx.started, *s.head_sent);
   if (ctx.upstream_started) r.upstream_ms = ms_between(*ctx.upstream_started, end);
-  r.user_agent = std::string(headers::value_of(ctx.request, http::field::user_agent));
-  r.request_content_type = std::string(headers::value_of(ctx.request, http::field::content_type));
-  r.response_content_type = s.response_content_type;
+  r.user_agent =
+      text::clip(headers::value_of(ctx.request, http::field::user_agent), text::kMaxLabelBytes);
+  r.request_content_type =
+      text::clip(headers::value_of(ctx.request, http::field::content_type), 128);
+  r.response_content_type = text::clip(s.response_content_type, 128);
   r.request_size = ctx.request_bytes;
   r.response_size = ctx.response_bytes;
   r.metadata = s.metadata;
@@ -286,8 +315,13 @@ LogRecord MeterStage::record_of(RequestContext& ctx) const {
       s.inspected = true;
     }
   };
-  if (u.model.empty() && s.path_model.empty()) inspect();
-  r.model = !u.model.empty() ? u.model : !s.info.model.empty() ? s.info.model : s.path_model;
+  if (admitted) {
+    if (u.model.empty() && s.path_model.empty()) inspect();
+    r.model = text::clip(!u.model.empty()        ? u.model
+                         : !s.info.model.empty() ? s.info.model
+                                                 : s.path_model,
+                         text::kMaxLabelBytes);
+  }
   TokenUsage tokens = u.usage;
   const bool reached_provider = ctx.upstream_started.has_value() && !r.cached;
   if (reached_provider && s.parser) {
@@ -314,8 +348,11 @@ LogRecord MeterStage::record_of(RequestContext& ctx) const {
   if (r.cached) {
     r.cost = 0.0;  // answered by the gateway: the provider billed nothing
   } else {
+    // A client's own prices count only where the operator trusts them: otherwise a budget
+    // could be made to charge nothing (metering.trust_client_cost).
+    const bool custom = s.custom_cost && trusts_client_cost(ctx);
     const meter::Cost cost = meter::cost_of(tokens, prices_.find(r.provider, r.model),
-                                            s.custom_cost ? &*s.custom_cost : nullptr);
+                                            custom ? &*s.custom_cost : nullptr);
     r.cost = cost.usd;
     r.unpriced = cost.unpriced;
     r.custom_cost = cost.custom;
@@ -360,7 +397,24 @@ void MeterStage::on_complete(RequestContext& ctx) noexcept {
     }
     // A full queue is counted by the store (aigw_log_dropped_total): never silent, never
     // blocking the worker.
-    if (log_ && ctx.meter->collect) log_->submit(std::move(r));
+    if (log_) {
+      if (!ctx.meter->collect) {
+        // cf-aig-collect-log: false keeps the request out of the log, not out of the
+        // accounts: its spend stays, without anything the client sent (budgets rebuilt from
+        // the log at start would otherwise forget it).
+        r.accounting_only = true;
+        r.event_id = r.id;
+        r.path.clear();
+        r.user_agent.clear();
+        r.request_content_type.clear();
+        r.response_content_type.clear();
+        r.metadata.clear();
+        r.attempts.clear();
+        r.request_body.reset();
+        r.response_body.reset();
+      }
+      log_->submit(std::move(r));
+    }
   } catch (const std::exception& e) {
     spdlog::error("metering request {} failed: {}", ctx.id, e.what());
   }

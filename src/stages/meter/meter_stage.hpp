@@ -39,10 +39,17 @@ class MeterStage final : public Stage {
   // Sets up ctx.meter from the request (also for requests whose on_request never ran: a
   // cache hit, a failed route). Returns an error for a bad control header.
   std::optional<Error> prepare(RequestContext& ctx, bool rewrite) const;
+  // Whether the request got far enough for what the client chose (its body's model, its
+  // metadata, its payloads) to be recorded: routed, and authenticated when auth is on. A
+  // refused request is recorded without them (docs/security.md).
+  bool admitted(const RequestContext& ctx) const noexcept;
+  // Whether cf-aig-custom-cost prices this request (metering.trust_client_cost or the key's).
+  bool trusts_client_cost(const RequestContext& ctx) const noexcept;
   LogRecord record_of(RequestContext& ctx) const;
 
   RequestLogConfig log_config_;
   MeteringConfig metering_;
+  bool auth_enabled_ = false;
   std::map<std::string, bool> include_usage_;  // providers.<name>.include_usage, when set
   meter::PriceTable prices_;
   std::shared_ptr<metrics::Registry> metrics_;

@@ -1,5 +1,7 @@
 #include "stages/rate_limit/limiter.hpp"
 
+#include "core/checked.hpp"
+
 #include <algorithm>
 #include <functional>
 #include <utility>
@@ -100,8 +102,8 @@ Decision MemoryRateLimitStore::fixed(const RuleState& state, Counter& c, std::ui
   Decision d;
   d.limit = state.rule.limit;
   d.reset = milliseconds(window.end_ms - now_ms);
-  if (force || c.count + cost <= state.rule.limit) {
-    c.count += cost;
+  if (force || checked::add(c.count, cost) <= state.rule.limit) {
+    c.count = checked::add(c.count, cost);
     d.allowed = true;
     d.remaining = state.rule.limit - std::min(c.count, state.rule.limit);
   }
@@ -129,24 +131,24 @@ Decision MemoryRateLimitStore::sliding(const RuleState& state, Counter& c, std::
   const auto counted = static_cast<std::size_t>(
       std::clamp<std::int64_t>(current - oldest + 1, 1, static_cast<std::int64_t>(slots.size())));
   std::uint64_t used = 0;
-  for (std::size_t i = 0; i < counted; ++i) used += slots[i];
+  for (std::size_t i = 0; i < counted; ++i) used = checked::add(used, slots[i]);
 
   Decision d;
   d.limit = state.rule.limit;
-  if (force || used + cost <= state.rule.limit) {
-    slots[0] += cost;
+  if (force || checked::add(used, cost) <= state.rule.limit) {
+    slots[0] = checked::add(slots[0], cost);
     d.allowed = true;
-    d.remaining = state.rule.limit - std::min(used + cost, state.rule.limit);
+    d.remaining = state.rule.limit - std::min(checked::add(used, cost), state.rule.limit);
   }
   // Room again (refused) or a full reset (admitted) once enough of the oldest slots have
   // left the trailing window: slot number s leaves it at (s + 1) * slot + window.
-  std::uint64_t left = used + (d.allowed ? cost : 0);
+  std::uint64_t left = checked::add(used, d.allowed ? cost : 0);
   d.reset = milliseconds(state.window_ms);
   for (std::size_t i = counted; i-- > 0;) {
-    left -= slots[i];
+    left = checked::sub(left, slots[i]);
     const std::int64_t leaves_at =
         (current - static_cast<std::int64_t>(i) + 1) * slot + state.window_ms;
-    const bool done = d.allowed ? left == 0 : left + cost <= state.rule.limit;
+    const bool done = d.allowed ? left == 0 : checked::add(left, cost) <= state.rule.limit;
     if (done && slots[i] != 0) {
       d.reset = milliseconds(std::max<std::int64_t>(leaves_at - now_ms, 0));
       break;

@@ -2,6 +2,7 @@
 
 #include "aigw/usage.hpp"
 
+#include "core/checked.hpp"
 #include "core/sha256.hpp"
 #include "core/text.hpp"
 #include "pipeline/request_facts.hpp"
@@ -125,9 +126,9 @@ std::shared_ptr<RateLimitStage> RateLimitStage::create(
   if (config.rate_limits.empty() && config.budgets.empty()) return nullptr;
   std::vector<RateLimitRule> rules = config.rate_limits;
   rules.insert(rules.end(), config.budgets.begin(), config.budgets.end());
-  auto stage =
-      std::make_shared<RateLimitStage>(rules, std::make_shared<limits::MemoryRateLimitStore>(rules),
-                                       Clock{}, config.metering.prices);
+  auto stage = std::make_shared<RateLimitStage>(
+      rules, std::make_shared<limits::MemoryRateLimitStore>(rules), Clock{}, config.metering.prices,
+      config.metering.trust_client_cost);
   if (!config.budgets.empty()) {
     if (!log) {
       spdlog::warn(
@@ -145,11 +146,13 @@ std::shared_ptr<RateLimitStage> RateLimitStage::create(
 
 RateLimitStage::RateLimitStage(std::vector<RateLimitRule> rules,
                                std::shared_ptr<limits::RateLimitStore> store, Clock clock,
-                               const std::map<std::string, ModelPrice>& prices)
+                               const std::map<std::string, ModelPrice>& prices,
+                               bool trust_client_cost)
     : rules_(std::move(rules)),
       store_(std::move(store)),
       clock_(std::move(clock)),
-      prices_(prices) {
+      prices_(prices),
+      trust_client_cost_(trust_client_cost) {
   for (const auto& rule : rules_) {
     needs_model_ = needs_model_ || rule.model.has_value();
     settles_ = settles_ || rule.unit != RateLimitRule::Unit::kRequests;
@@ -199,7 +202,7 @@ Result<std::size_t> RateLimitStage::restore(const store::LogStore& log) {
     auto rows = log.usage(q);
     if (!rows) return rows.error();
     for (const auto& row : *rows) {
-      const auto micro = static_cast<std::uint64_t>(std::llround(row.cost * 1e6));
+      const std::uint64_t micro = checked::to_u64(std::round(row.cost * 1e6));
       if (micro == 0) continue;
       const limits::WallTime at = fixed ? t : limits::WallTime(milliseconds(row.bucket_start));
       store_->add(i, counter_key(row.group), micro, at, false);
@@ -224,6 +227,16 @@ std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
       store_->refund(taken.rule, taken.key, taken.cost, t, taken.overflow);
     return error;
   };
+  // No model takes an output cap past 2^31-1; a larger one is an attack on the reservation
+  // below (2^64-1 wrapped it to almost nothing), refused before anything is counted.
+  constexpr std::uint64_t kMaxOutputCap = 2147483647;
+  if (facts.max_output_tokens && *facts.max_output_tokens > kMaxOutputCap) {
+    return Error{ErrorCode::kBadRequest,
+                 "the request's output token cap (max_tokens) is " +
+                     std::to_string(*facts.max_output_tokens) + "; at most " +
+                     std::to_string(kMaxOutputCap) + " is accepted",
+                 false};
+  }
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     const RateLimitRule& rule = rules_[i];
     if (rule.provider && *rule.provider != ctx.provider_slug) continue;
@@ -237,7 +250,7 @@ std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
       case RateLimitRule::Unit::kTokens:
         // The prompt's estimate plus the output cap, reserved now so that concurrent
         // requests cannot all pass an almost-spent limit; settled when metered.
-        cost = facts.prompt_tokens + output;
+        cost = checked::add(facts.prompt_tokens, output);
         break;
       case RateLimitRule::Unit::kCost: {
         if (!rates) rates = rates_of(ctx, facts);
@@ -294,9 +307,12 @@ std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
 
 std::optional<RateLimitStage::Rates> RateLimitStage::rates_of(const RequestContext& ctx,
                                                               const RequestFacts& facts) const {
-  // cf-aig-custom-cost prices the request as it will be metered (dollars per token); the
-  // metering stage refuses a malformed one before this stage runs.
-  if (const auto header = ctx.control_header("cf-aig-custom-cost")) {
+  // cf-aig-custom-cost prices the request as it will be metered (dollars per token), where
+  // the operator trusts client prices; the metering stage refuses a malformed one before this
+  // stage runs. Untrusted, it is ignored: a client cannot lower its own budget's charge.
+  const bool trusted =
+      trust_client_cost_ || (ctx.virtual_key != nullptr && ctx.virtual_key->trust_client_cost);
+  if (const auto header = ctx.control_header("cf-aig-custom-cost"); header && trusted) {
     if (auto custom = meter::parse_custom_cost(*header)) {
       return Rates{custom->per_token_in * 1e6, custom->per_token_out * 1e6};
     }
@@ -309,8 +325,8 @@ std::optional<RateLimitStage::Rates> RateLimitStage::rates_of(const RequestConte
 
 std::uint64_t RateLimitStage::Rates::micro_usd(std::uint64_t input_tokens,
                                                std::uint64_t output_tokens) const {
-  return static_cast<std::uint64_t>(std::ceil(static_cast<double>(input_tokens) * input +
-                                              static_cast<double>(output_tokens) * output));
+  return checked::to_u64(std::ceil(static_cast<double>(input_tokens) * input +
+                                   static_cast<double>(output_tokens) * output));
 }
 
 void RateLimitStage::on_response_body(RequestContext& ctx, std::string_view /*chunk*/,
@@ -326,10 +342,10 @@ void RateLimitStage::on_response_body(RequestContext& ctx, std::string_view /*ch
     const auto unit = rules_[taken.rule].unit;
     if (unit == RateLimitRule::Unit::kRequests) continue;
     const std::uint64_t running = unit == RateLimitRule::Unit::kTokens
-                                      ? state->prompt_tokens + output
+                                      ? checked::add(state->prompt_tokens, output)
                                       : rates.micro_usd(state->prompt_tokens, output);
     // Within the reservation there is nothing to do: it was taken at admission.
-    if (running <= taken.cost + taken.extra) continue;
+    if (running <= checked::add(taken.cost, taken.extra)) continue;
     if (!t) t = now();
     store_->add(taken.rule, taken.key, running - taken.cost - taken.extra, *t, taken.overflow);
     taken.extra = running - taken.cost;
@@ -346,15 +362,15 @@ void RateLimitStage::on_complete(RequestContext& ctx) noexcept {
     // response): nothing was used. An unpriced cost is nothing too (unpriced: allow).
     std::uint64_t tokens = 0;
     if (ctx.metered_tokens) {
-      tokens = ctx.metered_tokens->input.value_or(0) + ctx.metered_tokens->output.value_or(0);
+      tokens = checked::add(ctx.metered_tokens->input.value_or(0),
+                            ctx.metered_tokens->output.value_or(0));
     }
-    const auto dollars =
-        static_cast<std::uint64_t>(std::llround(std::max(ctx.metered_cost.value_or(0), 0.0) * 1e6));
+    const std::uint64_t dollars = checked::to_u64(std::round(ctx.metered_cost.value_or(0) * 1e6));
     for (const auto& taken : state->taken) {
       const auto unit = rules_[taken.rule].unit;
       if (unit == RateLimitRule::Unit::kRequests) continue;
       const std::uint64_t used = unit == RateLimitRule::Unit::kTokens ? tokens : dollars;
-      const std::uint64_t charged = taken.cost + taken.extra;
+      const std::uint64_t charged = checked::add(taken.cost, taken.extra);
       if (used > charged) {
         store_->add(taken.rule, taken.key, used - charged, now(), taken.overflow);
       } else if (used < charged) {

@@ -33,8 +33,11 @@ class RateLimitStage final : public Stage {
                                                 const std::shared_ptr<store::LogStore>& log = {});
   // `rules`: rate limits and budgets (unit kCost) in one list; `prices` estimate a request's
   // cost for budgets.
+  // `trust_client_cost`: metering.trust_client_cost (cf-aig-custom-cost prices every
+  // request; otherwise only a trusted key's).
   RateLimitStage(std::vector<RateLimitRule> rules, std::shared_ptr<limits::RateLimitStore> store,
-                 Clock clock = {}, const std::map<std::string, ModelPrice>& prices = {});
+                 Clock clock = {}, const std::map<std::string, ModelPrice>& prices = {},
+                 bool trust_client_cost = false);
 
   // Budgets survive a restart: charges what the request log holds of each budget's current
   // window (fixed) or trailing window, slot by slot (sliding), to its counters. Returns the
@@ -70,6 +73,7 @@ class RateLimitStage final : public Stage {
   bool needs_model_ = false;  // a rule narrows by model: the body's "model" is read
   bool settles_ = false;      // a token rule or a budget: reservations settle in on_complete
   meter::PriceTable prices_;
+  bool trust_client_cost_ = false;
 };
 
 }  // namespace aigw

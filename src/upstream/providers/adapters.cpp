@@ -56,7 +56,7 @@ bool is_safe_segment(std::string_view s) {
 
 // Dot segments (RFC 3986 §3.3), also percent-encoded, would let a path climb out of the
 // provider's base path once the provider normalises it (/custom-x/../admin); refused.
-std::optional<Error> dot_segment_error(std::string_view rest) {
+std::optional<Error> forwarded_path_error(std::string_view rest, bool encoded_slashes) {
   // True when `segment` is "." or "..", each dot possibly written %2e / %2E.
   auto is_dots = [](std::string_view segment) {
     int dots = 0;
@@ -82,6 +82,23 @@ std::optional<Error> dot_segment_error(std::string_view rest) {
                           "' is not allowed (no . or .. segments)");
     }
     start = end + 1;
+  }
+  // An empty segment, an encoded slash or a backslash: a path that some servers and proxies
+  // re-read as another host (//evil.example/x) or another path (a%2f..%2fadmin), the same
+  // rules as the universal endpoint's and route endpoints.
+  const auto cut = [](std::string_view s) { return std::string(s.substr(0, 100)); };
+  if (rest.starts_with('/') || rest.find("//") != std::string_view::npos) {
+    return invalid_path("path '" + cut(rest) + "' has an empty segment ('//')");
+  }
+  if (rest.find('\\') != std::string_view::npos) {
+    return invalid_path("path '" + cut(rest) + "' contains a backslash");
+  }
+  for (std::size_t pct = rest.find('%'); pct != std::string_view::npos;
+       pct = rest.find('%', pct + 1)) {
+    const std::string_view code = rest.substr(pct + 1, 2);
+    if (!encoded_slashes && (code == "2f" || code == "2F" || code == "5c" || code == "5C")) {
+      return invalid_path("path '" + cut(rest) + "' contains an encoded slash or backslash");
+    }
   }
   return std::nullopt;
 }
@@ -330,6 +347,9 @@ class VertexAdapter final : public ProviderAdapter {
 class BedrockAdapter final : public ProviderAdapter {
  public:
   std::string_view slug() const noexcept override { return "aws-bedrock"; }
+  // Bedrock names a model by ARN in the path, percent-encoded (…/model/arn%3Aaws%3A…
+  // inference-profile%2Fname/converse, AWS Bedrock API reference).
+  bool encoded_slashes_in_path() const noexcept override { return true; }
 
  protected:
   Result<UpstreamTarget> map_path(const MapInput& in, const Url& base) const override {
@@ -402,7 +422,7 @@ class WorkersAiAdapter final : public ProviderAdapter {
 namespace aigw {
 
 Result<UpstreamTarget> ProviderAdapter::map(const MapInput& in, const Url& base) const {
-  if (auto bad = providers::dot_segment_error(in.rest)) return *bad;
+  if (auto bad = providers::forwarded_path_error(in.rest, encoded_slashes_in_path())) return *bad;
   return map_path(in, base);
 }
 

@@ -259,7 +259,7 @@ TEST(ConfigUnknownKeys, FarMissListsTheKeys) {
   EXPECT_EQ(diagnostics("providers:\n  openai:\n    api_key: x\n"),
             (Lines{"test.yaml:3:5: providers.openai.api_key: unknown key (expected one of: "
                    "base_url, ca_file, connect_timeout, first_byte_timeout, headers, "
-                   "include_usage, key_header, keys, read_timeout, tls_verify)"}));
+                   "include_usage, key_header, key_paths, keys, read_timeout, tls_verify)"}));
 }
 
 TEST(ConfigUnknownKeys, DuplicateKeysAreErrors) {
@@ -539,6 +539,8 @@ TEST(ConfigEnv, ExpandsReferencesIntoSecrets) {
     base_url: ${LOCAL_URL}/v1
 server:
   workers: ${WORKERS}
+auth:
+  allow_anonymous_credentials: true
 )",
                                  fake_env({{"OPENAI_KEY", "sk-secret"},
                                            {"A", "1"},
@@ -1213,6 +1215,52 @@ TEST(ConfigProviderKeys, BadStoredKeysAreReportedWithoutEchoingThem) {
                    "test.yaml:9:14: providers.openai.keys.empty: the key is empty",
                    "test.yaml:10:17: providers.openai.key_header: not a valid HTTP header name "
                    "(got 'bad header')"}));
+}
+
+// ---- issue 15: the operator's credentials and connection limits -------------------------
+
+TEST(ConfigCredentials, ACredentialInHeadersNeedsAuthOrAnExplicitOptOut) {
+  const std::string yaml =
+      "providers:\n  custom-x:\n    base_url: https://x.example\n    headers:\n"
+      "      Authorization: Bearer ${K}\n";
+  EXPECT_EQ(diagnostics(yaml, fake_env({{"K", "sk"}})),
+            (Lines{"test.yaml:5:7: providers.custom-x.headers.Authorization: a credential in "
+                   "headers needs auth.enabled: true (without it, anyone who reaches the gateway "
+                   "spends it); for a deliberately open local setup set "
+                   "auth.allow_anonymous_credentials: true"}));
+  const Config open =
+      load_ok(yaml + "auth:\n  allow_anonymous_credentials: true\n", fake_env({{"K", "sk"}}));
+  EXPECT_TRUE(open.auth.allow_anonymous_credentials);
+  load_ok(yaml + "auth:\n  enabled: true\n  tokens: [\"sha256:" + std::string(64, 'a') + "\"]\n",
+          fake_env({{"K", "sk"}}));
+  // Other headers are no credential.
+  load_ok("providers:\n  openai:\n    headers:\n      openai-organization: org-1\n");
+}
+
+TEST(ConfigCredentials, KeyPathsAreMethodAndPatternRules) {
+  const Config c = load_ok(
+      "providers:\n  openai:\n    key_paths: [\"POST **/chat/completions\", \"**/models\"]\n");
+  const auto& rules = *c.providers.at("openai").key_paths;
+  ASSERT_EQ(rules.size(), 2u);
+  EXPECT_EQ(rules[0].method, "POST");
+  EXPECT_EQ(rules[0].pattern, "**/chat/completions");
+  EXPECT_EQ(rules[1].method, "");
+  EXPECT_EQ(diagnostics("providers:\n  openai:\n    key_paths: [\"FETCH /x\"]\n"),
+            (Lines{"test.yaml:3:17: providers.openai.key_paths[0]: method must be one of GET, "
+                   "POST, PUT, PATCH, DELETE, HEAD (got 'FETCH /x')"}));
+}
+
+TEST(ConfigCredentials, ConnectionLimitsAndTrustedPrices) {
+  const Config c = load_ok(
+      "server:\n  max_connections_per_address: 16\n  first_request_timeout: 2s\n"
+      "metering:\n  trust_client_cost: true\n");
+  EXPECT_EQ(c.server.max_connections_per_address, 16u);
+  EXPECT_EQ(c.server.first_request_timeout, std::chrono::seconds(2));
+  EXPECT_TRUE(c.metering.trust_client_cost);
+  const Config d = load_ok("");
+  EXPECT_EQ(d.server.max_connections_per_address, 256u);
+  EXPECT_EQ(d.server.first_request_timeout, std::chrono::seconds(10));
+  EXPECT_FALSE(d.metering.trust_client_cost);
 }
 
 }  // namespace

@@ -261,7 +261,9 @@ TEST(RouteTable, SeveralProvidersNeedTheirOwnCredentials) {
                 "headers), or set routes.chat.share_client_credentials: true if every provider "
                 "takes the same key"}));
   // Either one's own credential (a provider header, a target header), or sharing on purpose.
-  EXPECT_EQ(problems(R"(providers:
+  EXPECT_EQ(problems(R"(auth:
+  allow_anonymous_credentials: true
+providers:
   openai:
     headers:
       Authorization: Bearer ${KEY}

@@ -92,8 +92,11 @@ TEST(ProviderMapping, AzureOpenAiTakesResourceAndDeploymentFromThePath) {
             "azure-openai paths are /azure-openai/{resource}/{deployment}/..., e.g. "
             "/azure-openai/my-resource/gpt-4o/chat/completions?api-version=2024-10-21");
   EXPECT_FALSE(map("azure-openai", "res/dep").ok);
+  // Refused before the resource name is read: no forwarded path holds an encoded slash.
   EXPECT_EQ(map("azure-openai", "evil.com%2F/dep/chat/completions").error,
-            "azure-openai resource name 'evil.com%2F' must be letters, digits and '-' (it "
+            "path 'evil.com%2F/dep/chat/completions' contains an encoded slash or backslash");
+  EXPECT_EQ(map("azure-openai", "evil.com%40x/dep/chat/completions").error,
+            "azure-openai resource name 'evil.com%40x' must be letters, digits and '-' (it "
             "becomes part of the host name)");
   EXPECT_FALSE(map("azure-openai", "a.b/dep/chat").ok);
   EXPECT_FALSE(map("azure-openai", "-res/dep/chat").ok);
