@@ -69,9 +69,8 @@ std::string AccessLogStage::format(const RequestContext& ctx) {
       {"client_ip", ctx.client_ip},
       {"method", std::string(ctx.request.method_string())},
       // Client-chosen text is bounded here as in the request log (docs/security.md).
-      {"provider", ctx.provider_slug.empty()
-                       ? nlohmann::json(nullptr)
-                       : nlohmann::json(text::clip(ctx.provider_slug, 64))},
+      {"provider", ctx.provider_slug.empty() ? nlohmann::json(nullptr)
+                                             : nlohmann::json(text::clip(ctx.provider_slug, 64))},
       {"path", text::clip(ctx.path, text::kMaxLabelBytes)},
       {"status", ctx.status},
       {"outcome", outcome_name(ctx.outcome)},
