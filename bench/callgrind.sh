@@ -67,6 +67,7 @@ cat >"$tmp/aigw.yaml" <<EOF
 server:
   listen: 127.0.0.1:$port
   workers: 1
+  max_connections_per_address: 0   # every load connection comes from 127.0.0.1
 admin:
   enabled: true
   listen: 127.0.0.1:$admin_port

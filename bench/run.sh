@@ -310,6 +310,7 @@ metering:
 server:
   listen: 127.0.0.1:$aigw_port
   workers: 1
+  max_connections_per_address: 0   # every load connection comes from 127.0.0.1
 admin:
   enabled: true
   listen: 127.0.0.1:$aigw_admin_port

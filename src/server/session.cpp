@@ -3,6 +3,7 @@
 #include "aigw/ids.hpp"
 #include "aigw/request_context.hpp"
 
+#include "core/text.hpp"
 #include "net/io.hpp"
 #include "pipeline/headers.hpp"
 #include "server/worker.hpp"
@@ -84,10 +85,8 @@ std::optional<std::string> transfer_encoding_problem(const http::request_header<
     all += it->value();
   }
   if (fields == 0) return std::nullopt;
-  std::string_view value = all;
-  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-  const std::string shown = all.size() > 64 ? all.substr(0, 64) + "..." : all;
+  const std::string_view value = text::trim_ows(all);
+  const std::string shown = text::clip(all, 64) + (all.size() > 64 ? "..." : "");
   if (req.version() < 11) {
     return "Transfer-Encoding is not allowed in an HTTP/1.0 request (got '" + shown + "')";
   }

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <stdexcept>
+
 namespace aigw {
 namespace {
 
@@ -154,6 +156,33 @@ TEST(Pipeline, StagesRunInOrderAroundTheForwarder) {
   EXPECT_TRUE(ctx.committed);
   EXPECT_TRUE(ctx.streamed);
   EXPECT_EQ(ctx.response_bytes, 5u);
+}
+
+// A stage that throws (a bug) must not cost the request its answer or its record: every
+// stage's on_complete still runs (in-flight counters, reservations), and the client gets a 500.
+class ThrowingStage final : public Stage {
+ public:
+  std::string_view name() const noexcept override { return "throwing"; }
+  asio::awaitable<Verdict> on_request(RequestContext&) override {
+    throw std::runtime_error("bug");
+    co_return Verdict::kContinue;
+  }
+};
+
+TEST(Pipeline, AThrowingStageStillAnswersAndCompletesEveryStage) {
+  std::vector<std::string> log;
+  Harness h({std::make_shared<RecordingStage>("a", log), std::make_shared<ThrowingStage>(),
+             std::make_shared<RecordingStage>("b", log)});
+  auto ctx = make_ctx("/openai/chat/completions");
+  h.run(ctx);
+  EXPECT_EQ(h.forwarder.calls, 0);
+  EXPECT_EQ(h.downstream.status, 500u);
+  EXPECT_EQ(h.downstream.body,
+            R"({"error":{"code":"internal_error","message":"internal error","param":null,)"
+            R"("type":"gateway_error"}})");
+  EXPECT_EQ(log.back(), "b.complete.gateway_error");
+  EXPECT_EQ(log[log.size() - 2], "a.complete.gateway_error");
+  EXPECT_EQ(ctx.outcome, Outcome::kGatewayError);
 }
 
 TEST(Pipeline, RespondingStageSkipsLaterStagesButEveryoneCompletes) {
