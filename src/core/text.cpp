@@ -1,6 +1,8 @@
 #include "core/text.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 
 namespace aigw::text {
 namespace {
@@ -71,7 +73,40 @@ std::string format_duration(std::chrono::milliseconds d) {
   return std::to_string(ms) + "ms";
 }
 
+namespace {
+
+// Whether every byte is printable ASCII (0x20-0x7e), eight bytes at a time: clip() runs on
+// several values of every request.
+bool printable_ascii(std::string_view s) noexcept {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
+  const char* p = s.data();
+  std::size_t n = s.size();
+  while (n >= 8) {
+    std::uint64_t x;
+    std::memcpy(&x, p, 8);
+    const std::uint64_t del = x ^ (kOnes * 0x7f);
+    const std::uint64_t special = ((x - kOnes * 0x20) & ~x)  // a byte below 0x20
+                                  | ((del - kOnes) & ~del)   // 0x7f
+                                  | x;                       // 0x80 or more
+    if ((special & kHighs) != 0) return false;
+    p += 8;
+    n -= 8;
+  }
+  for (; n > 0; ++p, --n) {
+    const auto u = static_cast<unsigned char>(*p);
+    if (u < 0x20 || u > 0x7e) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::string clip(std::string_view value, std::size_t max_bytes) {
+  // Nearly every value is short printable ASCII (a model name, a path): one branch-free
+  // pass, which the compiler vectorises, then one copy.
+  const std::string_view head = value.substr(0, max_bytes);
+  if (printable_ascii(head)) return std::string(head);  // an ASCII cut is a character boundary
   std::string out;
   out.reserve(std::min(value.size(), max_bytes));
   std::size_t i = 0;
