@@ -9,6 +9,8 @@
 #include "core/text.hpp"
 
 #include <nlohmann/json.hpp>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -22,6 +24,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <sstream>
 #include <utility>
 
 namespace aigw::config {
@@ -1500,6 +1503,42 @@ void load_price_table(Loader& main, Config& config, const EnvLookup& env) {
   main.apply_inline_prices(metering);
 }
 
+// Where each document of a stream begins: the mark of its root node. yaml-cpp 0.7 (Debian 12)
+// reports a document without consuming anything when the stream is at a stray ',' (a file
+// that is just ",", or "{a: 1}\n,"), so YAML::LoadAll never returns and fills memory with
+// empty documents (found by fuzzing, fuzz/config_fuzz.cpp). Documents are therefore counted
+// here, at most two, and a document that begins where the previous one did is that case.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> marks;
+
+  void OnDocumentStart(const YAML::Mark&) override { in_document_ = true; }
+  void OnDocumentEnd() override { in_document_ = false; }
+  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { node(m); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { node(m); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    node(m);
+  }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    node(m);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    node(m);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void node(const YAML::Mark& m) {
+    if (in_document_) marks.push_back(m);
+    in_document_ = false;  // only the root's mark
+  }
+  bool in_document_ = false;
+};
+
 }  // namespace
 
 std::string Diagnostic::str() const {
@@ -1531,9 +1570,14 @@ LoadResult load_file(const std::string& path, const EnvLookup& env) {
 LoadResult load_string(std::string_view yaml, const std::string& file_name, const EnvLookup& env) {
   LoadResult result;
   Loader loader(file_name, env);
-  std::vector<YAML::Node> documents;
+  DocumentStarts documents;
+  YAML::Node root;
   try {
-    documents = YAML::LoadAll(std::string(yaml));
+    std::istringstream in{std::string(yaml)};
+    YAML::Parser parser(in);
+    while (documents.marks.size() < 2 && parser.HandleNextDocument(documents)) {
+    }
+    if (documents.marks.size() == 1) root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
     loader.error(loader.mark_of(e.mark), "", "invalid YAML: " + e.msg);
     result.diagnostics = loader.take();
@@ -1541,11 +1585,15 @@ LoadResult load_string(std::string_view yaml, const std::string& file_name, cons
   }
   Config config;
   config.source = file_name;
-  if (documents.size() > 1) {
-    loader.error(loader.mark_of(documents[1].Mark()), "",
-                 "expected one YAML document (found a second one)");
-  } else if (!documents.empty()) {
-    loader.read(documents[0], config);
+  const auto& marks = documents.marks;
+  if (marks.size() > 1 && marks[1].pos == marks[0].pos) {
+    const auto at = std::min(static_cast<std::size_t>(marks[1].pos), yaml.size());
+    loader.error(loader.mark_of(marks[1]), "",
+                 "invalid YAML: unexpected '" + printable(yaml.substr(at, 1)) + "'");
+  } else if (marks.size() > 1) {
+    loader.error(loader.mark_of(marks[1]), "", "expected one YAML document (found a second one)");
+  } else if (marks.size() == 1) {
+    loader.read(root, config);
   }
   load_price_table(loader, config, env);
   result.diagnostics = loader.take();

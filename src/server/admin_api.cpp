@@ -23,6 +23,26 @@ ApiResponse bad_request(std::string detail) {
                      error_body(Error{ErrorCode::kBadRequest, std::move(detail), false})};
 }
 
+// A client's text in an error message, bytes outside printable ASCII written %XX as in a URL,
+// after at most `max` bytes of it. The error body's serializer throws on invalid UTF-8, which
+// a percent-decoded query can hold and a cut can make of valid text: the admin thread then
+// terminated the process (found by fuzzing, fuzz/admin_query_fuzz.cpp).
+std::string shown(std::string_view text, std::size_t max = 64) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : text.substr(0, max)) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b >= 0x20 && b < 0x7f && b != '%') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[b >> 4];
+      out += kHex[b & 0xf];
+    }
+  }
+  return out;
+}
+
 ApiResponse json_response(unsigned status, const json& body) {
   return ApiResponse{status, "application/json",
                      body.dump(-1, ' ', false, json::error_handler_t::replace)};
@@ -60,7 +80,7 @@ std::optional<ApiResponse> parse_query(std::string_view query, Params& out) {
     auto key = url_decode(pair.substr(0, eq));
     auto value = url_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
     if (!key || !value) return bad_request("malformed percent-encoding in the query string");
-    if (out.count(*key)) return bad_request("query parameter " + *key + " is given twice");
+    if (out.count(*key)) return bad_request("query parameter " + shown(*key) + " is given twice");
     out.emplace(std::move(*key), std::move(*value));
   }
   return std::nullopt;
@@ -131,7 +151,7 @@ std::optional<ApiResponse> read_common(const Params& p, Query& q) {
       return bad_request(std::string(name) +
                          " must be Unix milliseconds or an RFC 3339 UTC time such as "
                          "2026-12-02T10:00:00Z (got '" +
-                         it->second.substr(0, 40) + "')");
+                         shown(it->second, 40) + "')");
     }
     (std::string_view(name) == "from" ? q.from : q.to) = *t;
   }
@@ -165,7 +185,7 @@ std::optional<ApiResponse> check_known(const Params& p,
     if (!ok) {
       std::string list;
       for (auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-      return bad_request("unknown query parameter " + key + " (known: " + list + ")");
+      return bad_request("unknown query parameter " + shown(key) + " (known: " + list + ")");
     }
   }
   return std::nullopt;
@@ -408,9 +428,9 @@ std::optional<ApiResponse> handle(std::string_view target, const Telemetry& tele
   auto found = telemetry.log->get(id);
   if (!found) return internal_error(found.error());
   if (!*found) {
-    return ApiResponse{404, "application/json",
-                       error_body(Error{ErrorCode::kRouteNotFound,
-                                        "no log record " + std::string(id.substr(0, 64)), false})};
+    return ApiResponse{
+        404, "application/json",
+        error_body(Error{ErrorCode::kRouteNotFound, "no log record " + shown(id), false})};
   }
   return json_response(200, {{"result", record_json(**found)}});
 }

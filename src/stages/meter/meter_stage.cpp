@@ -145,7 +145,8 @@ std::optional<Error> MeterStage::prepare(RequestContext& ctx, bool rewrite) cons
   if (ctx.virtual_key != nullptr) {
     for (const auto& [name, value] : ctx.virtual_key->metadata) {
       auto it = std::find_if(state->metadata.begin(), state->metadata.end(),
-                             [&](const auto& entry) { return entry.first == name; });
+                             // Clang 14 cannot capture a structured binding implicitly.
+                             [&key = name](const auto& entry) { return entry.first == key; });
       if (it != state->metadata.end()) {
         it->second = value;
       } else {

@@ -671,6 +671,15 @@ TEST(ConfigFiles, OnlyOneDocument) {
             (Lines{"test.yaml:3:1: expected one YAML document (found a second one)"}));
 }
 
+// yaml-cpp 0.7 yields empty documents forever at a stray ',' (its LoadAll never returned and
+// filled memory; found by fuzz/config_fuzz.cpp).
+TEST(ConfigFiles, StrayCommaEndsWithAnError) {
+  EXPECT_EQ(diagnostics(","), (Lines{"test.yaml:1:1: invalid YAML: unexpected ','"}));
+  EXPECT_EQ(diagnostics(",a"), (Lines{"test.yaml:1:1: invalid YAML: unexpected ','"}));
+  EXPECT_EQ(diagnostics("{server: {}}\n,\n"),
+            (Lines{"test.yaml:2:1: expected one YAML document (found a second one)"}));
+}
+
 // ---- collection -----------------------------------------------------------------------
 
 TEST(ConfigCollect, AllErrorsInOneRunInDocumentOrder) {

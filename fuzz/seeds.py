@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora under fuzz/corpus/<target>/ from the repository's own samples:
+recorded provider streams (tests/fixtures/usage), shipped configs and the documentation's
+YAML snippets, requests like the tests send. Run it again after adding fixtures; the files
+are committed, and the fuzzers never write into this folder (scripts/fuzz.sh copies it).
+
+Targets that cut their input into pieces (fuzz/pieces.hpp) read control bytes from the end of
+the input, the way FuzzedDataProvider consumes integers: `control()` appends them."""
+
+import hashlib
+import json
+import pathlib
+import re
+import shutil
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "usage"
+OUT = ROOT / "fuzz" / "corpus"
+
+
+def control(consumed):
+    """Bytes to append so that FuzzedDataProvider consumes `consumed` (a list of (value,
+    byte count) in the order the target reads them) from the end."""
+    tail = []
+    for value, size in consumed:
+        tail += [(value >> (8 * (size - 1 - i))) & 0xFF for i in range(size)]
+    return bytes(reversed(tail))
+
+
+def cuts(payload, offsets):
+    """take_pieces(): the number of cuts, then each cut's 16-bit offset."""
+    return [(len(offsets), 1)] + [(o % (len(payload) + 1), 2) for o in offsets]
+
+
+def write(target, data):
+    d = OUT / target
+    d.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    (d / hashlib.sha1(data).hexdigest()[:16]).write_bytes(data)
+
+
+def fixtures(pattern):
+    return sorted(FIXTURES.glob(pattern))
+
+
+FORMATS = [  # index in usage_parser_fuzz.cpp's kFormats, by fixture name prefix
+    ("openai_completions", 1), ("openai_embeddings", 2), ("openai_responses", 3),
+    ("anthropic", 4), ("gemini", 5), ("cohere", 6), ("workers_ai", 7), ("", 0),
+]
+
+
+def usage_format(name):
+    return next(index for prefix, index in FORMATS if name.startswith(prefix))
+
+
+def streams():
+    for f in fixtures("*"):
+        body = f.read_bytes()
+        n = len(body)
+        split = [n // 3, n // 2 + 1, n - 2]
+        write("sse_splitter", body + control([(4096, 2)] + cuts(body, split)))
+        write("sse_splitter", body[:600] + control([(64, 2)] + cuts(body[:600], [7, 100])))
+        stream = 1 if f.suffix == ".sse" else 0
+        write("usage_parser",
+              body + control([(usage_format(f.name), 1), (stream, 1), (1, 1)] + cuts(body, split)))
+        if stream:  # also sniffed, as a body without text/event-stream
+            write("usage_parser",
+                  body + control([(usage_format(f.name), 1), (0, 1), (0, 1)] + cuts(body, [5])))
+        write("json", body)
+    for f in fixtures("*include_usage*") + fixtures("*usage_on_last*") + fixtures("*plain*"):
+        body = f.read_bytes()
+        write("include_usage", body + control([(1, 1)] + cuts(body, [40, 41, len(body) // 2])))
+
+
+REQUESTS = [
+    {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "stream": True},
+    {"model": "gpt-4o-mini", "stream": True, "stream_options": None},
+    {"model": "gpt-4o-mini", "stream": True, "stream_options": {"include_usage": False}},
+    {"model": "gpt-4o-mini", "stream": True, "stream_options": {}},
+    {"model": "gpt-4o-mini", "stream": True, "stream_options": {"include_usage": True}},
+    {"model": "gpt-4o-mini", "stream": False},
+    {"model": "claude-3-5-sonnet", "max_tokens": 64, "messages": [], "stream": True},
+]
+
+
+def requests():
+    for r in REQUESTS:
+        body = json.dumps(r, separators=(",", ":"))
+        write("include_usage", body.encode() + control([(0, 1), (0, 1)]))
+        write("json", body)
+    spaced = '\ufeff { "stream" : true ,\n "stream_options" : { "x" : [1, 2.5e3, -0] } }'
+    write("include_usage", spaced.encode() + control([(0, 1), (0, 1)]))
+    for text in ['{"a":1,"a":2}', '"\\u00e9\\ud83d\\ude00\\n"', "[1.0,1e0,0.70,-0,1e400]",
+                 "[[[[[[[[[[]]]]]]]]]]", '{"b":{"z":null,"a":[true,false]}}', " 12345678901234567890 "]:
+        write("json", text)
+
+
+UNIVERSAL = [
+    [{"provider": "openai", "endpoint": "chat/completions",
+      "headers": {"authorization": "Bearer sk-x", "content-type": "application/json"},
+      "query": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}},
+     {"provider": "anthropic", "endpoint": "v1/messages",
+      "headers": {"x-api-key": "k", "anthropic-version": "2023-06-01", "cf-aig-max-attempts": "2"},
+      "query": {"model": "claude", "max_tokens": 8, "messages": []},
+      "config": {"maxAttempts": 3, "retryDelay": 100, "backoff": "linear", "requestTimeout": 5000}}],
+    [{"provider": "workers-ai", "endpoint": "@cf/meta/llama-3.1-8b-instruct",
+      "headers": {}, "query": {"prompt": "hi"}}],
+    [{"provider": "azure-openai", "endpoint": "res/gpt-4o/chat/completions?api-version=2024-10-21",
+      "headers": {"api-key": "k"}, "query": {"messages": []}}],
+    [{"provider": "google-ai-studio", "endpoint": "v1beta/models/gemini-1.5-flash:generateContent",
+      "query": {"contents": []}},
+     {"provider": "custom-local", "endpoint": "/chat/completions", "query": {"stream": True}}],
+    [{"provider": "aws-bedrock", "endpoint": "bedrock-runtime/us-east-1/model/x/invoke", "query": {}}],
+    [{"provider": "openai", "endpoint": "../admin", "query": {}}],
+]
+
+
+def universal():
+    for steps in UNIVERSAL:
+        body = json.dumps(steps).encode()
+        write("universal", body + control([(0, 1), (4, 1)]))
+        write("universal", body + control([(1, 1), (19, 1)]))
+
+
+def configs():
+    for f in sorted((ROOT / "config").rglob("*.yaml")):
+        write("config", f.read_bytes())
+    for md in sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]:
+        for block in re.findall(r"```yaml\n(.*?)```", md.read_text(), re.S):
+            write("config", block)
+
+
+ADMIN = [
+    "/metrics", "/api/routes", "/api/logs", "/api/logs/id-0003", "/api/logs/nope",
+    "/api/logs?limit=2", "/api/logs?limit=5&order=asc&cursor=", "/api/logs?status=429&success=false",
+    "/api/logs?provider=openai&model=gpt-4o&cached=true",
+    "/api/logs?metadata.key=user&metadata.value=alice", "/api/logs?metadata.key=user&metadata.value=42",
+    "/api/logs?from=2023-11-14T22:13:20Z&to=1700100000000", "/api/logs?key=&from=2023-11-14T22:13:20.5Z",
+    "/api/usage", "/api/usage?group_by=model&bucket=hour", "/api/usage?group_by=provider&bucket=day",
+    "/api/usage?group_by=metadata.user&bucket=minute", "/api/usage?group_by=key&key=team-a",
+    "/api/logs?model=gpt%2D4o+x&provider=%6fpenai", "/api/logs?limit=1001", "/api/logs?colour=red",
+]
+
+
+def admin():
+    for target in ADMIN:
+        write("admin_query", target)
+
+
+def http(flags, text, split=None):
+    data = text.encode() if isinstance(text, str) else text
+    split = len(data) if split is None else split
+    write("http_request", bytes([flags, split & 0xFF, split >> 8]) + data)
+
+
+def http_requests():
+    chat = json.dumps(REQUESTS[0], separators=(",", ":"))
+    http(0, "GET /openai/models HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer sk-x\r\n\r\n")
+    http(0, "POST /openai/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(chat)}\r\ncf-aig-cache-ttl: 60\r\ncf-aig-metadata: {{\"user\":\"a\"}}\r\n"
+            f"\r\n{chat}")
+    http(0, "POST /v1/acct/gw/openai/chat/completions HTTP/1.1\r\nHost: a\r\n"
+            "Transfer-Encoding: chunked\r\ncf-aig-max-attempts: 2\r\ncf-aig-retry-delay: 0\r\n\r\n"
+            f"{len(chat):x}\r\n{chat}\r\n0\r\n\r\n")
+    http(0, "POST /anthropic/v1/messages HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "5;name=value\r\nhello\r\n0\r\nx-trailer: 1\r\n\r\n")
+    http(0, "POST /openai/chat/completions HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+            f"Content-Length: {len(chat)}\r\n\r\n{chat}")
+    body = json.dumps(UNIVERSAL[0])
+    http(0, f"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: {len(body)}\r\n\r\n{body}")
+    http(0, "GET /custom-local/x HTTP/1.0\r\n\r\nGET /openai/models HTTP/1.1\r\nHost: a\r\n"
+            "Connection: close\r\n\r\n")
+    http(0, "POST /openai/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\n{\"a\":1,}x")
+    http(0, "GET /route/chat/chat/completions HTTP/1.1\r\nHost: a\r\ncf-aig-event-id: e-1\r\n\r\n")
+    # With the repeat bit: a body past max_body_bytes (413), a header past max_header_bytes (431).
+    head = "POST /openai/chat/completions HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+    http(1, head + "1\r\nx\r\n", len(head))
+    head = "GET /openai/models HTTP/1.1\r\n"
+    http(1, head + "X-Filler: 0123456789\r\n", len(head))
+
+
+def main():
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    streams()
+    requests()
+    universal()
+    configs()
+    admin()
+    http_requests()
+    total = sum(f.stat().st_size for f in OUT.rglob("*") if f.is_file())
+    print(f"seeds: {sum(1 for f in OUT.rglob('*') if f.is_file())} files, {total} bytes")
+
+
+if __name__ == "__main__":
+    main()
