@@ -58,7 +58,13 @@ AccessLogStage::AccessLogStage(std::shared_ptr<spdlog::details::thread_pool> poo
     : pool_(std::move(pool)), logger_(std::move(logger)) {}
 
 AccessLogStage::~AccessLogStage() {
-  if (logger_) logger_->flush();
+  if (!logger_) return;
+  logger_->flush();  // queued behind every line still waiting
+  // The pool is the last owner of its writer thread (the logger keeps only a weak pointer):
+  // releasing it first joins the thread after it wrote everything queued, so the logger and
+  // its sink are destroyed after the writer's last use of them, not concurrently with it
+  // (ThreadSanitizer saw that race through libspdlog's reference counts).
+  pool_.reset();
 }
 
 std::string AccessLogStage::format(const RequestContext& ctx) {
