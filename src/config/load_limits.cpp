@@ -1,0 +1,437 @@
+// auth, virtual keys, rate limits, budgets, prices and metering.
+
+#include "config/loader.hpp"
+#include "core/sha256.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+namespace aigw::config::detail {
+
+void Loader::read_auth(const Entry& e, AuthConfig& out) {
+  std::size_t& tokens_listed = auth_tokens_listed_;
+  auth_mark_ = at(e);
+  read_fields(
+      e, {
+             {"enabled", [&](const Entry& f) { read_bool(f, out.enabled); }},
+             {"allow_anonymous_credentials",
+              [&](const Entry& f) { read_bool(f, out.allow_anonymous_credentials); }},
+             {"tokens",
+              [&](const Entry& f) {
+                if (!f.value.IsSequence()) {
+                  error(f, "expected a list of tokens");
+                  tokens_listed = 1;  // reported already
+                  return;
+                }
+                tokens_listed = f.value.size();
+                for (std::size_t i = 0; i < f.value.size(); ++i) {
+                  read_token(
+                      Entry{YAML::Node(), f.value[i], f.path + "[" + std::to_string(i) + "]"}, out);
+                }
+              }},
+         });
+}
+
+// A token is never written in the file itself: either ${ENV_VAR} (its SHA-256 is kept, the
+// text dropped) or sha256:<64 hex digits> (what `printf %s "$TOKEN" | sha256sum` prints).
+void Loader::read_token(const Entry& e, AuthConfig& out) {
+  if (auto digest = token_digest(e)) out.token_sha256.push_back(*digest);
+}
+
+std::optional<std::array<std::uint8_t, 32>> Loader::token_digest(const Entry& e) {
+  const auto v = scalar(e, "a token");
+  if (!v) return std::nullopt;
+  constexpr std::string_view kPrefix = "sha256:";
+  const std::string_view text = v->text;
+  if (text.starts_with(kPrefix)) {
+    const std::string_view hex = text.substr(kPrefix.size());
+    std::array<std::uint8_t, 32> digest{};
+    bool ok = hex.size() == 64;
+    for (std::size_t i = 0; ok && i < 32; ++i) {
+      const int hi = text::hex_digit(hex[2 * i]);
+      const int lo = text::hex_digit(hex[2 * i + 1]);
+      ok = hi >= 0 && lo >= 0;
+      if (ok) digest[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+    }
+    if (!ok) {
+      error(e, "a sha256: token needs exactly 64 hex digits after the prefix");
+      return std::nullopt;
+    }
+    return digest;
+  }
+  if (!v->secret) {
+    error(e,
+          "a token must not be written in the config file: use ${ENV_VAR} or "
+          "sha256:<64 hex digits of its SHA-256>");
+    return std::nullopt;
+  }
+  if (text.empty()) {
+    error(e, "the token is empty");
+    return std::nullopt;
+  }
+  return sha256(text);
+}
+
+void Loader::read_keys(const Entry& e, std::vector<VirtualKey>& out) {
+  keys_mark_ = at(e);
+  const auto names = [&](const Entry& f, std::vector<std::string>& list, bool slugs) {
+    if (!f.value.IsSequence()) {
+      error(f, slugs ? "expected a list of provider names" : "expected a list of model names");
+      return;
+    }
+    for (std::size_t i = 0; i < f.value.size(); ++i) {
+      const Entry item{YAML::Node(), f.value[i], f.path + "[" + std::to_string(i) + "]"};
+      const auto v = scalar(item, slugs ? "a provider name" : "a model name");
+      if (!v) continue;
+      if (slugs && !valid_slug(v->text)) {
+        error(item, "provider name must match [a-z0-9][a-z0-9-]* (got " + quoted(*v) + ")");
+      } else if (v->text.empty()) {
+        error(item, "must not be empty");
+      } else {
+        list.push_back(v->text);
+      }
+    }
+  };
+  for_each_entry(e, false, "duplicate key name", [&](const Entry& k) {
+    VirtualKey key;
+    key.name = k.key.Scalar();
+    if (!valid_slug(key.name)) {
+      error(mark_of(k.key.Mark()), k.path, "a key name must match [a-z0-9][a-z0-9-]*");
+    }
+    bool has_token = false;
+    SourceMark token_mark;
+    read_fields(
+        k, {
+               {"token",
+                [&](const Entry& f) {
+                  has_token = true;
+                  token_mark = at(f);
+                  if (auto d = token_digest(f)) key.token_sha256 = *d;
+                }},
+               {"providers", [&](const Entry& f) { names(f, key.providers, true); }},
+               {"models", [&](const Entry& f) { names(f, key.models, false); }},
+               {"trust_client_cost", [&](const Entry& f) { read_bool(f, key.trust_client_cost); }},
+               {"metadata",
+                [&](const Entry& f) {
+                  for_each_entry(f, false, "duplicate metadata key", [&](const Entry& m) {
+                    const auto v = scalar(m, "a string");
+                    if (!v) return;
+                    // Kept as a JSON string, as cf-aig-metadata values are logged.
+                    key.metadata.emplace_back(
+                        m.key.Scalar(),
+                        nlohmann::json(v->text).dump(-1, ' ', false,
+                                                     nlohmann::json::error_handler_t::replace));
+                  });
+                }},
+           });
+    if (!has_token) error(at(k), k.path + ".token", "a key needs a token");
+    for (const auto& other : out) {
+      if (has_token && other.token_sha256 == key.token_sha256) {
+        error(token_mark, k.path + ".token", "the same token as key '" + other.name + "'");
+      }
+    }
+    out.push_back(std::move(key));
+  });
+}
+
+void Loader::read_rate_limits(const Entry& e, std::vector<RateLimitRule>& out) {
+  if (!e.value.IsSequence()) {
+    error(e, "expected a list of rules (each with limit and window)");
+    return;
+  }
+  for (std::size_t i = 0; i < e.value.size(); ++i) {
+    RateLimitRule rule;
+    read_rate_limit(Entry{YAML::Node(), e.value[i], e.path + "[" + std::to_string(i) + "]"}, i,
+                    rule);
+    out.push_back(std::move(rule));
+  }
+}
+
+// The fields rate limits and budgets share: name, window, technique, scope and narrowing.
+// `budget`: window also takes day and month, and per only what the request log records
+// (gateway, key, metadata), since budgets are rebuilt from it.
+std::vector<Loader::Field> Loader::rule_fields(RateLimitRule& out, bool budget, bool& has_window) {
+  constexpr Duration kMaxWindow{std::chrono::hours(24 * 366)};
+  return {
+      {"name",
+       [&](const Entry& f) {
+         if (const auto v = scalar(f, "a name")) out.name = v->text;
+       }},
+      {"window",
+       [&, budget](const Entry& f) {
+         has_window = true;
+         if (budget) {
+           // A month is calendar-aligned when fixed; sliding, the trailing 30 days.
+           const auto v = scalar(f, "day, month or a duration");
+           if (!v) return;
+           if (v->text == "month" || v->text == "day") {
+             out.calendar_month = v->text == "month";
+             out.window = std::chrono::hours(v->text == "month" ? 24 * 30 : 24);
+             return;
+           }
+           if (!parse_duration(v->text)) {
+             error(f, "must be day, month or a duration such as 12h (got " + quoted(*v) + ")");
+             return;
+           }
+         }
+         read_duration(f, out.window, false, kMaxWindow);
+         if (out.window.count() > 0 && out.window < std::chrono::seconds(1)) {
+           error(f, "must be >= 1s (got " + format_duration(out.window) + ")");
+         }
+       }},
+      {"technique",
+       [&](const Entry& f) {
+         const auto v = scalar(f, "fixed or sliding");
+         if (!v) return;
+         if (v->text == "fixed") {
+           out.technique = RateLimitRule::Technique::kFixed;
+         } else if (v->text == "sliding") {
+           out.technique = RateLimitRule::Technique::kSliding;
+         } else {
+           error(f, "must be fixed or sliding (got " + quoted(*v) + ")");
+         }
+       }},
+      {"per",
+       [&, budget](const Entry& f) {
+         const std::string expected = budget ? "gateway, key or metadata:<key>"
+                                             : "gateway, key, ip, header:<name> or metadata:<key>";
+         const auto v = scalar(f, expected);
+         if (!v) return;
+         const std::string_view t = v->text;
+         const auto colon = t.find(':');
+         const std::string_view kind = t.substr(0, colon);
+         const std::string_view arg =
+             colon == std::string_view::npos ? std::string_view() : t.substr(colon + 1);
+         if (t == "gateway") {
+           out.scope = RateLimitRule::Scope::kGateway;
+         } else if (t == "ip" && !budget) {
+           out.scope = RateLimitRule::Scope::kIp;
+         } else if (t == "key") {
+           out.scope = RateLimitRule::Scope::kKey;
+         } else if (kind == "header" && !budget && !arg.empty() &&
+                    std::all_of(arg.begin(), arg.end(), is_tchar)) {
+           out.scope = RateLimitRule::Scope::kHeader;
+           out.scope_name = text::lower(arg);
+         } else if (kind == "metadata" && !arg.empty()) {
+           out.scope = RateLimitRule::Scope::kMetadata;
+           out.scope_name = std::string(arg);
+         } else {
+           error(f, "must be " + expected + " (got " + quoted(*v) + ")");
+         }
+       }},
+      {"provider",
+       [&](const Entry& f) {
+         const auto v = scalar(f, "a provider name");
+         if (!v) return;
+         if (!valid_slug(v->text)) {
+           error(f, "provider name must match [a-z0-9][a-z0-9-]* (got " + quoted(*v) + ")");
+           return;
+         }
+         out.provider = v->text;
+       }},
+      {"model",
+       [&](const Entry& f) {
+         const auto v = scalar(f, "a model name");
+         if (v && v->text.empty()) {
+           error(f, "must not be empty");
+         } else if (v) {
+           out.model = v->text;
+         }
+       }},
+      {"max_keys", [&](const Entry& f) { read_uint(f, out.max_keys, 1, 10'000'000); }},
+      {"key",
+       [&](const Entry& f) {
+         const auto v = scalar(f, "a key name");
+         if (!v) return;
+         out.key = v->text;
+         rule_key_refs_.push_back({f.path, at(f), v->text});
+       }},
+      {"default_max_tokens",
+       [&](const Entry& f) { read_uint(f, out.default_max_tokens, 1, 10'000'000); }},
+  };
+}
+
+void Loader::read_rate_limit(const Entry& e, std::size_t index, RateLimitRule& out) {
+  bool has_limit = false;
+  bool has_window = false;
+  auto fields = rule_fields(out, /*budget=*/false, has_window);
+  fields.push_back({"limit", [&](const Entry& f) {
+                      has_limit = true;
+                      read_uint(f, out.limit, 1, 1'000'000'000);
+                    }});
+  fields.push_back({"unit", [&](const Entry& f) {
+                      const auto v = scalar(f, "requests or tokens");
+                      if (!v) return;
+                      if (v->text == "requests") {
+                        out.unit = RateLimitRule::Unit::kRequests;
+                      } else if (v->text == "tokens") {
+                        out.unit = RateLimitRule::Unit::kTokens;
+                        metered_rule_marks_.emplace_back(f.path, at(f));
+                      } else {
+                        error(f, "must be requests or tokens (got " + quoted(*v) + ")");
+                      }
+                    }});
+  read_fields(e, fields);
+  if (!has_limit) error(at(e), e.path + ".limit", "a rate limit needs a limit");
+  if (!has_window) error(at(e), e.path + ".window", "a rate limit needs a window");
+  if (out.name.empty()) out.name = "rate_limits[" + std::to_string(index) + "]";
+}
+
+void Loader::read_budgets(const Entry& e, std::vector<RateLimitRule>& out) {
+  if (!e.value.IsSequence()) {
+    error(e, "expected a list of budgets (each with limit_usd and window)");
+    return;
+  }
+  for (std::size_t i = 0; i < e.value.size(); ++i) {
+    const Entry item{YAML::Node(), e.value[i], e.path + "[" + std::to_string(i) + "]"};
+    RateLimitRule rule;
+    rule.unit = RateLimitRule::Unit::kCost;
+    bool has_limit = false;
+    bool has_window = false;
+    auto fields = rule_fields(rule, /*budget=*/true, has_window);
+    fields.push_back({"limit_usd", [&](const Entry& f) {
+                        has_limit = true;
+                        const auto v = scalar(f, "an amount in US dollars");
+                        if (!v) return;
+                        double usd = 0;
+                        const char* end = v->text.data() + v->text.size();
+                        const auto [ptr, ec] = std::from_chars(v->text.data(), end, usd);
+                        // Counted in millionths of a dollar; at most $1e9.
+                        if (ec != std::errc() || ptr != end || !(usd >= 0.000001) || usd > 1e9) {
+                          error(f, "must be an amount in US dollars from 0.000001 to 1e9 (got " +
+                                       quoted(*v) + ")");
+                          return;
+                        }
+                        rule.limit = static_cast<std::uint64_t>(std::llround(usd * 1e6));
+                      }});
+    fields.push_back({"unpriced", [&](const Entry& f) {
+                        const auto v = scalar(f, "allow or refuse");
+                        if (!v) return;
+                        if (v->text == "allow" || v->text == "refuse") {
+                          rule.refuse_unpriced = v->text == "refuse";
+                        } else {
+                          error(f, "must be allow or refuse (got " + quoted(*v) + ")");
+                        }
+                      }});
+    metered_rule_marks_.emplace_back(item.path, at(item));
+    read_fields(item, fields);
+    if (!has_limit) error(at(item), item.path + ".limit_usd", "a budget needs limit_usd");
+    if (!has_window) error(at(item), item.path + ".window", "a budget needs a window");
+    if (rule.name.empty()) rule.name = "budgets[" + std::to_string(i) + "]";
+    out.push_back(std::move(rule));
+  }
+}
+
+void Loader::read_dollars(const Entry& e, double& out) {
+  const auto v = scalar(e, "a price in US dollars per million tokens");
+  if (!v) return;
+  double d = 0;
+  const char* end = v->text.data() + v->text.size();
+  const auto [ptr, ec] = std::from_chars(v->text.data(), end, d);
+  if (ec != std::errc() || ptr != end || !std::isfinite(d)) {
+    error(e, "must be a number of US dollars per million tokens, such as 2.5 (got " + quoted(*v) +
+                 ")");
+  } else if (d < 0) {
+    error(e, "must be >= 0 (got " + shown(*v) + ")");
+  } else {
+    out = d;
+  }
+}
+
+void Loader::read_price(const Entry& e, ModelPrice& out) {
+  bool input = false, output = false;
+  read_fields(e, {
+                     {"input",
+                      [&](const Entry& f) {
+                        input = true;
+                        read_dollars(f, out.input);
+                      }},
+                     {"output",
+                      [&](const Entry& f) {
+                        output = true;
+                        read_dollars(f, out.output);
+                      }},
+                     {"cached_input",
+                      [&](const Entry& f) {
+                        double d = -1;
+                        read_dollars(f, d);
+                        if (d >= 0) out.cached_input = d;
+                      }},
+                     {"cache_write",
+                      [&](const Entry& f) {
+                        double d = -1;
+                        read_dollars(f, d);
+                        if (d >= 0) out.cache_write = d;
+                      }},
+                 });
+  if (e.value.IsMap() && (!input || !output)) {
+    error(e, std::string("needs ") +
+                 (!input && !output ? "input and output"
+                  : !input          ? "input"
+                                    : "output") +
+                 " (US dollars per million tokens)");
+  }
+}
+
+void Loader::read_prices(const Entry& e, std::map<std::string, ModelPrice>& out) {
+  for_each_entry(e, false, "duplicate model", [&](const Entry& m) {
+    const std::string& name = m.key.Scalar();
+    const auto slash = name.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == name.size()) {
+      error(mark_of(m.key.Mark()), m.path,
+            "a price key is provider/model, such as openai/gpt-4o (got '" + printable(name) + "')");
+      return;
+    }
+    ModelPrice price;
+    read_price(m, price);
+    out[name] = price;
+  });
+}
+
+void Loader::read_metering(const Entry& e, MeteringConfig& out) {
+  read_fields(
+      e, {
+             {"enabled", [&](const Entry& f) { read_bool(f, out.enabled); }},
+             {"include_usage", [&](const Entry& f) { read_bool(f, out.include_usage); }},
+             {"trust_client_cost", [&](const Entry& f) { read_bool(f, out.trust_client_cost); }},
+             {"pricing_file",
+              [&](const Entry& f) {
+                const auto v = scalar(f, "a path");
+                if (!v) return;
+                if (v->text.empty()) {  // "" turns the table off
+                  pricing_file_mark_ = at(f);
+                  out.pricing_file = "-";
+                  return;
+                }
+                const auto path = resolve_path(*v);
+                if (path) {
+                  out.pricing_file = path->text;
+                  pricing_file_mark_ = at(f);
+                }
+              }},
+             // Read into a side map: they apply over the file's, which is read later.
+             {"prices", [&](const Entry& f) { read_prices(f, inline_prices_); }},
+         });
+}
+
+void Loader::read_price_table(const YAML::Node& root, MeteringConfig& out) {
+  const Entry top{YAML::Node(), root, ""};
+  read_fields(top, {
+                       {"taken",
+                        [&](const Entry& f) {
+                          const auto v = scalar(f, "a date (YYYY-MM-DD)");
+                          if (v) out.prices_taken = v->text;
+                        }},
+                       {"currency",
+                        [&](const Entry& f) {
+                          const auto v = scalar(f, "USD");
+                          if (v && v->text != "USD") error(f, "only USD is supported");
+                        }},
+                       {"prices", [&](const Entry& f) { read_prices(f, out.prices); }},
+                   });
+}
+
+}  // namespace aigw::config::detail
