@@ -82,6 +82,13 @@ class ProviderAdapter {
   virtual Result<UpstreamTarget> map_path(const MapInput& in, const Url& base) const = 0;
 };
 
+// The headers a provider credential travels in, whichever provider it is for (lower-case, in
+// this order: the cache's credential scope hashes them so). The gateway keeps a client's from
+// another provider's request, scopes cache entries by them, and refuses them in a provider's
+// configured headers when auth is off.
+inline constexpr std::string_view kCredentialHeaders[] = {"authorization", "x-api-key", "api-key",
+                                                          "x-goog-api-key"};
+
 // How a provider takes its API key: the header, and what comes before the key in it.
 struct CredentialHeader {
   std::string name;    // lower-case; "" = the gateway cannot send a stored key (SigV4, OAuth)

@@ -1,5 +1,7 @@
 // providers (base URLs, headers, stored keys, key_paths) and named routes.
 
+#include "aigw/provider.hpp"
+
 #include "config/loader.hpp"
 #include "core/path_rules.hpp"
 
@@ -169,8 +171,9 @@ void Loader::read_headers(const Entry& e, std::vector<std::pair<std::string, Sec
     // A provider's credential in its headers is checked against auth.enabled once the
     // whole file is read, like stored keys.
     const std::string lname = lower(name);
-    if (lname == "authorization" || lname == "x-api-key" || lname == "api-key" ||
-        lname == "x-goog-api-key" || lname == "proxy-authorization") {
+    if (lname == "proxy-authorization" ||
+        std::find(std::begin(kCredentialHeaders), std::end(kCredentialHeaders), lname) !=
+            std::end(kCredentialHeaders)) {
       credential_header_marks_.emplace_back(mark_of(h.key.Mark()), h.path);
     }
     out.emplace_back(name, Secret(v->text, v->secret));

@@ -91,6 +91,14 @@ budgets:
     window: 1h
 )";
 
+constexpr const char* kStrictUnpriced = R"(
+budgets:
+  - name: strict
+    limit_usd: 1
+    window: month
+    unpriced: refuse
+)";
+
 // The 429's message up to its retry-after, which depends on the clock.
 void expect_budget_429(const HttpResponse& res, const std::string& message_start) {
   EXPECT_EQ(res.status, 429u);
@@ -165,14 +173,7 @@ TEST(Budgets, UnpricedModelsAreAdmittedOrRefusedAsConfigured) {
   // Charged nothing: the priced budget is untouched.
   for (int i = 0; i < 3; ++i) EXPECT_EQ(allow.post(chat(300)).status, 200u);
 
-  Fixture refuse(R"(
-budgets:
-  - name: strict
-    limit_usd: 1
-    window: month
-    unpriced: refuse
-)",
-                 reports(3, 300));
+  Fixture refuse(kStrictUnpriced, reports(3, 300));
   const auto res = refuse.post(chat(300, "mystery-model"));
   EXPECT_EQ(res.status, 403u);
   EXPECT_EQ(json::parse(res.body, nullptr, false),
@@ -209,14 +210,7 @@ TEST(Budgets, AClientsZeroPricesDoNotGetPastASpentBudget) {
   }
   EXPECT_EQ(f.fake.requests(), 3);
 
-  Fixture refuse(R"(
-budgets:
-  - name: strict
-    limit_usd: 1
-    window: month
-    unpriced: refuse
-)",
-                 reports(3, 300));
+  Fixture refuse(kStrictUnpriced, reports(3, 300));
   EXPECT_EQ(refuse.post(chat(300, "mystery-model"), zero).status, 403u);
   EXPECT_EQ(refuse.fake.requests(), 0);
 }

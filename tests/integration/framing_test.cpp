@@ -12,6 +12,9 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <memory>
+#include <string>
+#include <string_view>
 
 namespace aigw::test {
 namespace {
@@ -164,60 +167,66 @@ TEST_F(Framing, InvalidUtf8EchoedInAnErrorStillGetsAResponseAndARecord) {
   EXPECT_NE(metrics.body.find("\naigw_requests_in_flight 0\n"), std::string::npos);
 }
 
+// A provider whose first answer is `raw` (bytes it was not asked for included) and whose
+// later ones are {"ok":true}, behind a gateway; each request goes on a new client connection.
+struct PoisoningProvider {
+  explicit PoisoningProvider(std::string raw)
+      : fake([this, raw = std::move(raw)](const FakeRequest&,
+                                          Exchange& ex) -> asio::awaitable<void> {
+          if (seen++ == 0) {
+            co_await ex.send_raw(raw);
+            co_return;
+          }
+          co_await ex.respond(200, R"({"ok":true})");
+        }) {
+    Config c = test_config();
+    add_provider(c, "openai", fake.base_url() + "/v1");
+    gateway = std::make_unique<TestGateway>(std::move(c));
+  }
+  HttpResponse post() {
+    return http_request(gateway->port(), "POST", "/openai/chat/completions", kChatBody);
+  }
+  std::atomic<int> seen{0};
+  FakeProvider fake;
+  std::unique_ptr<TestGateway> gateway;
+};
+
+constexpr std::string_view kInjected =
+    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n"
+    "{\"injected\":1}";
+
 // A 101 to a request that asked for no upgrade, followed by bytes: before the fix the
 // connection went back to the pool and the next client got the injected response.
 TEST(UpstreamFraming, A101ToAPlainRequestIs502AndTheConnectionIsNotReused) {
-  std::atomic<int> seen{0};
-  FakeProvider fake([&](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
-    if (seen++ == 0) {
-      co_await ex.send_raw(
-          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n"
-          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n"
-          "{\"injected\":1}");
-      co_return;
-    }
-    co_await ex.respond(200, R"({"ok":true})");
-  });
-  Config c = test_config();
-  add_provider(c, "openai", fake.base_url() + "/v1");
-  TestGateway gw(std::move(c));
-  const auto first = http_request(gw.port(), "POST", "/openai/chat/completions", kChatBody);
+  PoisoningProvider p(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n" +
+      std::string(kInjected));
+  const auto first = p.post();
   EXPECT_EQ(first.status, 502u);
   const Json e = error_of(first);
   EXPECT_EQ(e["code"], "upstream_protocol_error");
   EXPECT_EQ(e["message"],
             "provider openai answered 101 Switching Protocols to a request that asked for no "
             "upgrade");
-  const auto second = http_request(gw.port(), "POST", "/openai/chat/completions", kChatBody);
+  const auto second = p.post();
   EXPECT_EQ(second.status, 200u);
   EXPECT_EQ(second.body, R"({"ok":true})");
-  EXPECT_EQ(fake.connections_opened(), 2);
+  EXPECT_EQ(p.fake.connections_opened(), 2);
 }
 
 // Bytes after a complete response were never asked for: the connection is closed, not
 // pooled, so they can never answer the next request.
 TEST(UpstreamFraming, AConnectionWithUnreadBytesIsNotPooled) {
-  std::atomic<int> seen{0};
-  FakeProvider fake([&](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
-    if (seen++ == 0) {
-      co_await ex.send_raw(
-          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
-          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n"
-          "{\"injected\":1}");
-      co_return;
-    }
-    co_await ex.respond(200, R"({"ok":true})");
-  });
-  Config c = test_config();
-  add_provider(c, "openai", fake.base_url() + "/v1");
-  TestGateway gw(std::move(c));
-  const auto first = http_request(gw.port(), "POST", "/openai/chat/completions", kChatBody);
+  PoisoningProvider p(
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}" +
+      std::string(kInjected));
+  const auto first = p.post();
   EXPECT_EQ(first.status, 200u);
   EXPECT_EQ(first.body, "{}");
-  const auto second = http_request(gw.port(), "POST", "/openai/chat/completions", kChatBody);
+  const auto second = p.post();
   EXPECT_EQ(second.status, 200u);
   EXPECT_EQ(second.body, R"({"ok":true})");
-  EXPECT_EQ(fake.connections_opened(), 2);
+  EXPECT_EQ(p.fake.connections_opened(), 2);
 }
 
 // An upstream chunk-size line without end is bounded like a client's: the stream is cut

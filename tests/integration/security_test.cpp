@@ -11,6 +11,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <functional>
+#include <string>
+
 namespace aigw::test {
 namespace {
 
@@ -26,6 +29,21 @@ Handler ok_completion() {
                         json_headers());
   };
 }
+
+// One fake provider, named `slug`, behind a gateway whose config `tweak` edits first.
+struct OneProvider {
+  explicit OneProvider(Handler handler, const std::string& slug = "openai",
+                       const std::function<void(Config&)>& tweak = {})
+      : fake(std::move(handler)), gw(config(slug, tweak)) {}
+  Config config(const std::string& slug, const std::function<void(Config&)>& tweak) {
+    Config c = test_config();
+    add_provider(c, slug, fake.base_url() + "/v1");
+    if (tweak) tweak(c);
+    return c;
+  }
+  FakeProvider fake;
+  TestGateway gw;
+};
 
 std::string chat_with_model(const std::string& model) {
   return json{{"model", model}, {"messages", json::array()}}.dump();
@@ -103,10 +121,9 @@ TEST(Security, ClientNamesAreBoundedInMetricsAndTheLog) {
 }
 
 TEST(Security, MetadataKeysAndValuesAreBounded) {
-  FakeProvider fake(ok_completion());
-  Config c = test_config();
-  add_provider(c, "openai", fake.base_url() + "/v1");
-  TestGateway gw(std::move(c));
+  OneProvider s(ok_completion());
+  FakeProvider& fake = s.fake;
+  TestGateway& gw = s.gw;
   const auto post = [&](const std::string& metadata) {
     return http_request(gw.port(), "POST", "/openai/chat/completions", chat_with_model("m"),
                         {{"Content-Type", "application/json"}, {"cf-aig-metadata", metadata}});
@@ -130,7 +147,6 @@ TEST(Security, TheGatewaysKeysReachOnlyTheInferenceEndpoints) {
   FakeProvider fake(ok_completion());
   Config c = test_config();
   c.auth.enabled = true;
-  c.auth.allow_anonymous_credentials = false;
   VirtualKey app;
   app.name = "app";
   app.token_sha256 = sha256("tok");
@@ -168,16 +184,16 @@ TEST(Security, TheGatewaysKeysReachOnlyTheInferenceEndpoints) {
 // A max_tokens past any model's cap wrapped the reservation and passed a 5,000-token limit;
 // now a 400 (issue 15, finding 10).
 TEST(Security, AnOutputCapOutOfRangeIsA400) {
-  FakeProvider fake(ok_completion());
-  Config c = test_config();
-  add_provider(c, "openai", fake.base_url() + "/v1");
-  RateLimitRule rule;
-  rule.name = "tokens";
-  rule.limit = 5000;
-  rule.window = std::chrono::minutes(1);
-  rule.unit = RateLimitRule::Unit::kTokens;
-  c.rate_limits.push_back(rule);
-  TestGateway gw(std::move(c));
+  OneProvider s(ok_completion(), "openai", [](Config& c) {
+    RateLimitRule rule;
+    rule.name = "tokens";
+    rule.limit = 5000;
+    rule.window = std::chrono::minutes(1);
+    rule.unit = RateLimitRule::Unit::kTokens;
+    c.rate_limits.push_back(rule);
+  });
+  FakeProvider& fake = s.fake;
+  TestGateway& gw = s.gw;
   const auto post = [&](const std::string& max_tokens) {
     return http_request(gw.port(), "POST", "/openai/chat/completions",
                         R"({"model":"gpt-4o-mini","max_tokens":)" + max_tokens +
@@ -198,10 +214,9 @@ TEST(Security, AnOutputCapOutOfRangeIsA400) {
 // {"model":"gpt-4o","model":"gpt-4o-mini"}: the gateway read one, a provider may read the
 // other (issue 15, finding 13).
 TEST(Security, DuplicateTopLevelKeysAreA400) {
-  FakeProvider fake(ok_completion());
-  Config c = test_config();
-  add_provider(c, "openai", fake.base_url() + "/v1");
-  TestGateway gw(std::move(c));
+  OneProvider s(ok_completion());
+  FakeProvider& fake = s.fake;
+  TestGateway& gw = s.gw;
   for (const char* content_type : {"application/json", "text/plain"}) {
     const auto res = http_request(gw.port(), "POST", "/openai/chat/completions",
                                   R"({"model":"gpt-4o","messages":[],"model":"gpt-4o-mini"})",
@@ -224,10 +239,9 @@ TEST(Security, DuplicateTopLevelKeysAreA400) {
 
 // A custom provider path beginning // was forwarded as //evil.example/x (issue 15, finding 15).
 TEST(Security, PathsThatCouldLeaveTheProviderAre400) {
-  FakeProvider fake(ok_completion());
-  Config c = test_config();
-  add_provider(c, "custom-mine", fake.base_url() + "/v1");
-  TestGateway gw(std::move(c));
+  OneProvider s(ok_completion(), "custom-mine");
+  FakeProvider& fake = s.fake;
+  TestGateway& gw = s.gw;
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"/custom-mine//evil.example/x", "path '/evil.example/x' has an empty segment ('//')"},
       {"/custom-mine/a//b", "path 'a//b' has an empty segment ('//')"},

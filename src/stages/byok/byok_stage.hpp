@@ -8,6 +8,7 @@
 // credential scope then is the stored key.
 
 #include "aigw/config.hpp"
+#include "aigw/provider.hpp"
 #include "aigw/stage.hpp"
 
 #include <memory>
@@ -16,9 +17,9 @@ namespace aigw {
 
 // Provider credentials a client may send, whichever provider it calls: none of them goes
 // upstream beside a stored key (one may be a placeholder the SDK insisted on, or a key of
-// another provider), nor to the providers of a named route that spans several.
-inline constexpr std::string_view kClientCredentials[] = {"authorization", "x-api-key", "api-key",
-                                                          "x-goog-api-key"};
+// another provider), nor to the providers of a named route or universal request that spans
+// several.
+inline constexpr const auto& kClientCredentials = kCredentialHeaders;
 
 class ByokStage final : public Stage {
  public:

@@ -17,10 +17,8 @@ namespace {
 
 namespace beast = boost::beast;
 
-// The provider credential headers whose value scopes the cache. Query-string keys
-// (Google's ?key=) are scoped already: the query is part of the key.
-constexpr std::string_view kCredentialHeaders[] = {"authorization", "x-api-key", "api-key",
-                                                   "x-goog-api-key"};
+// The cache is scoped by aigw::kCredentialHeaders. Query-string keys (Google's ?key=) are
+// scoped already: the query is part of the key.
 
 // SHA-256 through OpenSSL's EVP interface, fed field by field. Each thread reuses one
 // context.

@@ -249,8 +249,7 @@ bool MeterStage::admitted(const RequestContext& ctx) const noexcept {
 }
 
 bool MeterStage::trusts_client_cost(const RequestContext& ctx) const noexcept {
-  return metering_.trust_client_cost ||
-         (ctx.virtual_key != nullptr && ctx.virtual_key->trust_client_cost);
+  return meter::client_cost_trusted(metering_.trust_client_cost, ctx.virtual_key);
 }
 
 LogRecord MeterStage::record_of(RequestContext& ctx) const {

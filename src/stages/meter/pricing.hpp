@@ -49,6 +49,13 @@ struct CustomCost {
 // Parses the header's JSON object. Errors name the problem (kInvalidHeader).
 Result<CustomCost> parse_custom_cost(std::string_view header);
 
+// Whether cf-aig-custom-cost prices a request (its logged cost, what budgets charge):
+// `gateway_trusts` (metering.trust_client_cost), or the request's virtual key trusts it.
+// Otherwise the price table does, so a client cannot lower its own budget's charge.
+inline bool client_cost_trusted(bool gateway_trusts, const VirtualKey* key) noexcept {
+  return gateway_trusts || (key != nullptr && key->trust_client_cost);
+}
+
 struct Cost {
   std::optional<double> usd;  // empty: no usage to price, or no price
   bool unpriced = false;      // usage was reported but the model has no price
