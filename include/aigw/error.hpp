@@ -47,6 +47,8 @@ struct Error {
   // configured provider and route names. Never sent to the client, who may not be
   // authenticated at all (docs/security.md).
   std::string internal = {};
+  // Seconds the client should wait before trying again (sent as Retry-After), "" for none.
+  std::string retry_after = {};
 };
 
 template <class T>

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -101,6 +102,17 @@ struct Provider {
   CredentialHeader credential;  // providers.<name>.key_header, else the provider's own
   ProviderConfig config;        // name always set; base_url always set (default filled in)
   Url base;
+
+  // The stored key a request uses (providers.<name>.keys): the one named by its
+  // cf-aig-byok-alias (`alias`), else "default"; null when there is none. Read by the
+  // stored-keys stage, which sends it, and the cache, which scopes entries by it.
+  const Secret* stored_key(std::optional<std::string_view> alias) const noexcept {
+    const std::string_view name = alias ? *alias : std::string_view("default");
+    for (const auto& [n, key] : config.keys) {
+      if (n == name) return &key;
+    }
+    return nullptr;
+  }
 };
 
 // All providers a request may name: every built-in slug (with its default base URL unless

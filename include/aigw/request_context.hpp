@@ -3,6 +3,7 @@
 // destroyed after every stage's on_complete ran. Each field has exactly one writer, named in
 // its comment; everyone else only reads it. The context never leaves its worker thread.
 
+#include "aigw/attempt.hpp"
 #include "aigw/config.hpp"
 #include "aigw/error.hpp"
 #include "aigw/provider.hpp"
@@ -84,7 +85,6 @@ std::string_view cache_status_name(CacheStatus status) noexcept;
 struct CacheCapture;    // the cache stage's copy of a response being stored
 struct MeterState;      // the metering stage's per-request state (src/stages/meter)
 struct RateLimitState;  // what the rate-limit stage took for this request
-struct RequestFacts;    // the body's model and sizes, read once (src/pipeline/request_facts)
 
 // Rewrites a streamed response body on its way to the client: the metering stage removes the
 // usage event it asked the provider for. Installed in on_response_head, only for a body
@@ -109,24 +109,6 @@ struct AttemptRecord {
   std::string model;               // a named route's target model; "" otherwise
 };
 
-struct RouteTarget;  // src/router/routes.hpp
-struct Route;
-
-// One step of a universal request, ready to send (src/router/universal.hpp), or one target
-// of a named route, whose request is built from the client's when the step is entered
-// (src/router/routes.hpp).
-struct RouteStep {
-  const Provider* provider = nullptr;
-  std::string slug;
-  UpstreamTarget target;
-  std::string path;  // as logged: /{provider}/{endpoint}
-  http::request<http::string_body> request;
-  std::vector<std::string> pinned;  // a universal step's own headers, lower-case (a route
-                                    // target's are its RouteTarget::pinned)
-  RetryConfig retry;
-  const RouteTarget* route_target = nullptr;  // a named route's target; null for universal
-};
-
 struct RequestContext {
   // --- identity: writer = session, at creation ---
   std::string id;        // lowercase UUIDv7: cf-aig-request-id and cf-aig-log-id
@@ -135,41 +117,31 @@ struct RequestContext {
   std::chrono::system_clock::time_point started_wall{};
   std::string client_ip;
 
-  // --- request: writer = session. cf-aig-* headers are moved out into `control` and
-  // hop-by-hop headers removed before any stage sees the request. ---
+  // --- the client's request: writer = session, and nobody after it. cf-aig-* headers are
+  // moved out into `control` and hop-by-hop headers removed before any stage sees it. What
+  // goes upstream is each attempt's OutgoingRequest, built over it. ---
   http::request<http::string_body> request;
   std::vector<std::pair<std::string, std::string>> control;  // lower-case cf-aig-* names
 
   // Value of a cf-aig-* control header, or nullopt.
   std::optional<std::string_view> control_header(std::string_view name) const noexcept;
 
-  // --- route: writer = pipeline's route step, before the first stage ---
+  // --- plan: writer = the pipeline's plan step, before the first stage ---
+  std::string path;  // as logged: the request path without its query (which may carry a
+                     // credential); /route/{name}/... for a named route however it was called
+  Plan plan;         // no steps until planned (and when planning failed)
+  // The first step's provider and slug (null / "" without a plan): what the request is for,
+  // as limits, the cache and the log see it before (and unless) another step answers.
   const Provider* provider = nullptr;
-  std::string provider_slug;  // as named in the URL ("" when the route did not resolve)
-  std::string account;        // long form /v1/{account}/{gateway}/...
-  std::string gateway;
-  std::string path;  // request path without the query (the query may carry a credential)
-  UpstreamTarget target;
+  std::string provider_slug;
 
-  // --- retries: writer = the pipeline's route step (policy) and the router (the rest) ---
-  RetryConfig retry;  // upstream.* with the request's cf-aig-* retry headers applied
-  std::optional<Duration> first_byte_timeout;  // this attempt's, over the provider's
-  std::vector<AttemptRecord> attempt_log;      // every attempt made, in order
-  // The universal endpoint's steps (empty otherwise); the route step enters step 0, the
-  // router the later ones. `step` is the one in provider/target/request now.
-  std::vector<RouteStep> steps;
-  std::size_t step = 0;
-  // A named route (routes.<name>): the route, and the client's request as it came, which
-  // each target's request is built from (its model and headers written in).
-  const Route* route = nullptr;
-  std::shared_ptr<const http::request<http::string_body>> route_original;
-  // The provider whose stream request the metering stage asked for usage (step 0's), so
-  // that the router asks its later targets too; null otherwise.
-  const Provider* route_usage_provider = nullptr;
-  // A universal request's body as the client sent it (the whole list of steps); "" otherwise.
-  std::string universal_body;
-  // Headers the request sets over the provider's configured ones (a step's own headers).
-  std::vector<std::string> pinned_headers;
+  // --- the client's body: writer = body_facts() (src/pipeline/body.hpp), on first use ---
+  std::shared_ptr<const BodyFacts> body;
+
+  // --- attempts: writer = the router (src/router/router.hpp) ---
+  // The step being tried; after the response, the one that answered. Empty before the first.
+  std::optional<Attempt> attempt;
+  std::vector<AttemptRecord> attempt_log;  // every attempt made, in order
 
   // --- response: writer = upstream forwarder, or the pipeline for local responses ---
   unsigned status = 0;     // status sent (or being sent) to the client
@@ -183,9 +155,6 @@ struct RequestContext {
   std::optional<SteadyTime> finished;
   Outcome outcome = Outcome::kPending;
   std::optional<Error> error;  // the gateway-side failure, if any
-
-  // --- writer = request_facts() (src/pipeline/request_facts.hpp), on first use ---
-  std::shared_ptr<const RequestFacts> facts;
 
   // --- writer = the authentication stage (src/stages/auth) ---
   // The virtual key whose token the request carried; nullptr without one (auth off, or one of
@@ -206,9 +175,6 @@ struct RequestContext {
 
   // --- writer = the metering stage (src/stages/meter) ---
   std::shared_ptr<MeterState> meter;
-  // The body was rewritten to ask for usage (stream_options.include_usage): part of the cache
-  // key, so a client that asked for usage itself never shares an entry with one that did not.
-  bool usage_injected = false;
   std::unique_ptr<BodyFilter> response_filter;  // set in on_response_head, see BodyFilter
   // The usage of a complete 2xx response: set by the metering stage in on_complete (before
   // the cache stage's, which stores it with the entry), and by the cache stage on a hit (the

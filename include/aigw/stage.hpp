@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace aigw {
@@ -39,6 +40,14 @@ class Stage {
   // Before the request goes upstream, in pipeline order. May suspend (e.g. a shared-store
   // lookup). Returning kRespond requires ctx.local_response or ctx.error to be set.
   virtual boost::asio::awaitable<Verdict> on_request(RequestContext& ctx);
+
+  // Before each attempt is sent — the URL's provider, each universal step, each named route
+  // target the router enters — in pipeline order, once per attempt (not per retry of it).
+  // Acts on the attempt only (the client's request stays as it came): stored keys, the usage
+  // request, the credential scope. An Error refuses the attempt: it is listed with that error
+  // and the next step is tried; with none left, the error is the answer. Runs only for a
+  // request whose on_request stages all continued. Never suspends.
+  virtual std::optional<Error> on_attempt(RequestContext& ctx, Attempt& attempt);
 
   // When the response head is about to be sent to the client (the commit point), from a
   // provider or a local response. Never suspends; may add ctx.response_headers.

@@ -271,11 +271,13 @@ void Loader::read_route_target(const Entry& e, RouteTargetConfig& out) {
                      {"max_attempts",
                       [&](const Entry& f) {
                         unsigned n = 1;
-                        read_uint(f, n, 1, 5);
+                        read_uint(f, n, 1, kMaxRetryAttempts);
                         out.max_attempts = n;
                       }},
                      {"request_timeout",
-                      [&](const Entry& f) { read_optional_duration(f, out.request_timeout); }},
+                      [&](const Entry& f) {
+                        read_optional_duration(f, out.request_timeout, kMaxRequestTimeout);
+                      }},
                  });
   if (!has_provider) error(at(e), e.path + ".provider", "a target needs a provider");
   if (!has_model) error(at(e), e.path + ".model", "a target needs a model");

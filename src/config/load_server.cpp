@@ -52,27 +52,24 @@ void Loader::read_upstream(const Entry& e, UpstreamConfig& out) {
               [&](const Entry& f) { read_duration(f, out.pool_idle_timeout, false); }},
              {"max_response_header_bytes",
               [&](const Entry& f) { read_size(f, out.max_response_header_bytes, kKiB, kMiB); }},
-             {"max_attempts", [&](const Entry& f) { read_uint(f, out.retry.max_attempts, 1, 5); }},
+             {"max_attempts",
+              [&](const Entry& f) { read_uint(f, out.retry.max_attempts, 1, kMaxRetryAttempts); }},
              {"retry_delay",
-              [&](const Entry& f) {
-                read_duration(f, out.retry.delay, true, std::chrono::seconds(5));
-              }},
+              [&](const Entry& f) { read_duration(f, out.retry.delay, true, kMaxRetryDelay); }},
              {"backoff",
               [&](const Entry& f) {
                 const auto v = scalar(f, "constant, linear or exponential");
                 if (!v) return;
-                if (v->text == "constant") {
-                  out.retry.backoff = Backoff::kConstant;
-                } else if (v->text == "linear") {
-                  out.retry.backoff = Backoff::kLinear;
-                } else if (v->text == "exponential") {
-                  out.retry.backoff = Backoff::kExponential;
+                if (const auto backoff = backoff_named(v->text)) {
+                  out.retry.backoff = *backoff;
                 } else {
                   error(f, "must be constant, linear or exponential (got " + quoted(*v) + ")");
                 }
               }},
              {"request_timeout",
-              [&](const Entry& f) { read_optional_duration(f, out.retry.request_timeout); }},
+              [&](const Entry& f) {
+                read_optional_duration(f, out.retry.request_timeout, kMaxRequestTimeout);
+              }},
              {"max_steps", [&](const Entry& f) { read_uint(f, out.max_steps, 1, 20); }},
              {"max_retry_after",
               [&](const Entry& f) {

@@ -204,9 +204,9 @@ void Loader::read_duration(const Entry& e, Duration& out, bool allow_zero, Durat
   }
 }
 
-void Loader::read_optional_duration(const Entry& e, std::optional<Duration>& out) {
+void Loader::read_optional_duration(const Entry& e, std::optional<Duration>& out, Duration max) {
   Duration d{-1};
-  read_duration(e, d, false);
+  read_duration(e, d, false, max);
   if (d.count() >= 0) out = d;
 }
 

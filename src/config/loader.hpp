@@ -6,6 +6,7 @@
 // load_server.cpp, load_providers.cpp and load_limits.cpp one group of sections each.
 
 #include "config/load.hpp"
+#include "core/retry_settings.hpp"
 #include "core/text.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -138,7 +139,8 @@ class Loader {
   void read_uint(const Entry& e, T& out, std::uint64_t min, std::uint64_t max);
   void read_size(const Entry& e, std::size_t& out, std::size_t min, std::size_t max);
   void read_duration(const Entry& e, Duration& out, bool allow_zero, Duration max = kMaxTimeout);
-  void read_optional_duration(const Entry& e, std::optional<Duration>& out);
+  void read_optional_duration(const Entry& e, std::optional<Duration>& out,
+                              Duration max = kMaxTimeout);
   void read_bool(const Entry& e, bool& out);
   void read_listen(const Entry& e, ListenAddress& out, SourceMark* mark);
   std::optional<Value> resolve_path(Value v) const;

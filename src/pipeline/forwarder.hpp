@@ -1,5 +1,5 @@
 #pragma once
-// The upstream side: executes a request against ctx.target. Implemented per worker by the
+// The upstream side: sends one attempt's request to its target. Implemented per worker by the
 // upstream client (src/upstream), so each worker uses its own connection pools.
 
 #include "aigw/error.hpp"
@@ -38,10 +38,12 @@ class ResponseSink {
 class Forwarder {
  public:
   virtual ~Forwarder() = default;
-  // Sends ctx.request to ctx.target and relays the response into `sink`. Returns an Error
+  // Sends attempt.request to attempt.target and relays the response into `sink`; `attempt`
+  // outlives the call. Returns an Error
   // only for failures before the commit point (nothing sent to the client yet); failures
   // after it are recorded in ctx.outcome. Suspends.
-  virtual boost::asio::awaitable<Result<void>> forward(RequestContext& ctx, ResponseSink& sink,
+  virtual boost::asio::awaitable<Result<void>> forward(RequestContext& ctx, const Attempt& attempt,
+                                                       ResponseSink& sink,
                                                        Downstream& downstream) = 0;
 };
 

@@ -107,12 +107,13 @@ void extract_control(http::fields& fields,
   }
 }
 
-std::string serialize_upstream_head(const RequestContext& ctx) {
-  const auto& req = ctx.request;
-  const auto* configured = ctx.provider != nullptr ? &ctx.provider->config.headers : nullptr;
-  // A universal step's own headers win over the provider's configured ones.
+std::string serialize_upstream_head(const Attempt& attempt) {
+  const OutgoingRequest& req = attempt.request;
+  const auto* configured =
+      attempt.provider != nullptr ? &attempt.provider->config.headers : nullptr;
+  // A universal step's or route target's own headers win over the provider's configured ones.
   auto pinned = [&](std::string_view name) {
-    for (const auto& p : ctx.pinned_headers) {
+    for (const auto& p : attempt.pinned) {
       if (beast::iequals(p, name)) return true;
     }
     return false;
@@ -131,33 +132,42 @@ std::string serialize_upstream_head(const RequestContext& ctx) {
     out.append("\r\n"sv);
   };
 
+  const UpstreamTarget& target = attempt.target;
   std::string out;
-  out.reserve(512 + ctx.target.target.size());
+  out.reserve(512 + target.target.size());
   out.append(req.method_string());
   out.push_back(' ');
-  out.append(ctx.target.target);
+  out.append(target.target);
   out.append(" HTTP/1.1\r\n"sv);
-  append(out, "Host", ctx.target.host_header());
-  for (const auto& field : req) {
+  append(out, "Host", target.host_header());
+  req.for_each_header([&](http::field field, std::string_view name, std::string_view value) {
     // Host is the upstream's; Expect was answered by us; framing is recomputed below.
-    switch (field.name()) {
+    switch (field) {
       case http::field::host:
       case http::field::expect:
       case http::field::content_length:
-        continue;
+        return;
+      case http::field::unknown:
+        if (beast::iequals(name, "host") || beast::iequals(name, "expect") ||
+            beast::iequals(name, "content-length")) {
+          return;
+        }
+        break;
       default:
-        if (!overridden(field.name_string())) append(out, field.name_string(), field.value());
+        break;
     }
-  }
+    if (!overridden(name)) append(out, name, value);
+  });
   if (configured != nullptr) {
     for (const auto& [name, value] : *configured) {
       if (!pinned(name)) append(out, name, value.reveal());
     }
   }
   const auto method = req.method();
-  if (!req.body().empty() || method == http::verb::post || method == http::verb::put ||
+  const std::string& body = req.body();
+  if (!body.empty() || method == http::verb::post || method == http::verb::put ||
       method == http::verb::patch) {
-    append(out, "Content-Length", std::to_string(req.body().size()));
+    append(out, "Content-Length", std::to_string(body.size()));
   }
   out.append("\r\n"sv);
   return out;

@@ -1,6 +1,7 @@
 #pragma once
 // Header rules shared by the request and response paths.
 
+#include "aigw/attempt.hpp"
 #include "aigw/request_context.hpp"
 
 #include <boost/beast/http/fields.hpp>
@@ -28,12 +29,12 @@ void strip_hop_by_hop(http::fields& fields);
 void extract_control(http::fields& fields,
                      std::vector<std::pair<std::string, std::string>>& control);
 
-// Serializes the head of the upstream request (request line + headers + blank line) from
-// the client request: method and the mapped target; end-to-end headers minus
-// Host/Expect/Content-Length, plus the provider's configured headers (which replace a client
-// header of the same name), Host for the target, and Content-Length for the body. The body
-// itself is ctx.request.body(), sent after the head unchanged. Written by hand rather than
-// through a Beast serializer: one pass, one string, no per-field allocation.
-std::string serialize_upstream_head(const RequestContext& ctx);
+// Serializes the head of an attempt's request (request line + headers + blank line): its
+// method and mapped target; its headers (the client's with the attempt's edits) minus
+// Host/Expect/Content-Length, plus the provider's configured headers (which replace one of
+// the same name unless the step pinned it), Host for the target, and Content-Length for the
+// body. The body itself is attempt.request.body(), sent after the head unchanged. Written by
+// hand rather than through a Beast serializer: one pass, one string, no per-field allocation.
+std::string serialize_upstream_head(const Attempt& attempt);
 
 }  // namespace aigw::headers

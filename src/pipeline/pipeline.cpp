@@ -1,11 +1,10 @@
 #include "pipeline/pipeline.hpp"
 
-#include "core/json_check.hpp"
-#include "core/text.hpp"
+#include "pipeline/body.hpp"
 #include "pipeline/headers.hpp"
+#include "router/planner.hpp"
 #include "router/router.hpp"
 #include "router/routes.hpp"
-#include "router/universal.hpp"
 #include "stages/access_log/access_log_stage.hpp"
 #include "stages/auth/auth_stage.hpp"
 #include "stages/byok/byok_stage.hpp"
@@ -17,51 +16,13 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 namespace aigw {
 namespace {
 
 namespace beast = boost::beast;
-
-// Splits "/a/b/c" into its first segment and the rest ("a", "b/c").
-std::pair<std::string_view, std::string_view> split_first(std::string_view path) {
-  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
-  const auto slash = path.find('/');
-  if (slash == std::string_view::npos) return {path, {}};
-  return {path.substr(0, slash), path.substr(slash + 1)};
-}
-
-// The built-in provider slugs (public: docs/providers.md), comma-separated.
-const std::string& builtin_list() {
-  static const std::string list = [] {
-    std::string out;
-    for (const auto& slug : ProviderRegistry::builtin_slugs()) {
-      if (!out.empty()) out += ", ";
-      out += slug;
-    }
-    return out;
-  }();
-  return list;
-}
-
-std::string configured_list(const ProviderRegistry& providers) {
-  std::string out;
-  for (const auto& slug : providers.slugs()) {
-    if (!out.empty()) out += ", ";
-    out += slug;
-  }
-  return out;
-}
-
-bool is_json_content_type(std::string_view value) {
-  // application/json, application/json; charset=utf-8, application/vnd.x+json
-  const auto semi = value.find(';');
-  std::string_view media = value.substr(0, semi);
-  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
-  if (beast::iequals(media, "application/json")) return true;
-  return media.size() > 5 && beast::iequals(media.substr(media.size() - 5), "+json");
-}
 
 boost::asio::awaitable<bool> ready(bool value) { co_return value; }
 
@@ -141,6 +102,21 @@ class StageSink final : public ResponseSink {
   bool client_gone_ = false;
 };
 
+// Every stage's on_attempt, in pipeline order, for each attempt the router makes.
+class StagePreparer final : public AttemptPreparer {
+ public:
+  explicit StagePreparer(const Pipeline& pipeline) : pipeline_(pipeline) {}
+  std::optional<Error> prepare(RequestContext& ctx, Attempt& attempt) override {
+    for (const auto& stage : pipeline_.stages()) {
+      if (auto refused = stage->on_attempt(ctx, attempt)) return refused;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  const Pipeline& pipeline_;
+};
+
 }  // namespace
 
 Pipeline::Pipeline(std::shared_ptr<const Config> config,
@@ -152,139 +128,20 @@ Pipeline::Pipeline(std::shared_ptr<const Config> config,
       routes_(routes ? std::move(routes) : std::make_shared<const RouteTable>()),
       stages_(std::move(stages)) {}
 
-Result<void> Pipeline::route(RequestContext& ctx) const {
+Result<void> Pipeline::plan(RequestContext& ctx) const {
   const std::string_view target = ctx.request.target();
-  const auto qmark = target.find('?');
-  const std::string_view path = target.substr(0, qmark);
-  const std::string_view query = qmark == std::string_view::npos ? "" : target.substr(qmark + 1);
-  ctx.path = std::string(path);
-  if (path.empty() || path.front() != '/') {
-    return Error{ErrorCode::kRouteNotFound, "request target must be an absolute path", false};
-  }
-
-  auto policy = retry_policy(ctx, config_->upstream.retry);
-  if (!policy) return policy.error();
-  ctx.retry = *policy;
-
-  // The universal endpoint, POST / or /v1/{account}/{gateway}: its body lists the steps.
-  if (ctx.request.method() == http::verb::post && is_universal_path(path)) {
-    if (path != "/") {
-      auto [account, after_account] = split_first(path.substr(3));
-      ctx.account = std::string(account);
-      ctx.gateway = std::string(split_first(after_account).first);
-    }
-    auto steps = parse_universal(ctx, *providers_, ctx.retry, config_->upstream.max_steps);
-    if (!steps) return steps.error();
-    ctx.steps = std::move(*steps);
-    // The whole step list is what the client asked for: the cache keys on it, never on the
-    // step that happens to answer (which would serve another step's answer to a plain
-    // request equal to step 0).
-    ctx.universal_body = std::move(ctx.request.body());
-    enter_step(ctx, 0);
-    return {};
-  }
-
-  // Long form /v1/{account}/{gateway}/{provider}/{rest} (Cloudflare's URL) or short form
-  // /{provider}/{rest}. No provider is called "v1", so the first segment tells them apart.
-  auto [first, rest] = split_first(path);
-  if (first == "v1") {
-    auto [account, after_account] = split_first(rest);
-    auto [gateway, after_gateway] = split_first(after_account);
-    auto [slug, provider_rest] = split_first(after_gateway);
-    if (account.empty() || gateway.empty() || slug.empty()) {
-      return Error{ErrorCode::kRouteNotFound,
-                   "no route for " + std::string(path) +
-                       ": use /v1/{account}/{gateway}/{provider}/... or /{provider}/...",
-                   false};
-    }
-    ctx.account = std::string(account);
-    ctx.gateway = std::string(gateway);
-    first = slug;
-    rest = provider_rest;
-  }
-  if (first.empty()) {
-    return Error{ErrorCode::kRouteNotFound,
-                 "no route for /: use /{provider}/... or /v1/{account}/{gateway}/{provider}/...",
-                 false};
-  }
-
-  // A named route, by path (/route/{name}/...; no provider is called "route") or by a body
-  // naming "model": "dynamic/{name}" on any provider's path or Cloudflare's /compat/.
-  if (first == "route") {
-    auto [name, route_rest] = split_first(rest);
-    if (auto checked = check_json(ctx); !checked) return checked;
-    return enter_named_route(ctx, name, "", route_rest, query);
-  }
-  // Checked before the body is read for a dynamic/ model (and then not again below).
-  const bool checked_early = !routes_->empty() && ctx.request.method() == http::verb::post;
-  if (checked_early) {
-    if (auto checked = check_json(ctx); !checked) return checked;
-    if (const auto name = dynamic_route_name(ctx.request.body())) {
-      return enter_named_route(ctx, std::string(*name),
-                               " (model dynamic/" + std::string(*name) + ")", rest, query);
-    }
-  }
-
-  ctx.provider_slug = std::string(first);
-  ctx.provider = providers_->find(first);
-  if (ctx.provider == nullptr) {
-    // The client (perhaps not yet authenticated) learns the public slugs only; the
-    // configured ones go to the operator's log.
-    return Error{ErrorCode::kUnknownProvider,
-                 "unknown provider '" + text::clip(first, 100) + "'; built-in providers: " +
-                     builtin_list() + ", or a custom-{name} provider configured on this gateway" +
-                     (first == "compat" ? " (aigw's /compat/ takes only \"model\": "
-                                          "\"dynamic/{route}\", for a route in routes)"
-                                        : ""),
-                 false, "configured providers: " + configured_list(*providers_)};
-  }
-  auto mapped = ctx.provider->adapter->map(MapInput{rest, query, ctx.account, ctx.gateway},
-                                           ctx.provider->base);
-  if (!mapped) return mapped.error();
-  ctx.target = std::move(*mapped);
-  return checked_early ? Result<void>() : check_json(ctx);
-}
-
-Result<void> Pipeline::check_json(const RequestContext& ctx) const {
-  const std::string& body = ctx.request.body();
-  if (body.empty()) return {};
-  const auto content_type = headers::value_of(ctx.request, http::field::content_type);
-  const bool declared = is_json_content_type(content_type);
-  // A JSON object is read by the gateway (model, stream, max_tokens) whatever its declared
-  // type, so its keys are checked for duplicates whenever it looks like one.
-  const auto first = body.find_first_not_of(" \t\r\n");
-  const bool object = first != std::string::npos && body[first] == '{';
-  if (!object && !(declared && config_->server.validate_json)) return {};
-  const json::Checked checked = json::check(body);
-  if (!checked.valid && declared && config_->server.validate_json) {
-    return Error{
-        ErrorCode::kInvalidJson,
-        "request body is not valid JSON (Content-Type: " + text::clip(content_type, 100) + ")",
-        false};
-  }
-  if (!checked.duplicate_key.empty()) {
-    return Error{ErrorCode::kInvalidJson,
-                 "request body has the key '" + text::clip(checked.duplicate_key, 100) +
-                     "' more than once; send each key once",
-                 false};
-  }
+  ctx.path = std::string(target.substr(0, target.find('?')));
+  const std::function<const BodyFacts&()> body = [&ctx]() -> const BodyFacts& {
+    return body_facts(ctx);
+  };
+  auto planned = aigw::plan(PlanInput{*config_, *providers_, *routes_, ctx.request, ctx.control,
+                                      body, CircuitBreaker::Clock::now()});
+  if (!planned) return planned.error();
+  ctx.plan = std::move(*planned);
+  ctx.path = ctx.plan.path;
+  ctx.provider = ctx.plan.steps.front().provider;
+  ctx.provider_slug = ctx.plan.steps.front().slug;
   return {};
-}
-
-Result<void> Pipeline::enter_named_route(RequestContext& ctx, std::string_view name,
-                                         std::string_view how, std::string_view rest,
-                                         std::string_view query) const {
-  const Route* route = routes_->find(name);
-  if (route == nullptr) {
-    return Error{ErrorCode::kRouteNotFound,
-                 "no route named '" + text::clip(name, 100) + "'" + std::string(how), false,
-                 routes_->empty() ? "no routes are configured (routes in the config)"
-                                  : "configured routes: " + routes_->names()};
-  }
-  // Logged under the route whichever way it was called; the attempts name the targets.
-  ctx.path.assign("/route/").append(route->name);
-  if (!rest.empty()) ctx.path.append("/").append(rest);
-  return enter_route(ctx, *route, rest, query, ctx.retry);
 }
 
 boost::asio::awaitable<void> Pipeline::serve(RequestContext& ctx, Forwarder& forwarder,
@@ -292,7 +149,7 @@ boost::asio::awaitable<void> Pipeline::serve(RequestContext& ctx, Forwarder& for
   // A request that already failed (malformed, too large...) still gets its ids, its error
   // response and its log record; it just skips routing and the stages' on_request.
   if (!ctx.error) {
-    if (auto routed = route(ctx); !routed) ctx.error = routed.error();
+    if (auto planned = plan(ctx); !planned) ctx.error = planned.error();
   }
   if (!ctx.error) {
     for (const auto& stage : stages_) {
@@ -304,7 +161,8 @@ boost::asio::awaitable<void> Pipeline::serve(RequestContext& ctx, Forwarder& for
     co_await send_local(ctx, downstream);
   } else {
     StageSink sink(*this, ctx, downstream);
-    auto forwarded = co_await Router().forward(ctx, forwarder, sink, downstream);
+    StagePreparer preparer(*this);
+    auto forwarded = co_await Router().forward(ctx, forwarder, sink, downstream, preparer);
     if (!forwarded) {
       ctx.error = forwarded.error();
       if (!ctx.committed && !sink.client_gone()) co_await send_local(ctx, downstream);
@@ -360,6 +218,9 @@ boost::asio::awaitable<void> Pipeline::send_local(RequestContext& ctx,
   if (ctx.error) {
     error_response.status = http_status(ctx.error->code);
     error_response.body = error_body(*ctx.error);
+    if (!ctx.error->retry_after.empty()) {
+      error_response.headers.emplace_back("retry-after", ctx.error->retry_after);
+    }
   }
   const LocalResponse& response = ctx.error ? error_response : *ctx.local_response;
   const std::string_view body =
@@ -417,8 +278,7 @@ boost::asio::awaitable<void> Pipeline::send_local(RequestContext& ctx,
 std::vector<std::shared_ptr<Stage>> build_stages(const Config& config, const Telemetry& telemetry) {
   std::vector<std::shared_ptr<Stage>> stages;
   // Order matters. Authentication first: nothing else runs for a request without a valid
-  // gateway token (and a cache hit is served only to one with it). The router joins in a
-  // later issue. Metering comes
+  // gateway token (and a cache hit is served only to one with it). Metering comes
   // before the cache: it refuses bad metadata and custom-cost headers on hits too, and the
   // cache keys on whether it rewrote the body. The access log goes last so its on_complete
   // sees what every other stage recorded.

@@ -1,5 +1,6 @@
 #pragma once
-// The pipeline: route → stages' on_request → forwarder (or local answer) → on_complete.
+// The pipeline: plan → stages' on_request → attempts (each through every stage's on_attempt,
+// then the forwarder) or a local answer → on_complete.
 // Built once from the config (see build_pipeline), shared by all workers; the per-worker
 // parts (forwarder, downstream) are passed to run().
 
@@ -40,22 +41,15 @@ class Pipeline {
 
   const std::vector<std::shared_ptr<Stage>>& stages() const noexcept { return stages_; }
 
-  // Resolves the URL into provider + upstream target, and checks what must hold before any
-  // stage runs (JSON body parses when declared as JSON). Exposed for tests; never suspends.
-  Result<void> route(RequestContext& ctx) const;
+  // Plans the request (router/planner.hpp) into ctx.plan, with ctx.path, ctx.provider and
+  // ctx.provider_slug; the error is the request's answer. Exposed for tests; never suspends.
+  Result<void> plan(RequestContext& ctx) const;
 
  private:
   // run() without the final accounting: routing, stages' on_request, the response.
   boost::asio::awaitable<void> serve(RequestContext& ctx, Forwarder& forwarder,
                                      Downstream& downstream) const;
   boost::asio::awaitable<void> send_local(RequestContext& ctx, Downstream& downstream) const;
-  // 400 invalid_json for a body declared as JSON that does not parse (server.validate_json).
-  Result<void> check_json(const RequestContext& ctx) const;
-  // The route `name` (404 naming the configured ones when there is none); `how` says how the
-  // client named it, for that message.
-  Result<void> enter_named_route(RequestContext& ctx, std::string_view name, std::string_view how,
-                                 std::string_view rest, std::string_view query) const;
-
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const ProviderRegistry> providers_;
   std::shared_ptr<const RouteTable> routes_;

@@ -5,6 +5,7 @@ namespace aigw {
 // Defaults, so a stage overrides only the hooks it needs.
 bool Stage::wants_request(const RequestContext&) const noexcept { return true; }
 boost::asio::awaitable<Verdict> Stage::on_request(RequestContext&) { co_return Verdict::kContinue; }
+std::optional<Error> Stage::on_attempt(RequestContext&, Attempt&) { return std::nullopt; }
 void Stage::on_response_head(RequestContext&, const ResponseHead&) {}
 void Stage::on_response_body(RequestContext&, std::string_view, bool) {}
 bool Stage::needs_rest_of_response(const RequestContext&) const noexcept { return false; }

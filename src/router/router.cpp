@@ -1,17 +1,14 @@
 #include "router/router.hpp"
 
-#include "pipeline/request_facts.hpp"
+#include "router/attempt.hpp"
 #include "router/retry.hpp"
 #include "router/routes.hpp"
-#include "router/universal.hpp"
-#include "stages/byok/byok_stage.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <charconv>
 #include <chrono>
 #include <random>
 #include <string>
@@ -24,22 +21,6 @@ namespace asio = boost::asio;
 // The longest wait between two attempts that backoff alone produces (a provider's Retry-After
 // is capped by upstream.max_retry_after instead).
 constexpr Duration kMaxBackoff{std::chrono::seconds(10)};
-constexpr unsigned kMaxAttempts = 5;
-
-std::optional<std::uint64_t> whole_number(std::string_view text) {
-  std::uint64_t n = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
-  return n;
-}
-
-Error bad_header(std::string_view name, std::string_view expected, std::string_view got) {
-  return Error{ErrorCode::kInvalidHeader,
-               std::string(name) + " must be " + std::string(expected) + " (got '" +
-                   std::string(got.substr(0, 64)) + "')",
-               false};
-}
-
 // Between the forwarder and the pipeline's sink: turns away a response head that fails over
 // while another attempt remains, and remembers what it turned away.
 class AttemptSink final : public ResponseSink {
@@ -75,7 +56,7 @@ class AttemptSink final : public ResponseSink {
     const unsigned status = head.result_int();
     const bool failed = retry::fails_over(status);
     if (target_ != nullptr) {
-      record_breaker(*target_, !failed, probe_, ctx_.route->name);
+      record_breaker(*target_, !failed, probe_, ctx_.plan.route->name);
       recorded_ = true;
     }
     if (last_ || !failed) return true;
@@ -100,15 +81,12 @@ class AttemptSink final : public ResponseSink {
   asio::awaitable<bool> on_head(http::response_header<>& head,
                                 std::optional<std::uint64_t> content_length,
                                 bool head_only) override {
-    if (!ctx_.steps.empty()) {
+    if (ctx_.plan.kind != PlanKind::kProvider && ctx_.attempt) {
       // What answered, for clients that parse by provider (Cloudflare's cf-aig-step).
-      ctx_.response_headers.emplace_back("cf-aig-step", std::to_string(ctx_.step));
-      ctx_.response_headers.emplace_back("cf-aig-provider", ctx_.provider_slug);
-      // A route's target names its model; a universal step's body does (read only here).
-      if (target_ != nullptr) {
-        ctx_.response_headers.emplace_back("cf-aig-model", target_->config.model);
-      } else if (const std::string& model = request_facts(ctx_).model; !model.empty()) {
-        ctx_.response_headers.emplace_back("cf-aig-model", model);
+      ctx_.response_headers.emplace_back("cf-aig-step", std::to_string(ctx_.attempt->step));
+      ctx_.response_headers.emplace_back("cf-aig-provider", ctx_.attempt->slug);
+      if (!ctx_.attempt->model.empty()) {
+        ctx_.response_headers.emplace_back("cf-aig-model", ctx_.attempt->model);
       }
     }
     return inner_.on_head(head, content_length, head_only);
@@ -139,55 +117,14 @@ double jitter() {
 
 }  // namespace
 
-std::optional<Error> apply_retry_header(std::string_view name, std::string_view v, RetryConfig& p) {
-  if (name == "cf-aig-max-attempts") {
-    const auto n = whole_number(v);
-    if (!n || *n < 1 || *n > kMaxAttempts) {
-      return bad_header(name, "a whole number from 1 to 5", v);
-    }
-    p.max_attempts = static_cast<unsigned>(*n);
-  } else if (name == "cf-aig-retry-delay") {
-    const auto n = whole_number(v);
-    if (!n || *n > 5000) return bad_header(name, "milliseconds from 0 to 5000", v);
-    p.delay = Duration(static_cast<Duration::rep>(*n));
-  } else if (name == "cf-aig-backoff") {
-    if (v == "constant") {
-      p.backoff = Backoff::kConstant;
-    } else if (v == "linear") {
-      p.backoff = Backoff::kLinear;
-    } else if (v == "exponential") {
-      p.backoff = Backoff::kExponential;
-    } else {
-      return bad_header(name, "constant, linear or exponential", v);
-    }
-  } else if (name == "cf-aig-request-timeout") {
-    const auto n = whole_number(v);
-    if (!n || *n < 1 || *n > 3'600'000) {
-      return bad_header(name, "milliseconds from 1 to 3600000", v);
-    }
-    p.request_timeout = Duration(static_cast<Duration::rep>(*n));
-  }
-  return std::nullopt;
-}
-
-Result<RetryConfig> retry_policy(const RequestContext& ctx, const RetryConfig& defaults) {
-  RetryConfig p = defaults;
-  for (const std::string_view name : kRetryHeaders) {
-    if (const auto v = ctx.control_header(name)) {
-      if (auto error = apply_retry_header(name, *v, p)) return *error;
-    }
-  }
-  return p;
-}
-
 namespace {
 
 // Whether a step after `step` could still be tried: universal steps always, a named route's
 // target unless its breaker is open.
 bool step_follows(const RequestContext& ctx, std::size_t step) {
   const auto now = CircuitBreaker::Clock::now();
-  for (std::size_t next = step + 1; next < ctx.steps.size(); ++next) {
-    const RouteTarget* target = ctx.steps[next].route_target;
+  for (std::size_t next = step + 1; next < ctx.plan.steps.size(); ++next) {
+    const RouteTarget* target = ctx.plan.steps[next].route_target;
     if (target == nullptr || !target->breaker || target->breaker->would_admit(now)) return true;
   }
   return false;
@@ -205,28 +142,29 @@ struct ProbeGuard {
 }  // namespace
 
 asio::awaitable<Result<void>> Router::forward(RequestContext& ctx, Forwarder& forwarder,
-                                              ResponseSink& sink, Downstream& downstream) const {
-  const std::size_t steps = std::max<std::size_t>(ctx.steps.size(), 1);
+                                              ResponseSink& sink, Downstream& downstream,
+                                              AttemptPreparer& preparer) const {
+  const std::size_t steps = ctx.plan.steps.size();
   AttemptSink attempt_sink(ctx, sink);
   Result<void> result;
   unsigned last_status = 0;  // of the last response turned away
   for (std::size_t step = 0; step < steps; ++step) {
-    const RouteTarget* target = step < ctx.steps.size() ? ctx.steps[step].route_target : nullptr;
+    const RouteTarget* target = ctx.plan.steps[step].route_target;
     if (target != nullptr && target->breaker &&
         !target->breaker->would_admit(CircuitBreaker::Clock::now())) {
       continue;  // opened since the route was planned: not even entered
     }
-    if (step > 0) {
-      enter_step(ctx, step);
-      // Stored keys are the next provider's, as the stage gave step 0 its own.
-      if (auto error = ByokStage::apply(ctx)) {
-        ctx.attempt_log.push_back(AttemptRecord{ctx.provider_slug, 0, {}, error->code, {}});
-        result = *error;
-        continue;
-      }
+    ctx.attempt.emplace(make_attempt(ctx, step));
+    // Every stage acts on the attempt (stored keys, usage, credentials) before it is sent.
+    if (auto refused = preparer.prepare(ctx, *ctx.attempt)) {
+      ctx.attempt_log.push_back(AttemptRecord{
+          ctx.attempt->slug, 0, {}, refused->code, target != nullptr ? target->config.model : ""});
+      result = std::move(*refused);
+      continue;
     }
+    const Attempt& made = *ctx.attempt;
     const bool last_step = !step_follows(ctx, step);
-    const RetryConfig& policy = ctx.retry;
+    const RetryConfig& policy = made.retry;
     for (unsigned attempt = 1;; ++attempt) {
       ProbeGuard probe;
       if (target != nullptr && target->breaker) {
@@ -237,13 +175,12 @@ asio::awaitable<Result<void>> Router::forward(RequestContext& ctx, Forwarder& fo
       const bool last = last_step && attempt >= policy.max_attempts;
       attempt_sink.start(last, last_step, policy.max_retry_after);
       attempt_sink.watch(target, probe.target != nullptr);
-      ctx.first_byte_timeout = policy.request_timeout;
       ctx.upstream_first_byte.reset();
       const auto started = std::chrono::steady_clock::now();
-      result = co_await forwarder.forward(ctx, attempt_sink, downstream);
+      result = co_await forwarder.forward(ctx, made, attempt_sink, downstream);
 
       AttemptRecord record;
-      record.provider = ctx.provider_slug;
+      record.provider = made.slug;
       if (target != nullptr) record.model = target->config.model;
       record.duration = std::chrono::steady_clock::now() - started;
       if (attempt_sink.rejected()) {
@@ -257,7 +194,7 @@ asio::awaitable<Result<void>> Router::forward(RequestContext& ctx, Forwarder& fo
       // A failure before any response head is the breaker's to count too.
       if (target != nullptr && !attempt_sink.recorded() && !result &&
           retry::fails_over(result.error().code) && ctx.outcome == Outcome::kPending) {
-        record_breaker(*target, false, probe.target != nullptr, ctx.route->name);
+        record_breaker(*target, false, probe.target != nullptr, ctx.plan.route->name);
         probe.target = nullptr;
       }
       if (attempt_sink.recorded()) probe.target = nullptr;
@@ -283,7 +220,8 @@ asio::awaitable<Result<void>> Router::forward(RequestContext& ctx, Forwarder& fo
   // Every response was turned away and no step was left to try (a breaker opened while this
   // request was under way): the client still gets an answer.
   if (result && !ctx.committed && ctx.outcome == Outcome::kPending) {
-    const std::string name = ctx.route != nullptr ? ctx.route->name : std::string("universal");
+    const std::string name =
+        ctx.plan.route != nullptr ? ctx.plan.route->name : std::string("universal");
     result =
         Error{ErrorCode::kRouteUnavailable,
               "route '" + name + "': no target left to try (circuit breaker open)" +

@@ -1,11 +1,13 @@
 #pragma once
-// The fallback router: sends a request upstream until an attempt answers, within the
-// request's retry policy (upstream.* defaults, cf-aig-* headers over them). Between the
-// forwarder and the client it decides, from each response head, whether that response goes
-// to the client or the next attempt is made; once a head has gone to the client (the commit
-// point) nothing is retried. docs/routing.md has the table of what fails over.
+// The fallback router: walks the plan's steps (planner.hpp) until an attempt answers, within
+// each step's retry policy (upstream.* defaults, cf-aig-* headers over them). It makes each
+// step it enters into an Attempt (attempt.hpp), hands it to the stages (AttemptPreparer),
+// sends it through the forwarder and decides, from each response head, whether that
+// response goes to the client or the next attempt is made; once a head has gone to the
+// client (the commit point) nothing is retried. docs/routing.md has the table of what fails
+// over. The router knows no stage.
 
-#include "aigw/config.hpp"
+#include "aigw/attempt.hpp"
 #include "aigw/error.hpp"
 #include "aigw/request_context.hpp"
 
@@ -14,30 +16,27 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <optional>
-#include <string_view>
 
 namespace aigw {
 
-// The control headers that set a request's retry policy (and a universal step's).
-inline constexpr std::string_view kRetryHeaders[] = {"cf-aig-max-attempts", "cf-aig-retry-delay",
-                                                     "cf-aig-backoff", "cf-aig-request-timeout"};
-
-// The request's policy: `defaults` with cf-aig-max-attempts, cf-aig-retry-delay,
-// cf-aig-backoff and cf-aig-request-timeout applied; 400 invalid_header naming the header on
-// a value the gateway cannot use.
-Result<RetryConfig> retry_policy(const RequestContext& ctx, const RetryConfig& defaults);
-
-// One of those four headers (lower-case `name`) applied to `policy`; the 400 on a bad value.
-// A universal step's own retry headers go through here too.
-std::optional<Error> apply_retry_header(std::string_view name, std::string_view value,
-                                        RetryConfig& policy);
+// What acts on each attempt before it is sent: the pipeline runs every stage's on_attempt.
+class AttemptPreparer {
+ public:
+  virtual ~AttemptPreparer() = default;
+  // An Error refuses the attempt: it is listed with that error and the next step is tried;
+  // with none left, the error is the answer. Never suspends.
+  virtual std::optional<Error> prepare(RequestContext& ctx, Attempt& attempt) = 0;
+};
 
 class Router {
  public:
-  // Relays ctx.request through `forwarder` as ctx.retry allows; returns what the last attempt
-  // returned. Every attempt is listed in ctx.attempt_log. Suspends (also between attempts).
+  // Relays the request through `forwarder` as ctx.plan and each step's policy allow; returns
+  // what the last attempt returned. Every attempt is listed in ctx.attempt_log; ctx.attempt
+  // is the one being made, and afterwards the one that answered. Suspends (also between
+  // attempts).
   boost::asio::awaitable<Result<void>> forward(RequestContext& ctx, Forwarder& forwarder,
-                                               ResponseSink& sink, Downstream& downstream) const;
+                                               ResponseSink& sink, Downstream& downstream,
+                                               AttemptPreparer& preparer) const;
 };
 
 }  // namespace aigw

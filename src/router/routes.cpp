@@ -3,7 +3,7 @@
 #include "core/json_members.hpp"
 #include "core/text.hpp"
 #include "router/universal.hpp"
-#include "stages/byok/byok_stage.hpp"
+#include "upstream/providers/usage/request_info.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -123,39 +123,39 @@ std::string RouteTable::names() const {
   return out;
 }
 
-std::optional<std::string_view> dynamic_route_name(std::string_view body) {
-  if (body.find(kDynamicPrefix) == std::string_view::npos) return std::nullopt;
-  const auto model = json::top_level_string(body, "model");
-  if (!model || !model->starts_with(kDynamicPrefix)) return std::nullopt;
-  return model->substr(kDynamicPrefix.size());
+std::optional<std::string_view> dynamic_route_name(std::string_view model) noexcept {
+  if (!model.starts_with(kDynamicPrefix)) return std::nullopt;
+  return model.substr(kDynamicPrefix.size());
 }
 
-Result<void> enter_route(RequestContext& ctx, const Route& route, std::string_view rest,
-                         std::string_view query, const RetryConfig& policy) {
+Result<std::vector<PlannedStep>> plan_route(const RoutePlanInput& in) {
+  const Route& route = in.route;
   thread_local std::minstd_rand rng(std::random_device{}());
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
   const auto order = plan_order(route, [&] { return uniform(rng); });
-  const auto now = CircuitBreaker::Clock::now();
   std::optional<CircuitBreaker::TimePoint> reopens;  // the soonest an open target probes
-  std::vector<RouteStep> steps;
+  std::vector<PlannedStep> steps;
   steps.reserve(order.size());
   for (const std::size_t index : order) {
     const RouteTarget& target = route.targets[index];
-    if (target.breaker && !target.breaker->would_admit(now)) {
+    if (target.breaker && !target.breaker->would_admit(in.now)) {
       const auto until = target.breaker->open_until();
       if (!reopens || until < *reopens) reopens = until;
       continue;
     }
-    RouteStep step;
+    PlannedStep step;
     step.provider = target.provider;
     step.slug = target.config.provider;
-    step.path = ctx.path;  // the route's, as the client called it
-    step.retry = policy;
+    step.path = std::string(in.path);  // the route's, as the client called it
+    step.retry = in.policy;
     if (target.config.max_attempts) step.retry.max_attempts = *target.config.max_attempts;
     if (target.config.request_timeout) step.retry.request_timeout = target.config.request_timeout;
     step.route_target = &target;
+    step.model = target.config.model;
+    step.pinned = target.pinned;
+    step.strip_client_credentials = route.strip_client_credentials;
     std::string endpoint;
-    std::string endpoint_query(query);
+    std::string endpoint_query(in.query);
     if (target.config.endpoint) {
       endpoint = with_model(*target.config.endpoint, target.config.model);
       if (endpoint.starts_with('/')) endpoint.erase(0, 1);
@@ -164,7 +164,7 @@ Result<void> enter_route(RequestContext& ctx, const Route& route, std::string_vi
         endpoint.resize(qmark);
       }
     } else {
-      endpoint = std::string(rest);
+      endpoint = std::string(in.rest);
     }
     if (endpoint.empty()) {
       return Error{ErrorCode::kInvalidPath,
@@ -174,7 +174,7 @@ Result<void> enter_route(RequestContext& ctx, const Route& route, std::string_vi
                    false};
     }
     auto mapped = target.provider->adapter->map(
-        MapInput{endpoint, endpoint_query, ctx.account, ctx.gateway}, target.provider->base);
+        MapInput{endpoint, endpoint_query, in.account, in.gateway}, target.provider->base);
     if (!mapped) {
       return Error{
           mapped.error().code,
@@ -182,42 +182,34 @@ Result<void> enter_route(RequestContext& ctx, const Route& route, std::string_vi
           false};
     }
     step.target = std::move(*mapped);
+    const std::string_view upstream_path =
+        std::string_view(step.target.target).substr(0, step.target.target.find('?'));
+    step.usage_format = step.provider->adapter->usage_format(upstream_path);
+    step.path_model = usage::model_from_path(step.usage_format, upstream_path);
     steps.push_back(std::move(step));
   }
   if (steps.empty()) {
-    const std::string wait = reopens ? seconds_until(*reopens, now) : "1";
-    ctx.response_headers.emplace_back("retry-after", wait);
-    return Error{ErrorCode::kRouteUnavailable,
-                 "route '" + route.name +
-                     "': every target is skipped after repeated failures (circuit breaker "
-                     "open); retry after " +
-                     wait + "s",
-                 true};
+    const std::string wait = reopens ? seconds_until(*reopens, in.now) : "1";
+    Error error{ErrorCode::kRouteUnavailable,
+                "route '" + route.name +
+                    "': every target is skipped after repeated failures (circuit breaker "
+                    "open); retry after " +
+                    wait + "s",
+                true};
+    error.retry_after = wait;
+    return error;
   }
-  ctx.route = &route;
-  ctx.route_original =
-      std::make_shared<const http::request<http::string_body>>(std::move(ctx.request));
-  ctx.steps = std::move(steps);
-  enter_step(ctx, 0);
-  return {};
+  return steps;
 }
 
-void build_route_request(RequestContext& ctx, const RouteStep& step) {
-  const RouteTarget& target = *step.route_target;
-  ctx.request = *ctx.route_original;
-  if (ctx.route->strip_client_credentials) {
-    for (const std::string_view name : kClientCredentials) ctx.request.erase(name);
-  }
-  std::string& body = ctx.request.body();
+void write_model(std::string& body, std::string_view model) {
   if (const auto members = json::top_level_members(body)) {
-    if (const json::Member* model = json::last_named(*members, body, "model")) {
+    if (const json::Member* named = json::last_named(*members, body, "model")) {
       std::string quoted;
-      json::append_quoted(quoted, target.config.model);
-      body.replace(model->value_begin, model->value_end - model->value_begin, quoted);
-      ctx.request.prepare_payload();
+      json::append_quoted(quoted, model);
+      body.replace(named->value_begin, named->value_end - named->value_begin, quoted);
     }
   }
-  for (const auto& [name, value] : target.config.headers) ctx.request.set(name, value.reveal());
 }
 
 void record_breaker(const RouteTarget& target, bool ok, bool probe, std::string_view route) {

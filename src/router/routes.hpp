@@ -6,16 +6,17 @@
 // order among the targets of one priority, without the targets whose circuit breaker is
 // open. The router walks the steps like a universal request's.
 
+#include "aigw/attempt.hpp"
 #include "aigw/config.hpp"
 #include "aigw/error.hpp"
 #include "aigw/provider.hpp"
-#include "aigw/request_context.hpp"
 
 #include "router/breaker.hpp"
 
 #include <algorithm>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -65,21 +66,28 @@ class RouteTable {
 template <class Uniform>
 std::vector<std::size_t> plan_order(const Route& route, Uniform&& uniform);
 
-// The route a body names with "model": "dynamic/{name}", or nullopt. Cheap when it names
-// none: one search for "dynamic/" before any scan.
-std::optional<std::string_view> dynamic_route_name(std::string_view body);
+// The name of the route a body's "model" names ("dynamic/{name}"), or nullopt.
+std::optional<std::string_view> dynamic_route_name(std::string_view model) noexcept;
 
-// Makes ctx a request to `route`: `rest` (the path under each provider, "chat/completions")
-// and `query` as the client sent them. Plans the targets (the breaker-open ones left out),
-// keeps the client's request in ctx.route_original, lists one step per target and enters
-// the first. 503 route_unavailable when every target's breaker is open; 400 when a target
-// cannot take the path.
-Result<void> enter_route(RequestContext& ctx, const Route& route, std::string_view rest,
-                         std::string_view query, const RetryConfig& policy);
+struct RoutePlanInput {
+  const Route& route;
+  std::string_view rest;   // the path under each provider ("chat/completions"), as sent
+  std::string_view query;  // the client's query string
+  const RetryConfig& policy;
+  std::string_view account;
+  std::string_view gateway;
+  std::string_view path;  // as logged: /route/{name}/{rest}
+  CircuitBreaker::TimePoint now;
+};
 
-// Builds the request of a route step from ctx.route_original: the target's model in the
-// body's "model", its headers over the client's (called by enter_step).
-void build_route_request(RequestContext& ctx, const RouteStep& step);
+// The steps of a request to a route: one per target, in plan_order, without the targets
+// whose breaker is open at `now`. 503 route_unavailable (with Retry-After) when every
+// target's is; 400 when a target cannot take the path.
+Result<std::vector<PlannedStep>> plan_route(const RoutePlanInput& in);
+
+// Writes `model` as the value of the top-level "model" of a JSON request body, in place
+// (a route target's model); a body without one is left alone.
+void write_model(std::string& body, std::string_view model);
 
 // The breaker outcome of an attempt: an answer that does not fail over counts as a success.
 void record_breaker(const RouteTarget& target, bool ok, bool probe, std::string_view route);

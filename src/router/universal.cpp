@@ -1,11 +1,9 @@
 #include "router/universal.hpp"
 
+#include "core/retry_settings.hpp"
 #include "core/text.hpp"
-#include "router/router.hpp"
-#include "router/routes.hpp"
-#include "stages/byok/byok_stage.hpp"
-#include "upstream/providers/usage/include_usage.hpp"
 #include "upstream/providers/usage/json_dom.hpp"
+#include "upstream/providers/usage/request_info.hpp"
 
 #include <boost/beast/core/string.hpp>
 
@@ -78,13 +76,8 @@ std::string endpoint_problem(std::string_view endpoint) {
 
 namespace {
 
-std::optional<std::uint64_t> whole_number(Element v) {
-  std::uint64_t n = 0;
-  if (v.is_uint64() && v.get_uint64().get(n) == simdjson::SUCCESS) return n;
-  return std::nullopt;
-}
-
-// A step's config object (Cloudflare's names) over its policy.
+// A step's config object (Cloudflare's names) over its policy, with the rules of the
+// cf-aig-* retry headers (retry_policy.hpp).
 std::optional<Error> read_step_config(Element config, const std::string& where,
                                       RetryConfig& policy) {
   simdjson::dom::object fields;
@@ -92,38 +85,21 @@ std::optional<Error> read_step_config(Element config, const std::string& where,
     return invalid(where + ": config must be an object");
   }
   for (const auto field : fields) {
-    const std::string_view key = field.key;
-    const auto n = whole_number(field.value);
-    if (key == "maxAttempts") {
-      if (!n || *n < 1 || *n > 5) {
-        return invalid(where + ": config.maxAttempts must be a whole number from 1 to 5");
-      }
-      policy.max_attempts = static_cast<unsigned>(*n);
-    } else if (key == "retryDelay") {
-      if (!n || *n > 5000) {
-        return invalid(where + ": config.retryDelay must be milliseconds from 0 to 5000");
-      }
-      policy.delay = Duration(static_cast<Duration::rep>(*n));
-    } else if (key == "requestTimeout") {
-      if (!n || *n < 1 || *n > 3'600'000) {
-        return invalid(where + ": config.requestTimeout must be milliseconds from 1 to 3600000");
-      }
-      policy.request_timeout = Duration(static_cast<Duration::rep>(*n));
-    } else if (key == "backoff") {
-      std::string_view b;
-      if (field.value.get_string().get(b) != simdjson::SUCCESS) b = {};
-      if (b == "constant") {
-        policy.backoff = Backoff::kConstant;
-      } else if (b == "linear") {
-        policy.backoff = Backoff::kLinear;
-      } else if (b == "exponential") {
-        policy.backoff = Backoff::kExponential;
-      } else {
-        return invalid(where + ": config.backoff must be constant, linear or exponential");
-      }
-    } else {
-      return invalid(where + ": unknown config key '" + std::string(key.substr(0, 100)) +
+    const auto setting = retry_setting_of_config_key(field.key);
+    if (!setting) {
+      return invalid(where + ": unknown config key '" + std::string(field.key.substr(0, 100)) +
                      "' (expected maxAttempts, retryDelay, requestTimeout, backoff)");
+    }
+    RetryValue value;
+    std::uint64_t n = 0;
+    std::string_view text;
+    if (field.value.is_uint64() && field.value.get_uint64().get(n) == simdjson::SUCCESS) {
+      value = n;
+    } else if (field.value.get_string().get(text) == simdjson::SUCCESS) {
+      value = text;
+    }
+    if (auto problem = apply_retry_setting(*setting, value, policy)) {
+      return invalid(where + ": config." + std::string(field.key) + " must be " + *problem);
     }
   }
   return std::nullopt;
@@ -144,38 +120,43 @@ bool is_universal_path(std::string_view path) noexcept {
 
 namespace {
 
+bool has_header(const HttpRequest& request, std::string_view name,
+                const std::vector<std::pair<std::string, std::string>>& set) {
+  if (request.find(name) != request.end()) return true;
+  return std::any_of(set.begin(), set.end(),
+                     [&](const auto& h) { return boost::beast::iequals(h.first, name); });
+}
+
 // One step of the list (an element of the body's array).
-Result<RouteStep> read_step(const RequestContext& ctx, const ProviderRegistry& providers,
-                            const RetryConfig& policy, Element element, std::size_t index) {
+Result<PlannedStep> read_step(const UniversalInput& in, Element element, std::size_t index) {
   const std::string where = "step " + std::to_string(index);
   simdjson::dom::object s;
-  if (element.get_object().get(s) != simdjson::SUCCESS)
+  if (element.get_object().get(s) != simdjson::SUCCESS) {
     return invalid(where + " must be an object");
+  }
   std::optional<Element> provider, endpoint, headers, query, config;
   for (const auto field : s) {
     const std::string_view key = field.key;
-    if (key == "provider") {
-      provider = field.value;
-    } else if (key == "endpoint") {
-      endpoint = field.value;
-    } else if (key == "headers") {
-      headers = field.value;
-    } else if (key == "query") {
-      query = field.value;
-    } else if (key == "config") {
-      config = field.value;
-    } else {
+    std::optional<Element>* slot = key == "provider"   ? &provider
+                                   : key == "endpoint" ? &endpoint
+                                   : key == "headers"  ? &headers
+                                   : key == "query"    ? &query
+                                   : key == "config"   ? &config
+                                                       : nullptr;
+    if (slot == nullptr) {
       return invalid(where + ": unknown key '" + std::string(key.substr(0, 100)) +
                      "' (expected provider, endpoint, headers, query, config)");
     }
+    if (*slot) return invalid(where + ": '" + std::string(key) + "' is given more than once");
+    *slot = field.value;
   }
-  RouteStep step;
+  PlannedStep step;
   std::string_view slug;
   if (!provider || provider->get_string().get(slug) != simdjson::SUCCESS) {
     return invalid(where + ": provider is required (a provider slug)");
   }
   step.slug = std::string(slug);
-  step.provider = providers.find(step.slug);
+  step.provider = in.providers.find(step.slug);
   if (step.provider == nullptr) {
     std::string known;
     for (const auto& name : ProviderRegistry::builtin_slugs()) {
@@ -197,19 +178,27 @@ Result<RouteStep> read_step(const RequestContext& ctx, const ProviderRegistry& p
   const auto qmark = e.find('?');
   const std::string_view rest = e.substr(0, qmark);
   const std::string_view query_string = qmark == std::string_view::npos ? "" : e.substr(qmark + 1);
-  auto mapped = step.provider->adapter->map(MapInput{rest, query_string, ctx.account, ctx.gateway},
+  auto mapped = step.provider->adapter->map(MapInput{rest, query_string, in.account, in.gateway},
                                             step.provider->base);
   if (!mapped) return invalid(where + ": " + mapped.error().detail);
   step.target = std::move(*mapped);
   step.path = "/" + step.slug + "/" + std::string(rest);
+  const std::string_view upstream_path =
+      std::string_view(step.target.target).substr(0, step.target.target.find('?'));
+  step.usage_format = step.provider->adapter->usage_format(upstream_path);
+  step.path_model = usage::model_from_path(step.usage_format, upstream_path);
   if (!query) return invalid(where + ": query is required (the request body)");
-  step.retry = policy;
-  // The request's headers (not its body, the list of steps, which each step replaces).
-  step.request.version(ctx.request.version());
-  for (const auto& field : ctx.request) step.request.insert(field.name_string(), field.value());
-  step.request.method(http::verb::post);
-  step.request.target("/");
-  step.request.body() = simdjson::minify(*query);
+  step.retry = in.policy;
+  step.method = http::verb::post;
+  // The step's body, and what it says, read here with the list: never parsed again.
+  auto body = std::make_shared<std::string>(simdjson::minify(*query));
+  auto facts = std::make_shared<BodyFacts>(usage::read_element(*query, *body));
+  if (!facts->duplicate_key.empty()) {
+    return invalid(where + ": query has the key '" + text::clip(facts->duplicate_key, 100) +
+                   "' more than once; send each key once");
+  }
+  step.body = std::move(body);
+  step.body_facts = std::move(facts);
   if (headers) {
     simdjson::dom::object fields;
     if (headers->get_object().get(fields) != simdjson::SUCCESS) {
@@ -232,26 +221,30 @@ Result<RouteStep> read_step(const RequestContext& ctx, const ProviderRegistry& p
           std::end(kReservedHeaders)) {
         return invalid(where + ": header '" + name + "' is set by the gateway");
       }
+      if (std::find(step.pinned.begin(), step.pinned.end(), lname) != step.pinned.end()) {
+        return invalid(where + ": header '" + name + "' is given more than once");
+      }
       if (lname.starts_with("cf-aig-")) {
         // A step may carry the retry headers (they become its policy); other cf-aig-*
         // headers act on the whole request and belong on it.
-        if (std::find(std::begin(kRetryHeaders), std::end(kRetryHeaders), lname) ==
-            std::end(kRetryHeaders)) {
+        const auto setting = retry_setting_of_header(lname);
+        if (!setting) {
           return invalid(where + ": header '" + name +
                          "' applies to the whole request; send it on the request itself");
         }
         // The same rules as on the request.
-        if (auto error = apply_retry_header(lname, v, step.retry)) {
-          return invalid(where + ": " + error->detail);
+        if (auto problem = apply_retry_header(*setting, v, step.retry)) {
+          return invalid(where + ": " + lname + " must be " + *problem + " (got '" +
+                         std::string(v.substr(0, 64)) + "')");
         }
         continue;
       }
-      step.request.set(field.key, v);
+      step.headers.emplace_back(std::string(field.key), std::string(v));
       step.pinned.push_back(lname);
     }
   }
-  if (step.request.find(http::field::content_type) == step.request.end()) {
-    step.request.set(http::field::content_type, "application/json");
+  if (!has_header(in.request, "content-type", step.headers)) {
+    step.headers.emplace_back("Content-Type", "application/json");
   }
   if (config) {
     if (auto error = read_step_config(*config, where, step.retry)) return *error;
@@ -261,31 +254,29 @@ Result<RouteStep> read_step(const RequestContext& ctx, const ProviderRegistry& p
 
 }  // namespace
 
-Result<std::vector<RouteStep>> parse_universal(const RequestContext& ctx,
-                                               const ProviderRegistry& providers,
-                                               const RetryConfig& policy, std::size_t max_steps) {
+Result<std::vector<PlannedStep>> read_universal(const UniversalInput& in) {
   const Error not_a_list = invalid(
       "the universal endpoint takes a JSON array of steps, each {\"provider\", \"endpoint\", "
       "\"headers\", \"query\"}");
-  Result<std::vector<RouteStep>> out = not_a_list;
-  usage::json::with_dom(ctx.request.body(), [&](Element root) {
+  Result<std::vector<PlannedStep>> out = not_a_list;
+  usage::json::with_dom(in.request.body(), [&](Element root) {
     simdjson::dom::array list;
     if (root.get_array().get(list) != simdjson::SUCCESS) return;
     if (list.size() == 0) {
       out = invalid("the universal request has no steps");
       return;
     }
-    if (list.size() > max_steps) {
+    if (list.size() > in.max_steps) {
       out =
           invalid("the universal request has " + std::to_string(list.size()) + " steps; at most " +
-                  std::to_string(max_steps) + " are allowed (upstream.max_steps)");
+                  std::to_string(in.max_steps) + " are allowed (upstream.max_steps)");
       return;
     }
-    std::vector<RouteStep> steps;
+    std::vector<PlannedStep> steps;
     steps.reserve(list.size());
     std::size_t index = 0;
     for (const Element element : list) {
-      auto step = read_step(ctx, providers, policy, element, index++);
+      auto step = read_step(in, element, index++);
       if (!step) {
         out = step.error();
         return;
@@ -295,52 +286,13 @@ Result<std::vector<RouteStep>> parse_universal(const RequestContext& ctx,
     // The rule named routes follow: a request whose steps go to more than one provider sends
     // no step the client's own credential headers (one provider's key must not reach
     // another); each step brings its own in `headers`, or a stored key is used.
-    const bool one_provider = std::all_of(steps.begin(), steps.end(), [&](const RouteStep& s) {
+    const bool one_provider = std::all_of(steps.begin(), steps.end(), [&](const PlannedStep& s) {
       return s.provider == steps.front().provider;
     });
-    if (!one_provider) {
-      for (RouteStep& s : steps) {
-        for (const std::string_view name : kClientCredentials) {
-          if (std::find(s.pinned.begin(), s.pinned.end(), name) == s.pinned.end()) {
-            s.request.erase(name);
-          }
-        }
-      }
-    }
+    for (PlannedStep& s : steps) s.strip_client_credentials = !one_provider;
     out = std::move(steps);
   });
   return out;
-}
-
-void enter_step(RequestContext& ctx, std::size_t index) {
-  RouteStep& step = ctx.steps[index];
-  if (ctx.usage_injected && ctx.step == 0) ctx.route_usage_provider = ctx.provider;
-  ctx.step = index;
-  ctx.provider = step.provider;
-  ctx.provider_slug = step.slug;
-  ctx.target = step.target;
-  ctx.path = step.path;
-  ctx.retry = step.retry;
-  if (step.route_target != nullptr) {
-    // A named route's target: its request is made now, from the client's.
-    ctx.pinned_headers = step.route_target->pinned;
-    build_route_request(ctx, step);
-  } else {
-    // Each step is entered once: its request and headers move into the context.
-    ctx.pinned_headers = std::move(step.pinned);
-    ctx.request = std::move(step.request);
-  }
-  ctx.facts.reset();  // the model and sizes are the new body's
-  // Only step 0's body went through the stages (the metering stage's include_usage rewrite).
-  if (index > 0) ctx.usage_injected = false;
-  // A route target on the provider whose stream the metering stage asked for usage is asked
-  // the same way (same provider, same body but the model: the stage's decision holds), so a
-  // fallback to another model of that provider is metered exactly too.
-  if (index > 0 && step.route_target != nullptr && step.provider == ctx.route_usage_provider &&
-      usage::add_include_usage(ctx.request.body())) {
-    ctx.usage_injected = true;
-    ctx.request.prepare_payload();
-  }
 }
 
 }  // namespace aigw

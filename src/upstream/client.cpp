@@ -69,24 +69,24 @@ std::string endpoint_of(const UpstreamTarget& target) {
   return target.host + ":" + std::to_string(target.port);
 }
 
-Error read_error(const error_code& ec, const RequestContext& ctx, const Duration& first_byte) {
-  std::string where = endpoint_of(ctx.target);
+Error read_error(const error_code& ec, const Attempt& attempt, const Duration& first_byte) {
+  std::string where = endpoint_of(attempt.target);
   if (ec == beast::error::timeout) {
     return upstream_error(
         ErrorCode::kUpstreamTimeout,
-        "provider " + ctx.provider_slug + " sent no response within " + ms_text(first_byte),
+        "provider " + attempt.slug + " sent no response within " + ms_text(first_byte),
         std::move(where));
   }
   if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
       ec != http::error::end_of_stream && ec != http::error::partial_message) {
     return upstream_error(
         ErrorCode::kUpstreamProtocol,
-        "provider " + ctx.provider_slug + " sent an invalid HTTP response: " + ec.message(),
+        "provider " + attempt.slug + " sent an invalid HTTP response: " + ec.message(),
         std::move(where));
   }
   return upstream_error(
       ErrorCode::kUpstreamReset,
-      "provider " + ctx.provider_slug + " closed the connection before responding: " + ec.message(),
+      "provider " + attempt.slug + " closed the connection before responding: " + ec.message(),
       std::move(where));
 }
 
@@ -184,12 +184,12 @@ UpstreamClient::UpstreamClient(asio::io_context& io, const UpstreamConfig& confi
       pool_(io, config.pool_max_idle_per_host, config.pool_idle_timeout) {}
 
 asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamClient::connect(
-    const RequestContext& ctx, const Timeouts& timeouts, std::string key,
+    const Attempt& attempt, const Timeouts& timeouts, std::string key,
     std::function<void()>& cancel_current) {
   using namespace asio::experimental::awaitable_operators;
-  const UpstreamTarget& target = ctx.target;
+  const UpstreamTarget& target = attempt.target;
   const std::string endpoint = endpoint_of(target);
-  const std::string who = "provider " + ctx.provider_slug;
+  const std::string who = "provider " + attempt.slug;
 
   // An IP literal (a local server, a test) needs no resolver: that saves a hand-off to the
   // resolver thread and back on every new connection.
@@ -232,8 +232,8 @@ asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamClient::con
   // (bench/README.md measured +40% requests per CPU-second from this line).
   conn->buffer.reserve(kRelayBuffer);
   if (target.tls) {
-    conn->tls =
-        std::make_unique<beast::ssl_stream<tcp::socket>>(io_, tls_->for_provider(*ctx.provider));
+    conn->tls = std::make_unique<beast::ssl_stream<tcp::socket>>(
+        io_, tls_->for_provider(*attempt.provider));
   } else {
     conn->plain = std::make_unique<tcp::socket>(io_);
   }
@@ -292,11 +292,11 @@ asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamClient::con
 
 template <class Stream>
 asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
-    Stream& stream, UpstreamConnection& conn, RequestContext& ctx, ResponseSink& sink,
-    Downstream& downstream, const Timeouts& timeouts, const bool& client_gone) {
+    Stream& stream, UpstreamConnection& conn, RequestContext& ctx, const Attempt& attempt,
+    ResponseSink& sink, Downstream& downstream, const Timeouts& timeouts, const bool& client_gone) {
   net::Deadline& deadline = *conn.deadline;
-  std::string head = headers::serialize_upstream_head(ctx);
-  const std::string& body = ctx.request.body();
+  std::string head = headers::serialize_upstream_head(attempt);
+  const std::string& body = attempt.request.body();
   // Not a std::array of two buffers: with Asio 1.81 and an ssl::stream, async_write over that
   // type completed after the head alone and a large body never reached the provider
   // (Proxy.LargeAndChunkedRequestBodiesArriveIntact). buffers_cat takes the generic path and
@@ -320,8 +320,8 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
     wec = co_await net::write(stream, request, deadline);
   }
   if (wec) {
-    co_return Exchange{read_error(wec, ctx, timeouts.first_byte), is_stale_connection_error(wec),
-                       false};
+    co_return Exchange{read_error(wec, attempt, timeouts.first_byte),
+                       is_stale_connection_error(wec), false};
   }
 
   if (conn.buffer.size() == 0) co_await net::yield_before_read();
@@ -331,7 +331,7 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
   // Interim 1xx responses (103 Early Hints, a stray 100 Continue) are consumed here: the
   // client gets the final response only. 101 would be a protocol switch we never ask for.
   std::optional<http::response_parser<http::buffer_body>> parser_slot;
-  const bool is_head = ctx.request.method() == http::verb::head;
+  const bool is_head = attempt.request.method() == http::verb::head;
   for (bool first = true;; first = false) {
     auto& p = parser_slot.emplace();
     p.header_limit(static_cast<std::uint32_t>(config_.max_response_header_bytes));
@@ -340,7 +340,7 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
     const error_code hec = co_await net::read_header(stream, conn.buffer, p, deadline,
                                                      config_.max_response_header_bytes);
     if (hec) {
-      co_return Exchange{read_error(hec, ctx, timeouts.first_byte),
+      co_return Exchange{read_error(hec, attempt, timeouts.first_byte),
                          first && !p.got_some() && is_stale_connection_error(hec), false};
     }
     const unsigned interim = p.get().result_int();
@@ -352,7 +352,7 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
     // We never ask for an upgrade: what follows a 101 is not HTTP, so the connection can
     // neither carry this response nor be pooled (its bytes would answer the next request).
     co_return Exchange{upstream_error(ErrorCode::kUpstreamProtocol,
-                                      "provider " + ctx.provider_slug +
+                                      "provider " + attempt.slug +
                                           " answered 101 Switching Protocols to a request that "
                                           "asked for no upgrade"),
                        false, false};
@@ -438,15 +438,15 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
   co_return Exchange{{}, false, upstream_keep_alive && parser.is_done()};
 }
 
-asio::awaitable<Result<void>> UpstreamClient::forward(RequestContext& ctx, ResponseSink& sink,
-                                                      Downstream& downstream) {
-  const ProviderConfig& pc = ctx.provider->config;
-  const Timeouts timeouts{
-      pc.connect_timeout.value_or(config_.connect_timeout), config_.tls_timeout,
-      ctx.first_byte_timeout.value_or(pc.first_byte_timeout.value_or(config_.first_byte_timeout)),
-      pc.read_timeout.value_or(config_.read_timeout)};
-  std::string key = pc.name + (ctx.target.tls ? "|https://" : "|http://") + ctx.target.host + ":" +
-                    std::to_string(ctx.target.port);
+asio::awaitable<Result<void>> UpstreamClient::forward(RequestContext& ctx, const Attempt& attempt,
+                                                      ResponseSink& sink, Downstream& downstream) {
+  const ProviderConfig& pc = attempt.provider->config;
+  const Timeouts timeouts{pc.connect_timeout.value_or(config_.connect_timeout), config_.tls_timeout,
+                          attempt.retry.request_timeout.value_or(
+                              pc.first_byte_timeout.value_or(config_.first_byte_timeout)),
+                          pc.read_timeout.value_or(config_.read_timeout)};
+  std::string key = pc.name + (attempt.target.tls ? "|https://" : "|http://") +
+                    attempt.target.host + ":" + std::to_string(attempt.target.port);
   // The first attempt's start: upstream time covers every attempt of the request.
   if (!ctx.upstream_started) ctx.upstream_started = std::chrono::steady_clock::now();
 
@@ -464,12 +464,12 @@ asio::awaitable<Result<void>> UpstreamClient::forward(RequestContext& ctx, Respo
     ~Unwatch() { d.unwatch(); }
   } unwatch{downstream};
 
-  for (int attempt = 0;; ++attempt) {
+  for (int connection = 0;; ++connection) {
     ++ctx.attempts;
     auto conn = pool_.take(key);
     const bool reused = conn != nullptr;
     if (!conn) {
-      auto connected = co_await connect(ctx, timeouts, key, cancel_current);
+      auto connected = co_await connect(attempt, timeouts, key, cancel_current);
       if (client_gone) {
         ctx.outcome = Outcome::kClientAbort;
         co_return Result<void>{};
@@ -485,16 +485,18 @@ asio::awaitable<Result<void>> UpstreamClient::forward(RequestContext& ctx, Respo
     // (No co_await inside ?: — GCC 12 destroys the temporaries of such an expression twice.)
     Exchange ex;
     if (conn->tls) {
-      ex = co_await exchange(*conn->tls, *conn, ctx, sink, downstream, timeouts, client_gone);
+      ex = co_await exchange(*conn->tls, *conn, ctx, attempt, sink, downstream, timeouts,
+                             client_gone);
     } else {
-      ex = co_await exchange(*conn->plain, *conn, ctx, sink, downstream, timeouts, client_gone);
+      ex = co_await exchange(*conn->plain, *conn, ctx, attempt, sink, downstream, timeouts,
+                             client_gone);
     }
     cancel_current = nullptr;
     if (client_gone && !ctx.committed) {
       ctx.outcome = Outcome::kClientAbort;
       co_return Result<void>{};
     }
-    if (!ex.result && ex.stale && reused && attempt == 0) continue;  // dead pooled connection
+    if (!ex.result && ex.stale && reused && connection == 0) continue;  // dead pooled connection
     // Bytes left over after a complete response were never asked for: they would be read as
     // the answer to the next request on this connection, so it is closed instead.
     if (ex.reusable && conn->buffer.size() == 0) pool_.put(std::move(conn));

@@ -64,8 +64,8 @@ class UpstreamClient final : public Forwarder {
   UpstreamClient(boost::asio::io_context& io, const UpstreamConfig& config,
                  std::shared_ptr<const TlsContexts> tls);
 
-  boost::asio::awaitable<Result<void>> forward(RequestContext& ctx, ResponseSink& sink,
-                                               Downstream& downstream) override;
+  boost::asio::awaitable<Result<void>> forward(RequestContext& ctx, const Attempt& attempt,
+                                               ResponseSink& sink, Downstream& downstream) override;
 
   ConnectionPool& pool() noexcept { return pool_; }
 
@@ -76,13 +76,13 @@ class UpstreamClient final : public Forwarder {
   struct Exchange;
 
   boost::asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> connect(
-      const RequestContext& ctx, const Timeouts& timeouts, std::string key,
+      const Attempt& attempt, const Timeouts& timeouts, std::string key,
       std::function<void()>& cancel_current);
   template <class Stream>
   boost::asio::awaitable<Exchange> exchange(Stream& stream, UpstreamConnection& conn,
-                                            RequestContext& ctx, ResponseSink& sink,
-                                            Downstream& downstream, const Timeouts& timeouts,
-                                            const bool& client_gone);
+                                            RequestContext& ctx, const Attempt& attempt,
+                                            ResponseSink& sink, Downstream& downstream,
+                                            const Timeouts& timeouts, const bool& client_gone);
 
   boost::asio::io_context& io_;
   const UpstreamConfig& config_;

@@ -68,6 +68,8 @@ AccessLogStage::~AccessLogStage() {
 }
 
 std::string AccessLogStage::format(const RequestContext& ctx) {
+  // The provider that answered, else the one the request named.
+  const std::string_view slug = ctx.attempt ? ctx.attempt->slug : ctx.provider_slug;
   nlohmann::json line = {
       {"ts", iso8601(ctx.started_wall)},
       {"id", ctx.id},
@@ -75,8 +77,7 @@ std::string AccessLogStage::format(const RequestContext& ctx) {
       {"client_ip", ctx.client_ip},
       {"method", std::string(ctx.request.method_string())},
       // Client-chosen text is bounded here as in the request log (docs/security.md).
-      {"provider", ctx.provider_slug.empty() ? nlohmann::json(nullptr)
-                                             : nlohmann::json(text::clip(ctx.provider_slug, 64))},
+      {"provider", slug.empty() ? nlohmann::json(nullptr) : nlohmann::json(text::clip(slug, 64))},
       {"path", text::clip(ctx.path, text::kMaxLabelBytes)},
       {"status", ctx.status},
       {"outcome", outcome_name(ctx.outcome)},

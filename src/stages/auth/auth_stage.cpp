@@ -1,10 +1,8 @@
 #include "stages/auth/auth_stage.hpp"
 
-#include "core/json_members.hpp"
 #include "core/sha256.hpp"
 #include "core/text.hpp"
-#include "pipeline/request_facts.hpp"
-#include "router/routes.hpp"
+#include "pipeline/body.hpp"
 
 #include <boost/beast/core/string.hpp>
 #include <openssl/crypto.h>
@@ -82,28 +80,17 @@ std::optional<Error> permitted(const VirtualKey& key, const std::string& provide
   return std::nullopt;
 }
 
-// Every step a request may take must be one the key may use: the steps after the first are
-// entered by the router, past this stage. A named route's target says its model; a universal
-// step's body does.
+// Every step a request may take must be one the key may use, checked up front on the plan
+// (which lists them all): a key cannot reach a provider or model by listing it second, and
+// a request naming one it may not use is refused whether or not the first step answers.
 std::optional<Error> permitted(const VirtualKey& key, RequestContext& ctx) {
   const bool check_model = !key.models.empty();
-  if (auto refused = permitted(key, ctx.provider_slug, check_model ? request_facts(ctx).model : "",
-                               ctx.steps.size() > 1 ? " (step 0)" : "")) {
-    return refused;
-  }
-  for (std::size_t i = 1; i < ctx.steps.size(); ++i) {
-    const RouteStep& step = ctx.steps[i];
-    std::string model;
-    if (check_model) {
-      if (step.route_target != nullptr) {
-        model = step.route_target->config.model;
-      } else if (const auto named = json::top_level_string(step.request.body(), "model")) {
-        model = std::string(*named);
-      }
-    }
-    if (auto refused = permitted(key, step.slug, model, " (step " + std::to_string(i) + ")")) {
-      return refused;
-    }
+  const std::size_t steps = ctx.plan.steps.size();
+  for (std::size_t i = 0; i < steps; ++i) {
+    const PlannedStep& step = ctx.plan.steps[i];
+    const std::string model = check_model ? step_facts(ctx, step).model : std::string();
+    const std::string where = steps > 1 ? " (step " + std::to_string(i) + ")" : "";
+    if (auto refused = permitted(key, step.slug, model, where)) return refused;
   }
   return std::nullopt;
 }

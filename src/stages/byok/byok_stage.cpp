@@ -11,18 +11,12 @@ namespace aigw {
 namespace {
 
 constexpr std::string_view kAliasHeader = "cf-aig-byok-alias";
-constexpr std::string_view kDefaultAlias = "default";
-
-bool has_keys(const RequestContext& ctx) noexcept {
-  return ctx.provider != nullptr && !ctx.provider->config.keys.empty();
-}
 
 // The provider's configured headers carry a credential: every request spends the operator's.
-bool has_configured_credential(const RequestContext& ctx) noexcept {
-  if (ctx.provider == nullptr) return false;
-  for (const auto& [name, value] : ctx.provider->config.headers) {
-    if (boost::beast::iequals(name, ctx.provider->credential.name)) return true;
-    for (const std::string_view credential : kClientCredentials) {
+bool has_configured_credential(const Provider& provider) noexcept {
+  for (const auto& [name, value] : provider.config.headers) {
+    if (boost::beast::iequals(name, provider.credential.name)) return true;
+    for (const std::string_view credential : kCredentialHeaders) {
       if (boost::beast::iequals(name, credential)) return true;
     }
   }
@@ -31,69 +25,59 @@ bool has_configured_credential(const RequestContext& ctx) noexcept {
 
 // A request that spends the gateway's credential, or comes with a virtual key, may use only
 // the methods and paths of providers.<name>.key_paths (default: the inference endpoints).
-std::optional<Error> check_key_paths(const RequestContext& ctx, bool gateway_credential) {
+std::optional<Error> check_key_paths(const RequestContext& ctx, const Attempt& attempt,
+                                     bool gateway_credential) {
+  const Provider& provider = *attempt.provider;
   const auto& rules =
-      ctx.provider->config.key_paths ? *ctx.provider->config.key_paths : path_rules::defaults();
-  const std::string_view target = ctx.target.target;
+      provider.config.key_paths ? *provider.config.key_paths : path_rules::defaults();
+  const std::string_view target = attempt.target.target;
   const std::string_view path = target.substr(0, target.find('?'));
-  const std::string_view method = ctx.request.method_string();
+  const std::string_view method = attempt.request.method_string();
   if (path_rules::allowed(rules, method, path)) return std::nullopt;
   return Error{ErrorCode::kForbidden,
                std::string(gateway_credential ? "the gateway's key" : "a virtual key") +
-                   " for provider '" + ctx.provider_slug + "' may not be used for " +
+                   " for provider '" + attempt.slug + "' may not be used for " +
                    // The client's path: the upstream one would show the provider's base.
                    text::clip(method, 16) + " " + text::clip(ctx.path, 200) + " (providers." +
-                   ctx.provider_slug + ".key_paths)",
+                   attempt.slug + ".key_paths)",
                false};
 }
 
 }  // namespace
 
-bool ByokStage::wants_request(const RequestContext& ctx) const noexcept {
-  return has_keys(ctx) || ctx.control_header(kAliasHeader).has_value() ||
-         ctx.virtual_key != nullptr || has_configured_credential(ctx);
-}
-
-std::optional<Error> ByokStage::apply(RequestContext& ctx) {
+std::optional<Error> ByokStage::on_attempt(RequestContext& ctx, Attempt& attempt) {
+  const Provider& provider = *attempt.provider;
   const auto asked = ctx.control_header(kAliasHeader);
-  const std::string_view alias = asked ? text::trim_ows(*asked) : kDefaultAlias;
-  if (ctx.provider == nullptr) return std::nullopt;  // the route answered already
-  const auto& keys = ctx.provider->config.keys;
-  const auto it = std::find_if(keys.begin(), keys.end(),
-                               [&](const auto& entry) { return entry.first == alias; });
-  const bool gateway_credential = (it != keys.end()) || has_configured_credential(ctx);
-  if (gateway_credential || ctx.virtual_key != nullptr) {
-    if (auto refused = check_key_paths(ctx, gateway_credential)) return refused;
+  const bool configured = has_configured_credential(provider);
+  if (provider.config.keys.empty() && !asked && ctx.virtual_key == nullptr && !configured) {
+    return std::nullopt;  // the client's own credential goes through untouched
   }
-  if (it == keys.end()) {
+  const std::optional<std::string_view> alias =
+      asked ? std::optional<std::string_view>(text::trim_ows(*asked)) : std::nullopt;
+  const Secret* key = provider.stored_key(alias);
+  const bool gateway_credential = key != nullptr || configured;
+  if (gateway_credential || ctx.virtual_key != nullptr) {
+    if (auto refused = check_key_paths(ctx, attempt, gateway_credential)) return refused;
+  }
+  if (key == nullptr) {
     // No default key: the client's own credential goes through, as without stored keys.
     if (!asked) return std::nullopt;
     return Error{ErrorCode::kInvalidHeader,
-                 keys.empty()
-                     ? "cf-aig-byok-alias: provider '" + ctx.provider_slug + "' has no stored keys"
-                     : "cf-aig-byok-alias: provider '" + ctx.provider_slug +
-                           "' has no stored key '" + std::string(alias) + "'",
+                 provider.config.keys.empty()
+                     ? "cf-aig-byok-alias: provider '" + attempt.slug + "' has no stored keys"
+                     : "cf-aig-byok-alias: provider '" + attempt.slug + "' has no stored key '" +
+                           std::string(*alias) + "'",
                  false};
   }
-  const CredentialHeader& header = ctx.provider->credential;
-  const auto pinned = [&](std::string_view name) {
-    return std::find(ctx.pinned_headers.begin(), ctx.pinned_headers.end(), name) !=
-           ctx.pinned_headers.end();
-  };
+  const CredentialHeader& header = provider.credential;
   // A universal step that sets the credential itself keeps it.
-  if (pinned(header.name)) return std::nullopt;
-  for (const std::string_view name : kClientCredentials) ctx.request.erase(name);
-  ctx.request.erase(header.name);
-  ctx.request.set(header.name, header.prefix + it->second.reveal());
-  return std::nullopt;
-}
-
-boost::asio::awaitable<Verdict> ByokStage::on_request(RequestContext& ctx) {
-  if (auto error = apply(ctx)) {
-    ctx.error = std::move(*error);
-    co_return Verdict::kRespond;
+  if (std::find(attempt.pinned.begin(), attempt.pinned.end(), header.name) !=
+      attempt.pinned.end()) {
+    return std::nullopt;
   }
-  co_return Verdict::kContinue;
+  for (const std::string_view name : kCredentialHeaders) attempt.request.erase(name);
+  attempt.request.set(header.name, header.prefix + key->reveal());
+  return std::nullopt;
 }
 
 }  // namespace aigw

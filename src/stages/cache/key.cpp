@@ -128,47 +128,61 @@ std::string cache_key(const RequestContext& ctx, bool share_across_keys,
                       std::optional<std::string_view> custom_key) {
   Sha256 key;
   key.field("aigw-cache-v1");
-  // A named route's request is keyed as the client sent it, to the route rather than to the
-  // target planned first: any target's answer serves it, and the weighted draw does not
-  // split its entries.
-  const http::request<http::string_body>& request =
-      ctx.route_original ? *ctx.route_original : ctx.request;
-  if (ctx.route_original) {
-    key.field("route");
-    key.field(ctx.path);  // /route/{name}/{rest}
-    key.field(request.method_string());
-    const std::string_view target = request.target();
-    const auto qmark = target.find('?');
-    key.field(qmark == std::string_view::npos ? std::string_view() : target.substr(qmark));
-  } else if (!ctx.steps.empty() && ctx.route == nullptr) {
-    // A universal request: the path it was sent to and its whole step list (below).
-    key.field("universal");
-    key.field(ctx.request.method_string());
-  } else {
-    key.field(ctx.provider_slug);
-    key.field(ctx.request.method_string());
-    key.field(ctx.target.host);  // Azure resources, Vertex regions: same path, other host
-    key.field(std::to_string(ctx.target.port));
-    key.field(ctx.target.target);
+  // Keyed by what the client sent — never by the step or target that happens to answer, nor
+  // by what an attempt sends (a stored key, the usage request): any step's answer serves the
+  // same request, and no step's answer is served to another request.
+  const HttpRequest& request = ctx.request;
+  const PlannedStep* first = ctx.plan.steps.empty() ? nullptr : &ctx.plan.steps.front();
+  switch (ctx.plan.kind) {
+    case PlanKind::kRoute: {
+      // To the route rather than to the target planned first: the weighted draw does not
+      // split its entries.
+      key.field("route");
+      key.field(ctx.path);  // /route/{name}/{rest}
+      key.field(request.method_string());
+      const std::string_view target = request.target();
+      const auto qmark = target.find('?');
+      key.field(qmark == std::string_view::npos ? std::string_view() : target.substr(qmark));
+      break;
+    }
+    case PlanKind::kUniversal:
+      // The path it was sent to and its whole step list (the body, below).
+      key.field("universal");
+      key.field(request.method_string());
+      break;
+    case PlanKind::kProvider:
+      key.field(first != nullptr ? std::string_view(first->slug) : std::string_view());
+      key.field(request.method_string());
+      if (first != nullptr) {
+        key.field(first->target.host);  // Azure resources, Vertex regions: same path, other host
+        key.field(std::to_string(first->target.port));
+        key.field(first->target.target);
+      }
+      break;
   }
   key.field(headers::value_of(request, http::field::accept_encoding));
-  key.field("credential-v2");
+  key.field("credential-v3");
+  const auto alias = ctx.control_header("cf-aig-byok-alias");
+  const Secret* stored =
+      first != nullptr && first->provider != nullptr && ctx.plan.kind != PlanKind::kRoute
+          ? first->provider->stored_key(alias)
+          : nullptr;
   if (share_across_keys) {
     key.field("shared");
+  } else if (stored != nullptr) {
+    // The stored key replaces whatever credential the client sent: entries are the key's.
+    key.field("stored");
+    key.field(stored->reveal());
   } else {
     add_credential_scope(key, request);
+    if (alias) key.field(*alias);
   }
-  // The client's bytes differ from what went upstream when the metering stage asked for usage
-  // (docs/metering.md): those responses are stored without the usage event.
-  if (ctx.usage_injected) key.field("usage-injected");
   if (custom_key) {
     key.field("custom");
     key.field(*custom_key);
-  } else if (!ctx.universal_body.empty()) {
-    key.field("steps");
-    key.field(canonical_body(ctx.universal_body));
   } else {
-    key.field("body");
+    // The body as the client sent it: a universal request's whole step list.
+    key.field(ctx.plan.kind == PlanKind::kUniversal ? "steps" : "body");
     key.field(canonical_body(request.body()));
   }
   return key.hex();

@@ -1,9 +1,9 @@
 #include "stages/meter/meter_stage.hpp"
 
 #include "core/text.hpp"
+#include "pipeline/body.hpp"
 #include "pipeline/headers.hpp"
 #include "upstream/providers/usage/include_usage.hpp"
-#include "upstream/providers/usage/request_info.hpp"
 #include "upstream/providers/usage/usage_parser.hpp"
 
 #include <boost/beast/core/string.hpp>
@@ -17,10 +17,9 @@ namespace aigw {
 
 // Per request, in ctx.meter.
 struct MeterState {
-  std::size_t step = 0;  // the universal step `format` was worked out for
+  // The usage format and path model of the attempt being made (or of the plan's first step,
+  // for a response the gateway answered itself).
   UsageFormat format = UsageFormat::kNone;
-  usage::RequestInfo info;
-  bool inspected = false;  // `info` is filled (lazily: only when a figure needs it)
   std::string path_model;  // the model named by the upstream path (Gemini), "" otherwise
   std::unique_ptr<usage::UsageParser> parser;
   bool tapped = false;  // the parser is fed by the BodyFilter (upstream bytes)
@@ -87,9 +86,15 @@ Result<std::vector<std::pair<std::string, std::string>>> parse_metadata(std::str
   return out;
 }
 
-std::string_view upstream_path(const RequestContext& ctx) {
-  const std::string_view t = ctx.target.target;
-  return t.substr(0, t.find('?'));
+// What the body of the attempt that answered (or of the plan's first step) says.
+const BodyFacts& answered_body(RequestContext& ctx) {
+  static const BodyFacts kNothing;
+  if (ctx.attempt) {
+    if (ctx.attempt->body_facts) return *ctx.attempt->body_facts;
+    return body_facts(ctx);  // the attempt sends the client's body
+  }
+  if (ctx.plan.steps.empty()) return kNothing;
+  return step_body_facts(ctx, ctx.plan.steps.front());
 }
 
 // Streams the provider's bytes into the usage parser and the client's bytes out without the
@@ -124,7 +129,7 @@ MeterStage::MeterStage(const Config& config, std::shared_ptr<metrics::Registry> 
   }
 }
 
-std::optional<Error> MeterStage::prepare(RequestContext& ctx, bool rewrite) const {
+std::optional<Error> MeterStage::prepare(RequestContext& ctx) const {
   if (ctx.meter) return std::nullopt;
   auto state = std::make_shared<MeterState>();
   ctx.meter = state;
@@ -159,38 +164,49 @@ std::optional<Error> MeterStage::prepare(RequestContext& ctx, bool rewrite) cons
     if (!parsed) return parsed.error();
     state->custom_cost = *parsed;
   }
-  const std::string& body = ctx.request.body();
   if (state->collect && state->collect_payload) {
-    state->request_body = body.substr(0, log_config_.max_payload_bytes);
+    state->request_body = ctx.request.body().substr(0, log_config_.max_payload_bytes);
   }
-  if (ctx.provider == nullptr) return std::nullopt;  // no route: nothing to meter
-  state->format = ctx.provider->adapter->usage_format(upstream_path(ctx));
-  if (state->format == UsageFormat::kNone) return std::nullopt;
-  state->path_model = usage::model_from_path(state->format, upstream_path(ctx));
-  if (!rewrite || (state->format != UsageFormat::kOpenAiChat &&
-                   state->format != UsageFormat::kOpenAiCompletions)) {
+  // Until an attempt says otherwise (a response from the cache, a refusal): the first step's.
+  if (!ctx.plan.steps.empty()) {
+    state->format = ctx.plan.steps.front().usage_format;
+    state->path_model = ctx.plan.steps.front().path_model;
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> MeterStage::on_attempt(RequestContext& ctx, Attempt& attempt) {
+  if (!ctx.meter) {
+    if (auto error = prepare(ctx)) return error;
+  }
+  MeterState& s = *ctx.meter;
+  s.format = attempt.usage_format;
+  s.path_model = attempt.planned != nullptr ? attempt.planned->path_model : std::string();
+  if (attempt.usage_format != UsageFormat::kOpenAiChat &&
+      attempt.usage_format != UsageFormat::kOpenAiCompletions) {
     return std::nullopt;
   }
-  const auto configured = include_usage_.find(ctx.provider_slug);
+  const auto configured = include_usage_.find(attempt.slug);
   const bool wanted =
       configured != include_usage_.end()
           ? configured->second
-          : metering_.include_usage && ctx.provider->adapter->include_usage_supported();
+          : metering_.include_usage && attempt.provider->adapter->include_usage_supported();
   // A stream request names "stream"; most requests are not streams, and a substring search
   // is far cheaper than reading the body.
-  if (!wanted || body.find("\"stream\"") == std::string::npos) return std::nullopt;
-  // Reading the body is only worth it when a rewrite may follow.
-  state->info = usage::inspect_request(state->format, body);
-  state->inspected = true;
-  if (state->info.stream && !state->info.include_usage_requested &&
-      usage::add_include_usage(ctx.request.body())) {
-    ctx.usage_injected = true;
+  if (!wanted || attempt.request.body().find("\"stream\"") == std::string::npos) {
+    return std::nullopt;
+  }
+  const BodyFacts& facts = attempt.body_facts ? *attempt.body_facts : body_facts(ctx);
+  if (facts.stream && !facts.include_usage_requested) {
+    // Asked of every attempt on a provider that needs it, whichever step it is: each is
+    // metered exactly. Only the attempt's copy of the body changes.
+    attempt.usage_injected = usage::add_include_usage(attempt.request.edit_body());
   }
   return std::nullopt;
 }
 
 boost::asio::awaitable<Verdict> MeterStage::on_request(RequestContext& ctx) {
-  if (auto error = prepare(ctx, true)) {
+  if (auto error = prepare(ctx)) {
     ctx.error = std::move(*error);
     co_return Verdict::kRespond;
   }
@@ -198,20 +214,12 @@ boost::asio::awaitable<Verdict> MeterStage::on_request(RequestContext& ctx) {
 }
 
 void MeterStage::on_response_head(RequestContext& ctx, const ResponseHead& head) {
-  if (!ctx.meter) (void)prepare(ctx, false);  // a request that skipped on_request
+  if (!ctx.meter) (void)prepare(ctx);  // a request that skipped on_request
   MeterState& s = *ctx.meter;
   s.head_sent = steady_clock::now();
   if (head.streamed && metrics_ && !s.counted_stream) {
     s.counted_stream = true;
     ++metrics_->streams_in_flight;
-  }
-  if (s.step != ctx.step && ctx.provider != nullptr) {
-    // A later universal step answered: its provider's format, its body's figures.
-    s.step = ctx.step;
-    s.format = ctx.provider->adapter->usage_format(upstream_path(ctx));
-    s.path_model = usage::model_from_path(s.format, upstream_path(ctx));
-    s.info = {};
-    s.inspected = false;
   }
   if (head.fields != nullptr) {
     s.response_content_type =
@@ -224,7 +232,8 @@ void MeterStage::on_response_head(RequestContext& ctx, const ResponseHead& head)
       std::string_view(s.response_content_type).substr(0, s.response_content_type.find(';'));
   const bool event_stream = boost::beast::iequals(media, "text/event-stream");
   s.parser = usage::make_usage_parser(s.format, event_stream);
-  if (s.parser && ctx.usage_injected && event_stream && head.streamed && !ctx.local_response) {
+  const bool injected = ctx.attempt && ctx.attempt->usage_injected;
+  if (s.parser && injected && event_stream && head.streamed && !ctx.local_response) {
     s.tapped = true;
     ctx.response_filter = std::make_unique<UsageTap>(ctx.meter);
   }
@@ -259,8 +268,12 @@ LogRecord MeterStage::record_of(RequestContext& ctx) const {
   r.id = ctx.id;
   r.event_id = ctx.event_id;
   r.created_at = duration_cast<milliseconds>(ctx.started_wall.time_since_epoch()).count();
-  // A slug that matched no provider is the client's text: only configured ones are kept.
-  if (ctx.provider != nullptr) r.provider = ctx.provider_slug;
+  // The provider that answered (or the plan's first); never the client's unmatched text.
+  if (ctx.attempt) {
+    r.provider = ctx.attempt->slug;
+  } else if (ctx.provider != nullptr) {
+    r.provider = ctx.provider_slug;
+  }
   r.method = text::clip(ctx.request.method_string(), 32);
   const std::string_view target = ctx.request.target();
   r.path = text::clip(ctx.path.empty() ? target.substr(0, target.find('?')) : ctx.path,
@@ -307,20 +320,14 @@ LogRecord MeterStage::record_of(RequestContext& ctx) const {
     u.usage = ctx.response_usage->tokens;
     u.saw_end = true;
   }
-  // The request body is read only now, and only when the response left a gap (no model
-  // named, or tokens to estimate). The prompt is the same whether or not usage was injected.
-  const auto inspect = [&] {
-    if (!s.inspected && s.format != UsageFormat::kNone) {
-      s.info = usage::inspect_request(s.format, ctx.request.body());
-      s.inspected = true;
-    }
-  };
+  // The request's own figures only where the response left a gap (no model named, or
+  // tokens to estimate): the body was read once, before the provider call.
   if (admitted) {
-    if (u.model.empty() && s.path_model.empty()) inspect();
-    r.model = text::clip(!u.model.empty()        ? u.model
-                         : !s.info.model.empty() ? s.info.model
-                                                 : s.path_model,
-                         text::kMaxLabelBytes);
+    std::string_view model = u.model;
+    if (model.empty() && ctx.attempt) model = ctx.attempt->model;
+    if (model.empty()) model = answered_body(ctx).model;
+    if (model.empty()) model = s.path_model;
+    r.model = text::clip(model, text::kMaxLabelBytes);
   }
   TokenUsage tokens = u.usage;
   const bool reached_provider = ctx.upstream_started.has_value() && !r.cached;
@@ -335,8 +342,7 @@ LogRecord MeterStage::record_of(RequestContext& ctx) const {
       r.estimated = true;
     }
     if (!tokens.input && tokens.output) {
-      inspect();
-      tokens.input = estimate_tokens(s.info.prompt_chars);
+      tokens.input = estimate_tokens(answered_body(ctx).prompt_chars);
       r.estimated = true;
     }
   }
@@ -366,7 +372,7 @@ LogRecord MeterStage::record_of(RequestContext& ctx) const {
 
 void MeterStage::on_complete(RequestContext& ctx) noexcept {
   try {
-    if (!ctx.meter) (void)prepare(ctx, false);
+    if (!ctx.meter) (void)prepare(ctx);
     LogRecord r = record_of(ctx);
     ctx.metered_tokens = TokenUsage{r.tokens_in, r.tokens_out, r.cached_tokens,
                                     r.cache_write_tokens, r.reasoning_tokens};

@@ -2,9 +2,9 @@
 // The metering stage (docs/metering.md): token usage of every response, buffered or
 // streamed, its cost, and the one request-log record and metrics sample of every request.
 //
-// on_request: validates cf-aig-metadata and cf-aig-custom-cost (400 invalid_header), reads
-//   the model and prompt size from the body, and for OpenAI-compatible streams that did not
-//   ask for usage adds stream_options.include_usage (providers.<name>.include_usage).
+// on_request: validates cf-aig-metadata and cf-aig-custom-cost (400 invalid_header).
+// on_attempt: for each attempt, its usage format, and for OpenAI-compatible streams that did
+//   not ask for usage stream_options.include_usage in its body (providers.<name>.include_usage).
 // on_response_head: a usage parser for the response's format; when the stream was rewritten,
 //   a BodyFilter that feeds the parser the provider's bytes and gives the client the stream
 //   without the extra usage event.
@@ -31,6 +31,9 @@ class MeterStage final : public Stage {
 
   std::string_view name() const noexcept override { return "meter"; }
   boost::asio::awaitable<Verdict> on_request(RequestContext& ctx) override;
+  // The attempt's usage format, and stream_options.include_usage added to its body where the
+  // provider needs it (providers.<name>.include_usage): every step on such a provider.
+  std::optional<Error> on_attempt(RequestContext& ctx, Attempt& attempt) override;
   void on_response_head(RequestContext& ctx, const ResponseHead& head) override;
   void on_response_body(RequestContext& ctx, std::string_view chunk, bool last) override;
   void on_complete(RequestContext& ctx) noexcept override;
@@ -38,7 +41,7 @@ class MeterStage final : public Stage {
  private:
   // Sets up ctx.meter from the request (also for requests whose on_request never ran: a
   // cache hit, a failed route). Returns an error for a bad control header.
-  std::optional<Error> prepare(RequestContext& ctx, bool rewrite) const;
+  std::optional<Error> prepare(RequestContext& ctx) const;
   // Whether the request got far enough for what the client chose (its body's model, its
   // metadata, its payloads) to be recorded: routed, and authenticated when auth is on. A
   // refused request is recorded without them (docs/security.md).

@@ -5,7 +5,7 @@
 #include "core/checked.hpp"
 #include "core/sha256.hpp"
 #include "core/text.hpp"
-#include "pipeline/request_facts.hpp"
+#include "pipeline/body.hpp"
 #include "store/log_store.hpp"
 
 #include <nlohmann/json.hpp>
@@ -214,8 +214,9 @@ Result<std::size_t> RateLimitStage::restore(const store::LogStore& log) {
 
 std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
   const limits::WallTime t = now();
-  static const RequestFacts kUnread;
-  const RequestFacts& facts = needs_model_ || settles_ ? request_facts(ctx) : kUnread;
+  // What the first step asks for (a later step's model is its own: admission is decided once,
+  // on what the request names first).
+  const StepFacts facts = needs_model_ || settles_ ? first_step_facts(ctx) : StepFacts{};
   RateLimitState state;
   state.at = t;
   std::optional<nlohmann::json> metadata;
@@ -306,7 +307,7 @@ std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
 }
 
 std::optional<RateLimitStage::Rates> RateLimitStage::rates_of(const RequestContext& ctx,
-                                                              const RequestFacts& facts) const {
+                                                              const StepFacts& facts) const {
   // cf-aig-custom-cost prices the request as it will be metered (dollars per token), where
   // the operator trusts client prices; the metering stage refuses a malformed one before this
   // stage runs. Untrusted, it is ignored: a client cannot lower its own budget's charge.

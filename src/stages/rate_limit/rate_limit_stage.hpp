@@ -8,6 +8,7 @@
 #include "aigw/config.hpp"
 #include "aigw/stage.hpp"
 
+#include "pipeline/body.hpp"
 #include "stages/meter/pricing.hpp"
 #include "stages/rate_limit/limiter.hpp"
 
@@ -64,7 +65,7 @@ class RateLimitStage final : public Stage {
   };
   std::optional<Error> admit(RequestContext& ctx) const;
   // The model's price (or cf-aig-custom-cost's); nullopt when the model has no price.
-  std::optional<Rates> rates_of(const RequestContext& ctx, const RequestFacts& facts) const;
+  std::optional<Rates> rates_of(const RequestContext& ctx, const StepFacts& facts) const;
   limits::WallTime now() const;
 
   std::vector<RateLimitRule> rules_;

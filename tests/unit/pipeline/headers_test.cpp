@@ -65,17 +65,19 @@ TEST(Headers, UpstreamRequestSetsHostFramingAndProviderHeaders) {
   Provider provider;
   provider.config.name = "custom-x";
   provider.config.headers.emplace_back("x-api-key", Secret("from-config", true));
-  RequestContext ctx;
-  ctx.provider = &provider;
-  ctx.target = UpstreamTarget{true, "llm.internal", 8443, "/v1/chat?x=1"};
-  ctx.request.method(http::verb::post);
-  ctx.request.target("/custom-x/chat?x=1");
-  ctx.request.set(http::field::host, "gateway:8080");
-  ctx.request.set(http::field::expect, "100-continue");
-  ctx.request.set("x-api-key", "from-client");
-  ctx.request.set("Content-Length", "999");
-  ctx.request.body() = "{\"a\":1}";
-  const std::string head = headers::serialize_upstream_head(ctx);
+  HttpRequest client;
+  client.method(http::verb::post);
+  client.target("/custom-x/chat?x=1");
+  client.set(http::field::host, "gateway:8080");
+  client.set(http::field::expect, "100-continue");
+  client.set("x-api-key", "from-client");
+  client.set("Content-Length", "999");
+  client.body() = "{\"a\":1}";
+  Attempt attempt;
+  attempt.provider = &provider;
+  attempt.target = UpstreamTarget{true, "llm.internal", 8443, "/v1/chat?x=1"};
+  attempt.request = OutgoingRequest(client);
+  const std::string head = headers::serialize_upstream_head(attempt);
   EXPECT_EQ(head.rfind("POST /v1/chat?x=1 HTTP/1.1\r\nHost: llm.internal:8443\r\n", 0), 0u) << head;
   auto up = parse_head(head);
   EXPECT_EQ(up.target(), "/v1/chat?x=1");
@@ -89,14 +91,52 @@ TEST(Headers, UpstreamRequestSetsHostFramingAndProviderHeaders) {
 TEST(Headers, GetWithoutBodyHasNoContentLength) {
   Provider provider;
   provider.config.name = "openai";
-  RequestContext ctx;
-  ctx.provider = &provider;
-  ctx.target = UpstreamTarget{true, "api.openai.com", 443, "/v1/models"};
-  ctx.request.method(http::verb::get);
-  auto up = parse_head(headers::serialize_upstream_head(ctx));
+  HttpRequest client;
+  client.method(http::verb::get);
+  Attempt attempt;
+  attempt.provider = &provider;
+  attempt.target = UpstreamTarget{true, "api.openai.com", 443, "/v1/models"};
+  attempt.request = OutgoingRequest(client);
+  auto up = parse_head(headers::serialize_upstream_head(attempt));
   EXPECT_EQ(up.method(), http::verb::get);
   EXPECT_EQ(up[http::field::host], "api.openai.com");
   EXPECT_EQ(up.count(http::field::content_length), 0u);
+}
+
+// An attempt's edits (a stored key, a step's headers, a rewritten body) go upstream; the
+// client's request they were made over is left as it came.
+TEST(Headers, AnAttemptsEditsGoUpstreamAndTheClientsRequestStays) {
+  Provider provider;
+  provider.config.name = "openai";
+  provider.config.headers.emplace_back("x-team", Secret("configured", false));
+  HttpRequest client;
+  client.method(http::verb::post);
+  client.set(http::field::authorization, "Bearer client-key");
+  client.set("x-keep", "1");
+  client.set("x-team", "client");
+  client.body() = R"({"model":"a"})";
+  Attempt attempt;
+  attempt.provider = &provider;
+  attempt.target = UpstreamTarget{true, "api.openai.com", 443, "/v1/chat/completions"};
+  attempt.request = OutgoingRequest(client);
+  attempt.request.erase("authorization");
+  attempt.request.set("Authorization", "Bearer stored");
+  attempt.request.edit_body() = R"({"model":"b"})";
+  EXPECT_EQ(attempt.request.header("authorization"), "Bearer stored");
+  auto up = parse_head(headers::serialize_upstream_head(attempt));
+  EXPECT_EQ(up[http::field::authorization], "Bearer stored");
+  EXPECT_EQ(up.count(http::field::authorization), 1u);
+  EXPECT_EQ(up["x-keep"], "1");
+  EXPECT_EQ(up["x-team"], "configured");  // the provider's configured header wins...
+  EXPECT_EQ(up[http::field::content_length], "13");
+  EXPECT_EQ(client[http::field::authorization], "Bearer client-key");
+  EXPECT_EQ(client.body(), R"({"model":"a"})");
+  // ...unless the step pinned its own.
+  attempt.pinned.push_back("x-team");
+  attempt.request.set("X-Team", "step");
+  up = parse_head(headers::serialize_upstream_head(attempt));
+  EXPECT_EQ(up["x-team"], "step");
+  EXPECT_EQ(up.count("x-team"), 1u);
 }
 
 }  // namespace

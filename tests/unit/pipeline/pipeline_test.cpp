@@ -33,6 +33,10 @@ class RecordingStage final : public Stage {
     }
     co_return Verdict::kContinue;
   }
+  std::optional<Error> on_attempt(RequestContext&, Attempt& attempt) override {
+    log_.push_back(name_ + ".attempt." + attempt.slug);
+    return std::nullopt;
+  }
   void on_response_head(RequestContext& ctx, const ResponseHead& head) override {
     log_.push_back(name_ + ".head." + std::to_string(head.status));
     ctx.response_headers.emplace_back("x-" + name_, "seen");
@@ -91,10 +95,10 @@ class ScriptedForwarder final : public Forwarder {
   std::vector<std::string> chunks{"he", "llo"};
   int calls = 0;
   std::string seen_target;
-  asio::awaitable<Result<void>> forward(RequestContext& ctx, ResponseSink& sink,
+  asio::awaitable<Result<void>> forward(RequestContext&, const Attempt& attempt, ResponseSink& sink,
                                         Downstream&) override {
     ++calls;
-    seen_target = ctx.target.target;
+    seen_target = attempt.target.target;
     if (fail) co_return *fail;
     http::response_header<> head;
     head.result(200);
@@ -141,12 +145,13 @@ TEST(Pipeline, StagesRunInOrderAroundTheForwarder) {
       {std::make_shared<RecordingStage>("a", log), std::make_shared<RecordingStage>("b", log)});
   auto ctx = make_ctx("/openai/chat/completions?x=1");
   h.run(ctx);
-  EXPECT_EQ(log, (std::vector<std::string>{"a.request", "b.request", "a.head.200", "b.head.200",
-                                           "a.body.he", "b.body.he", "a.body.llo", "b.body.llo",
-                                           "a.body.last", "b.body.last", "a.complete.success",
-                                           "b.complete.success"}));
+  EXPECT_EQ(log, (std::vector<std::string>{
+                     "a.request", "b.request", "a.attempt.openai", "b.attempt.openai", "a.head.200",
+                     "b.head.200", "a.body.he", "b.body.he", "a.body.llo", "b.body.llo",
+                     "a.body.last", "b.body.last", "a.complete.success", "b.complete.success"}));
   EXPECT_EQ(h.forwarder.seen_target, "/v1/chat/completions?x=1");
-  EXPECT_EQ(ctx.target.host, "api.openai.com");
+  ASSERT_TRUE(ctx.attempt);
+  EXPECT_EQ(ctx.attempt->target.host, "api.openai.com");
   EXPECT_EQ(ctx.provider_slug, "openai");
   EXPECT_EQ(ctx.path, "/openai/chat/completions");
   EXPECT_EQ(h.downstream.body, "hello");
@@ -232,8 +237,8 @@ TEST(Pipeline, ForwarderFailureBeforeCommitBecomesAGatewayError) {
   h.forwarder.fail = Error{ErrorCode::kUpstreamTimeout, "provider slow", true};
   auto ctx = make_ctx("/v1/acct/gw/anthropic/v1/messages");
   h.run(ctx);
-  EXPECT_EQ(ctx.account, "acct");
-  EXPECT_EQ(ctx.gateway, "gw");
+  EXPECT_EQ(ctx.plan.account, "acct");
+  EXPECT_EQ(ctx.plan.gateway, "gw");
   EXPECT_EQ(h.forwarder.seen_target, "/v1/messages");
   EXPECT_EQ(h.downstream.status, 504u);
   EXPECT_EQ(nlohmann::json::parse(h.downstream.body)["error"]["message"], "provider slow");

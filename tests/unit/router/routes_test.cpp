@@ -166,18 +166,20 @@ TEST(Plan, WeightsShareTheFirstPlaceAndEveryTargetIsListedOnce) {
 
 // ---- dynamic/{name} and the body's model ----------------------------------------------
 
-TEST(DynamicRoute, ReadsTheTopLevelModelOnly) {
-  EXPECT_EQ(dynamic_route_name(R"({"model":"dynamic/support","messages":[]})"), "support");
-  EXPECT_EQ(dynamic_route_name(" \n{ \"messages\": [], \"model\" : \"dynamic/a-b\" }"), "a-b");
-  EXPECT_EQ(dynamic_route_name(R"({"model":"gpt-4o"})"), std::nullopt);
-  // Inside a message, not the model.
-  EXPECT_EQ(dynamic_route_name(R"({"model":"gpt-4o","messages":[{"content":"dynamic/x"}]})"),
-            std::nullopt);
-  EXPECT_EQ(dynamic_route_name(R"({"meta":{"model":"dynamic/x"}})"), std::nullopt);
-  EXPECT_EQ(dynamic_route_name(R"(["dynamic/x"])"), std::nullopt);
-  EXPECT_EQ(dynamic_route_name("not json dynamic/x"), std::nullopt);
-  // Of duplicate keys the last counts, as for the providers' parsers.
-  EXPECT_EQ(dynamic_route_name(R"({"model":"dynamic/a","model":"dynamic/b"})"), "b");
+TEST(DynamicRoute, NamesTheRouteAfterThePrefix) {
+  EXPECT_EQ(dynamic_route_name("dynamic/support"), "support");
+  EXPECT_EQ(dynamic_route_name("gpt-4o"), std::nullopt);
+  EXPECT_EQ(dynamic_route_name("x/dynamic/support"), std::nullopt);
+  // Which member of the body is the model: tests/unit/router/planner_test.cpp.
+}
+
+TEST(RouteModel, WrittenIntoTheTopLevelModelOnly) {
+  std::string body = R"({"messages":[{"model":"keep"}], "model" : "dynamic/x","n":1})";
+  write_model(body, "gpt-4o");
+  EXPECT_EQ(body, R"({"messages":[{"model":"keep"}], "model" : "gpt-4o","n":1})");
+  std::string none = R"({"messages":[]})";
+  write_model(none, "gpt-4o");
+  EXPECT_EQ(none, R"({"messages":[]})");
 }
 
 TEST(JsonMembers, QuoteEscapesWhatJsonRequires) {

@@ -21,9 +21,12 @@ RequestContext request(std::string body, std::string auth = "Bearer sk-a",
   ctx.request.method(http::verb::post);
   ctx.request.set(http::field::authorization, auth);
   ctx.request.body() = std::move(body);
-  ctx.target.host = "api.openai.com";
-  ctx.target.port = 443;
-  ctx.target.target = std::move(path);
+  PlannedStep step;
+  step.slug = "openai";
+  step.target.host = "api.openai.com";
+  step.target.port = 443;
+  step.target.target = std::move(path);
+  ctx.plan.steps.push_back(std::move(step));
   return ctx;
 }
 

@@ -9,6 +9,7 @@
 
 #include "upstream/providers/usage/json_dom.hpp"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <iterator>
@@ -154,6 +155,7 @@ class Inspector {
   bool end_array() { return close(); }
   bool key(std::string_view k) {
     Frame& top = stack_.back();
+    if (stack_.size() == 1) top_keys.push_back(k);
     top.key = k;
     if (top.count == Count::kJson) {
       info_.prompt_chars += code_points(k) + 3 + (top.first ? 0 : 1);  // "k": and a comma
@@ -162,6 +164,7 @@ class Inspector {
     return true;
   }
   std::optional<std::uint64_t> max_completion_tokens, max_tokens_, max_output_tokens, gemini_max;
+  std::vector<std::string_view> top_keys;  // the top-level object's, in order (unescaped)
 
  private:
   struct Frame {
@@ -442,22 +445,59 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 
 }  // namespace
 
-RequestInfo inspect_request(UsageFormat /*format*/, std::string_view body) {
-  RequestInfo info;
-  Inspector inspector(info);
-  if (!json::with_dom(body,
-                      [&](simdjson::dom::element root) { Walker(inspector, body).walk(root); })) {
-    return RequestInfo{};
+namespace {
+
+// A key the top-level object has more than once ("" when none): the first, in document order,
+// that repeats an earlier one. Keys are compared unescaped, as the providers' parsers do.
+std::string duplicate_of(std::vector<std::string_view>& keys) {
+  constexpr std::size_t kQuadratic = 64;  // below this, pairwise in order is the cheaper
+  if (keys.size() <= kQuadratic) {
+    for (std::size_t i = 1; i < keys.size(); ++i) {
+      for (std::size_t j = 0; j < i; ++j) {
+        if (keys[i] == keys[j]) return std::string(keys[i]);
+      }
+    }
+    return {};
   }
+  std::sort(keys.begin(), keys.end());
+  const auto it = std::adjacent_find(keys.begin(), keys.end());
+  return it == keys.end() ? std::string() : std::string(*it);
+}
+
+BodyFacts read_walked(simdjson::dom::element root, std::string_view text) {
+  BodyFacts facts;
+  Inspector inspector(facts);
+  Walker(inspector, text).walk(root);
+  facts.json = true;
+  facts.duplicate_key = duplicate_of(inspector.top_keys);
   // OpenAI deprecated max_tokens for max_completion_tokens; a body never sensibly has both.
   for (const auto& v : {inspector.max_completion_tokens, inspector.max_tokens_,
                         inspector.max_output_tokens, inspector.gemini_max}) {
     if (v) {
-      info.max_output_tokens = v;
+      facts.max_output_tokens = v;
       break;
     }
   }
-  return info;
+  return facts;
+}
+
+}  // namespace
+
+BodyFacts read_body(std::string_view body) {
+  // RFC 8259 §8.1 lets a parser ignore a byte order mark; simdjson does not skip one.
+  constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  if (body.starts_with(kBom)) body.remove_prefix(kBom.size());
+  BodyFacts facts;
+  json::with_dom(body, [&](simdjson::dom::element root) { facts = read_walked(root, body); });
+  return facts;
+}
+
+BodyFacts read_element(simdjson::dom::element element, std::string_view text) {
+  return read_walked(element, text);
+}
+
+RequestInfo inspect_request(UsageFormat /*format*/, std::string_view body) {
+  return read_body(body);
 }
 
 std::string model_from_path(UsageFormat format, std::string_view upstream_path) {

@@ -3,34 +3,33 @@
 // to estimate input tokens when no usage arrives (aborted or usage-less streams) and, later,
 // for token-limit reservations.
 
+#include "aigw/attempt.hpp"
+
 #include "upstream/providers/usage/usage_parser.hpp"
 
 #include <cstdint>
 #include <optional>
+#include <simdjson.h>
 #include <string>
 #include <string_view>
 
 namespace aigw::usage {
 
-struct RequestInfo {
-  std::string model;  // the body's "model"; "" when absent (Gemini names it in the path)
-  // "stream": true. Gemini streams by method (:streamGenerateContent), not by body, so this
-  // is false for Gemini bodies: ask the path.
-  bool stream = false;
-  // The output cap the client set: max_completion_tokens, max_tokens, max_output_tokens
-  // or generationConfig.maxOutputTokens (the first present, in that order).
-  std::optional<std::uint64_t> max_output_tokens;
-  // Unicode code points of the text the model reads: message contents (strings or parts'
-  // text), system prompts, instructions/input, prompt, Gemini contents' parts, tool-call
-  // arguments in the history, and the JSON size of tool definitions.
-  std::uint64_t prompt_chars = 0;
-  bool include_usage_requested = false;  // stream_options.include_usage is true
-};
+// What a request body says (include/aigw/attempt.hpp): one DOM walk fills all of it.
+using RequestInfo = BodyFacts;
 
-// Reads `body` (a JSON request) in one pass without building a tree, so a large body costs no
-// more memory than its nesting depth. A body that is not JSON gives an empty RequestInfo.
-// `format` is the adapter's usage format for the path; the members read are the union of
-// every supported API's, which do not overlap, so kNone still yields model and counts.
+// Reads `body` with simdjson's DOM (json_dom.hpp) and walks it once: whether it is JSON
+// (`json`; a UTF-8 byte order mark first is allowed), a duplicated top-level key, and what
+// the members of every supported API's request say (they do not overlap, so one table serves
+// all). A body simdjson cannot read (not JSON, or a number beyond a double's range) gives
+// `json` false and nothing else: the caller that must know asks json::check.
+BodyFacts read_body(std::string_view body);
+
+// The same for a value inside a document being read (a universal step's query), whose
+// minified text is `text` (the numbers' spellings come from it).
+BodyFacts read_element(simdjson::dom::element element, std::string_view text);
+
+// read_body(body); `format` is not needed (kept for the tests' readability).
 RequestInfo inspect_request(UsageFormat format, std::string_view body);
 
 // The model named by an upstream path, for APIs that name it there rather than in the body:

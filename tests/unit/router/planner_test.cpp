@@ -1,0 +1,309 @@
+// The planner without sockets: every URL form, universal bodies and their 400s, named routes
+// and dynamic/ models, and targets whose breaker is open.
+
+#include "router/planner.hpp"
+
+#include "config/load.hpp"
+#include "pipeline/body.hpp"
+#include "router/routes.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace aigw {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr std::string_view kConfig = R"(auth:
+  enabled: true
+  tokens: ["${KEY}"]
+providers:
+  openai:
+    keys:
+      default: ${KEY}
+  groq:
+    keys:
+      default: ${KEY}
+routes:
+  chat:
+    breaker:
+      failures: 1
+      cooldown: 30s
+    targets:
+      - {provider: openai, model: gpt-4o, priority: 0}
+      - {provider: groq, model: llama-3.3-70b-versatile, priority: 1}
+)";
+
+struct Planner {
+  Planner() {
+    auto loaded = config::load_string(
+        kConfig, "test.yaml", [](std::string_view) { return std::optional<std::string>("k"); });
+    if (!loaded.ok()) throw std::runtime_error(loaded.diagnostics.front().str());
+    config = std::make_shared<Config>(*loaded.config);
+    std::vector<ProviderRegistry::Problem> problems;
+    providers = ProviderRegistry::build(*config, problems);
+    routes = RouteTable::build(*config, *providers, problems);
+    if (!problems.empty()) throw std::runtime_error(problems.front().message);
+  }
+
+  Result<Plan> operator()(http::verb method, std::string target, std::string body = "",
+                          std::vector<std::pair<std::string, std::string>> control = {},
+                          std::string content_type = "application/json") {
+    request = HttpRequest{};
+    request.method(method);
+    request.target(target);
+    if (!content_type.empty()) request.set(http::field::content_type, content_type);
+    request.set(http::field::authorization, "Bearer client");
+    request.body() = std::move(body);
+    facts.reset();
+    reads = 0;
+    const std::function<const BodyFacts&()> read = [this]() -> const BodyFacts& {
+      if (!facts) {
+        ++reads;
+        facts = read_body_facts(request.body());
+      }
+      return *facts;
+    };
+    return plan(PlanInput{*config, *providers, *routes, request, control, read, now});
+  }
+  Result<Plan> post(std::string target, std::string body,
+                    std::vector<std::pair<std::string, std::string>> control = {}) {
+    return (*this)(http::verb::post, std::move(target), std::move(body), std::move(control));
+  }
+
+  std::string error_of(const Result<Plan>& planned) {
+    if (planned) return "(planned)";
+    return std::to_string(http_status(planned.error().code)) + " " + planned.error().detail;
+  }
+
+  std::shared_ptr<Config> config;
+  std::shared_ptr<const ProviderRegistry> providers;
+  std::shared_ptr<const RouteTable> routes;
+  HttpRequest request;
+  std::optional<BodyFacts> facts;
+  int reads = 0;
+  CircuitBreaker::TimePoint now = CircuitBreaker::Clock::now();
+};
+
+constexpr std::string_view kChat = R"({"model":"gpt-4o-mini","messages":[]})";
+
+TEST(Planner, ShortAndLongFormsNameOneProvider) {
+  Planner p;
+  auto planned = p.post("/openai/chat/completions?x=1", std::string(kChat));
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  EXPECT_EQ(planned->kind, PlanKind::kProvider);
+  EXPECT_EQ(planned->path, "/openai/chat/completions");
+  ASSERT_EQ(planned->steps.size(), 1u);
+  const PlannedStep& step = planned->steps[0];
+  EXPECT_EQ(step.slug, "openai");
+  EXPECT_EQ(step.target.host, "api.openai.com");
+  EXPECT_EQ(step.target.target, "/v1/chat/completions?x=1");
+  EXPECT_FALSE(step.body);  // the client's body is sent
+  EXPECT_FALSE(step.strip_client_credentials);
+  EXPECT_EQ(p.reads, 1);  // read once, for the JSON check
+
+  planned = p.post("/v1/acct/gw/groq/chat/completions", std::string(kChat));
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  EXPECT_EQ(planned->account, "acct");
+  EXPECT_EQ(planned->gateway, "gw");
+  EXPECT_EQ(planned->steps[0].slug, "groq");
+  EXPECT_EQ(planned->steps[0].target.target, "/openai/v1/chat/completions");
+
+  // Gemini names the model in the path.
+  planned = p.post("/google-ai-studio/v1beta/models/gemini-2.0-flash:generateContent", "{}");
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  EXPECT_EQ(planned->steps[0].path_model, "gemini-2.0-flash");
+}
+
+TEST(Planner, PathsThatNameNothingAre404) {
+  Planner p;
+  EXPECT_EQ(p.error_of(p(http::verb::get, "/")),
+            "404 no route for /: use /{provider}/... or /v1/{account}/{gateway}/{provider}/...");
+  EXPECT_EQ(p.error_of(p(http::verb::get, "/v1/acct")),
+            "404 no route for /v1/acct: use /v1/{account}/{gateway}/{provider}/... or "
+            "/{provider}/...");
+  EXPECT_EQ(p.error_of(p(http::verb::get, "relative")),
+            "404 request target must be an absolute path");
+  const std::string unknown = p.error_of(p.post("/nope/chat/completions", std::string(kChat)));
+  EXPECT_EQ(unknown.rfind("404 unknown provider 'nope'; built-in providers: ", 0), 0u) << unknown;
+  EXPECT_EQ(p.reads, 0);  // a refused path never has its body read
+  const std::string route = p.error_of(p.post("/route/none/chat/completions", "{}"));
+  EXPECT_EQ(route, "404 no route named 'none'");
+  EXPECT_EQ(p.reads, 0);
+}
+
+TEST(Planner, TheBodyIsCheckedOnceAsJson) {
+  Planner p;
+  EXPECT_EQ(p.error_of(p.post("/openai/chat/completions", "{\"model\":")),
+            "400 request body is not valid JSON (Content-Type: application/json)");
+  EXPECT_EQ(p.error_of(p.post("/openai/chat/completions", R"({"model":"a","model":"b"})")),
+            "400 request body has the key 'model' more than once; send each key once");
+  EXPECT_EQ(p.reads, 1);
+  // Not declared as JSON and not an object: passed through unread.
+  auto planned = p(http::verb::post, "/openai/audio/transcriptions", "--boundary", {},
+                   "multipart/form-data; boundary=boundary");
+  EXPECT_TRUE(planned) << p.error_of(planned);
+  EXPECT_EQ(p.reads, 0);
+  // A number beyond a double's range is still JSON (RFC 8259), as is a byte order mark.
+  EXPECT_TRUE(p.post("/openai/chat/completions", R"({"model":"a","temperature":1e400})"));
+  EXPECT_TRUE(p.post("/openai/chat/completions", "\xEF\xBB\xBF{\"model\":\"a\"}"));
+}
+
+TEST(Planner, RetryHeadersBecomeThePolicy) {
+  Planner p;
+  auto planned = p.post("/openai/chat/completions", std::string(kChat),
+                        {{"cf-aig-max-attempts", "3"}, {"cf-aig-backoff", "linear"}});
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  EXPECT_EQ(planned->steps[0].retry.max_attempts, 3u);
+  EXPECT_EQ(planned->steps[0].retry.backoff, Backoff::kLinear);
+  EXPECT_EQ(p.error_of(p.post("/openai/chat/completions", std::string(kChat),
+                              {{"cf-aig-max-attempts", "9"}})),
+            "400 cf-aig-max-attempts must be a whole number from 1 to 5 (got '9')");
+  EXPECT_EQ(p.error_of(p.post("/openai/chat/completions", std::string(kChat),
+                              {{"cf-aig-request-timeout", "soon"}})),
+            "400 cf-aig-request-timeout must be milliseconds from 1 to 3600000 (got 'soon')");
+}
+
+json step(std::string provider, json query, json extra = json::object()) {
+  json s = {{"provider", provider}, {"endpoint", "chat/completions"}, {"query", query}};
+  for (auto& [k, v] : extra.items()) s[k] = v;
+  return s;
+}
+
+TEST(Planner, UniversalStepsAreReadWithTheirBodies) {
+  Planner p;
+  const json steps = json::array(
+      {step("openai", {{"model", "gpt-4o"}, {"stream", true}, {"messages", json::array()}},
+            {{"headers", {{"cf-aig-max-attempts", "2"}}}}),
+       step("groq", {{"model", "llama"}, {"messages", json::array()}},
+            {{"headers", {{"Authorization", "Bearer groq-own"}}},
+             {"config", {{"requestTimeout", 5000}}}})});
+  auto planned = p.post("/v1/acct/gw", steps.dump());
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  EXPECT_EQ(planned->kind, PlanKind::kUniversal);
+  EXPECT_EQ(planned->account, "acct");
+  ASSERT_EQ(planned->steps.size(), 2u);
+  const PlannedStep& first = planned->steps[0];
+  EXPECT_EQ(first.path, "/openai/chat/completions");
+  EXPECT_EQ(first.method, http::verb::post);
+  ASSERT_TRUE(first.body);
+  EXPECT_EQ(*first.body, R"({"messages":[],"model":"gpt-4o","stream":true})");
+  ASSERT_TRUE(first.body_facts);
+  EXPECT_EQ(first.body_facts->model, "gpt-4o");
+  EXPECT_TRUE(first.body_facts->stream);
+  EXPECT_EQ(first.retry.max_attempts, 2u);
+  // Two providers: the client's credentials reach neither, a step's own does.
+  EXPECT_TRUE(first.strip_client_credentials);
+  const PlannedStep& second = planned->steps[1];
+  EXPECT_EQ(second.retry.request_timeout, Duration(5000));
+  EXPECT_EQ(second.pinned, std::vector<std::string>{"authorization"});
+  EXPECT_EQ(p.reads, 0);  // the list is read by the universal reader alone
+
+  // One provider: the client's credential is that provider's.
+  planned = p.post(
+      "/",
+      json::array({step("openai", {{"model", "a"}}), step("openai", {{"model", "b"}})}).dump());
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  EXPECT_FALSE(planned->steps[1].strip_client_credentials);
+}
+
+TEST(Planner, UniversalBodiesThatDoNotHoldUpAre400) {
+  Planner p;
+  const auto error = [&](const json& body) { return p.error_of(p.post("/", body.dump())); };
+  EXPECT_EQ(error(json::object()),
+            "400 the universal endpoint takes a JSON array of steps, each {\"provider\", "
+            "\"endpoint\", \"headers\", \"query\"}");
+  EXPECT_EQ(error(json::array()), "400 the universal request has no steps");
+  EXPECT_EQ(error(json::array({step("nope", json::object())}))
+                .rfind("400 step 0: unknown provider 'nope'; built-in providers: ", 0),
+            0u);
+  EXPECT_EQ(error(json::array({step("openai", json::object(), {{"extra", 1}})})),
+            "400 step 0: unknown key 'extra' (expected provider, endpoint, headers, query, "
+            "config)");
+  EXPECT_EQ(p.error_of(p.post("/", R"([{"provider":"openai","provider":"groq",)"
+                                   R"("endpoint":"chat/completions","query":{}}])")),
+            "400 step 0: 'provider' is given more than once");
+  EXPECT_EQ(p.error_of(p.post("/", R"([{"provider":"openai","endpoint":"chat/completions",)"
+                                   R"("query":{"model":"a","model":"b"}}])")),
+            "400 step 0: query has the key 'model' more than once; send each key once");
+  EXPECT_EQ(error(json::array({{{"provider", "openai"}, {"endpoint", "chat/completions"}}})),
+            "400 step 0: query is required (the request body)");
+  EXPECT_EQ(error(json::array(
+                {step("openai", json::object(), {{"endpoint", "https://evil.example/x"}})})),
+            "400 step 0: endpoint 'https://evil.example/x' is an absolute URL; it must be a "
+            "path under the provider's base URL, like chat/completions");
+  EXPECT_EQ(error(json::array(
+                {step("openai", json::object(), {{"headers", {{"cf-aig-max-attempts", "0"}}}})})),
+            "400 step 0: cf-aig-max-attempts must be a whole number from 1 to 5 (got '0')");
+  EXPECT_EQ(error(json::array({step("openai", json::object(), {{"config", {{"backoff", 1}}}})})),
+            "400 step 0: config.backoff must be constant, linear or exponential");
+  EXPECT_EQ(error(json::array(
+                {step("openai", json::object(), {{"headers", {{"cf-aig-cache-ttl", "5"}}}})})),
+            "400 step 0: header 'cf-aig-cache-ttl' applies to the whole request; send it on "
+            "the request itself");
+  json many = json::array();
+  for (int i = 0; i < 6; ++i) many.push_back(step("openai", json::object()));
+  EXPECT_EQ(error(many),
+            "400 the universal request has 6 steps; at most 5 are allowed (upstream.max_steps)");
+}
+
+TEST(Planner, ARouteByPathOrByDynamicModelListsItsTargets) {
+  Planner p;
+  auto planned = p.post("/route/chat/chat/completions", std::string(kChat));
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  EXPECT_EQ(planned->kind, PlanKind::kRoute);
+  EXPECT_EQ(planned->path, "/route/chat/chat/completions");
+  ASSERT_EQ(planned->steps.size(), 2u);
+  EXPECT_EQ(planned->steps[0].slug, "openai");
+  EXPECT_EQ(planned->steps[0].model, "gpt-4o");
+  EXPECT_EQ(planned->steps[1].slug, "groq");
+  EXPECT_EQ(planned->steps[1].target.target, "/openai/v1/chat/completions");
+  EXPECT_TRUE(planned->steps[0].strip_client_credentials);
+
+  planned = p.post("/openai/chat/completions",
+                   R"({"messages":[{"content":"dynamic/x"}],"model":"dynamic/chat"})");
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  EXPECT_EQ(planned->kind, PlanKind::kRoute);
+  EXPECT_EQ(planned->path, "/route/chat/chat/completions");
+  EXPECT_EQ(p.reads, 1);
+  // dynamic/ inside a message is not the model; the provider the URL names answers.
+  planned = p.post("/openai/chat/completions",
+                   R"({"messages":[{"content":"dynamic/chat"}],"model":"gpt-4o"})");
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  EXPECT_EQ(planned->kind, PlanKind::kProvider);
+  EXPECT_EQ(p.error_of(p.post("/compat/chat/completions", R"({"model":"dynamic/none"})")),
+            "404 no route named 'none' (model dynamic/none)");
+}
+
+TEST(Planner, TargetsWhoseBreakerIsOpenAreLeftOut) {
+  Planner p;
+  const Route& route = *p.routes->find("chat");
+  route.targets[0].breaker->record(false, false, p.now);  // failures: 1 opens it
+  auto planned = p.post("/route/chat/chat/completions", std::string(kChat));
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  ASSERT_EQ(planned->steps.size(), 1u);
+  EXPECT_EQ(planned->steps[0].slug, "groq");
+
+  route.targets[1].breaker->record(false, false, p.now);
+  planned = p.post("/route/chat/chat/completions", std::string(kChat));
+  ASSERT_FALSE(planned);
+  EXPECT_EQ(p.error_of(planned),
+            "503 route 'chat': every target is skipped after repeated failures (circuit "
+            "breaker open); retry after 30s");
+  EXPECT_EQ(planned.error().retry_after, "30");
+  // After the cooldown, the plan has them again (each admits one probe).
+  p.now += 31s;
+  planned = p.post("/route/chat/chat/completions", std::string(kChat));
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  EXPECT_EQ(planned->steps.size(), 2u);
+}
+
+}  // namespace
+}  // namespace aigw
