@@ -37,12 +37,15 @@ providers:
       team-b: ${GROQ_KEY_B}
 )";
 
+Handler ok() {
+  return [](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
+    co_await ex.respond(200, R"({"id":"x","object":"chat.completion","choices":[]})",
+                        json_headers());
+  };
+}
+
 struct Fixture {
-  Fixture()
-      : fake([](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
-          co_await ex.respond(200, R"({"id":"x","object":"chat.completion","choices":[]})",
-                              json_headers());
-        }) {
+  explicit Fixture(Handler handler = ok()) : fake(std::move(handler)) {
     auto loaded = config::load_string(kKeys, "byok.yaml", [](std::string_view name) {
       if (name == "GATEWAY_TOKEN") return std::optional<std::string>("tok");
       if (name == "OPENAI_KEY") return std::optional<std::string>("sk-stored-default");
@@ -100,6 +103,31 @@ TEST(StoredKeys, EachProviderGetsItsKeyInItsOwnHeader) {
   FakeRequest r = f.last();
   EXPECT_EQ(r.headers["x-api-key"], "sk-ant-stored");
   EXPECT_FALSE(r.has("authorization"));
+}
+
+// Each attempt gets the stored key of its own provider, and none gets the client's
+// credentials when the steps span providers: a universal request whose Anthropic step fails
+// over to OpenAI sends each its own key in its own header.
+TEST(StoredKeys, EveryAttemptGetsItsOwnProvidersKeyAndNeverTheClients) {
+  Fixture f([](const FakeRequest& req, Exchange& ex) -> asio::awaitable<void> {
+    const bool anthropic = req.target.find("/messages") != std::string::npos;
+    co_await ex.respond(anthropic ? 529 : 200, R"({"id":"x","choices":[]})", json_headers());
+  });
+  const json steps = json::array(
+      {{{"provider", "anthropic"},
+        {"endpoint", "v1/messages"},
+        {"query", {{"model", "claude-x"}, {"max_tokens", 5}, {"messages", json::array()}}}},
+       {{"provider", "openai"}, {"endpoint", "chat/completions"}, {"query", json::parse(kChat)}}});
+  const auto res =
+      f.post("/", {{"Authorization", "Bearer sk-client"}, {"x-api-key", "client-x"}}, steps.dump());
+  ASSERT_EQ(res.status, 200u) << res.body;
+  EXPECT_EQ(res.header("cf-aig-step"), "1");
+  const auto sent = f.fake.received();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].headers.at("x-api-key"), "sk-ant-stored");
+  EXPECT_FALSE(sent[0].has("authorization"));
+  EXPECT_EQ(sent[1].headers.at("authorization"), "Bearer sk-stored-default");
+  EXPECT_FALSE(sent[1].has("x-api-key"));
 }
 
 TEST(StoredKeys, TheAliasHeaderPicksAmongAProvidersKeys) {

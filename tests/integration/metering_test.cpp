@@ -467,6 +467,56 @@ TEST(Metering, AStreamedHitLogsTheUsageTheGatewayRemovedFromTheReplayedStream) {
   EXPECT_EQ(f.fake.requests(), 1);
 }
 
+// Every attempt is asked for usage where its provider needs it, whichever step it is: a
+// universal request whose first step (another provider) fails is metered exactly from the
+// answering provider's own usage, and its client still gets the stream it asked for. Before
+// attempts, only step 0's body was rewritten and this stream was estimated.
+TEST(Metering, AUniversalStepOnAnotherProviderIsMeteredFromThatProvidersUsage) {
+  FakeProvider down(answers(503));
+  Fixture f(replay_openai_stream(),
+            [&](Config& c) { add_provider(c, "custom-down", down.base_url() + "/v1"); });
+  const json query = json::parse(kStreamChat);
+  const json steps = json::array(
+      {{{"provider", "custom-down"}, {"endpoint", "chat/completions"}, {"query", query}},
+       {{"provider", "openai"}, {"endpoint", "chat/completions"}, {"query", query}}});
+  StreamingClient client(f.gateway->port(), "POST", "/", steps.dump(), kJson);
+  ASSERT_EQ(client.head().status, 200u);
+  EXPECT_EQ(client.head().header("cf-aig-step"), "1");
+  const std::string id = client.head().header("cf-aig-log-id");
+  EXPECT_EQ(client.read_all(), fixture("openai_chat_stream_plain.sse"));
+  // Each attempt was asked on its own copy of the body (custom-* providers speak OpenAI's API
+  // too); the client's request stayed as it came.
+  EXPECT_EQ(json::parse(down.received().at(0).body)["stream_options"]["include_usage"], true);
+  EXPECT_EQ(json::parse(f.fake.received().at(0).body)["stream_options"]["include_usage"], true);
+  const json r = f.record(id);
+  EXPECT_EQ(r["provider"], "openai");
+  EXPECT_EQ(r["tokens_in"], 1152);
+  EXPECT_EQ(r["tokens_out"], 11);
+  EXPECT_EQ(r["cached_tokens"], 1024);
+  EXPECT_EQ(r["estimated"], false);
+  ASSERT_EQ(r["attempts"].size(), 2u);
+  EXPECT_EQ(r["attempts"][0]["status_code"], 503);
+}
+
+// The cache keys a request by what the client sent, not by what an attempt sent upstream:
+// the stream the gateway asked usage for is found again by the same client bytes, and a
+// client that asks for usage itself (other bytes, another answer) has its own entry.
+TEST(Metering, CacheEntriesAreKeyedByWhatTheClientSent) {
+  Fixture f(replay_openai_stream(), [](Config& c) { c.cache.enabled = true; });
+  StreamingClient miss(f.gateway->port(), "POST", "/openai/chat/completions", kStreamChat, kJson);
+  EXPECT_EQ(miss.head().header("cf-aig-cache-status"), "MISS");
+  miss.read_all();
+  StreamingClient hit(f.gateway->port(), "POST", "/openai/chat/completions", kStreamChat, kJson);
+  EXPECT_EQ(hit.head().header("cf-aig-cache-status"), "HIT");
+  EXPECT_EQ(hit.read_all(), fixture("openai_chat_stream_plain.sse"));
+  json asks = json::parse(kStreamChat);
+  asks["stream_options"] = {{"include_usage", true}};
+  StreamingClient own(f.gateway->port(), "POST", "/openai/chat/completions", asks.dump(), kJson);
+  EXPECT_EQ(own.head().header("cf-aig-cache-status"), "MISS");
+  EXPECT_EQ(own.read_all(), fixture("openai_chat_stream_include_usage.sse"));
+  EXPECT_EQ(f.fake.requests(), 2);
+}
+
 TEST(Metering, MetricsAreServedInThePrometheusFormat) {
   Fixture f([](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
     co_await ex.respond(200, completion("gpt-4o-mini"), json_headers());
