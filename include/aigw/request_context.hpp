@@ -153,6 +153,8 @@ struct RequestContext {
   std::optional<SteadyTime> upstream_started;
   std::optional<SteadyTime> upstream_first_byte;  // response head received
   std::optional<SteadyTime> finished;
+  std::optional<SteadyTime> head_sent;  // the response head went to the client (pipeline)
+  std::string response_content_type;    // of that head (pipeline)
   Outcome outcome = Outcome::kPending;
   std::optional<Error> error;  // the gateway-side failure, if any
 
@@ -180,14 +182,31 @@ struct RequestContext {
   // the cache stage's, which stores it with the entry), and by the cache stage on a hit (the
   // entry's, when it has one: the metering stage then does not parse the replayed body).
   std::optional<ResponseUsage> response_usage;
-  // The request's token figures as logged (reported, or estimated and flagged), set in
-  // on_complete before the stages after metering complete: token limits settle with them.
-  std::optional<TokenUsage> metered_tokens;
-  // Its cost in US dollars as logged (nullopt: unpriced, or no usage); budgets settle with it.
-  std::optional<double> metered_cost;
+  // What the request used, as logged: set in on_complete before the stages after metering
+  // complete (token limits and budgets settle with it). Unset with metering off.
+  struct Metered {
+    std::string model;           // the response's, else the attempt's or request's ("" unknown)
+    TokenUsage tokens;           // reported, or estimated (and flagged)
+    std::optional<double> cost;  // US dollars; nullopt: unpriced, or no usage
+    bool estimated = false;
+    bool unpriced = false;
+    bool custom_cost = false;  // priced by a trusted cf-aig-custom-cost
+  };
+  std::optional<Metered> metered;
   // A stream's generated text so far (Unicode code points), updated by the metering stage's
   // on_response_body before the later stages': token limits and budgets charge it as it runs.
   std::uint64_t streamed_output_chars = 0;
+
+  // --- writer = the request-log stage (src/stages/request_log), in on_request and per body
+  // chunk: what the client asked the log to keep. Read by the final summary. ---
+  struct LogChoices {
+    std::vector<std::pair<std::string, std::string>> metadata;  // cf-aig-metadata + the key's
+    bool collect = true;                                        // cf-aig-collect-log
+    bool collect_payload = false;  // request_log.payloads and not cf-aig-collect-log-payload
+    std::optional<std::string> request_body;  // bounded by request_log.max_payload_bytes
+    std::string response_body;
+    bool response_cut = false;  // response_body reached the bound
+  } log;
 
   // --- writer = the rate-limit stage (src/stages/rate_limit) ---
   std::shared_ptr<RateLimitState> rate_limit;

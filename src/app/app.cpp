@@ -1,6 +1,7 @@
 #include "app/app.hpp"
 
 #include "router/routes.hpp"
+#include "telemetry/request_log.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -50,8 +51,8 @@ App::App(Config config) : config_(std::make_shared<const Config>(std::move(confi
   telemetry_.metrics = std::make_shared<metrics::Registry>();
   telemetry_.routes = routes_;
   if (!routes_->empty()) register_route_gauges();
-  // Without metering no record is ever produced: no database is opened either.
-  if (config_->log.enabled && config_->metering.enabled) {
+  // Every request ends as one record, metered or not, unless the request log is off.
+  if (config_->log.enabled) {
     const RequestLogConfig& log = config_->log;
     store::LogStoreOptions options;
     options.path = log.path;
@@ -66,7 +67,9 @@ App::App(Config config) : config_(std::make_shared<const Config>(std::move(confi
     register_log_gauges();
   }
   if (!config_->metering.enabled) {
-    spdlog::info("metering is off (metering.enabled: false): no usage, cost or request log");
+    spdlog::info(
+        "metering is off (metering.enabled: false): requests are logged without usage "
+        "or cost");
   } else if (config_->metering.prices.empty()) {
     spdlog::warn("no price table (metering.pricing_file): every cost is logged as unpriced");
   } else {
@@ -75,8 +78,11 @@ App::App(Config config) : config_(std::make_shared<const Config>(std::move(confi
         config_->metering.prices_taken.empty() ? "?" : config_->metering.prices_taken,
         config_->metering.pricing_file.empty() ? "the config" : config_->metering.pricing_file);
   }
-  pipeline_ = std::make_shared<const Pipeline>(config_, providers_,
-                                               build_stages(*config_, telemetry_), routes_);
+  access_log_ = telemetry::AccessLog::create(config_->logging);
+  auto request_log = std::make_shared<telemetry::RequestLog>(*config_, telemetry_.metrics,
+                                                             telemetry_.log, access_log_);
+  pipeline_ = std::make_shared<const Pipeline>(
+      config_, providers_, build_stages(*config_, telemetry_), routes_, std::move(request_log));
 }
 
 void App::register_route_gauges() {
@@ -187,6 +193,7 @@ void App::drain_and_stop() {
   if (admin_) admin_->stop();
   workers_.clear();
   if (telemetry_.log) telemetry_.log->flush();  // every finished request is on disk
+  if (access_log_) access_log_->flush();
 }
 
 int App::run_until_signal() {

@@ -16,6 +16,10 @@
 
 namespace aigw {
 
+namespace telemetry {
+class AccessLog;
+}
+
 class App {
  public:
   // Throws std::runtime_error on start-up problems (bad provider config, unreadable CA).
@@ -48,6 +52,7 @@ class App {
   std::shared_ptr<const RouteTable> routes_;
   std::shared_ptr<const TlsContexts> tls_;
   Telemetry telemetry_;
+  std::shared_ptr<telemetry::AccessLog> access_log_;  // null with access_log: off
   std::shared_ptr<const Pipeline> pipeline_;
   ServerState state_;
   std::vector<std::unique_ptr<Worker>> workers_;

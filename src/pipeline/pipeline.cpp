@@ -5,12 +5,13 @@
 #include "router/planner.hpp"
 #include "router/router.hpp"
 #include "router/routes.hpp"
-#include "stages/access_log/access_log_stage.hpp"
 #include "stages/auth/auth_stage.hpp"
 #include "stages/byok/byok_stage.hpp"
 #include "stages/cache/cache_stage.hpp"
 #include "stages/meter/meter_stage.hpp"
 #include "stages/rate_limit/rate_limit_stage.hpp"
+#include "stages/request_log/request_log_stage.hpp"
+#include "telemetry/request_log.hpp"
 
 #include <boost/beast/core/string.hpp>
 #include <spdlog/spdlog.h>
@@ -38,10 +39,15 @@ class StageSink final : public ResponseSink {
                                        std::optional<std::uint64_t> content_length,
                                        bool head_only) override {
     const ResponseHead view{head.result_int(), !content_length && !head_only, &head};
-    for (const auto& stage : pipeline_.stages()) stage->on_response_head(ctx_, view);
+    ctx_.head_sent = std::chrono::steady_clock::now();
+    if (const auto it = head.find(http::field::content_type); it != head.end()) {
+      ctx_.response_content_type = std::string(it->value());
+    }
     ctx_.status = head.result_int();
     ctx_.streamed = view.streamed;
+    for (const auto& stage : pipeline_.stages()) stage->on_response_head(ctx_, view);
     ctx_.committed = true;
+    if (pipeline_.request_log()) pipeline_.request_log()->head(ctx_);
     if (client_gone_) return ready(true);
     added_ = AddedHeaders{ctx_.id, ctx_.event_id, &ctx_.response_headers};
     return downstream_.send_head(head, added_, content_length, head_only);
@@ -122,11 +128,13 @@ class StagePreparer final : public AttemptPreparer {
 Pipeline::Pipeline(std::shared_ptr<const Config> config,
                    std::shared_ptr<const ProviderRegistry> providers,
                    std::vector<std::shared_ptr<Stage>> stages,
-                   std::shared_ptr<const RouteTable> routes)
+                   std::shared_ptr<const RouteTable> routes,
+                   std::shared_ptr<telemetry::RequestLog> request_log)
     : config_(std::move(config)),
       providers_(std::move(providers)),
       routes_(routes ? std::move(routes) : std::make_shared<const RouteTable>()),
-      stages_(std::move(stages)) {}
+      stages_(std::move(stages)),
+      request_log_(std::move(request_log)) {}
 
 Result<void> Pipeline::plan(RequestContext& ctx) const {
   const std::string_view target = ctx.request.target();
@@ -178,6 +186,7 @@ boost::asio::awaitable<void> Pipeline::run(RequestContext& ctx, Forwarder& forwa
   // A bug that throws must still end the request as one record with every stage's
   // on_complete (counters in flight, reservations): the response is cut off, not the
   // bookkeeping.
+  if (request_log_) request_log_->begin(ctx);
   bool threw = false;
   try {
     co_await serve(ctx, forwarder, downstream);
@@ -210,6 +219,8 @@ boost::asio::awaitable<void> Pipeline::run(RequestContext& ctx, Forwarder& forwa
     }
   }
   for (const auto& stage : stages_) stage->on_complete(ctx);
+  // Then the request's one summary: the access log, the request log and the metrics.
+  if (request_log_) request_log_->finish(ctx);
 }
 
 boost::asio::awaitable<void> Pipeline::send_local(RequestContext& ctx,
@@ -278,24 +289,19 @@ boost::asio::awaitable<void> Pipeline::send_local(RequestContext& ctx,
 std::vector<std::shared_ptr<Stage>> build_stages(const Config& config, const Telemetry& telemetry) {
   std::vector<std::shared_ptr<Stage>> stages;
   // Order matters. Authentication first: nothing else runs for a request without a valid
-  // gateway token (and a cache hit is served only to one with it). Metering comes
-  // before the cache: it refuses bad metadata and custom-cost headers on hits too, and the
-  // cache keys on whether it rewrote the body. The access log goes last so its on_complete
-  // sees what every other stage recorded.
+  // gateway token (and a cache hit is served only to one with it). What the client asks the
+  // log to keep, and metering, come before the cache: they refuse bad metadata and
+  // custom-cost headers on hits too. Stored keys act on each attempt only.
   if (auto auth = AuthStage::create(config)) stages.push_back(std::move(auth));
-  // Stored provider keys right after authentication: only an authenticated request gets one,
-  // and the cache scopes its entries by the credential actually sent.
   stages.push_back(std::make_shared<ByokStage>());
-  if (config.metering.enabled) {
-    stages.push_back(std::make_shared<MeterStage>(config, telemetry.metrics, telemetry.log));
-  }
+  stages.push_back(std::make_shared<RequestLogStage>(config.log));
+  if (config.metering.enabled) stages.push_back(std::make_shared<MeterStage>(config));
   if (auto cache = CacheStage::create(config.cache)) stages.push_back(std::move(cache));
   // After the cache: hits and coalesced followers never reach the provider and, as on
   // Cloudflare, consume neither rate limits nor budgets.
   if (auto limits = RateLimitStage::create(config, telemetry.log)) {
     stages.push_back(std::move(limits));
   }
-  if (auto log = AccessLogStage::create(config.logging)) stages.push_back(std::move(log));
   return stages;
 }
 

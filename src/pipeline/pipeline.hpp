@@ -26,13 +26,18 @@ class LogStore;
 }
 
 class RouteTable;
+namespace telemetry {
+class RequestLog;
+}
 
 class Pipeline {
  public:
-  // `routes`: the config's named routes (null = none).
+  // `routes`: the config's named routes (null = none); `request_log`: the last step of every
+  // request, its summary to the access log, the request log and the metrics (null = none).
   Pipeline(std::shared_ptr<const Config> config, std::shared_ptr<const ProviderRegistry> providers,
            std::vector<std::shared_ptr<Stage>> stages,
-           std::shared_ptr<const RouteTable> routes = nullptr);
+           std::shared_ptr<const RouteTable> routes = nullptr,
+           std::shared_ptr<telemetry::RequestLog> request_log = nullptr);
 
   // Runs one request to its end: afterwards the response is fully sent (or the client is
   // known to be gone) and every stage's on_complete has run. Suspends.
@@ -40,6 +45,9 @@ class Pipeline {
                                    Downstream& downstream) const;
 
   const std::vector<std::shared_ptr<Stage>>& stages() const noexcept { return stages_; }
+  const std::shared_ptr<telemetry::RequestLog>& request_log() const noexcept {
+    return request_log_;
+  }
 
   // Plans the request (router/planner.hpp) into ctx.plan, with ctx.path, ctx.provider and
   // ctx.provider_slug; the error is the request's answer. Exposed for tests; never suspends.
@@ -54,6 +62,7 @@ class Pipeline {
   std::shared_ptr<const ProviderRegistry> providers_;
   std::shared_ptr<const RouteTable> routes_;
   std::vector<std::shared_ptr<Stage>> stages_;
+  std::shared_ptr<telemetry::RequestLog> request_log_;
 };
 
 // What observes every request beyond its own stage, owned by the App: the metrics registry

@@ -413,11 +413,9 @@ std::optional<ApiResponse> handle(std::string_view target, const Telemetry& tele
   const bool is_logs = path == kLogs || path.substr(0, kLogs.size() + 1) == "/api/logs/";
   if (!is_logs && path != "/api/usage") return std::nullopt;
   if (!telemetry.log) {
-    return ApiResponse{
-        404, "application/json",
-        error_body(Error{ErrorCode::kRouteNotFound,
-                         "the request log is off (log.enabled or metering.enabled is false)",
-                         false})};
+    return ApiResponse{404, "application/json",
+                       error_body(Error{ErrorCode::kRouteNotFound,
+                                        "the request log is off (log.enabled is false)", false})};
   }
   Params params;
   if (auto e = parse_query(query, params)) return *e;

@@ -150,21 +150,39 @@ TEST(Metering, IncludeUsageCanBeTurnedOffPerProvider) {
   EXPECT_GT(r["tokens_out"].get<int>(), 0);
 }
 
-TEST(Metering, MeteringOffPassesRequestsThroughUnmeteredWithNoDatabase) {
+// metering.enabled: false turns off usage parsing, not the request log: the request still
+// ends as one record (and one metrics sample), without tokens or cost.
+TEST(Metering, MeteringOffStillLogsEveryRequestWithoutUsage) {
   Fixture f(replay_openai_stream(), [](Config& c) { c.metering.enabled = false; });
   StreamingClient client(f.gateway->port(), "POST", "/openai/chat/completions", kStreamChat, kJson);
   EXPECT_EQ(client.read_all(), fixture("openai_chat_stream_plain.sse"));
-  EXPECT_EQ(f.fake.received().at(0).body, kStreamChat);         // no include_usage rewrite
+  EXPECT_EQ(f.fake.received().at(0).body, kStreamChat);  // no include_usage rewrite
+  const json r = f.record(client.head().header("cf-aig-log-id"));
+  EXPECT_EQ(r["provider"], "openai");
+  EXPECT_EQ(r["model"], "gpt-4o-mini");  // the request's: nothing read the response
+  EXPECT_EQ(r["status_code"], 200);
+  EXPECT_EQ(r["streamed"], true);
+  EXPECT_TRUE(r["tokens_in"].is_null());
+  EXPECT_TRUE(r["cost"].is_null());
+  EXPECT_EQ(r["unpriced"], false);
+  const auto metrics = http_request(f.gateway->admin_port(), "GET", "/metrics");
+  ASSERT_EQ(metrics.status, 200u);
+  EXPECT_NE(metrics.body.find(R"(aigw_requests_total{provider="openai",model="gpt-4o-mini")"),
+            std::string::npos)
+      << metrics.body;
+}
+
+TEST(Metering, RequestLogOffOpensNoDatabase) {
+  Fixture f(replay_openai_stream(), [](Config& c) { c.log.enabled = false; });
+  StreamingClient client(f.gateway->port(), "POST", "/openai/chat/completions", kStreamChat, kJson);
+  EXPECT_EQ(client.read_all(), fixture("openai_chat_stream_plain.sse"));
   EXPECT_FALSE(client.head().header("cf-aig-log-id").empty());  // ids are the gateway's
   EXPECT_EQ(f.gateway->app().telemetry().log, nullptr);
   EXPECT_FALSE(std::filesystem::exists(f.db_path));
   const auto logs = http_request(f.gateway->admin_port(), "GET", "/api/logs");
   EXPECT_EQ(logs.status, 404u);
   EXPECT_EQ(json::parse(logs.body)["error"]["message"],
-            "the request log is off (log.enabled or metering.enabled is false)");
-  const auto metrics = http_request(f.gateway->admin_port(), "GET", "/metrics");
-  ASSERT_EQ(metrics.status, 200u);
-  EXPECT_EQ(metrics.body.find("aigw_requests_total{"), std::string::npos) << metrics.body;
+            "the request log is off (log.enabled is false)");
 }
 
 TEST(Metering, AnAbortedStreamIsRecordedWithTheTokensSeenSoFarAsEstimated) {
@@ -496,6 +514,43 @@ TEST(Metering, AUniversalStepOnAnotherProviderIsMeteredFromThatProvidersUsage) {
   EXPECT_EQ(r["estimated"], false);
   ASSERT_EQ(r["attempts"].size(), 2u);
   EXPECT_EQ(r["attempts"][0]["status_code"], 503);
+}
+
+// One summary feeds the access log, the request log and the metrics: they agree on the
+// provider, the model, the attempts, the time to the first byte, the tokens and the cost.
+TEST(Metering, TheAccessLogTheRequestLogAndTheMetricsAgree) {
+  FakeProvider down(answers(503));
+  Fixture f(replay_openai_stream(),
+            [&](Config& c) { add_provider(c, "custom-down", down.base_url() + "/v1"); });
+  const json query = json::parse(kStreamChat);
+  const json steps = json::array(
+      {{{"provider", "custom-down"}, {"endpoint", "chat/completions"}, {"query", query}},
+       {{"provider", "openai"}, {"endpoint", "chat/completions"}, {"query", query}}});
+  StreamingClient client(f.gateway->port(), "POST", "/", steps.dump(), kJson);
+  client.read_all();
+  const json r = f.record(client.head().header("cf-aig-log-id"));
+  const auto lines = f.gateway->access_log_lines(1);
+  ASSERT_EQ(lines.size(), 1u);
+  const json a = json::parse(lines[0]);
+  EXPECT_EQ(a["id"], r["id"]);
+  EXPECT_EQ(a["provider"], r["provider"]);
+  EXPECT_EQ(a["model"], r["model"]);
+  EXPECT_EQ(a["status"], r["status_code"]);
+  EXPECT_EQ(a["attempts"], 2);
+  EXPECT_EQ(a["attempts"], r["attempts"].size());
+  EXPECT_EQ(a["tokens_in"], r["tokens_in"]);
+  EXPECT_EQ(a["tokens_out"], r["tokens_out"]);
+  EXPECT_EQ(a["cost"], r["cost"]) << lines[0] << "\n" << r.dump();
+  EXPECT_NEAR(a["ttfb_ms"].get<double>(), r["time_to_first_byte"].get<double>(), 1e-6);
+  EXPECT_NEAR(a["duration_ms"].get<double>(), r["duration"].get<double>(), 1e-6);
+  const std::string metrics = f.gateway->admin("/metrics").body;
+  EXPECT_NE(metrics.find(R"(aigw_fallbacks_total{from="custom-down",to="openai"} 1)"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find(R"(aigw_tokens_total{provider="openai",model=")" +
+                         r["model"].get<std::string>() + R"(",kind="input"} 1152)"),
+            std::string::npos)
+      << metrics;
 }
 
 // The cache keys a request by what the client sent, not by what an attempt sent upstream:

@@ -2,16 +2,13 @@
 
 #include "core/text.hpp"
 #include "pipeline/body.hpp"
-#include "pipeline/headers.hpp"
 #include "upstream/providers/usage/include_usage.hpp"
 #include "upstream/providers/usage/usage_parser.hpp"
 
 #include <boost/beast/core/string.hpp>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <chrono>
 
 namespace aigw {
 
@@ -24,67 +21,9 @@ struct MeterState {
   std::unique_ptr<usage::UsageParser> parser;
   bool tapped = false;  // the parser is fed by the BodyFilter (upstream bytes)
   std::optional<meter::CustomCost> custom_cost;
-  std::vector<std::pair<std::string, std::string>> metadata;
-  bool collect = true;           // cf-aig-collect-log
-  bool collect_payload = false;  // log.payloads and not cf-aig-collect-log-payload: false
-  std::optional<std::string> request_body;
-  std::string response_body;
-  bool response_cut = false;  // response_body reached log.max_payload_bytes
-  std::optional<SteadyTime> head_sent;
-  std::string response_content_type;
-  bool counted_stream = false;  // in metrics' streams_in_flight
 };
 
 namespace {
-
-using namespace std::chrono;
-
-double ms_between(SteadyTime from, SteadyTime to) {
-  return duration<double, std::milli>(to - from).count();
-}
-
-bool is_false(std::string_view v) { return boost::beast::iequals(v, "false"); }
-
-Error bad_header(std::string detail) {
-  return Error{ErrorCode::kInvalidHeader, std::move(detail), false};
-}
-
-// cf-aig-metadata: a flat JSON object of at most 5 entries whose values are strings, numbers
-// or booleans (Cloudflare's rules). Keys starting "cf." are Cloudflare's own and dropped, as
-// there. Values are kept as their JSON text.
-Result<std::vector<std::pair<std::string, std::string>>> parse_metadata(std::string_view header) {
-  constexpr std::size_t kMaxEntries = 5;
-  const auto json = nlohmann::json::parse(header, nullptr, false);
-  if (json.is_discarded() || !json.is_object()) {
-    return bad_header(R"(cf-aig-metadata must be a JSON object such as {"user":"alice","team":7})");
-  }
-  if (json.size() > kMaxEntries) {
-    return bad_header("cf-aig-metadata has " + std::to_string(json.size()) +
-                      " entries; at most 5 are allowed");
-  }
-  // Keys and values are log columns and budget scopes: bounded, so that a client cannot
-  // make the log (or a limiter's table) hold what it likes.
-  constexpr std::size_t kMaxKeyBytes = 64;
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& [key, value] : json.items()) {
-    if (key.size() > kMaxKeyBytes) {
-      return bad_header("cf-aig-metadata key '" + text::clip(key, kMaxKeyBytes) + "...' is " +
-                        std::to_string(key.size()) + " bytes; at most 64 are allowed");
-    }
-    if (!value.is_string() && !value.is_number() && !value.is_boolean()) {
-      return bad_header("cf-aig-metadata value of '" + key +
-                        "' must be a string, a number or a boolean");
-    }
-    if (value.is_string() && value.get_ref<const std::string&>().size() > text::kMaxLabelBytes) {
-      return bad_header("cf-aig-metadata value of '" + key + "' is " +
-                        std::to_string(value.get_ref<const std::string&>().size()) +
-                        " bytes; at most 256 are allowed");
-    }
-    if (key.rfind("cf.", 0) == 0) continue;
-    out.emplace_back(key, value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  }
-  return out;
-}
 
 // What the body of the attempt that answered (or of the plan's first step) says.
 const BodyFacts& answered_body(RequestContext& ctx) {
@@ -116,14 +55,10 @@ class UsageTap final : public BodyFilter {
 
 }  // namespace
 
-MeterStage::MeterStage(const Config& config, std::shared_ptr<metrics::Registry> metrics,
-                       std::shared_ptr<store::LogStore> log)
-    : log_config_(config.log),
-      metering_(config.metering),
+MeterStage::MeterStage(const Config& config)
+    : metering_(config.metering),
       auth_enabled_(config.auth.enabled),
-      prices_(config.metering.prices),
-      metrics_(std::move(metrics)),
-      log_(std::move(log)) {
+      prices_(config.metering.prices) {
   for (const auto& [slug, p] : config.providers) {
     if (p.include_usage) include_usage_[slug] = *p.include_usage;
   }
@@ -133,39 +68,12 @@ std::optional<Error> MeterStage::prepare(RequestContext& ctx) const {
   if (ctx.meter) return std::nullopt;
   auto state = std::make_shared<MeterState>();
   ctx.meter = state;
-  if (metrics_) ++metrics_->in_flight;  // until on_complete
   // A refused request (no route, no valid token): nothing it chose is read, let alone kept.
   if (!admitted(ctx)) return std::nullopt;
-  state->collect_payload = log_config_.payloads;
-  if (auto v = ctx.control_header("cf-aig-collect-log")) state->collect = !is_false(*v);
-  if (auto v = ctx.control_header("cf-aig-collect-log-payload")) {
-    state->collect_payload = state->collect_payload && !is_false(*v);
-  }
-  if (auto v = ctx.control_header("cf-aig-metadata")) {
-    auto parsed = parse_metadata(*v);
-    if (!parsed) return parsed.error();
-    state->metadata = std::move(*parsed);
-  }
-  // The virtual key's own metadata, over the client's entries of the same name.
-  if (ctx.virtual_key != nullptr) {
-    for (const auto& [name, value] : ctx.virtual_key->metadata) {
-      auto it = std::find_if(state->metadata.begin(), state->metadata.end(),
-                             // Clang 14 cannot capture a structured binding implicitly.
-                             [&key = name](const auto& entry) { return entry.first == key; });
-      if (it != state->metadata.end()) {
-        it->second = value;
-      } else {
-        state->metadata.emplace_back(name, value);
-      }
-    }
-  }
   if (auto v = ctx.control_header("cf-aig-custom-cost")) {
     auto parsed = meter::parse_custom_cost(*v);
     if (!parsed) return parsed.error();
     state->custom_cost = *parsed;
-  }
-  if (state->collect && state->collect_payload) {
-    state->request_body = ctx.request.body().substr(0, log_config_.max_payload_bytes);
   }
   // Until an attempt says otherwise (a response from the cache, a refusal): the first step's.
   if (!ctx.plan.steps.empty()) {
@@ -173,6 +81,14 @@ std::optional<Error> MeterStage::prepare(RequestContext& ctx) const {
     state->path_model = ctx.plan.steps.front().path_model;
   }
   return std::nullopt;
+}
+
+boost::asio::awaitable<Verdict> MeterStage::on_request(RequestContext& ctx) {
+  if (auto error = prepare(ctx)) {
+    ctx.error = std::move(*error);
+    co_return Verdict::kRespond;
+  }
+  co_return Verdict::kContinue;
 }
 
 std::optional<Error> MeterStage::on_attempt(RequestContext& ctx, Attempt& attempt) {
@@ -205,31 +121,14 @@ std::optional<Error> MeterStage::on_attempt(RequestContext& ctx, Attempt& attemp
   return std::nullopt;
 }
 
-boost::asio::awaitable<Verdict> MeterStage::on_request(RequestContext& ctx) {
-  if (auto error = prepare(ctx)) {
-    ctx.error = std::move(*error);
-    co_return Verdict::kRespond;
-  }
-  co_return Verdict::kContinue;
-}
-
 void MeterStage::on_response_head(RequestContext& ctx, const ResponseHead& head) {
   if (!ctx.meter) (void)prepare(ctx);  // a request that skipped on_request
   MeterState& s = *ctx.meter;
-  s.head_sent = steady_clock::now();
-  if (head.streamed && metrics_ && !s.counted_stream) {
-    s.counted_stream = true;
-    ++metrics_->streams_in_flight;
-  }
-  if (head.fields != nullptr) {
-    s.response_content_type =
-        std::string(headers::value_of(*head.fields, http::field::content_type));
-  }
   if (s.format == UsageFormat::kNone || head.status < 200 || head.status >= 300) return;
   // A hit on an entry that kept its usage: the replayed body need not be parsed.
   if (ctx.cache.status == CacheStatus::kHit && ctx.response_usage) return;
-  const std::string_view media =
-      std::string_view(s.response_content_type).substr(0, s.response_content_type.find(';'));
+  const std::string_view type = ctx.response_content_type;
+  const std::string_view media = type.substr(0, type.find(';'));
   const bool event_stream = boost::beast::iequals(media, "text/event-stream");
   s.parser = usage::make_usage_parser(s.format, event_stream);
   const bool injected = ctx.attempt && ctx.attempt->usage_injected;
@@ -246,91 +145,43 @@ void MeterStage::on_response_body(RequestContext& ctx, std::string_view chunk, b
     if (!s.tapped) s.parser->feed(chunk);
     ctx.streamed_output_chars = s.parser->streamed_output_chars();
   }
-  if (s.collect && s.collect_payload && !s.response_cut) {
-    const std::size_t room = log_config_.max_payload_bytes - s.response_body.size();
-    s.response_body.append(chunk.substr(0, room));
-    s.response_cut = chunk.size() > room;
-  }
 }
 
 bool MeterStage::admitted(const RequestContext& ctx) const noexcept {
   return ctx.provider != nullptr && (!auth_enabled_ || ctx.authenticated);
 }
 
-bool MeterStage::trusts_client_cost(const RequestContext& ctx) const noexcept {
-  return meter::client_cost_trusted(metering_.trust_client_cost, ctx.virtual_key);
-}
-
-LogRecord MeterStage::record_of(RequestContext& ctx) const {
+RequestContext::Metered MeterStage::metered(RequestContext& ctx) const {
   MeterState& s = *ctx.meter;
-  const bool admitted = this->admitted(ctx);
-  LogRecord r;
-  r.id = ctx.id;
-  r.event_id = ctx.event_id;
-  r.created_at = duration_cast<milliseconds>(ctx.started_wall.time_since_epoch()).count();
-  // The provider that answered (or the plan's first); never the client's unmatched text.
-  if (ctx.attempt) {
-    r.provider = ctx.attempt->slug;
-  } else if (ctx.provider != nullptr) {
-    r.provider = ctx.provider_slug;
-  }
-  r.method = text::clip(ctx.request.method_string(), 32);
-  const std::string_view target = ctx.request.target();
-  r.path = text::clip(ctx.path.empty() ? target.substr(0, target.find('?')) : ctx.path,
-                      text::kMaxLabelBytes);
-  r.status_code = static_cast<std::uint16_t>(ctx.status);
-  r.cached = ctx.cache.status == CacheStatus::kHit || ctx.cache.status == CacheStatus::kCoalesced;
-  r.cache_status = std::string(cache_status_name(ctx.cache.status));
-  r.outcome = std::string(outcome_name(ctx.outcome));
-  r.success = ctx.status >= 200 && ctx.status < 300 &&
-              (ctx.outcome == Outcome::kSuccess || ctx.outcome == Outcome::kLocal);
-  if (ctx.error) r.error_code = std::string(code_name(ctx.error->code));
-  r.streamed = ctx.streamed;
-  const SteadyTime end = ctx.finished.value_or(steady_clock::now());
-  r.duration_ms = ms_between(ctx.started, end);
-  if (s.head_sent) r.ttfb_ms = ms_between(ctx.started, *s.head_sent);
-  if (ctx.upstream_started) r.upstream_ms = ms_between(*ctx.upstream_started, end);
-  r.user_agent =
-      text::clip(headers::value_of(ctx.request, http::field::user_agent), text::kMaxLabelBytes);
-  r.request_content_type =
-      text::clip(headers::value_of(ctx.request, http::field::content_type), 128);
-  r.response_content_type = text::clip(s.response_content_type, 128);
-  r.request_size = ctx.request_bytes;
-  r.response_size = ctx.response_bytes;
-  r.metadata = s.metadata;
-  if (ctx.virtual_key != nullptr) r.key = ctx.virtual_key->name;
-  for (const AttemptRecord& attempt : ctx.attempt_log) {
-    LogAttempt a;
-    a.provider = attempt.provider;
-    a.model = attempt.model;
-    a.status = static_cast<std::uint16_t>(attempt.status);
-    a.duration_ms = std::chrono::duration<double, std::milli>(attempt.duration).count();
-    if (attempt.error) a.error = std::string(code_name(*attempt.error));
-    r.attempts.push_back(std::move(a));
-  }
-
+  RequestContext::Metered m;
+  const bool cached =
+      ctx.cache.status == CacheStatus::kHit || ctx.cache.status == CacheStatus::kCoalesced;
+  const bool success = ctx.status >= 200 && ctx.status < 300 &&
+                       (ctx.outcome == Outcome::kSuccess || ctx.outcome == Outcome::kLocal);
   // Usage: what the provider reported, else an estimate, flagged.
   usage::UsageResult u;
   if (s.parser) {
     u = s.parser->result();
     // Kept with the response if the cache stores it (its on_complete runs after this one).
-    if (r.success && !r.cached && u.saw_end) ctx.response_usage = ResponseUsage{u.model, u.usage};
-  } else if (r.cached && ctx.response_usage) {
+    if (success && !cached && u.saw_end) ctx.response_usage = ResponseUsage{u.model, u.usage};
+  } else if (cached && ctx.response_usage) {
     u.model = ctx.response_usage->model;
     u.usage = ctx.response_usage->tokens;
     u.saw_end = true;
   }
+  const bool admitted = this->admitted(ctx);
   // The request's own figures only where the response left a gap (no model named, or
-  // tokens to estimate): the body was read once, before the provider call.
+  // tokens to estimate): its body was read once, before the provider call.
   if (admitted) {
     std::string_view model = u.model;
     if (model.empty() && ctx.attempt) model = ctx.attempt->model;
     if (model.empty()) model = answered_body(ctx).model;
     if (model.empty()) model = s.path_model;
-    r.model = text::clip(model, text::kMaxLabelBytes);
+    m.model = text::clip(model, text::kMaxLabelBytes);
   }
-  TokenUsage tokens = u.usage;
-  const bool reached_provider = ctx.upstream_started.has_value() && !r.cached;
+  TokenUsage& tokens = m.tokens;
+  tokens = u.usage;
+  const bool reached_provider = ctx.upstream_started.has_value() && !cached;
   if (reached_provider && s.parser) {
     // A response cut off (client or provider) or a stream without usage still used tokens.
     // Cut off, a reported count may lag behind the text seen (Anthropic reports output 1 in
@@ -339,88 +190,35 @@ LogRecord MeterStage::record_of(RequestContext& ctx) const {
     if ((!tokens.output && (u.output_chars > 0 || !u.saw_end)) ||
         (!u.saw_end && tokens.output && *tokens.output < seen)) {
       tokens.output = seen;
-      r.estimated = true;
+      m.estimated = true;
     }
     if (!tokens.input && tokens.output) {
       tokens.input = estimate_tokens(answered_body(ctx).prompt_chars);
-      r.estimated = true;
+      m.estimated = true;
     }
   }
-  r.tokens_in = tokens.input;
-  r.tokens_out = tokens.output;
-  r.cached_tokens = tokens.cached_input;
-  r.cache_write_tokens = tokens.cache_write;
-  r.reasoning_tokens = tokens.reasoning;
-  if (r.cached) {
-    r.cost = 0.0;  // answered by the gateway: the provider billed nothing
+  if (cached) {
+    m.cost = 0.0;  // answered by the gateway: the provider billed nothing
   } else {
     // A client's own prices count only where the operator trusts them: otherwise a budget
     // could be made to charge nothing (metering.trust_client_cost).
-    const bool custom = s.custom_cost && trusts_client_cost(ctx);
-    const meter::Cost cost = meter::cost_of(tokens, prices_.find(r.provider, r.model),
-                                            custom ? &*s.custom_cost : nullptr);
-    r.cost = cost.usd;
-    r.unpriced = cost.unpriced;
-    r.custom_cost = cost.custom;
+    const bool custom =
+        s.custom_cost && meter::client_cost_trusted(metering_.trust_client_cost, ctx.virtual_key);
+    const std::string provider =
+        ctx.attempt ? ctx.attempt->slug : (ctx.provider != nullptr ? ctx.provider_slug : "");
+    const meter::Cost cost =
+        meter::cost_of(tokens, prices_.find(provider, m.model), custom ? &*s.custom_cost : nullptr);
+    m.cost = cost.usd;
+    m.unpriced = cost.unpriced;
+    m.custom_cost = cost.custom;
   }
-  if (s.collect && s.collect_payload) {
-    r.request_body = s.request_body;
-    r.response_body = s.response_body;
-  }
-  return r;
+  return m;
 }
 
 void MeterStage::on_complete(RequestContext& ctx) noexcept {
   try {
     if (!ctx.meter) (void)prepare(ctx);
-    LogRecord r = record_of(ctx);
-    ctx.metered_tokens = TokenUsage{r.tokens_in, r.tokens_out, r.cached_tokens,
-                                    r.cache_write_tokens, r.reasoning_tokens};
-    ctx.metered_cost = r.cost;
-    if (metrics_) {
-      --metrics_->in_flight;
-      if (ctx.meter->counted_stream) --metrics_->streams_in_flight;
-      metrics::RequestSample m;
-      m.provider = r.provider;
-      m.model = r.model;
-      m.status = r.status_code;
-      m.cache_status = r.cache_status;
-      m.tokens_in = r.tokens_in.value_or(0);
-      m.tokens_out = r.tokens_out.value_or(0);
-      m.tokens_cached = r.cached_tokens.value_or(0);
-      m.tokens_cache_write = r.cache_write_tokens.value_or(0);
-      m.tokens_reasoning = r.reasoning_tokens.value_or(0);
-      m.cost = r.cost;
-      m.unpriced = r.unpriced;
-      m.estimated = r.estimated;
-      m.duration_s = r.duration_ms / 1000;
-      if (r.upstream_ms) m.upstream_s = *r.upstream_ms / 1000;
-      if (r.ttfb_ms) m.ttfb_s = *r.ttfb_ms / 1000;
-      if (r.attempts.size() > 1) {
-        for (const LogAttempt& a : r.attempts) m.attempt_providers.push_back(a.provider);
-      }
-      metrics_->record(m);
-    }
-    // A full queue is counted by the store (aigw_log_dropped_total): never silent, never
-    // blocking the worker.
-    if (log_) {
-      if (!ctx.meter->collect) {
-        // cf-aig-collect-log: false keeps the request out of the log, not out of the
-        // accounts: its spend stays, without anything the client sent (budgets rebuilt from
-        // the log at start would otherwise forget it).
-        r.accounting_only = true;
-        r.event_id = r.id;
-        r.path.clear();
-        r.user_agent.clear();
-        r.request_content_type.clear();
-        r.response_content_type.clear();
-        r.metadata.clear();
-        r.attempts.clear();
-        r.request_body.reset();
-        r.response_body.reset();
-      }
-      log_->submit(std::move(r));
-    }
+    ctx.metered = metered(ctx);
   } catch (const std::exception& e) {
     spdlog::error("metering request {} failed: {}", ctx.id, e.what());
   }

@@ -361,11 +361,12 @@ void RateLimitStage::on_complete(RequestContext& ctx) noexcept {
     // stream cut off. Nothing metered (the provider was never reached, or failed before a
     // response): nothing was used. An unpriced cost is nothing too (unpriced: allow).
     std::uint64_t tokens = 0;
-    if (ctx.metered_tokens) {
-      tokens = checked::add(ctx.metered_tokens->input.value_or(0),
-                            ctx.metered_tokens->output.value_or(0));
+    std::uint64_t dollars = 0;
+    if (ctx.metered) {
+      tokens = checked::add(ctx.metered->tokens.input.value_or(0),
+                            ctx.metered->tokens.output.value_or(0));
+      dollars = checked::to_u64(std::round(ctx.metered->cost.value_or(0) * 1e6));
     }
-    const std::uint64_t dollars = checked::to_u64(std::round(ctx.metered_cost.value_or(0) * 1e6));
     for (const auto& taken : state->taken) {
       const auto unit = rules_[taken.rule].unit;
       if (unit == RateLimitRule::Unit::kRequests) continue;

@@ -1,0 +1,131 @@
+#include "telemetry/summary.hpp"
+
+#include "core/text.hpp"
+
+#include <boost/beast/http/field.hpp>
+
+#include <chrono>
+
+namespace aigw::telemetry {
+namespace {
+
+using namespace std::chrono;
+
+double ms_between(SteadyTime from, SteadyTime to) {
+  return duration<double, std::milli>(to - from).count();
+}
+
+std::string_view header_of(const RequestContext& ctx, http::field name) {
+  const auto it = ctx.request.find(name);
+  return it == ctx.request.end() ? std::string_view() : std::string_view(it->value());
+}
+
+// The model a request is recorded under: the metering stage's (the response's, else the
+// request's), else what the answering attempt or the first step asks for.
+std::string model_of(const RequestContext& ctx) {
+  if (ctx.metered && !ctx.metered->model.empty()) return ctx.metered->model;
+  if (ctx.attempt && !ctx.attempt->model.empty()) return ctx.attempt->model;
+  if (!ctx.plan.steps.empty()) {
+    const PlannedStep& first = ctx.plan.steps.front();
+    if (!first.model.empty()) return first.model;
+    const BodyFacts* facts = first.body_facts ? first.body_facts.get() : ctx.body.get();
+    if (facts != nullptr && !facts->model.empty()) return facts->model;
+    return first.path_model;
+  }
+  return {};
+}
+
+}  // namespace
+
+RequestSummary summarize(const RequestContext& ctx, bool auth_enabled) {
+  RequestSummary summary;
+  summary.client_ip = ctx.client_ip;
+  LogRecord& r = summary.record;
+  const bool admitted = ctx.provider != nullptr && (!auth_enabled || ctx.authenticated);
+  r.id = ctx.id;
+  r.event_id = ctx.event_id;
+  r.created_at = duration_cast<milliseconds>(ctx.started_wall.time_since_epoch()).count();
+  // The provider that answered (else the first the plan named); never unmatched client text.
+  if (ctx.attempt) {
+    r.provider = ctx.attempt->slug;
+  } else if (ctx.provider != nullptr) {
+    r.provider = ctx.provider_slug;
+  }
+  r.method = text::clip(ctx.request.method_string(), 32);
+  const std::string_view target = ctx.request.target();
+  r.path = text::clip(ctx.path.empty() ? target.substr(0, target.find('?')) : ctx.path,
+                      text::kMaxLabelBytes);
+  r.status_code = static_cast<std::uint16_t>(ctx.status);
+  r.cached = ctx.cache.status == CacheStatus::kHit || ctx.cache.status == CacheStatus::kCoalesced;
+  r.cache_status = std::string(cache_status_name(ctx.cache.status));
+  r.outcome = std::string(outcome_name(ctx.outcome));
+  r.success = ctx.status >= 200 && ctx.status < 300 &&
+              (ctx.outcome == Outcome::kSuccess || ctx.outcome == Outcome::kLocal);
+  if (ctx.error) {
+    r.error_code = std::string(code_name(ctx.error->code));
+    summary.error_detail = text::clip(ctx.error->detail, 1024);
+    if (!ctx.error->internal.empty()) {
+      summary.error_detail += " [" + text::clip(ctx.error->internal, 1024) + "]";
+    }
+  }
+  r.streamed = ctx.streamed;
+  const SteadyTime end = ctx.finished.value_or(steady_clock::now());
+  r.duration_ms = ms_between(ctx.started, end);
+  // As the client saw it: from its request's arrival to the response head going out.
+  if (ctx.head_sent) r.ttfb_ms = ms_between(ctx.started, *ctx.head_sent);
+  if (ctx.upstream_started) r.upstream_ms = ms_between(*ctx.upstream_started, end);
+  r.user_agent = text::clip(header_of(ctx, http::field::user_agent), text::kMaxLabelBytes);
+  r.request_content_type = text::clip(header_of(ctx, http::field::content_type), 128);
+  r.response_content_type = text::clip(ctx.response_content_type, 128);
+  r.request_size = ctx.request_bytes;
+  r.response_size = ctx.response_bytes;
+  if (ctx.virtual_key != nullptr) r.key = ctx.virtual_key->name;
+  for (const AttemptRecord& attempt : ctx.attempt_log) {
+    LogAttempt a;
+    a.provider = attempt.provider;
+    a.model = attempt.model;
+    a.status = static_cast<std::uint16_t>(attempt.status);
+    a.duration_ms = duration<double, std::milli>(attempt.duration).count();
+    if (attempt.error) a.error = std::string(code_name(*attempt.error));
+    r.attempts.push_back(std::move(a));
+  }
+  if (admitted) {
+    r.model = text::clip(model_of(ctx), text::kMaxLabelBytes);
+    r.metadata = ctx.log.metadata;
+    if (ctx.log.collect && ctx.log.collect_payload) {
+      r.request_body = ctx.log.request_body;
+      r.response_body = ctx.log.response_body;
+    }
+  }
+  if (ctx.metered) {
+    const TokenUsage& t = ctx.metered->tokens;
+    r.tokens_in = t.input;
+    r.tokens_out = t.output;
+    r.cached_tokens = t.cached_input;
+    r.cache_write_tokens = t.cache_write;
+    r.reasoning_tokens = t.reasoning;
+    r.cost = ctx.metered->cost;
+    r.estimated = ctx.metered->estimated;
+    r.unpriced = ctx.metered->unpriced;
+    r.custom_cost = ctx.metered->custom_cost;
+  }
+  return summary;
+}
+
+void keep_accounting_only(LogRecord& r) {
+  // cf-aig-collect-log: false keeps the request out of the log, not out of the accounts: its
+  // spend stays, without anything the client sent (budgets rebuilt from the log at start
+  // would otherwise forget it).
+  r.accounting_only = true;
+  r.event_id = r.id;
+  r.path.clear();
+  r.user_agent.clear();
+  r.request_content_type.clear();
+  r.response_content_type.clear();
+  r.metadata.clear();
+  r.attempts.clear();
+  r.request_body.reset();
+  r.response_body.reset();
+}
+
+}  // namespace aigw::telemetry

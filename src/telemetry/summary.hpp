@@ -1,0 +1,28 @@
+#pragma once
+// One summary per request, built once when it ended (after every stage's on_complete), from
+// which the access log line, the request-log record and the metrics sample are all made: the
+// three agree on every figure they share (ttfb, attempts, provider, model, tokens, cost).
+
+#include "aigw/log_record.hpp"
+#include "aigw/request_context.hpp"
+
+#include <string>
+
+namespace aigw::telemetry {
+
+struct RequestSummary {
+  LogRecord record;          // what the request log keeps (and /api/logs shows)
+  std::string client_ip;     // the access log's only
+  std::string error_detail;  // the access log's only: the client's message and what the
+                             // operator alone may see (Error::internal)
+};
+
+// The summary of a finished request. What the client chose (the body's model, metadata,
+// payloads) is kept only for an admitted request: routed, and authenticated when
+// `auth_enabled` (docs/security.md). Never suspends, never throws past a bad field.
+RequestSummary summarize(const RequestContext& ctx, bool auth_enabled);
+
+// The request log's copy of a request sent with cf-aig-collect-log: false: its spend only.
+void keep_accounting_only(LogRecord& record);
+
+}  // namespace aigw::telemetry
