@@ -1,7 +1,7 @@
 #pragma once
 // Domain errors as values. Every error the gateway produces itself (as opposed to a status
-// it relays from a provider) is an Error: a stable code, a human-readable detail, and whether
-// the failure is worth retrying on another attempt (drives fallback in the router).
+// it relays from a provider) is an Error: a stable code and a human-readable detail. Whether
+// another attempt may fix it is the code's to say (retry::fails_over, src/router/retry.hpp).
 
 #include <boost/assert/source_location.hpp>
 #include <boost/system/result.hpp>
@@ -41,8 +41,7 @@ enum class ErrorCode : std::uint8_t {
 
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
-  std::string detail;      // safe to show to the client: never contains a credential
-  bool retryable = false;  // true when another attempt (same or next provider) may succeed
+  std::string detail;  // safe to show to the client: never contains a credential
   // What only the operator may see (the access log's error_detail): upstream host:port,
   // configured provider and route names. Never sent to the client, who may not be
   // authenticated at all (docs/security.md).

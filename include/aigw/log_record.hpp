@@ -1,8 +1,9 @@
 #pragma once
 // One request as the request log keeps it: exactly one per request that reached the
 // gateway (success, error, cache hit, client abort). Field names follow Cloudflare AI
-// Gateway's log (reference §6.1) where it has one. Built by the metering stage in
-// on_complete, written by the log store's writer thread, read back by the admin API.
+// Gateway's log (reference §6.1) where it has one. Built from the request's summary after
+// every stage completed (src/telemetry), written by the log store's writer thread, read
+// back by the admin API.
 // Never holds a credential.
 
 #include <cstdint>
@@ -13,7 +14,7 @@
 
 namespace aigw {
 
-// One upstream attempt (the router adds more than one in a later issue).
+// One upstream attempt: a step the router entered, or a retry of it.
 struct LogAttempt {
   std::string provider;
   std::uint16_t status = 0;  // 0: no response head (connect, TLS, timeout...)

@@ -82,9 +82,11 @@ enum class CacheStatus : std::uint8_t {
 // "HIT", "MISS", "BYPASS", "COALESCED" (as logged), "" for kNone.
 std::string_view cache_status_name(CacheStatus status) noexcept;
 
-struct CacheCapture;    // the cache stage's copy of a response being stored
-struct MeterState;      // the metering stage's per-request state (src/stages/meter)
-struct RateLimitState;  // what the rate-limit stage took for this request
+// A stage's own per-request state: its type is the stage's (derived from this), so the
+// context holds it without naming any stage.
+struct StageState {
+  virtual ~StageState() = default;
+};
 
 // Rewrites a streamed response body on its way to the client: the metering stage removes the
 // usage event it asked the provider for. Installed in on_response_head, only for a body
@@ -149,7 +151,6 @@ struct RequestContext {
   bool streamed = false;   // relayed incrementally (chunked / SSE)
   std::uint64_t request_bytes = 0;
   std::uint64_t response_bytes = 0;  // body bytes sent to the client
-  int attempts = 0;                  // upstream attempts made (connection retries included)
   std::optional<SteadyTime> upstream_started;
   std::optional<SteadyTime> upstream_first_byte;  // response head received
   std::optional<SteadyTime> finished;
@@ -172,11 +173,11 @@ struct RequestContext {
     std::string key;  // hex SHA-256 (docs/caching.md); empty when the cache is not involved
     Duration ttl{0};
     bool store = false;  // the response may be stored (not Cache-Control: no-store)
-    std::shared_ptr<CacheCapture> capture;  // the response as it is relayed, while storable
+    std::shared_ptr<StageState> capture;  // the response as it is relayed, while storable
   } cache;
 
   // --- writer = the metering stage (src/stages/meter) ---
-  std::shared_ptr<MeterState> meter;
+  std::shared_ptr<StageState> meter;
   std::unique_ptr<BodyFilter> response_filter;  // set in on_response_head, see BodyFilter
   // The usage of a complete 2xx response: set by the metering stage in on_complete (before
   // the cache stage's, which stores it with the entry), and by the cache stage on a hit (the
@@ -209,7 +210,7 @@ struct RequestContext {
   } log;
 
   // --- writer = the rate-limit stage (src/stages/rate_limit) ---
-  std::shared_ptr<RateLimitState> rate_limit;
+  std::shared_ptr<StageState> rate_limit;
 
   // --- writer = the stage that returned Verdict::kRespond ---
   std::optional<LocalResponse> local_response;

@@ -195,7 +195,7 @@ boost::asio::awaitable<void> Pipeline::run(RequestContext& ctx, Forwarder& forwa
     spdlog::error("request {} failed by exception: {}", ctx.id, e.what());
   }
   if (threw) {
-    ctx.error = Error{ErrorCode::kInternal, "internal error", false};
+    ctx.error = Error{ErrorCode::kInternal, "internal error"};
     ctx.local_response.reset();
     bool answered = false;
     if (!ctx.committed) {

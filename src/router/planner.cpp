@@ -74,16 +74,13 @@ Result<void> check_json(const PlanInput& in) {
   if (!object && !strict) return {};
   const BodyFacts& facts = in.body();
   if (!facts.json && strict) {
-    return Error{
-        ErrorCode::kInvalidJson,
-        "request body is not valid JSON (Content-Type: " + text::clip(content_type, 100) + ")",
-        false};
+    return Error{ErrorCode::kInvalidJson, "request body is not valid JSON (Content-Type: " +
+                                              text::clip(content_type, 100) + ")"};
   }
   if (!facts.duplicate_key.empty()) {
-    return Error{ErrorCode::kInvalidJson,
-                 "request body has the key '" + text::clip(facts.duplicate_key, 100) +
-                     "' more than once; send each key once",
-                 false};
+    return Error{ErrorCode::kInvalidJson, "request body has the key '" +
+                                              text::clip(facts.duplicate_key, 100) +
+                                              "' more than once; send each key once"};
   }
   return {};
 }
@@ -112,7 +109,7 @@ Result<Plan> route_plan(const PlanInput& in, Plan plan, const RetryConfig& polic
   const Route* route = in.routes.find(name);
   if (route == nullptr) {
     return Error{ErrorCode::kRouteNotFound,
-                 "no route named '" + text::clip(name, 100) + "'" + std::string(how), false,
+                 "no route named '" + text::clip(name, 100) + "'" + std::string(how),
                  in.routes.empty() ? "no routes are configured (routes in the config)"
                                    : "configured routes: " + in.routes.names()};
   }
@@ -141,10 +138,8 @@ Result<RetryConfig> retry_policy(const std::vector<std::pair<std::string, std::s
     for (const auto& [n, v] : control) {
       if (n != name) continue;
       if (auto problem = apply_retry_header(setting, v, policy)) {
-        return Error{
-            ErrorCode::kInvalidHeader,
-            std::string(name) + " must be " + *problem + " (got '" + text::clip(v, 64) + "')",
-            false};
+        return Error{ErrorCode::kInvalidHeader, std::string(name) + " must be " + *problem +
+                                                    " (got '" + text::clip(v, 64) + "')"};
       }
     }
   }
@@ -157,7 +152,7 @@ Result<Plan> plan(const PlanInput& in) {
   const std::string_view path = target.substr(0, qmark);
   const std::string_view query = qmark == std::string_view::npos ? "" : target.substr(qmark + 1);
   if (path.empty() || path.front() != '/') {
-    return Error{ErrorCode::kRouteNotFound, "request target must be an absolute path", false};
+    return Error{ErrorCode::kRouteNotFound, "request target must be an absolute path"};
   }
   auto policy = retry_policy(in.control, in.config.upstream.retry);
   if (!policy) return policy.error();
@@ -190,8 +185,7 @@ Result<Plan> plan(const PlanInput& in) {
     if (account.empty() || gateway.empty() || slug.empty()) {
       return Error{ErrorCode::kRouteNotFound,
                    "no route for " + text::clip(path, 200) +
-                       ": use /v1/{account}/{gateway}/{provider}/... or /{provider}/...",
-                   false};
+                       ": use /v1/{account}/{gateway}/{provider}/... or /{provider}/..."};
     }
     plan.account = std::string(account);
     plan.gateway = std::string(gateway);
@@ -200,8 +194,7 @@ Result<Plan> plan(const PlanInput& in) {
   }
   if (first.empty()) {
     return Error{ErrorCode::kRouteNotFound,
-                 "no route for /: use /{provider}/... or /v1/{account}/{gateway}/{provider}/...",
-                 false};
+                 "no route for /: use /{provider}/... or /v1/{account}/{gateway}/{provider}/..."};
   }
 
   // A named route, by path (/route/{name}/...; no provider is called "route") or by a body
@@ -230,7 +223,7 @@ Result<Plan> plan(const PlanInput& in) {
                      (first == "compat" ? " (aigw's /compat/ takes only \"model\": "
                                           "\"dynamic/{route}\", for a route in routes)"
                                         : ""),
-                 false, "configured providers: " + configured_list(in.providers)};
+                 "configured providers: " + configured_list(in.providers)};
   }
   auto mapped =
       provider->adapter->map(MapInput{rest, query, plan.account, plan.gateway}, provider->base);

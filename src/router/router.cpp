@@ -226,8 +226,7 @@ asio::awaitable<Result<void>> Router::forward(RequestContext& ctx, Forwarder& fo
         Error{ErrorCode::kRouteUnavailable,
               "route '" + name + "': no target left to try (circuit breaker open)" +
                   (last_status != 0 ? "; the last one tried answered " + std::to_string(last_status)
-                                    : std::string()),
-              true};
+                                    : std::string())};
   }
   co_return result;
 }

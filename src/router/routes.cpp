@@ -170,16 +170,13 @@ Result<std::vector<PlannedStep>> plan_route(const RoutePlanInput& in) {
       return Error{ErrorCode::kInvalidPath,
                    "route '" + route.name + "': target " + target.label +
                        " has no endpoint and the request names none; call /route/" + route.name +
-                       "/chat/completions (or the provider's path), or set the target's endpoint",
-                   false};
+                       "/chat/completions (or the provider's path), or set the target's endpoint"};
     }
     auto mapped = target.provider->adapter->map(
         MapInput{endpoint, endpoint_query, in.account, in.gateway}, target.provider->base);
     if (!mapped) {
-      return Error{
-          mapped.error().code,
-          "route '" + route.name + "', target " + target.label + ": " + mapped.error().detail,
-          false};
+      return Error{mapped.error().code, "route '" + route.name + "', target " + target.label +
+                                            ": " + mapped.error().detail};
     }
     step.target = std::move(*mapped);
     const std::string_view upstream_path =
@@ -194,8 +191,7 @@ Result<std::vector<PlannedStep>> plan_route(const RoutePlanInput& in) {
                 "route '" + route.name +
                     "': every target is skipped after repeated failures (circuit breaker "
                     "open); retry after " +
-                    wait + "s",
-                true};
+                    wait + "s"};
     error.retry_after = wait;
     return error;
   }

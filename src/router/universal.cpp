@@ -24,7 +24,7 @@ constexpr std::string_view kReservedHeaders[] = {
     "host", "content-length", "transfer-encoding", "connection", "expect", "upgrade", "te"};
 
 Error invalid(std::string message) {
-  return Error{ErrorCode::kInvalidUniversal, std::move(message), false};
+  return Error{ErrorCode::kInvalidUniversal, std::move(message)};
 }
 
 // "%2e" and "%2E" are a dot to a server that decodes the path before resolving it.

@@ -74,8 +74,7 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
     res.set(http::field::content_type, "application/json");
     if (req.method() != http::verb::get && req.method() != http::verb::head) {
       res.result(http::status::method_not_allowed);
-      res.body() =
-          error_body({ErrorCode::kRouteNotFound, "admin endpoints accept GET only", false});
+      res.body() = error_body({ErrorCode::kRouteNotFound, "admin endpoints accept GET only"});
     } else if (path == "/healthz") {
       res.result(http::status::ok);
       res.body() = R"({"status":"ok"})";
@@ -90,11 +89,10 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
       res.body() = std::move(api->body);
     } else {
       res.result(http::status::not_found);
-      res.body() = error_body({ErrorCode::kRouteNotFound,
-                               "no admin endpoint " + std::string(path) +
-                                   "; available: /healthz, /readyz, /metrics, /api/logs, "
-                                   "/api/logs/{id}, /api/usage, /api/routes",
-                               false});
+      res.body() = error_body(
+          {ErrorCode::kRouteNotFound, "no admin endpoint " + std::string(path) +
+                                          "; available: /healthz, /readyz, /metrics, /api/logs, "
+                                          "/api/logs/{id}, /api/usage, /api/routes"});
     }
     res.keep_alive(req.keep_alive());
     res.prepare_payload();

@@ -20,7 +20,7 @@ using json = nlohmann::json;
 
 ApiResponse bad_request(std::string detail) {
   return ApiResponse{400, "application/json",
-                     error_body(Error{ErrorCode::kBadRequest, std::move(detail), false})};
+                     error_body(Error{ErrorCode::kBadRequest, std::move(detail)})};
 }
 
 // A client's text in an error message, bytes outside printable ASCII written %XX as in a URL,
@@ -415,7 +415,7 @@ std::optional<ApiResponse> handle(std::string_view target, const Telemetry& tele
   if (!telemetry.log) {
     return ApiResponse{404, "application/json",
                        error_body(Error{ErrorCode::kRouteNotFound,
-                                        "the request log is off (log.enabled is false)", false})};
+                                        "the request log is off (log.enabled is false)"})};
   }
   Params params;
   if (auto e = parse_query(query, params)) return *e;
@@ -426,9 +426,8 @@ std::optional<ApiResponse> handle(std::string_view target, const Telemetry& tele
   auto found = telemetry.log->get(id);
   if (!found) return internal_error(found.error());
   if (!*found) {
-    return ApiResponse{
-        404, "application/json",
-        error_body(Error{ErrorCode::kRouteNotFound, "no log record " + shown(id), false})};
+    return ApiResponse{404, "application/json",
+                       error_body(Error{ErrorCode::kRouteNotFound, "no log record " + shown(id)})};
   }
   return json_response(200, {{"result", record_json(**found)}});
 }

@@ -164,7 +164,7 @@ asio::awaitable<void> Session::run() {
 
     if (!ctx.error && worker_.draining()) {
       ctx.error =
-          Error{ErrorCode::kDraining, "gateway is shutting down; retry on another instance", true};
+          Error{ErrorCode::kDraining, "gateway is shutting down; retry on another instance"};
       close_after_ = true;
     }
     if (ctx.error) close_after_ = true;
@@ -198,7 +198,7 @@ asio::awaitable<bool> Session::read_request(RequestContext& ctx, bool& body_unre
       body_unread = true;
       close_after_ = true;
       ctx.request = parser.release();
-      ctx.error = Error{ErrorCode::kBadRequest, std::move(*framing), false};
+      ctx.error = Error{ErrorCode::kBadRequest, std::move(*framing)};
       deadline_.expires_never();
       co_return true;
     }
@@ -222,34 +222,29 @@ asio::awaitable<bool> Session::read_request(RequestContext& ctx, bool& body_unre
         ec == asio::error::connection_reset || ec == http::error::partial_message) {
       if (!parser.is_header_done()) co_return false;  // nothing to answer or log
       ctx.request = parser.release();
-      ctx.error = Error{ErrorCode::kBadRequest, "client closed the connection mid-body", false};
+      ctx.error = Error{ErrorCode::kBadRequest, "client closed the connection mid-body"};
       ctx.outcome = Outcome::kClientAbort;
       broken_ = true;
       co_return true;
     }
     if (ec == http::error::header_limit && parser.is_header_done()) {
-      ctx.error =
-          Error{ErrorCode::kBadRequest,
-                "chunk-size line or trailer section exceeds " +
-                    std::to_string(cfg.max_header_bytes) + " bytes (server.max_header_bytes)",
-                false};
+      ctx.error = Error{ErrorCode::kBadRequest, "chunk-size line or trailer section exceeds " +
+                                                    std::to_string(cfg.max_header_bytes) +
+                                                    " bytes (server.max_header_bytes)"};
     } else if (ec == http::error::header_limit) {
-      ctx.error = Error{ErrorCode::kHeadersTooLarge,
-                        "request headers exceed " + std::to_string(cfg.max_header_bytes) +
-                            " bytes (server.max_header_bytes)",
-                        false};
+      ctx.error = Error{ErrorCode::kHeadersTooLarge, "request headers exceed " +
+                                                         std::to_string(cfg.max_header_bytes) +
+                                                         " bytes (server.max_header_bytes)"};
     } else if (ec == http::error::body_limit) {
-      ctx.error = Error{ErrorCode::kBodyTooLarge,
-                        "request body exceeds " + std::to_string(cfg.max_body_bytes) +
-                            " bytes (server.max_body_bytes)",
-                        false};
+      ctx.error = Error{ErrorCode::kBodyTooLarge, "request body exceeds " +
+                                                      std::to_string(cfg.max_body_bytes) +
+                                                      " bytes (server.max_body_bytes)"};
     } else if (ec == beast::error::timeout) {
-      ctx.error = Error{ErrorCode::kRequestTimeout,
-                        "request not received within " + seconds_text(cfg.request_timeout) +
-                            " (server.request_timeout)",
-                        false};
+      ctx.error = Error{ErrorCode::kRequestTimeout, "request not received within " +
+                                                        seconds_text(cfg.request_timeout) +
+                                                        " (server.request_timeout)"};
     } else {
-      ctx.error = Error{ErrorCode::kBadRequest, "malformed HTTP request: " + ec.message(), false};
+      ctx.error = Error{ErrorCode::kBadRequest, "malformed HTTP request: " + ec.message()};
     }
     if (parser.is_header_done()) ctx.request = parser.release();
     co_return true;

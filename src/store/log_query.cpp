@@ -16,9 +16,7 @@ namespace {
 
 using Param = std::variant<std::int64_t, std::string>;
 
-Error bad_request(std::string detail) {
-  return Error{ErrorCode::kBadRequest, std::move(detail), false};
-}
+Error bad_request(std::string detail) { return Error{ErrorCode::kBadRequest, std::move(detail)}; }
 
 void bind_all(Statement& stmt, const std::vector<Param>& params) {
   for (std::size_t i = 0; i < params.size(); ++i) {

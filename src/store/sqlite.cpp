@@ -9,7 +9,7 @@ namespace aigw::store {
 Error store_error(std::string_view path, std::string_view what) {
   std::string detail = "log store ";
   detail.append(path).append(": ").append(what);
-  return Error{ErrorCode::kInternal, std::move(detail), false};
+  return Error{ErrorCode::kInternal, std::move(detail)};
 }
 
 Statement::Statement(Statement&& other) noexcept : stmt_(std::exchange(other.stmt_, nullptr)) {}

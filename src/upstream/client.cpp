@@ -62,7 +62,7 @@ bool is_stale_connection_error(const error_code& ec) {
 
 // The upstream's address goes to the operator's log only (Error::internal).
 Error upstream_error(ErrorCode code, std::string detail, std::string internal = {}) {
-  return Error{code, std::move(detail), true, std::move(internal)};
+  return Error{code, std::move(detail), std::move(internal)};
 }
 
 std::string endpoint_of(const UpstreamTarget& target) {
@@ -136,12 +136,6 @@ void ConnectionPool::put(std::unique_ptr<UpstreamConnection> conn) {
   if (stack.size() >= max_idle_per_key_) stack.erase(stack.begin());  // drop the oldest
   stack.push_back(std::move(conn));
   schedule_sweep();
-}
-
-std::size_t ConnectionPool::idle_count() const noexcept {
-  std::size_t n = 0;
-  for (const auto& [key, stack] : idle_) n += stack.size();
-  return n;
 }
 
 void ConnectionPool::close_all() {
@@ -465,7 +459,6 @@ asio::awaitable<Result<void>> UpstreamClient::forward(RequestContext& ctx, const
   } unwatch{downstream};
 
   for (int connection = 0;; ++connection) {
-    ++ctx.attempts;
     auto conn = pool_.take(key);
     const bool reused = conn != nullptr;
     if (!conn) {

@@ -44,7 +44,6 @@ class ConnectionPool {
   std::unique_ptr<UpstreamConnection> take(const std::string& key);
   // Returns a connection whose last response ended cleanly with keep-alive.
   void put(std::unique_ptr<UpstreamConnection> conn);
-  std::size_t idle_count() const noexcept;
   // Closes every idle connection and stops the expiry timer (drain).
   void close_all();
 

@@ -13,7 +13,7 @@ namespace aigw {
 namespace {
 
 Error unauthorized(std::string detail) {
-  return Error{ErrorCode::kUnauthorized, std::move(detail), false};
+  return Error{ErrorCode::kUnauthorized, std::move(detail)};
 }
 
 }  // namespace
@@ -63,10 +63,8 @@ std::optional<Error> permitted(const VirtualKey& key, const std::string& provide
     return list.empty() || std::find(list.begin(), list.end(), value) != list.end();
   };
   if (!allows(key.providers, provider)) {
-    return Error{
-        ErrorCode::kForbidden,
-        "key '" + key.name + "' may not use provider '" + provider + "'" + std::string(where),
-        false};
+    return Error{ErrorCode::kForbidden, "key '" + key.name + "' may not use provider '" + provider +
+                                            "'" + std::string(where)};
   }
   if (!key.models.empty() && !allows(key.models, model)) {
     return Error{
@@ -74,8 +72,7 @@ std::optional<Error> permitted(const VirtualKey& key, const std::string& provide
         model.empty()
             ? "key '" + key.name + "' may only use named models, and the request names none" +
                   std::string(where)
-            : "key '" + key.name + "' may not use model '" + model + "'" + std::string(where),
-        false};
+            : "key '" + key.name + "' may not use model '" + model + "'" + std::string(where)};
   }
   return std::nullopt;
 }

@@ -39,8 +39,7 @@ std::optional<Error> check_key_paths(const RequestContext& ctx, const Attempt& a
                    " for provider '" + attempt.slug + "' may not be used for " +
                    // The client's path: the upstream one would show the provider's base.
                    text::clip(method, 16) + " " + text::clip(ctx.path, 200) + " (providers." +
-                   attempt.slug + ".key_paths)",
-               false};
+                   attempt.slug + ".key_paths)"};
 }
 
 }  // namespace
@@ -66,8 +65,7 @@ std::optional<Error> ByokStage::on_attempt(RequestContext& ctx, Attempt& attempt
                  provider.config.keys.empty()
                      ? "cf-aig-byok-alias: provider '" + attempt.slug + "' has no stored keys"
                      : "cf-aig-byok-alias: provider '" + attempt.slug + "' has no stored key '" +
-                           std::string(*alias) + "'",
-                 false};
+                           std::string(*alias) + "'"};
   }
   const CredentialHeader& header = provider.credential;
   // A universal step that sets the credential itself keeps it.

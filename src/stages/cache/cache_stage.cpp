@@ -13,11 +13,15 @@ namespace aigw {
 
 // The response being relayed, kept while it may still be stored. Its flight is in the
 // flight table (identical requests follow it) when `registered`.
-struct CacheCapture {
+struct CacheCapture final : StageState {
   std::shared_ptr<cache::Flight> flight;
   bool registered = false;
   bool complete = false;  // the body's end was seen
 };
+
+CacheCapture* capture_of(const RequestContext& ctx) {
+  return static_cast<CacheCapture*>(ctx.cache.capture.get());
+}
 
 namespace {
 
@@ -146,8 +150,7 @@ boost::asio::awaitable<Verdict> CacheStage::on_request(RequestContext& ctx) {
     if (ec != std::errc() || ptr != end || seconds == 0) {
       ctx.error = Error{ErrorCode::kInvalidHeader,
                         std::string(ttl_name) + " must be a whole number of seconds >= 1 (got '" +
-                            std::string(ttl_header->substr(0, 40)) + "')",
-                        false};
+                            std::string(ttl_header->substr(0, 40)) + "')"};
       co_return Verdict::kRespond;
     }
     const auto max_seconds = static_cast<std::uint64_t>(config_.max_ttl.count() / 1000);
@@ -239,18 +242,19 @@ boost::asio::awaitable<std::optional<LocalResponse>> CacheStage::follow(
 }
 
 void CacheStage::on_response_head(RequestContext& ctx, const ResponseHead& head) {
-  auto& capture = ctx.cache.capture;
   // Only a provider's 2xx is stored or shared; never the gateway's own answers or errors.
   if (!ctx.cache.store || ctx.cache.key.empty() || ctx.local_response || ctx.error ||
       head.status < 200 || head.status >= 300 || head.fields == nullptr) {
-    if (capture) capture->flight->fail();  // followers go their own way
-    capture.reset();
+    if (CacheCapture* c = capture_of(ctx)) c->flight->fail();  // followers go their own way
+    ctx.cache.capture.reset();
     return;
   }
-  if (!capture) {  // not coalescing: a flight of its own, nobody follows it
-    capture = std::make_shared<CacheCapture>();
-    capture->flight = std::make_shared<cache::Flight>(config_.max_entry_bytes);
+  if (!ctx.cache.capture) {  // not coalescing: a flight of its own, nobody follows it
+    auto own = std::make_shared<CacheCapture>();
+    own->flight = std::make_shared<cache::Flight>(config_.max_entry_bytes);
+    ctx.cache.capture = std::move(own);
   }
+  CacheCapture* capture = capture_of(ctx);
   cache::CachedResponse r;
   r.status = head.status;
   r.content_type = std::string(headers::value_of(*head.fields, http::field::content_type));
@@ -264,25 +268,26 @@ void CacheStage::on_response_head(RequestContext& ctx, const ResponseHead& head)
 }
 
 void CacheStage::on_response_body(RequestContext& ctx, std::string_view chunk, bool last) {
-  auto& capture = ctx.cache.capture;
-  if (!capture) return;
+  CacheCapture* capture = capture_of(ctx);
+  if (capture == nullptr) return;
   if (!chunk.empty() && !capture->flight->append(chunk)) {
     // Too large to store or share: the flight has failed (followers notified); stop copying.
     if (capture->registered) flights_.finish(ctx.cache.key, capture->flight.get());
-    capture.reset();
+    ctx.cache.capture.reset();
     return;
   }
   if (last) capture->complete = true;
 }
 
 bool CacheStage::needs_rest_of_response(const RequestContext& ctx) const noexcept {
-  const auto& capture = ctx.cache.capture;
-  return capture && capture->registered && capture->flight->has_followers();
+  const CacheCapture* capture = capture_of(ctx);
+  return capture != nullptr && capture->registered && capture->flight->has_followers();
 }
 
 void CacheStage::on_complete(RequestContext& ctx) noexcept {
-  auto capture = std::move(ctx.cache.capture);
-  if (!capture) return;
+  const auto owned = std::move(ctx.cache.capture);
+  auto* capture = static_cast<CacheCapture*>(owned.get());
+  if (capture == nullptr) return;
   // Stored only when the whole response arrived and went out: not when the provider broke
   // off or the gateway failed it. A response read to its end for followers after its own
   // client left is complete, and is stored.

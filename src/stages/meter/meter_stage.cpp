@@ -13,7 +13,7 @@
 namespace aigw {
 
 // Per request, in ctx.meter.
-struct MeterState {
+struct MeterState final : StageState {
   // The usage format and path model of the attempt being made (or of the plan's first step,
   // for a response the gateway answered itself).
   UsageFormat format = UsageFormat::kNone;
@@ -24,6 +24,8 @@ struct MeterState {
 };
 
 namespace {
+
+MeterState& state_of(const RequestContext& ctx) { return static_cast<MeterState&>(*ctx.meter); }
 
 // What the body of the attempt that answered (or of the plan's first step) says.
 const BodyFacts& answered_body(RequestContext& ctx) {
@@ -40,7 +42,8 @@ const BodyFacts& answered_body(RequestContext& ctx) {
 // usage event the gateway asked for.
 class UsageTap final : public BodyFilter {
  public:
-  explicit UsageTap(std::shared_ptr<MeterState> state) : state_(std::move(state)) {}
+  explicit UsageTap(std::shared_ptr<StageState> state)
+      : owned_(std::move(state)), state_(static_cast<MeterState*>(owned_.get())) {}
   std::string_view filter(std::string_view in) override {
     state_->parser->feed(in);
     return stripper_.filter(in, scratch_);
@@ -48,7 +51,8 @@ class UsageTap final : public BodyFilter {
   std::string_view finish() override { return stripper_.finish(scratch_); }
 
  private:
-  std::shared_ptr<MeterState> state_;
+  std::shared_ptr<StageState> owned_;  // keeps state_ alive as long as the filter
+  MeterState* state_;
   usage::UsageChunkStripper stripper_;
   std::string scratch_;
 };
@@ -66,8 +70,9 @@ MeterStage::MeterStage(const Config& config)
 
 std::optional<Error> MeterStage::prepare(RequestContext& ctx) const {
   if (ctx.meter) return std::nullopt;
-  auto state = std::make_shared<MeterState>();
-  ctx.meter = state;
+  auto owned = std::make_shared<MeterState>();
+  MeterState* state = owned.get();
+  ctx.meter = std::move(owned);
   // A refused request (no route, no valid token): nothing it chose is read, let alone kept.
   if (!admitted(ctx)) return std::nullopt;
   if (auto v = ctx.control_header("cf-aig-custom-cost")) {
@@ -95,7 +100,7 @@ std::optional<Error> MeterStage::on_attempt(RequestContext& ctx, Attempt& attemp
   if (!ctx.meter) {
     if (auto error = prepare(ctx)) return error;
   }
-  MeterState& s = *ctx.meter;
+  MeterState& s = state_of(ctx);
   s.format = attempt.usage_format;
   s.path_model = attempt.planned != nullptr ? attempt.planned->path_model : std::string();
   if (attempt.usage_format != UsageFormat::kOpenAiChat &&
@@ -123,7 +128,7 @@ std::optional<Error> MeterStage::on_attempt(RequestContext& ctx, Attempt& attemp
 
 void MeterStage::on_response_head(RequestContext& ctx, const ResponseHead& head) {
   if (!ctx.meter) (void)prepare(ctx);  // a request that skipped on_request
-  MeterState& s = *ctx.meter;
+  MeterState& s = state_of(ctx);
   if (s.format == UsageFormat::kNone || head.status < 200 || head.status >= 300) return;
   // A hit on an entry that kept its usage: the replayed body need not be parsed.
   if (ctx.cache.status == CacheStatus::kHit && ctx.response_usage) return;
@@ -140,7 +145,7 @@ void MeterStage::on_response_head(RequestContext& ctx, const ResponseHead& head)
 
 void MeterStage::on_response_body(RequestContext& ctx, std::string_view chunk, bool /*last*/) {
   if (!ctx.meter || chunk.empty()) return;
-  MeterState& s = *ctx.meter;
+  MeterState& s = state_of(ctx);
   if (s.parser) {
     if (!s.tapped) s.parser->feed(chunk);
     ctx.streamed_output_chars = s.parser->streamed_output_chars();
@@ -152,7 +157,7 @@ bool MeterStage::admitted(const RequestContext& ctx) const noexcept {
 }
 
 RequestContext::Metered MeterStage::metered(RequestContext& ctx) const {
-  MeterState& s = *ctx.meter;
+  MeterState& s = state_of(ctx);
   RequestContext::Metered m;
   const bool cached =
       ctx.cache.status == CacheStatus::kHit || ctx.cache.status == CacheStatus::kCoalesced;

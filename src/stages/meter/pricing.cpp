@@ -79,7 +79,7 @@ const ModelPrice* PriceTable::find(std::string_view provider, std::string_view m
 
 Result<CustomCost> parse_custom_cost(std::string_view header) {
   auto bad = [](std::string why) {
-    return Error{ErrorCode::kInvalidHeader, "cf-aig-custom-cost " + std::move(why), false};
+    return Error{ErrorCode::kInvalidHeader, "cf-aig-custom-cost " + std::move(why)};
   };
   const auto json = nlohmann::json::parse(header, nullptr, false);
   if (json.is_discarded() || !json.is_object()) {

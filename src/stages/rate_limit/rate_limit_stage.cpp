@@ -17,7 +17,7 @@
 namespace aigw {
 
 // What the stage took for one request, to give back or settle in on_complete.
-struct RateLimitState {
+struct RateLimitState final : StageState {
   struct Taken {
     std::size_t rule;
     std::string key;
@@ -232,11 +232,10 @@ std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
   // below (2^64-1 wrapped it to almost nothing), refused before anything is counted.
   constexpr std::uint64_t kMaxOutputCap = 2147483647;
   if (facts.max_output_tokens && *facts.max_output_tokens > kMaxOutputCap) {
-    return Error{ErrorCode::kBadRequest,
-                 "the request's output token cap (max_tokens) is " +
-                     std::to_string(*facts.max_output_tokens) + "; at most " +
-                     std::to_string(kMaxOutputCap) + " is accepted",
-                 false};
+    return Error{ErrorCode::kBadRequest, "the request's output token cap (max_tokens) is " +
+                                             std::to_string(*facts.max_output_tokens) +
+                                             "; at most " + std::to_string(kMaxOutputCap) +
+                                             " is accepted"};
   }
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     const RateLimitRule& rule = rules_[i];
@@ -259,8 +258,7 @@ std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
           if (!rule.refuse_unpriced) continue;  // unpriced: admitted, and charged nothing
           return refuse(Error{ErrorCode::kUnpricedModel,
                               "budget '" + rule.name + "' refuses models without a price, and '" +
-                                  ctx.provider_slug + "/" + facts.model + "' has none",
-                              false});
+                                  ctx.provider_slug + "/" + facts.model + "' has none"});
         }
         cost = (*rates)->micro_usd(facts.prompt_tokens, output);
         break;
@@ -278,8 +276,7 @@ std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
       return refuse(Error{ErrorCode::kBudgetExceeded,
                           "budget '" + rule.name + "' exceeded: " + usd(rule.limit) + " per " +
                               describe_window(rule) + "; this request needs about " + usd(cost) +
-                              "; retry after " + retry + "s",
-                          false});
+                              "; retry after " + retry + "s"});
     }
     ctx.response_headers.emplace_back("x-ratelimit-limit", std::to_string(d.limit));
     ctx.response_headers.emplace_back("x-ratelimit-remaining", "0");
@@ -291,8 +288,7 @@ std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
                   (tokens ? " tokens per " : " requests per ") + describe_window(rule) +
                   (tokens ? "; this request needs about " + std::to_string(cost) + " tokens"
                           : std::string()) +
-                  "; retry after " + retry + "s",
-              false});
+                  "; retry after " + retry + "s"});
   }
   // Kept only for token rules and budgets, which settle in on_complete.
   if (settles_) {
@@ -331,7 +327,7 @@ std::uint64_t RateLimitStage::Rates::micro_usd(std::uint64_t input_tokens,
 
 void RateLimitStage::on_response_body(RequestContext& ctx, std::string_view /*chunk*/,
                                       bool /*last*/) {
-  RateLimitState* state = ctx.rate_limit.get();
+  auto* state = static_cast<RateLimitState*>(ctx.rate_limit.get());
   // Only a stream's text moves this figure, and only when it grew since the last charge.
   if (state == nullptr || ctx.streamed_output_chars == state->charged_chars) return;
   state->charged_chars = ctx.streamed_output_chars;
@@ -356,7 +352,8 @@ void RateLimitStage::on_response_body(RequestContext& ctx, std::string_view /*ch
 void RateLimitStage::on_complete(RequestContext& ctx) noexcept {
   if (!ctx.rate_limit) return;
   try {
-    const auto state = std::move(ctx.rate_limit);
+    const auto owned = std::move(ctx.rate_limit);
+    const auto* state = static_cast<const RateLimitState*>(owned.get());
     // What the request used, as metered: reported figures, or the gateway's estimate for a
     // stream cut off. Nothing metered (the provider was never reached, or failed before a
     // response): nothing was used. An unpriced cost is nothing too (unpriced: allow).

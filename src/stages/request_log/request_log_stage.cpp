@@ -12,9 +12,7 @@ namespace {
 
 bool is_false(std::string_view v) { return boost::beast::iequals(v, "false"); }
 
-Error bad_header(std::string detail) {
-  return Error{ErrorCode::kInvalidHeader, std::move(detail), false};
-}
+Error bad_header(std::string detail) { return Error{ErrorCode::kInvalidHeader, std::move(detail)}; }
 
 }  // namespace
 

@@ -20,9 +20,7 @@ namespace {
 
 using text::lower;
 
-Error invalid_path(std::string detail) {
-  return Error{ErrorCode::kInvalidPath, std::move(detail), false};
-}
+Error invalid_path(std::string detail) { return Error{ErrorCode::kInvalidPath, std::move(detail)}; }
 
 // Splits "a/b/c" into "a" and "b/c".
 std::pair<std::string_view, std::string_view> split_first(std::string_view path) {

@@ -20,7 +20,7 @@ bool starts_with_icase(std::string_view s, std::string_view prefix) {
 
 Error bad_url(std::string_view text, std::string_view why) {
   return Error{ErrorCode::kInvalidPath,
-               "invalid URL '" + std::string(text) + "': " + std::string(why), false};
+               "invalid URL '" + std::string(text) + "': " + std::string(why)};
 }
 
 // A registered name (RFC 3986 §3.2.2) restricted to what DNS allows, plus the {placeholder}

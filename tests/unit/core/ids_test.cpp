@@ -56,10 +56,10 @@ TEST(Errors, StatusAndStableCodes) {
   EXPECT_EQ(http_status(ErrorCode::kUpstreamReset), 502u);
   EXPECT_EQ(http_status(ErrorCode::kUpstreamTimeout), 504u);
   EXPECT_EQ(http_status(ErrorCode::kDraining), 503u);
-  EXPECT_EQ(error_body({ErrorCode::kUnknownProvider, "unknown provider 'x'", false}),
+  EXPECT_EQ(error_body({ErrorCode::kUnknownProvider, "unknown provider 'x'"}),
             R"({"error":{"code":"unknown_provider","message":"unknown provider 'x'",)"
             R"("param":null,"type":"invalid_request_error"}})");
-  EXPECT_EQ(error_body({ErrorCode::kUpstreamTimeout, "", true}),
+  EXPECT_EQ(error_body({ErrorCode::kUpstreamTimeout, ""}),
             R"({"error":{"code":"upstream_timeout","message":"upstream_timeout",)"
             R"("param":null,"type":"gateway_error"}})");
 }

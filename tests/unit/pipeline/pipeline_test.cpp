@@ -234,7 +234,7 @@ TEST(Pipeline, InvalidJsonIsRejectedBeforeAnyStage) {
 
 TEST(Pipeline, ForwarderFailureBeforeCommitBecomesAGatewayError) {
   Harness h({});
-  h.forwarder.fail = Error{ErrorCode::kUpstreamTimeout, "provider slow", true};
+  h.forwarder.fail = Error{ErrorCode::kUpstreamTimeout, "provider slow"};
   auto ctx = make_ctx("/v1/acct/gw/anthropic/v1/messages");
   h.run(ctx);
   EXPECT_EQ(ctx.plan.account, "acct");

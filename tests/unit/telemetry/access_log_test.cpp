@@ -69,7 +69,7 @@ TEST(AccessLog, LineHasTheFieldsAndNoQueryOrHeaders) {
 
 TEST(AccessLog, ErrorsAndUnroutedRequests) {
   RequestContext ctx;
-  ctx.error = Error{ErrorCode::kUnknownProvider, "x", false, "configured providers: a"};
+  ctx.error = Error{ErrorCode::kUnknownProvider, "x", "configured providers: a"};
   ctx.outcome = Outcome::kGatewayError;
   ctx.status = 404;
   auto j = nlohmann::json::parse(AccessLog::format(summarize(ctx, false)));
