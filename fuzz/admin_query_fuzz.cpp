@@ -4,8 +4,8 @@
 // valid JSON, and no target makes a query fail (500) on a healthy database.
 
 #include "config/load.hpp"
-#include "core/json_check.hpp"
 #include "core/metrics.hpp"
+#include "json/check.hpp"
 #include "router/routes.hpp"
 #include "server/admin_api.hpp"
 #include "store/log_store.hpp"

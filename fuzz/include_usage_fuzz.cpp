@@ -6,7 +6,7 @@
 // - UsageChunkStripper on a stream cut in pieces where the input says: what the client gets
 //   does not depend on the cuts, and a stream that never names "usage" passes unchanged.
 
-#include "core/json_check.hpp"
+#include "json/check.hpp"
 #include "pieces.hpp"
 #include "upstream/providers/usage/include_usage.hpp"
 

@@ -7,8 +7,8 @@
 // canonical alone may accept invalid UTF-8 in strings (documented), so it is held to its
 // own rules only: its output is canonical again.
 
-#include "core/json_canonical.hpp"
-#include "core/json_check.hpp"
+#include "json/canonical.hpp"
+#include "json/check.hpp"
 
 #include <nlohmann/json.hpp>
 

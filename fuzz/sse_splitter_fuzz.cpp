@@ -3,7 +3,7 @@
 // non-incremental reading of HTML §9.2.6 with the splitter's documented bounds; no event is
 // larger than the bound; a valid JSON array yields only valid JSON elements.
 
-#include "core/json_check.hpp"
+#include "json/check.hpp"
 #include "pieces.hpp"
 #include "upstream/providers/usage/sse_splitter.hpp"
 

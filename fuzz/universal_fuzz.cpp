@@ -6,7 +6,7 @@
 
 #include "aigw/request_context.hpp"
 
-#include "core/json_check.hpp"
+#include "json/check.hpp"
 #include "router/universal.hpp"
 
 #include <cstdio>

@@ -1,5 +1,6 @@
 #include "app/app.hpp"
 
+#include "app/stages.hpp"
 #include "router/routes.hpp"
 #include "telemetry/request_log.hpp"
 

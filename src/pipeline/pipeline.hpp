@@ -5,11 +5,10 @@
 // parts (forwarder, downstream) are passed to run().
 
 #include "aigw/config.hpp"
+#include "aigw/downstream.hpp"
+#include "aigw/forwarder.hpp"
 #include "aigw/provider.hpp"
 #include "aigw/stage.hpp"
-
-#include "pipeline/downstream.hpp"
-#include "pipeline/forwarder.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -73,9 +72,5 @@ struct Telemetry {
   // The named routes, whose breakers /api/routes shows (null: none).
   std::shared_ptr<const RouteTable> routes;
 };
-
-// The one place that decides which stages run, in which order.
-std::vector<std::shared_ptr<Stage>> build_stages(const Config& config,
-                                                 const Telemetry& telemetry = {});
 
 }  // namespace aigw

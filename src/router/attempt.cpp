@@ -1,6 +1,6 @@
 #include "router/attempt.hpp"
 
-#include "pipeline/body.hpp"
+#include "request/body.hpp"
 #include "router/routes.hpp"
 
 #include <algorithm>

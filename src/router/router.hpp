@@ -9,9 +9,8 @@
 
 #include "aigw/attempt.hpp"
 #include "aigw/error.hpp"
+#include "aigw/forwarder.hpp"
 #include "aigw/request_context.hpp"
-
-#include "pipeline/forwarder.hpp"
 
 #include <boost/asio/awaitable.hpp>
 

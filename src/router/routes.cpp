@@ -1,7 +1,7 @@
 #include "router/routes.hpp"
 
-#include "core/json_members.hpp"
 #include "core/text.hpp"
+#include "json/members.hpp"
 #include "router/universal.hpp"
 #include "upstream/providers/usage/request_info.hpp"
 

@@ -2,7 +2,7 @@
 
 #include "core/retry_settings.hpp"
 #include "core/text.hpp"
-#include "upstream/providers/usage/json_dom.hpp"
+#include "json/dom.hpp"
 #include "upstream/providers/usage/request_info.hpp"
 
 #include <boost/beast/core/string.hpp>
@@ -259,7 +259,7 @@ Result<std::vector<PlannedStep>> read_universal(const UniversalInput& in) {
       "the universal endpoint takes a JSON array of steps, each {\"provider\", \"endpoint\", "
       "\"headers\", \"query\"}");
   Result<std::vector<PlannedStep>> out = not_a_list;
-  usage::json::with_dom(in.request.body(), [&](Element root) {
+  json::with_dom(in.request.body(), [&](Element root) {
     simdjson::dom::array list;
     if (root.get_array().get(list) != simdjson::SUCCESS) return;
     if (list.size() == 0) {

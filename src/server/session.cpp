@@ -4,8 +4,8 @@
 #include "aigw/request_context.hpp"
 
 #include "core/text.hpp"
+#include "http/headers.hpp"
 #include "net/io.hpp"
-#include "pipeline/headers.hpp"
 #include "server/worker.hpp"
 
 #include <boost/asio/as_tuple.hpp>

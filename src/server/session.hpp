@@ -2,8 +2,9 @@
 // One client connection: reads HTTP/1.1 requests (keep-alive, limits, deadlines), hands each
 // to the pipeline, and implements Downstream so the pipeline can write the response.
 
+#include "aigw/downstream.hpp"
+
 #include "net/deadline.hpp"
-#include "pipeline/downstream.hpp"
 
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/ip/tcp.hpp>

@@ -1,6 +1,6 @@
 #include "store/record_codec.hpp"
 
-#include "core/json_members.hpp"
+#include "json/members.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -1,7 +1,7 @@
 #include "upstream/client.hpp"
 
+#include "http/headers.hpp"
 #include "net/io.hpp"
-#include "pipeline/headers.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>

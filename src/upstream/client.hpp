@@ -4,9 +4,9 @@
 // client chunk by chunk. Lives on its worker's thread only; no locks.
 
 #include "aigw/config.hpp"
+#include "aigw/forwarder.hpp"
 
 #include "net/deadline.hpp"
-#include "pipeline/forwarder.hpp"
 #include "upstream/tls.hpp"
 
 #include <boost/asio/io_context.hpp>

@@ -2,7 +2,7 @@
 
 #include "core/sha256.hpp"
 #include "core/text.hpp"
-#include "pipeline/body.hpp"
+#include "request/body.hpp"
 
 #include <boost/beast/core/string.hpp>
 #include <openssl/crypto.h>

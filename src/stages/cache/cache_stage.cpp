@@ -1,6 +1,6 @@
 #include "stages/cache/cache_stage.hpp"
 
-#include "pipeline/headers.hpp"
+#include "http/headers.hpp"
 #include "stages/cache/key.hpp"
 
 #include <boost/asio/this_coro.hpp>

@@ -1,8 +1,8 @@
 #include "stages/cache/key.hpp"
 
-#include "core/json_canonical.hpp"
 #include "core/sha256.hpp"
-#include "pipeline/headers.hpp"
+#include "http/headers.hpp"
+#include "json/canonical.hpp"
 
 #include <boost/beast/core/string.hpp>
 #include <openssl/evp.h>

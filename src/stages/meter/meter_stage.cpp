@@ -1,7 +1,7 @@
 #include "stages/meter/meter_stage.hpp"
 
 #include "core/text.hpp"
-#include "pipeline/body.hpp"
+#include "request/body.hpp"
 #include "upstream/providers/usage/include_usage.hpp"
 #include "upstream/providers/usage/usage_parser.hpp"
 
@@ -20,7 +20,7 @@ struct MeterState final : StageState {
   std::string path_model;  // the model named by the upstream path (Gemini), "" otherwise
   std::unique_ptr<usage::UsageParser> parser;
   bool tapped = false;  // the parser is fed by the BodyFilter (upstream bytes)
-  std::optional<meter::CustomCost> custom_cost;
+  std::optional<pricing::CustomCost> custom_cost;
 };
 
 namespace {
@@ -76,7 +76,7 @@ std::optional<Error> MeterStage::prepare(RequestContext& ctx) const {
   // A refused request (no route, no valid token): nothing it chose is read, let alone kept.
   if (!admitted(ctx)) return std::nullopt;
   if (auto v = ctx.control_header("cf-aig-custom-cost")) {
-    auto parsed = meter::parse_custom_cost(*v);
+    auto parsed = pricing::parse_custom_cost(*v);
     if (!parsed) return parsed.error();
     state->custom_cost = *parsed;
   }
@@ -208,11 +208,11 @@ RequestContext::Metered MeterStage::metered(RequestContext& ctx) const {
     // A client's own prices count only where the operator trusts them: otherwise a budget
     // could be made to charge nothing (metering.trust_client_cost).
     const bool custom =
-        s.custom_cost && meter::client_cost_trusted(metering_.trust_client_cost, ctx.virtual_key);
+        s.custom_cost && pricing::client_cost_trusted(metering_.trust_client_cost, ctx.virtual_key);
     const std::string provider =
         ctx.attempt ? ctx.attempt->slug : (ctx.provider != nullptr ? ctx.provider_slug : "");
-    const meter::Cost cost =
-        meter::cost_of(tokens, prices_.find(provider, m.model), custom ? &*s.custom_cost : nullptr);
+    const pricing::Cost cost = pricing::cost_of(tokens, prices_.find(provider, m.model),
+                                                custom ? &*s.custom_cost : nullptr);
     m.cost = cost.usd;
     m.unpriced = cost.unpriced;
     m.custom_cost = cost.custom;

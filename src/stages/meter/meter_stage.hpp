@@ -16,7 +16,7 @@
 #include "aigw/config.hpp"
 #include "aigw/stage.hpp"
 
-#include "stages/meter/pricing.hpp"
+#include "pricing/pricing.hpp"
 
 #include <map>
 #include <memory>
@@ -46,7 +46,7 @@ class MeterStage final : public Stage {
   MeteringConfig metering_;
   bool auth_enabled_ = false;
   std::map<std::string, bool> include_usage_;  // providers.<name>.include_usage, when set
-  meter::PriceTable prices_;
+  pricing::PriceTable prices_;
 };
 
 }  // namespace aigw

@@ -5,7 +5,7 @@
 #include "core/checked.hpp"
 #include "core/sha256.hpp"
 #include "core/text.hpp"
-#include "pipeline/body.hpp"
+#include "request/body.hpp"
 #include "store/log_store.hpp"
 
 #include <nlohmann/json.hpp>
@@ -307,9 +307,9 @@ std::optional<RateLimitStage::Rates> RateLimitStage::rates_of(const RequestConte
   // cf-aig-custom-cost prices the request as it will be metered (dollars per token), where
   // the operator trusts client prices; the metering stage refuses a malformed one before this
   // stage runs. Untrusted, it is ignored: a client cannot lower its own budget's charge.
-  const bool trusted = meter::client_cost_trusted(trust_client_cost_, ctx.virtual_key);
+  const bool trusted = pricing::client_cost_trusted(trust_client_cost_, ctx.virtual_key);
   if (const auto header = ctx.control_header("cf-aig-custom-cost"); header && trusted) {
-    if (auto custom = meter::parse_custom_cost(*header)) {
+    if (auto custom = pricing::parse_custom_cost(*header)) {
       return Rates{custom->per_token_in * 1e6, custom->per_token_out * 1e6};
     }
   }

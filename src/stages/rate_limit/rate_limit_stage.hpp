@@ -8,8 +8,8 @@
 #include "aigw/config.hpp"
 #include "aigw/stage.hpp"
 
-#include "pipeline/body.hpp"
-#include "stages/meter/pricing.hpp"
+#include "pricing/pricing.hpp"
+#include "request/body.hpp"
 #include "stages/rate_limit/limiter.hpp"
 
 #include <functional>
@@ -73,7 +73,7 @@ class RateLimitStage final : public Stage {
   Clock clock_;
   bool needs_model_ = false;  // a rule narrows by model: the body's "model" is read
   bool settles_ = false;      // a token rule or a budget: reservations settle in on_complete
-  meter::PriceTable prices_;
+  pricing::PriceTable prices_;
   bool trust_client_cost_ = false;
 };
 

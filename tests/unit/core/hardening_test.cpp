@@ -2,10 +2,10 @@
 // arithmetic, duplicate JSON keys, path rules, and the bound on /metrics.
 
 #include "core/checked.hpp"
-#include "core/json_check.hpp"
 #include "core/metrics.hpp"
 #include "core/path_rules.hpp"
 #include "core/text.hpp"
+#include "json/check.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "pipeline/headers.hpp"
+#include "http/headers.hpp"
 
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>

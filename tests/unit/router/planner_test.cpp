@@ -4,7 +4,7 @@
 #include "router/planner.hpp"
 
 #include "config/load.hpp"
-#include "pipeline/body.hpp"
+#include "request/body.hpp"
 #include "router/routes.hpp"
 
 #include <gtest/gtest.h>

@@ -5,7 +5,7 @@
 #include "router/routes.hpp"
 
 #include "config/load.hpp"
-#include "core/json_members.hpp"
+#include "json/members.hpp"
 
 #include <gtest/gtest.h>
 

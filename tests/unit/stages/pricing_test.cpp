@@ -1,11 +1,11 @@
 // Prices: the matching rules from a response's model name to a table entry, cost arithmetic
 // with cached and cache-write tokens, and cf-aig-custom-cost.
 
-#include "stages/meter/pricing.hpp"
+#include "pricing/pricing.hpp"
 
 #include <gtest/gtest.h>
 
-namespace aigw::meter {
+namespace aigw::pricing {
 namespace {
 
 PriceTable table() {
@@ -115,4 +115,4 @@ TEST(CustomCost, BadHeadersAreRefusedWithTheReason) {
 }
 
 }  // namespace
-}  // namespace aigw::meter
+}  // namespace aigw::pricing

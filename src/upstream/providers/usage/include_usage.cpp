@@ -5,8 +5,8 @@
 
 #include "upstream/providers/usage/include_usage.hpp"
 
-#include "core/json_check.hpp"
-#include "core/json_members.hpp"
+#include "json/check.hpp"
+#include "json/members.hpp"
 #include "upstream/providers/usage/sse_splitter.hpp"
 
 #include <vector>

@@ -7,7 +7,7 @@
 
 #include "upstream/providers/usage/request_info.hpp"
 
-#include "upstream/providers/usage/json_dom.hpp"
+#include "json/dom.hpp"
 
 #include <algorithm>
 #include <array>

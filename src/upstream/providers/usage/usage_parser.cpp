@@ -5,7 +5,7 @@
 
 #include "upstream/providers/usage/usage_parser.hpp"
 
-#include "upstream/providers/usage/json_dom.hpp"
+#include "json/dom.hpp"
 #include "upstream/providers/usage/sse_splitter.hpp"
 
 #include <array>

@@ -2,10 +2,9 @@
 // The upstream side: sends one attempt's request to its target. Implemented per worker by the
 // upstream client (src/upstream), so each worker uses its own connection pools.
 
+#include "aigw/downstream.hpp"
 #include "aigw/error.hpp"
 #include "aigw/request_context.hpp"
-
-#include "pipeline/downstream.hpp"
 
 #include <boost/asio/awaitable.hpp>
 

@@ -1,4 +1,4 @@
-#include "core/json_check.hpp"
+#include "json/check.hpp"
 
 #include "core/text.hpp"
 

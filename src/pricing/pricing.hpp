@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-namespace aigw::meter {
+namespace aigw::pricing {
 
 class PriceTable {
  public:
@@ -66,4 +66,4 @@ struct Cost {
 // are taken out of it before the input price applies: nothing is charged twice.
 Cost cost_of(const TokenUsage& usage, const ModelPrice* price, const CustomCost* custom);
 
-}  // namespace aigw::meter
+}  // namespace aigw::pricing

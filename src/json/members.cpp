@@ -1,4 +1,4 @@
-#include "core/json_members.hpp"
+#include "json/members.hpp"
 
 namespace aigw::json {
 namespace {

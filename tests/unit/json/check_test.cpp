@@ -1,4 +1,4 @@
-#include "core/json_check.hpp"
+#include "json/check.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

@@ -1,6 +1,6 @@
-#include "pipeline/body.hpp"
+#include "request/body.hpp"
 
-#include "core/json_check.hpp"
+#include "json/check.hpp"
 #include "upstream/providers/usage/request_info.hpp"
 
 #include <memory>

@@ -1,4 +1,4 @@
-#include "core/json_canonical.hpp"
+#include "json/canonical.hpp"
 
 #include "core/text.hpp"
 

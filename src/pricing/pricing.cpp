@@ -1,4 +1,4 @@
-#include "stages/meter/pricing.hpp"
+#include "pricing/pricing.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -6,7 +6,7 @@
 #include <cctype>
 #include <cmath>
 
-namespace aigw::meter {
+namespace aigw::pricing {
 namespace {
 
 bool all_digits(std::string_view s) {
@@ -140,4 +140,4 @@ Cost cost_of(const TokenUsage& usage, const ModelPrice* price, const CustomCost*
   return cost;
 }
 
-}  // namespace aigw::meter
+}  // namespace aigw::pricing

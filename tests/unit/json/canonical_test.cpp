@@ -2,7 +2,7 @@
 // documents written with random spacing, member order and escapes: every spelling of one
 // value must give the same text, and that text must parse (nlohmann) to the same value.
 
-#include "core/json_canonical.hpp"
+#include "json/canonical.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

@@ -1,9 +1,9 @@
 #pragma once
-// For the usage parsers and the universal endpoint's step reader: parsing a JSON text with
-// simdjson's DOM parser into a tape that is read in any order (the formats look members up
-// by name, as the providers' API references describe them, not in document order), at a few
-// instructions per byte. A library that includes this must link simdjson (its compile
-// definitions shape the thread-local parser below).
+// For the request's body facts, the usage parsers and the universal step reader: parsing a
+// JSON text with simdjson's DOM parser into a tape that is read in any order (the formats
+// look members up by name, as the providers' API references describe them, not in document
+// order), at a few instructions per byte. A library that includes this must link simdjson (its
+// compile definitions shape the thread-local parser below).
 //
 // One parser and one padded input buffer per thread are reused, so a small body or event
 // costs no allocation. A text larger than kMaxKeptBytes is parsed with a parser of its own,
@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-namespace aigw::usage::json {
+namespace aigw::json {
 
 inline constexpr std::size_t kMaxKeptBytes = std::size_t{256} << 10;
 
@@ -108,4 +108,4 @@ bool with_dom(std::string_view text, F&& f) {
   return error == simdjson::SUCCESS;
 }
 
-}  // namespace aigw::usage::json
+}  // namespace aigw::json

@@ -1,11 +1,11 @@
 // Numbers out of simdjson's range, for json_dom.hpp.
 
-#include "upstream/providers/usage/json_dom.hpp"
+#include "json/dom.hpp"
 
 #include <charconv>
 #include <cstdint>
 
-namespace aigw::usage::json::detail {
+namespace aigw::json::detail {
 namespace {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -91,4 +91,4 @@ bool tame_numbers(std::string_view text, std::string& out) {
   return changed;
 }
 
-}  // namespace aigw::usage::json::detail
+}  // namespace aigw::json::detail

@@ -1,4 +1,4 @@
-#include "pipeline/headers.hpp"
+#include "http/headers.hpp"
 
 #include "core/text.hpp"
 

@@ -1,0 +1,31 @@
+#include "app/stages.hpp"
+
+#include "stages/auth/auth_stage.hpp"
+#include "stages/byok/byok_stage.hpp"
+#include "stages/cache/cache_stage.hpp"
+#include "stages/meter/meter_stage.hpp"
+#include "stages/rate_limit/rate_limit_stage.hpp"
+#include "stages/request_log/request_log_stage.hpp"
+
+namespace aigw {
+
+std::vector<std::shared_ptr<Stage>> build_stages(const Config& config, const Telemetry& telemetry) {
+  std::vector<std::shared_ptr<Stage>> stages;
+  // Order matters. Authentication first: nothing else runs for a request without a valid
+  // gateway token (and a cache hit is served only to one with it). What the client asks the
+  // log to keep, and metering, come before the cache: they refuse bad metadata and
+  // custom-cost headers on hits too. Stored keys act on each attempt only.
+  if (auto auth = AuthStage::create(config)) stages.push_back(std::move(auth));
+  stages.push_back(std::make_shared<ByokStage>());
+  stages.push_back(std::make_shared<RequestLogStage>(config.log));
+  if (config.metering.enabled) stages.push_back(std::make_shared<MeterStage>(config));
+  if (auto cache = CacheStage::create(config.cache)) stages.push_back(std::move(cache));
+  // After the cache: hits and coalesced followers never reach the provider and, as on
+  // Cloudflare, consume neither rate limits nor budgets.
+  if (auto limits = RateLimitStage::create(config, telemetry.log)) {
+    stages.push_back(std::move(limits));
+  }
+  return stages;
+}
+
+}  // namespace aigw
