@@ -65,6 +65,7 @@ fake_port=$(head -1 "$tmp/fake.port")
 
 cat >"$tmp/aigw.yaml" <<EOF
 server:
+  log_level: warn
   listen: 127.0.0.1:$port
   workers: 1
   max_connections_per_address: 0   # every load connection comes from 127.0.0.1
@@ -74,9 +75,8 @@ admin:
 providers:
   openai:
     base_url: http://127.0.0.1:$fake_port/v1
-logging:
-  level: warn
-  access_log: "off"
+access_log:
+  path: "off"
 EOF
 what="proxied request"
 if [[ "${CALLGRIND_METERING:-on}" == off ]]; then

@@ -23,7 +23,7 @@
 #   BENCH_ACCESS_LOG (off)  off, or "on": aigw and nginx both write their access log to a
 #                           file in the temp dir
 #   BENCH_CACHE_ENTRIES (20000)  distinct responses cached to measure memory per entry
-#   BENCH_REQUEST_LOG (on)  off: aigw runs with log.enabled: false (no SQLite request log;
+#   BENCH_REQUEST_LOG (on)  off: aigw runs with request_log.enabled: false (no SQLite request log;
 #                           usage is still metered for /metrics), to compare the log's cost
 #   BENCH_STREAM_CONNECTIONS (32)  wrk connections of the streaming metering on/off runs
 #   BENCH_LOGWRITER_RECORDS (1000000)  records for the log-writer run (0 skips it)
@@ -302,12 +302,13 @@ metering:
       - {provider: custom-dead-a, model: gpt-4o-mini}
       - {provider: custom-dead-b, model: gpt-4o-mini, priority: 1}
       - {provider: openai, model: gpt-4o-mini, priority: 2}"
-  local log_lines="log:
+  local log_lines="request_log:
   path: $tmp/$name-$scheme.db"
-  [[ $request_log == off ]] && log_lines="log:
+  [[ $request_log == off ]] && log_lines="request_log:
   enabled: false"
   cat >"$tmp/$name-$scheme.yaml" <<EOF
 server:
+  log_level: warn
   listen: 127.0.0.1:$aigw_port
   workers: 1
   max_connections_per_address: 0   # every load connection comes from 127.0.0.1
@@ -319,9 +320,8 @@ providers:
     base_url: $scheme://127.0.0.1:$upstream_port/v1
 $ca_line
 $dead_lines
-logging:
-  level: warn
-  access_log: $log_value
+access_log:
+  path: $log_value
 $cache_lines
 $log_lines
 $meter_lines

@@ -79,9 +79,9 @@ aigw::Config fuzz_config() {
   c.server.idle_timeout = 5s;
   c.server.drain_timeout = 1s;
   c.admin.enabled = false;
-  c.logging.level = "off";
-  c.logging.access_log = "off";
-  c.log.enabled = false;  // metering runs; its records go nowhere (no SQLite growth)
+  c.server.log_level = "off";
+  c.access_log.path = "off";
+  c.request_log.enabled = false;  // metering runs; its records go nowhere (no SQLite growth)
   c.cache.enabled = true;
   c.cache.max_bytes = 1 << 20;
   c.upstream.connect_timeout = 1s;

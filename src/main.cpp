@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
     std::printf("%s: configuration is valid\n", config_path.c_str());
     return 0;
   }
-  spdlog::set_level(spdlog::level::from_str(config->logging.level));
+  spdlog::set_level(spdlog::level::from_str(config->server.log_level));
   try {
     aigw::App app(std::move(*config));
     return app.run_until_signal();

@@ -47,7 +47,8 @@ struct ListenAddress {
 
 struct ServerConfig {
   ListenAddress listen{"0.0.0.0", 8080};
-  unsigned workers = 0;                                // 0 = one per core
+  std::string log_level = "info";  // the daemon's own log: trace, debug, info, warn, error, off
+  unsigned workers = 0;            // 0 = one per core
   std::size_t max_header_bytes = 16 * 1024;            // request line + headers; over → 431
   std::size_t max_body_bytes = 32 * 1024 * 1024;       // request body; over → 413
   Duration request_timeout{std::chrono::seconds(30)};  // to receive a whole request → 408
@@ -130,10 +131,10 @@ struct ProviderConfig {
   SourceMark keys_mark;
 };
 
-struct LoggingConfig {
-  std::string level = "info";           // trace, debug, info, warn, error, off
-  std::string access_log = "-";         // "-" = stdout, "off", or a file path
-  std::size_t access_log_queue = 8192;  // lines buffered before the oldest are dropped
+// The access log (access_log:): one JSON line per request.
+struct AccessLogConfig {
+  std::string path = "-";    // "-" = stdout, "off", or a file path
+  std::size_t queue = 8192;  // lines buffered before the oldest are dropped
 };
 
 // Response cache (docs/caching.md).
@@ -299,13 +300,13 @@ struct Config {
   std::vector<VirtualKey> keys;
   UpstreamConfig upstream;
   std::map<std::string, ProviderConfig> providers;  // by slug
-  LoggingConfig logging;
+  AccessLogConfig access_log;
   CacheConfig cache;
   std::vector<RateLimitRule> rate_limits;
   // Spend budgets (`budgets`, docs/auth-and-limits.md): rules with unit kCost, limit in
   // millionths of a US dollar; scope gateway, key or metadata.
   std::vector<RateLimitRule> budgets;
-  RequestLogConfig log;
+  RequestLogConfig request_log;
   MeteringConfig metering;
   std::vector<RouteConfig> routes;  // sorted by name
 };

@@ -53,8 +53,8 @@ App::App(Config config) : config_(std::make_shared<const Config>(std::move(confi
   telemetry_.routes = routes_;
   if (!routes_->empty()) register_route_gauges();
   // Every request ends as one record, metered or not, unless the request log is off.
-  if (config_->log.enabled) {
-    const RequestLogConfig& log = config_->log;
+  if (config_->request_log.enabled) {
+    const RequestLogConfig& log = config_->request_log;
     store::LogStoreOptions options;
     options.path = log.path;
     options.flush_interval = log.flush_interval;
@@ -79,7 +79,7 @@ App::App(Config config) : config_(std::make_shared<const Config>(std::move(confi
         config_->metering.prices_taken.empty() ? "?" : config_->metering.prices_taken,
         config_->metering.pricing_file.empty() ? "the config" : config_->metering.pricing_file);
   }
-  access_log_ = telemetry::AccessLog::create(config_->logging);
+  access_log_ = telemetry::AccessLog::create(config_->access_log);
   auto request_log = std::make_shared<telemetry::RequestLog>(*config_, telemetry_.metrics,
                                                              telemetry_.log, access_log_);
   pipeline_ = std::make_shared<const Pipeline>(

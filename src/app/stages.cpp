@@ -17,7 +17,7 @@ std::vector<std::shared_ptr<Stage>> build_stages(const Config& config, const Tel
   // custom-cost headers on hits too. Stored keys act on each attempt only.
   if (auto auth = AuthStage::create(config)) stages.push_back(std::move(auth));
   stages.push_back(std::make_shared<ByokStage>());
-  stages.push_back(std::make_shared<RequestLogStage>(config.log));
+  stages.push_back(std::make_shared<RequestLogStage>(config.request_log));
   if (config.metering.enabled) stages.push_back(std::make_shared<MeterStage>(config));
   if (auto cache = CacheStage::create(config.cache)) stages.push_back(std::move(cache));
   // After the cache: hits and coalesced followers never reach the provider and, as on

@@ -25,6 +25,10 @@ using namespace detail;
 
 namespace detail {
 
+void Loader::renamed(const Entry& e, std::string_view now) {
+  error(e, "this section is now " + std::string(now) + "; rename it (docs/configuration.md)");
+}
+
 void Loader::read(const YAML::Node& root, Config& config) {
   const Entry top{YAML::Node(), root, ""};
   read_fields(top,
@@ -35,11 +39,17 @@ void Loader::read(const YAML::Node& root, Config& config) {
                   {"keys", [&](const Entry& e) { read_keys(e, config.keys); }},
                   {"upstream", [&](const Entry& e) { read_upstream(e, config.upstream); }},
                   {"providers", [&](const Entry& e) { read_providers(e, config.providers); }},
-                  {"logging", [&](const Entry& e) { read_logging(e, config.logging); }},
+                  {"access_log", [&](const Entry& e) { read_access_log(e, config.access_log); }},
+                  {"logging",
+                   [&](const Entry& e) {
+                     renamed(e, "access_log (path, queue) and server.log_level (level)");
+                   },
+                   false},
                   {"cache", [&](const Entry& e) { read_cache(e, config.cache); }},
                   {"rate_limits", [&](const Entry& e) { read_rate_limits(e, config.rate_limits); }},
                   {"budgets", [&](const Entry& e) { read_budgets(e, config.budgets); }},
-                  {"log", [&](const Entry& e) { read_log(e, config.log); }},
+                  {"request_log", [&](const Entry& e) { read_request_log(e, config.request_log); }},
+                  {"log", [&](const Entry& e) { renamed(e, "request_log"); }, false},
                   {"metering", [&](const Entry& e) { read_metering(e, config.metering); }},
                   {"routes", [&](const Entry& e) { read_routes(e, config.routes); }},
               });
@@ -79,9 +89,9 @@ void Loader::read(const YAML::Node& root, Config& config) {
   }
   // The default (log.path not in the file) is next to the config file, as a given path is
   // once read; a given path is resolved already and must not be resolved twice.
-  if (const std::filesystem::path p(config.log.path);
+  if (const std::filesystem::path p(config.request_log.path);
       !log_path_given_ && p.is_relative() && !base_dir_.empty()) {
-    config.log.path = (base_dir_ / p).lexically_normal().string();  // the default, unset
+    config.request_log.path = (base_dir_ / p).lexically_normal().string();  // the default, unset
   }
   // With SO_REUSEPORT a second bind to the same port does not fail: the kernel would quietly
   // spread client connections over the admin listener. Refuse the overlap instead.

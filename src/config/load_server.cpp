@@ -1,4 +1,4 @@
-// server, admin, upstream, cache, log and logging.
+// server, admin, upstream, cache, request_log and access_log.
 
 #include "config/loader.hpp"
 
@@ -12,6 +12,17 @@ void Loader::read_server(const Entry& e, ServerConfig& out) {
       {
           {"listen", [&](const Entry& f) { read_listen(f, out.listen, &server_listen_mark_); }},
           {"workers", [&](const Entry& f) { read_uint(f, out.workers, 0, 1024); }},
+          {"log_level",
+           [&](const Entry& f) {
+             const auto v = scalar(f, "a string");
+             if (!v) return;
+             if (std::find(std::begin(kLevels), std::end(kLevels), v->text) == std::end(kLevels)) {
+               error(f, "must be one of trace, debug, info, warn, error, off (got " + quoted(*v) +
+                            ")");
+               return;
+             }
+             out.log_level = v->text;
+           }},
           {"max_header_bytes",
            [&](const Entry& f) { read_size(f, out.max_header_bytes, kKiB, kMiB); }},
           {"max_body_bytes", [&](const Entry& f) { read_size(f, out.max_body_bytes, kKiB, kGiB); }},
@@ -103,7 +114,7 @@ void Loader::read_cache(const Entry& e, CacheConfig& out) {
   }
 }
 
-void Loader::read_log(const Entry& e, RequestLogConfig& out) {
+void Loader::read_request_log(const Entry& e, RequestLogConfig& out) {
   read_fields(
       e,
       {
@@ -131,35 +142,22 @@ void Loader::read_log(const Entry& e, RequestLogConfig& out) {
       });
 }
 
-void Loader::read_logging(const Entry& e, LoggingConfig& out) {
+void Loader::read_access_log(const Entry& e, AccessLogConfig& out) {
   read_fields(e, {
-                     {"level",
-                      [&](const Entry& f) {
-                        const auto v = scalar(f, "a string");
-                        if (!v) return;
-                        if (std::find(std::begin(kLevels), std::end(kLevels), v->text) ==
-                            std::end(kLevels)) {
-                          error(f, "must be one of trace, debug, info, warn, error, off (got " +
-                                       quoted(*v) + ")");
-                          return;
-                        }
-                        out.level = v->text;
-                      }},
-                     {"access_log",
+                     {"path",
                       [&](const Entry& f) {
                         const auto v = scalar(f, "a string");
                         if (!v) return;
                         if (v->text == "-" || v->text == "off") {
-                          out.access_log = v->text;
+                          out.path = v->text;
                           return;
                         }
                         if (auto path = output_path(
                                 f, *v, "must not be empty (use '-' for stdout or 'off')")) {
-                          out.access_log = std::move(*path);
+                          out.path = std::move(*path);
                         }
                       }},
-                     {"access_log_queue",
-                      [&](const Entry& f) { read_uint(f, out.access_log_queue, 16, 1'048'576); }},
+                     {"queue", [&](const Entry& f) { read_uint(f, out.queue, 16, 1'048'576); }},
                  });
 }
 

@@ -114,7 +114,9 @@ void Loader::read_fields(const Entry& parent, const std::vector<Field>& fields) 
         std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.name == name; });
     if (field == fields.end()) {
       std::vector<std::string_view> known;
-      for (const Field& f : fields) known.push_back(f.name);
+      for (const Field& f : fields) {
+        if (f.listed) known.push_back(f.name);
+      }
       error(mark_of(child.key.Mark()), child.path, unknown_key_message(name, std::move(known)));
       return;
     }

@@ -117,6 +117,7 @@ class Loader {
   struct Field {
     std::string_view name;
     Reader read;
+    bool listed = true;  // offered in "did you mean" and "expected one of" (not a renamed key)
   };
 
   // Where a problem with the entry's value is reported: the value itself, or its key when the
@@ -156,9 +157,11 @@ class Loader {
   void read_provider(const Entry& e, ProviderConfig& out);
   void read_provider_keys(const Entry& e, ProviderConfig& out);
   void read_headers(const Entry& e, std::vector<std::pair<std::string, Secret>>& out);
-  void read_logging(const Entry& e, LoggingConfig& out);
+  void read_access_log(const Entry& e, AccessLogConfig& out);
   void read_cache(const Entry& e, CacheConfig& out);
-  void read_log(const Entry& e, RequestLogConfig& out);
+  void read_request_log(const Entry& e, RequestLogConfig& out);
+  // A top-level section renamed in 0.2: an error naming its new place.
+  void renamed(const Entry& e, std::string_view now);
   void read_metering(const Entry& e, MeteringConfig& out);
   void read_auth(const Entry& e, AuthConfig& out);
   void read_rate_limits(const Entry& e, std::vector<RateLimitRule>& out);

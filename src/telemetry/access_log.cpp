@@ -28,16 +28,16 @@ std::string iso8601(std::int64_t unix_ms) {
 
 }  // namespace
 
-std::shared_ptr<AccessLog> AccessLog::create(const LoggingConfig& config) {
-  if (config.access_log == "off") return nullptr;
+std::shared_ptr<AccessLog> AccessLog::create(const AccessLogConfig& config) {
+  if (config.path == "off") return nullptr;
   // A dedicated writer thread with a bounded queue keeps file/terminal I/O off the worker
   // threads; when it falls behind the oldest lines are overwritten and counted (dropped()).
-  auto pool = std::make_shared<spdlog::details::thread_pool>(config.access_log_queue, 1);
+  auto pool = std::make_shared<spdlog::details::thread_pool>(config.queue, 1);
   spdlog::sink_ptr sink;
-  if (config.access_log == "-") {
+  if (config.path == "-") {
     sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
   } else {
-    sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(config.access_log, false);
+    sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(config.path, false);
   }
   auto logger = std::make_shared<spdlog::async_logger>(
       "access", std::move(sink), pool, spdlog::async_overflow_policy::overrun_oldest);

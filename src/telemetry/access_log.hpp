@@ -24,7 +24,7 @@ class AccessLog {
  public:
   // nullptr when access_log is "off". Throws std::runtime_error if the file cannot be opened
   // (start-up only).
-  static std::shared_ptr<AccessLog> create(const LoggingConfig& config);
+  static std::shared_ptr<AccessLog> create(const AccessLogConfig& config);
 
   AccessLog(std::shared_ptr<spdlog::details::thread_pool> pool,
             std::shared_ptr<spdlog::logger> logger);

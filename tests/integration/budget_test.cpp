@@ -70,8 +70,8 @@ struct Fixture {
     c.budgets = loaded.budgets;
     c.metering.prices["openai/gpt-4o-mini"] = ModelPrice{1.0, 2.0, std::nullopt, std::nullopt};
     c.cache.enabled = cache;
-    if (!db.empty()) c.log.path = db;
-    db_path = c.log.path;
+    if (!db.empty()) c.request_log.path = db;
+    db_path = c.request_log.path;
     gateway = std::make_unique<TestGateway>(std::move(c));
   }
   HttpResponse post(const std::string& body, Headers extra = {}) {

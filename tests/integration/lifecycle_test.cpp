@@ -269,7 +269,7 @@ TEST(Binary, SigtermDrainsInFlightStreamsAndExitsZero) {
     std::ofstream cfg(dir + "/aigw.yaml");
     cfg << "server:\n  listen: 127.0.0.1:" << port << "\n  workers: 2\n  drain_timeout: 10s\n"
         << "admin:\n  listen: 127.0.0.1:" << admin << "\n"
-        << "logging:\n  access_log: " << dir << "/access.log\n"
+        << "access_log:\n  path: " << dir << "/access.log\n"
         << "providers:\n  openai:\n    base_url: " << fake.base_url() << "/v1\n"
         << "    ca_file: " << test_pki().ca_file << "\n";
   }
@@ -304,8 +304,8 @@ TEST(Binary, KillNineLosesAtMostTheLastFlushInterval) {
     std::ofstream cfg(dir + "/aigw.yaml");
     cfg << "server:\n  listen: 127.0.0.1:" << port << "\n  workers: 2\n"
         << "admin:\n  listen: 127.0.0.1:" << admin << "\n"
-        << "logging:\n  access_log: \"off\"\n"
-        << "log:\n  path: " << dir << "/aigw.db\n  flush_interval: 100ms\n"
+        << "access_log:\n  path: \"off\"\n"
+        << "request_log:\n  path: " << dir << "/aigw.db\n  flush_interval: 100ms\n"
         << "providers:\n  openai:\n    base_url: " << fake.base_url() << "/v1\n"
         << "    ca_file: " << test_pki().ca_file << "\n";
   }

@@ -70,7 +70,7 @@ struct Fixture {
     add_provider(c, "openai", fake.base_url() + "/v1");
     c.metering.prices["openai/gpt-4o-mini"] = ModelPrice{0.15, 0.60, 0.075, std::nullopt};
     if (tweak) tweak(c);
-    db_path = c.log.path;
+    db_path = c.request_log.path;
     gateway = std::make_unique<TestGateway>(std::move(c));
   }
   HttpResponse post(const std::string& body = kChat, const Headers& headers = kJson) {
@@ -173,7 +173,7 @@ TEST(Metering, MeteringOffStillLogsEveryRequestWithoutUsage) {
 }
 
 TEST(Metering, RequestLogOffOpensNoDatabase) {
-  Fixture f(replay_openai_stream(), [](Config& c) { c.log.enabled = false; });
+  Fixture f(replay_openai_stream(), [](Config& c) { c.request_log.enabled = false; });
   StreamingClient client(f.gateway->port(), "POST", "/openai/chat/completions", kStreamChat, kJson);
   EXPECT_EQ(client.read_all(), fixture("openai_chat_stream_plain.sse"));
   EXPECT_FALSE(client.head().header("cf-aig-log-id").empty());  // ids are the gateway's
@@ -313,7 +313,7 @@ TEST(Metering, BodiesAreStoredOnlyWhenPayloadLoggingIsOn) {
     EXPECT_FALSE(r.contains("request_body"));
     EXPECT_FALSE(r.contains("response_body"));
   }
-  Fixture on(answer, [](Config& c) { c.log.payloads = true; });
+  Fixture on(answer, [](Config& c) { c.request_log.payloads = true; });
   const auto res = on.post();
   const json r = on.record(res.header("cf-aig-log-id"));
   EXPECT_EQ(r["request_body"], kChat);
@@ -357,7 +357,7 @@ TEST(Metering, NoCredentialEverReachesTheDatabase) {
       [](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
         co_await ex.respond(200, completion("gpt-4o-mini"), json_headers());
       },
-      [](Config& c) { c.log.payloads = true; });
+      [](Config& c) { c.request_log.payloads = true; });
   Headers h = {{"Content-Type", "application/json"},
                {"Authorization", "Bearer sk-live-SECRET-A1"},
                {"x-api-key", "SECRET-B2"},

@@ -16,9 +16,9 @@ Config test_config() {
   c.server.workers = 1;
   c.admin.listen = {"127.0.0.1", 0};
   const std::string dir = make_temp_dir();
-  c.logging.access_log = dir + "/access.log";
-  c.log.path = dir + "/aigw.db";
-  c.logging.level = "warn";
+  c.access_log.path = dir + "/access.log";
+  c.request_log.path = dir + "/aigw.db";
+  c.server.log_level = "warn";
   c.server.drain_timeout = std::chrono::seconds(5);
   return c;
 }
@@ -33,7 +33,7 @@ ProviderConfig& add_provider(Config& config, const std::string& slug, const std:
 }
 
 TestGateway::TestGateway(Config config)
-    : access_log_(config.logging.access_log), app_(std::make_unique<App>(std::move(config))) {
+    : access_log_(config.access_log.path), app_(std::make_unique<App>(std::move(config))) {
   app_->start();
 }
 

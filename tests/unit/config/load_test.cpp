@@ -104,14 +104,15 @@ TEST(ConfigDefaults, EmptyDocumentsGiveAllDefaults) {
     EXPECT_FALSE(c.upstream.retry.request_timeout);
     EXPECT_EQ(c.upstream.retry.max_retry_after, std::chrono::seconds(10));
     EXPECT_TRUE(c.providers.empty());
-    EXPECT_EQ(c.logging.level, "info");
-    EXPECT_EQ(c.logging.access_log, "-");
-    EXPECT_EQ(c.logging.access_log_queue, 8192u);
+    EXPECT_EQ(c.server.log_level, "info");
+    EXPECT_EQ(c.access_log.path, "-");
+    EXPECT_EQ(c.access_log.queue, 8192u);
   }
 }
 
 TEST(ConfigDefaults, EmptySectionsKeepDefaults) {
-  const aigw::Config c = load_ok("server:\nadmin:\nupstream:\nproviders:\nlogging:\n");
+  const aigw::Config c =
+      load_ok("server:\nadmin:\nupstream:\nproviders:\naccess_log:\nrequest_log:\n");
   EXPECT_EQ(c.server.listen.port, 8080);
   EXPECT_TRUE(c.providers.empty());
 }
@@ -122,6 +123,7 @@ TEST(ConfigValues, EveryKeyIsRead) {
   const aigw::Config c = load_ok(R"(
 server:
   listen: "[::1]:9000"
+  log_level: debug
   workers: 4
   max_header_bytes: 32KiB
   max_body_bytes: 1048576
@@ -146,10 +148,9 @@ upstream:
   backoff: linear
   request_timeout: 20s
   max_retry_after: 0
-logging:
-  level: debug
-  access_log: "off"
-  access_log_queue: 16
+access_log:
+  path: "off"
+  queue: 16
 )");
   EXPECT_EQ(c.server.listen.host, "::1");
   EXPECT_EQ(c.server.listen.port, 9000);
@@ -176,9 +177,9 @@ logging:
   EXPECT_EQ(c.upstream.retry.backoff, aigw::Backoff::kLinear);
   EXPECT_EQ(c.upstream.retry.request_timeout, std::chrono::seconds(20));
   EXPECT_EQ(c.upstream.retry.max_retry_after, std::chrono::seconds(0));
-  EXPECT_EQ(c.logging.level, "debug");
-  EXPECT_EQ(c.logging.access_log, "off");
-  EXPECT_EQ(c.logging.access_log_queue, 16u);
+  EXPECT_EQ(c.server.log_level, "debug");
+  EXPECT_EQ(c.access_log.path, "off");
+  EXPECT_EQ(c.access_log.queue, 16u);
 }
 
 TEST(ConfigValues, ProvidersWithMarks) {
@@ -234,8 +235,8 @@ TEST(ConfigUnknownKeys, NearMissGetsAHint) {
   EXPECT_EQ(diagnostics("servr:\n  workers: 1\n"),
             (Lines{"test.yaml:1:1: servr: unknown key (did you mean 'server'?)"}));
   // A transposition is one edit.
-  EXPECT_EQ(diagnostics("logging:\n  leevl: info\n"),
-            (Lines{"test.yaml:2:3: logging.leevl: unknown key (did you mean 'level'?)"}));
+  EXPECT_EQ(diagnostics("access_log:\n  pahth: x\n"),
+            (Lines{"test.yaml:2:3: access_log.pahth: unknown key (did you mean 'path'?)"}));
 }
 
 TEST(ConfigUnknownKeys, DashesAndCaseAreClearNearMisses) {
@@ -249,9 +250,9 @@ TEST(ConfigUnknownKeys, FarMissListsTheKeys) {
   EXPECT_EQ(diagnostics("admin:\n  port: 1\n"),
             (Lines{"test.yaml:2:3: admin.port: unknown key (expected one of: enabled, listen)"}));
   EXPECT_EQ(diagnostics("pipeline: {}\n"),
-            (Lines{"test.yaml:1:1: pipeline: unknown key (expected one of: admin, auth, budgets, "
-                   "cache, keys, "
-                   "log, logging, metering, providers, rate_limits, routes, server, upstream)"}));
+            (Lines{"test.yaml:1:1: pipeline: unknown key (expected one of: access_log, admin, "
+                   "auth, budgets, cache, keys, metering, providers, rate_limits, request_log, "
+                   "routes, server, upstream)"}));
   EXPECT_EQ(diagnostics("cache:\n  size: 1\n"),
             (Lines{"test.yaml:2:3: cache.size: unknown key (expected one of: coalesce, "
                    "coalesce_wait, enabled, max_bytes, max_entry_bytes, max_ttl, "
@@ -304,8 +305,8 @@ TEST(ConfigTypes, NonScalarsAndEmptyValues) {
                    "empty value)"}));
   EXPECT_EQ(diagnostics("server:\n  listen: [a]\n"),
             (Lines{"test.yaml:2:11: server.listen: expected an address (got a sequence)"}));
-  EXPECT_EQ(diagnostics("logging:\n  level: {a: 1}\n"),
-            (Lines{"test.yaml:2:10: logging.level: expected a string (got a mapping)"}));
+  EXPECT_EQ(diagnostics("server:\n  log_level: {a: 1}\n"),
+            (Lines{"test.yaml:2:14: server.log_level: expected a string (got a mapping)"}));
   EXPECT_EQ(diagnostics("upstream:\n  read_timeout: ~\n"),
             (Lines{"test.yaml:2:3: upstream.read_timeout: expected a duration (got an "
                    "empty value)"}));
@@ -326,11 +327,10 @@ TEST(ConfigRanges, Integers) {
   EXPECT_EQ(diagnostics("upstream:\n  pool_max_idle_per_host: 10001\n"),
             (Lines{"test.yaml:2:27: upstream.pool_max_idle_per_host: must be <= 10000 (got "
                    "10001)"}));
-  EXPECT_EQ(diagnostics("logging:\n  access_log_queue: 15\n"),
-            (Lines{"test.yaml:2:21: logging.access_log_queue: must be >= 16 (got 15)"}));
-  EXPECT_EQ(diagnostics("logging:\n  access_log_queue: 1048577\n"),
-            (Lines{"test.yaml:2:21: logging.access_log_queue: must be <= 1048576 (got "
-                   "1048577)"}));
+  EXPECT_EQ(diagnostics("access_log:\n  queue: 15\n"),
+            (Lines{"test.yaml:2:10: access_log.queue: must be >= 16 (got 15)"}));
+  EXPECT_EQ(diagnostics("access_log:\n  queue: 1048577\n"),
+            (Lines{"test.yaml:2:10: access_log.queue: must be <= 1048576 (got 1048577)"}));
   EXPECT_TRUE(diagnostics("server:\n  workers: 1024\n  max_connections: 1000000\n").empty());
 }
 
@@ -372,12 +372,23 @@ TEST(ConfigRanges, Durations) {
 }
 
 TEST(ConfigRanges, LogLevel) {
-  EXPECT_EQ(diagnostics("logging:\n  level: verbose\n"),
-            (Lines{"test.yaml:2:10: logging.level: must be one of trace, debug, info, warn, "
+  EXPECT_EQ(diagnostics("server:\n  log_level: verbose\n"),
+            (Lines{"test.yaml:2:14: server.log_level: must be one of trace, debug, info, warn, "
                    "error, off (got 'verbose')"}));
   for (std::string_view level : {"trace", "debug", "info", "warn", "error", "off"}) {
-    EXPECT_EQ(load_ok("logging:\n  level: " + std::string(level) + "\n").logging.level, level);
+    EXPECT_EQ(load_ok("server:\n  log_level: " + std::string(level) + "\n").server.log_level,
+              level);
   }
+}
+
+// The sections renamed in 0.2 are refused with their new names, not silently ignored.
+TEST(ConfigRenamed, OldSectionNamesSayWhereTheyWent) {
+  EXPECT_EQ(diagnostics("logging:\n  level: info\n"),
+            (Lines{"test.yaml:2:3: logging: this section is now access_log (path, queue) and "
+                   "server.log_level (level); rename it (docs/configuration.md)"}));
+  EXPECT_EQ(diagnostics("log:\n  enabled: false\n"),
+            (Lines{"test.yaml:2:3: log: this section is now request_log; rename it "
+                   "(docs/configuration.md)"}));
 }
 
 TEST(ConfigRanges, Listen) {
@@ -509,20 +520,20 @@ TEST(ConfigProviders, RelativePathsAreRelativeToTheConfigFile) {
   const std::string ca = dir.write("certs/ca.pem", "pem");
   const std::string file = dir.write("aigw.yaml",
                                      "providers:\n  custom-x:\n    ca_file: certs/ca.pem\n"
-                                     "logging:\n  access_log: access.log\n");
+                                     "access_log:\n  path: access.log\n");
   const LoadResult r = load_file(file, fake_env());
   ASSERT_TRUE(r.ok()) << r.diagnostics.at(0).str();
   EXPECT_EQ(r.config->source, file);
   EXPECT_EQ(r.config->providers.at("custom-x").ca_file, ca);
-  EXPECT_EQ(r.config->logging.access_log, (dir.path() / "access.log").string());
+  EXPECT_EQ(r.config->access_log.path, (dir.path() / "access.log").string());
 }
 
 TEST(ConfigLogging, AccessLogDirectoryMustExist) {
-  EXPECT_EQ(diagnostics("logging:\n  access_log: /nonexistent-aigw-dir/access.log\n"),
-            (Lines{"test.yaml:2:15: logging.access_log: directory '/nonexistent-aigw-dir' "
+  EXPECT_EQ(diagnostics("access_log:\n  path: /nonexistent-aigw-dir/access.log\n"),
+            (Lines{"test.yaml:2:9: access_log.path: directory '/nonexistent-aigw-dir' "
                    "does not exist"}));
-  EXPECT_EQ(diagnostics("logging:\n  access_log: \"\"\n"),
-            (Lines{"test.yaml:2:15: logging.access_log: must not be empty (use '-' for "
+  EXPECT_EQ(diagnostics("access_log:\n  path: \"\"\n"),
+            (Lines{"test.yaml:2:9: access_log.path: must not be empty (use '-' for "
                    "stdout or 'off')"}));
 }
 
@@ -577,8 +588,8 @@ TEST(ConfigEnv, UnsetVariablesAreEachReported) {
 }
 
 TEST(ConfigEnv, MalformedReferences) {
-  EXPECT_EQ(diagnostics("logging:\n  access_log: ${LOG\n"),
-            (Lines{"test.yaml:2:15: logging.access_log: unterminated '${' (write '$${' for "
+  EXPECT_EQ(diagnostics("access_log:\n  path: ${LOG\n"),
+            (Lines{"test.yaml:2:9: access_log.path: unterminated '${' (write '$${' for "
                    "a literal '${')"}));
   // The text between the braces is not echoed: it may be a pasted key.
   EXPECT_EQ(diagnostics("providers:\n  openai:\n    headers:\n      authorization: "
@@ -597,9 +608,9 @@ TEST(ConfigEnv, SecretsNeverAppearInDiagnostics) {
   max_body_bytes: ${S}
   request_timeout: ${S}
   validate_json: ${S}
-logging:
-  level: ${S}
-  access_log: /nonexistent-aigw-dir/${S}
+access_log:
+  queue: ${S}
+  path: /nonexistent-aigw-dir/${S}
 providers:
   openai:
     base_url: ${S}
@@ -619,9 +630,8 @@ providers:
           "test.yaml:5:20: server.request_timeout: must be a duration with a unit such as 250ms, "
           "30s, 5m (got ***)",
           "test.yaml:6:18: server.validate_json: expected true or false (got ***)",
-          "test.yaml:8:10: logging.level: must be one of trace, debug, info, warn, error, off (got "
-          "***)",
-          "test.yaml:9:15: logging.access_log: directory *** does not exist",
+          "test.yaml:8:10: access_log.queue: expected an unsigned integer (got ***)",
+          "test.yaml:9:9: access_log.path: directory *** does not exist",
           "test.yaml:12:15: providers.openai.base_url: must start with http:// or https:// (got "
           "***)",
           "test.yaml:13:14: providers.openai.ca_file: cannot read ***: " +
@@ -697,8 +707,8 @@ providers:
     base_url: api.openai.com
     headers:
       authorization: ${OPENAI_KEY}
-logging:
-  level: loud
+access_log:
+  queue: loud
 colour: blue
 )"),
             (Lines{"test.yaml:2:3: server.lisen: unknown key (did you mean 'listen'?)",
@@ -714,11 +724,10 @@ colour: blue
                    "https:// (got 'api.openai.com')",
                    "test.yaml:14:22: providers.openai.headers.authorization: environment "
                    "variable OPENAI_KEY is not set",
-                   "test.yaml:16:10: logging.level: must be one of trace, debug, info, warn, "
-                   "error, off (got 'loud')",
-                   "test.yaml:17:1: colour: unknown key (expected one of: admin, auth, budgets, "
-                   "cache, keys, "
-                   "log, logging, metering, providers, rate_limits, routes, server, upstream)"}));
+                   "test.yaml:16:10: access_log.queue: expected an unsigned integer (got 'loud')",
+                   "test.yaml:17:1: colour: unknown key (expected one of: access_log, admin, "
+                   "auth, budgets, cache, keys, metering, providers, rate_limits, request_log, "
+                   "routes, server, upstream)"}));
 }
 
 // ---- Diagnostic::str ------------------------------------------------------------------
@@ -737,8 +746,8 @@ TEST(ConfigDiagnostic, LongValuesAreShortenedAndEscaped) {
   EXPECT_EQ(diagnostics("server:\n  workers: " + long_value + "\n"),
             (Lines{"test.yaml:2:12: server.workers: expected an unsigned integer (got '" +
                    std::string(80, 'x') + "...')"}));
-  EXPECT_EQ(diagnostics("logging:\n  level: \"a\\tb\\x01\"\n"),
-            (Lines{"test.yaml:2:10: logging.level: must be one of trace, debug, info, warn, "
+  EXPECT_EQ(diagnostics("server:\n  log_level: \"a\\tb\\x01\"\n"),
+            (Lines{"test.yaml:2:14: server.log_level: must be one of trace, debug, info, warn, "
                    "error, off (got 'a\\tb\\x01')"}));
 }
 
@@ -761,42 +770,43 @@ TEST(ConfigCache, KeysAndBounds) {
 namespace aigw::config {
 namespace {
 
-// scripts/run.sh passes a relative config path (config/aigw.yaml), whose log.path: aigw.db
+// scripts/run.sh passes a relative config path (config/aigw.yaml), whose request_log.path: aigw.db
 // must become config/aigw.db, not config/config/aigw.db.
 TEST(ConfigLog, APathGivenInAConfigFoundByARelativePathIsResolvedOnce) {
   TempDir dir;
-  dir.write("given.yaml", "log:\n  path: aigw.db\n");
-  dir.write("default.yaml", "log:\n  enabled: true\n");
+  dir.write("given.yaml", "request_log:\n  path: aigw.db\n");
+  dir.write("default.yaml", "request_log:\n  enabled: true\n");
   const auto relative_dir = std::filesystem::relative(dir.path());
   ASSERT_TRUE(relative_dir.is_relative());
   for (const char* name : {"given.yaml", "default.yaml"}) {
     const LoadResult r = load_file((relative_dir / name).string(), fake_env());
     ASSERT_TRUE(r.ok()) << r.diagnostics.at(0).str();
-    EXPECT_EQ(r.config->log.path, (relative_dir / "aigw.db").string()) << name;
+    EXPECT_EQ(r.config->request_log.path, (relative_dir / "aigw.db").string()) << name;
   }
 }
 
 TEST(ConfigLog, KeysBoundsAndDefaultPath) {
   TempDir dir;
-  const std::string file = dir.write("aigw.yaml", "log:\n  flush_interval: 500ms\n");
+  const std::string file = dir.write("aigw.yaml", "request_log:\n  flush_interval: 500ms\n");
   const LoadResult r = load_file(file, fake_env());
   ASSERT_TRUE(r.ok()) << r.diagnostics.at(0).str();
-  EXPECT_TRUE(r.config->log.enabled);
-  EXPECT_EQ(r.config->log.path, (dir.path() / "aigw.db").string());  // next to the config
-  EXPECT_EQ(r.config->log.flush_interval, std::chrono::milliseconds(500));
-  EXPECT_EQ(r.config->log.max_rows, 1'000'000u);
-  EXPECT_FALSE(r.config->log.payloads);
+  EXPECT_TRUE(r.config->request_log.enabled);
+  EXPECT_EQ(r.config->request_log.path, (dir.path() / "aigw.db").string());  // next to the config
+  EXPECT_EQ(r.config->request_log.flush_interval, std::chrono::milliseconds(500));
+  EXPECT_EQ(r.config->request_log.max_rows, 1'000'000u);
+  EXPECT_FALSE(r.config->request_log.payloads);
 
-  const aigw::Config c = load_ok("log:\n  max_rows: 0\n  max_age: 0\n  payloads: true\n");
-  EXPECT_EQ(c.log.max_rows, 0u);
-  EXPECT_EQ(c.log.max_age.count(), 0);
-  EXPECT_TRUE(c.log.payloads);
-  EXPECT_EQ(diagnostics("log:\n  flush_interval: 5s\n"),
-            (Lines{"test.yaml:2:19: log.flush_interval: must be <= 1s (got 5s)"}));
-  EXPECT_EQ(diagnostics("log:\n  path: /nonexistent-dir/x.db\n"),
-            (Lines{"test.yaml:2:9: log.path: directory '/nonexistent-dir' does not exist"}));
-  EXPECT_EQ(diagnostics("log:\n  queue: 1\n"),
-            (Lines{"test.yaml:2:10: log.queue: must be >= 16 (got 1)"}));
+  const aigw::Config c = load_ok("request_log:\n  max_rows: 0\n  max_age: 0\n  payloads: true\n");
+  EXPECT_EQ(c.request_log.max_rows, 0u);
+  EXPECT_EQ(c.request_log.max_age.count(), 0);
+  EXPECT_TRUE(c.request_log.payloads);
+  EXPECT_EQ(diagnostics("request_log:\n  flush_interval: 5s\n"),
+            (Lines{"test.yaml:2:19: request_log.flush_interval: must be <= 1s (got 5s)"}));
+  EXPECT_EQ(
+      diagnostics("request_log:\n  path: /nonexistent-dir/x.db\n"),
+      (Lines{"test.yaml:2:9: request_log.path: directory '/nonexistent-dir' does not exist"}));
+  EXPECT_EQ(diagnostics("request_log:\n  queue: 1\n"),
+            (Lines{"test.yaml:2:10: request_log.queue: must be >= 16 (got 1)"}));
 }
 
 TEST(ConfigMetering, PriceTableNextToTheConfigAndInlineOverrides) {

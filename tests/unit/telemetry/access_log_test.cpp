@@ -82,8 +82,8 @@ TEST(AccessLog, ErrorsAndUnroutedRequests) {
 }
 
 TEST(AccessLog, OffMeansNone) {
-  LoggingConfig c;
-  c.access_log = "off";
+  AccessLogConfig c;
+  c.path = "off";
   EXPECT_EQ(AccessLog::create(c), nullptr);
 }
 
