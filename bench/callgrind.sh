@@ -9,7 +9,7 @@
 #   CALLGRIND_REQUESTS=5000 CALLGRIND_KEEP=1 bench/callgrind.sh   keep the profile
 #   CALLGRIND_CACHE=1 bench/callgrind.sh   cache on: every measured request is a cache hit
 #   CALLGRIND_STREAM=1 bench/callgrind.sh  streaming requests (20 events each, back to back)
-#   CALLGRIND_METERING=off bench/callgrind.sh   metering.enabled: false (no usage, no log)
+#   CALLGRIND_METERING=off bench/callgrind.sh   metering.enabled: false (no usage; requests still logged)
 #   CALLGRIND_UNIVERSAL=1 bench/callgrind.sh  a universal request whose first two steps are
 #                                          refused (nothing listens) and whose third answers
 #   CALLGRIND_ROUTE=1 bench/callgrind.sh   the same three targets as a named route, breaker

@@ -1,12 +1,14 @@
-// The universal endpoint's body reader (parse_universal) on any body, on "/" or on the long
-// form /v1/{account}/{gateway}, then every step entered as the router would. Checked: a list
-// it accepts has 1..max_steps steps, each on a known provider with a path under it, a body
-// that is valid JSON and header values without line breaks (nothing a client writes may
-// split the upstream request).
+// The universal endpoint's body reader (read_universal) on any body, on "/" or on the long
+// form /v1/{account}/{gateway}, then every step made into an attempt as the router would and
+// its upstream head written. Checked: a list it accepts has 1..max_steps steps, each on a
+// known provider with a path under it, a body that is valid JSON and headers without line
+// breaks (nothing a client writes may split the upstream request).
 
 #include "aigw/request_context.hpp"
 
+#include "http/headers.hpp"
 #include "json/check.hpp"
+#include "router/attempt.hpp"
 #include "router/universal.hpp"
 
 #include <cstdio>
@@ -56,15 +58,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ctx.request.target(long_form ? "/v1/acct/gw" : "/");
   ctx.request.set(http::field::authorization, "Bearer sk-fuzz");
   ctx.request.set(http::field::content_type, "application/json");
-  if (long_form) {
-    ctx.account = "acct";
-    ctx.gateway = "gw";
-  }
   ctx.request.body() = fdp.ConsumeRemainingBytesAsString();
   ctx.request.prepare_payload();
 
   const aigw::RetryConfig policy;
-  auto steps = aigw::parse_universal(ctx, registry(), policy, max_steps);
+  auto steps = aigw::read_universal(aigw::UniversalInput{
+      ctx.request, registry(), policy, max_steps, long_form ? "acct" : "", long_form ? "gw" : ""});
   if (!steps) {
     if (steps.error().detail.empty()) fail("an error without a message");
     return 0;
@@ -75,18 +74,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       fail("a step without its provider");
     }
     if (!step.path.starts_with("/" + step.slug + "/")) fail("a step's path is not under it");
-    if (!aigw::json::valid(step.request.body())) fail("a step's body is not valid JSON");
-    for (const auto& field : step.request) {
-      if (has_line_break(field.name_string()) || has_line_break(field.value())) {
-        fail("a step header has a line break");
-      }
+    if (!step.body || !aigw::json::valid(*step.body)) fail("a step's body is not valid JSON");
+    for (const auto& [name, value] : step.headers) {
+      if (has_line_break(name) || has_line_break(value)) fail("a step header has a line break");
     }
     if (step.retry.max_attempts < 1 || step.retry.max_attempts > 5) fail("max_attempts");
   }
-  ctx.steps = std::move(*steps);
-  for (std::size_t i = 0; i < ctx.steps.size(); ++i) {
-    aigw::enter_step(ctx, i);
-    if (ctx.provider == nullptr || ctx.step != i) fail("enter_step did not enter the step");
+  ctx.plan.kind = aigw::PlanKind::kUniversal;
+  ctx.plan.steps = std::move(*steps);
+  for (std::size_t i = 0; i < ctx.plan.steps.size(); ++i) {
+    const aigw::Attempt attempt = aigw::make_attempt(ctx, i);
+    if (attempt.provider == nullptr || attempt.step != i) fail("make_attempt lost the step");
+    // The head sent upstream: exactly one blank line, at its end.
+    const std::string head = aigw::headers::serialize_upstream_head(attempt);
+    if (head.find("\r\n\r\n") != head.size() - 4) fail("a line break inside the head");
   }
+  // The client's request is never changed by its attempts.
+  if (ctx.request[http::field::authorization] != "Bearer sk-fuzz") fail("the client's request");
   return 0;
 }

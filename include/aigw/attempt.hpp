@@ -27,7 +27,7 @@ namespace aigw {
 namespace http = boost::beast::http;
 using HttpRequest = http::request<http::string_body>;
 
-// What a JSON request body says, read in one pass (read_body_facts, src/pipeline/body.hpp):
+// What a JSON request body says, read in one pass (read_body_facts, src/request/body.hpp):
 // whether it is JSON at all, and what the stages before the provider call need to know.
 struct BodyFacts {
   bool json = false;                     // one JSON text (RFC 8259)
@@ -39,8 +39,10 @@ struct BodyFacts {
   // generationConfig.maxOutputTokens (the first present, in that order).
   std::optional<std::uint64_t> max_output_tokens;
   // Unicode code points of the text the model reads (messages, system prompts, tool
-  // definitions...): the prompt's size before the provider reports it.
+  // definitions...): the prompt's size before the provider reports it. Read only when asked
+  // for (`prompt_read`): walking every value costs several times the parse itself.
   std::uint64_t prompt_chars = 0;
+  bool prompt_read = false;
 };
 
 struct RouteTarget;  // src/router/routes.hpp: a named route's target (its config, its breaker)

@@ -27,7 +27,8 @@ struct LogRecord {
   std::string id;                 // = cf-aig-log-id (UUIDv7)
   std::string event_id;           // cf-aig-event-id
   std::int64_t created_at = 0;    // Unix time in milliseconds, when the request arrived
-  std::string provider;           // slug as named in the URL ("" when no route matched)
+  std::string provider;           // the provider that answered (else the first the plan
+                                  // named); "" when no route matched
   std::string model;              // from the response, else the request; "" when unknown
   std::string method;             // "POST"
   std::string path;               // the client's path, without the query string

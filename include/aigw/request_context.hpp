@@ -1,7 +1,10 @@
 #pragma once
 // One RequestContext per request, created by the session when a request has been read and
-// destroyed after every stage's on_complete ran. Each field has exactly one writer, named in
-// its comment; everyone else only reads it. The context never leaves its worker thread.
+// destroyed after every stage's on_complete ran. Each field names its writer(s) in its
+// comment — one wherever it can be; the few written at several points (error, outcome,
+// response_headers, response_usage) say by whom and when — and everyone else only reads it.
+// The client's request is never changed after the session. The context never leaves its
+// worker thread.
 
 #include "aigw/attempt.hpp"
 #include "aigw/config.hpp"
@@ -137,7 +140,7 @@ struct RequestContext {
   const Provider* provider = nullptr;
   std::string provider_slug;
 
-  // --- the client's body: writer = body_facts() (src/pipeline/body.hpp), on first use ---
+  // --- the client's body: writer = body_facts() (src/request/body.hpp), on first use ---
   std::shared_ptr<const BodyFacts> body;
 
   // --- attempts: writer = the router (src/router/router.hpp) ---
@@ -145,19 +148,27 @@ struct RequestContext {
   std::optional<Attempt> attempt;
   std::vector<AttemptRecord> attempt_log;  // every attempt made, in order
 
-  // --- response: writer = upstream forwarder, or the pipeline for local responses ---
-  unsigned status = 0;     // status sent (or being sent) to the client
-  bool committed = false;  // response head sent to the client: no retry after this
-  bool streamed = false;   // relayed incrementally (chunked / SSE)
-  std::uint64_t request_bytes = 0;
-  std::uint64_t response_bytes = 0;  // body bytes sent to the client
-  std::optional<SteadyTime> upstream_started;
-  std::optional<SteadyTime> upstream_first_byte;  // response head received
+  // --- response ---
+  // writer = the pipeline's response sink, when the head goes to the client:
+  unsigned status = 0;                  // status sent (or being sent) to the client
+  bool committed = false;               // response head sent to the client: no retry after this
+  bool streamed = false;                // relayed incrementally (chunked / SSE)
+  std::optional<SteadyTime> head_sent;  // the response head went to the client
+  std::string response_content_type;    // of that head
+  std::uint64_t response_bytes = 0;     // body bytes sent to the client (the sink)
+  std::uint64_t request_bytes = 0;      // writer = session
+  // writer = the upstream client (src/upstream), per attempt:
+  std::optional<SteadyTime> upstream_started;     // the first attempt's start
+  std::optional<SteadyTime> upstream_first_byte;  // the last attempt's response head
+  // writer = the pipeline, at the end:
   std::optional<SteadyTime> finished;
-  std::optional<SteadyTime> head_sent;  // the response head went to the client (pipeline)
-  std::string response_content_type;    // of that head (pipeline)
+  // How it ended: set by the upstream client for aborts (client or provider), by the
+  // pipeline for everything else once the response is over.
   Outcome outcome = Outcome::kPending;
-  std::optional<Error> error;  // the gateway-side failure, if any
+  // The gateway-side failure, if any: the session (a malformed request), the plan, the stage
+  // that refused the request, the router (the last attempt's error) or the upstream client
+  // (a provider broken off mid-response).
+  std::optional<Error> error;
 
   // --- writer = the authentication stage (src/stages/auth) ---
   // The virtual key whose token the request carried; nullptr without one (auth off, or one of
@@ -215,7 +226,8 @@ struct RequestContext {
   // --- writer = the stage that returned Verdict::kRespond ---
   std::optional<LocalResponse> local_response;
 
-  // --- writer = any stage in on_request/on_response_head: extra response headers ---
+  // --- writer = any stage in on_request/on_response_head, and the router (cf-aig-step,
+  // cf-aig-provider, cf-aig-model of the step that answered): extra response headers ---
   std::vector<std::pair<std::string, std::string>> response_headers;
 };
 

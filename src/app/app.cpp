@@ -63,7 +63,7 @@ App::App(Config config) : config_(std::make_shared<const Config>(std::move(confi
     options.max_age = std::chrono::duration_cast<std::chrono::seconds>(log.max_age);
     options.on_error = [](std::string_view message) { spdlog::error("request log: {}", message); };
     auto opened = store::LogStore::open(std::move(options));
-    if (!opened) throw std::runtime_error("log.path: " + opened.error().detail);
+    if (!opened) throw std::runtime_error("request_log.path: " + opened.error().detail);
     telemetry_.log = std::move(*opened);
     register_log_gauges();
   }

@@ -40,7 +40,7 @@ class App {
 
   ServerState& state() noexcept { return state_; }
   const Pipeline& pipeline() const noexcept { return *pipeline_; }
-  // The request log (null with log.enabled: false) and the metrics registry.
+  // The request log (null with request_log.enabled: false) and the metrics registry.
   const Telemetry& telemetry() const noexcept { return telemetry_; }
 
  private:

@@ -87,7 +87,7 @@ void Loader::read(const YAML::Node& root, Config& config) {
                 " need metering (metering.enabled is false)");
     }
   }
-  // The default (log.path not in the file) is next to the config file, as a given path is
+  // The default (request_log.path not in the file) is next to the config file, as a given path is
   // once read; a given path is resolved already and must not be resolved twice.
   if (const std::filesystem::path p(config.request_log.path);
       !log_path_given_ && p.is_relative() && !base_dir_.empty()) {

@@ -189,7 +189,7 @@ class Loader {
   SourceMark auth_mark_;
   std::size_t auth_tokens_listed_ = 0;
   SourceMark keys_mark_;
-  bool log_path_given_ = false;  // log.path is in the file (resolved when read)
+  bool log_path_given_ = false;  // request_log.path is in the file (resolved when read)
   // providers.*.keys
   std::vector<std::pair<SourceMark, std::string>> stored_keys_marks_;
   // Credential headers in providers.*.headers and route targets' headers.

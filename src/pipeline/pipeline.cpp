@@ -10,6 +10,7 @@
 #include <boost/beast/core/string.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <string>
@@ -128,13 +129,20 @@ Pipeline::Pipeline(std::shared_ptr<const Config> config,
       providers_(std::move(providers)),
       routes_(routes ? std::move(routes) : std::make_shared<const RouteTable>()),
       stages_(std::move(stages)),
-      request_log_(std::move(request_log)) {}
+      request_log_(std::move(request_log)),
+      prompt_needed_(std::any_of(config_->rate_limits.begin(), config_->rate_limits.end(),
+                                 [](const RateLimitRule& r) {
+                                   return r.unit != RateLimitRule::Unit::kRequests;
+                                 }) ||
+                     !config_->budgets.empty()) {}
 
 Result<void> Pipeline::plan(RequestContext& ctx) const {
   const std::string_view target = ctx.request.target();
   ctx.path = std::string(target.substr(0, target.find('?')));
-  const std::function<const BodyFacts&()> body = [&ctx]() -> const BodyFacts& {
-    return body_facts(ctx);
+  // Read with the prompt's size at once when a token limit or budget will ask for it.
+  const bool prompt = prompt_needed_;
+  const std::function<const BodyFacts&()> body = [&ctx, prompt]() -> const BodyFacts& {
+    return body_facts(ctx, prompt);
   };
   auto planned = aigw::plan(PlanInput{*config_, *providers_, *routes_, ctx.request, ctx.control,
                                       body, CircuitBreaker::Clock::now()});

@@ -62,6 +62,7 @@ class Pipeline {
   std::shared_ptr<const RouteTable> routes_;
   std::vector<std::shared_ptr<Stage>> stages_;
   std::shared_ptr<telemetry::RequestLog> request_log_;
+  bool prompt_needed_ = false;  // a token limit or budget reads every prompt's size
 };
 
 // What observes every request beyond its own stage, owned by the App: the metrics registry

@@ -7,8 +7,8 @@
 
 namespace aigw {
 
-BodyFacts read_body_facts(std::string_view body) {
-  BodyFacts facts = usage::read_body(body);
+BodyFacts read_body_facts(std::string_view body, bool prompt) {
+  BodyFacts facts = usage::read_body(body, prompt);
   if (!facts.json) {
     // Rare: not JSON at all, or JSON simdjson does not take (1e400). The verdict is the
     // RFC's, from the validating scanner.
@@ -19,17 +19,21 @@ BodyFacts read_body_facts(std::string_view body) {
   return facts;
 }
 
-const BodyFacts& body_facts(RequestContext& ctx) {
-  if (!ctx.body) ctx.body = std::make_shared<const BodyFacts>(read_body_facts(ctx.request.body()));
+const BodyFacts& body_facts(RequestContext& ctx, bool prompt) {
+  // Read again only for the prompt's size, when it was not asked for the first time (an
+  // estimate for a response without usage, with no token limit configured).
+  if (!ctx.body || (prompt && !ctx.body->prompt_read && ctx.body->json)) {
+    ctx.body = std::make_shared<const BodyFacts>(read_body_facts(ctx.request.body(), prompt));
+  }
   return *ctx.body;
 }
 
-const BodyFacts& step_body_facts(RequestContext& ctx, const PlannedStep& step) {
-  return step.body_facts ? *step.body_facts : body_facts(ctx);
+const BodyFacts& step_body_facts(RequestContext& ctx, const PlannedStep& step, bool prompt) {
+  return step.body_facts ? *step.body_facts : body_facts(ctx, prompt);
 }
 
-StepFacts step_facts(RequestContext& ctx, const PlannedStep& step) {
-  const BodyFacts& body = step_body_facts(ctx, step);
+StepFacts step_facts(RequestContext& ctx, const PlannedStep& step, bool prompt) {
+  const BodyFacts& body = step_body_facts(ctx, step, prompt);
   StepFacts facts;
   facts.model = !step.model.empty()   ? step.model
                 : !body.model.empty() ? body.model
@@ -41,9 +45,9 @@ StepFacts step_facts(RequestContext& ctx, const PlannedStep& step) {
   return facts;
 }
 
-StepFacts first_step_facts(RequestContext& ctx) {
+StepFacts first_step_facts(RequestContext& ctx, bool prompt) {
   if (ctx.plan.steps.empty()) return {};
-  return step_facts(ctx, ctx.plan.steps.front());
+  return step_facts(ctx, ctx.plan.steps.front(), prompt);
 }
 
 }  // namespace aigw

@@ -204,6 +204,7 @@ Result<PlannedStep> read_step(const UniversalInput& in, Element element, std::si
     if (headers->get_object().get(fields) != simdjson::SUCCESS) {
       return invalid(where + ": headers must be an object of strings");
     }
+    std::vector<std::string> seen;  // lower-case names: one value per header
     for (const auto field : fields) {
       const std::string name(field.key.substr(0, 100));
       std::string_view v;
@@ -221,9 +222,10 @@ Result<PlannedStep> read_step(const UniversalInput& in, Element element, std::si
           std::end(kReservedHeaders)) {
         return invalid(where + ": header '" + name + "' is set by the gateway");
       }
-      if (std::find(step.pinned.begin(), step.pinned.end(), lname) != step.pinned.end()) {
+      if (std::find(seen.begin(), seen.end(), lname) != seen.end()) {
         return invalid(where + ": header '" + name + "' is given more than once");
       }
+      seen.push_back(lname);
       if (lname.starts_with("cf-aig-")) {
         // A step may carry the retry headers (they become its policy); other cf-aig-*
         // headers act on the whole request and belong on it.

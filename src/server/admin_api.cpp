@@ -415,7 +415,7 @@ std::optional<ApiResponse> handle(std::string_view target, const Telemetry& tele
   if (!telemetry.log) {
     return ApiResponse{404, "application/json",
                        error_body(Error{ErrorCode::kRouteNotFound,
-                                        "the request log is off (log.enabled is false)"})};
+                                        "the request log is off (request_log.enabled is false)"})};
   }
   Params params;
   if (auto e = parse_query(query, params)) return *e;

@@ -182,7 +182,7 @@ TEST(Metering, RequestLogOffOpensNoDatabase) {
   const auto logs = http_request(f.gateway->admin_port(), "GET", "/api/logs");
   EXPECT_EQ(logs.status, 404u);
   EXPECT_EQ(json::parse(logs.body)["error"]["message"],
-            "the request log is off (log.enabled is false)");
+            "the request log is off (request_log.enabled is false)");
 }
 
 TEST(Metering, AnAbortedStreamIsRecordedWithTheTokensSeenSoFarAsEstimated) {

@@ -1,6 +1,7 @@
 #include "stages/cache/key.hpp"
 
 #include "core/sha256.hpp"
+#include "core/text.hpp"
 #include "http/headers.hpp"
 #include "json/canonical.hpp"
 
@@ -139,6 +140,9 @@ std::string cache_key(const RequestContext& ctx, bool share_across_keys,
       // split its entries.
       key.field("route");
       key.field(ctx.path);  // /route/{name}/{rest}
+      // The long form's account and gateway reach the targets' URLs (Workers AI's account).
+      key.field(ctx.plan.account);
+      key.field(ctx.plan.gateway);
       key.field(request.method_string());
       const std::string_view target = request.target();
       const auto qmark = target.find('?');
@@ -146,8 +150,11 @@ std::string cache_key(const RequestContext& ctx, bool share_across_keys,
       break;
     }
     case PlanKind::kUniversal:
-      // The path it was sent to and its whole step list (the body, below).
+      // The path it was sent to (its account and gateway reach the steps' URLs) and its
+      // whole step list (the body, below).
       key.field("universal");
+      key.field(ctx.plan.account);
+      key.field(ctx.plan.gateway);
       key.field(request.method_string());
       break;
     case PlanKind::kProvider:
@@ -162,7 +169,10 @@ std::string cache_key(const RequestContext& ctx, bool share_across_keys,
   }
   key.field(headers::value_of(request, http::field::accept_encoding));
   key.field("credential-v3");
-  const auto alias = ctx.control_header("cf-aig-byok-alias");
+  // Trimmed as the stored-keys stage reads it.
+  const auto header = ctx.control_header("cf-aig-byok-alias");
+  const auto alias =
+      header ? std::optional<std::string_view>(text::trim_ows(*header)) : std::nullopt;
   const Secret* stored =
       first != nullptr && first->provider != nullptr && ctx.plan.kind != PlanKind::kRoute
           ? first->provider->stored_key(alias)

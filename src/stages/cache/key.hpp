@@ -10,7 +10,7 @@
 
 namespace aigw::cache {
 
-// The request body in canonical form (core/json_canonical.hpp: object keys sorted, no
+// The request body in canonical form (json/canonical.hpp: object keys sorted, no
 // insignificant whitespace, numbers and strings in one spelling); any other body as its raw
 // bytes.
 std::string canonical_body(std::string_view body);

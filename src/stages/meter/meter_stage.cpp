@@ -27,15 +27,18 @@ namespace {
 
 MeterState& state_of(const RequestContext& ctx) { return static_cast<MeterState&>(*ctx.meter); }
 
-// What the body of the attempt that answered (or of the plan's first step) says.
-const BodyFacts& answered_body(RequestContext& ctx) {
+// What the body of the attempt that answered (or of the plan's first step) says; `prompt`:
+// with the prompt's size.
+const BodyFacts& answered_body(RequestContext& ctx, bool prompt = false) {
   static const BodyFacts kNothing;
   if (ctx.attempt) {
-    if (ctx.attempt->body_facts) return *ctx.attempt->body_facts;
-    return body_facts(ctx);  // the attempt sends the client's body
+    if (ctx.attempt->body_facts && (!prompt || ctx.attempt->body_facts->prompt_read)) {
+      return *ctx.attempt->body_facts;
+    }
+    return body_facts(ctx, prompt);  // the attempt sends the client's body
   }
   if (ctx.plan.steps.empty()) return kNothing;
-  return step_body_facts(ctx, ctx.plan.steps.front());
+  return step_body_facts(ctx, ctx.plan.steps.front(), prompt);
 }
 
 // Streams the provider's bytes into the usage parser and the client's bytes out without the
@@ -198,7 +201,7 @@ RequestContext::Metered MeterStage::metered(RequestContext& ctx) const {
       m.estimated = true;
     }
     if (!tokens.input && tokens.output) {
-      tokens.input = estimate_tokens(answered_body(ctx).prompt_chars);
+      tokens.input = estimate_tokens(answered_body(ctx, true).prompt_chars);
       m.estimated = true;
     }
   }

@@ -216,7 +216,7 @@ std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
   const limits::WallTime t = now();
   // What the first step asks for (a later step's model is its own: admission is decided once,
   // on what the request names first).
-  const StepFacts facts = needs_model_ || settles_ ? first_step_facts(ctx) : StepFacts{};
+  const StepFacts facts = needs_model_ || settles_ ? first_step_facts(ctx, settles_) : StepFacts{};
   RateLimitState state;
   state.at = t;
   std::optional<nlohmann::json> metadata;

@@ -48,7 +48,7 @@ class RateLimitStage final : public Stage {
   std::string_view name() const noexcept override { return "rate_limit"; }
   boost::asio::awaitable<Verdict> on_request(RequestContext& ctx) override;
   // Token rules and budgets: the reservation is settled with the metered tokens and cost
-  // (ctx.metered_tokens and ctx.metered_cost, set by the metering stage's on_complete, which
+  // (ctx.metered, set by the metering stage's on_complete, which
   // runs before this one).
   void on_complete(RequestContext& ctx) noexcept override;
   // Streams are charged as they run: once the text seen (ctx.streamed_output_chars) puts a

@@ -52,6 +52,18 @@ Result<std::vector<std::pair<std::string, std::string>>> RequestLogStage::parse_
   return out;
 }
 
+bool RequestLogStage::wants_request(const RequestContext& ctx) const noexcept {
+  if (config_.payloads) return true;
+  if (ctx.virtual_key != nullptr && !ctx.virtual_key->metadata.empty()) return true;
+  for (const auto& [name, value] : ctx.control) {
+    if (name == "cf-aig-metadata" || name == "cf-aig-collect-log" ||
+        name == "cf-aig-collect-log-payload") {
+      return true;
+    }
+  }
+  return false;
+}
+
 boost::asio::awaitable<Verdict> RequestLogStage::on_request(RequestContext& ctx) {
   auto& log = ctx.log;
   log.collect_payload = config_.payloads;

@@ -15,6 +15,9 @@ class RequestLogStage final : public Stage {
   explicit RequestLogStage(const RequestLogConfig& config) : config_(config) {}
 
   std::string_view name() const noexcept override { return "request_log"; }
+  // Only when there is something to keep: payloads on, a control header, a key's metadata
+  // (most requests: none, and no coroutine frame is spent on them).
+  bool wants_request(const RequestContext& ctx) const noexcept override;
   boost::asio::awaitable<Verdict> on_request(RequestContext& ctx) override;
   void on_response_body(RequestContext& ctx, std::string_view chunk, bool last) override;
 

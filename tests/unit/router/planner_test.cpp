@@ -67,7 +67,7 @@ struct Planner {
     const std::function<const BodyFacts&()> read = [this]() -> const BodyFacts& {
       if (!facts) {
         ++reads;
-        facts = read_body_facts(request.body());
+        facts = read_body_facts(request.body(), false);
       }
       return *facts;
     };
@@ -248,6 +248,13 @@ TEST(Planner, UniversalBodiesThatDoNotHoldUpAre400) {
                 {step("openai", json::object(), {{"headers", {{"cf-aig-cache-ttl", "5"}}}})})),
             "400 step 0: header 'cf-aig-cache-ttl' applies to the whole request; send it on "
             "the request itself");
+  EXPECT_EQ(error(json::array(
+                {step("openai", json::object(), {{"headers", {{"X-A", "1"}, {"x-a", "2"}}}})})),
+            "400 step 0: header 'x-a' is given more than once");
+  EXPECT_EQ(error(json::array({step(
+                "openai", json::object(),
+                {{"headers", {{"CF-AIG-MAX-ATTEMPTS", "2"}, {"cf-aig-max-attempts", "3"}}}})})),
+            "400 step 0: header 'cf-aig-max-attempts' is given more than once");
   json many = json::array();
   for (int i = 0; i < 6; ++i) many.push_back(step("openai", json::object()));
   EXPECT_EQ(error(many),

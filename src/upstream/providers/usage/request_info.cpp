@@ -469,6 +469,7 @@ BodyFacts read_walked(simdjson::dom::element root, std::string_view text) {
   Inspector inspector(facts);
   Walker(inspector, text).walk(root);
   facts.json = true;
+  facts.prompt_read = true;
   facts.duplicate_key = duplicate_of(inspector.top_keys);
   // OpenAI deprecated max_tokens for max_completion_tokens; a body never sensibly has both.
   for (const auto& v : {inspector.max_completion_tokens, inspector.max_tokens_,
@@ -481,14 +482,68 @@ BodyFacts read_walked(simdjson::dom::element root, std::string_view text) {
   return facts;
 }
 
+std::optional<std::uint64_t> whole_number(simdjson::dom::element v) {
+  std::uint64_t n = 0;
+  if (v.get_uint64().get(n) == simdjson::SUCCESS) return n;
+  return std::nullopt;
+}
+
+// The top level only (what every request needs): the members the walk would find there,
+// without visiting the values below them.
+BodyFacts read_top(simdjson::dom::element root) {
+  BodyFacts facts;
+  facts.json = true;
+  simdjson::dom::object object;
+  if (root.get_object().get(object) != simdjson::SUCCESS) return facts;
+  std::vector<std::string_view> keys;
+  std::optional<std::uint64_t> caps[4];  // in read_walked's order of preference
+  for (const auto field : object) {
+    const std::string_view key = field.key;
+    keys.push_back(key);
+    const simdjson::dom::element v = field.value;
+    if (key == "model") {
+      std::string_view model;
+      if (v.get_string().get(model) == simdjson::SUCCESS) facts.model = std::string(model);
+    } else if (key == "stream") {
+      bool stream = false;
+      if (v.get_bool().get(stream) == simdjson::SUCCESS) facts.stream = stream;
+    } else if (key == "stream_options") {
+      bool include = false;
+      if (v["include_usage"].get_bool().get(include) == simdjson::SUCCESS) {
+        facts.include_usage_requested = include;
+      }
+    } else if (key == "max_completion_tokens") {
+      caps[0] = whole_number(v);
+    } else if (key == "max_tokens") {
+      caps[1] = whole_number(v);
+    } else if (key == "max_output_tokens") {
+      caps[2] = whole_number(v);
+    } else if (key == "generationConfig" || key == "generation_config") {
+      const char* name = key == "generationConfig" ? "maxOutputTokens" : "max_output_tokens";
+      simdjson::dom::element cap;
+      if (v[name].get(cap) == simdjson::SUCCESS) caps[3] = whole_number(cap);
+    }
+  }
+  facts.duplicate_key = duplicate_of(keys);
+  for (const auto& v : caps) {
+    if (v) {
+      facts.max_output_tokens = v;
+      break;
+    }
+  }
+  return facts;
+}
+
 }  // namespace
 
-BodyFacts read_body(std::string_view body) {
+BodyFacts read_body(std::string_view body, bool prompt) {
   // RFC 8259 §8.1 lets a parser ignore a byte order mark; simdjson does not skip one.
   constexpr std::string_view kBom = "\xEF\xBB\xBF";
   if (body.starts_with(kBom)) body.remove_prefix(kBom.size());
   BodyFacts facts;
-  json::with_dom(body, [&](simdjson::dom::element root) { facts = read_walked(root, body); });
+  json::with_dom(body, [&](simdjson::dom::element root) {
+    facts = prompt ? read_walked(root, body) : read_top(root);
+  });
   return facts;
 }
 

@@ -18,15 +18,16 @@ namespace aigw::usage {
 // What a request body says (include/aigw/attempt.hpp): one DOM walk fills all of it.
 using RequestInfo = BodyFacts;
 
-// Reads `body` with simdjson's DOM (json_dom.hpp) and walks it once: whether it is JSON
-// (`json`; a UTF-8 byte order mark first is allowed), a duplicated top-level key, and what
-// the members of every supported API's request say (they do not overlap, so one table serves
-// all). A body simdjson cannot read (not JSON, or a number beyond a double's range) gives
-// `json` false and nothing else: the caller that must know asks json::check.
-BodyFacts read_body(std::string_view body);
+// Reads `body` with simdjson's DOM (json/dom.hpp): whether it is JSON (`json`; a UTF-8 byte
+// order mark first is allowed), a duplicated top-level key, and what the top-level members
+// of every supported API's request say (they do not overlap, so one table serves all). With
+// `prompt`, the whole document is walked for the prompt's size too (prompt_chars). A body
+// simdjson cannot read (not JSON, or a number beyond a double's range) gives `json` false
+// and nothing else: the caller that must know asks json::check.
+BodyFacts read_body(std::string_view body, bool prompt = true);
 
 // The same for a value inside a document being read (a universal step's query), whose
-// minified text is `text` (the numbers' spellings come from it).
+// minified text is `text` (the numbers' spellings come from it); the prompt is always read.
 BodyFacts read_element(simdjson::dom::element element, std::string_view text);
 
 // read_body(body); `format` is not needed (kept for the tests' readability).
