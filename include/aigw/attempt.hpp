@@ -53,8 +53,8 @@ struct PlannedStep {
   const Provider* provider = nullptr;
   std::string slug;
   UpstreamTarget target;
-  std::string path;  // as logged: the client's path, or /{provider}/{endpoint} for a universal
-                     // step
+  std::string path;  // a universal step's own /{provider}/{endpoint}; "" for the others (the
+                     // plan's path is theirs)
   RetryConfig retry;
   UsageFormat usage_format{};  // kNone until set  // the adapter's, for target's path
   std::string path_model;      // the model the upstream path names (Gemini), "" otherwise

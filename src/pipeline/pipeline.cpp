@@ -137,8 +137,6 @@ Pipeline::Pipeline(std::shared_ptr<const Config> config,
                      !config_->budgets.empty()) {}
 
 Result<void> Pipeline::plan(RequestContext& ctx) const {
-  const std::string_view target = ctx.request.target();
-  ctx.path = std::string(target.substr(0, target.find('?')));
   // Read with the prompt's size at once when a token limit or budget will ask for it.
   const bool prompt = prompt_needed_;
   const std::function<const BodyFacts&()> body = [&ctx, prompt]() -> const BodyFacts& {
@@ -146,7 +144,11 @@ Result<void> Pipeline::plan(RequestContext& ctx) const {
   };
   auto planned = aigw::plan(PlanInput{*config_, *providers_, *routes_, ctx.request, ctx.control,
                                       body, CircuitBreaker::Clock::now()});
-  if (!planned) return planned.error();
+  if (!planned) {
+    const std::string_view target = ctx.request.target();
+    ctx.path = std::string(target.substr(0, target.find('?')));  // logged as it came
+    return planned.error();
+  }
   ctx.plan = std::move(*planned);
   ctx.path = ctx.plan.path;
   ctx.provider = ctx.plan.steps.front().provider;

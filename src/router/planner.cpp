@@ -87,12 +87,11 @@ Result<void> check_json(const PlanInput& in) {
 
 // The step of a request to the provider the URL names.
 PlannedStep provider_step(const Provider& provider, std::string_view slug, UpstreamTarget target,
-                          const std::string& path, const RetryConfig& policy) {
+                          const RetryConfig& policy) {
   PlannedStep step;
   step.provider = &provider;
   step.slug = std::string(slug);
   step.target = std::move(target);
-  step.path = path;
   step.retry = policy;
   const std::string_view upstream_path =
       std::string_view(step.target.target).substr(0, step.target.target.find('?'));
@@ -119,8 +118,8 @@ Result<Plan> route_plan(const PlanInput& in, Plan plan, const RetryConfig& polic
   // Logged under the route whichever way it was called; the attempts name the targets.
   plan.path.assign("/route/").append(route->name);
   if (!rest.empty()) plan.path.append("/").append(rest);
-  auto steps = plan_route(
-      RoutePlanInput{*route, rest, query, policy, plan.account, plan.gateway, plan.path, in.now});
+  auto steps =
+      plan_route(RoutePlanInput{*route, rest, query, policy, plan.account, plan.gateway, in.now});
   if (!steps) return steps.error();
   plan.kind = PlanKind::kRoute;
   plan.route = route;
@@ -229,7 +228,7 @@ Result<Plan> plan(const PlanInput& in) {
       provider->adapter->map(MapInput{rest, query, plan.account, plan.gateway}, provider->base);
   if (!mapped) return mapped.error();
   if (auto checked = check_json(in); !checked) return checked.error();  // at most one read
-  plan.steps.push_back(provider_step(*provider, first, std::move(*mapped), plan.path, *policy));
+  plan.steps.push_back(provider_step(*provider, first, std::move(*mapped), *policy));
   return plan;
 }
 

@@ -146,7 +146,6 @@ Result<std::vector<PlannedStep>> plan_route(const RoutePlanInput& in) {
     PlannedStep step;
     step.provider = target.provider;
     step.slug = target.config.provider;
-    step.path = std::string(in.path);  // the route's, as the client called it
     step.retry = in.policy;
     if (target.config.max_attempts) step.retry.max_attempts = *target.config.max_attempts;
     if (target.config.request_timeout) step.retry.request_timeout = target.config.request_timeout;

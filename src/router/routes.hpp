@@ -76,7 +76,6 @@ struct RoutePlanInput {
   const RetryConfig& policy;
   std::string_view account;
   std::string_view gateway;
-  std::string_view path;  // as logged: /route/{name}/{rest}
   CircuitBreaker::TimePoint now;
 };
 
