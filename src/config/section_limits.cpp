@@ -25,7 +25,9 @@ void Loader::read_rate_limits(const Entry& e, std::vector<RateLimitRule>& out) {
 // `budget`: window also takes day and month, and per only what the request log records
 // (gateway, key, metadata), since budgets are rebuilt from it.
 std::vector<Loader::Field> Loader::rule_fields(RateLimitRule& out, bool budget, bool& has_window) {
-  constexpr Duration kMaxWindow{std::chrono::hours(24 * 366)};
+  // Static: the readers outlive this call, and a local would be captured by reference (the
+  // config fuzzer found one read after return).
+  static constexpr Duration kMaxWindow{std::chrono::hours(24 * 366)};
   return {
       {"name",
        [&](const Entry& f) {
