@@ -44,13 +44,6 @@ bool is_hop_by_hop(std::string_view name) noexcept {
   return is_hop_by_hop(http::string_to_field(name));
 }
 
-std::string_view value_of(const http::fields& fields, http::field name) noexcept {
-  for (const auto& field : fields) {
-    if (field.name() == name) return field.value();
-  }
-  return {};
-}
-
 void strip_hop_by_hop(http::fields& fields) {
   // Every hop-by-hop name is one Beast knows, so the common case (none present) is one pass
   // of enum compares.

@@ -17,10 +17,6 @@ namespace aigw::headers {
 bool is_hop_by_hop(std::string_view name) noexcept;
 bool is_hop_by_hop(http::field name) noexcept;
 
-// Value of the first `name` field, or "" — by a linear scan comparing enums, which for the
-// dozen fields of a request beats Beast's case-insensitive ordered lookup (operator[]).
-std::string_view value_of(const http::fields& fields, http::field name) noexcept;
-
 // Removes hop-by-hop headers, including every header named in a Connection header.
 void strip_hop_by_hop(http::fields& fields);
 

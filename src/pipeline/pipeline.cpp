@@ -35,9 +35,7 @@ class StageSink final : public ResponseSink {
                                        bool head_only) override {
     const ResponseHead view{head.result_int(), !content_length && !head_only, &head};
     ctx_.head_sent = std::chrono::steady_clock::now();
-    if (const auto it = head.find(http::field::content_type); it != head.end()) {
-      ctx_.response_content_type = std::string(it->value());
-    }
+    ctx_.response_content_type = field_value(head, http::field::content_type);
     ctx_.status = head.result_int();
     ctx_.streamed = view.streamed;
     for (const auto& stage : pipeline_.stages()) stage->on_response_head(ctx_, view);

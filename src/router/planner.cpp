@@ -54,17 +54,12 @@ bool is_json_content_type(std::string_view value) {
   return media.size() > 5 && beast::iequals(media.substr(media.size() - 5), "+json");
 }
 
-std::string_view content_type_of(const HttpRequest& request) {
-  const auto it = request.find(http::field::content_type);
-  return it == request.end() ? std::string_view() : std::string_view(it->value());
-}
-
 // 400 invalid_json for a body declared as JSON that does not parse (server.validate_json),
 // and for any JSON object body that repeats a top-level key.
 Result<void> check_json(const PlanInput& in) {
   const std::string& body = in.request.body();
   if (body.empty()) return {};
-  const std::string_view content_type = content_type_of(in.request);
+  const std::string_view content_type = field_value(in.request, http::field::content_type);
   const bool strict = in.config.server.validate_json && is_json_content_type(content_type);
   // A JSON object is read by the gateway (model, stream, max_tokens) whatever its declared
   // type, so its keys are checked for duplicates whenever it looks like one.

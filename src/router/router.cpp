@@ -65,8 +65,8 @@ class AttemptSink final : public ResponseSink {
         !target_->breaker->would_admit(CircuitBreaker::Clock::now())) {
       return true;
     }
-    if (const auto it = head.find(http::field::retry_after); it != head.end()) {
-      retry_after_ = retry::parse_retry_after(it->value(), std::chrono::system_clock::now());
+    if (const auto value = field_value(head, http::field::retry_after); !value.empty()) {
+      retry_after_ = retry::parse_retry_after(value, std::chrono::system_clock::now());
       if (retry_after_ && *retry_after_ > max_retry_after_) {
         // Asked to wait longer than we would: the next step, if there is one, now; else this
         // answer is the client's to act on.

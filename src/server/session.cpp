@@ -204,7 +204,7 @@ asio::awaitable<bool> Session::read_request(RequestContext& ctx, bool& body_unre
     }
     // Clients such as curl hold large bodies back until told to go on (RFC 9110 §10.1.1).
     if (!parser.is_done() &&
-        beast::iequals(headers::value_of(req, http::field::expect), "100-continue")) {
+        beast::iequals(field_value(req, http::field::expect), "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       ec = co_await net::write(socket_, asio::buffer(kContinue), deadline_);
     }

@@ -15,11 +15,6 @@ double ms_between(SteadyTime from, SteadyTime to) {
   return duration<double, std::milli>(to - from).count();
 }
 
-std::string_view header_of(const RequestContext& ctx, http::field name) {
-  const auto it = ctx.request.find(name);
-  return it == ctx.request.end() ? std::string_view() : std::string_view(it->value());
-}
-
 // The model a request is recorded under: the metering stage's (the response's, else the
 // request's), else what the answering attempt or the first step asks for.
 std::string model_of(const RequestContext& ctx) {
@@ -74,8 +69,9 @@ RequestSummary summarize(const RequestContext& ctx, bool auth_enabled) {
   // As the client saw it: from its request's arrival to the response head going out.
   if (ctx.head_sent) r.ttfb_ms = ms_between(ctx.started, *ctx.head_sent);
   if (ctx.upstream_started) r.upstream_ms = ms_between(*ctx.upstream_started, end);
-  r.user_agent = text::clip(header_of(ctx, http::field::user_agent), text::kMaxLabelBytes);
-  r.request_content_type = text::clip(header_of(ctx, http::field::content_type), 128);
+  r.user_agent =
+      text::clip(field_value(ctx.request, http::field::user_agent), text::kMaxLabelBytes);
+  r.request_content_type = text::clip(field_value(ctx.request, http::field::content_type), 128);
   r.response_content_type = text::clip(ctx.response_content_type, 128);
   r.request_size = ctx.request_bytes;
   r.response_size = ctx.response_bytes;

@@ -257,7 +257,7 @@ void CacheStage::on_response_head(RequestContext& ctx, const ResponseHead& head)
   CacheCapture* capture = capture_of(ctx);
   cache::CachedResponse r;
   r.status = head.status;
-  r.content_type = std::string(headers::value_of(*head.fields, http::field::content_type));
+  r.content_type = std::string(field_value(*head.fields, http::field::content_type));
   for (const auto& field : *head.fields) {
     if (stored_header(field)) r.headers.emplace_back(field.name_string(), field.value());
   }

@@ -167,7 +167,7 @@ std::string cache_key(const RequestContext& ctx, bool share_across_keys,
       }
       break;
   }
-  key.field(headers::value_of(request, http::field::accept_encoding));
+  key.field(field_value(request, http::field::accept_encoding));
   key.field("credential-v3");
   // Trimmed as the stored-keys stage reads it.
   const auto header = ctx.control_header("cf-aig-byok-alias");

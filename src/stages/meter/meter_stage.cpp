@@ -115,9 +115,10 @@ std::optional<Error> MeterStage::on_attempt(RequestContext& ctx, Attempt& attemp
       configured != include_usage_.end()
           ? configured->second
           : metering_.include_usage && attempt.provider->adapter->include_usage_supported();
-  // A stream request names "stream"; most requests are not streams, and a substring search
-  // is far cheaper than reading the body.
-  if (!wanted || attempt.request.body().find("\"stream\"") == std::string::npos) {
+  if (!wanted) return std::nullopt;
+  // The plan has read the body when it checked it; when it did not (not JSON as declared), a
+  // stream request names "stream", and a substring search is far cheaper than a read.
+  if (!attempt.body_facts && attempt.request.body().find("\"stream\"") == std::string::npos) {
     return std::nullopt;
   }
   const BodyFacts& facts = attempt.body_facts ? *attempt.body_facts : body_facts(ctx);

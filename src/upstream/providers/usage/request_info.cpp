@@ -13,6 +13,7 @@
 #include <array>
 #include <bit>
 #include <iterator>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -449,7 +450,7 @@ namespace {
 
 // A key the top-level object has more than once ("" when none): the first, in document order,
 // that repeats an earlier one. Keys are compared unescaped, as the providers' parsers do.
-std::string duplicate_of(std::vector<std::string_view>& keys) {
+std::string duplicate_of(std::span<std::string_view> keys) {
   constexpr std::size_t kQuadratic = 64;  // below this, pairwise in order is the cheaper
   if (keys.size() <= kQuadratic) {
     for (std::size_t i = 1; i < keys.size(); ++i) {
@@ -470,7 +471,7 @@ BodyFacts read_walked(simdjson::dom::element root, std::string_view text) {
   Walker(inspector, text).walk(root);
   facts.json = true;
   facts.prompt_read = true;
-  facts.duplicate_key = duplicate_of(inspector.top_keys);
+  facts.duplicate_key = duplicate_of(std::span(inspector.top_keys));
   // OpenAI deprecated max_tokens for max_completion_tokens; a body never sensibly has both.
   for (const auto& v : {inspector.max_completion_tokens, inspector.max_tokens_,
                         inspector.max_output_tokens, inspector.gemini_max}) {
@@ -495,11 +496,22 @@ BodyFacts read_top(simdjson::dom::element root) {
   facts.json = true;
   simdjson::dom::object object;
   if (root.get_object().get(object) != simdjson::SUCCESS) return facts;
+  // The keys, for the duplicate check: a request body has a handful, so they are kept
+  // without an allocation until there are more.
+  constexpr std::size_t kInline = 16;
+  std::array<std::string_view, kInline> inline_keys;
   std::vector<std::string_view> keys;
+  std::size_t count = 0;
   std::optional<std::uint64_t> caps[4];  // in read_walked's order of preference
   for (const auto field : object) {
     const std::string_view key = field.key;
-    keys.push_back(key);
+    if (count < kInline) {
+      inline_keys[count] = key;
+    } else {
+      if (count == kInline) keys.assign(inline_keys.begin(), inline_keys.end());
+      keys.push_back(key);
+    }
+    ++count;
     const simdjson::dom::element v = field.value;
     if (key == "model") {
       std::string_view model;
@@ -524,7 +536,8 @@ BodyFacts read_top(simdjson::dom::element root) {
       if (v[name].get(cap) == simdjson::SUCCESS) caps[3] = whole_number(cap);
     }
   }
-  facts.duplicate_key = duplicate_of(keys);
+  facts.duplicate_key = count <= kInline ? duplicate_of(std::span(inline_keys.data(), count))
+                                         : duplicate_of(std::span(keys));
   for (const auto& v : caps) {
     if (v) {
       facts.max_output_tokens = v;
