@@ -8,6 +8,7 @@
 // (which is never changed), and every stage's on_attempt acts on it before it is sent.
 
 #include "aigw/config.hpp"
+#include "aigw/dialect.hpp"
 #include "aigw/provider.hpp"
 #include "aigw/usage.hpp"
 
@@ -83,12 +84,16 @@ struct PlannedStep {
   // The plan spans providers: the client's own credential headers are not sent (one
   // provider's key must never reach another); the step's own headers or a stored key are.
   bool strip_client_credentials = false;
+  // /compat: the API this step's provider speaks. The body above is already in it; the
+  // response is translated back to the plan's client dialect when the two differ.
+  Dialect dialect = Dialect::kOpenAiChat;
 };
 
 enum class PlanKind : std::uint8_t {
   kProvider,   // /{provider}/... or /v1/{account}/{gateway}/{provider}/...
   kUniversal,  // POST / or /v1/{account}/{gateway} with a list of steps
   kRoute,      // a named route: /route/{name}/... or "model": "dynamic/{name}"
+  kCompat,     // /compat/chat/completions or /compat/v1/messages: "model": "{provider}/{model}"
 };
 
 struct Plan {
@@ -98,8 +103,11 @@ struct Plan {
   std::string path;
   std::string account;  // long form /v1/{account}/{gateway}/...
   std::string gateway;
-  const Route* route = nullptr;    // kRoute
-  std::vector<PlannedStep> steps;  // in order; never empty in a plan that was made
+  const Route* route = nullptr;  // kRoute
+  // kCompat: the API the client speaks; each step's response is translated into it.
+  Dialect client_dialect = Dialect::kOpenAiChat;
+  bool client_include_usage = false;  // an OpenAI client's stream_options.include_usage
+  std::vector<PlannedStep> steps;     // in order; never empty in a plan that was made
 };
 
 // The request one attempt sends: the client's request with the attempt's edits, applied when

@@ -13,30 +13,32 @@
 namespace aigw {
 
 enum class ErrorCode : std::uint8_t {
-  kBadRequest,        // 400 malformed HTTP
-  kInvalidJson,       // 400 body declared as JSON does not parse
-  kInvalidPath,       // 400 provider path cannot be mapped (missing segment, bad characters)
-  kInvalidHeader,     // 400 a cf-aig-* control header has a value the gateway cannot use
-  kInvalidUniversal,  // 400 a universal endpoint body that is not a list of usable steps
-  kUnauthorized,      // 401 gateway authentication (cf-aig-authorization) missing or wrong
-  kForbidden,         // 403 the virtual key may not use this provider or model
-  kUnpricedModel,     // 403 a budget that refuses unpriced models, and the model has no price
-  kRouteNotFound,     // 404 path matches no route
-  kUnknownProvider,   // 404 provider slug is not known or not configured
-  kRequestTimeout,    // 408 client too slow to send its request
-  kBodyTooLarge,      // 413
-  kHeadersTooLarge,   // 431
-  kRateLimited,       // 429 a rate_limits rule has no room for the request
-  kBudgetExceeded,    // 429 a budgets rule has no room for the request's estimated cost
-  kUpstreamDns,       // 502 name resolution failed
-  kUpstreamConnect,   // 502 TCP connect refused / unreachable / timed out
-  kUpstreamTls,       // 502 TLS handshake or certificate verification failed
-  kUpstreamReset,     // 502 connection reset / closed before the response head
-  kUpstreamProtocol,  // 502 provider sent something that is not HTTP/1.1
-  kUpstreamTimeout,   // 504 no response head within the first-byte deadline
-  kDraining,          // 503 gateway is shutting down
-  kRouteUnavailable,  // 503 every target of a named route is skipped (circuit breaker open)
-  kInternal,          // 500
+  kBadRequest,            // 400 malformed HTTP
+  kInvalidJson,           // 400 body declared as JSON does not parse
+  kInvalidPath,           // 400 provider path cannot be mapped (missing segment, bad characters)
+  kInvalidHeader,         // 400 a cf-aig-* control header has a value the gateway cannot use
+  kInvalidUniversal,      // 400 a universal endpoint body that is not a list of usable steps
+  kInvalidModel,          // 400 /compat: a model without its "{provider}/" prefix
+  kUnsupportedParameter,  // 400 /compat: a parameter the target provider cannot honour
+  kUnauthorized,          // 401 gateway authentication (cf-aig-authorization) missing or wrong
+  kForbidden,             // 403 the virtual key may not use this provider or model
+  kUnpricedModel,         // 403 a budget that refuses unpriced models, and the model has no price
+  kRouteNotFound,         // 404 path matches no route
+  kUnknownProvider,       // 404 provider slug is not known or not configured
+  kRequestTimeout,        // 408 client too slow to send its request
+  kBodyTooLarge,          // 413
+  kHeadersTooLarge,       // 431
+  kRateLimited,           // 429 a rate_limits rule has no room for the request
+  kBudgetExceeded,        // 429 a budgets rule has no room for the request's estimated cost
+  kUpstreamDns,           // 502 name resolution failed
+  kUpstreamConnect,       // 502 TCP connect refused / unreachable / timed out
+  kUpstreamTls,           // 502 TLS handshake or certificate verification failed
+  kUpstreamReset,         // 502 connection reset / closed before the response head
+  kUpstreamProtocol,      // 502 provider sent something that is not HTTP/1.1
+  kUpstreamTimeout,       // 504 no response head within the first-byte deadline
+  kDraining,              // 503 gateway is shutting down
+  kRouteUnavailable,      // 503 every target of a named route is skipped (circuit breaker open)
+  kInternal,              // 500
 };
 
 struct Error {
@@ -48,6 +50,8 @@ struct Error {
   std::string internal = {};
   // Seconds the client should wait before trying again (sent as Retry-After), "" for none.
   std::string retry_after = {};
+  // The request parameter at fault (OpenAI's error.param), "" for none.
+  std::string param = {};
 };
 
 template <class T>

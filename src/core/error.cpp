@@ -13,6 +13,8 @@ unsigned http_status(ErrorCode code) noexcept {
     case ErrorCode::kInvalidPath:
     case ErrorCode::kInvalidHeader:
     case ErrorCode::kInvalidUniversal:
+    case ErrorCode::kInvalidModel:
+    case ErrorCode::kUnsupportedParameter:
       return 400;
     case ErrorCode::kUnauthorized:
       return 401;
@@ -60,6 +62,10 @@ std::string_view code_name(ErrorCode code) noexcept {
       return "invalid_header";
     case ErrorCode::kInvalidUniversal:
       return "invalid_universal_request";
+    case ErrorCode::kInvalidModel:
+      return "invalid_model";
+    case ErrorCode::kUnsupportedParameter:
+      return "unsupported_parameter";
     case ErrorCode::kUnauthorized:
       return "unauthorized";
     case ErrorCode::kForbidden:
@@ -118,7 +124,7 @@ std::string error_body(const Error& error) {
       {"error",
        {{"message", error.detail.empty() ? std::string(code_name(error.code)) : error.detail},
         {"type", error_type(error.code)},
-        {"param", nullptr},
+        {"param", error.param.empty() ? nlohmann::json(nullptr) : nlohmann::json(error.param)},
         {"code", code_name(error.code)}}}};
   // A detail may echo client bytes (a path, a header value) that are not UTF-8: they are
   // replaced by U+FFFD rather than thrown on, so every error still gets its response.

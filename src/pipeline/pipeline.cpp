@@ -1,6 +1,7 @@
 #include "pipeline/pipeline.hpp"
 
 #include "http/headers.hpp"
+#include "pipeline/translating_downstream.hpp"
 #include "request/body.hpp"
 #include "router/planner.hpp"
 #include "router/router.hpp"
@@ -161,6 +162,15 @@ boost::asio::awaitable<void> Pipeline::serve(RequestContext& ctx, Forwarder& for
   if (!ctx.error) {
     if (auto planned = plan(ctx); !planned) ctx.error = planned.error();
   }
+  co_await respond(ctx, forwarder, downstream);
+}
+
+boost::asio::awaitable<void> Pipeline::respond(RequestContext& ctx, Forwarder& forwarder,
+                                               Downstream& client) const {
+  // /compat: the client hears every answer in its own API's shape (docs/compat.md).
+  std::optional<TranslatingDownstream> translating;
+  if (const auto dialect = client_dialect(ctx)) translating.emplace(ctx, client, *dialect);
+  Downstream& downstream = translating ? static_cast<Downstream&>(*translating) : client;
   if (!ctx.error) {
     for (const auto& stage : stages_) {
       if (!stage->wants_request(ctx)) continue;

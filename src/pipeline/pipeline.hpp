@@ -56,7 +56,12 @@ class Pipeline {
   // run() without the final accounting: routing, stages' on_request, the response.
   boost::asio::awaitable<void> serve(RequestContext& ctx, Forwarder& forwarder,
                                      Downstream& downstream) const;
+  // After planning: the stages, the router and the answer, through the translating
+  // downstream for a /compat client.
+  boost::asio::awaitable<void> respond(RequestContext& ctx, Forwarder& forwarder,
+                                       Downstream& client) const;
   boost::asio::awaitable<void> send_local(RequestContext& ctx, Downstream& downstream) const;
+
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const ProviderRegistry> providers_;
   std::shared_ptr<const RouteTable> routes_;

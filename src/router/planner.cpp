@@ -2,6 +2,7 @@
 
 #include "core/retry_settings.hpp"
 #include "core/text.hpp"
+#include "router/compat.hpp"
 #include "router/routes.hpp"
 #include "router/universal.hpp"
 #include "upstream/providers/usage/request_info.hpp"
@@ -54,47 +55,6 @@ bool is_json_content_type(std::string_view value) {
   return media.size() > 5 && beast::iequals(media.substr(media.size() - 5), "+json");
 }
 
-// 400 invalid_json for a body declared as JSON that does not parse (server.validate_json),
-// and for any JSON object body that repeats a top-level key.
-Result<void> check_json(const PlanInput& in) {
-  const std::string& body = in.request.body();
-  if (body.empty()) return {};
-  const std::string_view content_type = field_value(in.request, http::field::content_type);
-  const bool strict = in.config.server.validate_json && is_json_content_type(content_type);
-  // A JSON object is read by the gateway (model, stream, max_tokens) whatever its declared
-  // type, so its keys are checked for duplicates whenever it looks like one.
-  const auto first = body.find_first_not_of(" \t\r\n");
-  const bool object = first != std::string::npos &&
-                      (body[first] == '{' || body.compare(first, 3, "\xEF\xBB\xBF") == 0);
-  if (!object && !strict) return {};
-  const BodyFacts& facts = in.body();
-  if (!facts.json && strict) {
-    return Error{ErrorCode::kInvalidJson, "request body is not valid JSON (Content-Type: " +
-                                              text::clip(content_type, 100) + ")"};
-  }
-  if (!facts.duplicate_key.empty()) {
-    return Error{ErrorCode::kInvalidJson, "request body has the key '" +
-                                              text::clip(facts.duplicate_key, 100) +
-                                              "' more than once; send each key once"};
-  }
-  return {};
-}
-
-// The step of a request to the provider the URL names.
-PlannedStep provider_step(const Provider& provider, std::string_view slug, UpstreamTarget target,
-                          const RetryConfig& policy) {
-  PlannedStep step;
-  step.provider = &provider;
-  step.slug = std::string(slug);
-  step.target = std::move(target);
-  step.retry = policy;
-  const std::string_view upstream_path =
-      std::string_view(step.target.target).substr(0, step.target.target.find('?'));
-  step.usage_format = provider.adapter->usage_format(upstream_path);
-  step.path_model = usage::model_from_path(step.usage_format, upstream_path);
-  return step;
-}
-
 // The route `name` (404 naming the configured ones when there is none); `how` says how the
 // client named it, for that message.
 Result<Plan> route_plan(const PlanInput& in, Plan plan, const RetryConfig& policy,
@@ -123,6 +83,44 @@ Result<Plan> route_plan(const PlanInput& in, Plan plan, const RetryConfig& polic
 }
 
 }  // namespace
+
+Result<void> check_json(const PlanInput& in) {
+  const std::string& body = in.request.body();
+  if (body.empty()) return {};
+  const std::string_view content_type = field_value(in.request, http::field::content_type);
+  const bool strict = in.config.server.validate_json && is_json_content_type(content_type);
+  // A JSON object is read by the gateway (model, stream, max_tokens) whatever its declared
+  // type, so its keys are checked for duplicates whenever it looks like one.
+  const auto first = body.find_first_not_of(" \t\r\n");
+  const bool object = first != std::string::npos &&
+                      (body[first] == '{' || body.compare(first, 3, "\xEF\xBB\xBF") == 0);
+  if (!object && !strict) return {};
+  const BodyFacts& facts = in.body();
+  if (!facts.json && strict) {
+    return Error{ErrorCode::kInvalidJson, "request body is not valid JSON (Content-Type: " +
+                                              text::clip(content_type, 100) + ")"};
+  }
+  if (!facts.duplicate_key.empty()) {
+    return Error{ErrorCode::kInvalidJson, "request body has the key '" +
+                                              text::clip(facts.duplicate_key, 100) +
+                                              "' more than once; send each key once"};
+  }
+  return {};
+}
+
+PlannedStep provider_step(const Provider& provider, std::string_view slug, UpstreamTarget target,
+                          const RetryConfig& policy) {
+  PlannedStep step;
+  step.provider = &provider;
+  step.slug = std::string(slug);
+  step.target = std::move(target);
+  step.retry = policy;
+  const std::string_view upstream_path =
+      std::string_view(step.target.target).substr(0, step.target.target.find('?'));
+  step.usage_format = provider.adapter->usage_format(upstream_path);
+  step.path_model = usage::model_from_path(step.usage_format, upstream_path);
+  return step;
+}
 
 Result<RetryConfig> retry_policy(const std::vector<std::pair<std::string, std::string>>& control,
                                  const RetryConfig& defaults) {
@@ -207,16 +205,15 @@ Result<Plan> plan(const PlanInput& in) {
     }
   }
 
+  if (first == "compat") return compat_plan(in, std::move(plan), *policy, rest);
+
   const Provider* provider = in.providers.find(first);
   if (provider == nullptr) {
     // The client (perhaps not yet authenticated) learns the public slugs only; the
     // configured ones go to the operator's log.
     return Error{ErrorCode::kUnknownProvider,
                  "unknown provider '" + text::clip(first, 100) + "'; built-in providers: " +
-                     builtin_list() + ", or a custom-{name} provider configured on this gateway" +
-                     (first == "compat" ? " (aigw's /compat/ takes only \"model\": "
-                                          "\"dynamic/{route}\", for a route in routes)"
-                                        : ""),
+                     builtin_list() + ", or a custom-{name} provider configured on this gateway",
                  "configured providers: " + configured_list(in.providers)};
   }
   auto mapped =

@@ -46,4 +46,12 @@ Result<Plan> plan(const PlanInput& in);
 Result<RetryConfig> retry_policy(const std::vector<std::pair<std::string, std::string>>& control,
                                  const RetryConfig& defaults);
 
+// For the planner's own parts (compat.cpp): 400 invalid_json for a body declared as JSON
+// that does not parse (server.validate_json), and for any JSON object body that repeats a
+// top-level key.
+Result<void> check_json(const PlanInput& in);
+// One step to `provider` at `target`, with the usage format and model its path names.
+PlannedStep provider_step(const Provider& provider, std::string_view slug, UpstreamTarget target,
+                          const RetryConfig& policy);
+
 }  // namespace aigw

@@ -149,6 +149,15 @@ std::string cache_key(const RequestContext& ctx, bool share_across_keys,
       key.field(qmark == std::string_view::npos ? std::string_view() : target.substr(qmark));
       break;
     }
+    case PlanKind::kCompat:
+      // /compat/chat/completions or /compat/v1/messages: the provider and model are in the
+      // body (below); the dialect is in the path.
+      key.field("compat");
+      key.field(ctx.path);
+      key.field(ctx.plan.account);
+      key.field(ctx.plan.gateway);
+      key.field(request.method_string());
+      break;
     case PlanKind::kUniversal:
       // The path it was sent to (its account and gateway reach the steps' URLs) and its
       // whole step list (the body, below).

@@ -1,0 +1,356 @@
+// /compat through the real gateway (docs/compat.md): an OpenAI-format client reaching
+// Anthropic and Gemini, an Anthropic-format client reaching an OpenAI model, each provider a
+// TLS fake that speaks its own wire format and asserts what it received; streams translated
+// event by event; metering exact from the provider's own usage; the provider's errors and
+// the gateway's own in the client's shape; a cached answer translated again on replay.
+
+#include "support/fake_provider.hpp"
+#include "support/gateway.hpp"
+#include "support/http_client.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace aigw::test {
+namespace {
+
+namespace asio = boost::asio;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+const Headers kOpenAiClient = {{"Content-Type", "application/json"},
+                               {"Authorization", "Bearer sk-client-key"}};
+const Headers kAnthropicClient = {{"Content-Type", "application/json"},
+                                  {"x-api-key", "sk-client-key"},
+                                  {"anthropic-version", "2023-06-01"}};
+
+// What each fake provider answers, in its own format.
+const char* const kAnthropicMessage =
+    R"({"id":"msg_01","type":"message","role":"assistant","model":"claude-test-1",)"
+    R"("content":[{"type":"text","text":"Hello from Claude"}],"stop_reason":"end_turn",)"
+    R"("stop_sequence":null,"usage":{"input_tokens":21,"output_tokens":5,)"
+    R"("cache_read_input_tokens":4,"cache_creation_input_tokens":0}})";
+
+std::vector<std::string> anthropic_stream() {
+  auto event = [](const std::string& type, const std::string& data) {
+    return "event: " + type + "\ndata: " + data + "\n\n";
+  };
+  return {
+      event("message_start",
+            R"({"type":"message_start","message":{"id":"msg_02","type":"message",)"
+            R"("role":"assistant","model":"claude-test-1","content":[],"stop_reason":null,)"
+            R"("usage":{"input_tokens":30,"output_tokens":1}}})"),
+      event(
+          "content_block_start",
+          R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})"),
+      event("ping", R"({"type":"ping"})"),
+      event(
+          "content_block_delta",
+          R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hel"}})"),
+      event(
+          "content_block_delta",
+          R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"lo"}})"),
+      event("content_block_stop", R"({"type":"content_block_stop","index":0})"),
+      event("message_delta",
+            R"({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},)"
+            R"("usage":{"output_tokens":9}})"),
+      event("message_stop", R"({"type":"message_stop"})"),
+  };
+}
+
+std::vector<std::string> gemini_stream() {
+  return {
+      "data: "
+      R"({"candidates":[{"content":{"parts":[{"text":"Hi "}],"role":"model"},)"
+      R"("index":0}],"usageMetadata":{"promptTokenCount":12,"totalTokenCount":12},)"
+      R"("modelVersion":"gemini-test"})"
+      "\r\n\r\n",
+      "data: "
+      R"({"candidates":[{"content":{"parts":[{"text":"there"}],"role":"model"},)"
+      R"("finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":12,)"
+      R"("candidatesTokenCount":3,"totalTokenCount":15},"modelVersion":"gemini-test"})"
+      "\r\n\r\n",
+  };
+}
+
+const char* const kOpenAiCompletion =
+    R"({"id":"chatcmpl-9","object":"chat.completion","created":1700000000,)"
+    R"("model":"gpt-test","choices":[{"index":0,"message":{"role":"assistant",)"
+    R"("content":"Hello from GPT"},"finish_reason":"stop"}],)"
+    R"("usage":{"prompt_tokens":11,"completion_tokens":4,"total_tokens":15}})";
+
+// Three fakes, one per format, each recording what it received.
+struct Fixture {
+  Fixture()
+      : anthropic([this](const FakeRequest& req, Exchange& ex) -> asio::awaitable<void> {
+          const json body = json::parse(req.body, nullptr, false);
+          if (anthropic_status != 200) {
+            co_await ex.respond(
+                anthropic_status,
+                R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})",
+                json_headers());
+          } else if (body.value("stream", false)) {
+            co_await ex.start_stream(200, sse_headers());
+            for (const auto& e : anthropic_stream()) co_await ex.send_chunk(e);
+            co_await ex.end_stream();
+          } else {
+            co_await ex.respond(200, kAnthropicMessage, json_headers());
+          }
+        }),
+        gemini([](const FakeRequest& req, Exchange& ex) -> asio::awaitable<void> {
+          if (req.target.find(":streamGenerateContent") != std::string::npos) {
+            co_await ex.start_stream(200, sse_headers());
+            for (const auto& e : gemini_stream()) co_await ex.send_chunk(e);
+            co_await ex.end_stream();
+          } else {
+            co_await ex.respond(
+                200,
+                R"({"candidates":[{"content":{"parts":[{"text":"Hello from Gemini"}],)"
+                R"("role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":)"
+                R"({"promptTokenCount":8,"candidatesTokenCount":3,"totalTokenCount":11},)"
+                R"("modelVersion":"gemini-test"})",
+                json_headers());
+          }
+        }),
+        openai([](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
+          co_await ex.respond(200, kOpenAiCompletion, json_headers());
+        }) {
+    Config c = test_config();
+    add_provider(c, "anthropic", anthropic.base_url());
+    add_provider(c, "google-ai-studio", gemini.base_url());
+    add_provider(c, "openai", openai.base_url() + "/v1");
+    c.cache.enabled = true;
+    gateway = std::make_unique<TestGateway>(std::move(c));
+  }
+  HttpResponse post(const std::string& path, const json& body, const Headers& headers) {
+    return http_request(gateway->port(), "POST", path, body.dump(), headers);
+  }
+  json record(const HttpResponse& res) { return gateway->log_record(res.header("cf-aig-log-id")); }
+
+  unsigned anthropic_status = 200;
+  FakeProvider anthropic;
+  FakeProvider gemini;
+  FakeProvider openai;
+  std::unique_ptr<TestGateway> gateway;
+};
+
+json chat(const std::string& model, bool stream = false) {
+  json body = {{"model", model},
+               {"messages",
+                {{{"role", "system"}, {"content", "Be brief."}},
+                 {{"role", "user"}, {"content", "Say hello"}}}}};
+  if (stream) body["stream"] = true;
+  return body;
+}
+
+// The data payloads of an SSE body, in order ("[DONE]" included).
+std::vector<std::string> sse_data(const std::string& body) {
+  std::vector<std::string> out;
+  std::size_t at = 0;
+  while ((at = body.find("data: ", at)) != std::string::npos) {
+    const auto end = body.find('\n', at);
+    out.push_back(body.substr(at + 6, end - at - 6));
+    at = end;
+  }
+  return out;
+}
+
+TEST(Compat, AnOpenAiClientReachesAnthropicInItsOwnApi) {
+  Fixture f;
+  const auto res =
+      f.post("/compat/chat/completions", chat("anthropic/claude-test-1"), kOpenAiClient);
+  ASSERT_EQ(res.status, 200u) << res.body;
+  // What Anthropic received: its own API, the client's key in its own header.
+  ASSERT_EQ(f.anthropic.received().size(), 1u);
+  const FakeRequest sent = f.anthropic.received()[0];
+  EXPECT_EQ(sent.target, "/v1/messages");
+  EXPECT_EQ(sent.headers.at("x-api-key"), "sk-client-key");
+  EXPECT_FALSE(sent.has("authorization"));
+  EXPECT_EQ(sent.headers.at("anthropic-version"), "2023-06-01");
+  const json native = json::parse(sent.body);
+  EXPECT_EQ(native["model"], "claude-test-1");
+  EXPECT_EQ(native["system"], "Be brief.");
+  EXPECT_EQ(native["max_tokens"], 4096);
+  EXPECT_EQ(native["messages"][0]["role"], "user");
+  // What the client got: OpenAI's chat completion.
+  const json out = json::parse(res.body);
+  EXPECT_EQ(out["object"], "chat.completion");
+  EXPECT_EQ(out["choices"][0]["message"]["content"], "Hello from Claude");
+  EXPECT_EQ(out["choices"][0]["finish_reason"], "stop");
+  EXPECT_EQ(out["usage"]["prompt_tokens"], 25);
+  EXPECT_EQ(out["usage"]["completion_tokens"], 5);
+  EXPECT_EQ(res.header("content-type"), "application/json");
+  // Metered from Anthropic's own usage, under the provider and model that answered.
+  const json r = f.record(res);
+  EXPECT_EQ(r["provider"], "anthropic");
+  EXPECT_EQ(r["model"], "claude-test-1");
+  EXPECT_EQ(r["tokens_in"], 25);
+  EXPECT_EQ(r["tokens_out"], 5);
+  EXPECT_EQ(r["cached_tokens"], 4);
+  EXPECT_EQ(r["estimated"], false);
+  EXPECT_EQ(r["path"], "/compat/chat/completions");
+}
+
+TEST(Compat, AnAnthropicStreamReachesTheOpenAiClientEventByEventAndIsMeteredExactly) {
+  Fixture f;
+  const auto res =
+      f.post("/compat/chat/completions", chat("anthropic/claude-test-1", true), kOpenAiClient);
+  ASSERT_EQ(res.status, 200u) << res.body;
+  EXPECT_TRUE(res.chunked);
+  EXPECT_EQ(res.header("content-type").rfind("text/event-stream", 0), 0u);
+  const auto events = sse_data(res.body);
+  ASSERT_GE(events.size(), 3u) << res.body;
+  EXPECT_EQ(events.back(), "[DONE]");
+  std::string text;
+  std::string finish;
+  for (std::size_t i = 0; i + 1 < events.size(); ++i) {
+    const json chunk = json::parse(events[i]);
+    EXPECT_EQ(chunk["object"], "chat.completion.chunk");
+    ASSERT_FALSE(chunk["choices"].empty()) << "no usage chunk unless the client asks";
+    const json& choice = chunk["choices"][0];
+    text += choice["delta"].value("content", "");
+    if (choice["finish_reason"].is_string()) finish = choice["finish_reason"];
+  }
+  EXPECT_EQ(text, "Hello");
+  EXPECT_EQ(finish, "stop");
+  // The client did not ask for usage; the gateway still knows it from Anthropic's events.
+  const json r = f.record(res);
+  EXPECT_EQ(r["tokens_in"], 30);
+  EXPECT_EQ(r["tokens_out"], 9);
+  EXPECT_EQ(r["estimated"], false);
+  EXPECT_EQ(r["streamed"], true);
+}
+
+TEST(Compat, AnOpenAiClientAskingForUsageGetsTheUsageChunk) {
+  Fixture f;
+  json body = chat("anthropic/claude-test-1", true);
+  body["stream_options"] = {{"include_usage", true}};
+  const auto res = f.post("/compat/chat/completions", body, kOpenAiClient);
+  ASSERT_EQ(res.status, 200u) << res.body;
+  const auto events = sse_data(res.body);
+  ASSERT_GE(events.size(), 2u);
+  const json usage = json::parse(events[events.size() - 2]);
+  EXPECT_TRUE(usage["choices"].empty());
+  EXPECT_EQ(usage["usage"]["prompt_tokens"], 30);
+  EXPECT_EQ(usage["usage"]["completion_tokens"], 9);
+}
+
+TEST(Compat, AnOpenAiClientReachesGeminiStreamedAndWhole) {
+  Fixture f;
+  const auto whole =
+      f.post("/compat/chat/completions", chat("google-ai-studio/gemini-test"), kOpenAiClient);
+  ASSERT_EQ(whole.status, 200u) << whole.body;
+  EXPECT_EQ(json::parse(whole.body)["choices"][0]["message"]["content"], "Hello from Gemini");
+  const auto streamed =
+      f.post("/compat/chat/completions", chat("google-ai-studio/gemini-test", true), kOpenAiClient);
+  ASSERT_EQ(streamed.status, 200u) << streamed.body;
+  std::string text;
+  for (const auto& e : sse_data(streamed.body)) {
+    if (e == "[DONE]") continue;
+    const json chunk = json::parse(e);
+    if (!chunk["choices"].empty()) text += chunk["choices"][0]["delta"].value("content", "");
+  }
+  EXPECT_EQ(text, "Hi there");
+  ASSERT_EQ(f.gemini.received().size(), 2u);
+  const FakeRequest first = f.gemini.received()[0];
+  EXPECT_EQ(first.target, "/v1beta/models/gemini-test:generateContent");
+  EXPECT_EQ(first.headers.at("x-goog-api-key"), "sk-client-key");
+  EXPECT_FALSE(first.has("authorization"));
+  EXPECT_FALSE(json::parse(first.body).contains("model"));
+  EXPECT_EQ(f.gemini.received()[1].target,
+            "/v1beta/models/gemini-test:streamGenerateContent?alt=sse");
+  const json r = f.record(streamed);
+  EXPECT_EQ(r["provider"], "google-ai-studio");
+  EXPECT_EQ(r["tokens_in"], 12);
+  EXPECT_EQ(r["tokens_out"], 3);
+}
+
+TEST(Compat, AnAnthropicClientReachesAnOpenAiModel) {
+  Fixture f;
+  const json body = {{"model", "openai/gpt-test"},
+                     {"max_tokens", 100},
+                     {"system", "Be brief."},
+                     {"messages", {{{"role", "user"}, {"content", "Say hello"}}}}};
+  const auto res = f.post("/compat/v1/messages", body, kAnthropicClient);
+  ASSERT_EQ(res.status, 200u) << res.body;
+  ASSERT_EQ(f.openai.received().size(), 1u);
+  const FakeRequest sent = f.openai.received()[0];
+  EXPECT_EQ(sent.target, "/v1/chat/completions");
+  EXPECT_EQ(sent.headers.at("authorization"), "Bearer sk-client-key");
+  EXPECT_FALSE(sent.has("x-api-key"));
+  const json native = json::parse(sent.body);
+  EXPECT_EQ(native["model"], "gpt-test");
+  EXPECT_EQ(native["messages"][0]["role"], "system");
+  const json out = json::parse(res.body);
+  EXPECT_EQ(out["type"], "message");
+  EXPECT_EQ(out["content"][0]["type"], "text");
+  EXPECT_EQ(out["content"][0]["text"], "Hello from GPT");
+  EXPECT_EQ(out["stop_reason"], "end_turn");
+  EXPECT_EQ(out["usage"]["input_tokens"], 11);
+  EXPECT_EQ(out["usage"]["output_tokens"], 4);
+}
+
+TEST(Compat, TheProvidersErrorKeepsItsStatusInTheClientsShape) {
+  Fixture f;
+  f.anthropic_status = 529;
+  const auto res =
+      f.post("/compat/chat/completions", chat("anthropic/claude-test-1"), kOpenAiClient);
+  EXPECT_EQ(res.status, 529u);
+  const json error = json::parse(res.body)["error"];
+  EXPECT_EQ(error["message"], "Overloaded");
+  EXPECT_EQ(error["type"], "overloaded_error");
+}
+
+TEST(Compat, BadModelsAreClearErrorsInTheClientsShape) {
+  Fixture f;
+  auto res = f.post("/compat/chat/completions", chat("gpt-4o"), kOpenAiClient);
+  EXPECT_EQ(res.status, 400u);
+  EXPECT_EQ(res.body,
+            R"({"error":{"code":"invalid_model","message":"model 'gpt-4o' names no provider: )"
+            R"(use \"{provider}/{model}\", e.g. \"openai/gpt-4o\"","param":"model",)"
+            R"("type":"invalid_request_error"}})");
+  res = f.post("/compat/chat/completions", chat("nosuch/model-1"), kOpenAiClient);
+  EXPECT_EQ(res.status, 404u);
+  EXPECT_EQ(json::parse(res.body)["error"]["code"], "unknown_provider");
+  EXPECT_EQ(json::parse(res.body)["error"]["param"], "model");
+  res = f.post("/compat/chat/completions", chat("aws-bedrock/titan"), kOpenAiClient);
+  EXPECT_EQ(res.status, 400u);
+  EXPECT_EQ(json::parse(res.body)["error"]["code"], "unsupported_parameter");
+  res = f.post("/compat/chat/completions", chat("google-ai-studio/../../x"), kOpenAiClient);
+  EXPECT_EQ(res.status, 400u);
+  EXPECT_EQ(json::parse(res.body)["error"]["code"], "invalid_model");
+  // On the Anthropic path the same mistake reads as Anthropic's error.
+  const json body = {{"model", "claude"},
+                     {"max_tokens", 10},
+                     {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
+  res = f.post("/compat/v1/messages", body, kAnthropicClient);
+  EXPECT_EQ(res.status, 400u);
+  const json anthropic = json::parse(res.body);
+  EXPECT_EQ(anthropic["type"], "error");
+  EXPECT_EQ(anthropic["error"]["type"], "invalid_request_error");
+  EXPECT_NE(anthropic["error"]["message"].get<std::string>().find("names no provider"),
+            std::string::npos);
+  EXPECT_EQ(f.anthropic.requests() + f.gemini.requests() + f.openai.requests(), 0);
+}
+
+TEST(Compat, ACachedAnswerIsTranslatedAgainOnReplay) {
+  Fixture f;
+  const auto first =
+      f.post("/compat/chat/completions", chat("anthropic/claude-test-1"), kOpenAiClient);
+  ASSERT_EQ(first.status, 200u) << first.body;
+  const auto second =
+      f.post("/compat/chat/completions", chat("anthropic/claude-test-1"), kOpenAiClient);
+  ASSERT_EQ(second.status, 200u) << second.body;
+  EXPECT_EQ(second.header("cf-aig-cache-status"), "HIT");
+  EXPECT_EQ(f.anthropic.requests(), 1);
+  EXPECT_EQ(json::parse(second.body)["choices"][0]["message"]["content"], "Hello from Claude");
+}
+
+}  // namespace
+}  // namespace aigw::test
