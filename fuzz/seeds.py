@@ -180,6 +180,29 @@ def http_requests():
     http(1, head + "X-Filler: 0123456789\r\n", len(head))
 
 
+TRANSLATE = ROOT / "tests" / "fixtures" / "translate"
+# translate_fuzz.cpp's kPairs index, by fixture folder: the provider's files for the first two
+# (OpenAI client), the client's requests and the OpenAI provider's answers for the third.
+PAIRS = {"anthropic": 0, "gemini": 1, "anthropic_inbound": 2}
+
+
+def translate():
+    for folder, pair in PAIRS.items():
+        for f in sorted((TRANSLATE / folder).glob("*")):
+            name = f.name
+            if ".expected." in name or ".gemini." in name or ".openai." in name:
+                continue  # translators' outputs, not inputs
+            mode = {"request": 0, "response": 1, "error": 2, "stream": 3}.get(name.split("_")[0])
+            if mode is None:
+                continue
+            body = f.read_bytes()
+            n = len(body)
+            write("translate", body + control([(mode, 1), (pair, 1), (1, 1)] +
+                                              cuts(body, [n // 3, n // 2 + 1, n - 2])))
+            if pair == 1 and mode != 0:  # Gemini's answers also reach an Anthropic client
+                write("translate", body + control([(mode, 1), (3, 1), (0, 1)] + cuts(body, [9])))
+
+
 def main():
     # Inputs that once found a bug (regression-*) are kept: they are not generated.
     kept = {}
@@ -195,6 +218,7 @@ def main():
     configs()
     admin()
     http_requests()
+    translate()
     total = sum(f.stat().st_size for f in OUT.rglob("*") if f.is_file())
     print(f"seeds: {sum(1 for f in OUT.rglob('*') if f.is_file())} files, {total} bytes")
 

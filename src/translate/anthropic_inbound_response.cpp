@@ -28,13 +28,8 @@ bool contains(std::string_view haystack, std::string_view needle) {
   return haystack.find(needle) != std::string_view::npos;
 }
 
-// The first `limit` bytes of `text`, not cutting a UTF-8 sequence in two (dump replaces any
-// other invalid byte).
 std::string clip(std::string_view text, std::size_t limit) {
-  if (text.size() <= limit) return std::string(text);
-  std::size_t end = limit;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0U) == 0x80U) --end;
-  return std::string(text.substr(0, end));
+  return std::string(detail::clip_utf8(text, limit));
 }
 
 }  // namespace

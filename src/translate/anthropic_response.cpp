@@ -21,18 +21,6 @@ namespace aigw::translate {
 using detail::Json;
 
 namespace anthropic_detail {
-namespace {
-
-// At most `limit` bytes of `text`, not cutting a UTF-8 sequence in two (dump replaces what
-// else is invalid).
-std::string_view clip_utf8(std::string_view text, std::size_t limit) {
-  if (text.size() <= limit) return text;
-  std::size_t cut = limit;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0U) == 0x80U) --cut;
-  return text.substr(0, cut);
-}
-
-}  // namespace
 
 void read_usage(const Json& usage_json, Usage& usage) {
   if (!usage_json.is_object()) return;
@@ -81,7 +69,7 @@ Json openai_error(unsigned status, std::string_view anthropic_error) {
       }
     }
   }
-  std::string message(clip_utf8(anthropic_error, 1000));
+  std::string message(detail::clip_utf8(anthropic_error, 1000));
   if (message.empty()) message = "Anthropic answered with HTTP " + std::to_string(status);
   return Json{{"error",
                {{"message", std::move(message)},

@@ -30,11 +30,7 @@ std::string_view string_member(const Json& object, const std::string& key) {
 }
 
 std::string clip_utf8(std::string_view text, std::size_t max_bytes) {
-  if (text.size() <= max_bytes) return std::string(text);
-  std::size_t cut = max_bytes;
-  // Back off over continuation bytes (10xxxxxx) so the cut never splits a character.
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0U) == 0x80U) --cut;
-  return std::string(text.substr(0, cut));
+  return std::string(detail::clip_utf8(text, max_bytes));
 }
 
 Part classify_part(const Json& part) {

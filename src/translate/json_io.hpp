@@ -26,4 +26,8 @@ std::optional<Json> parse(std::string_view text);
 // Compact JSON; invalid UTF-8 in strings becomes U+FFFD.
 std::string dump(const Json& value);
 
+// At most `max_bytes` of `text`, not cutting a UTF-8 sequence in two (dump() replaces any
+// other invalid byte): a provider's error text quoted in a client's error message.
+std::string_view clip_utf8(std::string_view text, std::size_t max_bytes) noexcept;
+
 }  // namespace aigw::translate::detail

@@ -352,5 +352,28 @@ TEST(Compat, ACachedAnswerIsTranslatedAgainOnReplay) {
   EXPECT_EQ(json::parse(second.body)["choices"][0]["message"]["content"], "Hello from Claude");
 }
 
+TEST(Compat, ACachedStreamIsReplayedAsATranslatedStream) {
+  Fixture f;
+  const auto first = f.post("/compat/chat/completions", chat("anthropic/claude-test-1", true),
+                            kOpenAiClient);
+  ASSERT_EQ(first.status, 200u) << first.body;
+  const auto second = f.post("/compat/chat/completions", chat("anthropic/claude-test-1", true),
+                             kOpenAiClient);
+  ASSERT_EQ(second.status, 200u) << second.body;
+  EXPECT_EQ(second.header("cf-aig-cache-status"), "HIT");
+  EXPECT_EQ(f.anthropic.requests(), 1);
+  EXPECT_TRUE(second.chunked);
+  // The same events as the first time, OpenAI's, without Anthropic's.
+  EXPECT_EQ(second.body.find("event: "), std::string::npos);
+  std::string text;
+  for (const auto& e : sse_data(second.body)) {
+    if (e == "[DONE]") continue;
+    const json chunk = json::parse(e);
+    if (!chunk["choices"].empty()) text += chunk["choices"][0]["delta"].value("content", "");
+  }
+  EXPECT_EQ(text, "Hello");
+  EXPECT_EQ(sse_data(second.body).back(), "[DONE]");
+}
+
 }  // namespace
 }  // namespace aigw::test
