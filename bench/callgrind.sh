@@ -15,6 +15,10 @@
 #   CALLGRIND_ROUTE=1 bench/callgrind.sh   the same three targets as a named route, breaker
 #                                          off (every request tries all three)
 #   CALLGRIND_ROUTE=direct bench/callgrind.sh  a one-target named route (the route's own cost)
+#   CALLGRIND_RATE=50 bench/callgrind.sh   a lower request rate (heavy requests under callgrind)
+#   CALLGRIND_COMPAT=1 bench/callgrind.sh  /compat/v1/messages: an Anthropic-format request to
+#                                          the OpenAI fake, translated both ways (with
+#                                          CALLGRIND_STREAM=1: the stream translated)
 #   CALLGRIND_LIMITS=1 bench/callgrind.sh  three rate limits and a budget that never refuse
 #                                          (gateway, per-IP sliding, per-header tokens,
 #                                          monthly spend)
@@ -144,6 +148,15 @@ if [[ "${CALLGRIND_STREAM:-0}" == 1 ]]; then
   what="streamed request (20 events)"
 fi
 url="http://127.0.0.1:$port/openai/chat/completions"
+auth_header="Authorization: Bearer sk-bench-000000000000000000000000000000000000000000000000"
+if [[ "${CALLGRIND_COMPAT:-0}" == 1 ]]; then
+  # The same conversation in Anthropic's format, to an OpenAI model through /compat.
+  body='{"model":"openai/gpt-4o-mini","system":"You are a helpful assistant.","messages":[{"role":"user","content":"Hello! How are you today?"}],"temperature":0.7,"max_tokens":64}'
+  [[ "${CALLGRIND_STREAM:-0}" == 1 ]] && body="${body%\}}"',"stream":true}'
+  url="http://127.0.0.1:$port/compat/v1/messages"
+  auth_header="x-api-key: sk-bench-000000000000000000000000000000000000000000000000"
+  what="translated $what (/compat/v1/messages to an OpenAI model)"
+fi
 if [[ "${CALLGRIND_UNIVERSAL:-0}" == 1 ]]; then
   step() { printf '{"provider":"%s","endpoint":"chat/completions","query":%s}' "$1" "$body"; }
   body="[$(step custom-dead-a),$(step custom-dead-b),$(step openai)]"
@@ -160,8 +173,8 @@ fi
 load() {
   "$load_bin" --url "$url" --body "$body" \
     --header "Content-Type: application/json" \
-    --header "Authorization: Bearer sk-bench-000000000000000000000000000000000000000000000000" \
-    --rate 400 --connections 8 --timeout 30 --count "$1"
+    --header "$auth_header" \
+    --rate "${CALLGRIND_RATE:-400}" --connections 8 --timeout 30 --count "$1"
 }
 load 300 >"$tmp/warmup.out" 2>&1 || die "warm-up failed: $(tail -3 "$tmp/warmup.out")"
 callgrind_control -z "$aigw_pid" >/dev/null 2>&1

@@ -556,5 +556,32 @@ TEST(Sdk, AnthropicNodeSdkWorksThroughTheGatewayByBaseUrlAlone) {
   EXPECT_EQ(body_of(received[2])["stream"], true);  // messages.stream()
 }
 
+TEST(Sdk, CompatLetsEachSdkReachTheOtherProvidersModels) {
+  SdkFixture f;
+  ASSERT_NO_FATAL_FAILURE(f.run_sdk("compat"));
+
+  // What the providers received: each in its own API, the SDK's key in its own header.
+  int anthropic = 0;
+  int openai = 0;
+  for (const auto& req : f.fake.received()) {
+    const Json body = body_of(req);
+    if (req.target == "/v1/messages") {
+      ++anthropic;
+      EXPECT_EQ(body["model"], "claude-sonnet-4-6");
+      EXPECT_TRUE(body.contains("max_tokens"));
+      EXPECT_FALSE(req.has("authorization"));
+      EXPECT_TRUE(req.has("x-api-key"));
+    } else {
+      ++openai;
+      EXPECT_EQ(req.target, "/v1/chat/completions");
+      EXPECT_EQ(body["model"], "gpt-4o-mini");
+      EXPECT_EQ(header(req, "authorization"), std::string("Bearer ") + kApiKey);
+      EXPECT_FALSE(req.has("x-api-key"));
+    }
+  }
+  EXPECT_EQ(anthropic, 3);  // text, stream, the wrong key
+  EXPECT_EQ(openai, 2);     // text, stream (the model without a provider never left)
+}
+
 }  // namespace
 }  // namespace aigw::test

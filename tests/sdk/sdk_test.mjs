@@ -3,7 +3,7 @@
 // which starts aigw in front of a fake provider that answers in the providers' real wire
 // formats; every expected value below is what that fake sends.
 //
-//   AIGW_URL=http://127.0.0.1:PORT node tests/sdk/sdk_test.mjs [openai|anthropic|all]
+//   AIGW_URL=http://127.0.0.1:PORT node tests/sdk/sdk_test.mjs [openai|anthropic|compat|all]
 //
 // Prints one "ok - ..." line per passed check and "not ok - ..." with the reason per failed
 // one; exits 1 if any check failed, 2 on a usage or setup error.
@@ -23,8 +23,8 @@ if (!base) {
   process.exit(2);
 }
 const suite = process.argv[2] ?? "all";
-if (!["openai", "anthropic", "all"].includes(suite)) {
-  console.error(`not ok - unknown suite "${suite}" (openai, anthropic or all)`);
+if (!["openai", "anthropic", "compat", "all"].includes(suite)) {
+  console.error(`not ok - unknown suite "${suite}" (openai, anthropic, compat or all)`);
   process.exit(2);
 }
 
@@ -323,8 +323,108 @@ async function anthropicSuite() {
   });
 }
 
+// ---------------------------------------------------------------------------------------
+// /compat: each SDK at <aigw>/compat reaches the other provider's model, translated both ways
+// (docs/compat.md). The fake answers in its own format; the SDKs must see their own.
+
+async function compatSuite() {
+  const openai = new OpenAI({ ...common, baseURL: `${base}/compat` });
+  const anthropic = new Anthropic({ ...common, baseURL: `${base}/compat` });
+
+  await check("compat: the OpenAI SDK reaches an Anthropic model (not streamed)", async () => {
+    const data = await openai.chat.completions.create({
+      model: `anthropic/${ANTHROPIC_MODEL}`,
+      messages: USER_MESSAGES,
+    });
+    assert.equal(data.object, "chat.completion");
+    assert.equal(data.model, ANTHROPIC_MODEL);
+    assert.equal(data.choices[0].message.role, "assistant");
+    assert.equal(data.choices[0].message.content, ANTHROPIC_TEXT);
+    assert.equal(data.choices[0].finish_reason, "stop");
+    assert.equal(data.usage.prompt_tokens, 12);
+    assert.equal(data.usage.completion_tokens, 14);
+  });
+
+  await check("compat: the OpenAI SDK streams from an Anthropic model", async () => {
+    const stream = await openai.chat.completions.create({
+      model: `anthropic/${ANTHROPIC_MODEL}`,
+      messages: USER_MESSAGES,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const pieces = [];
+    let finish = null;
+    let usage = null;
+    for await (const chunk of stream) {
+      assert.equal(chunk.object, "chat.completion.chunk");
+      if (chunk.usage) usage = chunk.usage;
+      if (chunk.choices.length === 0) continue;
+      if (chunk.choices[0].delta.content) pieces.push(chunk.choices[0].delta.content);
+      if (chunk.choices[0].finish_reason) finish = chunk.choices[0].finish_reason;
+    }
+    assert.equal(pieces.join(""), ANTHROPIC_STREAM_PIECES.join(""));
+    assert.equal(finish, "stop");
+    assert.ok(usage && usage.completion_tokens > 0, `usage: ${JSON.stringify(usage)}`);
+  });
+
+  await check("compat: Anthropic's 401 reaches the OpenAI SDK as AuthenticationError", async () => {
+    const wrong = new OpenAI({ ...common, apiKey: "sk-wrong", baseURL: `${base}/compat` });
+    await assert.rejects(
+      wrong.chat.completions.create({ model: `anthropic/${ANTHROPIC_MODEL}`, messages: USER_MESSAGES }),
+      (err) => {
+        assert.ok(err instanceof OpenAI.AuthenticationError, `got ${err?.constructor?.name}`);
+        assert.equal(err.status, 401);
+        assert.equal(err.error?.message, "invalid x-api-key");
+        return true;
+      },
+    );
+  });
+
+  await check("compat: the Anthropic SDK reaches an OpenAI model (not streamed)", async () => {
+    const data = await anthropic.messages.create({
+      model: "openai/gpt-4o-mini",
+      max_tokens: 256,
+      messages: ANTHROPIC_MESSAGES,
+    });
+    assert.equal(data.type, "message");
+    assert.equal(data.role, "assistant");
+    assert.deepEqual(data.content, [{ type: "text", text: OPENAI_TEXT }]);
+    assert.equal(data.stop_reason, "end_turn");
+    assert.equal(data.usage.input_tokens, 19);
+    assert.equal(data.usage.output_tokens, 10);
+  });
+
+  await check("compat: the Anthropic SDK's stream helper on an OpenAI model", async () => {
+    const stream = anthropic.messages.stream({
+      model: "openai/gpt-4o-mini",
+      max_tokens: 256,
+      messages: ANTHROPIC_MESSAGES,
+    });
+    const texts = [];
+    stream.on("text", (t) => texts.push(t));
+    const final = await stream.finalMessage();
+    assert.equal(texts.join(""), OPENAI_STREAM_PIECES.join(""));
+    assert.equal(final.content[0].text, OPENAI_STREAM_PIECES.join(""));
+    assert.equal(final.stop_reason, "end_turn");
+    assert.ok(final.usage.output_tokens > 0, JSON.stringify(final.usage));
+  });
+
+  await check("compat: a model without its provider is the SDK's BadRequestError", async () => {
+    await assert.rejects(
+      anthropic.messages.create({ model: "gpt-4o-mini", max_tokens: 16, messages: ANTHROPIC_MESSAGES }),
+      (err) => {
+        assert.ok(err instanceof Anthropic.BadRequestError, `got ${err?.constructor?.name}`);
+        assert.equal(err.error?.type, "error");
+        assert.equal(err.error?.error?.type, "invalid_request_error");
+        return true;
+      },
+    );
+  });
+}
+
 if (suite === "openai" || suite === "all") await openaiSuite();
 if (suite === "anthropic" || suite === "all") await anthropicSuite();
+if (suite === "compat" || suite === "all") await compatSuite();
 
 if (failed > 0) {
   console.log(`${failed} check(s) failed`);
