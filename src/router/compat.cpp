@@ -181,7 +181,9 @@ Result<Plan> compat_plan(const PlanInput& in, Plan plan, const RetryConfig& poli
   step.dialect = native->dialect;
   step.model = std::string(model);
   step.method = http::verb::post;
-  step.body_facts = std::make_shared<const BodyFacts>(read_body_facts(*body, false));
+  // With the prompt's size: token limits and budgets estimate from it (a universal step's
+  // body is read the same way); next to the translation, the walk costs little.
+  step.body_facts = std::make_shared<const BodyFacts>(read_body_facts(*body, true));
   step.body = std::move(body);
   step.headers.emplace_back("content-type", "application/json");
   if (native->dialect == Dialect::kAnthropicMessages &&

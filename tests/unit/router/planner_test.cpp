@@ -6,6 +6,7 @@
 #include "config/load.hpp"
 #include "request/body.hpp"
 #include "router/routes.hpp"
+#include "upstream/providers/usage/usage_parser.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -310,6 +311,65 @@ TEST(Planner, TargetsWhoseBreakerIsOpenAreLeftOut) {
   planned = p.post("/route/chat/chat/completions", std::string(kChat));
   ASSERT_TRUE(planned) << p.error_of(planned);
   EXPECT_EQ(planned->steps.size(), 2u);
+}
+
+TEST(Planner, CompatPlansTheProvidersOwnApiWithTheBodyTranslated) {
+  Planner p;
+  auto planned = p.post(
+      "/v1/acct/gw/compat/chat/completions",
+      R"({"model":"anthropic/claude-test","messages":[{"role":"user","content":"Hello there"}],)"
+      R"("stream":true})");
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  EXPECT_EQ(planned->kind, PlanKind::kCompat);
+  EXPECT_EQ(planned->client_dialect, Dialect::kOpenAiChat);
+  EXPECT_EQ(planned->path, "/v1/acct/gw/compat/chat/completions");
+  EXPECT_EQ(planned->account, "acct");
+  ASSERT_EQ(planned->steps.size(), 1u);
+  const PlannedStep& step = planned->steps[0];
+  EXPECT_EQ(step.slug, "anthropic");
+  EXPECT_EQ(step.dialect, Dialect::kAnthropicMessages);
+  EXPECT_EQ(step.model, "claude-test");
+  EXPECT_EQ(step.target.host, "api.anthropic.com");
+  EXPECT_EQ(step.target.target, "/v1/messages");
+  EXPECT_EQ(step.usage_format, UsageFormat::kAnthropicMessages);  // native usage is metered
+  ASSERT_TRUE(step.body);
+  ASSERT_TRUE(step.body_facts);
+  EXPECT_EQ(step.body_facts->model, "claude-test");
+  EXPECT_TRUE(step.body_facts->stream);
+  EXPECT_EQ(step.body_facts->max_output_tokens, 4096u);
+  EXPECT_GT(step.body_facts->prompt_chars, 10u);  // token limits can estimate it
+  EXPECT_TRUE(step.strip_client_credentials);
+  const auto has = [&](std::string_view name, std::string_view value) {
+    for (const auto& [n, v] : step.headers) {
+      if (n == name && v == value) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has("x-api-key", "client"));  // the client's Bearer key, in Anthropic's header
+  EXPECT_TRUE(has("anthropic-version", "2023-06-01"));
+
+  // Gemini: the model and the method in the path; an OpenAI-compatible one: the body as sent,
+  // with the bare model.
+  planned = p.post(
+      "/compat/chat/completions",
+      R"({"model":"google-ai-studio/gemini-x","messages":[{"role":"user","content":"hi"}],"stream":true})");
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  EXPECT_EQ(planned->steps[0].target.target,
+            "/v1beta/models/gemini-x:streamGenerateContent?alt=sse");
+  planned = p.post("/compat/chat/completions", R"({"model":"groq/llama-3","messages":[]})");
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  EXPECT_EQ(planned->steps[0].dialect, Dialect::kOpenAiChat);
+  EXPECT_EQ(*planned->steps[0].body, R"({"model":"llama-3","messages":[]})");
+  EXPECT_EQ(planned->steps[0].target.target, "/openai/v1/chat/completions");
+
+  EXPECT_EQ(p.error_of(p.post("/compat/chat/completions", R"({"messages":[]})")),
+            R"(400 "model" is required: "{provider}/{model}", e.g. "anthropic/claude-sonnet-4-5")");
+  EXPECT_EQ(p.error_of(p.post("/compat/embeddings", R"({"model":"openai/x"})")),
+            "404 no route for /compat/embeddings: /compat takes POST /compat/chat/completions "
+            "(OpenAI) and POST /compat/v1/messages (Anthropic)");
+  EXPECT_EQ(p.error_of(p.post("/compat/chat/completions",
+                              R"({"model":"anthropic/x","messages":[],"n":2})")),
+            "400 n must be 1: Anthropic returns one choice per request");
 }
 
 }  // namespace
