@@ -271,7 +271,9 @@ boost::asio::awaitable<void> Pipeline::send_local(RequestContext& ctx,
     // Relayed as the source produces it, like a provider's response.
     for (;;) {
       const BodySource::Chunk chunk = co_await response.source->next();
-      if (!chunk.data.empty() && !co_await sink.on_body(chunk.data)) {
+      bool relayed = true;  // co_await outside the condition (GCC 12; client.cpp)
+      if (!chunk.data.empty()) relayed = co_await sink.on_body(chunk.data);
+      if (!relayed) {
         ctx.outcome = Outcome::kClientAbort;
         co_return;
       }
