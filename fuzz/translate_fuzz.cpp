@@ -33,8 +33,8 @@ constexpr std::array<std::pair<Dialect, Dialect>, 4> kPairs = {{
 
 bool is_json(const std::string& text) { return translate::detail::parse(text).has_value(); }
 
-std::string run_stream(const translate::ResponseOptions& options, Dialect provider,
-                       Dialect client, const std::vector<std::string_view>& parts) {
+std::string run_stream(const translate::ResponseOptions& options, Dialect provider, Dialect client,
+                       const std::vector<std::string_view>& parts) {
   auto stream = translate::stream(provider, client, options);
   std::string out;
   for (const auto part : parts) stream->feed(part, out);

@@ -354,11 +354,11 @@ TEST(Compat, ACachedAnswerIsTranslatedAgainOnReplay) {
 
 TEST(Compat, ACachedStreamIsReplayedAsATranslatedStream) {
   Fixture f;
-  const auto first = f.post("/compat/chat/completions", chat("anthropic/claude-test-1", true),
-                            kOpenAiClient);
+  const auto first =
+      f.post("/compat/chat/completions", chat("anthropic/claude-test-1", true), kOpenAiClient);
   ASSERT_EQ(first.status, 200u) << first.body;
-  const auto second = f.post("/compat/chat/completions", chat("anthropic/claude-test-1", true),
-                             kOpenAiClient);
+  const auto second =
+      f.post("/compat/chat/completions", chat("anthropic/claude-test-1", true), kOpenAiClient);
   ASSERT_EQ(second.status, 200u) << second.body;
   EXPECT_EQ(second.header("cf-aig-cache-status"), "HIT");
   EXPECT_EQ(f.anthropic.requests(), 1);
