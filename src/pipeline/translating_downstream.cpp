@@ -22,28 +22,36 @@ bool is_event_stream(const http::response_header<>& head) {
 
 std::optional<Dialect> client_dialect(const RequestContext& ctx) {
   if (ctx.plan.kind == PlanKind::kCompat) return ctx.plan.client_dialect;
+  // A plan of another kind passes its answers through (a dynamic/ route called on /compat
+  // sends each target the client's own body); only a planning error is left to shape.
+  if (!ctx.error) return std::nullopt;
   const std::string_view target = ctx.request.target();
   const auto dialect = compat_path_dialect(target.substr(0, target.find('?')));
   if (dialect == Dialect::kAnthropicMessages) return dialect;
   return std::nullopt;
 }
 
+const PlannedStep* TranslatingDownstream::answering_step() const noexcept {
+  if (ctx_.attempt && ctx_.attempt->planned != nullptr) return ctx_.attempt->planned;
+  // A cached (or coalesced) answer: the one step of a /compat plan answered it.
+  if (ctx_.plan.kind == PlanKind::kCompat && !ctx_.plan.steps.empty()) {
+    return &ctx_.plan.steps.front();
+  }
+  return nullptr;
+}
+
 Dialect TranslatingDownstream::source_dialect() const noexcept {
   if (ctx_.error) return Dialect::kOpenAiChat;  // error_body(): OpenAI's error shape
-  if (ctx_.attempt && ctx_.attempt->planned != nullptr) return ctx_.attempt->planned->dialect;
-  // A cached (or coalesced) answer: the provider's bytes, kept as they came.
-  if (ctx_.plan.kind == PlanKind::kCompat && !ctx_.plan.steps.empty()) {
-    return ctx_.plan.steps.front().dialect;
-  }
-  return Dialect::kOpenAiChat;
+  const PlannedStep* step = answering_step();
+  return step != nullptr ? step->dialect : Dialect::kOpenAiChat;
 }
 
 translate::ResponseOptions TranslatingDownstream::response_options() const {
   translate::ResponseOptions options;
   if (ctx_.attempt) {
     options.model = ctx_.attempt->model;
-  } else if (!ctx_.plan.steps.empty()) {
-    options.model = ctx_.plan.steps.front().model;
+  } else if (const PlannedStep* step = answering_step()) {
+    options.model = step->model;
   }
   options.include_usage = ctx_.plan.client_include_usage;
   options.id = (client_ == Dialect::kAnthropicMessages ? "msg_" : "chatcmpl-") + ctx_.id;

@@ -49,6 +49,8 @@ class TranslatingDownstream final : public Downstream {
   // The dialect of what is about to go out: the gateway's own errors are OpenAI-shaped; a
   // provider's response (or a cached one) is in its provider's.
   Dialect source_dialect() const noexcept;
+  // The step whose provider answered: the attempt's, else (a cached answer) the plan's one.
+  const PlannedStep* answering_step() const noexcept;
   translate::ResponseOptions response_options() const;
   boost::asio::awaitable<bool> stream_body(std::string_view chunk);
   boost::asio::awaitable<bool> stream_finish();
