@@ -84,9 +84,10 @@ struct PlannedStep {
   // The plan spans providers: the client's own credential headers are not sent (one
   // provider's key must never reach another); the step's own headers or a stored key are.
   bool strip_client_credentials = false;
-  // /compat: the API this step's provider speaks. The body above is already in it; the
-  // response is translated back to the plan's client dialect when the two differ.
-  Dialect dialect = Dialect::kOpenAiChat;
+  // Set when the step's provider speaks another API than the client (/compat, a route or
+  // universal step across formats): the body above is already in the provider's, and the
+  // answer is translated back (src/pipeline/translating_downstream.hpp).
+  std::optional<Translation> translation;
 };
 
 enum class PlanKind : std::uint8_t {
@@ -94,6 +95,7 @@ enum class PlanKind : std::uint8_t {
   kUniversal,  // POST / or /v1/{account}/{gateway} with a list of steps
   kRoute,      // a named route: /route/{name}/... or "model": "dynamic/{name}"
   kCompat,     // /compat/chat/completions or /compat/v1/messages: "model": "{provider}/{model}"
+  kModels,     // GET /compat/models (/compat/v1/models): the gateway's own list, no step
 };
 
 struct Plan {
@@ -104,10 +106,12 @@ struct Plan {
   std::string account;  // long form /v1/{account}/{gateway}/...
   std::string gateway;
   const Route* route = nullptr;  // kRoute
-  // kCompat: the API the client speaks; each step's response is translated into it.
-  Dialect client_dialect = Dialect::kOpenAiChat;
-  bool client_include_usage = false;  // an OpenAI client's stream_options.include_usage
-  std::vector<PlannedStep> steps;     // in order; never empty in a plan that was made
+  // The API the client speaks, when the gateway knows it and it is not OpenAI's alone:
+  // the gateway's own errors take its shape (an Anthropic SDK on /anthropic/... or
+  // /compat/v1/messages reads Anthropic's error shape, a Gemini client Google's). Each
+  // step's answer is shaped by its own `translation`.
+  std::optional<Dialect> client_dialect;
+  std::vector<PlannedStep> steps;  // in order; empty only in a kModels plan
 };
 
 // The request one attempt sends: the client's request with the attempt's edits, applied when

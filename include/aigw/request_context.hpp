@@ -71,6 +71,8 @@ struct LocalResponse {
   // sent with Content-Length `source_length` when that is known, else chunked.
   std::shared_ptr<BodySource> source;
   std::optional<std::uint64_t> source_length;
+  // A cached or coalesced answer of a step that translates: how it reaches the client.
+  std::optional<Translation> translation;
 };
 
 // How the response cache treated a request (cf-aig-cache-status; docs/caching.md).

@@ -3,6 +3,7 @@
 #include "http/headers.hpp"
 #include "pipeline/translating_downstream.hpp"
 #include "request/body.hpp"
+#include "router/compat.hpp"
 #include "router/planner.hpp"
 #include "router/router.hpp"
 #include "router/routes.hpp"
@@ -133,7 +134,9 @@ Pipeline::Pipeline(std::shared_ptr<const Config> config,
                                  [](const RateLimitRule& r) {
                                    return r.unit != RateLimitRule::Unit::kRequests;
                                  }) ||
-                     !config_->budgets.empty()) {}
+                     !config_->budgets.empty()),
+      models_(std::make_shared<const std::string>(
+          compat_models(*config_, *providers_, *routes_))) {}
 
 Result<void> Pipeline::plan(RequestContext& ctx) const {
   // Read with the prompt's size at once when a token limit or budget will ask for it.
@@ -150,8 +153,10 @@ Result<void> Pipeline::plan(RequestContext& ctx) const {
   }
   ctx.plan = std::move(*planned);
   ctx.path = ctx.plan.path;
-  ctx.provider = ctx.plan.steps.front().provider;
-  ctx.provider_slug = ctx.plan.steps.front().slug;
+  if (!ctx.plan.steps.empty()) {
+    ctx.provider = ctx.plan.steps.front().provider;
+    ctx.provider_slug = ctx.plan.steps.front().slug;
+  }
   return {};
 }
 
@@ -169,8 +174,23 @@ boost::asio::awaitable<void> Pipeline::respond(RequestContext& ctx, Forwarder& f
                                                Downstream& client) const {
   // /compat: the client hears every answer in its own API's shape (docs/compat.md).
   std::optional<TranslatingDownstream> translating;
-  if (const auto dialect = client_dialect(ctx)) translating.emplace(ctx, client, *dialect);
+  if (needs_translation(ctx)) translating.emplace(ctx, client);
   Downstream& downstream = translating ? static_cast<Downstream&>(*translating) : client;
+  if (ctx.plan.kind == PlanKind::kModels && !ctx.error) {
+    // The gateway's own list: authenticated like any request, but no provider is called,
+    // so nothing is limited, cached or metered.
+    for (const auto& stage : stages_) {
+      if (stage->name() != "auth" || !stage->wants_request(ctx)) continue;
+      co_await stage->on_request(ctx);
+    }
+    if (!ctx.error) {
+      LocalResponse list;
+      list.shared_body = models_;
+      ctx.local_response = std::move(list);
+    }
+    co_await send_local(ctx, downstream);
+    co_return;
+  }
   if (!ctx.error) {
     for (const auto& stage : stages_) {
       if (!stage->wants_request(ctx)) continue;

@@ -13,6 +13,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace aigw {
@@ -68,6 +69,7 @@ class Pipeline {
   std::vector<std::shared_ptr<Stage>> stages_;
   std::shared_ptr<telemetry::RequestLog> request_log_;
   bool prompt_needed_ = false;  // a token limit or budget reads every prompt's size
+  std::shared_ptr<const std::string> models_;  // GET /compat/models: built once
 };
 
 // What observes every request beyond its own stage, owned by the App: the metrics registry

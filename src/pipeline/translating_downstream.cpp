@@ -20,41 +20,66 @@ bool is_event_stream(const http::response_header<>& head) {
 
 }  // namespace
 
-std::optional<Dialect> client_dialect(const RequestContext& ctx) {
-  if (ctx.plan.kind == PlanKind::kCompat) return ctx.plan.client_dialect;
-  // A plan of another kind passes its answers through (a dynamic/ route called on /compat
-  // sends each target the client's own body); only a planning error is left to shape.
-  if (!ctx.error) return std::nullopt;
-  const std::string_view target = ctx.request.target();
-  const auto dialect = compat_path_dialect(target.substr(0, target.find('?')));
-  if (dialect == Dialect::kAnthropicMessages) return dialect;
+std::optional<Dialect> path_dialect(std::string_view path) noexcept {
+  if (const auto compat = compat_path_dialect(path)) {
+    if (*compat != Dialect::kOpenAiChat) return compat;
+    return std::nullopt;
+  }
+  auto next = [&path]() {
+    if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+    const auto slash = path.find('/');
+    const std::string_view segment = path.substr(0, slash);
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
+    return segment;
+  };
+  std::string_view first = next();
+  if (first == "v1") {
+    next();  // account
+    next();  // gateway
+    first = next();
+  }
+  if (first == "anthropic") return Dialect::kAnthropicMessages;
+  if (first == "google-ai-studio" || first == "google-vertex-ai") return Dialect::kGemini;
+  if (first == "route") {
+    next();  // the route's name
+    if (compat_dialect(path) == Dialect::kAnthropicMessages) return Dialect::kAnthropicMessages;
+  }
   return std::nullopt;
 }
 
-const PlannedStep* TranslatingDownstream::answering_step() const noexcept {
-  if (ctx_.attempt && ctx_.attempt->planned != nullptr) return ctx_.attempt->planned;
-  // A cached (or coalesced) answer: the one step of a /compat plan answered it.
-  if (ctx_.plan.kind == PlanKind::kCompat && !ctx_.plan.steps.empty()) {
-    return &ctx_.plan.steps.front();
+bool needs_translation(const RequestContext& ctx) {
+  if (ctx.plan.client_dialect) return true;
+  for (const PlannedStep& step : ctx.plan.steps) {
+    if (step.translation) return true;
   }
-  return nullptr;
+  if (!ctx.error || !ctx.plan.steps.empty()) return false;
+  // Planning failed: only the path tells who is asking.
+  const std::string_view target = ctx.request.target();
+  return path_dialect(target.substr(0, target.find('?'))).has_value();
 }
 
-Dialect TranslatingDownstream::source_dialect() const noexcept {
-  if (ctx_.error) return Dialect::kOpenAiChat;  // error_body(): OpenAI's error shape
-  const PlannedStep* step = answering_step();
-  return step != nullptr ? step->dialect : Dialect::kOpenAiChat;
+std::optional<Translation> TranslatingDownstream::translation_now() const {
+  if (ctx_.error) {
+    // error_body(): OpenAI's error shape, into the client's. A plan is not made when
+    // planning failed: then the path says who the client is.
+    std::optional<Dialect> client = ctx_.plan.client_dialect;
+    if (!client && ctx_.plan.steps.empty()) {
+      const std::string_view target = ctx_.request.target();
+      client = path_dialect(target.substr(0, target.find('?')));
+    }
+    if (!client || *client == Dialect::kOpenAiChat) return std::nullopt;
+    return Translation{Dialect::kOpenAiChat, *client, false};
+  }
+  if (ctx_.local_response) return ctx_.local_response->translation;
+  if (ctx_.attempt && ctx_.attempt->planned != nullptr) return ctx_.attempt->planned->translation;
+  return std::nullopt;
 }
 
 translate::ResponseOptions TranslatingDownstream::response_options() const {
   translate::ResponseOptions options;
-  if (ctx_.attempt) {
-    options.model = ctx_.attempt->model;
-  } else if (const PlannedStep* step = answering_step()) {
-    options.model = step->model;
-  }
-  options.include_usage = ctx_.plan.client_include_usage;
-  options.id = (client_ == Dialect::kAnthropicMessages ? "msg_" : "chatcmpl-") + ctx_.id;
+  if (ctx_.attempt) options.model = ctx_.attempt->model;
+  options.include_usage = translation_.include_usage;
+  options.id = (translation_.to == Dialect::kAnthropicMessages ? "msg_" : "chatcmpl-") + ctx_.id;
   options.created =
       std::chrono::duration_cast<std::chrono::seconds>(ctx_.started_wall.time_since_epoch())
           .count();
@@ -64,14 +89,15 @@ translate::ResponseOptions TranslatingDownstream::response_options() const {
 boost::asio::awaitable<bool> TranslatingDownstream::send_head(
     const http::response_header<>& head, const AddedHeaders& added,
     std::optional<std::uint64_t> content_length, bool head_only) {
-  source_ = source_dialect();
+  const auto translation = translation_now();
   status_ = head.result_int();
-  if (source_ == client_ || head_only) {
+  if (!translation || translation->from == translation->to || head_only) {
     mode_ = Mode::kPass;
     return inner_.send_head(head, added, content_length, head_only);
   }
+  translation_ = *translation;
   if (status_ >= 200 && status_ < 300 && is_event_stream(head)) {
-    stream_ = translate::stream(source_, client_, response_options());
+    stream_ = translate::stream(translation_.from, translation_.to, response_options());
     if (stream_) {
       mode_ = Mode::kStream;
       head_ = head;  // its framing is the session's: no Content-Length goes out with it
@@ -137,21 +163,22 @@ boost::asio::awaitable<bool> TranslatingDownstream::buffered_finish() {
   if (overflow_) {
     status_ = 502;
     body = translate::error(
-        Dialect::kOpenAiChat, client_, status_,
+        Dialect::kOpenAiChat, translation_.to, status_,
         error_body(Error{ErrorCode::kUpstreamProtocol,
                          "the provider's response is larger than the gateway translates (" +
                              std::to_string(kMaxBufferedBytes >> 20) + " MiB)"}));
   } else if (status_ < 200 || status_ >= 300) {
     // The provider's error (or the gateway's own), status kept: an SDK raises the error
     // class that status means (429 stays 429, 529 stays 529).
-    body = translate::error(source_, client_, status_, held_);
-  } else if (auto translated = translate::response(source_, client_, held_, response_options())) {
+    body = translate::error(translation_.from, translation_.to, status_, held_);
+  } else if (auto translated =
+                 translate::response(translation_.from, translation_.to, held_, response_options())) {
     body = std::move(*translated);
   } else {
     status_ = 502;
     Error error = translated.error();
     error.code = ErrorCode::kUpstreamProtocol;
-    body = translate::error(Dialect::kOpenAiChat, client_, status_, error_body(error));
+    body = translate::error(Dialect::kOpenAiChat, translation_.to, status_, error_body(error));
   }
   held_.clear();
   head_.result(status_);

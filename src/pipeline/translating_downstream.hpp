@@ -28,8 +28,7 @@ class TranslatingDownstream final : public Downstream {
   // rather than held (streams are not held at all).
   static constexpr std::size_t kMaxBufferedBytes = std::size_t{32} << 20;
 
-  TranslatingDownstream(RequestContext& ctx, Downstream& inner, Dialect client)
-      : ctx_(ctx), inner_(inner), client_(client) {}
+  TranslatingDownstream(RequestContext& ctx, Downstream& inner) : ctx_(ctx), inner_(inner) {}
 
   boost::asio::awaitable<bool> send_head(const boost::beast::http::response_header<>& head,
                                          const AddedHeaders& added,
@@ -46,11 +45,10 @@ class TranslatingDownstream final : public Downstream {
  private:
   enum class Mode : std::uint8_t { kPass, kStream, kBuffer };
 
-  // The dialect of what is about to go out: the gateway's own errors are OpenAI-shaped; a
-  // provider's response (or a cached one) is in its provider's.
-  Dialect source_dialect() const noexcept;
-  // The step whose provider answered: the attempt's, else (a cached answer) the plan's one.
-  const PlannedStep* answering_step() const noexcept;
+  // What is about to go out needs: the gateway's own errors are OpenAI-shaped, into the
+  // plan's client dialect; a provider's response takes its step's translation, a cached or
+  // coalesced one the translation stored with it. nullopt: passed through.
+  std::optional<Translation> translation_now() const;
   translate::ResponseOptions response_options() const;
   boost::asio::awaitable<bool> stream_body(std::string_view chunk);
   boost::asio::awaitable<bool> stream_finish();
@@ -58,8 +56,7 @@ class TranslatingDownstream final : public Downstream {
 
   RequestContext& ctx_;
   Downstream& inner_;
-  Dialect client_;
-  Dialect source_ = Dialect::kOpenAiChat;
+  Translation translation_;  // of the response going out (kStream, kBuffer)
   Mode mode_ = Mode::kPass;
   unsigned status_ = 200;
   boost::beast::http::response_header<> head_;  // held (kBuffer) or rewritten (kStream)
@@ -70,10 +67,15 @@ class TranslatingDownstream final : public Downstream {
   std::string out_;  // what goes out next; lives until the write completes
 };
 
-// Whether `ctx`'s response needs the translating downstream, and into which dialect: every
-// /compat plan's (its client's), and, when planning failed, the Anthropic dialect for a path
-// that names it (/compat/v1/messages), so even the gateway's own errors reach that client's
-// SDK in its shape. nullopt: nothing to translate.
-std::optional<Dialect> client_dialect(const RequestContext& ctx);
+// Whether `ctx`'s response may need the translating downstream: a plan with a client
+// dialect (its own errors take that shape) or a step that translates; when planning failed,
+// a path that names a dialect other than OpenAI's (/anthropic/..., /compat/v1/messages,
+// Gemini's), so even those errors reach the client's SDK in its shape.
+bool needs_translation(const RequestContext& ctx);
+
+// The API a request path's client speaks, when the path alone says so and it is not
+// OpenAI's: /anthropic/... and /compat/v1/messages (Anthropic), /google-ai-studio/... and
+// /google-vertex-ai/... (Gemini), short or long (/v1/{account}/{gateway}/...) form.
+std::optional<Dialect> path_dialect(std::string_view path) noexcept;
 
 }  // namespace aigw

@@ -7,7 +7,10 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <memory>
+#include <set>
 #include <string>
 
 namespace aigw {
@@ -100,14 +103,84 @@ std::optional<Dialect> compat_path_dialect(std::string_view path) noexcept {
   return compat_dialect(path);
 }
 
+std::optional<Dialect> native_dialect(std::string_view slug) noexcept {
+  const auto native = native_chat(slug);
+  if (!native) return std::nullopt;
+  return native->dialect;
+}
+
+Result<PlannedStep> compat_step(const CompatStepInput& in) {
+  const auto native = native_chat(in.slug);
+  if (!native) {
+    return model_error(ErrorCode::kUnsupportedParameter,
+                       "provider '" + std::string(in.slug) +
+                           "' is not reachable through /compat; call /" + std::string(in.slug) +
+                           "/... in its own API");
+  }
+  if (in.model.size() > kMaxModelBytes ||
+      (native->dialect == Dialect::kGemini && !path_safe(in.model))) {
+    return model_error(ErrorCode::kInvalidModel, "model '" + text::clip(in.model, 100) +
+                                                     "' is not a model id " +
+                                                     std::string(in.slug) + " accepts");
+  }
+
+  // The body in the provider's API: translated, or the client's with the bare model id.
+  auto body = std::make_shared<std::string>();
+  std::optional<Translation> translation;
+  bool stream = in.facts.stream;
+  if (in.client == native->dialect) {
+    *body = in.body;
+    write_model(*body, in.model);
+  } else {
+    translate::RequestOptions options;
+    options.model = std::string(in.model);
+    auto translated = translate::request(in.client, native->dialect, in.body, options);
+    if (!translated) return translated.error();
+    *body = std::move(translated->body);
+    stream = translated->stream;
+    translation = Translation{native->dialect, in.client, translated->include_usage};
+  }
+
+  std::string native_rest(native->rest);
+  std::string_view query;
+  if (native->dialect == Dialect::kGemini) {
+    native_rest.assign("v1beta/models/").append(in.model);
+    native_rest.append(stream ? ":streamGenerateContent" : ":generateContent");
+    if (stream) query = "alt=sse";
+  }
+  auto mapped = in.provider.adapter->map(MapInput{native_rest, query, in.account, in.gateway},
+                                         in.provider.base);
+  if (!mapped) return mapped.error();
+
+  PlannedStep step = provider_step(in.provider, in.slug, std::move(*mapped), in.policy);
+  step.translation = translation;
+  step.model = std::string(in.model);
+  step.method = http::verb::post;
+  // With the prompt's size: token limits and budgets estimate from it (a universal step's
+  // body is read the same way); next to the translation, the walk costs little.
+  step.body_facts = std::make_shared<const BodyFacts>(read_body_facts(*body, true));
+  step.body = std::move(body);
+  step.headers.emplace_back("content-type", "application/json");
+  if (native->dialect == Dialect::kAnthropicMessages && !in.has_anthropic_version) {
+    // Required by Anthropic's API; the Anthropic SDK sends its own.
+    step.headers.emplace_back("anthropic-version", "2023-06-01");
+  }
+  return step;
+}
+
 Result<Plan> compat_plan(const PlanInput& in, Plan plan, const RetryConfig& policy,
                          std::string_view rest) {
+  if (is_compat_models(rest) &&
+      (in.request.method() == http::verb::get || in.request.method() == http::verb::head)) {
+    plan.kind = PlanKind::kModels;  // answered by the gateway: no step
+    return plan;
+  }
   const auto client = compat_dialect(rest);
   if (!client || in.request.method() != http::verb::post) {
     return Error{ErrorCode::kRouteNotFound,
                  "no route for " + text::clip(plan.path, 200) +
-                     ": /compat takes POST /compat/chat/completions (OpenAI) and POST "
-                     "/compat/v1/messages (Anthropic)"};
+                     ": /compat takes POST /compat/chat/completions (OpenAI), POST "
+                     "/compat/v1/messages (Anthropic) and GET /compat/models"};
   }
   if (auto checked = check_json(in); !checked) return checked.error();
   const BodyFacts& facts = in.body();
@@ -136,76 +209,74 @@ Result<Plan> compat_plan(const PlanInput& in, Plan plan, const RetryConfig& poli
     error.param = "model";
     return error;
   }
-  const auto native = native_chat(slug);
-  if (!native) {
-    return model_error(ErrorCode::kUnsupportedParameter,
-                       "provider '" + std::string(slug) +
-                           "' is not reachable through /compat; call /" + std::string(slug) +
-                           "/... in its own API");
-  }
-  if (model.size() > kMaxModelBytes || (native->dialect == Dialect::kGemini && !path_safe(model))) {
-    return model_error(ErrorCode::kInvalidModel, "model '" + text::clip(model, 100) +
-                                                     "' is not a model id " + std::string(slug) +
-                                                     " accepts");
-  }
-
-  // The body in the provider's API: translated, or the client's with the bare model id.
-  auto body = std::make_shared<std::string>();
-  bool include_usage = facts.include_usage_requested;
-  bool stream = facts.stream;
-  if (*client == native->dialect) {
-    *body = in.request.body();
-    write_model(*body, model);
-  } else {
-    translate::RequestOptions options;
-    options.model = std::string(model);
-    auto translated = translate::request(*client, native->dialect, in.request.body(), options);
-    if (!translated) return translated.error();
-    *body = std::move(translated->body);
-    include_usage = translated->include_usage;
-    stream = translated->stream;
-  }
-
-  std::string native_rest(native->rest);
-  std::string_view query;
-  if (native->dialect == Dialect::kGemini) {
-    native_rest.assign("v1beta/models/").append(model);
-    native_rest.append(stream ? ":streamGenerateContent" : ":generateContent");
-    if (stream) query = "alt=sse";
-  }
-  auto mapped = provider->adapter->map(MapInput{native_rest, query, plan.account, plan.gateway},
-                                       provider->base);
-  if (!mapped) return mapped.error();
-
-  PlannedStep step = provider_step(*provider, slug, std::move(*mapped), policy);
-  step.dialect = native->dialect;
-  step.model = std::string(model);
-  step.method = http::verb::post;
-  // With the prompt's size: token limits and budgets estimate from it (a universal step's
-  // body is read the same way); next to the translation, the walk costs little.
-  step.body_facts = std::make_shared<const BodyFacts>(read_body_facts(*body, true));
-  step.body = std::move(body);
-  step.headers.emplace_back("content-type", "application/json");
-  if (native->dialect == Dialect::kAnthropicMessages &&
-      in.request.find("anthropic-version") == in.request.end()) {
-    // Required by Anthropic's API; the Anthropic SDK sends its own.
-    step.headers.emplace_back("anthropic-version", "2023-06-01");
-  }
+  auto step = compat_step(CompatStepInput{*provider, slug, model, *client, in.request.body(), facts,
+                                          policy, plan.account, plan.gateway,
+                                          in.request.find("anthropic-version") != in.request.end()});
+  if (!step) return step.error();
   // The client's key goes in the provider's own header (the OpenAI SDK's Bearer token to
   // Anthropic's x-api-key, say), and no other credential header of the client's goes along.
   // A stored key replaces it, as on the provider's own paths (the stored-keys stage).
   const auto key = client_key(in.request);
   if (key && !provider->credential.name.empty()) {
-    step.headers.emplace_back(provider->credential.name,
-                              provider->credential.prefix + std::string(*key));
+    step->headers.emplace_back(provider->credential.name,
+                               provider->credential.prefix + std::string(*key));
   }
-  step.strip_client_credentials = true;
+  step->strip_client_credentials = true;
 
   plan.kind = PlanKind::kCompat;
   plan.client_dialect = *client;
-  plan.client_include_usage = include_usage;
-  plan.steps.push_back(std::move(step));
+  plan.steps.push_back(std::move(*step));
   return plan;
+}
+
+bool is_compat_models(std::string_view rest) noexcept {
+  return rest == "models" || rest == "v1/models";
+}
+
+std::string compat_models(const Config& config, const ProviderRegistry& providers,
+                          const RouteTable& routes) {
+  nlohmann::ordered_json data = nlohmann::ordered_json::array();
+  std::set<std::string, std::less<>> listed;
+  const auto add = [&](const std::string& id, std::string_view owner, const ModelPrice* price) {
+    if (!listed.insert(id).second) return;
+    nlohmann::ordered_json entry = {{"id", id},
+                                    {"object", "model"},
+                                    {"created", 0},
+                                    {"owned_by", owner},
+                                    {"type", "model"},
+                                    {"display_name", id},
+                                    {"created_at", "1970-01-01T00:00:00Z"}};
+    if (price != nullptr) {
+      // US dollars per million tokens, as the price table holds them.
+      nlohmann::ordered_json p = {{"input", price->input}, {"output", price->output}};
+      if (price->cached_input) p["cached_input"] = *price->cached_input;
+      if (price->cache_write) p["cache_write"] = *price->cache_write;
+      p["unit"] = "usd_per_million_tokens";
+      entry["pricing"] = std::move(p);
+    }
+    data.push_back(std::move(entry));
+  };
+  const auto reachable = [&](std::string_view slug) {
+    return providers.find(slug) != nullptr && native_chat(slug).has_value();
+  };
+  for (const auto& [id, price] : config.metering.prices) {
+    const auto slash = id.find('/');
+    if (slash == std::string::npos) continue;
+    const std::string_view slug = std::string_view(id).substr(0, slash);
+    if (reachable(slug)) add(id, slug, &price);
+  }
+  for (const auto& route : routes.routes()) {
+    for (const RouteTarget& target : route->targets) {
+      if (reachable(target.config.provider)) {
+        add(target.config.provider + "/" + target.config.model, target.config.provider, nullptr);
+      }
+    }
+  }
+  for (const auto& route : routes.routes()) add("dynamic/" + route->name, "aigw", nullptr);
+  nlohmann::ordered_json out = {{"object", "list"}, {"data", data}, {"has_more", false}};
+  out["first_id"] = data.empty() ? nlohmann::ordered_json(nullptr) : data.front()["id"];
+  out["last_id"] = data.empty() ? nlohmann::ordered_json(nullptr) : data.back()["id"];
+  return out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 }  // namespace aigw

@@ -23,10 +23,47 @@ std::optional<Dialect> compat_dialect(std::string_view rest) noexcept;
 // /v1/{account}/{gateway}/compat/{rest}.
 std::optional<Dialect> compat_path_dialect(std::string_view path) noexcept;
 
+// The API `slug`'s chat endpoint speaks, for the providers /compat reaches; nullopt for the
+// others (Azure, Vertex, Bedrock, ...: their chat endpoints need more than a model id).
+std::optional<Dialect> native_dialect(std::string_view slug) noexcept;
+
+struct CompatStepInput {
+  const Provider& provider;
+  std::string_view slug;
+  std::string_view model;  // the provider's own model id, without "{provider}/"
+  Dialect client;          // the API `body` is in
+  const std::string& body;
+  const BodyFacts& facts;  // what `body` says
+  const RetryConfig& policy;
+  std::string_view account;
+  std::string_view gateway;
+  bool has_anthropic_version;  // the client sends its own anthropic-version header
+};
+
+// One step to `provider`'s own chat endpoint with the client's body in its API: translated
+// (the step's `translation` set) or, when the two APIs are one, with the model id written.
+// /compat, a named route's target across formats and a universal "compat" step are made
+// here. 400 unsupported_parameter for a provider /compat does not reach or a parameter the
+// provider's API cannot take, invalid_model for a model id it cannot name.
+Result<PlannedStep> compat_step(const CompatStepInput& in);
+
 // The plan of a /compat request: `plan` already holds the path and the long form's account
 // and gateway; `rest` is the path after /compat/. 400 for a body or model that cannot be
 // planned (invalid_json, invalid_model, unsupported_parameter), 404 for an unknown provider.
 Result<Plan> compat_plan(const PlanInput& in, Plan plan, const RetryConfig& policy,
                          std::string_view rest);
+
+class RouteTable;
+
+// Whether `rest` (the path after /compat/) is the model list: models or v1/models.
+bool is_compat_models(std::string_view rest) noexcept;
+
+// The body of GET /compat/models and /compat/v1/models: every "{provider}/{model}" of the
+// price table (config/pricing.yaml with metering.prices) on a provider /compat reaches, each
+// with its price, then the named routes' targets not in it and each route as
+// "dynamic/{name}". One body read by both SDKs: OpenAI's list (object, id, owned_by,
+// created) and Anthropic's (type, display_name, created_at, has_more, first_id, last_id).
+std::string compat_models(const Config& config, const ProviderRegistry& providers,
+                          const RouteTable& routes);
 
 }  // namespace aigw

@@ -73,8 +73,19 @@ Result<Plan> route_plan(const PlanInput& in, Plan plan, const RetryConfig& polic
   // Logged under the route whichever way it was called; the attempts name the targets.
   plan.path.assign("/route/").append(route->name);
   if (!rest.empty()) plan.path.append("/").append(rest);
-  auto steps =
-      plan_route(RoutePlanInput{*route, rest, query, policy, plan.account, plan.gateway, in.now});
+  // Called on a chat path, the route knows its client's API: a target on a provider that
+  // speaks another gets the body translated (docs/compat.md, "Routes across formats").
+  RoutePlanInput route_in{
+      *route, rest, query, policy, plan.account, plan.gateway, in.now, std::nullopt, nullptr,
+      nullptr};
+  if (const auto client = compat_dialect(rest);
+      client && in.request.method() == http::verb::post) {
+    route_in.client = client;
+    route_in.request = &in.request;
+    route_in.facts = &in.body();
+    if (*client != Dialect::kOpenAiChat) plan.client_dialect = client;
+  }
+  auto steps = plan_route(route_in);
   if (!steps) return steps.error();
   plan.kind = PlanKind::kRoute;
   plan.route = route;
@@ -221,6 +232,12 @@ Result<Plan> plan(const PlanInput& in) {
   if (!mapped) return mapped.error();
   if (auto checked = check_json(in); !checked) return checked.error();  // at most one read
   plan.steps.push_back(provider_step(*provider, first, std::move(*mapped), *policy));
+  // The gateway's own errors in the provider's shape, so its SDK reads them (an Anthropic
+  // or Gemini client; OpenAI's is the default shape).
+  if (first == "anthropic") plan.client_dialect = Dialect::kAnthropicMessages;
+  if (first == "google-ai-studio" || first == "google-vertex-ai") {
+    plan.client_dialect = Dialect::kGemini;
+  }
   return plan;
 }
 

@@ -2,6 +2,7 @@
 
 #include "core/text.hpp"
 #include "json/members.hpp"
+#include "router/compat.hpp"
 #include "router/universal.hpp"
 #include "upstream/providers/usage/request_info.hpp"
 
@@ -50,6 +51,30 @@ bool has_own_credential(const Provider& provider, const RouteTargetConfig& targe
 std::string seconds_until(CircuitBreaker::TimePoint when, CircuitBreaker::TimePoint now) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(when - now).count();
   return std::to_string(std::max<long long>(1, (ms + 999) / 1000));
+}
+
+// A target across formats (RoutePlanInput::client): its step to the provider's own chat
+// endpoint, with the client's body translated (or the error why it cannot be); nullopt for a
+// target planned as before (the client's API, or an endpoint of its own).
+std::optional<Result<PlannedStep>> translated_target(const RoutePlanInput& in,
+                                                     const RouteTarget& target) {
+  if (!in.client || in.request == nullptr || in.facts == nullptr || target.config.endpoint) {
+    return std::nullopt;
+  }
+  const auto native = native_dialect(target.config.provider);
+  if (!native || *native == *in.client) return std::nullopt;
+  auto step = compat_step(CompatStepInput{
+      *target.provider, target.config.provider, target.config.model, *in.client,
+      in.request->body(), *in.facts, in.policy, in.account, in.gateway,
+      in.request->find("anthropic-version") != in.request->end()});
+  if (!step) return Result<PlannedStep>(step.error());
+  if (target.config.max_attempts) step->retry.max_attempts = *target.config.max_attempts;
+  if (target.config.request_timeout) step->retry.request_timeout = target.config.request_timeout;
+  step->route_target = &target;
+  // Its configured headers win over the defaults compat_step set (anthropic-version...).
+  step->pinned = target.pinned;
+  step->strip_client_credentials = in.route.strip_client_credentials;
+  return Result<PlannedStep>(std::move(*step));
 }
 
 }  // namespace
@@ -134,6 +159,7 @@ Result<std::vector<PlannedStep>> plan_route(const RoutePlanInput& in) {
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
   const auto order = plan_order(route, [&] { return uniform(rng); });
   std::optional<CircuitBreaker::TimePoint> reopens;  // the soonest an open target probes
+  std::optional<Error> untranslatable;               // the first target's that could not be
   std::vector<PlannedStep> steps;
   steps.reserve(order.size());
   for (const std::size_t index : order) {
@@ -141,6 +167,16 @@ Result<std::vector<PlannedStep>> plan_route(const RoutePlanInput& in) {
     if (target.breaker && !target.breaker->would_admit(in.now)) {
       const auto until = target.breaker->open_until();
       if (!reopens || until < *reopens) reopens = until;
+      continue;
+    }
+    if (auto translated = translated_target(in, target)) {
+      if (*translated) {
+        steps.push_back(std::move(**translated));
+      } else {
+        spdlog::debug("route '{}' target {}: left out: {}", route.name, target.label,
+                      translated->error().detail);
+        if (!untranslatable) untranslatable = translated->error();
+      }
       continue;
     }
     PlannedStep step;
@@ -183,6 +219,11 @@ Result<std::vector<PlannedStep>> plan_route(const RoutePlanInput& in) {
     step.usage_format = step.provider->adapter->usage_format(upstream_path);
     step.path_model = usage::model_from_path(step.usage_format, upstream_path);
     steps.push_back(std::move(step));
+  }
+  if (steps.empty() && untranslatable) {
+    Error error = *untranslatable;
+    error.detail = "route '" + route.name + "': no target can take this request: " + error.detail;
+    return error;
   }
   if (steps.empty()) {
     const std::string wait = reopens ? seconds_until(*reopens, in.now) : "1";

@@ -77,11 +77,19 @@ struct RoutePlanInput {
   std::string_view account;
   std::string_view gateway;
   CircuitBreaker::TimePoint now;
+  // The API the client speaks, when its path says (chat/completions: OpenAI, v1/messages:
+  // Anthropic); then a target without an endpoint whose provider speaks another API gets the
+  // body translated and goes to its own chat endpoint (compat.hpp). nullopt: no target is.
+  std::optional<Dialect> client;
+  const HttpRequest* request = nullptr;  // the client's (its body), when `client` is set
+  const BodyFacts* facts = nullptr;      // what that body says, when `client` is set
 };
 
 // The steps of a request to a route: one per target, in plan_order, without the targets
-// whose breaker is open at `now`. 503 route_unavailable (with Retry-After) when every
-// target's is; 400 when a target cannot take the path.
+// whose breaker is open at `now` and those the request cannot be translated for (a
+// parameter a target's API cannot take). 503 route_unavailable (with Retry-After) when every
+// target's breaker is open; that translation's 400 when no target can take the request; 400
+// when a target cannot take the path.
 Result<std::vector<PlannedStep>> plan_route(const RoutePlanInput& in);
 
 // Writes `model` as the value of the top-level "model" of a JSON request body, in place

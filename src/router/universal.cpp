@@ -3,6 +3,7 @@
 #include "core/retry_settings.hpp"
 #include "core/text.hpp"
 #include "json/dom.hpp"
+#include "router/compat.hpp"
 #include "upstream/providers/usage/request_info.hpp"
 
 #include <boost/beast/core/string.hpp>
@@ -127,34 +128,11 @@ bool has_header(const HttpRequest& request, std::string_view name,
                      [&](const auto& h) { return boost::beast::iequals(h.first, name); });
 }
 
-// One step of the list (an element of the body's array).
-Result<PlannedStep> read_step(const UniversalInput& in, Element element, std::size_t index) {
-  const std::string where = "step " + std::to_string(index);
-  simdjson::dom::object s;
-  if (element.get_object().get(s) != simdjson::SUCCESS) {
-    return invalid(where + " must be an object");
-  }
-  std::optional<Element> provider, endpoint, headers, query, config;
-  for (const auto field : s) {
-    const std::string_view key = field.key;
-    std::optional<Element>* slot = key == "provider"   ? &provider
-                                   : key == "endpoint" ? &endpoint
-                                   : key == "headers"  ? &headers
-                                   : key == "query"    ? &query
-                                   : key == "config"   ? &config
-                                                       : nullptr;
-    if (slot == nullptr) {
-      return invalid(where + ": unknown key '" + std::string(key.substr(0, 100)) +
-                     "' (expected provider, endpoint, headers, query, config)");
-    }
-    if (*slot) return invalid(where + ": '" + std::string(key) + "' is given more than once");
-    *slot = field.value;
-  }
+// A step on a provider's own API: its endpoint under the provider's base, its query as is.
+Result<PlannedStep> native_universal_step(const UniversalInput& in, const std::string& where,
+                                          std::string_view slug, std::optional<Element> endpoint,
+                                          std::optional<Element> query) {
   PlannedStep step;
-  std::string_view slug;
-  if (!provider || provider->get_string().get(slug) != simdjson::SUCCESS) {
-    return invalid(where + ": provider is required (a provider slug)");
-  }
   step.slug = std::string(slug);
   step.provider = in.providers.find(step.slug);
   if (step.provider == nullptr) {
@@ -199,6 +177,117 @@ Result<PlannedStep> read_step(const UniversalInput& in, Element element, std::si
   }
   step.body = std::move(body);
   step.body_facts = std::move(facts);
+  return step;
+}
+
+// A "compat" step (docs/compat.md): Cloudflare's unified API inside the list. Its endpoint
+// names the client's API (chat/completions, v1/messages), its query says "model":
+// "{provider}/{model}", and it becomes a step to that provider's own chat endpoint with the
+// query translated, as /compat plans it.
+Result<PlannedStep> compat_universal_step(const UniversalInput& in, const std::string& where,
+                                          std::optional<Element> endpoint,
+                                          std::optional<Element> query) {
+  std::string_view e;
+  if (!endpoint || endpoint->get_string().get(e) != simdjson::SUCCESS) {
+    return invalid(where + ": endpoint is required (chat/completions or v1/messages for compat)");
+  }
+  if (e.starts_with('/')) e.remove_prefix(1);
+  const auto client = compat_dialect(e);
+  if (!client) {
+    return invalid(where + ": endpoint '" + text::clip(e, 100) +
+                   "' is not a compat endpoint (chat/completions or v1/messages)");
+  }
+  if (!query) return invalid(where + ": query is required (the request body)");
+  const std::string body = simdjson::minify(*query);
+  const BodyFacts facts = usage::read_element(*query, body);
+  if (!facts.duplicate_key.empty()) {
+    return invalid(where + ": query has the key '" + text::clip(facts.duplicate_key, 100) +
+                   "' more than once; send each key once");
+  }
+  const std::string_view named = facts.model;
+  const auto slash = named.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == named.size()) {
+    return invalid(where + ": query.model '" + text::clip(named, 100) +
+                   "' must be \"{provider}/{model}\", e.g. \"anthropic/claude-sonnet-4-5\"");
+  }
+  const std::string_view slug = named.substr(0, slash);
+  const Provider* provider = in.providers.find(slug);
+  if (provider == nullptr) {
+    return invalid(where + ": unknown provider '" + text::clip(slug, 100) + "' in query.model");
+  }
+  auto step = compat_step(CompatStepInput{*provider, slug, named.substr(slash + 1), *client, body,
+                                          facts, in.policy, in.account, in.gateway,
+                                          in.request.find("anthropic-version") !=
+                                              in.request.end()});
+  if (!step) return invalid(where + ": " + step.error().detail);
+  step->path = "/compat/" + std::string(e);
+  return step;
+}
+
+// A compat step's key, given in its headers in the client's SDK's header (Authorization:
+// Bearer, x-api-key, x-goog-api-key), goes in the provider's own header instead.
+void move_compat_key(PlannedStep& step) {
+  const CredentialHeader& credential = step.provider->credential;
+  for (auto it = step.headers.begin(); it != step.headers.end(); ++it) {
+    const std::string name = text::lower(it->first);
+    std::string_view key = it->second;
+    if (name == "authorization") {
+      constexpr std::string_view kBearer = "bearer ";
+      if (key.size() <= kBearer.size() ||
+          !boost::beast::iequals(key.substr(0, kBearer.size()), kBearer)) {
+        continue;
+      }
+      key = text::trim_ows(key.substr(kBearer.size()));
+    } else if (name != "x-api-key" && name != "x-goog-api-key") {
+      continue;
+    }
+    if (credential.name.empty() || name == credential.name) return;
+    std::string value = credential.prefix + std::string(key);
+    step.headers.erase(it);
+    std::erase(step.pinned, name);
+    step.headers.emplace_back(credential.name, std::move(value));
+    step.pinned.push_back(credential.name);
+    return;
+  }
+}
+
+// One step of the list (an element of the body's array).
+Result<PlannedStep> read_step(const UniversalInput& in, Element element, std::size_t index) {
+  const std::string where = "step " + std::to_string(index);
+  simdjson::dom::object s;
+  if (element.get_object().get(s) != simdjson::SUCCESS) {
+    return invalid(where + " must be an object");
+  }
+  std::optional<Element> provider, endpoint, headers, query, config;
+  for (const auto field : s) {
+    const std::string_view key = field.key;
+    std::optional<Element>* slot = key == "provider"   ? &provider
+                                   : key == "endpoint" ? &endpoint
+                                   : key == "headers"  ? &headers
+                                   : key == "query"    ? &query
+                                   : key == "config"   ? &config
+                                                       : nullptr;
+    if (slot == nullptr) {
+      return invalid(where + ": unknown key '" + std::string(key.substr(0, 100)) +
+                     "' (expected provider, endpoint, headers, query, config)");
+    }
+    if (*slot) return invalid(where + ": '" + std::string(key) + "' is given more than once");
+    *slot = field.value;
+  }
+  PlannedStep step;
+  std::string_view slug;
+  if (!provider || provider->get_string().get(slug) != simdjson::SUCCESS) {
+    return invalid(where + ": provider is required (a provider slug)");
+  }
+  if (slug == "compat") {
+    auto compat = compat_universal_step(in, where, endpoint, query);
+    if (!compat) return compat.error();
+    step = std::move(*compat);
+  } else {
+    auto native = native_universal_step(in, where, slug, endpoint, query);
+    if (!native) return native.error();
+    step = std::move(*native);
+  }
   if (headers) {
     simdjson::dom::object fields;
     if (headers->get_object().get(fields) != simdjson::SUCCESS) {
@@ -245,6 +334,7 @@ Result<PlannedStep> read_step(const UniversalInput& in, Element element, std::si
       step.pinned.push_back(lname);
     }
   }
+  if (slug == "compat") move_compat_key(step);
   if (!has_header(in.request, "content-type", step.headers)) {
     step.headers.emplace_back("Content-Type", "application/json");
   }

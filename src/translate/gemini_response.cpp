@@ -332,6 +332,66 @@ std::string gemini_error_to_openai(unsigned status, std::string_view gemini_erro
   return detail::dump(out);
 }
 
+namespace {
+
+// google.rpc.Code's canonical name for an HTTP status, as Google's APIs pair them.
+std::string_view rpc_status(unsigned status) noexcept {
+  switch (status) {
+    case 400:
+    case 413:
+      return "INVALID_ARGUMENT";
+    case 401:
+      return "UNAUTHENTICATED";
+    case 403:
+      return "PERMISSION_DENIED";
+    case 404:
+      return "NOT_FOUND";
+    case 409:
+      return "ABORTED";
+    case 429:
+      return "RESOURCE_EXHAUSTED";
+    case 499:
+      return "CANCELLED";
+    case 501:
+      return "UNIMPLEMENTED";
+    case 502:
+    case 503:
+      return "UNAVAILABLE";
+    case 504:
+      return "DEADLINE_EXCEEDED";
+    default:
+      return status >= 500 ? "INTERNAL" : "FAILED_PRECONDITION";
+  }
+}
+
+}  // namespace
+
+std::string openai_error_to_gemini(unsigned status, std::string_view openai_error) {
+  std::string message;
+  std::string reason;
+  try {
+    if (const auto body = detail::parse(openai_error)) {
+      if (const Json* error = gemini::member(*body, "error"); error != nullptr) {
+        message = std::string(gemini::string_member(*error, "message"));
+        reason = std::string(gemini::string_member(*error, "code"));
+      }
+    }
+  } catch (const std::exception&) {
+    message.clear();
+  }
+  if (message.empty()) message = gemini::clip_utf8(openai_error, gemini::kMaxErrorMessageBytes);
+  if (message.empty()) message = "HTTP " + std::to_string(status);
+  // google.rpc.Status, as Google's SDKs read it; the gateway's own code rides in an ErrorInfo
+  // detail (its reason), so a program can still tell a gateway 429 from the model's.
+  Json error = {{"code", status}, {"message", std::move(message)}, {"status", rpc_status(status)}};
+  if (!reason.empty()) {
+    error["details"] = Json::array({{{"@type", "type.googleapis.com/google.rpc.ErrorInfo"},
+                                     {"reason", std::move(reason)},
+                                     {"domain", "aigw"}}});
+  }
+  return detail::dump(Json{{"error", std::move(error)}});
+}
+
 // --- streams -------------------------------------------------------------------------------
 //
 // streamGenerateContent?alt=sse: every event is `data: <GenerateContentResponse>`; text

@@ -112,7 +112,9 @@ std::string error(Dialect provider, Dialect client, unsigned status, std::string
     if (provider == Dialect::kOpenAiChat) return openai_error_to_anthropic(status, body);
     return openai_error_to_anthropic(status, gemini_error_to_openai(status, body));
   }
-  return std::string(body);
+  // A Gemini client hears the gateway's own errors (OpenAI-shaped) in Google's shape.
+  if (provider == Dialect::kOpenAiChat) return openai_error_to_gemini(status, body);
+  return openai_error_to_gemini(status, anthropic_error_to_openai(status, body));
 }
 
 }  // namespace aigw::translate

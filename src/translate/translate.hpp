@@ -79,6 +79,9 @@ Result<std::string> gemini_response_to_openai(std::string_view gemini_response,
                                               const ResponseOptions& options);
 std::unique_ptr<StreamTranslator> gemini_stream_to_openai(const ResponseOptions& options);
 std::string gemini_error_to_openai(unsigned status, std::string_view gemini_error);
+// The other way, for a Gemini client of the gateway's own errors (status kept): Google's
+// google.rpc.Status shape, the OpenAI error's code as its ErrorInfo reason.
+std::string openai_error_to_gemini(unsigned status, std::string_view openai_error);
 
 // --- Anthropic Messages client, OpenAI chat completions provider (anthropic_inbound.cpp) ---
 Result<TranslatedRequest> anthropic_to_openai(std::string_view anthropic_request,

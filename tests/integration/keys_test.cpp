@@ -111,8 +111,13 @@ TEST(VirtualKeys, EachKeysTokenAuthenticatesBesideThePlainTokens) {
 TEST(VirtualKeys, AKeyUsesOnlyItsProvidersAndModels) {
   Fixture f;
   const std::string claude = R"({"model":"claude-x","max_tokens":5,"messages":[]})";
-  expect_403(f.post("tok-search", claude, "/anthropic/messages"),
-             "key 'search' may not use provider 'anthropic'");
+  // On Anthropic's own path, in Anthropic's error shape: its SDK raises PermissionDeniedError.
+  const auto refused = f.post("tok-search", claude, "/anthropic/messages");
+  EXPECT_EQ(refused.status, 403u);
+  EXPECT_EQ(json::parse(refused.body, nullptr, false),
+            json::parse(R"({"type":"error","error":{"type":"permission_error",)"
+                        R"("message":"key 'search' may not use provider 'anthropic'"}})"))
+      << refused.body;
   expect_403(f.post("tok-search", R"({"model":"gpt-4o","messages":[]})"),
              "key 'search' may not use model 'gpt-4o'");
   expect_403(f.post("tok-search", R"({"messages":[]})"),

@@ -175,6 +175,7 @@ boost::asio::awaitable<Verdict> CacheStage::on_request(RequestContext& ctx) {
     response.shared_body = hit->body;
     response.content_type = hit->content_type;
     response.stream = hit->stream;
+    response.translation = hit->translation;
     ctx.response_usage = hit->usage;
     const auto age = std::chrono::duration_cast<std::chrono::seconds>(now() - hit->stored_at);
     ctx.response_headers.emplace_back("cf-aig-cache-status", "HIT");
@@ -229,6 +230,7 @@ boost::asio::awaitable<std::optional<LocalResponse>> CacheStage::follow(
   response.status = head->status;
   response.headers = head->headers;
   response.content_type = head->content_type;
+  response.translation = head->translation;
   std::string ignored;
   std::shared_ptr<const cache::CachedResponse> final;
   if (flight->read(0, ignored, final) == State::kComplete) {
@@ -264,6 +266,7 @@ void CacheStage::on_response_head(RequestContext& ctx, const ResponseHead& head)
   const std::string_view media =
       std::string_view(r.content_type).substr(0, r.content_type.find(';'));
   r.stream = beast::iequals(media, "text/event-stream");
+  if (ctx.attempt && ctx.attempt->planned != nullptr) r.translation = ctx.attempt->planned->translation;
   capture->flight->publish_head(std::move(r), head.streamed);
 }
 

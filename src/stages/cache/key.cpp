@@ -150,6 +150,7 @@ std::string cache_key(const RequestContext& ctx, bool share_across_keys,
       break;
     }
     case PlanKind::kCompat:
+    case PlanKind::kModels:  // answered before the cache stage; keyed like /compat if ever
       // /compat/chat/completions or /compat/v1/messages: the provider and model are in the
       // body (below); the dialect is in the path.
       key.field("compat");

@@ -30,6 +30,9 @@ struct CachedResponse {
   std::shared_ptr<const std::string> body;                   // the exact bytes relayed
   bool stream = false;                 // an SSE stream: replayed as a stream, one chunk per event
   std::optional<ResponseUsage> usage;  // as metered when it was stored (ctx.response_usage)
+  // The body is the provider's own, in its API; a hit translates it as the step that stored
+  // it did (a route's targets may speak different APIs: which one answered is kept here).
+  std::optional<Translation> translation;
   SteadyTime stored_at{};
 
   // The heap this response holds (body, headers, content type, control blocks), counted by

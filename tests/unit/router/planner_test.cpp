@@ -32,7 +32,21 @@ providers:
   groq:
     keys:
       default: ${KEY}
+  anthropic:
+    keys:
+      default: ${KEY}
+  google-ai-studio:
+    keys:
+      default: ${KEY}
 routes:
+  claude:
+    targets:
+      - {provider: anthropic, model: claude-x}
+  cross:
+    targets:
+      - {provider: openai, model: gpt-4o, priority: 0}
+      - {provider: anthropic, model: claude-x, priority: 1, headers: {anthropic-version: "2023-01-01"}}
+      - {provider: google-ai-studio, model: gemini-y, priority: 2}
   chat:
     breaker:
       failures: 1
@@ -327,7 +341,9 @@ TEST(Planner, CompatPlansTheProvidersOwnApiWithTheBodyTranslated) {
   ASSERT_EQ(planned->steps.size(), 1u);
   const PlannedStep& step = planned->steps[0];
   EXPECT_EQ(step.slug, "anthropic");
-  EXPECT_EQ(step.dialect, Dialect::kAnthropicMessages);
+  ASSERT_TRUE(step.translation);
+  EXPECT_EQ(*step.translation, (Translation{Dialect::kAnthropicMessages, Dialect::kOpenAiChat,
+                                            false}));
   EXPECT_EQ(step.model, "claude-test");
   EXPECT_EQ(step.target.host, "api.anthropic.com");
   EXPECT_EQ(step.target.target, "/v1/messages");
@@ -358,7 +374,7 @@ TEST(Planner, CompatPlansTheProvidersOwnApiWithTheBodyTranslated) {
             "/v1beta/models/gemini-x:streamGenerateContent?alt=sse");
   planned = p.post("/compat/chat/completions", R"({"model":"groq/llama-3","messages":[]})");
   ASSERT_TRUE(planned) << p.error_of(planned);
-  EXPECT_EQ(planned->steps[0].dialect, Dialect::kOpenAiChat);
+  EXPECT_FALSE(planned->steps[0].translation);  // passed through
   EXPECT_EQ(*planned->steps[0].body, R"({"model":"llama-3","messages":[]})");
   EXPECT_EQ(planned->steps[0].target.target, "/openai/v1/chat/completions");
 
@@ -366,11 +382,140 @@ TEST(Planner, CompatPlansTheProvidersOwnApiWithTheBodyTranslated) {
             R"(400 "model" is required: "{provider}/{model}", e.g. "anthropic/claude-sonnet-4-5")");
   EXPECT_EQ(p.error_of(p.post("/compat/embeddings", R"({"model":"openai/x"})")),
             "404 no route for /compat/embeddings: /compat takes POST /compat/chat/completions "
-            "(OpenAI) and POST /compat/v1/messages (Anthropic)");
+            "(OpenAI), POST /compat/v1/messages (Anthropic) and GET /compat/models");
   EXPECT_EQ(p.error_of(p.post("/compat/chat/completions",
                               R"({"model":"anthropic/x","messages":[],"n":2})")),
             "400 n must be 1: Anthropic returns one choice per request");
 }
 
+TEST(Planner, ARouteTranslatesForEachTargetThatSpeaksAnotherApi) {
+  Planner p;
+  // An OpenAI-format client: the OpenAI target gets its body (model written at the attempt),
+  // the Anthropic and Gemini targets their own API at their own chat endpoints.
+  auto planned = p.post("/route/cross/chat/completions",
+                        R"({"model":"x","messages":[{"role":"user","content":"hi"}],)"
+                        R"("stream":true,"stream_options":{"include_usage":true}})");
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  EXPECT_EQ(planned->kind, PlanKind::kRoute);
+  EXPECT_FALSE(planned->client_dialect);  // OpenAI's errors are the default shape
+  ASSERT_EQ(planned->steps.size(), 3u);
+  EXPECT_EQ(planned->steps[0].slug, "openai");
+  EXPECT_FALSE(planned->steps[0].translation);
+  EXPECT_FALSE(planned->steps[0].body);
+  EXPECT_EQ(planned->steps[0].target.target, "/v1/chat/completions");
+
+  const PlannedStep& claude = planned->steps[1];
+  EXPECT_EQ(claude.slug, "anthropic");
+  ASSERT_TRUE(claude.translation);
+  EXPECT_EQ(*claude.translation,
+            (Translation{Dialect::kAnthropicMessages, Dialect::kOpenAiChat, true}));
+  EXPECT_EQ(claude.target.target, "/v1/messages");
+  EXPECT_EQ(claude.model, "claude-x");
+  ASSERT_TRUE(claude.body);
+  EXPECT_EQ(json::parse(*claude.body)["model"], "claude-x");
+  EXPECT_EQ(json::parse(*claude.body)["max_tokens"], 4096);
+  EXPECT_NE(claude.route_target, nullptr);
+  // The target's own headers are pinned over compat's defaults (anthropic-version).
+  EXPECT_EQ(claude.pinned, std::vector<std::string>{"anthropic-version"});
+  EXPECT_TRUE(claude.strip_client_credentials);  // three providers, each with its own key
+
+  const PlannedStep& gemini = planned->steps[2];
+  ASSERT_TRUE(gemini.translation);
+  EXPECT_EQ(gemini.translation->from, Dialect::kGemini);
+  EXPECT_EQ(gemini.target.target, "/v1beta/models/gemini-y:streamGenerateContent?alt=sse");
+
+  // An Anthropic-format client: the Anthropic target passes, the others translate; the
+  // gateway's own errors take Anthropic's shape.
+  planned = p.post("/route/cross/v1/messages",
+                   R"({"model":"x","max_tokens":10,"messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  EXPECT_EQ(planned->client_dialect, Dialect::kAnthropicMessages);
+  ASSERT_EQ(planned->steps.size(), 3u);
+  EXPECT_EQ(planned->steps[0].translation,
+            (Translation{Dialect::kOpenAiChat, Dialect::kAnthropicMessages, false}));
+  EXPECT_EQ(planned->steps[0].target.target, "/v1/chat/completions");
+  EXPECT_FALSE(planned->steps[1].translation);
+  EXPECT_EQ(planned->steps[2].target.target, "/v1beta/models/gemini-y:generateContent");
+
+  // A parameter a target cannot take leaves that target out (n > 1: neither Anthropic nor
+  // Gemini answers with several choices here); the request still goes to the others.
+  planned = p.post("/route/cross/chat/completions", R"({"model":"x","messages":[],"n":2})");
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  ASSERT_EQ(planned->steps.size(), 1u);
+  EXPECT_EQ(planned->steps[0].slug, "openai");
+  // When no target can, the translation's error is the answer.
+  EXPECT_EQ(p.error_of(p.post("/route/claude/chat/completions",
+                              R"({"model":"x","messages":[],"n":2})")),
+            "400 route 'claude': no target can take this request: n must be 1: Anthropic "
+            "returns one choice per request");
+
+  // A path that is not a chat API's: every target as before, nothing translated.
+  planned = p.post("/route/cross/embeddings", R"({"model":"x","input":"hi"})");
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  for (const PlannedStep& step : planned->steps) EXPECT_FALSE(step.translation);
+}
+
+TEST(Planner, AUniversalCompatStepIsPlannedAsCompat) {
+  Planner p;
+  auto planned = p.post("/", R"([{"provider":"compat","endpoint":"chat/completions",)"
+                             R"("headers":{"Authorization":"Bearer sk-ant"},)"
+                             R"("query":{"model":"anthropic/claude-x","messages":[]}},)"
+                             R"({"provider":"openai","endpoint":"chat/completions",)"
+                             R"("query":{"model":"gpt-4o","messages":[]}}])");
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  EXPECT_EQ(planned->kind, PlanKind::kUniversal);
+  ASSERT_EQ(planned->steps.size(), 2u);
+  const PlannedStep& step = planned->steps[0];
+  EXPECT_EQ(step.slug, "anthropic");
+  EXPECT_EQ(step.target.target, "/v1/messages");
+  ASSERT_TRUE(step.translation);
+  EXPECT_EQ(step.translation->to, Dialect::kOpenAiChat);
+  EXPECT_EQ(json::parse(*step.body)["model"], "claude-x");
+  // The key given for the step goes in Anthropic's header, pinned over the stored one.
+  bool keyed = false;
+  for (const auto& [n, v] : step.headers) {
+    EXPECT_NE(n, "Authorization");
+    keyed = keyed || (n == "x-api-key" && v == "sk-ant");
+  }
+  EXPECT_TRUE(keyed);
+  EXPECT_NE(std::find(step.pinned.begin(), step.pinned.end(), "x-api-key"), step.pinned.end());
+  EXPECT_FALSE(planned->steps[1].translation);
+
+  EXPECT_EQ(p.error_of(p.post("/", R"([{"provider":"compat","endpoint":"embeddings",)"
+                                   R"("query":{"model":"openai/x"}}])")),
+            "400 step 0: endpoint 'embeddings' is not a compat endpoint (chat/completions or "
+            "v1/messages)");
+  EXPECT_EQ(p.error_of(p.post("/", R"([{"provider":"compat","endpoint":"chat/completions",)"
+                                   R"("query":{"model":"gpt-4o","messages":[]}}])")),
+            R"(400 step 0: query.model 'gpt-4o' must be "{provider}/{model}", e.g. )"
+            R"("anthropic/claude-sonnet-4-5")");
+  EXPECT_EQ(p.error_of(p.post("/", R"([{"provider":"compat","endpoint":"chat/completions",)"
+                                   R"("query":{"model":"nope/x","messages":[]}}])")),
+            "400 step 0: unknown provider 'nope' in query.model");
+}
+
+TEST(Planner, TheModelListAndTheClientsDialectOnNativePaths) {
+  Planner p;
+  auto planned = p(http::verb::get, "/compat/models");
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  EXPECT_EQ(planned->kind, PlanKind::kModels);
+  EXPECT_TRUE(planned->steps.empty());
+  planned = p(http::verb::get, "/v1/a/g/compat/v1/models");
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  EXPECT_EQ(planned->kind, PlanKind::kModels);
+
+  planned = p.post("/anthropic/v1/messages", R"({"model":"c","messages":[]})");
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  EXPECT_EQ(planned->client_dialect, Dialect::kAnthropicMessages);
+  EXPECT_FALSE(planned->steps[0].translation);
+  planned = p.post("/google-ai-studio/v1beta/models/g:generateContent", R"({"contents":[]})");
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  EXPECT_EQ(planned->client_dialect, Dialect::kGemini);
+  planned = p.post("/openai/chat/completions", std::string(kChat));
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  EXPECT_FALSE(planned->client_dialect);
+}
+
 }  // namespace
+
 }  // namespace aigw
