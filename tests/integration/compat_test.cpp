@@ -4,6 +4,7 @@
 // event by event; metering exact from the provider's own usage; the provider's errors and
 // the gateway's own in the client's shape; a cached answer translated again on replay.
 
+#include "core/sha256.hpp"
 #include "support/fake_provider.hpp"
 #include "support/gateway.hpp"
 #include "support/http_client.hpp"
@@ -11,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <string>
@@ -118,15 +120,53 @@ struct Fixture {
                 json_headers());
           }
         }),
-        openai([](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
-          co_await ex.respond(200, kOpenAiCompletion, json_headers());
-        }) {
+        openai([this](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
+          if (openai_status != 200) {
+            co_await ex.respond(openai_status,
+                                R"({"error":{"message":"down","type":"server_error"}})",
+                                json_headers());
+          } else {
+            co_await ex.respond(200, kOpenAiCompletion, json_headers());
+          }
+        }) {}
+  // The gateway, after a test's changes to `config` (a route, auth).
+  void start() {
+    std::sort(config.routes.begin(), config.routes.end(),
+              [](const RouteConfig& x, const RouteConfig& y) { return x.name < y.name; });
+    gateway = std::make_unique<TestGateway>(config);
+  }
+  // Each provider's stored key: "sk-stored-{slug}".
+  void store_keys() {
+    for (auto& [slug, p] : config.providers) {
+      if (p.keys.empty()) p.keys.emplace_back("default", Secret("sk-stored-" + slug, true));
+    }
+  }
+  // Route `name` over `targets` ("provider/model"), in priority order; each provider gets a
+  // stored key of its own (a route across providers never hands one the client's).
+  void route(const std::string& name, const std::vector<std::string>& targets) {
+    store_keys();
+    RouteConfig r;
+    r.name = name;
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      RouteTargetConfig t;
+      const auto slash = targets[i].find('/');
+      t.provider = targets[i].substr(0, slash);
+      t.model = targets[i].substr(slash + 1);
+      t.priority = static_cast<unsigned>(i);
+      r.targets.push_back(std::move(t));
+    }
+    config.routes.push_back(std::move(r));
+  }
+  Config make_config() {
     Config c = test_config();
-    add_provider(c, "anthropic", anthropic.base_url());
-    add_provider(c, "google-ai-studio", gemini.base_url());
-    add_provider(c, "openai", openai.base_url() + "/v1");
+    for (const auto& [slug, base] :
+         {std::pair<std::string, std::string>{"anthropic", anthropic.base_url()},
+          {"google-ai-studio", gemini.base_url()},
+          {"openai", openai.base_url() + "/v1"}}) {
+      add_provider(c, slug, base);
+    }
     c.cache.enabled = true;
-    gateway = std::make_unique<TestGateway>(std::move(c));
+    return c;
   }
   HttpResponse post(const std::string& path, const json& body, const Headers& headers) {
     return http_request(gateway->port(), "POST", path, body.dump(), headers);
@@ -134,10 +174,17 @@ struct Fixture {
   json record(const HttpResponse& res) { return gateway->log_record(res.header("cf-aig-log-id")); }
 
   unsigned anthropic_status = 200;
+  unsigned openai_status = 200;
   FakeProvider anthropic;
   FakeProvider gemini;
   FakeProvider openai;
+  Config config = make_config();
   std::unique_ptr<TestGateway> gateway;
+};
+
+// The fixture, started as it is.
+struct Started : Fixture {
+  Started() { start(); }
 };
 
 json chat(const std::string& model, bool stream = false) {
@@ -162,7 +209,7 @@ std::vector<std::string> sse_data(const std::string& body) {
 }
 
 TEST(Compat, AnOpenAiClientReachesAnthropicInItsOwnApi) {
-  Fixture f;
+  Started f;
   const auto res =
       f.post("/compat/chat/completions", chat("anthropic/claude-test-1"), kOpenAiClient);
   ASSERT_EQ(res.status, 200u) << res.body;
@@ -198,7 +245,7 @@ TEST(Compat, AnOpenAiClientReachesAnthropicInItsOwnApi) {
 }
 
 TEST(Compat, AnAnthropicStreamReachesTheOpenAiClientEventByEventAndIsMeteredExactly) {
-  Fixture f;
+  Started f;
   const auto res =
       f.post("/compat/chat/completions", chat("anthropic/claude-test-1", true), kOpenAiClient);
   ASSERT_EQ(res.status, 200u) << res.body;
@@ -228,7 +275,7 @@ TEST(Compat, AnAnthropicStreamReachesTheOpenAiClientEventByEventAndIsMeteredExac
 }
 
 TEST(Compat, AnOpenAiClientAskingForUsageGetsTheUsageChunk) {
-  Fixture f;
+  Started f;
   json body = chat("anthropic/claude-test-1", true);
   body["stream_options"] = {{"include_usage", true}};
   const auto res = f.post("/compat/chat/completions", body, kOpenAiClient);
@@ -242,7 +289,7 @@ TEST(Compat, AnOpenAiClientAskingForUsageGetsTheUsageChunk) {
 }
 
 TEST(Compat, AnOpenAiClientReachesGeminiStreamedAndWhole) {
-  Fixture f;
+  Started f;
   const auto whole =
       f.post("/compat/chat/completions", chat("google-ai-studio/gemini-test"), kOpenAiClient);
   ASSERT_EQ(whole.status, 200u) << whole.body;
@@ -272,7 +319,7 @@ TEST(Compat, AnOpenAiClientReachesGeminiStreamedAndWhole) {
 }
 
 TEST(Compat, AnAnthropicClientReachesAnOpenAiModel) {
-  Fixture f;
+  Started f;
   const json body = {{"model", "openai/gpt-test"},
                      {"max_tokens", 100},
                      {"system", "Be brief."},
@@ -297,7 +344,7 @@ TEST(Compat, AnAnthropicClientReachesAnOpenAiModel) {
 }
 
 TEST(Compat, TheProvidersErrorKeepsItsStatusInTheClientsShape) {
-  Fixture f;
+  Started f;
   f.anthropic_status = 529;
   const auto res =
       f.post("/compat/chat/completions", chat("anthropic/claude-test-1"), kOpenAiClient);
@@ -308,7 +355,7 @@ TEST(Compat, TheProvidersErrorKeepsItsStatusInTheClientsShape) {
 }
 
 TEST(Compat, BadModelsAreClearErrorsInTheClientsShape) {
-  Fixture f;
+  Started f;
   auto res = f.post("/compat/chat/completions", chat("gpt-4o"), kOpenAiClient);
   EXPECT_EQ(res.status, 400u);
   EXPECT_EQ(res.body,
@@ -340,7 +387,7 @@ TEST(Compat, BadModelsAreClearErrorsInTheClientsShape) {
 }
 
 TEST(Compat, ACachedAnswerIsTranslatedAgainOnReplay) {
-  Fixture f;
+  Started f;
   const auto first =
       f.post("/compat/chat/completions", chat("anthropic/claude-test-1"), kOpenAiClient);
   ASSERT_EQ(first.status, 200u) << first.body;
@@ -353,7 +400,7 @@ TEST(Compat, ACachedAnswerIsTranslatedAgainOnReplay) {
 }
 
 TEST(Compat, ACachedStreamIsReplayedAsATranslatedStream) {
-  Fixture f;
+  Started f;
   const auto first =
       f.post("/compat/chat/completions", chat("anthropic/claude-test-1", true), kOpenAiClient);
   ASSERT_EQ(first.status, 200u) << first.body;
@@ -373,6 +420,186 @@ TEST(Compat, ACachedStreamIsReplayedAsATranslatedStream) {
   }
   EXPECT_EQ(text, "Hello");
   EXPECT_EQ(sse_data(second.body).back(), "[DONE]");
+}
+
+// The text of an OpenAI chat stream's deltas.
+std::string streamed_text(const std::string& body) {
+  std::string text;
+  for (const auto& e : sse_data(body)) {
+    if (e == "[DONE]") continue;
+    const json chunk = json::parse(e);
+    if (!chunk["choices"].empty()) text += chunk["choices"][0]["delta"].value("content", "");
+  }
+  return text;
+}
+
+TEST(Compat, ARouteFallsBackFromOpenAiToAnthropicAndAnswersInOpenAisFormat) {
+  Fixture f;
+  f.route("chat", {"openai/gpt-test", "anthropic/claude-test-1"});
+  f.openai_status = 500;
+  f.start();
+  const json body = {{"model", "gpt-test"},
+                     {"messages", {{{"role", "user"}, {"content", "Say hello"}}}}};
+  auto res = f.post("/route/chat/chat/completions", body, kOpenAiClient);
+  ASSERT_EQ(res.status, 200u) << res.body;
+  EXPECT_EQ(res.header("cf-aig-step"), "1");
+  EXPECT_EQ(res.header("cf-aig-provider"), "anthropic");
+  EXPECT_EQ(res.header("cf-aig-model"), "claude-test-1");
+  EXPECT_EQ(f.openai.requests(), 1);
+  // Anthropic got its own API with its own stored key, never the client's.
+  ASSERT_EQ(f.anthropic.received().size(), 1u);
+  const FakeRequest sent = f.anthropic.received()[0];
+  EXPECT_EQ(sent.target, "/v1/messages");
+  EXPECT_EQ(sent.headers.at("x-api-key"), "sk-stored-anthropic");
+  EXPECT_FALSE(sent.has("authorization"));
+  EXPECT_EQ(json::parse(sent.body)["model"], "claude-test-1");
+  EXPECT_EQ(json::parse(sent.body)["max_tokens"], 4096);
+  // The client reads OpenAI's chat completion.
+  const json out = json::parse(res.body);
+  EXPECT_EQ(out["object"], "chat.completion");
+  EXPECT_EQ(out["choices"][0]["message"]["content"], "Hello from Claude");
+  EXPECT_EQ(out["usage"]["prompt_tokens"], 25);
+  EXPECT_EQ(out["usage"]["completion_tokens"], 5);
+  // Exact tokens from Anthropic's usage, logged under the target that answered.
+  json r = f.record(res);
+  EXPECT_EQ(r["provider"], "anthropic");
+  EXPECT_EQ(r["model"], "claude-test-1");
+  EXPECT_EQ(r["tokens_in"], 25);
+  EXPECT_EQ(r["tokens_out"], 5);
+  EXPECT_EQ(r["estimated"], false);
+
+  // Streamed, by "model": "dynamic/chat" on /compat: the same fallback, event by event.
+  json streamed = body;
+  streamed["model"] = "dynamic/chat";
+  streamed["stream"] = true;
+  res = f.post("/compat/chat/completions", streamed, kOpenAiClient);
+  ASSERT_EQ(res.status, 200u) << res.body;
+  EXPECT_EQ(res.header("cf-aig-step"), "1");
+  EXPECT_TRUE(res.chunked);
+  EXPECT_EQ(streamed_text(res.body), "Hello");
+  EXPECT_EQ(sse_data(res.body).back(), "[DONE]");
+  r = f.record(res);
+  EXPECT_EQ(r["tokens_in"], 30);
+  EXPECT_EQ(r["tokens_out"], 9);
+  EXPECT_EQ(r["estimated"], false);
+
+  // Cached: the entry holds Anthropic's bytes and is translated again on replay.
+  res = f.post("/route/chat/chat/completions", body, kOpenAiClient);
+  ASSERT_EQ(res.status, 200u) << res.body;
+  EXPECT_EQ(res.header("cf-aig-cache-status"), "HIT");
+  EXPECT_EQ(json::parse(res.body)["choices"][0]["message"]["content"], "Hello from Claude");
+  EXPECT_EQ(f.anthropic.requests(), 2);
+}
+
+TEST(Compat, AnAnthropicClientsRouteFallsBackToGemini) {
+  Fixture f;
+  f.route("any", {"openai/gpt-test", "google-ai-studio/gemini-test"});
+  f.openai_status = 503;
+  f.start();
+  const json body = {{"model", "dynamic/any"},
+                     {"max_tokens", 50},
+                     {"messages", {{{"role", "user"}, {"content", "Say hello"}}}}};
+  const auto res = f.post("/compat/v1/messages", body, kAnthropicClient);
+  ASSERT_EQ(res.status, 200u) << res.body;
+  EXPECT_EQ(res.header("cf-aig-step"), "1");
+  // OpenAI got OpenAI's API (translated from Anthropic's), Gemini its own.
+  ASSERT_EQ(f.openai.received().size(), 1u);
+  EXPECT_EQ(json::parse(f.openai.received()[0].body)["model"], "gpt-test");
+  EXPECT_EQ(f.openai.received()[0].headers.at("authorization"), "Bearer sk-stored-openai");
+  ASSERT_EQ(f.gemini.received().size(), 1u);
+  EXPECT_EQ(f.gemini.received()[0].target, "/v1beta/models/gemini-test:generateContent");
+  const json out = json::parse(res.body);
+  EXPECT_EQ(out["type"], "message");
+  EXPECT_EQ(out["content"][0]["text"], "Hello from Gemini");
+  EXPECT_EQ(out["usage"]["input_tokens"], 8);
+  EXPECT_EQ(out["usage"]["output_tokens"], 3);
+}
+
+TEST(Compat, AUniversalStepMayBeACompatStep) {
+  Started f;
+  const json steps = json::array({{{"provider", "compat"},
+                                   {"endpoint", "chat/completions"},
+                                   {"headers", {{"Authorization", "Bearer sk-step-key"}}},
+                                   {"query", chat("anthropic/claude-test-1")}}});
+  const auto res = http_request(f.gateway->port(), "POST", "/", steps.dump(),
+                                {{"Content-Type", "application/json"}});
+  ASSERT_EQ(res.status, 200u) << res.body;
+  EXPECT_EQ(res.header("cf-aig-step"), "0");
+  ASSERT_EQ(f.anthropic.received().size(), 1u);
+  EXPECT_EQ(f.anthropic.received()[0].headers.at("x-api-key"), "sk-step-key");
+  EXPECT_EQ(json::parse(res.body)["choices"][0]["message"]["content"], "Hello from Claude");
+}
+
+TEST(Compat, TheModelListNamesEachReachableModelWithItsPrice) {
+  Fixture f;
+  f.config.metering.prices["anthropic/claude-test-1"] = ModelPrice{3.0, 15.0, 0.3, 3.75};
+  f.config.metering.prices["openai/gpt-test"] = ModelPrice{2.5, 10.0, std::nullopt, std::nullopt};
+  f.config.metering.prices["aws-bedrock/titan"] = ModelPrice{1.0, 1.0, std::nullopt, std::nullopt};
+  f.route("chat", {"openai/gpt-test", "google-ai-studio/gemini-test"});
+  f.config.auth.enabled = true;
+  f.config.auth.token_sha256 = {sha256("gw-token")};
+  f.start();
+  const Headers authed = {{"cf-aig-authorization", "Bearer gw-token"}};
+  for (const std::string path : {"/compat/models", "/compat/v1/models", "/v1/a/g/compat/models"}) {
+    const auto res = http_request(f.gateway->port(), "GET", path, "", authed);
+    ASSERT_EQ(res.status, 200u) << path << " " << res.body;
+    const json list = json::parse(res.body);
+    EXPECT_EQ(list["object"], "list");
+    EXPECT_EQ(list["has_more"], false);
+    std::vector<std::string> ids;
+    for (const auto& m : list["data"]) ids.push_back(m["id"]);
+    // The price table's models on providers /compat reaches (not Bedrock's), the routes'
+    // targets, and the routes themselves.
+    EXPECT_EQ(ids, (std::vector<std::string>{"anthropic/claude-test-1", "openai/gpt-test",
+                                             "google-ai-studio/gemini-test", "dynamic/chat"}));
+    const json& claude = list["data"][0];
+    EXPECT_EQ(claude["object"], "model");
+    EXPECT_EQ(claude["type"], "model");
+    EXPECT_EQ(claude["owned_by"], "anthropic");
+    EXPECT_EQ(claude["pricing"],
+              json::parse(R"({"input":3.0,"output":15.0,"cached_input":0.3,"cache_write":3.75,)"
+                          R"("unit":"usd_per_million_tokens"})"));
+    EXPECT_FALSE(list["data"][2].contains("pricing"));
+    EXPECT_EQ(list["first_id"], "anthropic/claude-test-1");
+    EXPECT_EQ(list["last_id"], "dynamic/chat");
+  }
+  // Like every request, it needs the gateway's token; no provider is called.
+  const auto refused = http_request(f.gateway->port(), "GET", "/compat/models", "", {});
+  EXPECT_EQ(refused.status, 401u);
+  EXPECT_EQ(f.anthropic.requests() + f.gemini.requests() + f.openai.requests(), 0);
+}
+
+TEST(Compat, TheGatewaysOwnErrorsTakeTheShapeOfTheProvidersPath) {
+  Started f;
+  const Headers json_type = {{"Content-Type", "application/json"}};
+  // Anthropic's path: Anthropic's error shape, which its SDK raises as BadRequestError.
+  auto res =
+      http_request(f.gateway->port(), "POST", "/anthropic/v1/messages", "{nope", kAnthropicClient);
+  EXPECT_EQ(res.status, 400u);
+  EXPECT_EQ(res.body, R"j({"type":"error","error":{"type":"invalid_request_error","message":)j"
+                      R"j("request body is not valid JSON (Content-Type: application/json)"}})j");
+  // Gemini's: Google's, the gateway's code as the ErrorInfo reason.
+  res = http_request(f.gateway->port(), "POST",
+                     "/v1/acct/gw/google-ai-studio/v1beta/models/g:generateContent", "{nope",
+                     json_type);
+  EXPECT_EQ(res.status, 400u);
+  EXPECT_EQ(res.body,
+            R"j({"error":{"code":400,"message":"request body is not valid JSON (Content-Type: )j"
+            R"j(application/json)","status":"INVALID_ARGUMENT","details":[{"@type":)j"
+            R"j("type.googleapis.com/google.rpc.ErrorInfo","reason":"invalid_json",)j"
+            R"j("domain":"aigw"}]}})j");
+  // OpenAI's path keeps OpenAI's shape.
+  res = http_request(f.gateway->port(), "POST", "/openai/chat/completions", "{nope", json_type);
+  EXPECT_EQ(res.status, 400u);
+  EXPECT_EQ(json::parse(res.body)["error"]["code"], "invalid_json");
+  // A provider's own error on its own path passes through untouched.
+  f.anthropic_status = 529;
+  res = f.post("/anthropic/v1/messages",
+               {{"model", "claude-test-1"}, {"max_tokens", 5}, {"messages", json::array()}},
+               kAnthropicClient);
+  EXPECT_EQ(res.status, 529u);
+  EXPECT_EQ(res.body,
+            R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})");
 }
 
 }  // namespace
