@@ -135,8 +135,8 @@ Pipeline::Pipeline(std::shared_ptr<const Config> config,
                                    return r.unit != RateLimitRule::Unit::kRequests;
                                  }) ||
                      !config_->budgets.empty()),
-      models_(std::make_shared<const std::string>(
-          compat_models(*config_, *providers_, *routes_))) {}
+      models_(std::make_shared<const std::string>(compat_models(*config_, *providers_, *routes_))) {
+}
 
 Result<void> Pipeline::plan(RequestContext& ctx) const {
   // Read with the prompt's size at once when a token limit or budget will ask for it.

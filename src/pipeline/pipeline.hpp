@@ -68,7 +68,7 @@ class Pipeline {
   std::shared_ptr<const RouteTable> routes_;
   std::vector<std::shared_ptr<Stage>> stages_;
   std::shared_ptr<telemetry::RequestLog> request_log_;
-  bool prompt_needed_ = false;  // a token limit or budget reads every prompt's size
+  bool prompt_needed_ = false;                 // a token limit or budget reads every prompt's size
   std::shared_ptr<const std::string> models_;  // GET /compat/models: built once
 };
 

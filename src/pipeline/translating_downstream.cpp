@@ -171,8 +171,8 @@ boost::asio::awaitable<bool> TranslatingDownstream::buffered_finish() {
     // The provider's error (or the gateway's own), status kept: an SDK raises the error
     // class that status means (429 stays 429, 529 stays 529).
     body = translate::error(translation_.from, translation_.to, status_, held_);
-  } else if (auto translated =
-                 translate::response(translation_.from, translation_.to, held_, response_options())) {
+  } else if (auto translated = translate::response(translation_.from, translation_.to, held_,
+                                                   response_options())) {
     body = std::move(*translated);
   } else {
     status_ = 502;

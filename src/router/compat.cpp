@@ -6,7 +6,6 @@
 #include "translate/translate.hpp"
 
 #include <boost/beast/core/string.hpp>
-
 #include <nlohmann/json.hpp>
 
 #include <memory>
@@ -120,8 +119,8 @@ Result<PlannedStep> compat_step(const CompatStepInput& in) {
   if (in.model.size() > kMaxModelBytes ||
       (native->dialect == Dialect::kGemini && !path_safe(in.model))) {
     return model_error(ErrorCode::kInvalidModel, "model '" + text::clip(in.model, 100) +
-                                                     "' is not a model id " +
-                                                     std::string(in.slug) + " accepts");
+                                                     "' is not a model id " + std::string(in.slug) +
+                                                     " accepts");
   }
 
   // The body in the provider's API: translated, or the client's with the bare model id.
@@ -209,9 +208,9 @@ Result<Plan> compat_plan(const PlanInput& in, Plan plan, const RetryConfig& poli
     error.param = "model";
     return error;
   }
-  auto step = compat_step(CompatStepInput{*provider, slug, model, *client, in.request.body(), facts,
-                                          policy, plan.account, plan.gateway,
-                                          in.request.find("anthropic-version") != in.request.end()});
+  auto step = compat_step(CompatStepInput{
+      *provider, slug, model, *client, in.request.body(), facts, policy, plan.account, plan.gateway,
+      in.request.find("anthropic-version") != in.request.end()});
   if (!step) return step.error();
   // The client's key goes in the provider's own header (the OpenAI SDK's Bearer token to
   // Anthropic's x-api-key, say), and no other credential header of the client's goes along.

@@ -75,11 +75,9 @@ Result<Plan> route_plan(const PlanInput& in, Plan plan, const RetryConfig& polic
   if (!rest.empty()) plan.path.append("/").append(rest);
   // Called on a chat path, the route knows its client's API: a target on a provider that
   // speaks another gets the body translated (docs/compat.md, "Routes across formats").
-  RoutePlanInput route_in{
-      *route, rest, query, policy, plan.account, plan.gateway, in.now, std::nullopt, nullptr,
-      nullptr};
-  if (const auto client = compat_dialect(rest);
-      client && in.request.method() == http::verb::post) {
+  RoutePlanInput route_in{*route,       rest,   query,        policy,  plan.account,
+                          plan.gateway, in.now, std::nullopt, nullptr, nullptr};
+  if (const auto client = compat_dialect(rest); client && in.request.method() == http::verb::post) {
     route_in.client = client;
     route_in.request = &in.request;
     route_in.facts = &in.body();

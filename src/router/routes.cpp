@@ -63,10 +63,10 @@ std::optional<Result<PlannedStep>> translated_target(const RoutePlanInput& in,
   }
   const auto native = native_dialect(target.config.provider);
   if (!native || *native == *in.client) return std::nullopt;
-  auto step = compat_step(CompatStepInput{
-      *target.provider, target.config.provider, target.config.model, *in.client,
-      in.request->body(), *in.facts, in.policy, in.account, in.gateway,
-      in.request->find("anthropic-version") != in.request->end()});
+  auto step = compat_step(
+      CompatStepInput{*target.provider, target.config.provider, target.config.model, *in.client,
+                      in.request->body(), *in.facts, in.policy, in.account, in.gateway,
+                      in.request->find("anthropic-version") != in.request->end()});
   if (!step) return Result<PlannedStep>(step.error());
   if (target.config.max_attempts) step->retry.max_attempts = *target.config.max_attempts;
   if (target.config.request_timeout) step->retry.request_timeout = target.config.request_timeout;

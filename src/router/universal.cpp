@@ -215,10 +215,9 @@ Result<PlannedStep> compat_universal_step(const UniversalInput& in, const std::s
   if (provider == nullptr) {
     return invalid(where + ": unknown provider '" + text::clip(slug, 100) + "' in query.model");
   }
-  auto step = compat_step(CompatStepInput{*provider, slug, named.substr(slash + 1), *client, body,
-                                          facts, in.policy, in.account, in.gateway,
-                                          in.request.find("anthropic-version") !=
-                                              in.request.end()});
+  auto step = compat_step(CompatStepInput{
+      *provider, slug, named.substr(slash + 1), *client, body, facts, in.policy, in.account,
+      in.gateway, in.request.find("anthropic-version") != in.request.end()});
   if (!step) return invalid(where + ": " + step.error().detail);
   step->path = "/compat/" + std::string(e);
   return step;

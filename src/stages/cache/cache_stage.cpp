@@ -266,7 +266,8 @@ void CacheStage::on_response_head(RequestContext& ctx, const ResponseHead& head)
   const std::string_view media =
       std::string_view(r.content_type).substr(0, r.content_type.find(';'));
   r.stream = beast::iequals(media, "text/event-stream");
-  if (ctx.attempt && ctx.attempt->planned != nullptr) r.translation = ctx.attempt->planned->translation;
+  if (ctx.attempt && ctx.attempt->planned != nullptr)
+    r.translation = ctx.attempt->planned->translation;
   capture->flight->publish_head(std::move(r), head.streamed);
 }
 

@@ -342,8 +342,8 @@ TEST(Planner, CompatPlansTheProvidersOwnApiWithTheBodyTranslated) {
   const PlannedStep& step = planned->steps[0];
   EXPECT_EQ(step.slug, "anthropic");
   ASSERT_TRUE(step.translation);
-  EXPECT_EQ(*step.translation, (Translation{Dialect::kAnthropicMessages, Dialect::kOpenAiChat,
-                                            false}));
+  EXPECT_EQ(*step.translation,
+            (Translation{Dialect::kAnthropicMessages, Dialect::kOpenAiChat, false}));
   EXPECT_EQ(step.model, "claude-test");
   EXPECT_EQ(step.target.host, "api.anthropic.com");
   EXPECT_EQ(step.target.target, "/v1/messages");
@@ -444,10 +444,10 @@ TEST(Planner, ARouteTranslatesForEachTargetThatSpeaksAnotherApi) {
   ASSERT_EQ(planned->steps.size(), 1u);
   EXPECT_EQ(planned->steps[0].slug, "openai");
   // When no target can, the translation's error is the answer.
-  EXPECT_EQ(p.error_of(p.post("/route/claude/chat/completions",
-                              R"({"model":"x","messages":[],"n":2})")),
-            "400 route 'claude': no target can take this request: n must be 1: Anthropic "
-            "returns one choice per request");
+  EXPECT_EQ(
+      p.error_of(p.post("/route/claude/chat/completions", R"({"model":"x","messages":[],"n":2})")),
+      "400 route 'claude': no target can take this request: n must be 1: Anthropic "
+      "returns one choice per request");
 
   // A path that is not a chat API's: every target as before, nothing translated.
   planned = p.post("/route/cross/embeddings", R"({"model":"x","input":"hi"})");
