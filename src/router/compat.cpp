@@ -11,24 +11,32 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace aigw {
 namespace {
 
 namespace beast = boost::beast;
 
-// Where a provider's own chat API is, for /compat. Providers whose chat endpoint needs more
-// than a model to address (Azure deployments, Vertex projects and regions) or that have no
-// chat API the gateway translates (Bedrock's SigV4, Cohere, Hugging Face, Replicate) are not
-// reachable through /compat: the client calls their own paths.
+// Where a provider's own chat API is, for /compat. Providers that have no chat API the
+// gateway translates (Bedrock's SigV4, Cohere, Hugging Face, Replicate) are not reachable
+// through /compat: the client calls their own paths.
 struct NativeChat {
   Dialect dialect;
-  std::string_view rest;  // the path after /{provider}/; Gemini's is built from the model
+  std::string_view rest;  // the path after /{provider}/; "" when built from the model
 };
+
+// Azure OpenAI's GA data-plane version (docs/compat.md).
+constexpr std::string_view kAzureApiVersion = "2024-10-21";
 
 std::optional<NativeChat> native_chat(std::string_view slug) noexcept {
   if (slug == "anthropic") return NativeChat{Dialect::kAnthropicMessages, "v1/messages"};
-  if (slug == "google-ai-studio") return NativeChat{Dialect::kGemini, ""};
+  // Gemini names the model (and Vertex its project and region) in the path.
+  if (slug == "google-ai-studio" || slug == "google-vertex-ai") {
+    return NativeChat{Dialect::kGemini, ""};
+  }
+  // Azure names the resource and the deployment in the path.
+  if (slug == "azure-openai") return NativeChat{Dialect::kOpenAiChat, ""};
   // Base URLs without /v1 (docs/providers.md): the version is in the path.
   if (slug == "mistral" || slug == "workers-ai") {
     return NativeChat{Dialect::kOpenAiChat, "v1/chat/completions"};
@@ -58,6 +66,61 @@ bool path_safe(std::string_view model) noexcept {
 
 Error model_error(ErrorCode code, std::string message) {
   return Error{code, std::move(message), {}, {}, "model"};
+}
+
+// How a /compat model id addresses its provider: the model the body (or Gemini's path) names,
+// and the path (and query) when the model is part of it.
+struct ModelAddress {
+  std::string model;
+  std::string path;  // after /{provider}/; Gemini's without its :method
+  std::string query;
+};
+
+// `model` split at '/' into exactly `count` segments, each a path_safe name (not . or ..).
+std::optional<std::vector<std::string_view>> segments(std::string_view model, std::size_t count) {
+  std::vector<std::string_view> out;
+  while (out.size() + 1 < count) {
+    const auto slash = model.find('/');
+    if (slash == std::string_view::npos) return std::nullopt;
+    out.push_back(model.substr(0, slash));
+    model.remove_prefix(slash + 1);
+  }
+  out.push_back(model);
+  for (const std::string_view s : out) {
+    if (s.empty() || s == "." || s == ".." || !path_safe(s)) return std::nullopt;
+  }
+  return out;
+}
+
+Result<ModelAddress> model_address(std::string_view slug, std::string_view model, Dialect dialect) {
+  const auto invalid = [&](std::string_view form) {
+    return model_error(ErrorCode::kInvalidModel, "model '" + text::clip(model, 100) +
+                                                     "' is not a model id " + std::string(slug) +
+                                                     " accepts" + std::string(form));
+  };
+  if (model.size() > kMaxModelBytes) return invalid("");
+  if (slug == "azure-openai") {
+    const auto parts = segments(model, 2);
+    if (!parts) return invalid(": use \"azure-openai/{resource}/{deployment}\"");
+    const std::string deployment((*parts)[1]);
+    return ModelAddress{deployment,
+                        std::string((*parts)[0]) + "/" + deployment + "/chat/completions",
+                        "api-version=" + std::string(kAzureApiVersion)};
+  }
+  if (slug == "google-vertex-ai") {
+    const auto parts = segments(model, 3);
+    if (!parts) return invalid(": use \"google-vertex-ai/{project}/{region}/{model}\"");
+    const std::string id((*parts)[2]);
+    return ModelAddress{id,
+                        "v1/projects/" + std::string((*parts)[0]) + "/locations/" +
+                            std::string((*parts)[1]) + "/publishers/google/models/" + id,
+                        {}};
+  }
+  if (dialect == Dialect::kGemini) {
+    if (!segments(model, 1)) return invalid("");
+    return ModelAddress{std::string(model), "v1beta/models/" + std::string(model), {}};
+  }
+  return ModelAddress{std::string(model), {}, {}};
 }
 
 // The key the client sent for the provider, in whichever header its SDK uses: the OpenAI
@@ -116,12 +179,8 @@ Result<PlannedStep> compat_step(const CompatStepInput& in) {
                            "' is not reachable through /compat; call /" + std::string(in.slug) +
                            "/... in its own API");
   }
-  if (in.model.size() > kMaxModelBytes ||
-      (native->dialect == Dialect::kGemini && !path_safe(in.model))) {
-    return model_error(ErrorCode::kInvalidModel, "model '" + text::clip(in.model, 100) +
-                                                     "' is not a model id " + std::string(in.slug) +
-                                                     " accepts");
-  }
+  auto address = model_address(in.slug, in.model, native->dialect);
+  if (!address) return address.error();
 
   // The body in the provider's API: translated, or the client's with the bare model id.
   auto body = std::make_shared<std::string>();
@@ -129,10 +188,10 @@ Result<PlannedStep> compat_step(const CompatStepInput& in) {
   bool stream = in.facts.stream;
   if (in.client == native->dialect) {
     *body = in.body;
-    write_model(*body, in.model);
+    write_model(*body, address->model);
   } else {
     translate::RequestOptions options;
-    options.model = std::string(in.model);
+    options.model = address->model;
     auto translated = translate::request(in.client, native->dialect, in.body, options);
     if (!translated) return translated.error();
     *body = std::move(translated->body);
@@ -140,10 +199,9 @@ Result<PlannedStep> compat_step(const CompatStepInput& in) {
     translation = Translation{native->dialect, in.client, translated->include_usage};
   }
 
-  std::string native_rest(native->rest);
-  std::string_view query;
+  std::string native_rest = native->rest.empty() ? address->path : std::string(native->rest);
+  std::string query = address->query;
   if (native->dialect == Dialect::kGemini) {
-    native_rest.assign("v1beta/models/").append(in.model);
     native_rest.append(stream ? ":streamGenerateContent" : ":generateContent");
     if (stream) query = "alt=sse";
   }
@@ -153,7 +211,7 @@ Result<PlannedStep> compat_step(const CompatStepInput& in) {
 
   PlannedStep step = provider_step(in.provider, in.slug, std::move(*mapped), in.policy);
   step.translation = translation;
-  step.model = std::string(in.model);
+  step.model = address->model;
   step.method = http::verb::post;
   // With the prompt's size: token limits and budgets estimate from it (a universal step's
   // body is read the same way); next to the translation, the walk costs little.
@@ -255,8 +313,11 @@ std::string compat_models(const Config& config, const ProviderRegistry& provider
     }
     data.push_back(std::move(entry));
   };
+  // Azure's and Vertex's ids also name a resource or a project and region, which the price
+  // table does not know: their models are not listed (they are reachable all the same).
   const auto reachable = [&](std::string_view slug) {
-    return providers.find(slug) != nullptr && native_chat(slug).has_value();
+    return providers.find(slug) != nullptr && native_chat(slug).has_value() &&
+           slug != "azure-openai" && slug != "google-vertex-ai";
   };
   for (const auto& [id, price] : config.metering.prices) {
     const auto slash = id.find('/');

@@ -388,6 +388,44 @@ TEST(Planner, CompatPlansTheProvidersOwnApiWithTheBodyTranslated) {
             "400 n must be 1: Anthropic returns one choice per request");
 }
 
+TEST(Planner, CompatReachesAzureDeploymentsAndVertexModelsByTheirFullNames) {
+  Planner p;
+  auto planned = p.post("/compat/chat/completions",
+                        R"({"model":"azure-openai/my-res/gpt4o-prod","messages":[]})");
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  const PlannedStep& azure = planned->steps[0];
+  EXPECT_EQ(azure.target.host, "my-res.openai.azure.com");
+  EXPECT_EQ(azure.target.target,
+            "/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-10-21");
+  EXPECT_FALSE(azure.translation);
+  EXPECT_EQ(*azure.body, R"({"model":"gpt4o-prod","messages":[]})");
+  bool keyed = false;  // the client's Bearer key in Azure's api-key header
+  for (const auto& [n, v] : azure.headers) keyed = keyed || (n == "api-key" && v == "client");
+  EXPECT_TRUE(keyed);
+
+  planned = p.post("/compat/chat/completions",
+                   R"({"model":"google-vertex-ai/proj-1/us-central1/gemini-2.5-pro",)"
+                   R"("messages":[{"role":"user","content":"hi"}],"stream":true})");
+  ASSERT_TRUE(planned) << p.error_of(planned);
+  const PlannedStep& vertex = planned->steps[0];
+  EXPECT_EQ(vertex.target.host, "us-central1-aiplatform.googleapis.com");
+  EXPECT_EQ(vertex.target.target,
+            "/v1/projects/proj-1/locations/us-central1/publishers/google/models/"
+            "gemini-2.5-pro:streamGenerateContent?alt=sse");
+  ASSERT_TRUE(vertex.translation);
+  EXPECT_EQ(vertex.translation->from, Dialect::kGemini);
+  EXPECT_EQ(vertex.model, "gemini-2.5-pro");
+
+  EXPECT_EQ(p.error_of(p.post("/compat/chat/completions",
+                              R"({"model":"azure-openai/gpt-4o","messages":[]})")),
+            R"(400 model 'gpt-4o' is not a model id azure-openai accepts: use )"
+            R"("azure-openai/{resource}/{deployment}")");
+  EXPECT_EQ(p.error_of(p.post("/compat/chat/completions",
+                              R"({"model":"google-vertex-ai/p/../m","messages":[]})")),
+            R"(400 model 'p/../m' is not a model id google-vertex-ai accepts: use )"
+            R"("google-vertex-ai/{project}/{region}/{model}")");
+}
+
 TEST(Planner, ARouteTranslatesForEachTargetThatSpeaksAnotherApi) {
   Planner p;
   // An OpenAI-format client: the OpenAI target gets its body (model written at the attempt),
