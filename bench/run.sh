@@ -2,7 +2,8 @@
 # bench/run.sh — aigw against nginx (plain reverse proxy) and against no proxy at all, in one
 # bounded run, for an HTTP and an HTTPS upstream; plus aigw answering from its response cache
 # (every request a hit) and the memory one cached entry costs; streams with metering on vs off,
-# and requests with rate limits and a budget on vs off. Method and columns: bench/README.md.
+# and requests with rate limits and a budget on vs off; /compat's translation against a native
+# call. Method and columns: bench/README.md.
 #
 #   bench/run.sh                                   install nginx + wrk, build, measure
 #   BENCH_BUILD_DIR=build-bench bench/run.sh       use another (configured) build directory
@@ -263,7 +264,8 @@ done
 start_aigw() {  # start_aigw SCHEME NAME [cache|nometer|limits] [FAKE_PORT]: sets aigw_pid,
   # aigw_port, aigw_admin_port; "cache" turns the cache on, "nometer" sets metering.enabled:
   # false, "limits" adds rate limits and a budget that never refuse (every decision is made),
-  # "dead" adds two providers on a port nobody listens on (custom-dead-a, custom-dead-b)
+  # "dead" adds two providers on a port nobody listens on (custom-dead-a, custom-dead-b),
+  # "compat" adds anthropic on the same fake (it answers /v1/messages in Anthropic's format)
   local scheme=$1 name=$2 ca_line="" log_value='"off"' cache_lines="" meter_lines=""
   local limit_lines="" dead_lines="" route_lines=""
   local upstream_port=${4:-${fake_port[$scheme]}}
@@ -285,6 +287,8 @@ budgets:
 metering:
   prices:
     openai/gpt-4o-mini: {input: 0.15, output: 0.6}"
+  [[ ${3:-} == compat ]] && dead_lines="  anthropic:
+    base_url: $scheme://127.0.0.1:$upstream_port"
   [[ ${3:-} == dead ]] && dead_lines="  custom-dead-a:
     base_url: http://127.0.0.1:$dead_port/v1
   custom-dead-b:
@@ -405,13 +409,13 @@ notes=()
 
 kv() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }  # kv KEY "k=v k=v"
 
-sanity() {  # sanity URL WHAT: one JSON and one SSE request must come back whole
-  local out
-  out=$(curl -sSk --max-time 5 -H 'Content-Type: application/json' -H "$auth" -d "$body" "$1") ||
+sanity() {  # sanity URL WHAT [BODY STREAM_BODY]: one JSON and one SSE request must come back
+  local out b=${3:-$body} sb=${4:-$stream_body}  # whole
+  out=$(curl -sSk --max-time 5 -H 'Content-Type: application/json' -H "$auth" -d "$b" "$1") ||
     die "$2: request failed"
   [[ $out == *'"chat.completion"'* ]] || die "$2: unexpected JSON response: ${out:0:200}"
   out=$(curl -sSkN --max-time 10 -H 'Content-Type: application/json' -H "$auth" \
-    -d "$stream_body" "$1") || die "$2: stream request failed"
+    -d "$sb" "$1") || die "$2: stream request failed"
   [[ $out == *'data: [DONE]'* ]] || die "$2: stream did not end with [DONE]: ${out:0:200}"
 }
 
@@ -475,10 +479,10 @@ median_sample() {  # median_SAMPLE KEY: sets R[KEY.rpc/.rps/.cpu] from the media
 }
 
 latency() {  # latency SCHEME TARGET URL: one fixed-rate run, appended to the path's samples
-  local scheme=$1 target=$2 url=$3 key="$1.$2" out
+  local scheme=$1 target=$2 url=$3 key="$1.$2" out b=${LAT_BODY:-$body}  # (LAT_BODY: another body)
   log "$scheme upstream, $target: latency at $rate req/s (1s + ${lat_duration}s)"
   run_child "$tmp/load.out" timeout $((lat_duration + 30)) "${load_cpu[@]}" "$load_bin" \
-    --url "$url" --body "$body" --header "$auth" --rate "$rate" --duration "$lat_duration" \
+    --url "$url" --body "$b" --header "$auth" --rate "$rate" --duration "$lat_duration" \
     --warmup 1 --connections 8 || notes+=("$scheme/$target latency run had errors: $(cat "$tmp/load.out")")
   out=$(cat "$tmp/load.out")
   # One sample: "p99 p50 p999" (µs).
@@ -492,11 +496,11 @@ median_latency() {  # median_latency KEY: R[KEY.p99/.p50/.p999] from the run wit
   read -r R[$1.p99] R[$1.p50] R[$1.p999] <<<"$line"
 }
 
-sse() {  # sse SCHEME TARGET URL: SSE time to first byte
-  local scheme=$1 target=$2 url=$3 key="$1.$2" out
+sse() {  # sse SCHEME TARGET URL: SSE time to first byte (SSE_BODY: another stream body)
+  local scheme=$1 target=$2 url=$3 key="$1.$2" out sb=${SSE_BODY:-$stream_body}
   log "$scheme upstream, $target: $streams SSE streams at $stream_rate/s"
   run_child "$tmp/load.out" timeout $((streams / stream_rate + 30)) "${load_cpu[@]}" "$load_bin" \
-    --url "$url" --body "$stream_body" --header "$auth" --rate "$stream_rate" --count "$streams" \
+    --url "$url" --body "$sb" --header "$auth" --rate "$stream_rate" --count "$streams" \
     --connections 4 || notes+=("$scheme/$target stream run had errors: $(cat "$tmp/load.out")")
   out=$(cat "$tmp/load.out")
   R[$key.ttfb50]=$(kv first_p50_us "$out")
@@ -627,6 +631,34 @@ ratios=$(paste -d' ' <(tr ';' '\n' <<<"${R[limits.on.samples]}" | sed '/^$/d') \
 notes+=("limits on/off req per CPU-s in each round: ${ratios% }")
 stop "$limits_pid"
 stop "$nolimits_pid"
+
+# Translation (issue 17): POST /compat/chat/completions naming an anthropic/ model — the body
+# translated into Anthropic's Messages API, the answer and each stream event back into
+# OpenAI's — against the same aigw calling /openai/chat/completions natively, both on the
+# HTTP fake (which answers each API in its own format, events $sse_delay_ms ms apart).
+# Throughput and fixed-rate rounds interleave the two; then SSE time to first byte.
+start_aigw http aigw-compat compat
+compat_pid=$aigw_pid compat_port=$aigw_port
+compat_body=${body/'"gpt-4o-mini"'/'"anthropic/claude-bench-4-5"'}
+compat_stream_body=${stream_body/'"gpt-4o-mini"'/'"anthropic/claude-bench-4-5"'}
+wrk_script "$tmp/compat.lua" "$compat_body"
+native_url="http://127.0.0.1:$compat_port/openai/chat/completions"
+compat_url="http://127.0.0.1:$compat_port/compat/chat/completions"
+sanity "$native_url" "aigw, native"
+sanity "$compat_url" "aigw, /compat to anthropic" "$compat_body" "$compat_stream_body"
+for ((round = 1; round <= rounds; round++)); do
+  throughput translate native "$native_url" "$compat_pid"
+  WRK_SCRIPT="$tmp/compat.lua" throughput translate translated "$compat_url" "$compat_pid"
+  latency translate native "$native_url"
+  LAT_BODY=$compat_body latency translate translated "$compat_url"
+done
+for target in native translated; do
+  median_sample "translate.$target"
+  median_latency "translate.$target"
+done
+sse translate native "$native_url"
+SSE_BODY=$compat_stream_body sse translate translated "$compat_url"
+stop "$compat_pid"
 
 # Fallback overhead (issue 6): a universal request whose first two steps fail fast (connection
 # refused: nothing listens on dead_port) and whose third answers, against a direct call to
@@ -769,6 +801,16 @@ report="$tmp/report.md"
     "The same three as a named route: breaker off $(num "${R[route.named.rpc]}")" \
     "(**$(ratio "${R[route.named.rpc]}" "${R[route.direct.rpc]}")**), breaker on (dead targets skipped)" \
     "$(num "${R[route.guarded.rpc]}") (**$(ratio "${R[route.guarded.rpc]}" "${R[route.direct.rpc]}")**)"
+  echo
+  awk -v np="${R[translate.native.p99]}" -v tp="${R[translate.translated.p99]}" \
+    -v n50="${R[translate.native.p50]}" -v t50="${R[translate.translated.p50]}" \
+    -v nr="${R[translate.native.rpc]}" -v tr="${R[translate.translated.rpc]}" \
+    -v nf="${R[translate.native.ttfb50]}" -v tf="${R[translate.translated.ttfb50]}" \
+    -v nf9="${R[translate.native.ttfb99]}" -v tf9="${R[translate.translated.ttfb99]}" -v rate="$rate" 'BEGIN {
+    added = (tp - np) / 1000
+    printf "Translation (issue 17), HTTP upstream: /compat/chat/completions to an anthropic/ model (OpenAI ⇄ Anthropic translated) vs /openai/chat/completions on the same aigw: %d vs %d req per CPU-s (**%.2f×**); at %d req/s p50 %.3f vs %.3f ms, p99 %.3f vs %.3f ms, **p99 added %.3f ms** (target ≤ 0.3 ms): %s; SSE time to first byte p50 %.3f vs %.3f ms, p99 %.3f vs %.3f ms (added %.3f ms at p50)\n",
+      tr, nr, (nr > 0 ? tr / nr : 0), rate, t50 / 1000, n50 / 1000, tp / 1000, np / 1000, added,
+      (added <= 0.3 ? "**pass**" : "**FAIL**"), tf / 1000, nf / 1000, tf9 / 1000, nf9 / 1000, (tf - nf) / 1000 }'
   echo
   echo "Limits (issue 5): three rate limits and a budget that never refuse vs none, HTTP upstream:" \
     "$(num "${R[limits.on.rpc]}") req per CPU-s ($(num "${R[limits.on.rps]}")/s at ${R[limits.on.cpu]}% CPU)" \

@@ -5,8 +5,11 @@
 //
 // POST .../chat/completions answers a fixed ~500-byte chat.completion JSON (Content-Length,
 // keep-alive); a request body containing "stream": true gets an SSE stream (text/event-stream,
-// chunked) of --sse-chunks chat.completion.chunk events and `data: [DONE]`. GET /healthz
-// answers 200. Everything else is a 404 in OpenAI's error shape.
+// chunked) of --sse-chunks chat.completion.chunk events and `data: [DONE]`. POST .../v1/messages
+// answers the same in Anthropic's Messages format (a message; a stream of message_start,
+// content_block_start, --sse-chunks - 2 text deltas, content_block_stop, message_delta,
+// message_stop), for the /compat translation runs. GET /healthz answers 200. Everything else
+// is a 404 in OpenAI's error shape.
 //
 // The benchmark measures the proxy in front of this server, so the hot path is minimal: every
 // response is serialized once at startup, each connection reuses one read buffer, requests are
@@ -74,13 +77,19 @@ std::string chunk_encode(std::string_view data) {
   return out;
 }
 
-struct Responses {
+// One API's answers: a whole response and a stream.
+struct Format {
   std::string json;                     // head + body, keep-alive
   std::string json_close;               // head + body, Connection: close
-  std::string sse_head;                 // keep-alive
-  std::string sse_head_close;           // Connection: close
   std::vector<std::string> sse_chunks;  // each chunk-encoded; the last one ends the body
   std::string sse_all;                  // every chunk in one piece (used when there is no delay)
+};
+
+struct Responses {
+  Format openai;
+  Format anthropic;
+  std::string sse_head;        // keep-alive
+  std::string sse_head_close;  // Connection: close
   std::string not_found;
   std::string not_found_close;
   std::string health;
@@ -104,6 +113,64 @@ std::string head(std::string_view status, std::string_view content_type,
   if (close) h += "Connection: close\r\n";
   h += "\r\n";
   return h;
+}
+
+// Anthropic's Messages API: the same answer as a message and as a stream of n + 4 events.
+Format anthropic_format(const Options& opt, const char* const* words, std::size_t word_count) {
+  using json = nlohmann::ordered_json;  // keys in Anthropic's order
+  constexpr std::string_view kId = "msg_01XFDUDYJgAACzvnptvVoYEL";
+  constexpr std::string_view kModel = "claude-bench-4-5";
+  constexpr std::string_view kHeaders =
+      "request-id: req_011CSHoEeqs5C35K2UUqR7Fy\r\n"
+      "anthropic-organization-id: bench-org\r\n"
+      "anthropic-ratelimit-requests-remaining: 9999\r\n";
+  const json usage = {{"input_tokens", 19},
+                      {"cache_creation_input_tokens", 0},
+                      {"cache_read_input_tokens", 0},
+                      {"output_tokens", 16},
+                      {"service_tier", "standard"}};
+  const json message = {
+      {"id", kId},
+      {"type", "message"},
+      {"role", "assistant"},
+      {"model", kModel},
+      {"content",
+       json::array({{{"type", "text"},
+                     {"text", "Hello! I'm doing well, thank you. How can I help you today?"}}})},
+      {"stop_reason", "end_turn"},
+      {"stop_sequence", nullptr},
+      {"usage", usage}};
+  const std::string body = message.dump();
+  Format f;
+  f.json = head("200 OK", "application/json", body.size(), false, kHeaders) + body;
+  f.json_close = head("200 OK", "application/json", body.size(), true, kHeaders) + body;
+  auto event = [&f](std::string_view type, const json& data) {
+    f.sse_chunks.push_back(
+        chunk_encode("event: " + std::string(type) + "\ndata: " + data.dump() + "\n\n"));
+  };
+  json start = message;
+  start["content"] = json::array();
+  start["stop_reason"] = nullptr;
+  start["usage"]["output_tokens"] = 1;
+  event("message_start", {{"type", "message_start"}, {"message", start}});
+  event("content_block_start", {{"type", "content_block_start"},
+                                {"index", 0},
+                                {"content_block", {{"type", "text"}, {"text", ""}}}});
+  const unsigned deltas = opt.sse_chunks > 2 ? opt.sse_chunks - 2 : 1u;
+  for (unsigned i = 0; i < deltas; ++i) {
+    event("content_block_delta",
+          {{"type", "content_block_delta"},
+           {"index", 0},
+           {"delta", {{"type", "text_delta"}, {"text", words[i % word_count]}}}});
+  }
+  event("content_block_stop", {{"type", "content_block_stop"}, {"index", 0}});
+  event("message_delta", {{"type", "message_delta"},
+                          {"delta", {{"stop_reason", "end_turn"}, {"stop_sequence", nullptr}}},
+                          {"usage", {{"output_tokens", 16}}}});
+  event("message_stop", {{"type", "message_stop"}});
+  f.sse_chunks.back() += "0\r\n\r\n";
+  for (const auto& c : f.sse_chunks) f.sse_all += c;
+  return f;
 }
 
 Responses build_responses(const Options& opt) {
@@ -145,8 +212,9 @@ Responses build_responses(const Options& opt) {
   const std::string body = completion.dump();
 
   Responses r;
-  r.json = head("200 OK", "application/json", body.size(), false, kOpenAiHeaders) + body;
-  r.json_close = head("200 OK", "application/json", body.size(), true, kOpenAiHeaders) + body;
+  r.openai.json = head("200 OK", "application/json", body.size(), false, kOpenAiHeaders) + body;
+  r.openai.json_close =
+      head("200 OK", "application/json", body.size(), true, kOpenAiHeaders) + body;
 
   constexpr std::string_view kSseExtra =
       "Cache-Control: no-cache\r\n"
@@ -180,10 +248,11 @@ Responses build_responses(const Options& opt) {
                                                   {"delta", delta},
                                                   {"logprobs", nullptr},
                                                   {"finish_reason", finish}}})}};
-    r.sse_chunks.push_back(chunk_encode("data: " + chunk.dump() + "\n\n"));
+    r.openai.sse_chunks.push_back(chunk_encode("data: " + chunk.dump() + "\n\n"));
   }
-  r.sse_chunks.back() += chunk_encode("data: [DONE]\n\n") + "0\r\n\r\n";
-  for (const auto& c : r.sse_chunks) r.sse_all += c;
+  r.openai.sse_chunks.back() += chunk_encode("data: [DONE]\n\n") + "0\r\n\r\n";
+  for (const auto& c : r.openai.sse_chunks) r.openai.sse_all += c;
+  r.anthropic = anthropic_format(opt, kWords, std::size(kWords));
 
   const std::string nf =
       R"({"error":{"message":"Unknown request URL. Please check the URL.","type":"invalid_request_error","param":null,"code":"unknown_url"}})";
@@ -241,7 +310,7 @@ bool wants_stream(std::string_view body) {
   return false;
 }
 
-enum class Route { kChat, kHealth, kNotFound };
+enum class Route { kChat, kMessages, kHealth, kNotFound };
 
 struct Request {
   std::size_t consumed = 0;  // bytes of the whole request, head and body
@@ -345,9 +414,12 @@ Parse parse_request(std::string_view data, Request& req, std::string& scratch) {
   req.close = close;
   req.stream = false;
   constexpr std::string_view kChat = "/chat/completions";
-  if (method == "POST" && target.size() >= kChat.size() &&
-      target.substr(target.size() - kChat.size()) == kChat) {
+  constexpr std::string_view kMessages = "/v1/messages";
+  if (method == "POST" && target.ends_with(kChat)) {
     req.route = Route::kChat;
+    req.stream = wants_stream(body);
+  } else if (method == "POST" && target.ends_with(kMessages)) {
+    req.route = Route::kMessages;
     req.stream = wants_stream(body);
   } else if (method == "GET" && target == "/healthz") {
     req.route = Route::kHealth;
@@ -438,10 +510,12 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     close_ = req.close;
     switch (req.route) {
       case Route::kChat:
+      case Route::kMessages:
+        format_ = req.route == Route::kChat ? &r.openai : &r.anthropic;
         if (req.stream) {
           start_stream();
         } else {
-          write(close_ ? r.json_close : r.json);
+          write(close_ ? format_->json_close : format_->json);
         }
         return;
       case Route::kHealth:
@@ -478,7 +552,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     const Responses& r = shared_.responses;
     const std::string& head = close_ ? r.sse_head_close : r.sse_head;
     if (shared_.options.sse_delay_ms == 0) {
-      const std::array<asio::const_buffer, 2> both{asio::buffer(head), asio::buffer(r.sse_all)};
+      const std::array<asio::const_buffer, 2> both{asio::buffer(head),
+                                                   asio::buffer(format_->sse_all)};
       asio::async_write(stream_, both,
                         [self = this->shared_from_this()](const error_code& ec, std::size_t) {
                           if (!ec) self->next();
@@ -488,7 +563,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     // Head and first event at once, then one event per delay.
     chunk_ = 1;
     const std::array<asio::const_buffer, 2> first{asio::buffer(head),
-                                                  asio::buffer(r.sse_chunks.front())};
+                                                  asio::buffer(format_->sse_chunks.front())};
     asio::async_write(stream_, first,
                       [self = this->shared_from_this()](const error_code& ec, std::size_t) {
                         if (!ec) self->stream_next();
@@ -496,15 +571,14 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   }
 
   void stream_next() {
-    const Responses& r = shared_.responses;
-    if (chunk_ >= r.sse_chunks.size()) {
+    if (chunk_ >= format_->sse_chunks.size()) {
       next();
       return;
     }
     timer_.expires_after(std::chrono::milliseconds(shared_.options.sse_delay_ms));
     timer_.async_wait([self = this->shared_from_this()](const error_code& ec) {
       if (ec) return;
-      const std::string& chunk = self->shared_.responses.sse_chunks[self->chunk_++];
+      const std::string& chunk = self->format_->sse_chunks[self->chunk_++];
       asio::async_write(self->stream_, asio::buffer(chunk),
                         [self](const error_code& wec, std::size_t) {
                           if (!wec) self->stream_next();
@@ -521,6 +595,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   std::size_t end_ = 0;
   std::string scratch_;
   std::size_t chunk_ = 0;
+  const Format* format_ = nullptr;  // the API of the request being answered
   bool close_ = false;
 };
 
@@ -655,7 +730,7 @@ int main(int argc, char** argv) {
                    "aigw-fake-provider: %s://%s:%u, %u thread(s), JSON response %zu bytes, sse %u "
                    "events every %u ms\n",
                    tls ? "https" : "http", opt.host.c_str(), endpoint.port(), opt.threads,
-                   shared.responses.json.size(), opt.sse_chunks, opt.sse_delay_ms);
+                   shared.responses.openai.json.size(), opt.sse_chunks, opt.sse_delay_ms);
     }
     std::printf("%u\n", endpoint.port());
     std::fflush(stdout);

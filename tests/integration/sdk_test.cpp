@@ -1,7 +1,8 @@
 // Drop-in proof: the official `openai` and `@anthropic-ai/sdk` npm packages, with only their
-// base URL pointed at the gateway, run against a fake provider that answers in OpenAI's and
-// Anthropic's real wire formats (JSON bodies, SSE streams, errors). tests/sdk/sdk_test.mjs
-// asserts what the SDKs return; this file asserts what the SDKs sent through the gateway.
+// base URL pointed at the gateway, run against a fake provider that answers in OpenAI's,
+// Anthropic's and Gemini's real wire formats (JSON bodies, SSE streams, tool calls, errors).
+// tests/sdk/sdk_test.mjs asserts what the SDKs return; this file asserts what the SDKs sent
+// through the gateway.
 //
 // Needs Node.js >= 20 and `npm ci --prefix tests/sdk` (scripts/test.sh runs it).
 
@@ -21,6 +22,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string>
+#include <string_view>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -38,6 +40,10 @@ using OJson = nlohmann::ordered_json;  // keeps the providers' field order on th
 
 constexpr const char* kApiKey = "sk-test-key";
 constexpr std::int64_t kCreated = 1767225600;
+// The ids of the tool_use blocks the fake Anthropic answers with (whole and streamed): the
+// SDKs must see these very ids as their tool calls' ids, and send the first one back.
+constexpr const char* kToolUseId = "toolu_01AigwSdkWeatherQ7xv9";
+constexpr const char* kStreamedToolUseId = "toolu_01AigwSdkStreamed4Kpz";
 
 // ---------------------------------------------------------------------------------------
 // The fake provider. It checks what the SDK sent the way the real APIs do (a wrong key is a
@@ -258,10 +264,177 @@ std::vector<std::string> message_stream_chunks(const std::string& model) {
   return chunks;
 }
 
-// POST /v1/messages, JSON or (stream: true) SSE.
+// The arguments every fake tool call carries, whichever provider makes it.
+OJson weather_input() { return OJson{{"location", "Paris, France"}, {"unit", "celsius"}}; }
+
+// object[key], or `fallback` when `object` is not an object or lacks it (what the fake reads
+// is the gateway's output, which must not throw the fake off when it is wrong).
+Json get(const Json& object, const std::string& key, Json fallback) {
+  if (!object.is_object()) return fallback;
+  const auto it = object.find(key);
+  return it == object.end() ? fallback : *it;
+}
+
+// Whether any message holds a content block of `type` (tool_use, tool_result).
+bool has_block(const Json& request, std::string_view type) {
+  const auto messages = request.find("messages");
+  if (messages == request.end() || !messages->is_array()) return false;
+  for (const Json& message : *messages) {
+    const auto content = message.find("content");
+    if (content == message.end() || !content->is_array()) continue;
+    for (const Json& block : *content) {
+      if (get(block, "type", "") == std::string(type)) return true;
+    }
+  }
+  return false;
+}
+
+// The tool a Messages request should be answered with a call to: its first tool's, unless the
+// conversation already carries a tool_result (then the model answers in text, which closes
+// the round trip). Empty when there is nothing to call.
+std::string anthropic_tool_to_call(const Json& request) {
+  const auto tools = request.find("tools");
+  if (tools == request.end() || !tools->is_array() || tools->empty()) return {};
+  if (has_block(request, "tool_result")) return {};
+  const Json name = get((*tools)[0], "name", "");
+  return name.is_string() ? name.get<std::string>() : std::string();
+}
+
+// What the real Messages API refuses with a 400, and the fake notes: a field it does not
+// know ("Extra inputs are not permitted"), a custom tool without a name or an object
+// input_schema, tool blocks in a request without tools, and a tool_result whose tool_use_id
+// is not a tool_use of the assistant turn right before it.
+void check_messages_request(const Json& request, const std::string& what, Problems& problems) {
+  // The top-level fields of a Messages request, space-separated.
+  static constexpr std::string_view kFields =
+      " model messages max_tokens system metadata stop_sequences stream temperature top_p top_k"
+      " tools tool_choice thinking service_tier container mcp_servers context_management ";
+  for (const auto& [key, value] : request.items()) {
+    if (kFields.find(" " + key + " ") == std::string_view::npos) {
+      problems.note(what + ": " + key + ": Extra inputs are not permitted");
+    }
+  }
+  const auto tools = request.find("tools");
+  const bool has_tools = tools != request.end() && tools->is_array() && !tools->empty();
+  if (has_tools) {
+    for (const Json& tool : *tools) {
+      const auto schema = tool.find("input_schema");
+      if (!tool.contains("name") || schema == tool.end() || get(*schema, "type", "") != "object") {
+        problems.note(what + ": tool without a name or an object input_schema: " + tool.dump());
+      }
+    }
+  }
+  if (!has_tools && (has_block(request, "tool_use") || has_block(request, "tool_result"))) {
+    problems.note(what + ": tool_use or tool_result blocks in a request without tools");
+  }
+  const Json messages = get(request, "messages", Json::array());
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const Json content = get(messages[i], "content", Json());
+    if (!content.is_array()) continue;
+    for (const Json& block : content) {
+      if (get(block, "type", "") != "tool_result") continue;
+      const Json id = get(block, "tool_use_id", "");
+      bool called = false;
+      if (i > 0 && get(messages[i - 1], "role", "") == "assistant") {
+        for (const Json& prior : get(messages[i - 1], "content", Json::array())) {
+          called = called || (get(prior, "type", "") == "tool_use" && get(prior, "id", "") == id);
+        }
+      }
+      if (!called) {
+        problems.note(what + ": tool_result " + id.dump() +
+                      " does not answer a tool_use of the previous assistant turn");
+      }
+    }
+  }
+}
+
+// A whole message: a sentence, then a call to `tool` (as Claude usually answers),
+// stop_reason tool_use.
+std::string tool_use_message(const std::string& model, const std::string& tool) {
+  OJson message = OJson::parse(R"({
+    "id": "msg_aigw_sdk_tool_use",
+    "type": "message",
+    "role": "assistant",
+    "model": "",
+    "content": [{"type": "text", "text": "I'll check the weather in Paris."},
+                {"type": "tool_use", "id": "", "name": "", "input": {}}],
+    "stop_reason": "tool_use",
+    "stop_sequence": null,
+    "usage": {"input_tokens": 402, "cache_creation_input_tokens": 0,
+              "cache_read_input_tokens": 0, "output_tokens": 58, "service_tier": "standard"}
+  })");
+  message["model"] = model;
+  message["content"][1]["id"] = kToolUseId;
+  message["content"][1]["name"] = tool;
+  message["content"][1]["input"] = weather_input();
+  return message.dump();
+}
+
+// The same answer streamed: the text block, then the tool_use block opening with input {}
+// and its input arriving as input_json_delta fragments cut at arbitrary bytes (an empty
+// one first, as the API often sends), then message_delta with stop_reason tool_use.
+std::vector<std::string> tool_use_stream_chunks(const std::string& model, const std::string& tool) {
+  OJson start = OJson::parse(R"({"type": "message_start", "message": {
+      "id": "msg_aigw_sdk_tool_stream", "type": "message", "role": "assistant", "model": "",
+      "content": [], "stop_reason": null, "stop_sequence": null,
+      "usage": {"input_tokens": 402, "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0, "output_tokens": 3, "service_tier": "standard"}}})");
+  start["message"]["model"] = model;
+  auto delta = [](int index, OJson d) {
+    return anthropic_sse(OJson{{"type", "content_block_delta"}, {"index", index}, {"delta", d}});
+  };
+  auto text = [&](const char* t) { return delta(0, OJson{{"type", "text_delta"}, {"text", t}}); };
+  auto json = [&](const std::string& partial) {
+    return delta(1, OJson{{"type", "input_json_delta"}, {"partial_json", partial}});
+  };
+  OJson tool_block = {
+      {"type", "tool_use"}, {"id", kStreamedToolUseId}, {"name", tool}, {"input", OJson::object()}};
+
+  std::vector<std::string> chunks;
+  chunks.push_back(anthropic_sse(start));
+  chunks.push_back(anthropic_sse(OJson::parse(
+      R"({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})")));
+  chunks.push_back(text("I'll check"));
+  chunks.push_back(text(" the weather in Paris."));
+  chunks.push_back(anthropic_sse(OJson{{"type", "content_block_stop"}, {"index", 0}}));
+  chunks.push_back(anthropic_sse(
+      OJson{{"type", "content_block_start"}, {"index", 1}, {"content_block", tool_block}}));
+  chunks.push_back(json(""));
+  const std::string input = weather_input().dump();  // {"location":"Paris, France",...}
+  std::size_t from = 0;
+  for (const std::size_t to :
+       {std::size_t{5}, std::size_t{14}, std::size_t{23}, std::size_t{33}, input.size()}) {
+    chunks.push_back(json(input.substr(from, to - from)));
+    from = to;
+  }
+  chunks.push_back(anthropic_sse(OJson{{"type", "content_block_stop"}, {"index", 1}}));
+  chunks.push_back(anthropic_sse(OJson::parse(R"({"type": "message_delta",
+      "delta": {"stop_reason": "tool_use", "stop_sequence": null},
+      "usage": {"input_tokens": 402, "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0, "output_tokens": 61}})")));
+  chunks.push_back(anthropic_sse(OJson{{"type", "message_stop"}}));
+  return chunks;
+}
+
+// POST /v1/messages, JSON or (stream: true) SSE: a call to the request's first tool when it
+// has tools (a text answer once a tool_result came back), text otherwise.
 asio::awaitable<void> messages(const Json& request, Exchange& ex) {
   const std::string model = request.value("model", "");
-  if (!request.value("stream", false)) {
+  const bool stream = request.value("stream", false);
+  const std::string tool = anthropic_tool_to_call(request);
+  if (!tool.empty() && !stream) {
+    co_await ex.respond(200, tool_use_message(model, tool),
+                        anthropic_headers("req_anthropic_tool_use", false));
+    co_return;
+  }
+  if (!tool.empty()) {
+    const auto chunks = tool_use_stream_chunks(model, tool);
+    co_await ex.start_stream(200, anthropic_headers("req_anthropic_tool_stream", true));
+    for (const auto& c : chunks) co_await ex.send_chunk(c);
+    co_await ex.end_stream();
+    co_return;
+  }
+  if (!stream) {
     OJson message = OJson::parse(R"({
       "id": "msg_aigw_sdk_1",
       "type": "message",
@@ -274,6 +447,10 @@ asio::awaitable<void> messages(const Json& request, Exchange& ex) {
                 "cache_read_input_tokens": 0, "output_tokens": 14, "service_tier": "standard"}
     })");
     message["model"] = model;
+    if (has_block(request, "tool_result")) {
+      message["id"] = "msg_aigw_sdk_tool_result";
+      message["content"][0]["text"] = "It's 18 °C and sunny in Paris. ☀️";
+    }
     co_await ex.respond(200, message.dump(), anthropic_headers("req_anthropic_msg", false));
     co_return;
   }
@@ -283,12 +460,205 @@ asio::awaitable<void> messages(const Json& request, Exchange& ex) {
   co_await ex.end_stream();
 }
 
+// ---------------------------------------------------------------------------------------
+// Gemini: POST /v1beta/models/{model}:generateContent and
+// :streamGenerateContent?alt=sse, in the API's own format (GenerateContentRequest in,
+// GenerateContentResponse out; the stream is a GenerateContentResponse per SSE event,
+// CRLF-terminated as Google sends them).
+
+struct GeminiCall {
+  bool valid = false;
+  bool stream = false;
+  std::string model;
+};
+
+GeminiCall gemini_call(const std::string& target) {
+  constexpr std::string_view kPrefix = "/v1beta/models/";
+  constexpr std::string_view kGenerate = ":generateContent";
+  constexpr std::string_view kStream = ":streamGenerateContent?alt=sse";
+  GeminiCall call;
+  if (!target.starts_with(kPrefix)) return call;
+  const std::string_view rest = std::string_view(target).substr(kPrefix.size());
+  const std::size_t colon = rest.find(':');
+  if (colon == 0 || colon == std::string_view::npos) return call;
+  call.model = std::string(rest.substr(0, colon));
+  call.stream = rest.ends_with(kStream) && rest.size() == colon + kStream.size();
+  call.valid =
+      call.stream || (rest.ends_with(kGenerate) && rest.size() == colon + kGenerate.size());
+  return call;
+}
+
+Exchange::Headers gemini_headers(bool stream) {
+  return {{"Content-Type", stream ? "text/event-stream" : "application/json; charset=UTF-8"},
+          {"Vary", "Origin, X-Origin, Referer"},
+          {"Server", "scaffolding on HTTPServer2"},
+          {"Server-Timing", "gfet4t7; dur=412"}};
+}
+
+std::string gemini_sse(const OJson& chunk) { return "data: " + chunk.dump() + "\r\n\r\n"; }
+
+// Google's error shape (google.rpc.Status).
+std::string gemini_error_body(unsigned code, const std::string& message,
+                              const std::string& status) {
+  OJson error = {{"code", code}, {"message", message}, {"status", status}};
+  return OJson{{"error", error}}.dump();
+}
+
+// Whether a JSON Schema (or anything in it) uses `key`.
+bool schema_uses(const Json& schema, const std::string& key) {
+  if (schema.is_object()) {
+    if (schema.contains(key)) return true;
+    for (const auto& [k, v] : schema.items()) {
+      if (schema_uses(v, key)) return true;
+    }
+  } else if (schema.is_array()) {
+    for (const Json& v : schema) {
+      if (schema_uses(v, key)) return true;
+    }
+  }
+  return false;
+}
+
+// What generateContent refuses with a 400 ("Invalid JSON payload received. Unknown name
+// ..."), and the fake notes: a field GenerateContentRequest does not have (the OpenAI
+// "model", "messages", "stream"...), no contents, a role other than user and model, a turn
+// without parts, and function parameters using JSON Schema keys Gemini's Schema lacks.
+void check_generate_content_request(const Json& request, const std::string& what,
+                                    Problems& problems) {
+  // The fields of a GenerateContentRequest, space-separated.
+  static constexpr std::string_view kFields =
+      " contents tools toolConfig safetySettings systemInstruction generationConfig"
+      " cachedContent ";
+  for (const auto& [key, value] : request.items()) {
+    if (kFields.find(" " + key + " ") == std::string_view::npos) {
+      problems.note(what + ": Invalid JSON payload received. Unknown name \"" + key + "\"");
+    }
+  }
+  const auto contents = request.find("contents");
+  if (contents == request.end() || !contents->is_array() || contents->empty()) {
+    problems.note(what + ": no contents");
+  } else {
+    for (const Json& turn : *contents) {
+      const Json role = get(turn, "role", "");
+      const Json parts = get(turn, "parts", Json());
+      if ((role != "user" && role != "model") || !parts.is_array() || parts.empty()) {
+        problems.note(what + ": a turn Gemini refuses: " + turn.dump());
+      }
+    }
+  }
+  for (const Json& tool : get(request, "tools", Json::array())) {
+    for (const Json& declaration : get(tool, "functionDeclarations", Json::array())) {
+      const Json parameters = get(declaration, "parameters", Json::object());
+      if (schema_uses(parameters, "additionalProperties") || schema_uses(parameters, "$schema")) {
+        problems.note(
+            what + ": Gemini's Schema has no additionalProperties/$schema: " + declaration.dump());
+      }
+    }
+  }
+}
+
+// The function a generateContent request should be answered with a call to: its first
+// function declaration's, unless a functionResponse already came back.
+std::string gemini_function_to_call(const Json& request) {
+  const Json tools = get(request, "tools", Json::array());
+  if (!tools.is_array() || tools.empty()) return {};
+  const Json declarations = get(tools[0], "functionDeclarations", Json::array());
+  if (!declarations.is_array() || declarations.empty()) return {};
+  for (const Json& turn : get(request, "contents", Json::array())) {
+    for (const Json& part : get(turn, "parts", Json::array())) {
+      if (part.is_object() && part.contains("functionResponse")) return {};
+    }
+  }
+  const Json name = get(declarations[0], "name", "");
+  return name.is_string() ? name.get<std::string>() : std::string();
+}
+
+OJson gemini_chunk(const std::string& model, const std::string& response_id, OJson parts,
+                   const char* finish_reason, OJson usage) {
+  OJson content = {{"parts", std::move(parts)}, {"role", "model"}};
+  OJson candidate = {{"content", std::move(content)}};
+  if (finish_reason != nullptr) candidate["finishReason"] = finish_reason;
+  candidate["index"] = 0;
+  return OJson{{"candidates", OJson::array({std::move(candidate)})},
+               {"usageMetadata", std::move(usage)},
+               {"modelVersion", model},
+               {"responseId", response_id}};
+}
+
+OJson gemini_usage(int prompt, int candidates) {
+  OJson usage = {{"promptTokenCount", prompt}};
+  if (candidates > 0) usage["candidatesTokenCount"] = candidates;
+  usage["totalTokenCount"] = prompt + candidates;
+  return usage;
+}
+
+OJson function_call_part(const std::string& function) {
+  OJson call = {{"name", function}, {"args", weather_input()}};
+  return OJson{{"functionCall", std::move(call)}};
+}
+
+// A whole GenerateContentResponse: two text parts, or one functionCall part.
+std::string generate_content_response(const std::string& model, const std::string& function) {
+  if (!function.empty()) {
+    return gemini_chunk(model, "aigw-sdk-gemini-call", OJson::array({function_call_part(function)}),
+                        "STOP", gemini_usage(31, 7))
+        .dump();
+  }
+  OJson parts = OJson::array();
+  parts.push_back(OJson{{"text", "Hello from Gemini"}});
+  parts.push_back(OJson{{"text", " — reached through aigw. ✨"}});
+  return gemini_chunk(model, "aigw-sdk-gemini-1", std::move(parts), "STOP", gemini_usage(9, 11))
+      .dump();
+}
+
+// The stream: text arriving in parts spread over events, cumulative usageMetadata on each,
+// and a last event with text "" and finishReason STOP; or one event with the whole
+// functionCall. The bytes are cut where TCP may cut them: between the \r and \n of an event's
+// end, inside a multi-byte UTF-8 character, and two events share a chunk.
+std::vector<std::string> generate_content_stream_chunks(const std::string& model,
+                                                        const std::string& function) {
+  const std::string id = "aigw-sdk-gemini-stream";
+  if (!function.empty()) {
+    return {gemini_sse(gemini_chunk(model, id, OJson::array({function_call_part(function)}), "STOP",
+                                    gemini_usage(31, 7)))};
+  }
+  auto event = [&](const char* text, int candidates, const char* finish_reason) {
+    OJson parts = OJson::array();
+    parts.push_back(OJson{{"text", text}});
+    return gemini_sse(
+        gemini_chunk(model, id, std::move(parts), finish_reason, gemini_usage(9, candidates)));
+  };
+  std::vector<std::string> chunks;
+  const std::string first = event("Gemini", 1, nullptr);
+  chunks.push_back(first.substr(0, first.size() - 3));  // ends between \r and \n
+  chunks.push_back(first.substr(first.size() - 3) + event(" streams", 3, nullptr));
+  const std::string split = event(" through aigw — ça marche 🚀", 12, nullptr);
+  const std::size_t cut = split.find("🚀") + 2;
+  chunks.push_back(split.substr(0, cut));
+  chunks.push_back(split.substr(cut) + event("", 14, "STOP"));
+  return chunks;
+}
+
+asio::awaitable<void> generate_content(const GeminiCall& call, const Json& request, Exchange& ex) {
+  const std::string function = gemini_function_to_call(request);
+  if (!call.stream) {
+    co_await ex.respond(200, generate_content_response(call.model, function),
+                        gemini_headers(false));
+    co_return;
+  }
+  const auto chunks = generate_content_stream_chunks(call.model, function);
+  co_await ex.start_stream(200, gemini_headers(true));
+  for (const auto& c : chunks) co_await ex.send_chunk(c);
+  co_await ex.end_stream();
+}
+
 Handler fake_provider(Problems& problems) {
   return [&problems](const FakeRequest& req, Exchange& ex) -> asio::awaitable<void> {
     const std::string what = req.method + " " + req.target;
     const bool openai = req.target == "/v1/chat/completions" || req.target == "/v1/embeddings";
     const bool anthropic = req.target == "/v1/messages";
-    if (req.method != "POST" || (!openai && !anthropic)) {
+    const GeminiCall gemini = gemini_call(req.target);
+    if (req.method != "POST" || (!openai && !anthropic && !gemini.valid)) {
       problems.note("unexpected request: " + what);
       co_await openai_error(ex, 404, "Unknown request URL: " + what, "unknown_url");
       co_return;
@@ -305,6 +675,19 @@ Handler fake_provider(Problems& problems) {
       co_return;
     }
 
+    if (gemini.valid) {
+      check_generate_content_request(body, what, problems);
+      if (header(req, "x-goog-api-key") != kApiKey) {
+        co_await ex.respond(
+            400,
+            gemini_error_body(400, "API key not valid. Please pass a valid API key.",
+                              "INVALID_ARGUMENT"),
+            gemini_headers(false));
+      } else {
+        co_await generate_content(gemini, body, ex);
+      }
+      co_return;
+    }
     if (openai) {
       const std::string auth = header(req, "authorization");
       if (auth != std::string("Bearer ") + kApiKey) {
@@ -332,6 +715,7 @@ Handler fake_provider(Problems& problems) {
     } else if (key != kApiKey && bearer != std::string("Bearer ") + kApiKey) {
       co_await anthropic_error(ex, 401, "authentication_error", "invalid x-api-key");
     } else {
+      check_messages_request(body, what, problems);
       co_await messages(body, ex);
     }
   };
@@ -427,13 +811,14 @@ NodeRun run_node(const std::vector<std::string>& args, const std::vector<std::st
 
 const fs::path kSdkDir = fs::path(AIGW_SOURCE_DIR) / "tests" / "sdk";
 
-// The gateway with openai and anthropic pointing at the fake, and the SDK script run
-// against it.
+// The gateway with openai, anthropic and google-ai-studio pointing at the fake, and the SDK script
+// run against it.
 struct SdkFixture {
   SdkFixture() : fake(fake_provider(problems)) {
     Config c = test_config();
     add_provider(c, "openai", fake.base_url() + "/v1");
     add_provider(c, "anthropic", fake.base_url());
+    add_provider(c, "google-ai-studio", fake.base_url());
     gateway = std::make_unique<TestGateway>(std::move(c));
   }
 
@@ -556,14 +941,47 @@ TEST(Sdk, AnthropicNodeSdkWorksThroughTheGatewayByBaseUrlAlone) {
   EXPECT_EQ(body_of(received[2])["stream"], true);  // messages.stream()
 }
 
+// The value at JSON pointer `pointer` in `j`, or null when there is none.
+Json at(const Json& j, const std::string& pointer) {
+  const Json::json_pointer p(pointer);
+  return j.contains(p) ? j.at(p) : Json();
+}
+
+// The first content block of `type` in `message`, or null.
+Json block_of(const Json& message, const std::string& type) {
+  for (const Json& block : get(message, "content", Json::array())) {
+    if (get(block, "type", "") == type) return block;
+  }
+  return Json();
+}
+
+// sdk_test.mjs's get_weather tool's parameters, as the OpenAI SDK sends them.
+Json weather_parameters() {
+  return Json::parse(R"({
+    "type": "object",
+    "properties": {
+      "location": {"type": "string", "description": "City and country, e.g. Paris, France"},
+      "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}
+    },
+    "required": ["location"],
+    "additionalProperties": false
+  })");
+}
+
 TEST(Sdk, CompatLetsEachSdkReachTheOtherProvidersModels) {
   SdkFixture f;
   ASSERT_NO_FATAL_FAILURE(f.run_sdk("compat"));
 
   // What the providers received: each in its own API, the SDK's key in its own header.
   int anthropic = 0;
+  int anthropic_tools = 0;
+  int round_trips = 0;
+  int gemini = 0;
+  int gemini_streams = 0;
+  int gemini_tools = 0;
   int openai = 0;
   for (const auto& req : f.fake.received()) {
+    SCOPED_TRACE(req.method + " " + req.target + " " + req.body);
     const Json body = body_of(req);
     if (req.target == "/v1/messages") {
       ++anthropic;
@@ -571,6 +989,55 @@ TEST(Sdk, CompatLetsEachSdkReachTheOtherProvidersModels) {
       EXPECT_TRUE(body.contains("max_tokens"));
       EXPECT_FALSE(req.has("authorization"));
       EXPECT_TRUE(req.has("x-api-key"));
+      if (!body.contains("tools")) continue;
+      ++anthropic_tools;
+      // OpenAI's function tool as Anthropic's: its JSON Schema is input_schema, unchanged.
+      EXPECT_EQ(at(body, "/tools/0/name"), "get_weather");
+      EXPECT_EQ(at(body, "/tools/0/description"), "The current weather in a city");
+      EXPECT_EQ(at(body, "/tools/0/input_schema"), weather_parameters());
+      EXPECT_FALSE(at(body, "/tools/0").contains("parameters"));
+      const Json messages = get(body, "messages", Json::array());
+      const Json result = messages.empty() ? Json() : block_of(messages.back(), "tool_result");
+      if (result.is_null()) continue;
+      // The round trip: the SDK's assistant tool_calls entry came back as the fake's own
+      // tool_use (id and input kept), and its tool message as a tool_result in the user turn
+      // after it, naming that id.
+      ++round_trips;
+      ASSERT_EQ(messages.size(), 3u);
+      EXPECT_EQ(at(messages[0], "/role"), "user");
+      EXPECT_EQ(at(messages[1], "/role"), "assistant");
+      const Json call = block_of(messages[1], "tool_use");
+      EXPECT_EQ(at(call, "/id"), kToolUseId);
+      EXPECT_EQ(at(call, "/name"), "get_weather");
+      EXPECT_EQ(at(call, "/input"), Json::parse(weather_input().dump()));
+      EXPECT_EQ(at(messages[2], "/role"), "user");
+      EXPECT_EQ(result["tool_use_id"], kToolUseId);
+      const Json content = get(result, "content", Json());
+      EXPECT_EQ(content.is_string() ? content : at(content, "/0/text"), "18 °C, sunny");
+    } else if (req.target.starts_with("/v1beta/models/")) {
+      ++gemini;
+      const bool stream = req.target.ends_with(":streamGenerateContent?alt=sse");
+      gemini_streams += stream ? 1 : 0;
+      EXPECT_EQ(req.target, stream ? "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+                                   : "/v1beta/models/gemini-2.5-flash:generateContent");
+      EXPECT_EQ(header(req, "x-goog-api-key"), kApiKey);
+      EXPECT_FALSE(req.has("authorization"));
+      EXPECT_FALSE(req.has("x-api-key"));
+      EXPECT_FALSE(body.contains("model"));
+      EXPECT_FALSE(body.contains("stream"));
+      EXPECT_EQ(at(body, "/contents/0/role"), "user");
+      if (!body.contains("tools")) {
+        EXPECT_EQ(at(body, "/systemInstruction/parts/0/text"), "You are terse.");
+        EXPECT_EQ(at(body, "/contents/0/parts/0/text"), "Say hello, ünïcödé included ✓");
+        continue;
+      }
+      ++gemini_tools;
+      // The function as a functionDeclaration, less the JSON Schema key Gemini rejects.
+      Json parameters = weather_parameters();
+      parameters.erase("additionalProperties");
+      EXPECT_EQ(at(body, "/tools/0/functionDeclarations/0/name"), "get_weather");
+      EXPECT_EQ(at(body, "/tools/0/functionDeclarations/0/parameters"), parameters);
+      EXPECT_EQ(at(body, "/contents/0/parts/0/text"), "What's the weather in Paris?");
     } else {
       ++openai;
       EXPECT_EQ(req.target, "/v1/chat/completions");
@@ -579,8 +1046,16 @@ TEST(Sdk, CompatLetsEachSdkReachTheOtherProvidersModels) {
       EXPECT_FALSE(req.has("x-api-key"));
     }
   }
-  EXPECT_EQ(anthropic, 3);  // text, stream, the wrong key
-  EXPECT_EQ(openai, 2);     // text, stream (the model without a provider never left)
+  // text, stream, the wrong key; a tool call, streamed, and the round trip
+  EXPECT_EQ(anthropic, 6);
+  EXPECT_EQ(anthropic_tools, 3);
+  EXPECT_EQ(round_trips, 1);
+  // text and a tool call, each whole and streamed
+  EXPECT_EQ(gemini, 4);
+  EXPECT_EQ(gemini_streams, 2);
+  EXPECT_EQ(gemini_tools, 2);
+  // text, stream (the model without a provider, and the gateway's own 400s, never left)
+  EXPECT_EQ(openai, 2);
 }
 
 }  // namespace

@@ -327,6 +327,72 @@ async function anthropicSuite() {
 // /compat: each SDK at <aigw>/compat reaches the other provider's model, translated both ways
 // (docs/compat.md). The fake answers in its own format; the SDKs must see their own.
 
+const GEMINI_MODEL = "gemini-2.5-flash";
+const GEMINI_TEXT = "Hello from Gemini — reached through aigw. ✨"; // two parts, joined
+// The fake's stream: one text part per event (the first event's CRLF end split between two
+// writes, the last piece split inside the 🚀), then an empty part with finishReason STOP.
+const GEMINI_STREAM_PIECES = ["Gemini", " streams", " through aigw — ça marche 🚀"];
+
+// An OpenAI function tool. additionalProperties is kept for Anthropic (its input_schema is
+// JSON Schema) and must be dropped for Gemini (its Schema rejects it).
+const WEATHER_TOOL = {
+  type: "function",
+  function: {
+    name: "get_weather",
+    description: "The current weather in a city",
+    parameters: {
+      type: "object",
+      properties: {
+        location: { type: "string", description: "City and country, e.g. Paris, France" },
+        unit: { type: "string", enum: ["celsius", "fahrenheit"] },
+      },
+      required: ["location"],
+      additionalProperties: false,
+    },
+  },
+};
+const WEATHER_MESSAGES = [{ role: "user", content: "What's the weather in Paris?" }];
+// What every fake tool call carries, and the ids of the fake Anthropic's tool_use blocks.
+const WEATHER_INPUT = { location: "Paris, France", unit: "celsius" };
+const TOOL_USE_ID = "toolu_01AigwSdkWeatherQ7xv9";
+const STREAMED_TOOL_USE_ID = "toolu_01AigwSdkStreamed4Kpz";
+const TOOL_PREAMBLE = "I'll check the weather in Paris.";
+const TOOL_RESULT_ANSWER = "It's 18 °C and sunny in Paris. ☀️";
+
+// Reads an OpenAI chat completion stream as a client does: text pieces, tool calls assembled
+// from their deltas by index, the finish reason and the usage chunk.
+async function readChatStream(stream) {
+  const out = { ids: new Set(), models: new Set(), pieces: [], calls: [], finish: null, usage: null };
+  for await (const chunk of stream) {
+    assert.equal(chunk.object, "chat.completion.chunk");
+    out.ids.add(chunk.id);
+    out.models.add(chunk.model);
+    if (chunk.usage) out.usage = chunk.usage;
+    const choice = chunk.choices[0];
+    if (!choice) continue;
+    assert.equal(choice.index, 0);
+    if (choice.delta.content) out.pieces.push(choice.delta.content);
+    for (const delta of choice.delta.tool_calls ?? []) {
+      out.calls[delta.index] ??= { id: null, type: null, name: "", fragments: [] };
+      const call = out.calls[delta.index];
+      if (delta.id) call.id = delta.id;
+      if (delta.type) call.type = delta.type;
+      if (delta.function?.name) call.name += delta.function.name;
+      if (delta.function?.arguments) call.fragments.push(delta.function.arguments);
+    }
+    if (choice.finish_reason) {
+      assert.equal(out.finish, null, "a second finish_reason");
+      out.finish = choice.finish_reason;
+    }
+  }
+  return out;
+}
+
+// The gateway's own error (a cf-aig-max-attempts header it cannot read) through `client`.
+function badAttemptsHeader() {
+  return { "cf-aig-max-attempts": "nope" };
+}
+
 async function compatSuite() {
   const openai = new OpenAI({ ...common, baseURL: `${base}/compat` });
   const anthropic = new Anthropic({ ...common, baseURL: `${base}/compat` });
@@ -409,6 +475,147 @@ async function compatSuite() {
     assert.ok(final.usage.output_tokens > 0, JSON.stringify(final.usage));
   });
 
+  await check("compat: the OpenAI SDK reaches a Gemini model (not streamed)", async () => {
+    const data = await openai.chat.completions.create({
+      model: `google-ai-studio/${GEMINI_MODEL}`,
+      messages: USER_MESSAGES,
+    });
+    assert.equal(data.object, "chat.completion");
+    assert.equal(data.id, "aigw-sdk-gemini-1");
+    assert.equal(data.model, GEMINI_MODEL);
+    assert.equal(data.choices.length, 1);
+    assert.equal(data.choices[0].message.role, "assistant");
+    assert.equal(data.choices[0].message.content, GEMINI_TEXT);
+    assert.equal(data.choices[0].message.tool_calls, undefined);
+    assert.equal(data.choices[0].finish_reason, "stop");
+    assert.equal(data.usage.prompt_tokens, 9);
+    assert.equal(data.usage.completion_tokens, 11);
+    assert.equal(data.usage.total_tokens, 20);
+  });
+
+  await check("compat: the OpenAI SDK streams from a Gemini model", async () => {
+    const stream = await openai.chat.completions.create({
+      model: `google-ai-studio/${GEMINI_MODEL}`,
+      messages: USER_MESSAGES,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const got = await readChatStream(stream);
+    assert.deepEqual(got.pieces, GEMINI_STREAM_PIECES);
+    assert.deepEqual([...got.ids], ["aigw-sdk-gemini-stream"]);
+    assert.deepEqual([...got.models], [GEMINI_MODEL]);
+    assert.deepEqual(got.calls, []);
+    assert.equal(got.finish, "stop");
+    assert.ok(got.usage, "no usage chunk");
+    assert.equal(got.usage.prompt_tokens, 9);
+    assert.equal(got.usage.completion_tokens, 14);
+    assert.equal(got.usage.total_tokens, 23);
+  });
+
+  // Kept for the round trip below: the call as the SDK returned it.
+  let weatherCall = null;
+
+  await check("compat: the OpenAI SDK gets an Anthropic model's tool call (not streamed)", async () => {
+    const data = await openai.chat.completions.create({
+      model: `anthropic/${ANTHROPIC_MODEL}`,
+      messages: WEATHER_MESSAGES,
+      tools: [WEATHER_TOOL],
+    });
+    const { message, finish_reason } = data.choices[0];
+    assert.equal(finish_reason, "tool_calls");
+    assert.equal(message.role, "assistant");
+    assert.equal(message.content, TOOL_PREAMBLE);
+    assert.equal(message.tool_calls?.length, 1, JSON.stringify(message));
+    const [call] = message.tool_calls;
+    assert.equal(call.id, TOOL_USE_ID);
+    assert.equal(call.type, "function");
+    assert.equal(call.function.name, "get_weather");
+    assert.equal(typeof call.function.arguments, "string");
+    assert.deepEqual(JSON.parse(call.function.arguments), WEATHER_INPUT);
+    assert.equal(data.usage.prompt_tokens, 402);
+    assert.equal(data.usage.completion_tokens, 58);
+    weatherCall = call;
+  });
+
+  await check("compat: the OpenAI SDK streams an Anthropic model's tool call", async () => {
+    const stream = await openai.chat.completions.create({
+      model: `anthropic/${ANTHROPIC_MODEL}`,
+      messages: WEATHER_MESSAGES,
+      tools: [WEATHER_TOOL],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const got = await readChatStream(stream);
+    assert.equal(got.pieces.join(""), TOOL_PREAMBLE);
+    assert.equal(got.calls.length, 1, JSON.stringify(got.calls));
+    const [call] = got.calls;
+    assert.equal(call.id, STREAMED_TOOL_USE_ID);
+    assert.equal(call.type, "function");
+    assert.equal(call.name, "get_weather");
+    // The arguments arrive in fragments as Anthropic's input_json_delta events do, not
+    // buffered into one.
+    assert.ok(call.fragments.length > 1, JSON.stringify(call.fragments));
+    assert.deepEqual(JSON.parse(call.fragments.join("")), WEATHER_INPUT);
+    assert.equal(got.finish, "tool_calls");
+    assert.equal(got.usage?.prompt_tokens, 402);
+    assert.equal(got.usage?.completion_tokens, 61);
+  });
+
+  await check("compat: the OpenAI SDK sends an Anthropic model its tool's result", async () => {
+    assert.ok(weatherCall, "needs the tool call of the not-streamed tool check");
+    const data = await openai.chat.completions.create({
+      model: `anthropic/${ANTHROPIC_MODEL}`,
+      messages: [
+        ...WEATHER_MESSAGES,
+        { role: "assistant", content: TOOL_PREAMBLE, tool_calls: [weatherCall] },
+        { role: "tool", tool_call_id: weatherCall.id, content: "18 °C, sunny" },
+      ],
+      tools: [WEATHER_TOOL],
+    });
+    assert.equal(data.choices[0].message.content, TOOL_RESULT_ANSWER);
+    assert.equal(data.choices[0].message.tool_calls, undefined);
+    assert.equal(data.choices[0].finish_reason, "stop");
+  });
+
+  await check("compat: the OpenAI SDK gets a Gemini model's function call (not streamed)", async () => {
+    const data = await openai.chat.completions.create({
+      model: `google-ai-studio/${GEMINI_MODEL}`,
+      messages: WEATHER_MESSAGES,
+      tools: [WEATHER_TOOL],
+    });
+    const { message, finish_reason } = data.choices[0];
+    assert.equal(finish_reason, "tool_calls");
+    assert.equal(message.content, null);
+    assert.equal(message.tool_calls?.length, 1, JSON.stringify(message));
+    const [call] = message.tool_calls;
+    assert.equal(call.id, "call_0"); // Gemini gave none (docs/compat.md)
+    assert.equal(call.type, "function");
+    assert.equal(call.function.name, "get_weather");
+    assert.deepEqual(JSON.parse(call.function.arguments), WEATHER_INPUT);
+    assert.equal(data.usage.prompt_tokens, 31);
+    assert.equal(data.usage.completion_tokens, 7);
+  });
+
+  await check("compat: the OpenAI SDK's stream helper on a Gemini model's function call", async () => {
+    // chat.completions.stream() assembles the chunks itself and rejects ones out of order.
+    const stream = openai.chat.completions.stream({
+      model: `google-ai-studio/${GEMINI_MODEL}`,
+      messages: WEATHER_MESSAGES,
+      tools: [WEATHER_TOOL],
+    });
+    const done = [];
+    stream.on("tool_calls.function.arguments.done", (event) => done.push(event));
+    const final = await stream.finalChatCompletion();
+    const { message, finish_reason } = final.choices[0];
+    assert.equal(finish_reason, "tool_calls");
+    assert.equal(message.tool_calls?.length, 1, JSON.stringify(message));
+    assert.equal(message.tool_calls[0].id, "call_0");
+    assert.equal(message.tool_calls[0].function.name, "get_weather");
+    assert.deepEqual(JSON.parse(message.tool_calls[0].function.arguments), WEATHER_INPUT);
+    assert.equal(done.length, 1);
+    assert.equal(done[0].name, "get_weather");
+  });
+
   await check("compat: a model without its provider is the SDK's BadRequestError", async () => {
     await assert.rejects(
       anthropic.messages.create({ model: "gpt-4o-mini", max_tokens: 16, messages: ANTHROPIC_MESSAGES }),
@@ -419,6 +626,48 @@ async function compatSuite() {
         return true;
       },
     );
+  });
+
+  await check("the gateway's own 400 is Anthropic's shape for the Anthropic SDK", async () => {
+    // On the native path and on /compat/v1/messages alike; nothing reaches the provider.
+    for (const [path, model] of [["anthropic", ANTHROPIC_MODEL], ["compat", "openai/gpt-4o-mini"]]) {
+      const client = new Anthropic({
+        ...common,
+        baseURL: `${base}/${path}`,
+        defaultHeaders: badAttemptsHeader(),
+      });
+      await assert.rejects(
+        client.messages.create({ model, max_tokens: 16, messages: ANTHROPIC_MESSAGES }),
+        (err) => {
+          assert.ok(err instanceof Anthropic.BadRequestError, `${path}: got ${err?.constructor?.name}`);
+          assert.equal(err.status, 400);
+          assert.equal(err.error?.type, "error", `${path}: ${JSON.stringify(err.error)}`);
+          assert.equal(err.error?.error?.type, "invalid_request_error");
+          assert.match(err.error?.error?.message ?? "", /cf-aig-max-attempts/);
+          return true;
+        },
+      );
+    }
+  });
+
+  await check("the gateway's own 400 keeps OpenAI's shape for the OpenAI SDK", async () => {
+    for (const [path, model] of [["openai", "gpt-4o-mini"], ["compat", `google-ai-studio/${GEMINI_MODEL}`]]) {
+      const client = new OpenAI({
+        ...common,
+        baseURL: `${base}/${path}`,
+        defaultHeaders: badAttemptsHeader(),
+      });
+      await assert.rejects(
+        client.chat.completions.create({ model, messages: USER_MESSAGES }),
+        (err) => {
+          assert.ok(err instanceof OpenAI.BadRequestError, `${path}: got ${err?.constructor?.name}`);
+          assert.equal(err.status, 400);
+          assert.equal(err.code, "invalid_header", `${path}: ${JSON.stringify(err.error)}`);
+          assert.match(err.message, /cf-aig-max-attempts/);
+          return true;
+        },
+      );
+    }
   });
 }
 
