@@ -19,6 +19,9 @@
 #   CALLGRIND_COMPAT=1 bench/callgrind.sh  /compat/v1/messages: an Anthropic-format request to
 #                                          the OpenAI fake, translated both ways (with
 #                                          CALLGRIND_STREAM=1: the stream translated)
+#   CALLGRIND_COMPAT=anthropic bench/callgrind.sh  /compat/chat/completions: the plain request
+#                                          to an anthropic/ model (the fake answers in
+#                                          Anthropic's format), translated both ways
 #   CALLGRIND_LIMITS=1 bench/callgrind.sh  three rate limits and a budget that never refuse
 #                                          (gateway, per-IP sliding, per-header tokens,
 #                                          monthly spend)
@@ -79,6 +82,8 @@ admin:
 providers:
   openai:
     base_url: http://127.0.0.1:$fake_port/v1
+  anthropic:
+    base_url: http://127.0.0.1:$fake_port
 access_log:
   path: "off"
 EOF
@@ -156,6 +161,12 @@ if [[ "${CALLGRIND_COMPAT:-0}" == 1 ]]; then
   url="http://127.0.0.1:$port/compat/v1/messages"
   auth_header="x-api-key: sk-bench-000000000000000000000000000000000000000000000000"
   what="translated $what (/compat/v1/messages to an OpenAI model)"
+fi
+if [[ "${CALLGRIND_COMPAT:-0}" == anthropic ]]; then
+  # The plain request (or stream) itself, naming an Anthropic model through /compat.
+  body=${body/'"gpt-4o-mini"'/'"anthropic/claude-bench-4-5"'}
+  url="http://127.0.0.1:$port/compat/chat/completions"
+  what="translated $what (/compat/chat/completions to an Anthropic model)"
 fi
 if [[ "${CALLGRIND_UNIVERSAL:-0}" == 1 ]]; then
   step() { printf '{"provider":"%s","endpoint":"chat/completions","query":%s}' "$1" "$body"; }

@@ -213,9 +213,13 @@ Result<PlannedStep> compat_step(const CompatStepInput& in) {
   step.translation = translation;
   step.model = address->model;
   step.method = http::verb::post;
-  // With the prompt's size: token limits and budgets estimate from it (a universal step's
-  // body is read the same way); next to the translation, the walk costs little.
-  step.body_facts = std::make_shared<const BodyFacts>(read_body_facts(*body, true));
+  // What the body says, for the stages (its output cap, stream, usage request). The prompt's
+  // size is the client's, read when token limits or budgets asked for it: the text is the
+  // same in either API, and walking the translated body again cost 11k instructions.
+  BodyFacts facts = read_body_facts(*body, false);
+  facts.prompt_chars = in.facts.prompt_chars;
+  facts.prompt_read = in.facts.prompt_read;
+  step.body_facts = std::make_shared<const BodyFacts>(std::move(facts));
   step.body = std::move(body);
   step.headers.emplace_back("content-type", "application/json");
   if (native->dialect == Dialect::kAnthropicMessages && !in.has_anthropic_version) {

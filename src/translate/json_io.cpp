@@ -1,25 +1,27 @@
 #include "translate/json_io.hpp"
 
+#include <cstring>
+
 namespace aigw::translate::detail {
 
 int nesting_depth(std::string_view text) noexcept {
   int depth = 0;
   int deepest = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  while (p < end) {
+    const char c = *p++;
     if (c == '"') {
-      in_string = true;
+      // Most bytes are inside strings: jump to each next quote (memchr) and look back over
+      // the backslashes before it; an odd run escapes it.
+      for (;;) {
+        const auto* quote = static_cast<const char*>(std::memchr(p, '"', end - p));
+        if (quote == nullptr) return deepest;  // unterminated: the parser refuses it
+        const char* back = quote;
+        while (back > p && back[-1] == '\\') --back;
+        p = quote + 1;
+        if ((quote - back) % 2 == 0) break;
+      }
     } else if (c == '[' || c == '{') {
       if (++depth > deepest) deepest = depth;
       if (deepest > kMaxDepth) return kMaxDepth + 1;

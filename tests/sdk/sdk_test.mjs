@@ -388,10 +388,9 @@ async function readChatStream(stream) {
   return out;
 }
 
-// The gateway's own error (a cf-aig-max-attempts header it cannot read) through `client`.
-function badAttemptsHeader() {
-  return { "cf-aig-max-attempts": "nope" };
-}
+// A cf-aig-max-attempts the gateway cannot read: its own 400 invalid_header, answered before
+// any provider is asked, in the shape of the path's API.
+const BAD_ATTEMPTS_HEADER = { "cf-aig-max-attempts": "nope" };
 
 async function compatSuite() {
   const openai = new OpenAI({ ...common, baseURL: `${base}/compat` });
@@ -630,11 +629,15 @@ async function compatSuite() {
 
   await check("the gateway's own 400 is Anthropic's shape for the Anthropic SDK", async () => {
     // On the native path and on /compat/v1/messages alike; nothing reaches the provider.
-    for (const [path, model] of [["anthropic", ANTHROPIC_MODEL], ["compat", "openai/gpt-4o-mini"]]) {
+    const paths = [
+      ["anthropic", ANTHROPIC_MODEL],
+      ["compat", "openai/gpt-4o-mini"],
+    ];
+    for (const [path, model] of paths) {
       const client = new Anthropic({
         ...common,
         baseURL: `${base}/${path}`,
-        defaultHeaders: badAttemptsHeader(),
+        defaultHeaders: BAD_ATTEMPTS_HEADER,
       });
       await assert.rejects(
         client.messages.create({ model, max_tokens: 16, messages: ANTHROPIC_MESSAGES }),
@@ -651,11 +654,15 @@ async function compatSuite() {
   });
 
   await check("the gateway's own 400 keeps OpenAI's shape for the OpenAI SDK", async () => {
-    for (const [path, model] of [["openai", "gpt-4o-mini"], ["compat", `google-ai-studio/${GEMINI_MODEL}`]]) {
+    const paths = [
+      ["openai", "gpt-4o-mini"],
+      ["compat", `google-ai-studio/${GEMINI_MODEL}`],
+    ];
+    for (const [path, model] of paths) {
       const client = new OpenAI({
         ...common,
         baseURL: `${base}/${path}`,
-        defaultHeaders: badAttemptsHeader(),
+        defaultHeaders: BAD_ATTEMPTS_HEADER,
       });
       await assert.rejects(
         client.chat.completions.create({ model, messages: USER_MESSAGES }),

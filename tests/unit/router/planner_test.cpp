@@ -82,7 +82,7 @@ struct Planner {
     const std::function<const BodyFacts&()> read = [this]() -> const BodyFacts& {
       if (!facts) {
         ++reads;
-        facts = read_body_facts(request.body(), false);
+        facts = read_body_facts(request.body(), prompt);
       }
       return *facts;
     };
@@ -104,6 +104,7 @@ struct Planner {
   HttpRequest request;
   std::optional<BodyFacts> facts;
   int reads = 0;
+  bool prompt = false;  // read the prompt's size, as with a token limit or budget
   CircuitBreaker::TimePoint now = CircuitBreaker::Clock::now();
 };
 
@@ -329,6 +330,7 @@ TEST(Planner, TargetsWhoseBreakerIsOpenAreLeftOut) {
 
 TEST(Planner, CompatPlansTheProvidersOwnApiWithTheBodyTranslated) {
   Planner p;
+  p.prompt = true;
   auto planned = p.post(
       "/v1/acct/gw/compat/chat/completions",
       R"({"model":"anthropic/claude-test","messages":[{"role":"user","content":"Hello there"}],)"
