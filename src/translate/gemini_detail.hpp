@@ -67,7 +67,14 @@ struct Part {
   Kind kind = Kind::kOther;
   std::string_view text;                // kText, kThought
   const Json* function_call = nullptr;  // kFunctionCall: the functionCall object
+  std::string_view thought_signature;   // kFunctionCall: the part's thoughtSignature (Gemini 3)
 };
+
+// A function call's thoughtSignature rides in the OpenAI tool call's id after this mark
+// ("call_0__thought__<signature>"): OpenAI's format has no field for it, and Gemini 3 needs
+// it back with the call in the next turn. The client resends the id untouched, and the
+// request translation splits it off again. Stateless: nothing is kept between requests.
+inline constexpr std::string_view kThoughtMark = "__thought__";
 Part classify_part(const Json& part);
 
 // The candidate's index (Gemini omits it when it is 0, proto3 JSON leaving defaults out), or
@@ -84,7 +91,8 @@ std::string_view finish_reason(std::string_view gemini_reason, bool has_function
 // functionCall.id is used when present; otherwise the id is "call_<k>", deterministic, so
 // a whole response and its stream name the same calls alike (docs/compat.md explains why
 // round trips need no stable id: the request side resolves results by the resent id).
-Json tool_call(const Json& function_call, std::size_t k);
+// A thoughtSignature is appended to the id after kThoughtMark.
+Json tool_call(const Json& function_call, std::size_t k, std::string_view thought_signature = {});
 
 // OpenAI's usage object for Gemini's usageMetadata.
 Json usage(const Json& usage_metadata);

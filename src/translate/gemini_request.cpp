@@ -270,11 +270,16 @@ class Contents {
     if (Failure f = call_args(*function, where, args)) return f;
     // The id the client got back (Gemini's own, or call_<k>) names this call's results: the
     // latest earlier call with an id wins, as results follow their call.
-    if (const std::string_view id = string_member(call, "id"); !id.empty()) {
-      call_names_[std::string(id)] = std::string(name);
+    const std::string_view id = string_member(call, "id");
+    if (!id.empty()) call_names_[std::string(id)] = std::string(name);
+    Json part = {{"functionCall", {{"name", std::string(name)}, {"args", std::move(args)}}}};
+    // Gemini 3's thoughtSignature, carried in the id the client got (gemini::kThoughtMark),
+    // goes back on the call's part, where Google requires it.
+    if (const auto mark = id.find(gemini::kThoughtMark); mark != std::string_view::npos) {
+      const std::string_view signature = id.substr(mark + gemini::kThoughtMark.size());
+      if (!signature.empty()) part["thoughtSignature"] = std::string(signature);
     }
-    parts.push_back(
-        Json{{"functionCall", {{"name", std::string(name)}, {"args", std::move(args)}}}});
+    parts.push_back(std::move(part));
     return std::nullopt;
   }
 

@@ -38,6 +38,7 @@ Part classify_part(const Json& part) {
   if (const Json* call = member(part, "functionCall"); call != nullptr && call->is_object()) {
     out.kind = Part::Kind::kFunctionCall;
     out.function_call = call;
+    out.thought_signature = string_member(part, "thoughtSignature");
     return out;
   }
   const Json* text = member(part, "text");
@@ -80,9 +81,10 @@ std::string_view finish_reason(std::string_view gemini_reason, bool has_function
   return "stop";
 }
 
-Json tool_call(const Json& function_call, std::size_t k) {
+Json tool_call(const Json& function_call, std::size_t k, std::string_view thought_signature) {
   std::string id(string_member(function_call, "id"));
   if (id.empty()) id = "call_" + std::to_string(k);
+  if (!thought_signature.empty()) id.append(kThoughtMark).append(thought_signature);
   const Json* args = member(function_call, "args");
   // A call without arguments still has "{}": OpenAI clients parse arguments as JSON.
   const std::string arguments = args != nullptr && !args->is_null() ? detail::dump(*args) : "{}";
@@ -229,7 +231,8 @@ Json choice(const Json& candidate, std::uint32_t index) {
           has_reasoning = true;
           break;
         case Part::Kind::kFunctionCall:
-          tool_calls.push_back(gemini::tool_call(*part.function_call, tool_calls.size()));
+          tool_calls.push_back(
+              gemini::tool_call(*part.function_call, tool_calls.size(), part.thought_signature));
           break;
         case Part::Kind::kOther:
           break;
@@ -532,7 +535,7 @@ class GeminiStream final : public StreamTranslator {
         return;
       case Part::Kind::kFunctionCall: {
         Json call = Json{{"index", choice.calls}};
-        call.update(gemini::tool_call(*part.function_call, choice.calls));
+        call.update(gemini::tool_call(*part.function_call, choice.calls, part.thought_signature));
         ++choice.calls;
         write_choice(choice.index, Json{{"tool_calls", Json::array({std::move(call)})}}, nullptr,
                      nullptr, out);

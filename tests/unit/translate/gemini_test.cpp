@@ -720,3 +720,52 @@ TEST(GeminiError, LongBodiesAreClippedToValidUtf8) {
 
 }  // namespace
 }  // namespace aigw::translate
+
+namespace aigw::translate {
+namespace {
+
+using nlohmann::json;
+
+// --- Gemini 3 thought signatures ----------------------------------------------------------
+
+TEST(GeminiThoughtSignature, RidesInTheToolCallIdAndGoesBackOnTheCallsPart) {
+  const std::string gemini =
+      R"({"candidates":[{"content":{"role":"model","parts":[)"
+      R"({"functionCall":{"name":"get_weather","args":{"city":"Paris"}},)"
+      R"("thoughtSignature":"CiQB0e2Kb+sig/=="},)"
+      R"({"functionCall":{"name":"get_time","args":{}}}]},"finishReason":"STOP"}],)"
+      R"("usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":2,"totalTokenCount":7}})";
+  const Result<std::string> whole = gemini_response_to_openai(gemini, ResponseOptions{});
+  ASSERT_TRUE(whole.has_value());
+  const json assistant = json::parse(*whole)["choices"][0]["message"];
+  ASSERT_EQ(assistant["tool_calls"].size(), 2U);
+  EXPECT_EQ(assistant["tool_calls"][0]["id"], "call_0__thought__CiQB0e2Kb+sig/==");
+  EXPECT_EQ(assistant["tool_calls"][1]["id"], "call_1");  // only the first call carries one
+
+  // Streamed: the same ids.
+  auto stream = gemini_stream_to_openai(ResponseOptions{});
+  std::string out;
+  stream->feed("data: " + gemini + "\r\n\r\n", out);
+  stream->finish(out);
+  EXPECT_NE(out.find(R"("id":"call_0__thought__CiQB0e2Kb+sig/==")"), std::string::npos) << out;
+
+  // The next turn: the signature goes back on the call's part, the results still match.
+  json request = {
+      {"model", "gemini-3-pro"},
+      {"messages", json::array({{{"role", "user"}, {"content", "Weather?"}}, assistant})}};
+  for (const json& call : assistant["tool_calls"]) {
+    request["messages"].push_back(
+        {{"role", "tool"}, {"tool_call_id", call["id"]}, {"content", "sunny"}});
+  }
+  const Result<TranslatedRequest> translated =
+      openai_to_gemini(request.dump(), RequestOptions{"gemini-3-pro", 4096});
+  ASSERT_TRUE(translated.has_value()) << translated.error().detail;
+  const json body = json::parse(translated->body);
+  EXPECT_EQ(body["contents"][1], json::parse(R"({"role":"model","parts":[
+    {"functionCall":{"name":"get_weather","args":{"city":"Paris"}},"thoughtSignature":"CiQB0e2Kb+sig/=="},
+    {"functionCall":{"name":"get_time","args":{}}}]})"));
+  EXPECT_EQ(body["contents"][2]["parts"][0]["functionResponse"]["name"], "get_weather");
+}
+
+}  // namespace
+}  // namespace aigw::translate
