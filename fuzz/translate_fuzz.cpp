@@ -74,6 +74,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 2: {
         const std::string body = translate::error(provider, client, 429, in.payload);
         if (!is_json(body)) fail("error output is not JSON", mode, pair);
+        // The gateway's own (OpenAI-shaped) errors for a Gemini client, on Google's paths.
+        const std::string google =
+            translate::error(Dialect::kOpenAiChat, Dialect::kGemini, 400, in.payload);
+        if (!is_json(google)) fail("Google-shaped error output is not JSON", mode, pair);
         break;
       }
       default: {
