@@ -4,6 +4,7 @@
 // chat completion object" / "The chat completion chunk object"; the table is in
 // docs/compat.md.
 
+#include "json/dom.hpp"
 #include "translate/anthropic_detail.hpp"
 #include "translate/translate.hpp"
 #include "upstream/providers/usage/sse_splitter.hpp"
@@ -230,6 +231,7 @@ class AnthropicStream final : public StreamTranslator {
 
   void on_event(std::string_view name, std::string_view data, std::string& out) {
     if (done_) return;
+    if (text_delta(data, out)) return;
     const std::optional<Json> event = detail::parse(data);
     if (!event || !event->is_object()) return;
     std::string_view type = text_field(*event, "type");
@@ -260,7 +262,43 @@ class AnthropicStream final : public StreamTranslator {
     }
   }
 
+  // Most of a stream is content_block_delta events of type text_delta. Each is read with
+  // simdjson and written into the chunk's bytes kept from the first (text_prefix_), the text
+  // escaped as dump() escapes it: a fraction of parsing, building and dumping a document per
+  // event (bench/README.md, "/compat"). Anything else, or a text_delta simdjson refuses,
+  // takes the general path, which writes the same bytes.
+  bool text_delta(std::string_view data, std::string& out) {
+    if (data.find("\"text_delta\"") == std::string_view::npos) return false;
+    std::string_view text;
+    bool matched = false;
+    json::with_dom(data, [&](simdjson::dom::element event) {
+      std::string_view type;
+      simdjson::dom::element delta;
+      if (event["type"].get(type) != simdjson::SUCCESS || type != "content_block_delta" ||
+          event["delta"].get(delta) != simdjson::SUCCESS ||
+          delta["type"].get(type) != simdjson::SUCCESS || type != "text_delta" ||
+          delta["text"].get(text) != simdjson::SUCCESS) {
+        return;
+      }
+      matched = true;
+      if (text.empty()) return;
+      start(out);
+      if (text_prefix_.empty()) {
+        // The general path's bytes for a content delta, split around the text.
+        const std::string whole = "data: " + detail::dump(chunk(Json{{"content", ""}}, nullptr));
+        const std::size_t at = whole.find("\"content\":\"\"");
+        text_prefix_ = whole.substr(0, at + 10);
+        text_suffix_ = whole.substr(at + 12) + "\n\n";
+      }
+      out.append(text_prefix_);
+      detail::append_json_string(out, text);
+      out.append(text_suffix_);
+    });
+    return matched;
+  }
+
   void on_message_start(const Json& message, std::string& out) {
+    text_prefix_.clear();  // the id and model may change here
     if (const std::string_view id = text_field(message, "id"); !id.empty()) id_ = id;
     if (const std::string_view model = text_field(message, "model"); !model.empty()) {
       model_ = model;
@@ -407,6 +445,8 @@ class AnthropicStream final : public StreamTranslator {
   usage::SseSplitter splitter_;
   std::string id_;
   std::string model_;
+  std::string text_prefix_;  // a content chunk's bytes before and after its text
+  std::string text_suffix_;
   std::int64_t created_;
   bool include_usage_;
   std::map<std::uint64_t, Block> blocks_;  // open content blocks by Anthropic's index

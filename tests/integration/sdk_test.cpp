@@ -979,6 +979,7 @@ TEST(Sdk, CompatLetsEachSdkReachTheOtherProvidersModels) {
   int gemini = 0;
   int gemini_streams = 0;
   int gemini_tools = 0;
+  int gemini_wrong_keys = 0;
   int openai = 0;
   for (const auto& req : f.fake.received()) {
     SCOPED_TRACE(req.method + " " + req.target + " " + req.body);
@@ -1007,11 +1008,11 @@ TEST(Sdk, CompatLetsEachSdkReachTheOtherProvidersModels) {
       EXPECT_EQ(at(messages[0], "/role"), "user");
       EXPECT_EQ(at(messages[1], "/role"), "assistant");
       const Json call = block_of(messages[1], "tool_use");
-      EXPECT_EQ(at(call, "/id"), kToolUseId);
+      EXPECT_EQ(at(call, "/id"), std::string(kToolUseId));
       EXPECT_EQ(at(call, "/name"), "get_weather");
       EXPECT_EQ(at(call, "/input"), Json::parse(weather_input().dump()));
       EXPECT_EQ(at(messages[2], "/role"), "user");
-      EXPECT_EQ(result["tool_use_id"], kToolUseId);
+      EXPECT_EQ(result["tool_use_id"], std::string(kToolUseId));
       const Json content = get(result, "content", Json());
       EXPECT_EQ(content.is_string() ? content : at(content, "/0/text"), "18 °C, sunny");
     } else if (req.target.starts_with("/v1beta/models/")) {
@@ -1020,7 +1021,13 @@ TEST(Sdk, CompatLetsEachSdkReachTheOtherProvidersModels) {
       gemini_streams += stream ? 1 : 0;
       EXPECT_EQ(req.target, stream ? "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
                                    : "/v1beta/models/gemini-2.5-flash:generateContent");
-      EXPECT_EQ(header(req, "x-goog-api-key"), kApiKey);
+      // The SDK's bearer token, in Gemini's header (the wrong one too, for Google to refuse).
+      const std::string key = header(req, "x-goog-api-key");
+      if (key == "sk-wrong") {
+        ++gemini_wrong_keys;
+      } else {
+        EXPECT_EQ(key, kApiKey);
+      }
       EXPECT_FALSE(req.has("authorization"));
       EXPECT_FALSE(req.has("x-api-key"));
       EXPECT_FALSE(body.contains("model"));
@@ -1050,10 +1057,12 @@ TEST(Sdk, CompatLetsEachSdkReachTheOtherProvidersModels) {
   EXPECT_EQ(anthropic, 6);
   EXPECT_EQ(anthropic_tools, 3);
   EXPECT_EQ(round_trips, 1);
-  // text and a tool call, each whole and streamed
-  EXPECT_EQ(gemini, 4);
-  EXPECT_EQ(gemini_streams, 2);
+  // text and a tool call, each whole and streamed; the wrong key; the Anthropic SDK's text,
+  // whole and streamed
+  EXPECT_EQ(gemini, 7);
+  EXPECT_EQ(gemini_streams, 3);
   EXPECT_EQ(gemini_tools, 2);
+  EXPECT_EQ(gemini_wrong_keys, 1);
   // text, stream (the model without a provider, and the gateway's own 400s, never left)
   EXPECT_EQ(openai, 2);
 }

@@ -511,6 +511,20 @@ async function compatSuite() {
     assert.equal(got.usage.total_tokens, 23);
   });
 
+  await check("compat: Gemini's 400 for a bad key reaches the OpenAI SDK as BadRequestError", async () => {
+    const wrong = new OpenAI({ ...common, apiKey: "sk-wrong", baseURL: `${base}/compat` });
+    await assert.rejects(
+      wrong.chat.completions.create({ model: `google-ai-studio/${GEMINI_MODEL}`, messages: USER_MESSAGES }),
+      (err) => {
+        assert.ok(err instanceof OpenAI.BadRequestError, `got ${err?.constructor?.name}`);
+        assert.equal(err.status, 400);
+        assert.equal(err.error?.message, "API key not valid. Please pass a valid API key.");
+        assert.equal(err.code, "INVALID_ARGUMENT"); // google.rpc.Status's name (docs/compat.md)
+        return true;
+      },
+    );
+  });
+
   // Kept for the round trip below: the call as the SDK returned it.
   let weatherCall = null;
 
@@ -526,6 +540,7 @@ async function compatSuite() {
     assert.equal(message.content, TOOL_PREAMBLE);
     assert.equal(message.tool_calls?.length, 1, JSON.stringify(message));
     const [call] = message.tool_calls;
+    weatherCall = call;
     assert.equal(call.id, TOOL_USE_ID);
     assert.equal(call.type, "function");
     assert.equal(call.function.name, "get_weather");
@@ -533,7 +548,6 @@ async function compatSuite() {
     assert.deepEqual(JSON.parse(call.function.arguments), WEATHER_INPUT);
     assert.equal(data.usage.prompt_tokens, 402);
     assert.equal(data.usage.completion_tokens, 58);
-    weatherCall = call;
   });
 
   await check("compat: the OpenAI SDK streams an Anthropic model's tool call", async () => {
@@ -561,7 +575,7 @@ async function compatSuite() {
   });
 
   await check("compat: the OpenAI SDK sends an Anthropic model its tool's result", async () => {
-    assert.ok(weatherCall, "needs the tool call of the not-streamed tool check");
+    assert.ok(weatherCall, "needs the tool call the not-streamed tool check got");
     const data = await openai.chat.completions.create({
       model: `anthropic/${ANTHROPIC_MODEL}`,
       messages: [
@@ -613,6 +627,38 @@ async function compatSuite() {
     assert.deepEqual(JSON.parse(message.tool_calls[0].function.arguments), WEATHER_INPUT);
     assert.equal(done.length, 1);
     assert.equal(done[0].name, "get_weather");
+  });
+
+  await check("compat: the Anthropic SDK reaches a Gemini model (not streamed)", async () => {
+    // Anthropic → OpenAI → Gemini and back (docs/compat.md).
+    const data = await anthropic.messages.create({
+      model: `google-ai-studio/${GEMINI_MODEL}`,
+      max_tokens: 256,
+      system: "You are terse.",
+      messages: ANTHROPIC_MESSAGES,
+    });
+    assert.equal(data.type, "message");
+    assert.equal(data.role, "assistant");
+    assert.deepEqual(data.content, [{ type: "text", text: GEMINI_TEXT }]);
+    assert.equal(data.stop_reason, "end_turn");
+    assert.equal(data.usage.input_tokens, 9);
+    assert.equal(data.usage.output_tokens, 11);
+  });
+
+  await check("compat: the Anthropic SDK's stream helper on a Gemini model", async () => {
+    const stream = anthropic.messages.stream({
+      model: `google-ai-studio/${GEMINI_MODEL}`,
+      max_tokens: 256,
+      system: "You are terse.",
+      messages: ANTHROPIC_MESSAGES,
+    });
+    const texts = [];
+    stream.on("text", (t) => texts.push(t));
+    const final = await stream.finalMessage();
+    assert.equal(texts.join(""), GEMINI_STREAM_PIECES.join(""));
+    assert.deepEqual(final.content, [{ type: "text", text: GEMINI_STREAM_PIECES.join("") }]);
+    assert.equal(final.stop_reason, "end_turn");
+    assert.equal(final.usage.output_tokens, 14);
   });
 
   await check("compat: a model without its provider is the SDK's BadRequestError", async () => {

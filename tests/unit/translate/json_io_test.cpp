@@ -36,3 +36,21 @@ TEST(JsonIo, TooDeepIsRefusedBeforeTheParserRecurses) {
 
 }  // namespace
 }  // namespace aigw::translate::detail
+
+namespace aigw::translate::detail {
+namespace {
+
+TEST(JsonIo, StringsAreWrittenByteForByteAsDumpWritesThem) {
+  // Every ASCII byte, then UTF-8 of two, three and four bytes.
+  std::string text;
+  for (int c = 1; c < 0x80; ++c) text += static_cast<char>(c);
+  text += "é€😀 \"quoted\" back\\slash";
+  for (const std::string& s : {text, std::string(), std::string("\0", 1), std::string("plain")}) {
+    std::string written;
+    append_json_string(written, s);
+    EXPECT_EQ(written, dump(Json(s)));
+  }
+}
+
+}  // namespace
+}  // namespace aigw::translate::detail
