@@ -639,6 +639,8 @@ std::vector<std::string> generate_content_stream_chunks(const std::string& model
   return chunks;
 }
 
+// A call to the request's first function when it declares any (text once a
+// functionResponse came back), text otherwise; whole or streamed as the method says.
 asio::awaitable<void> generate_content(const GeminiCall& call, const Json& request, Exchange& ex) {
   const std::string function = gemini_function_to_call(request);
   if (!call.stream) {
