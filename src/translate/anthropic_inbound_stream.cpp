@@ -5,6 +5,7 @@
 // each content block content_block_start / _delta... / _stop, then message_delta (stop
 // reason, usage) and message_stop (Anthropic "Streaming Messages" reference).
 
+#include "json/dom.hpp"
 #include "translate/anthropic_inbound_detail.hpp"
 #include "translate/json_io.hpp"
 #include "translate/translate.hpp"
@@ -68,6 +69,7 @@ class OpenAiToAnthropicStream final : public StreamTranslator {
       end_message(out);
       return;
     }
+    if (text_chunk(data, out)) return;
     const auto event = detail::parse(data);
     if (!event || !event->is_object()) return;  // not a chunk (a keep-alive, a stray line)
     try {
@@ -81,6 +83,59 @@ class OpenAiToAnthropicStream final : public StreamTranslator {
     } catch (const Json::exception&) {
       // A field of an unexpected type in an untrusted chunk: the chunk is skipped.
     }
+  }
+
+  // Most of a stream is chunks whose one choice carries a piece of text and nothing else. Each
+  // is read with simdjson and its text_delta written straight, escaped as dump() escapes it:
+  // a fraction of building a document per chunk and dumping another (bench/README.md,
+  // "/compat"). Anything else (the first chunk, usage, a finish reason, tool calls, reasoning,
+  // a second choice) takes the general path, which writes the same bytes.
+  bool text_chunk(std::string_view data, std::string& out) {
+    if (!started_ || data.find("\"content\"") == std::string_view::npos) return false;
+    bool written = false;
+    json::with_dom(data, [&](simdjson::dom::element chunk) {
+      simdjson::dom::object object;
+      simdjson::dom::array choices;
+      simdjson::dom::object choice;
+      simdjson::dom::object delta;
+      if (chunk.get_object().get(object) != simdjson::SUCCESS ||
+          object["choices"].get_array().get(choices) != simdjson::SUCCESS || choices.size() != 1 ||
+          choices.at(0).get_object().get(choice) != simdjson::SUCCESS ||
+          choice["delta"].get_object().get(delta) != simdjson::SUCCESS) {
+        return;
+      }
+      // Nothing beside the text that the general path would act on.
+      for (const std::string_view key : {"error", "usage"}) {
+        const auto value = object[key];
+        if (value.error() == simdjson::SUCCESS && !value.is_null()) return;
+      }
+      std::uint64_t index = 0;
+      const auto index_value = choice["index"];
+      if (index_value.error() == simdjson::SUCCESS &&
+          (index_value.get_uint64().get(index) != simdjson::SUCCESS || index != 0)) {
+        return;
+      }
+      const auto reason = choice["finish_reason"];
+      if (reason.error() == simdjson::SUCCESS && !reason.is_null()) return;
+      std::string_view text;
+      for (const auto field : delta) {
+        if (field.key == "content") {
+          if (field.value.get_string().get(text) != simdjson::SUCCESS) return;
+        } else if (field.key != "role" && !field.value.is_null()) {
+          return;
+        }
+      }
+      if (text.empty()) return;
+      if (open_ != Block::kText) open_block(Block::kText, {{"type", "text"}, {"text", ""}}, out);
+      out.append("event: content_block_delta\ndata: ");
+      out.append(R"({"type":"content_block_delta","index":)");
+      out.append(std::to_string(next_index_));
+      out.append(R"(,"delta":{"type":"text_delta","text":)");
+      detail::append_json_string(out, text);
+      out.append("}}\n\n");
+      written = true;
+    });
+    return written;
   }
 
   // OpenAI reports a failure after the 200 as {"error":{...}} in the stream; Anthropic as an
