@@ -185,6 +185,88 @@ Result<std::string> translate_response(const Json& response, const ResponseOptio
   return detail::dump(out);
 }
 
+// The usual whole response, text (and thinking) blocks only, read with simdjson and written
+// straight, in the bytes translate_response writes: its tree and dump cost three times as
+// much (bench/README.md, "/compat"). nullopt for anything else (tool use, the json_schema
+// tool, a body that is not a message), which translate_response takes.
+std::optional<std::string> text_response(std::string_view body, const ResponseOptions& options) {
+  using Element = simdjson::dom::element;
+  std::optional<std::string> out;
+  json::with_dom(body, [&](Element root) {
+    simdjson::dom::object response;
+    if (root.get_object().get(response) != simdjson::SUCCESS) return;
+    // A field as text_field reads it: a string, else "".
+    const auto text_of = [](simdjson::dom::object object, std::string_view key) {
+      std::string_view value;
+      if (object[key].get_string().get(value) != simdjson::SUCCESS) return std::string_view();
+      return value;
+    };
+    const std::string_view type = text_of(response, "type");
+    simdjson::dom::array content;
+    if ((!type.empty() && type != "message") ||
+        response["content"].get_array().get(content) != simdjson::SUCCESS) {
+      return;
+    }
+    std::string text;
+    bool has_text = false;
+    std::string reasoning;
+    for (const Element item : content) {
+      simdjson::dom::object block;
+      if (item.get_object().get(block) != simdjson::SUCCESS) continue;
+      const std::string_view block_type = text_of(block, "type");
+      if (block_type == "text") {
+        has_text = true;
+        text.append(text_of(block, "text"));
+      } else if (block_type == "thinking") {
+        const std::string_view part = text_of(block, "thinking");
+        if (!part.empty()) reasoning.append(reasoning.empty() ? "" : "\n\n").append(part);
+      } else if (block_type == "tool_use") {
+        return;
+      }
+    }
+    const std::string_view id = text_of(response, "id");
+    const std::string_view model = text_of(response, "model");
+    std::string o = R"({"id":)";
+    detail::append_json_string(o, id.empty() ? std::string_view(options.id) : id);
+    o.append(R"(,"object":"chat.completion","created":)").append(std::to_string(options.created));
+    o.append(R"(,"model":)");
+    detail::append_json_string(o, model.empty() ? std::string_view(options.model) : model);
+    o.append(R"(,"choices":[{"index":0,"message":{"role":"assistant","content":)");
+    if (has_text) {
+      detail::append_json_string(o, text);
+    } else {
+      o.append("null");
+    }
+    if (!reasoning.empty()) {
+      o.append(R"(,"reasoning_content":)");
+      detail::append_json_string(o, reasoning);
+    }
+    o.append(R"(},"logprobs":null,"finish_reason":)");
+    detail::append_json_string(o, finish_reason_of(text_of(response, "stop_reason"), false));
+    o.append("}]");
+    simdjson::dom::object usage_object;
+    if (response["usage"].get_object().get(usage_object) == simdjson::SUCCESS) {
+      // As read_usage reads them: non-negative integers, else 0.
+      const auto count = [&usage_object](std::string_view key) {
+        std::uint64_t n = 0;
+        const auto value = usage_object[key];
+        if (value.error() != simdjson::SUCCESS || !value.is_uint64()) return std::uint64_t{0};
+        if (value.get_uint64().get(n) != simdjson::SUCCESS) return std::uint64_t{0};
+        return n;
+      };
+      Usage usage;
+      usage.input = count("input_tokens");
+      usage.output = count("output_tokens");
+      usage.cache_read = count("cache_read_input_tokens");
+      usage.cache_creation = count("cache_creation_input_tokens");
+      o.append(R"(,"usage":)").append(detail::dump(anthropic_detail::openai_usage(usage)));
+    }
+    o.append("}");
+    out = std::move(o);
+  });
+  return out;
+}
+
 // --- streams ---
 
 constexpr std::size_t kMaxEventBytes = std::size_t{1} << 20;
@@ -466,6 +548,7 @@ class AnthropicStream final : public StreamTranslator {
 
 Result<std::string> anthropic_response_to_openai(std::string_view anthropic_response,
                                                  const ResponseOptions& options) {
+  if (auto fast = text_response(anthropic_response, options)) return std::move(*fast);
   const std::optional<Json> response = detail::parse(anthropic_response);
   if (!response || !response->is_object()) return not_a_message("it is not a JSON object");
   try {
