@@ -29,6 +29,7 @@
 #   BENCH_STREAM_CONNECTIONS (32)  wrk connections of the streaming metering on/off runs
 #   BENCH_LOGWRITER_RECORDS (1000000)  records for the log-writer run (0 skips it)
 #   BENCH_KEEP_TMP (0)      1 keeps the temp dir (configs, logs) for inspection
+#   BENCH_ONLY ()           "translate": only the /compat translation runs (native vs translated)
 # Output: the table on stdout and in bench/results/latest.md. Traffic stays on 127.0.0.1.
 set -euo pipefail
 
@@ -51,6 +52,7 @@ cache_entries=${BENCH_CACHE_ENTRIES:-20000}
 request_log=${BENCH_REQUEST_LOG:-on}
 stream_connections=${BENCH_STREAM_CONNECTIONS:-32}
 logwriter_records=${BENCH_LOGWRITER_RECORDS:-1000000}
+only=${BENCH_ONLY:-}
 results_dir="$repo/bench/results"
 
 log() { printf '[bench] %s\n' "$*" >&2; }
@@ -517,6 +519,67 @@ log_counters() {  # log_counters KEY ADMIN_PORT: the request log's counters afte
   R[$1.requests]=$(awk '/^aigw_requests_total[{]/ {n += $2} END {print n + 0}' <<<"$metrics")
 }
 
+# Translation (issue 17): POST /compat/chat/completions naming an anthropic/ model — the body
+# translated into Anthropic's Messages API, the answer and each stream event back into
+# OpenAI's — against the same aigw calling /openai/chat/completions natively, both on the
+# HTTP fake (which answers each API in its own format, events $sse_delay_ms ms apart).
+# Throughput and fixed-rate rounds interleave the two; then SSE time to first byte.
+translation() {
+  start_aigw http aigw-compat compat
+  compat_pid=$aigw_pid compat_port=$aigw_port
+  compat_body=${body/'"gpt-4o-mini"'/'"anthropic/claude-bench-4-5"'}
+  compat_stream_body=${stream_body/'"gpt-4o-mini"'/'"anthropic/claude-bench-4-5"'}
+  wrk_script "$tmp/compat.lua" "$compat_body"
+  native_url="http://127.0.0.1:$compat_port/openai/chat/completions"
+  compat_url="http://127.0.0.1:$compat_port/compat/chat/completions"
+  sanity "$native_url" "aigw, native"
+  sanity "$compat_url" "aigw, /compat to anthropic" "$compat_body" "$compat_stream_body"
+  for ((round = 1; round <= rounds; round++)); do
+    throughput translate native "$native_url" "$compat_pid"
+    WRK_SCRIPT="$tmp/compat.lua" throughput translate translated "$compat_url" "$compat_pid"
+    latency translate native "$native_url"
+    LAT_BODY=$compat_body latency translate translated "$compat_url"
+  done
+  for target in native translated; do
+    median_sample "translate.$target"
+    median_latency "translate.$target"
+  done
+  sse translate native "$native_url"
+  SSE_BODY=$compat_stream_body sse translate translated "$compat_url"
+  stop "$compat_pid"
+  # The rounds interleave the two, so each round's pair saw the same spell of the VM: the
+  # added p99 is the median of the rounds' differences (a stall of a few ms in one path's
+  # run moves the two medians apart by more than translation costs).
+  R[translate.p99_added]=$(paste -d' ' \
+    <(tr ';' '\n' <<<"${R[translate.native.lat_samples]}" | sed '/^$/d' | awk '{print $1}') \
+    <(tr ';' '\n' <<<"${R[translate.translated.lat_samples]}" | sed '/^$/d' | awk '{print $1}') |
+    awk '{print $2 - $1}' | sort -g | awk '{a[NR] = $0} END {print a[int((NR + 1) / 2)]}')
+  notes+=("translation: p99 ms in each round, native / translated: $(paste -d/ \
+    <(tr ';' '\n' <<<"${R[translate.native.lat_samples]}" | sed '/^$/d' | awk '{printf "%.3f\n", $1 / 1000}') \
+    <(tr ';' '\n' <<<"${R[translate.translated.lat_samples]}" | sed '/^$/d' | awk '{printf "%.3f\n", $1 / 1000}') | tr '\n' ' ' | sed 's/ $//')")
+}
+
+translation_report() {
+  awk -v np="${R[translate.native.p99]}" -v tp="${R[translate.translated.p99]}" \
+    -v n50="${R[translate.native.p50]}" -v t50="${R[translate.translated.p50]}" \
+    -v nr="${R[translate.native.rpc]}" -v tr="${R[translate.translated.rpc]}" \
+    -v nf="${R[translate.native.ttfb50]}" -v tf="${R[translate.translated.ttfb50]}" \
+    -v nf9="${R[translate.native.ttfb99]}" -v tf9="${R[translate.translated.ttfb99]}" \
+    -v paired="${R[translate.p99_added]}" -v rate="$rate" 'BEGIN {
+    added = paired / 1000
+    printf "Translation (issue 17), HTTP upstream: /compat/chat/completions to an anthropic/ model (OpenAI ⇄ Anthropic translated) vs /openai/chat/completions on the same aigw: %d vs %d req per CPU-s (**%.2f×**); at %d req/s p50 %.3f vs %.3f ms, p99 %.3f vs %.3f ms (each the median round), **p99 added %.3f ms** (the median of the rounds'"'"' differences; target ≤ 0.3 ms): %s; SSE time to first byte p50 %.3f vs %.3f ms, p99 %.3f vs %.3f ms (added %.3f ms at p50)\n",
+      tr, nr, (nr > 0 ? tr / nr : 0), rate, t50 / 1000, n50 / 1000, tp / 1000, np / 1000, added,
+      (added <= 0.3 ? "**pass**" : "**FAIL**"), tf / 1000, nf / 1000, tf9 / 1000, nf9 / 1000, (tf - nf) / 1000 }'
+}
+
+# BENCH_ONLY=translate: the translation runs alone (a minute or two), their line and notes.
+if [[ $only == translate ]]; then
+  translation
+  translation_report
+  printf '%s\n' "${notes[@]/#/- }"
+  exit 0
+fi
+
 started=$(date +%s)
 # hit: a second aigw with the cache on; after the sanity check every request is a cache hit.
 targets=(direct aigw hit nginx)
@@ -632,33 +695,7 @@ notes+=("limits on/off req per CPU-s in each round: ${ratios% }")
 stop "$limits_pid"
 stop "$nolimits_pid"
 
-# Translation (issue 17): POST /compat/chat/completions naming an anthropic/ model — the body
-# translated into Anthropic's Messages API, the answer and each stream event back into
-# OpenAI's — against the same aigw calling /openai/chat/completions natively, both on the
-# HTTP fake (which answers each API in its own format, events $sse_delay_ms ms apart).
-# Throughput and fixed-rate rounds interleave the two; then SSE time to first byte.
-start_aigw http aigw-compat compat
-compat_pid=$aigw_pid compat_port=$aigw_port
-compat_body=${body/'"gpt-4o-mini"'/'"anthropic/claude-bench-4-5"'}
-compat_stream_body=${stream_body/'"gpt-4o-mini"'/'"anthropic/claude-bench-4-5"'}
-wrk_script "$tmp/compat.lua" "$compat_body"
-native_url="http://127.0.0.1:$compat_port/openai/chat/completions"
-compat_url="http://127.0.0.1:$compat_port/compat/chat/completions"
-sanity "$native_url" "aigw, native"
-sanity "$compat_url" "aigw, /compat to anthropic" "$compat_body" "$compat_stream_body"
-for ((round = 1; round <= rounds; round++)); do
-  throughput translate native "$native_url" "$compat_pid"
-  WRK_SCRIPT="$tmp/compat.lua" throughput translate translated "$compat_url" "$compat_pid"
-  latency translate native "$native_url"
-  LAT_BODY=$compat_body latency translate translated "$compat_url"
-done
-for target in native translated; do
-  median_sample "translate.$target"
-  median_latency "translate.$target"
-done
-sse translate native "$native_url"
-SSE_BODY=$compat_stream_body sse translate translated "$compat_url"
-stop "$compat_pid"
+translation
 
 # Fallback overhead (issue 6): a universal request whose first two steps fail fast (connection
 # refused: nothing listens on dead_port) and whose third answers, against a direct call to
@@ -802,15 +839,7 @@ report="$tmp/report.md"
     "(**$(ratio "${R[route.named.rpc]}" "${R[route.direct.rpc]}")**), breaker on (dead targets skipped)" \
     "$(num "${R[route.guarded.rpc]}") (**$(ratio "${R[route.guarded.rpc]}" "${R[route.direct.rpc]}")**)"
   echo
-  awk -v np="${R[translate.native.p99]}" -v tp="${R[translate.translated.p99]}" \
-    -v n50="${R[translate.native.p50]}" -v t50="${R[translate.translated.p50]}" \
-    -v nr="${R[translate.native.rpc]}" -v tr="${R[translate.translated.rpc]}" \
-    -v nf="${R[translate.native.ttfb50]}" -v tf="${R[translate.translated.ttfb50]}" \
-    -v nf9="${R[translate.native.ttfb99]}" -v tf9="${R[translate.translated.ttfb99]}" -v rate="$rate" 'BEGIN {
-    added = (tp - np) / 1000
-    printf "Translation (issue 17), HTTP upstream: /compat/chat/completions to an anthropic/ model (OpenAI ⇄ Anthropic translated) vs /openai/chat/completions on the same aigw: %d vs %d req per CPU-s (**%.2f×**); at %d req/s p50 %.3f vs %.3f ms, p99 %.3f vs %.3f ms, **p99 added %.3f ms** (target ≤ 0.3 ms): %s; SSE time to first byte p50 %.3f vs %.3f ms, p99 %.3f vs %.3f ms (added %.3f ms at p50)\n",
-      tr, nr, (nr > 0 ? tr / nr : 0), rate, t50 / 1000, n50 / 1000, tp / 1000, np / 1000, added,
-      (added <= 0.3 ? "**pass**" : "**FAIL**"), tf / 1000, nf / 1000, tf9 / 1000, nf9 / 1000, (tf - nf) / 1000 }'
+  translation_report
   echo
   echo "Limits (issue 5): three rate limits and a budget that never refuse vs none, HTTP upstream:" \
     "$(num "${R[limits.on.rpc]}") req per CPU-s ($(num "${R[limits.on.rps]}")/s at ${R[limits.on.cpu]}% CPU)" \

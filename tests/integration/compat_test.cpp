@@ -437,6 +437,10 @@ TEST(Compat, ARouteFallsBackFromOpenAiToAnthropicAndAnswersInOpenAisFormat) {
   Fixture f;
   f.route("chat", {"openai/gpt-test", "anthropic/claude-test-1"});
   f.openai_status = 500;
+  // Priced as the model that answered, not the one the client named or the first target.
+  f.config.metering.prices["anthropic/claude-test-1"] = ModelPrice{3.0, 15.0, 0.3, 3.75};
+  f.config.metering.prices["openai/gpt-test"] =
+      ModelPrice{100.0, 100.0, std::nullopt, std::nullopt};
   f.start();
   const json body = {{"model", "gpt-test"},
                      {"messages", {{{"role", "user"}, {"content", "Say hello"}}}}};
@@ -467,6 +471,8 @@ TEST(Compat, ARouteFallsBackFromOpenAiToAnthropicAndAnswersInOpenAisFormat) {
   EXPECT_EQ(r["tokens_in"], 25);
   EXPECT_EQ(r["tokens_out"], 5);
   EXPECT_EQ(r["estimated"], false);
+  // 21 uncached input tokens, 4 read from the cache, 5 output, at Claude's prices.
+  EXPECT_NEAR(r["cost"].get<double>(), (21 * 3.0 + 4 * 0.3 + 5 * 15.0) / 1e6, 1e-12);
 
   // Streamed, by "model": "dynamic/chat" on /compat: the same fallback, event by event.
   json streamed = body;
