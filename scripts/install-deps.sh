@@ -11,10 +11,11 @@ mode=${1:-test}
 pkgs=(
   build-essential cmake ninja-build pkg-config ca-certificates openssl
   libboost1.81-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  libmimalloc-dev libsqlite3-dev libsimdjson-dev
+  libmimalloc-dev libsqlite3-dev libsimdjson-dev libhiredis-dev
 )
 if [[ "$mode" != "--build-only" ]]; then
-  pkgs+=(libgtest-dev libgmock-dev curl python3 procps)
+  # redis-server: the tests start their own, on a free port (issue 18, docs/scaling.md).
+  pkgs+=(libgtest-dev libgmock-dev curl python3 procps redis-server)
   # Node.js runs the SDK drop-in test (the official openai and @anthropic-ai/sdk packages).
   # A machine that already has node and npm (e.g. from NodeSource) keeps them: Debian's npm
   # package conflicts with NodeSource's nodejs.

@@ -30,6 +30,7 @@ const std::map<std::string, std::set<std::string>>& allowed() {
         {"pricing", {"contracts"}},
         {"store", {"json"}},
         {"net", {"contracts"}},
+        {"redis", {"contracts"}},
         {"request", {"providers", "json", "contracts"}},
         {"translate", {"providers", "json", "contracts"}},
         {"router", {"request", "providers", "config", "translate"}},
