@@ -203,6 +203,23 @@ def translate():
                 write("translate", body + control([(mode, 1), (3, 1), (0, 1)] + cuts(body, [9])))
 
 
+def redis():
+    """Server replies (RESP2, as src/redis reads them) and redis.url forms."""
+    replies = [
+        b"+OK\r\n", b"-ERR value is not an integer or out of range\r\n", b":42\r\n",
+        b"$5\r\nhello\r\n", b"$-1\r\n", b"*-1\r\n", b"*0\r\n",
+        b"*3\r\n$1\r\nk\r\n:42\r\n*2\r\n+a\r\n$0\r\n\r\n",
+        b"+PONG\r\n$3\r\nyes\r\n:1\r\n-WRONGPASS invalid username-password pair\r\n",
+        b"$5\r\na\x00b\r\n\r\n",
+    ]
+    for body in replies:
+        n = len(body)
+        write("redis", body + control([(0, 1)] + cuts(body, [1, n // 2, n - 1])))
+    for url in ["redis://127.0.0.1:6379/2", "rediss://user:p%40ss@cache.internal:6380",
+                "redis://:secret@[::1]:7000/15", "redis://host", "http://x"]:
+        write("redis", url.encode() + control([(1, 1)] + cuts(url, [])))
+
+
 def main():
     # Inputs that once found a bug (regression-*) are kept: they are not generated.
     kept = {}
@@ -219,6 +236,7 @@ def main():
     admin()
     http_requests()
     translate()
+    redis()
     total = sum(f.stat().st_size for f in OUT.rglob("*") if f.is_file())
     print(f"seeds: {sum(1 for f in OUT.rglob('*') if f.is_file())} files, {total} bytes")
 

@@ -1,40 +1,63 @@
 #include "redis/reply.hpp"
 
+#include <algorithm>
 #include <hiredis/hiredis.h>
 
 namespace aigw::redis {
 namespace {
 
-Reply convert(const redisReply& r) {
-  Reply out;
-  switch (r.type) {
-    case REDIS_REPLY_STRING:
-      out.type = Reply::Type::kString;
-      out.text.assign(r.str, r.len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = Reply::Type::kStatus;
-      out.text.assign(r.str, r.len);
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = Reply::Type::kError;
-      out.text.assign(r.str, r.len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = Reply::Type::kInteger;
-      out.integer = r.integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = Reply::Type::kArray;
-      out.elements.reserve(r.elements);
-      for (std::size_t i = 0; i < r.elements; ++i) out.elements.push_back(convert(*r.element[i]));
-      break;
-    default:  // REDIS_REPLY_NIL
-      out.type = Reply::Type::kNil;
-      break;
+// The reader builds our Reply tree itself (hiredis's object functions): hiredis 0.14's own
+// builder allocates an array's element pointers as soon as it reads "*N", so one line from
+// the server could ask for gigabytes. Here an array grows as its elements arrive, and a reply
+// of more than kMaxNodes values is refused, so memory follows the bytes received (which the
+// connection bounds).
+constexpr std::size_t kMaxNodes = std::size_t{1} << 18;
+
+struct Budget {
+  std::size_t nodes = 0;  // values of the reply being read
+};
+
+void* place(const redisReadTask* task, Reply&& value) {
+  auto* budget = static_cast<Budget*>(task->privdata);
+  if (budget != nullptr && ++budget->nodes > kMaxNodes) return nullptr;  // hiredis: an error
+  if (task->parent != nullptr) {
+    auto* parent = static_cast<Reply*>(task->parent->obj);
+    parent->elements.push_back(std::move(value));
+    return &parent->elements.back();
   }
-  return out;
+  return new Reply(std::move(value));
 }
+
+void* create_string(const redisReadTask* task, char* text, std::size_t length) {
+  Reply r;
+  r.type = task->type == REDIS_REPLY_ERROR    ? Reply::Type::kError
+           : task->type == REDIS_REPLY_STATUS ? Reply::Type::kStatus
+                                              : Reply::Type::kString;
+  r.text.assign(text, length);
+  return place(task, std::move(r));
+}
+
+void* create_array(const redisReadTask* task, int elements) {
+  Reply r;
+  r.type = Reply::Type::kArray;
+  r.elements.reserve(static_cast<std::size_t>(std::clamp(elements, 0, 64)));
+  return place(task, std::move(r));
+}
+
+void* create_integer(const redisReadTask* task, long long value) {
+  Reply r;
+  r.type = Reply::Type::kInteger;
+  r.integer = value;
+  return place(task, std::move(r));
+}
+
+void* create_nil(const redisReadTask* task) { return place(task, Reply{}); }
+
+// Only a reply's root is ever freed by hiredis (its values belong to it).
+void free_object(void* object) { delete static_cast<Reply*>(object); }
+
+redisReplyObjectFunctions kFunctions = {create_string, create_array, create_integer, create_nil,
+                                        free_object};
 
 }  // namespace
 
@@ -57,10 +80,14 @@ std::string encode(const std::vector<std::string_view>& args) {
 }
 
 struct ReplyReader::Impl {
-  redisReader* reader = redisReaderCreate();
+  Impl() {
+    if (reader != nullptr) reader->privdata = &budget;
+  }
   ~Impl() {
     if (reader != nullptr) redisReaderFree(reader);
   }
+  Budget budget;
+  redisReader* reader = redisReaderCreateWithFunctions(&kFunctions);
 };
 
 ReplyReader::ReplyReader() : impl_(std::make_unique<Impl>()) {}
@@ -83,10 +110,9 @@ std::optional<Reply> ReplyReader::next(bool& broken) {
     return std::nullopt;
   }
   if (raw == nullptr) return std::nullopt;
-  const auto* reply = static_cast<const redisReply*>(raw);
-  Reply out = convert(*reply);
-  freeReplyObject(raw);
-  return out;
+  impl_->budget.nodes = 0;
+  std::unique_ptr<Reply> reply(static_cast<Reply*>(raw));
+  return std::move(*reply);
 }
 
 }  // namespace aigw::redis
