@@ -44,48 +44,6 @@ void append_utf8(std::string& out, std::uint32_t cp) {
   }
 }
 
-// A decoded string in its one canonical spelling, quotes included.
-void append_string(std::string& out, std::string_view decoded) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  std::size_t run = 0;  // start of the plain bytes not yet copied
-  for (std::size_t i = 0; i < decoded.size(); ++i) {
-    const auto c = static_cast<Byte>(decoded[i]);
-    if (kPlain[c]) continue;
-    out.append(decoded.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 0x0F];
-    }
-  }
-  out.append(decoded.data() + run, decoded.size() - run);
-  out += '"';
-}
-
 class Canonicalizer {
  public:
   explicit Canonicalizer(std::string_view text) noexcept
@@ -389,6 +347,47 @@ class Canonicalizer {
 };
 
 }  // namespace
+
+void append_string(std::string& out, std::string_view decoded) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t run = 0;  // start of the plain bytes not yet copied
+  for (std::size_t i = 0; i < decoded.size(); ++i) {
+    const auto c = static_cast<Byte>(decoded[i]);
+    if (kPlain[c]) continue;
+    out.append(decoded.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0x0F];
+    }
+  }
+  out.append(decoded.data() + run, decoded.size() - run);
+  out += '"';
+}
 
 std::optional<std::string> canonical(std::string_view text) {
   std::string out;

@@ -27,4 +27,10 @@ namespace aigw::json {
 // deeper than 512 levels. Bytes inside strings are copied, not checked as UTF-8.
 std::optional<std::string> canonical(std::string_view text);
 
+// Appends `decoded` (the characters, no escapes) as a JSON string in the canonical spelling
+// above, quotes included. For valid UTF-8 that is byte for byte what nlohmann's dump()
+// writes, which the /compat translators' fast paths rely on (their output must not depend
+// on which path wrote it).
+void append_string(std::string& out, std::string_view decoded);
+
 }  // namespace aigw::json

@@ -20,33 +20,6 @@ bool is_event_stream(const http::response_header<>& head) {
 
 }  // namespace
 
-std::optional<Dialect> path_dialect(std::string_view path) noexcept {
-  if (const auto compat = compat_path_dialect(path)) {
-    if (*compat != Dialect::kOpenAiChat) return compat;
-    return std::nullopt;
-  }
-  auto next = [&path]() {
-    if (!path.empty() && path.front() == '/') path.remove_prefix(1);
-    const auto slash = path.find('/');
-    const std::string_view segment = path.substr(0, slash);
-    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
-    return segment;
-  };
-  std::string_view first = next();
-  if (first == "v1") {
-    next();  // account
-    next();  // gateway
-    first = next();
-  }
-  if (first == "anthropic") return Dialect::kAnthropicMessages;
-  if (first == "google-ai-studio" || first == "google-vertex-ai") return Dialect::kGemini;
-  if (first == "route") {
-    next();  // the route's name
-    if (compat_dialect(path) == Dialect::kAnthropicMessages) return Dialect::kAnthropicMessages;
-  }
-  return std::nullopt;
-}
-
 bool needs_translation(const RequestContext& ctx) {
   if (ctx.plan.client_dialect) return true;
   for (const PlannedStep& step : ctx.plan.steps) {
@@ -55,7 +28,7 @@ bool needs_translation(const RequestContext& ctx) {
   if (!ctx.error || !ctx.plan.steps.empty()) return false;
   // Planning failed: only the path tells who is asking.
   const std::string_view target = ctx.request.target();
-  return path_dialect(target.substr(0, target.find('?'))).has_value();
+  return path_client_dialect(target.substr(0, target.find('?'))).has_value();
 }
 
 std::optional<Translation> TranslatingDownstream::translation_now() const {
@@ -65,7 +38,7 @@ std::optional<Translation> TranslatingDownstream::translation_now() const {
     std::optional<Dialect> client = ctx_.plan.client_dialect;
     if (!client && ctx_.plan.steps.empty()) {
       const std::string_view target = ctx_.request.target();
-      client = path_dialect(target.substr(0, target.find('?')));
+      client = path_client_dialect(target.substr(0, target.find('?')));
     }
     if (!client || *client == Dialect::kOpenAiChat) return std::nullopt;
     return Translation{Dialect::kOpenAiChat, *client, false};

@@ -73,9 +73,4 @@ class TranslatingDownstream final : public Downstream {
 // Gemini's), so even those errors reach the client's SDK in its shape.
 bool needs_translation(const RequestContext& ctx);
 
-// The API a request path's client speaks, when the path alone says so and it is not
-// OpenAI's: /anthropic/... and /compat/v1/messages (Anthropic), /google-ai-studio/... and
-// /google-vertex-ai/... (Gemini), short or long (/v1/{account}/{gateway}/...) form.
-std::optional<Dialect> path_dialect(std::string_view path) noexcept;
-
 }  // namespace aigw

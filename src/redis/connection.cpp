@@ -5,7 +5,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -14,7 +13,6 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
-#include <array>
 #include <deque>
 #include <optional>
 #include <stdexcept>
@@ -78,13 +76,17 @@ struct Connection::State {
 
   std::string where() const { return "redis " + options.endpoint.display(); }
 
+  void close_socket() {
+    error_code ignored;
+    if (tls) tls->lowest_layer().close(ignored);
+    if (plain) plain->close(ignored);
+  }
+
   // Closes the socket and fails every call on it with `failure`.
   void close(const Failure& failure) {
     ++generation;
     connected = false;
-    error_code ignored;
-    if (tls) tls->lowest_layer().close(ignored);
-    if (plain) plain->close(ignored);
+    close_socket();
     out.clear();
     writing = false;
     reader.reset();
@@ -105,8 +107,6 @@ struct Connection::State {
         backoff.count() == 0 ? options.backoff_min : std::min(options.backoff_max, backoff * 2);
     retry_at = Clock::now() + backoff;
   }
-
-  tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
 };
 
 namespace {
@@ -317,9 +317,7 @@ asio::awaitable<std::optional<Failure>> ensure_connected(std::shared_ptr<State> 
   if (failure || s->generation != generation) {
     if (!failure)
       failure = Failure{Failure::Kind::kBroken, s->where() + ": closed while connecting"};
-    error_code ignored;
-    if (s->tls) s->tls->lowest_layer().close(ignored);
-    if (s->plain) s->plain->close(ignored);
+    s->close_socket();
     s->back_off(failure->detail);
   } else {
     s->connected = true;

@@ -147,7 +147,13 @@ std::optional<Dialect> compat_dialect(std::string_view rest) noexcept {
   return std::nullopt;
 }
 
-std::optional<Dialect> compat_path_dialect(std::string_view path) noexcept {
+std::optional<Dialect> provider_client_dialect(std::string_view slug) noexcept {
+  if (slug == "anthropic") return Dialect::kAnthropicMessages;
+  if (slug == "google-ai-studio" || slug == "google-vertex-ai") return Dialect::kGemini;
+  return std::nullopt;
+}
+
+std::optional<Dialect> path_client_dialect(std::string_view path) noexcept {
   auto next = [&path]() {
     if (!path.empty() && path.front() == '/') path.remove_prefix(1);
     const auto slash = path.find('/');
@@ -161,8 +167,12 @@ std::optional<Dialect> compat_path_dialect(std::string_view path) noexcept {
     next();  // gateway
     first = next();
   }
-  if (first != "compat") return std::nullopt;
-  return compat_dialect(path);
+  if (first == "compat" || first == "route") {
+    if (first == "route") next();  // the route's name
+    if (compat_dialect(path) == Dialect::kAnthropicMessages) return Dialect::kAnthropicMessages;
+    return std::nullopt;
+  }
+  return provider_client_dialect(first);
 }
 
 std::optional<Dialect> native_dialect(std::string_view slug) noexcept {

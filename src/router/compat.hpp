@@ -19,9 +19,15 @@ namespace aigw {
 // The dialect a /compat path speaks ("chat/completions" → OpenAI, "v1/messages" →
 // Anthropic), given the path after /compat/; nullopt for any other path.
 std::optional<Dialect> compat_dialect(std::string_view rest) noexcept;
-// The same for a whole path without its query: /compat/{rest} or
-// /v1/{account}/{gateway}/compat/{rest}.
-std::optional<Dialect> compat_path_dialect(std::string_view path) noexcept;
+// The API a provider's own paths speak when it is not OpenAI's: Anthropic's for anthropic,
+// Gemini's for google-ai-studio and google-vertex-ai. The gateway's own errors there take it.
+std::optional<Dialect> provider_client_dialect(std::string_view slug) noexcept;
+
+// The API the client of a request path (no query) speaks, when the path alone says so and it
+// is not OpenAI's, short or long (/v1/{account}/{gateway}/...) form: /compat/v1/messages and
+// /route/{name}/v1/messages (Anthropic), and each provider_client_dialect() path. For the
+// gateway's own errors when planning failed.
+std::optional<Dialect> path_client_dialect(std::string_view path) noexcept;
 
 // The API `slug`'s chat endpoint speaks, for the providers /compat reaches; nullopt for the
 // others (Azure, Vertex, Bedrock, ...: their chat endpoints need more than a model id).

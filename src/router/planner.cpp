@@ -232,10 +232,7 @@ Result<Plan> plan(const PlanInput& in) {
   plan.steps.push_back(provider_step(*provider, first, std::move(*mapped), *policy));
   // The gateway's own errors in the provider's shape, so its SDK reads them (an Anthropic
   // or Gemini client; OpenAI's is the default shape).
-  if (first == "anthropic") plan.client_dialect = Dialect::kAnthropicMessages;
-  if (first == "google-ai-studio" || first == "google-vertex-ai") {
-    plan.client_dialect = Dialect::kGemini;
-  }
+  plan.client_dialect = provider_client_dialect(first);
   return plan;
 }
 

@@ -5,6 +5,7 @@
 // each content block content_block_start / _delta... / _stop, then message_delta (stop
 // reason, usage) and message_stop (Anthropic "Streaming Messages" reference).
 
+#include "json/canonical.hpp"
 #include "json/dom.hpp"
 #include "translate/anthropic_inbound_detail.hpp"
 #include "translate/json_io.hpp"
@@ -131,7 +132,7 @@ class OpenAiToAnthropicStream final : public StreamTranslator {
       out.append(R"({"type":"content_block_delta","index":)");
       out.append(std::to_string(next_index_));
       out.append(R"(,"delta":{"type":"text_delta","text":)");
-      detail::append_json_string(out, text);
+      json::append_string(out, text);
       out.append("}}\n\n");
       written = true;
     });

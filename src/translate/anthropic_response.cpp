@@ -4,6 +4,7 @@
 // chat completion object" / "The chat completion chunk object"; the table is in
 // docs/compat.md.
 
+#include "json/canonical.hpp"
 #include "json/dom.hpp"
 #include "translate/anthropic_detail.hpp"
 #include "translate/translate.hpp"
@@ -227,22 +228,22 @@ std::optional<std::string> text_response(std::string_view body, const ResponseOp
     const std::string_view id = text_of(response, "id");
     const std::string_view model = text_of(response, "model");
     std::string o = R"({"id":)";
-    detail::append_json_string(o, id.empty() ? std::string_view(options.id) : id);
+    json::append_string(o, id.empty() ? std::string_view(options.id) : id);
     o.append(R"(,"object":"chat.completion","created":)").append(std::to_string(options.created));
     o.append(R"(,"model":)");
-    detail::append_json_string(o, model.empty() ? std::string_view(options.model) : model);
+    json::append_string(o, model.empty() ? std::string_view(options.model) : model);
     o.append(R"(,"choices":[{"index":0,"message":{"role":"assistant","content":)");
     if (has_text) {
-      detail::append_json_string(o, text);
+      json::append_string(o, text);
     } else {
       o.append("null");
     }
     if (!reasoning.empty()) {
       o.append(R"(,"reasoning_content":)");
-      detail::append_json_string(o, reasoning);
+      json::append_string(o, reasoning);
     }
     o.append(R"(},"logprobs":null,"finish_reason":)");
-    detail::append_json_string(o, finish_reason_of(text_of(response, "stop_reason"), false));
+    json::append_string(o, finish_reason_of(text_of(response, "stop_reason"), false));
     o.append("}]");
     simdjson::dom::object usage_object;
     if (response["usage"].get_object().get(usage_object) == simdjson::SUCCESS) {
@@ -373,7 +374,7 @@ class AnthropicStream final : public StreamTranslator {
         text_suffix_ = whole.substr(at + 12) + "\n\n";
       }
       out.append(text_prefix_);
-      detail::append_json_string(out, text);
+      json::append_string(out, text);
       out.append(text_suffix_);
     });
     return matched;

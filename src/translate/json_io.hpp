@@ -26,12 +26,6 @@ std::optional<Json> parse(std::string_view text);
 // Compact JSON; invalid UTF-8 in strings becomes U+FFFD.
 std::string dump(const Json& value);
 
-// Appends `text` (valid UTF-8) as a JSON string, byte for byte as dump() writes it: `"`, `\`
-// and \b \f \n \r \t escaped by name, other control characters as \u00xx, the rest as is.
-// For the streams' hot path, which writes a delta into a prefix kept per stream instead of
-// building and dumping a document per event.
-void append_json_string(std::string& out, std::string_view text);
-
 // At most `max_bytes` of `text`, not cutting a UTF-8 sequence in two (dump() replaces any
 // other invalid byte): a provider's error text quoted in a client's error message.
 std::string_view clip_utf8(std::string_view text, std::size_t max_bytes) noexcept;

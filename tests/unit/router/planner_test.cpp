@@ -5,6 +5,7 @@
 
 #include "config/load.hpp"
 #include "request/body.hpp"
+#include "router/compat.hpp"
 #include "router/routes.hpp"
 #include "upstream/providers/usage/usage_parser.hpp"
 
@@ -554,6 +555,16 @@ TEST(Planner, TheModelListAndTheClientsDialectOnNativePaths) {
   planned = p.post("/openai/chat/completions", std::string(kChat));
   ASSERT_TRUE(planned) << p.error_of(planned);
   EXPECT_FALSE(planned->client_dialect);
+  // When planning fails, the path alone says who the client is.
+  EXPECT_EQ(path_client_dialect("/compat/v1/messages"), Dialect::kAnthropicMessages);
+  EXPECT_EQ(path_client_dialect("/v1/a/g/compat/messages"), Dialect::kAnthropicMessages);
+  EXPECT_EQ(path_client_dialect("/route/r/v1/messages"), Dialect::kAnthropicMessages);
+  EXPECT_EQ(path_client_dialect("/v1/a/g/anthropic/v1/whatever"), Dialect::kAnthropicMessages);
+  EXPECT_EQ(path_client_dialect("/google-vertex-ai/v1/x"), Dialect::kGemini);
+  EXPECT_FALSE(path_client_dialect("/compat/chat/completions"));
+  EXPECT_FALSE(path_client_dialect("/route/r/chat/completions"));
+  EXPECT_FALSE(path_client_dialect("/openai/chat/completions"));
+  EXPECT_FALSE(path_client_dialect("/"));
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 
 #include "translate/json_io.hpp"
 
+#include "json/canonical.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -47,7 +49,7 @@ TEST(JsonIo, StringsAreWrittenByteForByteAsDumpWritesThem) {
   text += "é€😀 \"quoted\" back\\slash";
   for (const std::string& s : {text, std::string(), std::string("\0", 1), std::string("plain")}) {
     std::string written;
-    append_json_string(written, s);
+    json::append_string(written, s);
     EXPECT_EQ(written, dump(Json(s)));
   }
 }
