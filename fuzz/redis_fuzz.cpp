@@ -4,9 +4,9 @@
 // the stream) do not depend on where the bytes were cut. Mode 1: the bytes as a URL: parsed
 // or refused with a reason, and a parsed one displays without its user information.
 
+#include "core/redis_url.hpp"
 #include "pieces.hpp"
 #include "redis/reply.hpp"
-#include "redis/url.hpp"
 
 #include <cstdio>
 #include <cstdlib>

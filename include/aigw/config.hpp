@@ -137,6 +137,26 @@ struct AccessLogConfig {
   std::size_t queue = 8192;  // lines buffered before the oldest are dropped
 };
 
+// Where a feature keeps its counters or entries when a `redis:` section is set
+// (docs/scaling.md). kDefault: in Redis when the config has a `redis:` section, in process
+// memory otherwise.
+enum class StateStore : std::uint8_t { kDefault, kLocal, kRedis };
+// What a feature whose state is in Redis does while Redis cannot answer (down, slow,
+// restarting): admit as if nothing were counted, or refuse (503).
+enum class OnStoreError : std::uint8_t { kOpen, kClosed };
+
+// The shared store of many gateway instances (`redis:`, docs/scaling.md).
+struct RedisConfig {
+  std::string url;  // redis://[user:password@]host[:port][/db], or rediss:// for TLS
+  Secret password;  // over the URL's (a ${ENV} reference belongs here, not in the URL)
+  Duration connect_timeout{std::chrono::seconds(1)};         // TCP, TLS, AUTH and SELECT
+  Duration command_timeout{std::chrono::milliseconds(250)};  // a reply's wait, then on_error
+  unsigned pool = 1;  // connections per worker (1-16); each pipelines every caller on it
+  std::string key_prefix = "aigw:";    // before every key: several gateways can share a server
+  std::optional<std::string> ca_file;  // rediss://: trust anchor over the system store
+  SourceMark mark;                     // where the section starts
+};
+
 // Response cache (docs/caching.md).
 struct CacheConfig {
   bool enabled = false;                           // off by default, as on Cloudflare
@@ -149,6 +169,10 @@ struct CacheConfig {
   // How long a coalesced request waits for the first one's response head, and then between
   // two of its chunks, before it goes to the provider itself (or, mid-body, is cut off).
   Duration coalesce_wait{std::chrono::seconds(120)};
+  // Entries in Redis too (`store: redis`, the default with a `redis:` section), in front of
+  // which the in-process entries (max_bytes) are a first tier. While Redis cannot answer,
+  // the cache is bypassed (as cf-aig-skip-cache).
+  StateStore store = StateStore::kDefault;
 };
 
 // The request log: one record per request in an embedded SQLite file (docs/metering.md).
@@ -254,6 +278,10 @@ struct RateLimitRule {
   bool calendar_month = false;
   // A request whose model has no price: refused (403) rather than admitted uncharged.
   bool refuse_unpriced = false;
+  // Counted in Redis (shared by every instance) or per instance; and, in Redis, what happens
+  // while Redis cannot answer: rate limits admit by default, budgets refuse.
+  StateStore store = StateStore::kDefault;
+  OnStoreError on_error = OnStoreError::kOpen;
 };
 
 // A named route (`routes.<name>`, docs/routing.md): targets tried in order of priority, with
@@ -280,6 +308,9 @@ struct BreakerConfig {
   unsigned failures = 5;  // 1-1000
   Duration window{std::chrono::seconds(60)};
   Duration cooldown{std::chrono::seconds(30)};
+  // Shared through Redis: one instance's failures count for all, an open breaker is open on
+  // every instance, and one probe goes out for the whole fleet.
+  StateStore store = StateStore::kDefault;
 };
 
 struct RouteConfig {
@@ -308,7 +339,13 @@ struct Config {
   std::vector<RateLimitRule> budgets;
   RequestLogConfig request_log;
   MeteringConfig metering;
-  std::vector<RouteConfig> routes;  // sorted by name
+  std::vector<RouteConfig> routes;   // sorted by name
+  std::optional<RedisConfig> redis;  // unset: every feature keeps its state in process
+
+  // Whether a feature set to `store` keeps its state in Redis.
+  bool in_redis(StateStore store) const noexcept {
+    return redis.has_value() && store != StateStore::kLocal;
+  }
 };
 
 }  // namespace aigw

@@ -38,6 +38,7 @@ enum class ErrorCode : std::uint8_t {
   kUpstreamTimeout,       // 504 no response head within the first-byte deadline
   kDraining,              // 503 gateway is shutting down
   kRouteUnavailable,      // 503 every target of a named route is skipped (circuit breaker open)
+  kLimitsUnavailable,     // 503 a limit or budget with on_error: closed, and Redis cannot answer
   kInternal,              // 500
 };
 

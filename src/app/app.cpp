@@ -79,11 +79,17 @@ App::App(Config config) : config_(std::make_shared<const Config>(std::move(confi
         config_->metering.prices_taken.empty() ? "?" : config_->metering.prices_taken,
         config_->metering.pricing_file.empty() ? "the config" : config_->metering.pricing_file);
   }
+  if (config_->redis) {
+    redis_ = std::make_shared<redis::Client>(*config_->redis);
+    register_redis_gauges();
+    spdlog::info("shared state in Redis at {} (docs/scaling.md)", redis_->display());
+  }
   access_log_ = telemetry::AccessLog::create(config_->access_log);
   auto request_log = std::make_shared<telemetry::RequestLog>(*config_, telemetry_.metrics,
                                                              telemetry_.log, access_log_);
-  pipeline_ = std::make_shared<const Pipeline>(
-      config_, providers_, build_stages(*config_, telemetry_), routes_, std::move(request_log));
+  pipeline_ = std::make_shared<const Pipeline>(config_, providers_,
+                                               build_stages(*config_, telemetry_, redis_), routes_,
+                                               std::move(request_log));
 }
 
 void App::register_route_gauges() {
@@ -112,6 +118,34 @@ void App::register_route_gauges() {
                "counter", count([](const CircuitBreaker& b, CircuitBreaker::TimePoint) {
                  return static_cast<double>(b.opens());
                })});
+}
+
+void App::register_redis_gauges() {
+  // The client lives as long as the App, which outlives the admin listener.
+  const redis::ClientStats* stats = &redis_->stats();
+  auto& m = *telemetry_.metrics;
+  auto counter = [&](std::string name, std::string help,
+                     const std::atomic<std::uint64_t> redis::ClientStats::*field) {
+    m.add_gauge({std::move(name), std::move(help), "counter", [stats, field]() -> double {
+                   return static_cast<double>((stats->*field).load(std::memory_order_relaxed));
+                 }});
+  };
+  counter("aigw_redis_round_trips_total", "Calls to Redis answered (one per decision).",
+          &redis::ClientStats::round_trips);
+  counter("aigw_redis_failures_total",
+          "Calls to Redis that got no answer (unreachable, timed out, connection lost).",
+          &redis::ClientStats::failures);
+  counter("aigw_redis_timeouts_total", "Calls to Redis that timed out (redis.command_timeout).",
+          &redis::ClientStats::timeouts);
+  for (std::size_t i = 0; i < redis::kFeatures; ++i) {
+    const auto feature = static_cast<redis::Feature>(i);
+    m.add_gauge({"aigw_redis_" + std::string(redis::feature_name(feature)) + "_fallbacks_total",
+                 "Times the " + std::string(redis::feature_name(feature)) +
+                     " went on without Redis (on_error policy, or the cache bypassed).",
+                 "counter", [stats, i]() -> double {
+                   return static_cast<double>(stats->fallbacks[i].load(std::memory_order_relaxed));
+                 }});
+  }
 }
 
 void App::register_log_gauges() {

@@ -6,6 +6,7 @@
 
 #include "core/metrics.hpp"
 #include "pipeline/pipeline.hpp"
+#include "redis/client.hpp"
 #include "server/admin.hpp"
 #include "server/worker.hpp"
 #include "store/log_store.hpp"
@@ -46,12 +47,14 @@ class App {
  private:
   void register_log_gauges();
   void register_route_gauges();
+  void register_redis_gauges();
 
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const ProviderRegistry> providers_;
   std::shared_ptr<const RouteTable> routes_;
   std::shared_ptr<const TlsContexts> tls_;
   Telemetry telemetry_;
+  std::shared_ptr<redis::Client> redis_;              // null without a redis: section
   std::shared_ptr<telemetry::AccessLog> access_log_;  // null with access_log: off
   std::shared_ptr<const Pipeline> pipeline_;
   ServerState state_;

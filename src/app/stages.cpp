@@ -9,7 +9,8 @@
 
 namespace aigw {
 
-std::vector<std::shared_ptr<Stage>> build_stages(const Config& config, const Telemetry& telemetry) {
+std::vector<std::shared_ptr<Stage>> build_stages(const Config& config, const Telemetry& telemetry,
+                                                 const std::shared_ptr<redis::Client>& redis) {
   std::vector<std::shared_ptr<Stage>> stages;
   // Order matters. Authentication first: nothing else runs for a request without a valid
   // gateway token (and a cache hit is served only to one with it). What the client asks the
@@ -22,7 +23,7 @@ std::vector<std::shared_ptr<Stage>> build_stages(const Config& config, const Tel
   if (auto cache = CacheStage::create(config.cache)) stages.push_back(std::move(cache));
   // After the cache: hits and coalesced followers never reach the provider and, as on
   // Cloudflare, consume neither rate limits nor budgets.
-  if (auto limits = RateLimitStage::create(config, telemetry.log)) {
+  if (auto limits = RateLimitStage::create(config, telemetry.log, redis)) {
     stages.push_back(std::move(limits));
   }
   return stages;

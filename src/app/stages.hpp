@@ -12,7 +12,13 @@
 
 namespace aigw {
 
+namespace redis {
+class Client;
+}
+
+// `redis`: the shared store of the features whose state is in Redis (null: none is).
 std::vector<std::shared_ptr<Stage>> build_stages(const Config& config,
-                                                 const Telemetry& telemetry = {});
+                                                 const Telemetry& telemetry = {},
+                                                 const std::shared_ptr<redis::Client>& redis = {});
 
 }  // namespace aigw

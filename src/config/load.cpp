@@ -52,7 +52,17 @@ void Loader::read(const YAML::Node& root, Config& config) {
                   {"log", [&](const Entry& e) { renamed(e, "request_log"); }, false},
                   {"metering", [&](const Entry& e) { read_metering(e, config.metering); }},
                   {"routes", [&](const Entry& e) { read_routes(e, config.routes); }},
+                  {"redis",
+                   [&](const Entry& e) {
+                     config.redis.emplace();
+                     read_redis(e, *config.redis);
+                   }},
               });
+  if (!config.redis) {
+    for (const auto& [mark, path] : redis_store_marks_) {
+      error(mark, path, "is redis, but the config has no redis: section (docs/scaling.md)");
+    }
+  }
   if (config.auth.enabled && auth_tokens_listed_ == 0 && config.keys.empty()) {
     error(auth_mark_, "auth.tokens", "auth.enabled is true but no token or key is configured");
   }

@@ -174,6 +174,13 @@ class Loader {
   void read_route(const Entry& e, RouteConfig& out);
   void read_route_target(const Entry& e, RouteTargetConfig& out);
   void read_breaker(const Entry& e, BreakerConfig& out);
+  void read_redis(const Entry& e, RedisConfig& out);
+  // `store: local | redis` of a feature; `redis` is checked against the redis: section once
+  // every section is read.
+  void read_store(const Entry& e, StateStore& out);
+  void read_on_error(const Entry& e, OnStoreError& out);
+  // A file that must be readable now (a CA bundle): resolved against the config's directory.
+  void read_readable_file(const Entry& e, std::optional<std::string>& out);
   void read_token(const Entry& e, AuthConfig& out);
   void read_price(const Entry& e, ModelPrice& out);
   void read_prices(const Entry& e, std::map<std::string, ModelPrice>& out);
@@ -202,6 +209,8 @@ class Loader {
   std::vector<KeyRef> rule_key_refs_;
   // rate_limits[i].unit: tokens, checked against metering.enabled once both are read.
   std::vector<std::pair<std::string, SourceMark>> metered_rule_marks_;
+  // `store: redis` entries, refused when the config has no redis: section.
+  std::vector<std::pair<SourceMark, std::string>> redis_store_marks_;
   SourceMark server_listen_mark_;
   SourceMark admin_listen_mark_;
   bool listen_failed_ = false;  // then the server/admin port overlap check is skipped

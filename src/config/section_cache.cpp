@@ -22,6 +22,7 @@ void Loader::read_cache(const Entry& e, CacheConfig& out) {
           {"share_across_keys", [&](const Entry& f) { read_bool(f, out.share_across_keys); }},
           {"coalesce", [&](const Entry& f) { read_bool(f, out.coalesce); }},
           {"coalesce_wait", [&](const Entry& f) { read_duration(f, out.coalesce_wait, false); }},
+          {"store", [&](const Entry& f) { read_store(f, out.store); }},
       });
   if (out.ttl > out.max_ttl) {
     error(ttl_mark.line != 0 ? ttl_mark : at(e), e.path.empty() ? "cache.ttl" : e.path + ".ttl",

@@ -124,6 +124,8 @@ std::vector<Loader::Field> Loader::rule_fields(RateLimitRule& out, bool budget, 
        }},
       {"default_max_tokens",
        [&](const Entry& f) { read_uint(f, out.default_max_tokens, 1, 10'000'000); }},
+      {"store", [&](const Entry& f) { read_store(f, out.store); }},
+      {"on_error", [&](const Entry& f) { read_on_error(f, out.on_error); }},
   };
 }
 
@@ -162,6 +164,8 @@ void Loader::read_budgets(const Entry& e, std::vector<RateLimitRule>& out) {
     const Entry item{YAML::Node(), e.value[i], e.path + "[" + std::to_string(i) + "]"};
     RateLimitRule rule;
     rule.unit = RateLimitRule::Unit::kCost;
+    // Money: while Redis cannot say what was spent, refuse rather than overspend.
+    rule.on_error = OnStoreError::kClosed;
     bool has_limit = false;
     bool has_window = false;
     auto fields = rule_fields(rule, /*budget=*/true, has_window);

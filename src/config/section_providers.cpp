@@ -50,29 +50,7 @@ void Loader::read_provider(const Entry& e, ProviderConfig& out) {
              out.base_url = v->text;
              out.base_url_mark = at(f);
            }},
-          {"ca_file",
-           [&](const Entry& f) {
-             const auto v = scalar(f, "a path");
-             if (!v) return;
-             const auto path = resolve_path(*v);
-             if (!path) {
-               error(f, "must not be empty");
-               return;
-             }
-             // Checked now so that --check-config catches it, not the first TLS handshake.
-             std::error_code ec;
-             if (std::filesystem::is_directory(path->text, ec)) {
-               error(f, "cannot read " + quoted(*path) + ": is a directory");
-               return;
-             }
-             std::FILE* file = std::fopen(path->text.c_str(), "rb");
-             if (file == nullptr) {
-               error(f, "cannot read " + quoted(*path) + ": " + std::strerror(errno));
-               return;
-             }
-             std::fclose(file);
-             out.ca_file = path->text;
-           }},
+          {"ca_file", [&](const Entry& f) { read_readable_file(f, out.ca_file); }},
           {"tls_verify", [&](const Entry& f) { read_bool(f, out.tls_verify); }},
           {"headers", [&](const Entry& f) { read_headers(f, out.headers); }},
           {"connect_timeout",

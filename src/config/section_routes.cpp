@@ -116,6 +116,7 @@ void Loader::read_breaker(const Entry& e, BreakerConfig& out) {
                      {"failures", [&](const Entry& f) { read_uint(f, out.failures, 1, 1000); }},
                      {"window", [&](const Entry& f) { read_duration(f, out.window, false); }},
                      {"cooldown", [&](const Entry& f) { read_duration(f, out.cooldown, false); }},
+                     {"store", [&](const Entry& f) { read_store(f, out.store); }},
                  });
 }
 

@@ -43,6 +43,7 @@ unsigned http_status(ErrorCode code) noexcept {
       return 504;
     case ErrorCode::kDraining:
     case ErrorCode::kRouteUnavailable:
+    case ErrorCode::kLimitsUnavailable:
       return 503;
     case ErrorCode::kInternal:
       return 500;
@@ -102,6 +103,8 @@ std::string_view code_name(ErrorCode code) noexcept {
       return "gateway_draining";
     case ErrorCode::kRouteUnavailable:
       return "route_unavailable";
+    case ErrorCode::kLimitsUnavailable:
+      return "limits_unavailable";
     case ErrorCode::kInternal:
       return "internal_error";
   }

@@ -13,8 +13,8 @@
 
 #include "aigw/config.hpp"
 
+#include "core/redis_url.hpp"
 #include "redis/reply.hpp"
-#include "redis/url.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>

@@ -37,7 +37,7 @@ const std::map<std::string, std::set<std::string>>& allowed() {
         {"upstream", {"providers", "net"}},
         {"telemetry", {"store", "contracts"}},
         {"pipeline", {"router", "telemetry", "net"}},
-        {"stage", {"request", "net", "pricing", "store", "config"}},
+        {"stage", {"request", "net", "pricing", "store", "config", "redis"}},
         {"server", {"pipeline", "upstream", "telemetry", "store"}},
         {"app", {"server", "stage"}},
         {"main", {"app"}},

@@ -52,6 +52,16 @@ std::int64_t fixed_window_start(const RateLimitRule& rule, std::int64_t now_ms) 
   return floor_div(now_ms, window) * window;
 }
 
+FixedWindow fixed_window(const RateLimitRule& rule, std::int64_t now_ms) {
+  if (rule.calendar_month) {
+    const auto [number, end_ms] = calendar_month(now_ms);
+    return {number, end_ms};
+  }
+  const std::int64_t window = std::max<std::int64_t>(rule.window.count(), 1);
+  const std::int64_t number = floor_div(now_ms, window);
+  return {number, (number + 1) * window};
+}
+
 MemoryRateLimitStore::MemoryRateLimitStore(std::vector<RateLimitRule> rules) {
   for (auto& rule : rules) {
     auto state = std::make_unique<RuleState>();
@@ -94,7 +104,7 @@ MemoryRateLimitStore::Counter* MemoryRateLimitStore::find_or_add(RuleState& stat
 
 Decision MemoryRateLimitStore::fixed(const RuleState& state, Counter& c, std::uint64_t cost,
                                      std::int64_t now_ms, bool force) {
-  const Window window = window_of(state, now_ms);
+  const FixedWindow window = window_of(state, now_ms);
   if (c.epoch != window.number) {
     c.epoch = window.number;
     c.count = 0;
@@ -155,16 +165,6 @@ Decision MemoryRateLimitStore::sliding(const RuleState& state, Counter& c, std::
     }
   }
   return d;
-}
-
-MemoryRateLimitStore::Window MemoryRateLimitStore::window_of(const RuleState& state,
-                                                             std::int64_t now_ms) {
-  if (state.calendar) {
-    const auto [number, end_ms] = calendar_month(now_ms);
-    return {number, end_ms};
-  }
-  const std::int64_t number = floor_div(now_ms, state.window_ms);
-  return {number, (number + 1) * state.window_ms};
 }
 
 MemoryRateLimitStore::Shard& MemoryRateLimitStore::shard_of(RuleState& state,

@@ -60,6 +60,13 @@ std::int64_t slot_ms(const RateLimitRule& rule);
 // Start (Unix ms) of the fixed window of `rule` that holds `now_ms`: a multiple of the window
 // since the epoch, or the first of the UTC month (calendar_month).
 std::int64_t fixed_window_start(const RateLimitRule& rule, std::int64_t now_ms);
+// The fixed window of `rule` holding `now_ms`: its number (windows since the epoch, or months
+// since January 1970) and when it ends (Unix ms).
+struct FixedWindow {
+  std::int64_t number;
+  std::int64_t end_ms;
+};
+FixedWindow fixed_window(const RateLimitRule& rule, std::int64_t now_ms);
 
 class MemoryRateLimitStore final : public RateLimitStore {
  public:
@@ -110,12 +117,9 @@ class MemoryRateLimitStore final : public RateLimitStore {
   };
 
   static Shard& shard_of(RuleState& state, std::string_view key);
-  // The fixed window holding `now_ms`: its number and when it ends (Unix ms).
-  struct Window {
-    std::int64_t number;
-    std::int64_t end_ms;
-  };
-  static Window window_of(const RuleState& state, std::int64_t now_ms);
+  static FixedWindow window_of(const RuleState& state, std::int64_t now_ms) {
+    return fixed_window(state.rule, now_ms);
+  }
   // acquire() (`force` false) and add() (true, past the limit); `overflow`: use the shard's
   // overflow counter, as an earlier Decision said.
   Decision take(std::size_t rule_index, std::string_view key, std::uint64_t cost, WallTime now,

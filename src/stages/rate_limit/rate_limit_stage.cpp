@@ -8,6 +8,7 @@
 #include "request/body.hpp"
 #include "store/log_store.hpp"
 
+#include <boost/asio/this_coro.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -23,10 +24,12 @@ struct RateLimitState final : StageState {
     std::string key;
     std::uint64_t cost;       // 1, or the tokens or millionths of a dollar reserved
     bool overflow;            // counted by the shard's overflow counter (Decision::overflow)
+    bool shared = false;      // counted in Redis (settled there)
     std::uint64_t extra = 0;  // charged past `cost` while the response streamed
   };
   std::vector<Taken> taken;
   limits::WallTime at{};
+  boost::asio::any_io_executor executor;  // the request's worker: Redis settlements run there
   // A stream is charged as it runs: its running usage is the prompt's estimate plus the text
   // seen so far, priced (budgets) at these millionths of a dollar per token.
   std::uint64_t prompt_tokens = 0;
@@ -94,6 +97,15 @@ std::string scope_value(const RateLimitRule& rule, const RequestContext& ctx,
   return {};
 }
 
+std::int64_t unix_ms(limits::WallTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+// Counts are at most 2^63 - 1 in Redis (and a budget at most 1e15 millionths of a dollar).
+std::int64_t signed_amount(std::uint64_t n) {
+  return static_cast<std::int64_t>(std::min<std::uint64_t>(n, INT64_MAX));
+}
+
 std::string seconds_up(std::chrono::milliseconds d) {
   return std::to_string(std::max<std::int64_t>((d.count() + 999) / 1000, 1));
 }
@@ -122,14 +134,22 @@ std::string describe_window(const RateLimitRule& rule) {
 }  // namespace
 
 std::shared_ptr<RateLimitStage> RateLimitStage::create(
-    const Config& config, const std::shared_ptr<store::LogStore>& log) {
+    const Config& config, const std::shared_ptr<store::LogStore>& log,
+    const std::shared_ptr<redis::Client>& redis) {
   if (config.rate_limits.empty() && config.budgets.empty()) return nullptr;
   std::vector<RateLimitRule> rules = config.rate_limits;
   rules.insert(rules.end(), config.budgets.begin(), config.budgets.end());
   auto stage = std::make_shared<RateLimitStage>(
       rules, std::make_shared<limits::MemoryRateLimitStore>(rules), Clock{}, config.metering.prices,
       config.metering.trust_client_cost);
-  if (!config.budgets.empty()) {
+  if (redis) {
+    std::vector<bool> shared;
+    for (const auto& rule : rules) shared.push_back(config.in_redis(rule.store));
+    stage->share(redis, std::move(shared));
+  }
+  const bool local_budgets = std::any_of(config.budgets.begin(), config.budgets.end(),
+                                         [&](const auto& b) { return !config.in_redis(b.store); });
+  if (local_budgets) {
     if (!log) {
       spdlog::warn(
           "budgets start from $0: the request log is off, so spend before this start "
@@ -159,6 +179,12 @@ RateLimitStage::RateLimitStage(std::vector<RateLimitRule> rules,
   }
 }
 
+void RateLimitStage::share(std::shared_ptr<redis::Client> client, std::vector<bool> shared) {
+  redis_ = std::make_shared<limits::RedisLimits>(std::move(client), rules_);
+  shared.resize(rules_.size(), false);
+  shared_ = std::move(shared);
+}
+
 limits::WallTime RateLimitStage::now() const {
   return clock_ ? clock_() : std::chrono::system_clock::now();
 }
@@ -171,7 +197,8 @@ Result<std::size_t> RateLimitStage::restore(const store::LogStore& log) {
   std::size_t charged = 0;
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     const RateLimitRule& rule = rules_[i];
-    if (rule.unit != RateLimitRule::Unit::kCost) continue;
+    // A budget in Redis is where it was: spend is counted there, by every instance.
+    if (rule.unit != RateLimitRule::Unit::kCost || (shared_ && (*shared_)[i])) continue;
     store::UsageQuery q;
     q.provider = rule.provider;
     q.model = rule.model;
@@ -212,7 +239,7 @@ Result<std::size_t> RateLimitStage::restore(const store::LogStore& log) {
   return charged;
 }
 
-std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
+boost::asio::awaitable<std::optional<Error>> RateLimitStage::admit(RequestContext& ctx) const {
   const limits::WallTime t = now();
   // What the first step asks for (a later step's model is its own: admission is decided once,
   // on what the request names first).
@@ -223,20 +250,22 @@ std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
   // The request's prices for budgets (nullopt: the model has none), looked up for the first
   // budget that applies.
   std::optional<std::optional<Rates>> rates;
-  const auto refuse = [&](Error error) {
-    for (const auto& taken : state.taken)
-      store_->refund(taken.rule, taken.key, taken.cost, t, taken.overflow);
-    return error;
+  const auto give_back = [&] {
+    for (const auto& taken : state.taken) {
+      if (!taken.shared) store_->refund(taken.rule, taken.key, taken.cost, t, taken.overflow);
+    }
   };
   // No model takes an output cap past 2^31-1; a larger one is an attack on the reservation
   // below (2^64-1 wrapped it to almost nothing), refused before anything is counted.
   constexpr std::uint64_t kMaxOutputCap = 2147483647;
   if (facts.max_output_tokens && *facts.max_output_tokens > kMaxOutputCap) {
-    return Error{ErrorCode::kBadRequest, "the request's output token cap (max_tokens) is " +
-                                             std::to_string(*facts.max_output_tokens) +
-                                             "; at most " + std::to_string(kMaxOutputCap) +
-                                             " is accepted"};
+    co_return Error{ErrorCode::kBadRequest, "the request's output token cap (max_tokens) is " +
+                                                std::to_string(*facts.max_output_tokens) +
+                                                "; at most " + std::to_string(kMaxOutputCap) +
+                                                " is accepted"};
   }
+  // The counters in Redis the request asks of, decided together after the local ones.
+  std::vector<RateLimitState::Taken> shared;
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     const RateLimitRule& rule = rules_[i];
     if (rule.provider && *rule.provider != ctx.provider_slug) continue;
@@ -256,39 +285,62 @@ std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
         if (!rates) rates = rates_of(ctx, facts);
         if (!*rates) {
           if (!rule.refuse_unpriced) continue;  // unpriced: admitted, and charged nothing
-          return refuse(Error{ErrorCode::kUnpricedModel,
-                              "budget '" + rule.name + "' refuses models without a price, and '" +
-                                  ctx.provider_slug + "/" + facts.model + "' has none"});
+          give_back();
+          co_return Error{ErrorCode::kUnpricedModel,
+                          "budget '" + rule.name + "' refuses models without a price, and '" +
+                              ctx.provider_slug + "/" + facts.model + "' has none"};
         }
         cost = (*rates)->micro_usd(facts.prompt_tokens, output);
         break;
       }
     }
     std::string key = scope_value(rule, ctx, metadata);
+    if (shared_ && (*shared_)[i]) {
+      shared.push_back({i, std::move(key), cost, false, true});
+      continue;
+    }
     const limits::Decision d = store_->acquire(i, key, cost, t);
     if (d.allowed) {
       state.taken.push_back({i, std::move(key), cost, d.overflow});
       continue;
     }
-    const std::string retry = seconds_up(d.reset);
-    ctx.response_headers.emplace_back("retry-after", retry);
-    if (rule.unit == RateLimitRule::Unit::kCost) {
-      return refuse(Error{ErrorCode::kBudgetExceeded,
-                          "budget '" + rule.name + "' exceeded: " + usd(rule.limit) + " per " +
-                              describe_window(rule) + "; this request needs about " + usd(cost) +
-                              "; retry after " + retry + "s"});
+    give_back();
+    co_return refusal(ctx, i, cost, d.reset);
+  }
+  if (!shared.empty()) {
+    std::vector<limits::RedisLimits::Ask> asks;
+    asks.reserve(shared.size());
+    for (const auto& s : shared) asks.push_back({s.rule, s.key, s.cost});
+    const auto decided = co_await redis_->acquire(asks, unix_ms(t));
+    if (!decided) {
+      // Redis cannot answer: each rule's on_error says what to do. One that refuses wins.
+      const auto closed = std::find_if(shared.begin(), shared.end(), [&](const auto& s) {
+        return rules_[s.rule].on_error == OnStoreError::kClosed;
+      });
+      if (closed != shared.end()) {
+        redis_->client().report(redis::Feature::kLimits, decided.error(),
+                                "refused requests (on_error: closed)");
+        give_back();
+        ctx.response_headers.emplace_back("retry-after", "1");
+        co_return Error{
+            ErrorCode::kLimitsUnavailable,
+            std::string(rules_[closed->rule].unit == RateLimitRule::Unit::kCost ? "budget '"
+                                                                                : "rate limit '") +
+                rules_[closed->rule].name +
+                "' cannot be checked right now, and it refuses requests until it can; "
+                "retry after 1s",
+            "redis: " + decided.error().detail};
+      }
+      redis_->client().report(redis::Feature::kLimits, decided.error(),
+                              "admitted requests (on_error: open)");
+    } else if (decided->refused) {
+      give_back();
+      const auto& refused = shared[*decided->refused];
+      co_return refusal(ctx, refused.rule, refused.cost, decided->reset);
+    } else {
+      for (auto& s : shared) state.taken.push_back(std::move(s));
+      state.executor = co_await boost::asio::this_coro::executor;
     }
-    ctx.response_headers.emplace_back("x-ratelimit-limit", std::to_string(d.limit));
-    ctx.response_headers.emplace_back("x-ratelimit-remaining", "0");
-    ctx.response_headers.emplace_back("x-ratelimit-reset", retry);
-    const bool tokens = rule.unit == RateLimitRule::Unit::kTokens;
-    return refuse(
-        Error{ErrorCode::kRateLimited,
-              "rate limit '" + rule.name + "' exceeded: " + std::to_string(rule.limit) +
-                  (tokens ? " tokens per " : " requests per ") + describe_window(rule) +
-                  (tokens ? "; this request needs about " + std::to_string(cost) + " tokens"
-                          : std::string()) +
-                  "; retry after " + retry + "s"});
   }
   // Kept only for token rules and budgets, which settle in on_complete.
   if (settles_) {
@@ -299,7 +351,30 @@ std::optional<Error> RateLimitStage::admit(RequestContext& ctx) const {
     }
     ctx.rate_limit = std::make_shared<RateLimitState>(std::move(state));
   }
-  return std::nullopt;
+  co_return std::nullopt;
+}
+
+Error RateLimitStage::refusal(RequestContext& ctx, std::size_t index, std::uint64_t cost,
+                              std::chrono::milliseconds reset) const {
+  const RateLimitRule& rule = rules_[index];
+  const std::string retry = seconds_up(reset);
+  ctx.response_headers.emplace_back("retry-after", retry);
+  if (rule.unit == RateLimitRule::Unit::kCost) {
+    return Error{ErrorCode::kBudgetExceeded,
+                 "budget '" + rule.name + "' exceeded: " + usd(rule.limit) + " per " +
+                     describe_window(rule) + "; this request needs about " + usd(cost) +
+                     "; retry after " + retry + "s"};
+  }
+  ctx.response_headers.emplace_back("x-ratelimit-limit", std::to_string(rule.limit));
+  ctx.response_headers.emplace_back("x-ratelimit-remaining", "0");
+  ctx.response_headers.emplace_back("x-ratelimit-reset", retry);
+  const bool tokens = rule.unit == RateLimitRule::Unit::kTokens;
+  return Error{ErrorCode::kRateLimited,
+               "rate limit '" + rule.name + "' exceeded: " + std::to_string(rule.limit) +
+                   (tokens ? " tokens per " : " requests per ") + describe_window(rule) +
+                   (tokens ? "; this request needs about " + std::to_string(cost) + " tokens"
+                           : std::string()) +
+                   "; retry after " + retry + "s"};
 }
 
 std::optional<RateLimitStage::Rates> RateLimitStage::rates_of(const RequestContext& ctx,
@@ -334,6 +409,7 @@ void RateLimitStage::on_response_body(RequestContext& ctx, std::string_view /*ch
   const std::uint64_t output = estimate_tokens(state->charged_chars);
   const Rates rates{state->micro_per_input, state->micro_per_output};
   std::optional<limits::WallTime> t;
+  std::vector<limits::RedisLimits::Adjust> adjusts;
   for (auto& taken : state->taken) {
     const auto unit = rules_[taken.rule].unit;
     if (unit == RateLimitRule::Unit::kRequests) continue;
@@ -343,10 +419,16 @@ void RateLimitStage::on_response_body(RequestContext& ctx, std::string_view /*ch
     // Within the reservation there is nothing to do: it was taken at admission.
     if (running <= checked::add(taken.cost, taken.extra)) continue;
     if (!t) t = now();
-    store_->add(taken.rule, taken.key, running - taken.cost - taken.extra, *t, taken.overflow);
+    const std::uint64_t more = running - taken.cost - taken.extra;
+    if (taken.shared) {
+      adjusts.push_back({taken.rule, taken.key, signed_amount(more), unix_ms(*t)});
+    } else {
+      store_->add(taken.rule, taken.key, more, *t, taken.overflow);
+    }
     taken.extra = running - taken.cost;
     state->extra_at = *t;
   }
+  if (!adjusts.empty()) redis_->adjust(state->executor, std::move(adjusts));
 }
 
 void RateLimitStage::on_complete(RequestContext& ctx) noexcept {
@@ -364,32 +446,42 @@ void RateLimitStage::on_complete(RequestContext& ctx) noexcept {
                             ctx.metered->tokens.output.value_or(0));
       dollars = checked::to_u64(std::round(ctx.metered->cost.value_or(0) * 1e6));
     }
+    std::vector<limits::RedisLimits::Adjust> adjusts;
+    // Given to the counter where it is kept: Redis's in one script, the memory store's now.
+    const auto settle = [&](const RateLimitState::Taken& taken, std::int64_t delta,
+                            limits::WallTime at) {
+      if (taken.shared) {
+        adjusts.push_back({taken.rule, taken.key, delta, unix_ms(at)});
+      } else if (delta > 0) {
+        store_->add(taken.rule, taken.key, static_cast<std::uint64_t>(delta), at, taken.overflow);
+      } else {
+        store_->refund(taken.rule, taken.key, static_cast<std::uint64_t>(-delta), at,
+                       taken.overflow);
+      }
+    };
     for (const auto& taken : state->taken) {
       const auto unit = rules_[taken.rule].unit;
       if (unit == RateLimitRule::Unit::kRequests) continue;
       const std::uint64_t used = unit == RateLimitRule::Unit::kTokens ? tokens : dollars;
       const std::uint64_t charged = checked::add(taken.cost, taken.extra);
       if (used > charged) {
-        store_->add(taken.rule, taken.key, used - charged, now(), taken.overflow);
+        settle(taken, signed_amount(used - charged), now());
       } else if (used < charged) {
         // Given back where it was taken: the streamed extra first, then the reservation.
         const std::uint64_t back = charged - used;
         const std::uint64_t from_extra = std::min(back, taken.extra);
-        if (from_extra > 0) {
-          store_->refund(taken.rule, taken.key, from_extra, state->extra_at, taken.overflow);
-        }
-        if (back > from_extra) {
-          store_->refund(taken.rule, taken.key, back - from_extra, state->at, taken.overflow);
-        }
+        if (from_extra > 0) settle(taken, -signed_amount(from_extra), state->extra_at);
+        if (back > from_extra) settle(taken, -signed_amount(back - from_extra), state->at);
       }
     }
+    if (!adjusts.empty()) redis_->adjust(state->executor, std::move(adjusts));
   } catch (...) {
     // Out of memory while settling: the reservation simply stands.
   }
 }
 
 boost::asio::awaitable<Verdict> RateLimitStage::on_request(RequestContext& ctx) {
-  if (auto error = admit(ctx)) {
+  if (auto error = co_await admit(ctx)) {
     ctx.error = std::move(*error);
     co_return Verdict::kRespond;
   }

@@ -11,6 +11,7 @@
 #include "pricing/pricing.hpp"
 #include "request/body.hpp"
 #include "stages/rate_limit/limiter.hpp"
+#include "stages/rate_limit/redis_limits.hpp"
 
 #include <functional>
 #include <memory>
@@ -30,8 +31,11 @@ class RateLimitStage final : public Stage {
 
   // nullptr when there are no rules. `log`: the request log budgets are rebuilt from (see
   // restore); nullptr, they start from nothing.
+  // `redis`: the client for rules kept in Redis (config.in_redis(rule.store)); without one,
+  // every rule is counted in process.
   static std::shared_ptr<RateLimitStage> create(const Config& config,
-                                                const std::shared_ptr<store::LogStore>& log = {});
+                                                const std::shared_ptr<store::LogStore>& log = {},
+                                                const std::shared_ptr<redis::Client>& redis = {});
   // `rules`: rate limits and budgets (unit kCost) in one list; `prices` estimate a request's
   // cost for budgets.
   // `trust_client_cost`: metering.trust_client_cost (cf-aig-custom-cost prices every
@@ -44,6 +48,9 @@ class RateLimitStage final : public Stage {
   // window (fixed) or trailing window, slot by slot (sliding), to its counters. Returns the
   // number of counters charged. Call once, before the first request.
   Result<std::size_t> restore(const store::LogStore& log);
+  // Counts the rules where `shared[i]` in Redis through `client` (all of one request's in one
+  // round trip), the others in the memory store. Call once, before the first request.
+  void share(std::shared_ptr<redis::Client> client, std::vector<bool> shared);
 
   std::string_view name() const noexcept override { return "rate_limit"; }
   boost::asio::awaitable<Verdict> on_request(RequestContext& ctx) override;
@@ -63,7 +70,10 @@ class RateLimitStage final : public Stage {
     double output = 0;
     std::uint64_t micro_usd(std::uint64_t input_tokens, std::uint64_t output_tokens) const;
   };
-  std::optional<Error> admit(RequestContext& ctx) const;
+  boost::asio::awaitable<std::optional<Error>> admit(RequestContext& ctx) const;
+  // The 429 of rule `index` for a request that needed `cost`, with its headers.
+  Error refusal(RequestContext& ctx, std::size_t index, std::uint64_t cost,
+                std::chrono::milliseconds reset) const;
   // The model's price (or cf-aig-custom-cost's); nullopt when the model has no price.
   std::optional<Rates> rates_of(const RequestContext& ctx, const StepFacts& facts) const;
   limits::WallTime now() const;
@@ -75,6 +85,8 @@ class RateLimitStage final : public Stage {
   bool settles_ = false;      // a token rule or a budget: reservations settle in on_complete
   pricing::PriceTable prices_;
   bool trust_client_cost_ = false;
+  std::shared_ptr<limits::RedisLimits> redis_;  // null: every rule is local
+  std::optional<std::vector<bool>> shared_;     // per rule: counted in Redis
 };
 
 }  // namespace aigw

@@ -251,12 +251,12 @@ TEST(ConfigUnknownKeys, FarMissListsTheKeys) {
             (Lines{"test.yaml:2:3: admin.port: unknown key (expected one of: enabled, listen)"}));
   EXPECT_EQ(diagnostics("pipeline: {}\n"),
             (Lines{"test.yaml:1:1: pipeline: unknown key (expected one of: access_log, admin, "
-                   "auth, budgets, cache, keys, metering, providers, rate_limits, request_log, "
-                   "routes, server, upstream)"}));
+                   "auth, budgets, cache, keys, metering, providers, rate_limits, redis, "
+                   "request_log, routes, server, upstream)"}));
   EXPECT_EQ(diagnostics("cache:\n  size: 1\n"),
             (Lines{"test.yaml:2:3: cache.size: unknown key (expected one of: coalesce, "
                    "coalesce_wait, enabled, max_bytes, max_entry_bytes, max_ttl, "
-                   "share_across_keys, ttl)"}));
+                   "share_across_keys, store, ttl)"}));
   EXPECT_EQ(diagnostics("providers:\n  openai:\n    api_key: x\n"),
             (Lines{"test.yaml:3:5: providers.openai.api_key: unknown key (expected one of: "
                    "base_url, ca_file, connect_timeout, first_byte_timeout, headers, "
@@ -726,8 +726,8 @@ colour: blue
                    "variable OPENAI_KEY is not set",
                    "test.yaml:16:10: access_log.queue: expected an unsigned integer (got 'loud')",
                    "test.yaml:17:1: colour: unknown key (expected one of: access_log, admin, "
-                   "auth, budgets, cache, keys, metering, providers, rate_limits, request_log, "
-                   "routes, server, upstream)"}));
+                   "auth, budgets, cache, keys, metering, providers, rate_limits, redis, "
+                   "request_log, routes, server, upstream)"}));
 }
 
 // ---- Diagnostic::str ------------------------------------------------------------------
@@ -1094,7 +1094,7 @@ TEST(ConfigRoutes, BadRoutesAreReportedWhereTheyAre) {
                    "test.yaml:9:17: routes.none.breaker.failures: must be >= 1 (got 0)",
                    "test.yaml:10:17: routes.none.breaker.cooldown: must be > 0 (got 0s)",
                    "test.yaml:11:7: routes.none.breaker.wait: unknown key (expected one of: "
-                   "cooldown, enabled, failures, window)",
+                   "cooldown, enabled, failures, store, window)",
                    "test.yaml:15:16: routes.odd.targets[0].model: must not be empty",
                    "test.yaml:16:17: routes.odd.targets[0].weight: must be >= 1 (got 0)",
                    "test.yaml:17:19: routes.odd.targets[0].priority: must be <= 100 (got 101)",
@@ -1153,8 +1153,8 @@ TEST(ConfigBudgets, BadBudgetsAreReportedWhereTheyAre) {
              "test.yaml:6:16: budgets[1].limit_usd: must be an amount in US dollars from "
              "0.000001 to 1e9 (got '0')",
              "test.yaml:8:5: budgets[1].limit: unknown key (expected one of: "
-             "default_max_tokens, key, limit_usd, max_keys, model, name, per, provider, "
-             "technique, unpriced, window)"}));
+             "default_max_tokens, key, limit_usd, max_keys, model, name, on_error, per, "
+             "provider, store, technique, unpriced, window)"}));
   EXPECT_EQ(
       diagnostics("metering:\n  enabled: false\nbudgets:\n  - limit_usd: 1\n"
                   "    window: day\n"),
@@ -1280,6 +1280,69 @@ TEST(ConfigCredentials, ConnectionLimitsAndTrustedPrices) {
   EXPECT_EQ(d.server.max_connections_per_address, 256u);
   EXPECT_EQ(d.server.first_request_timeout, std::chrono::seconds(10));
   EXPECT_FALSE(d.metering.trust_client_cost);
+}
+
+}  // namespace
+}  // namespace aigw::config
+
+namespace aigw::config {
+namespace {
+
+TEST(ConfigRedis, SectionAndPerFeatureStores) {
+  const Config none = load_ok("cache:\n  enabled: true\n");
+  EXPECT_FALSE(none.redis);
+  EXPECT_FALSE(none.in_redis(none.cache.store));
+
+  const Config c = load_ok(
+      "redis:\n  url: redis://10.0.0.5:6380/2\n  password: ${REDIS_PASSWORD}\n"
+      "  command_timeout: 100ms\n  pool: 2\n  key_prefix: \"team-a:\"\n"
+      "cache:\n  store: local\n"
+      "rate_limits:\n  - limit: 10\n    window: 1m\n  - limit: 5\n    window: 1m\n"
+      "    store: local\n"
+      "budgets:\n  - limit_usd: 5\n    window: day\n  - limit_usd: 5\n    window: day\n"
+      "    on_error: open\n"
+      "routes:\n  r:\n    targets:\n      - provider: openai\n        model: m\n"
+      "    breaker:\n      store: redis\n",
+      fake_env({{"REDIS_PASSWORD", "s3cret"}}));
+  ASSERT_TRUE(c.redis);
+  EXPECT_EQ(c.redis->url, "redis://10.0.0.5:6380/2");
+  EXPECT_EQ(c.redis->password.reveal(), "s3cret");
+  EXPECT_EQ(c.redis->command_timeout, std::chrono::milliseconds(100));
+  EXPECT_EQ(c.redis->connect_timeout, std::chrono::seconds(1));
+  EXPECT_EQ(c.redis->pool, 2u);
+  EXPECT_EQ(c.redis->key_prefix, "team-a:");
+  EXPECT_FALSE(c.in_redis(c.cache.store));
+  EXPECT_TRUE(c.in_redis(c.rate_limits[0].store));
+  EXPECT_FALSE(c.in_redis(c.rate_limits[1].store));
+  // Rate limits admit while Redis cannot answer, budgets refuse, unless told otherwise.
+  EXPECT_EQ(c.rate_limits[0].on_error, OnStoreError::kOpen);
+  EXPECT_EQ(c.budgets[0].on_error, OnStoreError::kClosed);
+  EXPECT_EQ(c.budgets[1].on_error, OnStoreError::kOpen);
+  EXPECT_TRUE(c.in_redis(c.routes.at(0).breaker.store));
+}
+
+TEST(ConfigRedis, BadSectionsAreReportedWhereTheyAre) {
+  EXPECT_EQ(diagnostics("redis:\n  url: http://cache:6379\n  pool: 0\n  key_prefix: a b\n"
+                        "  tls: true\n"),
+            (Lines{"test.yaml:2:8: redis.url: must start with redis:// or rediss://",
+                   "test.yaml:3:9: redis.pool: must be >= 1 (got 0)",
+                   "test.yaml:4:15: redis.key_prefix: must be at most 64 printable characters "
+                   "without spaces (got 'a b')",
+                   "test.yaml:5:3: redis.tls: unknown key (expected one of: ca_file, "
+                   "command_timeout, connect_timeout, key_prefix, password, pool, url)"}));
+  // The URL is not repeated: it may hold a password.
+  EXPECT_EQ(diagnostics("redis:\n  url: redis://:hunter2@cache:99999\n"),
+            (Lines{"test.yaml:2:8: redis.url: has port '99999'; a port is a number from 1 to "
+                   "65535"}));
+  EXPECT_EQ(diagnostics("redis:\n  password: x\n"),
+            (Lines{"test.yaml:2:3: redis.url: the redis: section needs a url"}));
+  EXPECT_EQ(diagnostics("cache:\n  store: redis\nrate_limits:\n  - limit: 1\n    window: 1m\n"
+                        "    store: memcached\n    on_error: maybe\n"),
+            (Lines{"test.yaml:2:10: cache.store: is redis, but the config has no redis: section "
+                   "(docs/scaling.md)",
+                   "test.yaml:6:12: rate_limits[0].store: must be local or redis (got 'memcached')",
+                   "test.yaml:7:15: rate_limits[0].on_error: must be open (admit while Redis "
+                   "cannot answer) or closed (refuse) (got 'maybe')"}));
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // redis.url (docs/scaling.md): the forms Redis's clients take, and a clear reason for each
 // URL that is not one.
 
-#include "redis/url.hpp"
+#include "core/redis_url.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "redis/url.hpp"
+#include "core/redis_url.hpp"
 
 #include <charconv>
 

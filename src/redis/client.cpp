@@ -1,0 +1,190 @@
+#include "redis/client.hpp"
+
+#include "core/redis_url.hpp"
+
+#include <boost/asio/execution_context.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <openssl/sha.h>
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+#include <unordered_map>
+
+namespace aigw::redis {
+
+namespace asio = boost::asio;
+
+namespace {
+
+std::atomic<std::uint64_t> g_next_client_id{1};
+
+// One io_context's connections, per client. Owned by the io_context: its connections (and
+// their sockets) are released when it shuts down, before its other services go. Used only
+// from the io_context's own thread (a worker runs one io_context on one thread).
+class Connections final : public asio::execution_context::service {
+ public:
+  using key_type = Connections;
+  static inline asio::execution_context::id id;
+
+  explicit Connections(asio::execution_context& context) : service(context) {}
+
+  struct Ring {
+    std::vector<std::shared_ptr<Connection>> connections;
+    std::size_t next = 0;
+  };
+  std::unordered_map<std::uint64_t, Ring> by_client;
+
+ private:
+  void shutdown() override { by_client.clear(); }
+};
+
+std::string hex(const unsigned char* bytes, std::size_t n) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(n * 2);
+  for (std::size_t i = 0; i < n; ++i) {
+    out += kDigits[bytes[i] >> 4];
+    out += kDigits[bytes[i] & 0xf];
+  }
+  return out;
+}
+
+Options options_of(const RedisConfig& config) {
+  std::string problem;
+  auto endpoint = parse_url(config.url, problem);
+  if (!endpoint) throw std::runtime_error("redis.url " + problem);
+  if (!config.password.reveal().empty()) endpoint->password = config.password.reveal();
+  Options options;
+  options.endpoint = std::move(*endpoint);
+  options.connect_timeout = config.connect_timeout;
+  options.command_timeout = config.command_timeout;
+  if (options.endpoint.tls) {
+    auto tls = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+    tls->set_default_verify_paths();
+    if (config.ca_file) {
+      boost::system::error_code ec;
+      tls->load_verify_file(*config.ca_file, ec);
+      if (ec) {
+        throw std::runtime_error("redis.ca_file: cannot load '" + *config.ca_file +
+                                 "': " + ec.message());
+      }
+    }
+    tls->set_verify_mode(asio::ssl::verify_peer);
+    options.tls = std::move(tls);
+  }
+  return options;
+}
+
+}  // namespace
+
+Script::Script(std::string source) : source_(std::move(source)) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(source_.data()), source_.size(), digest);
+  sha1_ = hex(digest, sizeof digest);
+}
+
+Client::Client(const RedisConfig& config)
+    : Client(options_of(config), config.pool, config.key_prefix) {}
+
+Client::Client(Options options, unsigned pool, std::string key_prefix)
+    : options_(std::move(options)),
+      pool_(std::max(pool, 1u)),
+      prefix_(std::move(key_prefix)),
+      display_(options_.endpoint.display()),
+      id_(g_next_client_id.fetch_add(1)) {}
+
+std::shared_ptr<Connection> Client::connection(const asio::any_io_executor& executor) {
+  auto& service = asio::use_service<Connections>(asio::query(executor, asio::execution::context));
+  auto& ring = service.by_client[id_];
+  if (ring.connections.size() < pool_) {
+    ring.connections.push_back(Connection::create(executor, options_));
+    return ring.connections.back();
+  }
+  ring.next = (ring.next + 1) % ring.connections.size();
+  return ring.connections[ring.next];
+}
+
+asio::awaitable<Outcome<std::vector<Reply>>> Client::exec(std::vector<std::string> commands) {
+  const auto executor = co_await asio::this_coro::executor;
+  const auto conn = connection(executor);
+  auto result = co_await conn->exec(std::move(commands));
+  if (result) {
+    stats_.round_trips.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    stats_.failures.fetch_add(1, std::memory_order_relaxed);
+    if (result.error().kind == Failure::Kind::kTimeout) {
+      stats_.timeouts.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  co_return result;
+}
+
+std::string_view feature_name(Feature feature) noexcept {
+  switch (feature) {
+    case Feature::kLimits:
+      return "limits";
+    case Feature::kCache:
+      return "cache";
+    case Feature::kBreakers:
+      return "breakers";
+  }
+  return "?";
+}
+
+void Client::report(Feature feature, const Failure& failure, std::string_view consequence) {
+  const auto index = static_cast<std::size_t>(feature);
+  stats_.fallbacks[index].fetch_add(1, std::memory_order_relaxed);
+  constexpr std::int64_t kEveryMs = 10'000;
+  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::steady_clock::now().time_since_epoch())
+                                  .count();
+  std::uint64_t skipped = 0;
+  {
+    std::lock_guard lock(report_mutex_);
+    Reported& r = reported_[index];
+    if (r.last_ms != 0 && now_ms - r.last_ms < kEveryMs) {
+      ++r.since;
+      return;
+    }
+    skipped = r.since;
+    r.last_ms = now_ms;
+    r.since = 0;
+  }
+  if (skipped == 0) {
+    spdlog::warn("redis: {} cannot use {}: {}; {}", feature_name(feature), display_, failure.detail,
+                 consequence);
+  } else {
+    spdlog::warn("redis: {} cannot use {}: {}; {} (and {} more times since the last line)",
+                 feature_name(feature), display_, failure.detail, consequence, skipped);
+  }
+}
+
+asio::awaitable<Outcome<Reply>> Client::eval(const Script& script,
+                                             const std::vector<std::string_view>& keys,
+                                             const std::vector<std::string_view>& args) {
+  const std::string key_count = std::to_string(keys.size());
+  std::vector<std::string_view> argv;
+  argv.reserve(3 + keys.size() + args.size());
+  argv.push_back("EVALSHA");
+  argv.push_back(script.sha1());
+  argv.push_back(key_count);
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<std::string> commands;
+  commands.push_back(encode(argv));
+  auto replies = co_await exec(std::move(commands));
+  if (!replies) co_return replies.error();
+  Reply reply = std::move(replies->front());
+  if (!reply.is_error() || !reply.text.starts_with("NOSCRIPT")) co_return reply;
+  // Not loaded (a new or restarted server): EVAL runs it and keeps it for the next EVALSHA.
+  stats_.script_loads.fetch_add(1, std::memory_order_relaxed);
+  argv[0] = "EVAL";
+  argv[1] = script.source();
+  commands.clear();
+  commands.push_back(encode(argv));
+  replies = co_await exec(std::move(commands));
+  if (!replies) co_return replies.error();
+  co_return std::move(replies->front());
+}
+
+}  // namespace aigw::redis
