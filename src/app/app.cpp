@@ -33,7 +33,8 @@ std::string format_endpoint(const ListenAddress& listen, std::uint16_t port) {
 App::App(Config config) : config_(std::make_shared<const Config>(std::move(config))) {
   std::vector<ProviderRegistry::Problem> problems;
   providers_ = ProviderRegistry::build(*config_, problems);
-  routes_ = RouteTable::build(*config_, *providers_, problems);
+  if (config_->redis) redis_ = std::make_shared<redis::Client>(*config_->redis);
+  routes_ = RouteTable::build(*config_, *providers_, problems, redis_);
   if (!problems.empty()) {
     std::string text;
     for (const auto& p : problems) text += "\n  " + p.path + ": " + p.message;
@@ -79,8 +80,7 @@ App::App(Config config) : config_(std::make_shared<const Config>(std::move(confi
         config_->metering.prices_taken.empty() ? "?" : config_->metering.prices_taken,
         config_->metering.pricing_file.empty() ? "the config" : config_->metering.pricing_file);
   }
-  if (config_->redis) {
-    redis_ = std::make_shared<redis::Client>(*config_->redis);
+  if (redis_) {
     register_redis_gauges();
     spdlog::info("shared state in Redis at {} (docs/scaling.md)", redis_->display());
   }

@@ -57,6 +57,37 @@ void CircuitBreaker::abandon_probe() {
   probing_ = false;
 }
 
+CircuitBreaker::Change CircuitBreaker::mirror(std::optional<TimePoint> open_until) {
+  std::lock_guard lock(mu_);
+  if (open_until) {
+    const bool was_open = open_;
+    open_ = true;
+    // While this instance probes, its own view stands until the probe's answer.
+    if (!probing_) until_ = *open_until;
+    if (was_open) return Change::kNone;
+    failures_.clear();
+    ++opens_;
+    return Change::kOpened;
+  }
+  if (!open_ || probing_) return Change::kNone;
+  open_ = false;
+  failures_.clear();
+  return Change::kClosed;
+}
+
+bool CircuitBreaker::refresh_due(TimePoint now, Duration every) {
+  std::lock_guard lock(mu_);
+  if (now - refreshed_ < every) return false;
+  refreshed_ = now;
+  return true;
+}
+
+void CircuitBreaker::lose_probe(TimePoint retry_at) {
+  std::lock_guard lock(mu_);
+  probing_ = false;
+  if (open_) until_ = retry_at;
+}
+
 CircuitBreaker::State CircuitBreaker::state(TimePoint now) const {
   std::lock_guard lock(mu_);
   if (!open_) return State::kClosed;

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 namespace aigw {
@@ -44,6 +45,17 @@ class CircuitBreaker {
   // A probe that ended without an outcome (the client left): the next request probes.
   void abandon_probe();
 
+  // --- a breaker shared by the fleet through Redis (breaker.store, docs/scaling.md): the
+  // fleet's state is the truth, and this object mirrors it ---
+  // Sets the fleet's state: open until `open_until` (nullopt: closed). A probe this instance
+  // has in flight is kept. kOpened or kClosed when it changed.
+  Change mirror(std::optional<TimePoint> open_until);
+  // True at most once per `every`: the caller should read the fleet's state now.
+  bool refresh_due(TimePoint now, Duration every);
+  // Another instance is the fleet's probe: this one gives its probe slot back and skips the
+  // target until `retry_at`, when it asks again.
+  void lose_probe(TimePoint retry_at);
+
   State state(TimePoint now) const;
   const BreakerConfig& config() const noexcept { return config_; }
   std::uint64_t opens() const;
@@ -56,6 +68,7 @@ class CircuitBreaker {
   bool probing_ = false;
   TimePoint until_{};
   std::uint64_t opens_ = 0;
+  TimePoint refreshed_{};  // fleet breakers: when the fleet's state was last asked for
 };
 
 }  // namespace aigw

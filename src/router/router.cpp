@@ -1,6 +1,7 @@
 #include "router/router.hpp"
 
 #include "router/attempt.hpp"
+#include "router/fleet_breakers.hpp"
 #include "router/retry.hpp"
 #include "router/routes.hpp"
 
@@ -25,7 +26,9 @@ constexpr Duration kMaxBackoff{std::chrono::seconds(10)};
 // while another attempt remains, and remembers what it turned away.
 class AttemptSink final : public ResponseSink {
  public:
-  AttemptSink(RequestContext& ctx, ResponseSink& inner) : ctx_(ctx), inner_(inner) {}
+  // `executor`: the request's, where a fleet breaker's outcome is sent to Redis.
+  AttemptSink(RequestContext& ctx, ResponseSink& inner, asio::any_io_executor executor)
+      : ctx_(ctx), inner_(inner), executor_(std::move(executor)) {}
 
   // `last`: the request's last attempt, whose answer goes to the client whatever it is;
   // `last_step`: no step follows this one.
@@ -56,7 +59,7 @@ class AttemptSink final : public ResponseSink {
     const unsigned status = head.result_int();
     const bool failed = retry::fails_over(status);
     if (target_ != nullptr) {
-      record_breaker(*target_, !failed, probe_, ctx_.plan.route->name);
+      record_breaker(*ctx_.plan.route, *target_, !failed, probe_, executor_);
       recorded_ = true;
     }
     if (last_ || !failed) return true;
@@ -98,6 +101,7 @@ class AttemptSink final : public ResponseSink {
  private:
   RequestContext& ctx_;
   ResponseSink& inner_;
+  asio::any_io_executor executor_;
   const RouteTarget* target_ = nullptr;
   bool probe_ = false;
   bool recorded_ = false;
@@ -145,7 +149,12 @@ asio::awaitable<Result<void>> Router::forward(RequestContext& ctx, Forwarder& fo
                                               ResponseSink& sink, Downstream& downstream,
                                               AttemptPreparer& preparer) const {
   const std::size_t steps = ctx.plan.steps.size();
-  AttemptSink attempt_sink(ctx, sink);
+  AttemptSink attempt_sink(ctx, sink, co_await asio::this_coro::executor);
+  // Breakers shared by the fleet: this instance's mirror is brought up to date (when due)
+  // before the steps are walked, so an outage another instance found is skipped here too.
+  if (const Route* route = ctx.plan.route; route != nullptr && route->fleet != nullptr) {
+    co_await route->fleet->refresh(*route);
+  }
   Result<void> result;
   unsigned last_status = 0;  // of the last response turned away
   for (std::size_t step = 0; step < steps; ++step) {
@@ -168,7 +177,11 @@ asio::awaitable<Result<void>> Router::forward(RequestContext& ctx, Forwarder& fo
     for (unsigned attempt = 1;; ++attempt) {
       ProbeGuard probe;
       if (target != nullptr && target->breaker) {
-        const auto admit = target->breaker->admit(CircuitBreaker::Clock::now());
+        auto admit = target->breaker->admit(CircuitBreaker::Clock::now());
+        if (admit == CircuitBreaker::Admit::kProbe && target->fleet) {
+          // The fleet has one probe per target: this instance's, or another's.
+          admit = co_await ctx.plan.route->fleet->probe(*ctx.plan.route, *target);
+        }
         if (admit == CircuitBreaker::Admit::kNo) break;  // opened meanwhile: next step
         if (admit == CircuitBreaker::Admit::kProbe) probe.target = target;
       }
@@ -194,7 +207,8 @@ asio::awaitable<Result<void>> Router::forward(RequestContext& ctx, Forwarder& fo
       // A failure before any response head is the breaker's to count too.
       if (target != nullptr && !attempt_sink.recorded() && !result &&
           retry::fails_over(result.error().code) && ctx.outcome == Outcome::kPending) {
-        record_breaker(*target, false, probe.target != nullptr, ctx.plan.route->name);
+        const auto executor = co_await asio::this_coro::executor;
+        record_breaker(*ctx.plan.route, *target, false, probe.target != nullptr, executor);
         probe.target = nullptr;
       }
       if (attempt_sink.recorded()) probe.target = nullptr;

@@ -3,6 +3,7 @@
 #include "core/text.hpp"
 #include "json/members.hpp"
 #include "router/compat.hpp"
+#include "router/fleet_breakers.hpp"
 #include "router/universal.hpp"
 #include "upstream/providers/usage/request_info.hpp"
 
@@ -81,8 +82,11 @@ std::optional<Result<PlannedStep>> translated_target(const RoutePlanInput& in,
 
 std::shared_ptr<const RouteTable> RouteTable::build(
     const Config& config, const ProviderRegistry& providers,
-    std::vector<ProviderRegistry::Problem>& problems) {
+    std::vector<ProviderRegistry::Problem>& problems, const std::shared_ptr<redis::Client>& redis) {
   auto table = std::make_shared<RouteTable>();
+  std::shared_ptr<FleetBreakers> fleet;
+  if (redis) fleet = std::make_shared<FleetBreakers>(redis);
+  table->fleet_ = fleet;
   for (const RouteConfig& rc : config.routes) {
     auto route = std::make_unique<Route>();
     route->name = rc.name;
@@ -111,6 +115,11 @@ std::shared_ptr<const RouteTable> RouteTable::build(
       }
       target.label = std::to_string(i) + " " + tc.provider + "/" + tc.model;
       if (rc.breaker.enabled) target.breaker = std::make_unique<CircuitBreaker>(rc.breaker);
+      if (target.breaker && fleet && config.in_redis(rc.breaker.store)) {
+        target.fleet = true;
+        target.fleet_key = fleet->key_of(rc.name, i);
+        route->fleet = fleet.get();
+      }
       for (const auto& header : tc.headers) target.pinned.push_back(text::lower(header.first));
       slugs.insert(tc.provider);
       route->targets.push_back(std::move(target));
@@ -248,8 +257,15 @@ void write_model(std::string& body, std::string_view model) {
   }
 }
 
-void record_breaker(const RouteTarget& target, bool ok, bool probe, std::string_view route) {
+void record_breaker(const Route& route_, const RouteTarget& target, bool ok, bool probe,
+                    const boost::asio::any_io_executor& executor) {
   if (!target.breaker) return;
+  const std::string_view route = route_.name;
+  if (target.fleet && route_.fleet != nullptr) {
+    // The fleet counts the failures; a probe's answer is also this instance's at once.
+    route_.fleet->record(executor, route_, target, ok, probe);
+    if (!probe) return;
+  }
   const auto change = target.breaker->record(ok, probe, CircuitBreaker::Clock::now());
   switch (change) {
     case CircuitBreaker::Change::kNone:

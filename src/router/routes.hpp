@@ -13,6 +13,8 @@
 
 #include "router/breaker.hpp"
 
+#include <boost/asio/any_io_executor.hpp>
+
 #include <algorithm>
 #include <memory>
 #include <numeric>
@@ -24,12 +26,20 @@
 
 namespace aigw {
 
+namespace redis {
+class Client;
+}
+class FleetBreakers;
+
 struct RouteTarget {
   RouteTargetConfig config;
   const Provider* provider = nullptr;
   std::string label;                        // "0 openai/gpt-4o", for logs
   std::unique_ptr<CircuitBreaker> breaker;  // null with breaker.enabled: false
   std::vector<std::string> pinned;          // lower-case names of config.headers
+  // The breaker is the fleet's, kept in Redis under this key stem (fleet_breakers.hpp).
+  bool fleet = false;
+  std::string fleet_key;
 };
 
 struct Route {
@@ -38,6 +48,8 @@ struct Route {
   // Targets on several providers and no share_client_credentials: the client's credential
   // headers are removed from every target's request (each provider has its own key).
   bool strip_client_credentials = false;
+  // Breakers shared through Redis (null when none of this route's is).
+  const FleetBreakers* fleet = nullptr;
 };
 
 class RouteTable {
@@ -46,9 +58,11 @@ class RouteTable {
   // (an unknown provider, an endpoint outside the provider's base, a route that would hand
   // the client's credential to another provider) are returned, not thrown, like the
   // registry's, so --check-config prints them all.
+  // `redis`: where breakers with breaker.store in Redis are shared (null: none is).
   static std::shared_ptr<const RouteTable> build(const Config& config,
                                                  const ProviderRegistry& providers,
-                                                 std::vector<ProviderRegistry::Problem>& problems);
+                                                 std::vector<ProviderRegistry::Problem>& problems,
+                                                 const std::shared_ptr<redis::Client>& redis = {});
 
   const Route* find(std::string_view name) const noexcept;
   bool empty() const noexcept { return routes_.empty(); }
@@ -58,6 +72,7 @@ class RouteTable {
 
  private:
   std::vector<std::unique_ptr<Route>> routes_;  // sorted by name; pointers stay put
+  std::shared_ptr<const FleetBreakers> fleet_;
 };
 
 // The order the targets of `route` are tried in: ascending priority; among targets of one
@@ -97,7 +112,8 @@ Result<std::vector<PlannedStep>> plan_route(const RoutePlanInput& in);
 void write_model(std::string& body, std::string_view model);
 
 // The breaker outcome of an attempt: an answer that does not fail over counts as a success.
-void record_breaker(const RouteTarget& target, bool ok, bool probe, std::string_view route);
+void record_breaker(const Route& route, const RouteTarget& target, bool ok, bool probe,
+                    const boost::asio::any_io_executor& executor);
 
 // ---
 

@@ -339,5 +339,123 @@ TEST(Replicas, RedisKilledMidLoadAnswersEveryRequestByPolicyAndRecovers) {
   EXPECT_EQ(metrics.body.find("aigw_redis_limits_fallbacks_total 0\n"), std::string::npos);
 }
 
+// A Redis that accepts connections and answers nothing (SIGSTOP): each decision waits at most
+// redis.command_timeout, then the rule's on_error answers; nothing hangs.
+TEST(Replicas, ASilentRedisTimesOutIntoEachRulesPolicy) {
+  RedisServer redis;
+  Fleet fleet(redis,
+              "rate_limits:\n  - limit: 1000\n    window: 1m\n"
+              "budgets:\n  - name: spend\n    limit_usd: 100\n    window: day\n"
+              "    model: gpt-4o\n",
+              reports(3, 10));
+  EXPECT_EQ(fleet.post(0, chat(5)).status, 200u);
+  redis.pause();
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(fleet.post(i, chat(5)).status, 200u);  // the rate limit admits
+    const auto res = fleet.post(i, chat(5, "gpt-4o"));
+    EXPECT_EQ(res.status, 503u);  // the budget refuses
+    EXPECT_EQ(json::parse(res.body, nullptr, false)["error"]["code"], "limits_unavailable");
+  }
+  redis.resume();
+  unsigned status = 0;
+  for (int i = 0; i < 100 && status != 200; ++i) {
+    status = fleet.post(0, chat(5, "gpt-4o")).status;
+    if (status != 200) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(status, 200u);
+  const std::string metrics = fleet.gateways[0]->admin("/metrics").body;
+  EXPECT_EQ(metrics.find("aigw_redis_timeouts_total 0\n"), std::string::npos) << metrics;
+}
+
+// A route over custom-a (failing) then custom-b, its breaker shared: one instance's failures
+// open it for both, and after the cooldown exactly one probe goes out for the fleet.
+TEST(Replicas, ABreakerOpenedByOneInstanceSkipsTheTargetOnTheOtherAndTheFleetProbesOnce) {
+  RedisServer redis;
+  auto a_status = std::make_shared<std::atomic<unsigned>>(503);
+  Gate probe_answers;
+  FakeProvider a([&](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
+    const unsigned status = a_status->load();
+    if (status == 200) co_await ex.wait(probe_answers, 10s);
+    std::string text = R"({"error":{"message":"unavailable"}})";
+    if (status == 200) text = R"({"id":"a","object":"chat.completion","choices":[]})";
+    co_await ex.respond(status, std::move(text), json_headers());
+  });
+  FakeProvider b(answers(200));
+  auto loaded = config::load_string(
+      "redis:\n  url: " + redis.url() +
+          "\nroutes:\n  chat:\n    share_client_credentials: true\n    targets:\n"
+          "      - provider: custom-a\n        model: model-a\n        priority: 0\n"
+          "      - provider: custom-b\n        model: model-b\n        priority: 1\n"
+          "    breaker:\n      failures: 2\n      cooldown: 1s\n",
+      "fleet.yaml", [](std::string_view) { return std::optional<std::string>(); });
+  ASSERT_TRUE(loaded.ok()) << loaded.diagnostics.at(0).str();
+  std::vector<std::unique_ptr<TestGateway>> fleet;
+  for (int i = 0; i < 2; ++i) {
+    Config c = test_config();
+    add_provider(c, "custom-a", a.base_url() + "/v1");
+    add_provider(c, "custom-b", b.base_url() + "/v1");
+    c.redis = loaded.config->redis;
+    c.routes = loaded.config->routes;
+    fleet.push_back(std::make_unique<TestGateway>(std::move(c)));
+  }
+  const auto post = [&](std::size_t instance) {
+    return http_request(fleet[instance]->port(), "POST", "/route/chat/chat/completions",
+                        R"({"model":"x","messages":[{"role":"user","content":"hi"}]})",
+                        {{"Content-Type", "application/json"}});
+  };
+  const auto open_in_redis = [&] {
+    for (int i = 0; i < 200; ++i) {
+      if (!redis.cli("--scan --pattern 'aigw:br:*:open'").empty()) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  };
+  // Instance 0 meets the outage twice: the fleet's breaker opens.
+  for (int i = 0; i < 2; ++i) {
+    const auto res = post(0);
+    EXPECT_EQ(res.status, 200u);
+    EXPECT_EQ(res.header("cf-aig-provider"), "custom-b");
+  }
+  EXPECT_EQ(a.requests(), 2);
+  ASSERT_TRUE(open_in_redis());
+  // Instance 1 never failed, yet skips custom-a.
+  for (int i = 0; i < 3; ++i) {
+    const auto res = post(1);
+    EXPECT_EQ(res.status, 200u);
+    EXPECT_EQ(res.header("cf-aig-provider"), "custom-b");
+  }
+  EXPECT_EQ(a.requests(), 2);
+
+  // Healed; after the cooldown, requests on both instances at once: one probe reaches
+  // custom-a (held until the others are answered), the rest go to custom-b.
+  a_status->store(200);
+  std::this_thread::sleep_for(1200ms);
+  std::vector<std::thread> clients;
+  std::atomic<int> to_b{0};
+  std::atomic<int> to_a{0};
+  for (int i = 0; i < 8; ++i) {
+    clients.emplace_back([&, i] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(30 * (i / 2)));
+      const auto res = post(static_cast<std::size_t>(i % 2));
+      (res.header("cf-aig-provider") == "custom-a" ? to_a : to_b)++;
+    });
+  }
+  for (int i = 0; i < 1000 && to_b.load() < 7; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(a.requests(), 3);  // the one probe
+  probe_answers.open();
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(to_a.load(), 1);
+  EXPECT_EQ(to_b.load(), 7);
+  // The probe answered: closed for the fleet, and instance 1 (which did not probe) uses
+  // custom-a again once its mirror is refreshed.
+  std::string provider;
+  for (int i = 0; i < 100 && provider != "custom-a"; ++i) {
+    provider = post(1).header("cf-aig-provider");
+    if (provider != "custom-a") std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(provider, "custom-a");
+  EXPECT_TRUE(redis.cli("--scan --pattern 'aigw:br:*:open'").empty());
+}
+
 }  // namespace
 }  // namespace aigw::test

@@ -33,7 +33,7 @@ const std::map<std::string, std::set<std::string>>& allowed() {
         {"redis", {"contracts"}},
         {"request", {"providers", "json", "contracts"}},
         {"translate", {"providers", "json", "contracts"}},
-        {"router", {"request", "providers", "config", "translate"}},
+        {"router", {"request", "providers", "config", "translate", "redis"}},
         {"upstream", {"providers", "net"}},
         {"telemetry", {"store", "contracts"}},
         {"pipeline", {"router", "telemetry", "net"}},
