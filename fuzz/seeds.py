@@ -220,6 +220,40 @@ def redis():
         write("redis", url.encode() + control([(1, 1)] + cuts(url, [])))
 
 
+def cache_entry(status=200, stored=1718000000123, content_type=b"application/json", headers=(),
+                usage=None, translation=None, stream=False, body=b""):
+    """A cache entry as src/stages/cache/entry_codec.hpp writes it (version 1)."""
+    le = lambda v, n: v.to_bytes(n, "little")
+    flags = (1 if stream else 0) | (2 if usage is not None else 0) | (4 if translation else 0)
+    out = b"AGWC" + bytes([1, flags]) + le(status, 2) + le(stored, 8)
+    out += le(len(content_type), 2) + content_type + le(len(headers), 2)
+    for name, value in headers:
+        out += le(len(name), 2) + name + le(len(value), 4) + value
+    if usage is not None:
+        model, counts = usage  # counts: five optional integers
+        out += le(len(model), 2) + model
+        out += bytes([sum(1 << i for i, c in enumerate(counts) if c is not None)])
+        out += b"".join(le(c, 8) for c in counts if c is not None)
+    if translation:
+        out += bytes(translation)
+    return out + le(len(body), 4) + body
+
+
+def cache_entries():
+    """Entries as the cache keeps them in Redis: buffered, streamed, translated, minimal."""
+    write("cache_entry", cache_entry(
+        headers=[(b"x-request-id", b"req_1"), (b"openai-processing-ms", b"42")],
+        usage=(b"gpt-4o-mini", [12, 34, 0, None, None]), body=b'{"answer":1}'))
+    stream = b"".join(f.read_bytes() for f in fixtures("openai_chat*.sse")[:1]) or \
+        b'data: {"choices":[{"delta":{"content":"Hel"}}]}\n\ndata: [DONE]\n\n'
+    write("cache_entry", cache_entry(content_type=b"text/event-stream; charset=utf-8",
+                                     headers=[(b"cache-control", b"no-cache")], stream=True,
+                                     usage=(b"", [5, 2, None, 7, 1]), translation=(1, 0, 1),
+                                     body=stream))
+    write("cache_entry", cache_entry(status=204))
+    write("cache_entry", cache_entry(translation=(2, 1, 0), headers=[(b"x-e", b"")], body=b"{}"))
+
+
 def main():
     # Inputs that once found a bug (regression-*) are kept: they are not generated.
     kept = {}
@@ -237,6 +271,7 @@ def main():
     http_requests()
     translate()
     redis()
+    cache_entries()
     total = sum(f.stat().st_size for f in OUT.rglob("*") if f.is_file())
     print(f"seeds: {sum(1 for f in OUT.rglob('*') if f.is_file())} files, {total} bytes")
 

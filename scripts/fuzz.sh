@@ -5,7 +5,7 @@
 # a leak, a timeout or a memory-limit overrun; the input is kept under
 # build-fuzz/fuzz-artifacts/ (fuzz/README.md says how to reproduce it).
 #
-#   scripts/fuzz.sh [seconds-per-target]    default 60: 10 targets, about 11 minutes of running
+#   scripts/fuzz.sh [seconds-per-target]    default 60: 11 targets, about 12 minutes of running
 #
 # Installs what it needs with apt, idempotently, like scripts/install-deps.sh.
 set -euo pipefail
@@ -16,7 +16,7 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || ((seconds < 1)); then
   echo "usage: scripts/fuzz.sh [seconds-per-target]" >&2
   exit 2
 fi
-targets=(json sse_splitter usage_parser include_usage config universal admin_query http_request translate redis)
+targets=(json sse_splitter usage_parser include_usage config universal admin_query http_request translate redis cache_entry)
 
 scripts/install-deps.sh --build-only
 # clang (Debian 12: clang 14) with libclang-common-14-dev for <fuzzer/FuzzedDataProvider.h>;

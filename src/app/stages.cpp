@@ -20,7 +20,10 @@ std::vector<std::shared_ptr<Stage>> build_stages(const Config& config, const Tel
   stages.push_back(std::make_shared<ByokStage>());
   stages.push_back(std::make_shared<RequestLogStage>(config.request_log));
   if (config.metering.enabled) stages.push_back(std::make_shared<MeterStage>(config));
-  if (auto cache = CacheStage::create(config.cache)) stages.push_back(std::move(cache));
+  if (auto cache =
+          CacheStage::create(config.cache, config.in_redis(config.cache.store) ? redis : nullptr)) {
+    stages.push_back(std::move(cache));
+  }
   // After the cache: hits and coalesced followers never reach the provider and, as on
   // Cloudflare, consume neither rate limits nor budgets.
   if (auto limits = RateLimitStage::create(config, telemetry.log, redis)) {

@@ -75,6 +75,9 @@ class Client {
   // "aigw:" or the configured prefix: every key of the gateway starts with it.
   const std::string& prefix() const noexcept { return prefix_; }
   const ClientStats& stats() const noexcept { return stats_; }
+  // The largest reply a connection accepts (Options::max_reply_bytes): a value stored to be
+  // read back must stay below it.
+  std::size_t max_reply_bytes() const noexcept { return options_.max_reply_bytes; }
   // "redis://host:port/db", without credentials: for log lines.
   const std::string& display() const noexcept { return display_; }
 

@@ -1,5 +1,7 @@
 #include "stages/cache/cache_stage.hpp"
 
+#include "aigw/provider.hpp"
+
 #include "http/headers.hpp"
 #include "stages/cache/key.hpp"
 
@@ -13,10 +15,14 @@ namespace aigw {
 
 // The response being relayed, kept while it may still be stored. Its flight is in the
 // flight table (identical requests follow it) when `registered`.
+// With the Redis tier, it exists from the lookup on (its flight from the response head) and
+// says whether the entry is to be shared.
 struct CacheCapture final : StageState {
   std::shared_ptr<cache::Flight> flight;
   bool registered = false;
-  bool complete = false;  // the body's end was seen
+  bool complete = false;                  // the body's end was seen
+  bool share = false;                     // also written to Redis (which answered the lookup)
+  boost::asio::any_io_executor executor;  // the request's worker: the write runs there
 };
 
 CacheCapture* capture_of(const RequestContext& ctx) {
@@ -59,6 +65,8 @@ RequestCacheControl request_cache_control(const http::fields& fields) {
 
 // Response headers a hit must not repeat: framing is recomputed, cookies belong to the
 // response they came with, and the gateway's own headers are added per request.
+// A credential header in a response (no provider sends one) is dropped too: an entry, which
+// may be shared through Redis, never holds one.
 bool stored_header(const http::fields::value_type& field) {
   switch (field.name()) {
     case http::field::content_length:
@@ -67,11 +75,16 @@ bool stored_header(const http::fields::value_type& field) {
     case http::field::set_cookie:
     case http::field::set_cookie2:
     case http::field::age:
+    case http::field::authorization:
+    case http::field::proxy_authorization:
       return false;
     default:
       break;
   }
   const std::string_view name = field.name_string();
+  for (const std::string_view credential : kCredentialHeaders) {
+    if (beast::iequals(name, credential)) return false;
+  }
   return !(name.size() > 7 && beast::iequals(name.substr(0, 7), "cf-aig-"));
 }
 
@@ -117,13 +130,39 @@ class FollowerSource final : public BodySource {
 }  // namespace
 
 CacheStage::CacheStage(const CacheConfig& config, std::shared_ptr<cache::CacheStore> store,
-                       cache::Clock clock)
-    : config_(config), store_(std::move(store)), clock_(std::move(clock)) {}
+                       cache::Clock clock, std::shared_ptr<cache::RedisCacheStore> shared)
+    : config_(config),
+      store_(std::move(store)),
+      clock_(std::move(clock)),
+      shared_(std::move(shared)) {}
 
-std::shared_ptr<CacheStage> CacheStage::create(const CacheConfig& config) {
+std::shared_ptr<CacheStage> CacheStage::create(const CacheConfig& config,
+                                               std::shared_ptr<redis::Client> redis) {
   if (config.max_bytes == 0) return nullptr;
+  std::shared_ptr<cache::RedisCacheStore> shared;
+  if (redis) {
+    shared = std::make_shared<cache::RedisCacheStore>(std::move(redis), config.max_entry_bytes);
+  }
   return std::make_shared<CacheStage>(config,
-                                      std::make_shared<cache::MemoryCacheStore>(config.max_bytes));
+                                      std::make_shared<cache::MemoryCacheStore>(config.max_bytes),
+                                      cache::Clock{}, std::move(shared));
+}
+
+void CacheStage::answer(RequestContext& ctx, const cache::CachedResponse& hit) const {
+  ctx.cache.status = CacheStatus::kHit;
+  ctx.cache.store = false;
+  LocalResponse response;
+  response.status = hit.status;
+  response.headers = hit.headers;
+  response.shared_body = hit.body;
+  response.content_type = hit.content_type;
+  response.stream = hit.stream;
+  response.translation = hit.translation;
+  ctx.response_usage = hit.usage;
+  const auto age = std::chrono::duration_cast<std::chrono::seconds>(now() - hit.stored_at);
+  ctx.response_headers.emplace_back("cf-aig-cache-status", "HIT");
+  ctx.response_headers.emplace_back("age", std::to_string(std::max<long long>(age.count(), 0)));
+  ctx.local_response = std::move(response);
 }
 
 bool CacheStage::wants_request(const RequestContext& ctx) const noexcept {
@@ -164,25 +203,29 @@ boost::asio::awaitable<Verdict> CacheStage::on_request(RequestContext& ctx) {
 
   ctx.cache.key = cache::cache_key(ctx, config_.share_across_keys, custom_key);
   ctx.cache.store = !cc.no_store;
+  bool share = shared_ != nullptr;
   if (skip || cc.no_cache) {
     ctx.cache.status = CacheStatus::kBypass;
-  } else if (auto hit = store_->get(ctx.cache.key)) {
-    ctx.cache.status = CacheStatus::kHit;
-    ctx.cache.store = false;
-    LocalResponse response;
-    response.status = hit->status;
-    response.headers = hit->headers;
-    response.shared_body = hit->body;
-    response.content_type = hit->content_type;
-    response.stream = hit->stream;
-    response.translation = hit->translation;
-    ctx.response_usage = hit->usage;
-    const auto age = std::chrono::duration_cast<std::chrono::seconds>(now() - hit->stored_at);
-    ctx.response_headers.emplace_back("cf-aig-cache-status", "HIT");
-    ctx.response_headers.emplace_back("age", std::to_string(std::max<long long>(age.count(), 0)));
-    ctx.local_response = std::move(response);
-    co_return Verdict::kRespond;
   } else {
+    auto hit = store_->get(ctx.cache.key);
+    if (!hit && shared_) {
+      // The second tier: one round trip. A hit is kept in the first for what is left of its
+      // time to live in Redis; Redis not answering bypasses it for this request (the response
+      // is still stored here, not shared).
+      const SteadyTime asked = now();
+      cache::SharedLookup found = co_await shared_->get(ctx.cache.key, asked);
+      if (found.failed) share = false;
+      // What was left when Redis answered, less the way back: never longer than in Redis.
+      const auto left = found.remaining - std::chrono::duration_cast<Duration>(now() - asked);
+      if (found.hit && found.remaining.count() > 0 && left.count() > 0) {
+        store_->put(ctx.cache.key, found.hit, left);
+      }
+      hit = std::move(found.hit);
+    }
+    if (hit) {
+      answer(ctx, *hit);
+      co_return Verdict::kRespond;
+    }
     ctx.cache.status = CacheStatus::kMiss;
     if (config_.coalesce) {
       // Only a request that may store leads: its followers' answer is what it stores.
@@ -204,6 +247,12 @@ boost::asio::awaitable<Verdict> CacheStage::on_request(RequestContext& ctx) {
         // The flight failed or took too long: this request goes to the provider itself.
       }
     }
+  }
+  if (share && ctx.cache.store) {
+    if (!ctx.cache.capture) ctx.cache.capture = std::make_shared<CacheCapture>();
+    CacheCapture* capture = capture_of(ctx);
+    capture->share = true;
+    capture->executor = co_await boost::asio::this_coro::executor;
   }
   ctx.response_headers.emplace_back("cf-aig-cache-status",
                                     std::string(cache_status_name(ctx.cache.status)));
@@ -247,16 +296,16 @@ void CacheStage::on_response_head(RequestContext& ctx, const ResponseHead& head)
   // Only a provider's 2xx is stored or shared; never the gateway's own answers or errors.
   if (!ctx.cache.store || ctx.cache.key.empty() || ctx.local_response || ctx.error ||
       head.status < 200 || head.status >= 300 || head.fields == nullptr) {
-    if (CacheCapture* c = capture_of(ctx)) c->flight->fail();  // followers go their own way
+    CacheCapture* c = capture_of(ctx);
+    if (c != nullptr && c->flight) c->flight->fail();  // followers go their own way
     ctx.cache.capture.reset();
     return;
   }
-  if (!ctx.cache.capture) {  // not coalescing: a flight of its own, nobody follows it
-    auto own = std::make_shared<CacheCapture>();
-    own->flight = std::make_shared<cache::Flight>(config_.max_entry_bytes);
-    ctx.cache.capture = std::move(own);
-  }
+  if (!ctx.cache.capture) ctx.cache.capture = std::make_shared<CacheCapture>();
   CacheCapture* capture = capture_of(ctx);
+  if (!capture->flight) {  // not coalescing: a flight of its own, nobody follows it
+    capture->flight = std::make_shared<cache::Flight>(config_.max_entry_bytes);
+  }
   cache::CachedResponse r;
   r.status = head.status;
   r.content_type = std::string(field_value(*head.fields, http::field::content_type));
@@ -273,7 +322,7 @@ void CacheStage::on_response_head(RequestContext& ctx, const ResponseHead& head)
 
 void CacheStage::on_response_body(RequestContext& ctx, std::string_view chunk, bool last) {
   CacheCapture* capture = capture_of(ctx);
-  if (capture == nullptr) return;
+  if (capture == nullptr || !capture->flight) return;
   if (!chunk.empty() && !capture->flight->append(chunk)) {
     // Too large to store or share: the flight has failed (followers notified); stop copying.
     if (capture->registered) flights_.finish(ctx.cache.key, capture->flight.get());
@@ -291,7 +340,7 @@ bool CacheStage::needs_rest_of_response(const RequestContext& ctx) const noexcep
 void CacheStage::on_complete(RequestContext& ctx) noexcept {
   const auto owned = std::move(ctx.cache.capture);
   auto* capture = static_cast<CacheCapture*>(owned.get());
-  if (capture == nullptr) return;
+  if (capture == nullptr || !capture->flight) return;
   // Stored only when the whole response arrived and went out: not when the provider broke
   // off or the gateway failed it. A response read to its end for followers after its own
   // client left is complete, and is stored.
@@ -301,7 +350,13 @@ void CacheStage::on_complete(RequestContext& ctx) noexcept {
     if (whole) {
       // The metering stage's on_complete ran first and left the response's usage.
       if (auto response = capture->flight->complete(now(), ctx.response_usage)) {
-        store_->put(ctx.cache.key, std::move(response), ctx.cache.ttl);
+        store_->put(ctx.cache.key, response, ctx.cache.ttl);
+        if (capture->share && shared_) {
+          const auto stored_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count();
+          shared_->put(capture->executor, ctx.cache.key, response, ctx.cache.ttl, stored_unix_ms);
+        }
       }
     }
   } catch (...) {

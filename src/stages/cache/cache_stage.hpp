@@ -6,6 +6,7 @@
 #include "aigw/stage.hpp"
 
 #include "stages/cache/flight.hpp"
+#include "stages/cache/redis_store.hpp"
 #include "stages/cache/store.hpp"
 
 #include <memory>
@@ -14,11 +15,16 @@ namespace aigw {
 
 class CacheStage final : public Stage {
  public:
+  // `store` is the first tier (in process); `shared`, when set, the second (Redis, shared by
+  // every instance): looked up after a first-tier miss, written after each stored response.
   CacheStage(const CacheConfig& config, std::shared_ptr<cache::CacheStore> store,
-             cache::Clock clock = {});
+             cache::Clock clock = {}, std::shared_ptr<cache::RedisCacheStore> shared = nullptr);
   // The stage for `config` with an in-memory store, or nullptr when cache.max_bytes is 0.
-  // It exists even with cache.enabled false: cf-aig-cache-key opts single requests in.
-  static std::shared_ptr<CacheStage> create(const CacheConfig& config);
+  // It exists even with cache.enabled false: cf-aig-cache-key opts single requests in. With
+  // `redis` (the config keeps the cache in Redis: Config::in_redis), entries are shared
+  // through it too.
+  static std::shared_ptr<CacheStage> create(const CacheConfig& config,
+                                            std::shared_ptr<redis::Client> redis = nullptr);
 
   std::string_view name() const noexcept override { return "cache"; }
   // Off unless the cache is enabled or the request sends cf-aig-cache-key.
@@ -30,10 +36,14 @@ class CacheStage final : public Stage {
   void on_complete(RequestContext& ctx) noexcept override;
 
   cache::CacheStore& store() noexcept { return *store_; }
+  // The Redis tier, or nullptr when the cache is per instance.
+  cache::RedisCacheStore* shared() noexcept { return shared_.get(); }
   const cache::FlightTable& flights() const noexcept { return flights_; }
 
  private:
   SteadyTime now() const { return clock_ ? clock_() : std::chrono::steady_clock::now(); }
+  // Answers the request with `hit` (from either tier).
+  void answer(RequestContext& ctx, const cache::CachedResponse& hit) const;
   // Waits (bounded) for the flight's response; the answer for a follower, or nullopt when
   // the flight failed or took too long (the request then goes on by itself). Suspends.
   boost::asio::awaitable<std::optional<LocalResponse>> follow(
@@ -42,6 +52,7 @@ class CacheStage final : public Stage {
   CacheConfig config_;
   std::shared_ptr<cache::CacheStore> store_;
   cache::Clock clock_;
+  std::shared_ptr<cache::RedisCacheStore> shared_;
   cache::FlightTable flights_;
 };
 
