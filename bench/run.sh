@@ -29,7 +29,8 @@
 #   BENCH_STREAM_CONNECTIONS (32)  wrk connections of the streaming metering on/off runs
 #   BENCH_LOGWRITER_RECORDS (1000000)  records for the log-writer run (0 skips it)
 #   BENCH_KEEP_TMP (0)      1 keeps the temp dir (configs, logs) for inspection
-#   BENCH_ONLY ()           "translate": only the /compat translation runs (native vs translated)
+#   BENCH_ONLY ()           "translate": only the /compat translation runs (native vs translated);
+#                           "redis": only limits in Redis vs in process (and one decision's cost)
 # Output: the table on stdout and in bench/results/latest.md. Traffic stays on 127.0.0.1.
 set -euo pipefail
 
@@ -72,7 +73,7 @@ if [[ "${BENCH_SKIP_SETUP:-0}" != 1 ]]; then
     [[ -f "$build_dir/CMakeCache.txt" ]] || die "$build_dir is not a configured build directory"
     log "building $build_dir"
     cmake --build "$build_dir" --parallel "${AIGW_JOBS:-$(nproc)}" \
-      --target aigw aigw-fake-provider aigw-bench-load aigw-bench-logwriter
+      --target aigw aigw-fake-provider aigw-bench-load aigw-bench-logwriter aigw-bench-redis
   fi
 fi
 aigw_bin="$build_dir/aigw"
@@ -280,7 +281,7 @@ start_aigw() {  # start_aigw SCHEME NAME [cache|nometer|limits] [FAKE_PORT]: set
   max_bytes: 1GiB"
   [[ ${3:-} == nometer ]] && meter_lines="metering:
   enabled: false"
-  [[ ${3:-} == limits ]] && limit_lines="rate_limits:
+  [[ ${3:-} == limits || ${3:-} == redis ]] && limit_lines="rate_limits:
   - {name: gateway, limit: 1000000000, window: 1h}
   - {name: per-ip, limit: 1000000000, window: 1m, technique: sliding, per: ip}
   - {name: tokens, limit: 1000000000, window: 1h, unit: tokens}
@@ -289,6 +290,9 @@ budgets:
 metering:
   prices:
     openai/gpt-4o-mini: {input: 0.15, output: 0.6}"
+  [[ ${3:-} == redis ]] && limit_lines+="
+redis:
+  url: redis://127.0.0.1:$redis_port"
   [[ ${3:-} == compat ]] && dead_lines="  anthropic:
     base_url: $scheme://127.0.0.1:$upstream_port"
   [[ ${3:-} == dead ]] && dead_lines="  custom-dead-a:
@@ -571,6 +575,78 @@ translation_report() {
       tr, nr, (nr > 0 ? tr / nr : 0), rate, t50 / 1000, n50 / 1000, tp / 1000, np / 1000, added,
       (added <= 0.3 ? "**pass**" : "**FAIL**"), tf / 1000, nf / 1000, tf9 / 1000, nf9 / 1000, (tf - nf) / 1000 }'
 }
+
+# Shared state (issue 18): the "limits" config (three rate limits and a budget, every
+# decision made, none refusing) with its counters in process against the same config with a
+# redis: section, so each request's four counters are decided by one script in one round
+# trip to a redis-server on loopback (pinned with the load, as another machine would be).
+# Requests per CPU-second count aigw's CPU (and, in a second figure, redis-server's too);
+# fixed-rate rounds pair the two; then one decision's cost measured alone (aigw-bench-redis).
+replicas() {
+  local redis_bin
+  redis_bin=$(command -v redis-server) || die "redis-server not found (scripts/install-deps.sh)"
+  read -r redis_port < <(free_ports 1)
+  "${load_cpu[@]}" "$redis_bin" --port "$redis_port" --bind 127.0.0.1 --save '' \
+    --appendonly no --dir "$tmp" >"$tmp/redis.log" 2>&1 &
+  redis_pid=$!
+  pids+=("$redis_pid")
+  for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  start_aigw http aigw-local limits
+  local_pid=$aigw_pid local_port=$aigw_port local_admin=$aigw_admin_port
+  start_aigw http aigw-redis redis
+  shared_pid=$aigw_pid shared_port=$aigw_port shared_admin=$aigw_admin_port
+  local_url="http://127.0.0.1:$local_port/openai/chat/completions"
+  shared_url="http://127.0.0.1:$shared_port/openai/chat/completions"
+  sanity "$local_url" "aigw, limits in process"
+  sanity "$shared_url" "aigw, limits in Redis"
+  for ((round = 1; round <= rounds; round++)); do
+    throughput redis local "$local_url" "$local_pid"
+    throughput redis shared "$shared_url" "$shared_pid"
+    throughput redis shared_with_server "$shared_url" "$shared_pid" "$redis_pid"
+    latency redis local "$local_url"
+    latency redis shared "$shared_url"
+  done
+  for target in local shared shared_with_server; do median_sample "redis.$target"; done
+  for target in local shared; do median_latency "redis.$target"; done
+  R[redis.p99_added]=$(paste -d' ' \
+    <(tr ';' '\n' <<<"${R[redis.local.lat_samples]}" | sed '/^$/d' | awk '{print $1}') \
+    <(tr ';' '\n' <<<"${R[redis.shared.lat_samples]}" | sed '/^$/d' | awk '{print $1}') |
+    awk '{print $2 - $1}' | sort -g | awk '{a[NR] = $0} END {print a[int((NR + 1) / 2)]}')
+  local metrics
+  metrics=$(curl -fsS --max-time 5 "http://127.0.0.1:$shared_admin/metrics")
+  R[redis.round_trips]=$(awk '/^aigw_redis_round_trips_total / {print $2}' <<<"$metrics")
+  R[redis.requests]=$(awk '/^aigw_requests_total[{]/ {n += $2} END {print n + 0}' <<<"$metrics")
+  R[redis.failures]=$(awk '/^aigw_redis_failures_total / {print $2}' <<<"$metrics")
+  stop "$local_pid"
+  stop "$shared_pid"
+  if [[ -x "$build_dir/bench/aigw-bench-redis" ]]; then
+    R[redis.decision]=$("${proxy_cpu[@]}" "$build_dir/bench/aigw-bench-redis" \
+      --url "redis://127.0.0.1:$redis_port" --decisions 20000 --concurrency 32 | tr '\n' ';')
+  fi
+  stop "$redis_pid"
+}
+
+replicas_report() {
+  awk -v lr="${R[redis.local.rpc]}" -v sr="${R[redis.shared.rpc]}" \
+    -v swr="${R[redis.shared_with_server.rpc]}" \
+    -v l50="${R[redis.local.p50]}" -v s50="${R[redis.shared.p50]}" \
+    -v l99="${R[redis.local.p99]}" -v s99="${R[redis.shared.p99]}" \
+    -v paired="${R[redis.p99_added]}" -v rate="$rate" \
+    -v trips="${R[redis.round_trips]}" -v reqs="${R[redis.requests]}" \
+    -v fails="${R[redis.failures]}" 'BEGIN {
+    printf "Shared state (issue 18), HTTP upstream, 3 rate limits + 1 budget per request: limits in Redis vs in process: %d vs %d req per CPU-s of aigw (**%.2f×**, target ≥ 0.85×; %d counting redis-server'"'"'s CPU too, %.2f×); at %d req/s p50 %.3f vs %.3f ms, p99 %.3f vs %.3f ms, **p99 added %.3f ms** (median of the rounds'"'"' differences); Redis round trips per request %.3f (%d over %d requests, %d failed)\n",
+      sr, lr, (lr > 0 ? sr / lr : 0), swr, (lr > 0 ? swr / lr : 0), rate, s50 / 1000, l50 / 1000,
+      s99 / 1000, l99 / 1000, paired / 1000, (reqs > 0 ? trips / reqs : 0), trips, reqs, fails }'
+  if [[ -n "${R[redis.decision]:-}" ]]; then printf 'One decision (4 counters, one script) via Redis on loopback: %s\n' "${R[redis.decision]}"; fi
+}
+
+# BENCH_ONLY=redis: the shared-state runs alone.
+if [[ $only == redis ]]; then
+  replicas
+  replicas_report
+  printf '%s\n' "${notes[@]/#/- }"
+  exit 0
+fi
 
 # BENCH_ONLY=translate: the translation runs alone (a minute or two), their line and notes.
 if [[ $only == translate ]]; then

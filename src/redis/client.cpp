@@ -131,6 +131,46 @@ std::string_view feature_name(Feature feature) noexcept {
   return "?";
 }
 
+void Client::defer_eval(const asio::any_io_executor& executor, Feature feature,
+                        const Script& script, const std::vector<std::string_view>& keys,
+                        const std::vector<std::string_view>& args) {
+  // The arguments after the script's name, shared by the EVALSHA form and, should the server
+  // not know the script, the EVAL form.
+  auto tail = std::make_shared<std::string>();
+  append_bulk(*tail, std::to_string(keys.size()));
+  for (const std::string_view k : keys) append_bulk(*tail, k);
+  for (const std::string_view a : args) append_bulk(*tail, a);
+  const std::size_t count = 3 + keys.size() + args.size();
+  const auto command = [count, &tail](std::string_view verb, std::string_view script_arg) {
+    std::string out;
+    out.reserve(32 + script_arg.size() + tail->size());
+    append_array_header(out, count);
+    append_bulk(out, verb);
+    append_bulk(out, script_arg);
+    out += *tail;
+    return out;
+  };
+  auto conn = connection(executor);
+  conn->defer(command("EVALSHA", script.sha1()),
+              [this, feature, conn, tail, count, &script](const Outcome<Reply>& reply) {
+                if (!reply) {
+                  report(feature, reply.error(), "a deferred write was lost");
+                  return;
+                }
+                if (!reply->is_error() || !reply->text.starts_with("NOSCRIPT")) return;
+                // Not loaded (a restarted server): sent again with its source, deferred too.
+                stats_.script_loads.fetch_add(1, std::memory_order_relaxed);
+                std::string again;
+                append_array_header(again, count);
+                append_bulk(again, "EVAL");
+                append_bulk(again, script.source());
+                again += *tail;
+                conn->defer(std::move(again), [this, feature](const Outcome<Reply>& r) {
+                  if (!r) report(feature, r.error(), "a deferred write was lost");
+                });
+              });
+}
+
 void Client::report(Feature feature, const Failure& failure, std::string_view consequence) {
   const auto index = static_cast<std::size_t>(feature);
   stats_.fallbacks[index].fetch_add(1, std::memory_order_relaxed);

@@ -66,6 +66,15 @@ class Client {
                                               const std::vector<std::string_view>& keys,
                                               const std::vector<std::string_view>& args);
 
+  // Runs `script` later on the calling worker's connection, riding along with its next call
+  // (Connection::defer): for writes whose answer nobody waits for (settlements). Sent as
+  // EVALSHA, and again as EVAL when the server lost its scripts (restarted); a failure is
+  // reported for `feature`. `script` must outlive the call's reply (scripts are static).
+  // Call on an io_context's thread, with its executor.
+  void defer_eval(const boost::asio::any_io_executor& executor, Feature feature,
+                  const Script& script, const std::vector<std::string_view>& keys,
+                  const std::vector<std::string_view>& args);
+
   // A feature could not use Redis (`failure`) and did `consequence` instead ("admitted",
   // "bypassed the cache"): counted (stats().fallbacks), and a warning in the daemon's log at
   // most once per 10 s per feature (an outage under load would otherwise write one per

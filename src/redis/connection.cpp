@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <tuple>
@@ -38,6 +39,8 @@ struct Pending {
   explicit Pending(const asio::any_io_executor& executor) : signal(executor) {}
   std::size_t expected = 0;
   std::vector<Reply> replies;
+  // Deferred commands riding along (Connection::defer): each told its reply, or the failure.
+  std::vector<std::function<void(const Outcome<Reply>&)>> on_reply;
   std::optional<Failure> failure;
   bool done = false;
   asio::steady_timer signal;  // the caller waits on it; cancelled when answered or failed
@@ -69,7 +72,11 @@ struct Connection::State {
   std::string last_error;
 
   std::deque<std::shared_ptr<Pending>> pending;  // in the order their commands were written
-  std::string out;                               // commands not yet handed to a write
+  // defer(): sent with the next exec(), or by a flush shortly after when none comes.
+  std::string deferred;
+  std::vector<std::function<void(const Outcome<Reply>&)>> deferred_on_reply;
+  bool flush_scheduled = false;
+  std::string out;  // commands not yet handed to a write
   bool writing = false;
   std::unique_ptr<ReplyReader> reader;
   std::size_t unanswered_bytes = 0;  // read since the last complete reply
@@ -97,6 +104,7 @@ struct Connection::State {
       p->failure = failure;
       p->done = true;
       p->signal.cancel();
+      for (const auto& told : p->on_reply) told(failure);
     }
   }
 
@@ -182,7 +190,11 @@ asio::awaitable<void> read_loop(std::shared_ptr<State> s, std::uint64_t generati
       if (p->replies.size() == p->expected) {
         p->done = true;
         p->signal.cancel();
+        const auto answered = p;  // told after it left the queue: a callback may defer again
         s->pending.pop_front();
+        for (std::size_t i = 0; i < answered->on_reply.size(); ++i) {
+          answered->on_reply[i](std::move(answered->replies[i]));
+        }
       }
     }
   }
@@ -344,26 +356,88 @@ void Connection::close() {
   state_->close(Failure{Failure::Kind::kBroken, state_->where() + ": closed"});
 }
 
+namespace {
+
+asio::awaitable<Outcome<std::vector<Reply>>> exec_on(std::shared_ptr<State> s,
+                                                     std::vector<std::string> commands);
+
+// Sends what was deferred when no exec() took it along within kDeferFor.
+asio::awaitable<void> flush_deferred(std::shared_ptr<State> s) {
+  asio::steady_timer timer(s->executor);
+  timer.expires_after(Connection::kDeferFor);
+  co_await timer.async_wait(kTuple);
+  s->flush_scheduled = false;
+  if (s->deferred.empty()) co_return;
+  std::vector<std::string> none;
+  (void)co_await exec_on(s, std::move(none));  // takes the deferred commands along
+}
+
+}  // namespace
+
+void Connection::defer(std::string command, std::function<void(const Outcome<Reply>&)> on_reply) {
+  const std::shared_ptr<State> s = state_;
+  if (s->deferred.size() + command.size() > kMaxDeferredBytes) {
+    on_reply(Failure{Failure::Kind::kUnavailable, s->where() + ": more than " +
+                                                      std::to_string(kMaxDeferredBytes) +
+                                                      " bytes of deferred commands are waiting"});
+    return;
+  }
+  s->deferred += command;
+  s->deferred_on_reply.push_back(std::move(on_reply));
+  if (!s->flush_scheduled) {
+    s->flush_scheduled = true;
+    asio::co_spawn(s->executor, flush_deferred(s), asio::detached);
+  }
+}
+
 bool Connection::connected() const noexcept { return state_->connected; }
 const Stats& Connection::stats() const noexcept { return state_->stats; }
 const Options& Connection::options() const noexcept { return state_->options; }
 
-asio::awaitable<Outcome<std::vector<Reply>>> Connection::exec(std::vector<std::string> commands) {
-  const std::shared_ptr<State> s = state_;
-  if (commands.empty()) co_return std::vector<Reply>{};
+namespace {
+
+asio::awaitable<Outcome<std::vector<Reply>>> exec_on(std::shared_ptr<State> s,
+                                                     std::vector<std::string> commands) {
+  if (commands.empty() && s->deferred.empty()) co_return std::vector<Reply>{};
   if (auto failure = co_await ensure_connected(s)) {
     ++s->stats.failures;
+    if (!s->deferred.empty()) {
+      // Deferred commands cannot wait for a connection that fails: they are lost.
+      auto lost = std::move(s->deferred_on_reply);
+      s->deferred_on_reply.clear();
+      s->deferred.clear();
+      for (const auto& told : lost) told(*failure);
+    }
     co_return std::move(*failure);
+  }
+  if (!s->deferred.empty()) {
+    // Deferred commands go first, in the same write: no round trip of their own. Nobody
+    // waits for their replies.
+    auto riding = std::make_shared<Pending>(s->executor);
+    riding->expected = s->deferred_on_reply.size();
+    riding->on_reply = std::move(s->deferred_on_reply);
+    s->deferred_on_reply.clear();
+    s->out += s->deferred;
+    s->deferred.clear();
+    s->stats.commands += riding->expected;
+    s->pending.push_back(std::move(riding));
+  }
+  const auto start_writing = [&] {
+    if (!s->writing) {
+      s->writing = true;
+      asio::co_spawn(s->executor, write_loop(s, s->generation), asio::detached);
+    }
+  };
+  if (commands.empty()) {  // a flush of deferred commands: nobody waits for their replies
+    start_writing();
+    co_return std::vector<Reply>{};
   }
   auto p = std::make_shared<Pending>(s->executor);
   p->expected = commands.size();
   for (const auto& c : commands) s->out += c;
   s->pending.push_back(p);
   s->stats.commands += commands.size();
-  if (!s->writing) {
-    s->writing = true;
-    asio::co_spawn(s->executor, write_loop(s, s->generation), asio::detached);
-  }
+  start_writing();
   p->signal.expires_after(s->options.command_timeout);
   co_await p->signal.async_wait(kTuple);  // cancelled once answered (or failed)
   if (!p->done) {
@@ -381,6 +455,12 @@ asio::awaitable<Outcome<std::vector<Reply>>> Connection::exec(std::vector<std::s
   }
   ++s->stats.round_trips;
   co_return std::move(p->replies);
+}
+
+}  // namespace
+
+asio::awaitable<Outcome<std::vector<Reply>>> Connection::exec(std::vector<std::string> commands) {
+  return exec_on(state_, std::move(commands));
 }
 
 }  // namespace aigw::redis

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -78,6 +79,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // returns their replies in order. An error reply of Redis (a script's error, a wrong type)
   // is a Reply of type kError among them, not a Failure. Call from the connection's executor.
   boost::asio::awaitable<Outcome<std::vector<Reply>>> exec(std::vector<std::string> commands);
+
+  // Queues `command` (from encode()) to go out with the next exec() on this connection, in
+  // the same write, or by itself after kDeferFor when no exec() comes: a command whose reply
+  // nobody waits for (a settlement) costs no round trip of its own under load. `on_reply` is
+  // told its reply, or the failure when it cannot be sent or its connection fails first.
+  void defer(std::string command, std::function<void(const Outcome<Reply>&)> on_reply);
+  static constexpr Duration kDeferFor{std::chrono::milliseconds(2)};
+  static constexpr std::size_t kMaxDeferredBytes = std::size_t{1} << 20;
 
   // Closes the connection; calls in flight fail with kBroken. The next call reconnects.
   void close();

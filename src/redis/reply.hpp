@@ -1,5 +1,5 @@
 #pragma once
-// Redis's protocol (RESP2) for the gateway: commands encoded with hiredis's formatter, replies
+// Redis's protocol (RESP2) for the gateway: commands encoded here, replies
 // parsed with hiredis's reader into this value type, so nothing above src/redis sees hiredis.
 // The reader is fed whatever the socket returned (a reply may span reads, a read may hold
 // many replies) and yields replies in order; its memory is bounded by the caller, which
@@ -27,6 +27,9 @@ struct Reply {
 
 // One command, each argument binary-safe, as RESP's array of bulk strings.
 std::string encode(const std::vector<std::string_view>& args);
+// encode()'s parts, for a command built piece by piece: "*count", then each argument.
+void append_array_header(std::string& out, std::size_t count);
+void append_bulk(std::string& out, std::string_view arg);
 
 class ReplyReader {
  public:

@@ -4,6 +4,7 @@
 // checked, and every failure an answer in bounded time — a server killed and restarted, a
 // server paused (it accepts and answers nothing), a wrong password, a reply too large.
 
+#include "redis/client.hpp"
 #include "redis/connection.hpp"
 #include "support/redis_server.hpp"
 #include "support/test_pki.hpp"
@@ -61,6 +62,7 @@ void run(const std::function<asio::awaitable<void>(asio::io_context&)>& body) {
   asio::co_spawn(io, body(io), [&](std::exception_ptr e) {
     done = true;
     failure = e;
+    io.stop();  // a client's connections live as long as the loop: nothing else ends it
   });
   io.run_for(20s);
   ASSERT_TRUE(done) << "the test coroutine did not finish within 20 s";
@@ -296,6 +298,77 @@ TEST(Redis, AReplyLargerThanAllowedBreaksTheConnectionNotTheProcess) {
     if (r) {
       EXPECT_EQ((*r)[0].integer, 200 * 1024);
     }
+  });
+}
+
+}  // namespace
+}  // namespace aigw::test
+
+namespace aigw::test {
+namespace {
+
+// Deferred commands (settlements) ride in the same write as the next call, or go out by
+// themselves shortly after when none comes; a connection that fails tells each one it was
+// lost.
+TEST(Redis, DeferredCommandsRideAlongOrFlushAndReportTheirLoss) {
+  RedisServer server;
+  int lost = 0;
+  run([&](asio::io_context& io) -> asio::awaitable<void> {
+    auto redis = Connection::create(io.get_executor(), options_for(server));
+    auto replies = co_await redis->exec(cmds(cmd("PING")));  // connected
+    EXPECT_TRUE(replies.has_value());
+    const auto round_trips = redis->stats().round_trips;
+    redis->defer(cmd("SET", "settled", "1"),
+                 [&](const redis::Outcome<Reply>& r) { lost += r ? 0 : 1; });
+    redis->defer(cmd("INCRBY", "settled", "2"),
+                 [&](const redis::Outcome<Reply>& r) { lost += r ? 0 : 1; });
+    // The next call's reply is its own; the deferred ones were written before it.
+    replies = co_await redis->exec(cmds(cmd("GET", "settled")));
+    EXPECT_TRUE(replies.has_value());
+    if (replies) {
+      EXPECT_EQ(replies->size(), 1u);
+      EXPECT_EQ(replies->front().text, "3");
+    }
+    EXPECT_EQ(redis->stats().round_trips, round_trips + 1);
+    // Nothing follows: the flush sends it alone.
+    redis->defer(cmd("SET", "flushed", "yes"),
+                 [&](const redis::Outcome<Reply>& r) { lost += r ? 0 : 1; });
+    co_await sleep_for(io, 50ms);
+    EXPECT_EQ(server.cli("GET flushed"), "yes\n");
+    // The server goes away: a deferred command with nowhere to go is reported lost.
+    server.stop();
+    redis->defer(cmd("SET", "gone", "1"),
+                 [&](const redis::Outcome<Reply>& r) { lost += r ? 0 : 1; });
+    co_await sleep_for(io, 100ms);
+    EXPECT_EQ(lost, 1);
+  });
+}
+
+}  // namespace
+}  // namespace aigw::test
+
+namespace aigw::test {
+namespace {
+
+// A deferred script on a server that does not know it (new, or restarted since) is sent
+// again with its source, so a settlement is never lost to NOSCRIPT.
+TEST(Redis, ADeferredScriptTheServerDoesNotKnowIsSentAgainWithItsSource) {
+  RedisServer server;
+  static const redis::Script kSet("redis.call('SET', KEYS[1], ARGV[1]) return 1");
+  auto client = std::make_shared<redis::Client>(options_for(server));
+  run([&](asio::io_context& io) -> asio::awaitable<void> {
+    const std::vector<std::string_view> keys{"deferred"};
+    const std::vector<std::string_view> args{"ran"};
+    client->defer_eval(io.get_executor(), redis::Feature::kLimits, kSet, keys, args);
+    co_await sleep_for(io, 50ms);
+    EXPECT_EQ(server.cli("GET deferred"), "ran\n");
+    EXPECT_EQ(client->stats().script_loads.load(), 1u);
+    // Known now: EVALSHA alone does it.
+    const std::vector<std::string_view> again{"again"};
+    client->defer_eval(io.get_executor(), redis::Feature::kLimits, kSet, keys, again);
+    co_await sleep_for(io, 50ms);
+    EXPECT_EQ(server.cli("GET deferred"), "again\n");
+    EXPECT_EQ(client->stats().script_loads.load(), 1u);
   });
 }
 

@@ -3,10 +3,8 @@
 #include "core/sha256.hpp"
 #include "stages/rate_limit/limiter.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-
 #include <algorithm>
+#include <array>
 
 namespace aigw::limits {
 
@@ -110,6 +108,27 @@ std::string hex(const Sha256Digest& d, std::size_t bytes) {
   return out;
 }
 
+// The digest of a scope's value in a counter's key. A request's rules mostly share values
+// (the empty one of gateway rules, one address, one key name), and a worker sees the same few
+// again and again: the last few are kept per thread rather than hashed for every counter.
+// The reference is good until the next call.
+const std::string& value_digest(std::string_view value) {
+  struct Entry {
+    std::string value;
+    std::string digest;
+  };
+  constexpr std::size_t kKept = 8;
+  thread_local std::array<Entry, kKept> kept;
+  thread_local std::size_t next = 0;
+  for (const Entry& e : kept) {
+    if (!e.digest.empty() && e.value == value) return e.digest;
+  }
+  Entry& e = kept[next++ % kKept];
+  e.value.assign(value);
+  e.digest = hex(sha256(value), 16);
+  return e.digest;
+}
+
 // What defines a rule's counting: a rule whose window or scope changes starts new counters,
 // one whose limit changes keeps them.
 std::string rule_identity(const RateLimitRule& r) {
@@ -146,7 +165,10 @@ RedisLimits::RedisLimits(std::shared_ptr<redis::Client> client,
 
 std::string RedisLimits::key(std::size_t rule, std::string_view value, std::int64_t at_ms) const {
   const Rule& r = rules_.at(rule);
-  std::string key = r.prefix + hex(sha256(value), 16);
+  std::string key;
+  key.reserve(r.prefix.size() + 56);
+  key += r.prefix;
+  key += value_digest(value);
   if (r.fixed) {
     key += ':';
     key += std::to_string(fixed_window(r.rule, at_ms).number);
@@ -197,10 +219,6 @@ asio::awaitable<redis::Outcome<RedisLimits::Decision>> RedisLimits::acquire(
 
 void RedisLimits::adjust(const asio::any_io_executor& executor, std::vector<Adjust> adjusts) {
   if (adjusts.empty()) return;
-  asio::co_spawn(executor, send_adjust(std::move(adjusts)), asio::detached);
-}
-
-asio::awaitable<void> RedisLimits::send_adjust(std::vector<Adjust> adjusts) {
   std::vector<std::string> keys;
   std::vector<std::string> args;
   for (const Adjust& a : adjusts) {
@@ -218,15 +236,8 @@ asio::awaitable<void> RedisLimits::send_adjust(std::vector<Adjust> adjusts) {
   }
   const std::vector<std::string_view> key_views(keys.begin(), keys.end());
   const std::vector<std::string_view> arg_views(args.begin(), args.end());
-  auto reply = co_await client_->eval(kAdjust, key_views, arg_views);
-  if (!reply) {
-    client_->report(redis::Feature::kLimits, reply.error(),
-                    "a settlement was lost (the reservation stands)");
-  } else if (reply->is_error()) {
-    client_->report(redis::Feature::kLimits,
-                    redis::Failure{redis::Failure::Kind::kBroken, reply->text},
-                    "a settlement was lost (the reservation stands)");
-  }
+  // No round trip of its own: it rides along with the worker's next decision.
+  client_->defer_eval(executor, redis::Feature::kLimits, kAdjust, key_views, arg_views);
 }
 
 }  // namespace aigw::limits

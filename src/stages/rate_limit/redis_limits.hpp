@@ -57,9 +57,10 @@ class RedisLimits {
     std::int64_t delta;
     std::int64_t at_ms;
   };
-  // Sends the adjustments in one script, in the background on `executor` (the request does
-  // not wait for its settlement). A failure is counted and reported, and the reservation
-  // stands as taken.
+  // Sends the adjustments in one script on `executor`'s connection, riding along with the
+  // next decision there (redis::Client::defer_eval): the request does not wait for its
+  // settlement, and under load it costs no round trip. A failure is counted and reported,
+  // and the reservation stands as taken.
   void adjust(const boost::asio::any_io_executor& executor, std::vector<Adjust> adjusts);
 
   redis::Client& client() noexcept { return *client_; }
@@ -74,7 +75,6 @@ class RedisLimits {
     std::int64_t slot_ms = 0;
     bool fixed = true;
   };
-  boost::asio::awaitable<void> send_adjust(std::vector<Adjust> adjusts);
 
   std::shared_ptr<redis::Client> client_;
   std::vector<Rule> rules_;
