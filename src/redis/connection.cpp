@@ -3,6 +3,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
@@ -425,7 +426,12 @@ asio::awaitable<Outcome<std::vector<Reply>>> exec_on(std::shared_ptr<State> s,
   const auto start_writing = [&] {
     if (!s->writing) {
       s->writing = true;
-      asio::co_spawn(s->executor, write_loop(s, s->generation), asio::detached);
+      // Posted, not started here: the other requests this pass of the event loop serves
+      // append their commands first, and all go out in one write (one syscall, one wakeup
+      // of the server) instead of one each.
+      asio::post(s->executor, [s, generation = s->generation] {
+        asio::co_spawn(s->executor, write_loop(s, generation), asio::detached);
+      });
     }
   };
   if (commands.empty()) {  // a flush of deferred commands: nobody waits for their replies

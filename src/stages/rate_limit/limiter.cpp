@@ -37,8 +37,13 @@ constexpr std::uint64_t kSweepEvery = 1024;  // operations on a shard between tw
 }  // namespace
 
 std::int64_t slot_ms(const RateLimitRule& rule) {
-  return std::max<std::int64_t>(
-      std::max<std::int64_t>(rule.window.count(), 1) / static_cast<std::int64_t>(kSlots), 1);
+  // Rounded up: the window then spans at most kSlots whole slots, so the slots it overlaps
+  // (one more, partly) always fit in a counter's kSlots + 2. Rounded down, a window that is
+  // not a multiple of kSlots ms (1 s: 62.5 slots of 16 ms) overlapped more slots than are
+  // kept, and the oldest were forgotten while still in the window.
+  const std::int64_t window = std::max<std::int64_t>(rule.window.count(), 1);
+  const auto slots = static_cast<std::int64_t>(kSlots);
+  return std::max<std::int64_t>((window + slots - 1) / slots, 1);
 }
 
 std::int64_t fixed_window_start(const RateLimitRule& rule, std::int64_t now_ms) {
