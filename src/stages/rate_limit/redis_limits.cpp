@@ -197,10 +197,11 @@ asio::awaitable<redis::Outcome<RedisLimits::Decision>> RedisLimits::acquire(
 
 void RedisLimits::adjust(const asio::any_io_executor& executor, std::vector<Adjust> adjusts) {
   if (adjusts.empty()) return;
-  asio::co_spawn(executor, send_adjust(std::move(adjusts)), asio::detached);
+  asio::co_spawn(executor, adjust_now(std::move(adjusts)), asio::detached);
 }
 
-asio::awaitable<void> RedisLimits::send_adjust(std::vector<Adjust> adjusts) {
+asio::awaitable<bool> RedisLimits::adjust_now(std::vector<Adjust> adjusts) {
+  if (adjusts.empty()) co_return true;
   std::vector<std::string> keys;
   std::vector<std::string> args;
   for (const Adjust& a : adjusts) {
@@ -222,11 +223,15 @@ asio::awaitable<void> RedisLimits::send_adjust(std::vector<Adjust> adjusts) {
   if (!reply) {
     client_->report(redis::Feature::kLimits, reply.error(),
                     "a settlement was lost (the reservation stands)");
-  } else if (reply->is_error()) {
+    co_return false;
+  }
+  if (reply->is_error()) {
     client_->report(redis::Feature::kLimits,
                     redis::Failure{redis::Failure::Kind::kBroken, reply->text},
                     "a settlement was lost (the reservation stands)");
+    co_return false;
   }
+  co_return true;
 }
 
 }  // namespace aigw::limits

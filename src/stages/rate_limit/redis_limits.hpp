@@ -61,6 +61,9 @@ class RedisLimits {
   // not wait for its settlement). A failure is counted and reported, and the reservation
   // stands as taken.
   void adjust(const boost::asio::any_io_executor& executor, std::vector<Adjust> adjusts);
+  // The same, awaited (what adjust() runs): true when Redis ran the script, false when it
+  // failed (counted and reported as adjust() does).
+  boost::asio::awaitable<bool> adjust_now(std::vector<Adjust> adjusts);
 
   redis::Client& client() noexcept { return *client_; }
   // The Redis key of a counter (tests look them up).
@@ -74,8 +77,6 @@ class RedisLimits {
     std::int64_t slot_ms = 0;
     bool fixed = true;
   };
-  boost::asio::awaitable<void> send_adjust(std::vector<Adjust> adjusts);
-
   std::shared_ptr<redis::Client> client_;
   std::vector<Rule> rules_;
 };
