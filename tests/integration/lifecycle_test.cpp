@@ -1,6 +1,7 @@
 // Client aborts, provider failures mid-stream, the access log, health endpoints, draining,
 // and the real binary's signal handling.
 
+#include "support/aigw_process.hpp"
 #include "support/fake_provider.hpp"
 #include "support/gateway.hpp"
 #include "support/http_client.hpp"
@@ -211,54 +212,6 @@ TEST(Lifecycle, DrainLetsInFlightStreamsFinishAndAnswers503ToNewRequests) {
 
 // --- the real binary ---
 
-struct Child {
-  pid_t pid = -1;
-  std::string log;
-};
-
-Child spawn_aigw(const std::string& config_path, const std::string& log_path) {
-  Child c;
-  c.log = log_path;
-  c.pid = fork();
-  if (c.pid == 0) {
-    FILE* out = std::freopen(log_path.c_str(), "w", stderr);
-    (void)out;
-    execl(AIGW_BINARY, AIGW_BINARY, "--config", config_path.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return c;
-}
-
-std::uint16_t free_port() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
-
-bool wait_ready(std::uint16_t admin_port) {
-  const auto until = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < until) {
-    try {
-      if (http_request(admin_port, "GET", "/readyz").status == 200) return true;
-    } catch (const std::exception&) {
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  return false;
-}
-
-int wait_exit(pid_t pid, std::chrono::milliseconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::this_thread::sleep_for(5ms);
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-  return -2;
-}
-
 TEST(Binary, SigtermDrainsInFlightStreamsAndExitsZero) {
   std::atomic<int> sent{0};
   FakeProvider fake(ticking_stream(30, sent));  // ~300 ms stream
@@ -273,15 +226,15 @@ TEST(Binary, SigtermDrainsInFlightStreamsAndExitsZero) {
         << "providers:\n  openai:\n    base_url: " << fake.base_url() << "/v1\n"
         << "    ca_file: " << test_pki().ca_file << "\n";
   }
-  Child child = spawn_aigw(dir + "/aigw.yaml", dir + "/stderr.log");
-  ASSERT_TRUE(wait_ready(admin)) << "aigw did not become ready";
+  AigwProcess child(dir + "/aigw.yaml", dir + "/stderr.log");
+  ASSERT_TRUE(child.wait_ready(admin)) << "aigw did not become ready: " << child.log();
 
   StreamingClient client(port, "POST", "/openai/chat/completions", kStreamBody);
   client.read_until("\"i\":1", 5s);
-  ASSERT_EQ(kill(child.pid, SIGTERM), 0);
+  ASSERT_TRUE(child.signal(SIGTERM));
   const std::string all = client.read_all(10s);  // completes despite the SIGTERM
   EXPECT_NE(all.find("\"i\":29"), std::string::npos);
-  EXPECT_EQ(wait_exit(child.pid, 10s), 0);
+  EXPECT_EQ(child.wait_exit(10s), 0);
   EXPECT_THROW(http_request(port, "GET", "/openai/models"), std::exception);
 }
 
@@ -309,8 +262,8 @@ TEST(Binary, KillNineLosesAtMostTheLastFlushInterval) {
         << "providers:\n  openai:\n    base_url: " << fake.base_url() << "/v1\n"
         << "    ca_file: " << test_pki().ca_file << "\n";
   }
-  Child child = spawn_aigw(dir + "/aigw.yaml", dir + "/stderr.log");
-  ASSERT_TRUE(wait_ready(admin)) << "aigw did not become ready";
+  AigwProcess child(dir + "/aigw.yaml", dir + "/stderr.log");
+  ASSERT_TRUE(child.wait_ready(admin)) << "aigw did not become ready: " << child.log();
   const Headers h = {{"Content-Type", "application/json"}};
   const std::string body = R"({"model":"gpt-4o-mini","messages":[]})";
   std::vector<std::string> ids;
@@ -331,8 +284,7 @@ TEST(Binary, KillNineLosesAtMostTheLastFlushInterval) {
     }
   });
   std::this_thread::sleep_for(300ms);
-  ASSERT_EQ(kill(child.pid, SIGKILL), 0);
-  waitpid(child.pid, nullptr, 0);
+  child.kill_now();
   stop = true;
   load.join();
 

@@ -217,10 +217,9 @@ asio::awaitable<redis::Outcome<RedisLimits::Decision>> RedisLimits::acquire(
   co_return d;
 }
 
-void RedisLimits::adjust(const asio::any_io_executor& executor, std::vector<Adjust> adjusts) {
-  if (adjusts.empty()) return;
-  std::vector<std::string> keys;
-  std::vector<std::string> args;
+void RedisLimits::adjust_arguments(const std::vector<Adjust>& adjusts,
+                                   std::vector<std::string>& keys,
+                                   std::vector<std::string>& args) const {
   for (const Adjust& a : adjusts) {
     const Rule& r = rules_.at(a.rule);
     keys.push_back(key(a.rule, a.value, a.at_ms));
@@ -234,10 +233,39 @@ void RedisLimits::adjust(const asio::any_io_executor& executor, std::vector<Adju
       args.push_back(std::to_string(r.window_ms + 2 * r.slot_ms));
     }
   }
+}
+
+void RedisLimits::adjust(const asio::any_io_executor& executor, std::vector<Adjust> adjusts) {
+  if (adjusts.empty()) return;
+  std::vector<std::string> keys;
+  std::vector<std::string> args;
+  adjust_arguments(adjusts, keys, args);
   const std::vector<std::string_view> key_views(keys.begin(), keys.end());
   const std::vector<std::string_view> arg_views(args.begin(), args.end());
   // No round trip of its own: it rides along with the worker's next decision.
   client_->defer_eval(executor, redis::Feature::kLimits, kAdjust, key_views, arg_views);
+}
+
+asio::awaitable<bool> RedisLimits::adjust_now(std::vector<Adjust> adjusts) {
+  if (adjusts.empty()) co_return true;
+  std::vector<std::string> keys;
+  std::vector<std::string> args;
+  adjust_arguments(adjusts, keys, args);
+  const std::vector<std::string_view> key_views(keys.begin(), keys.end());
+  const std::vector<std::string_view> arg_views(args.begin(), args.end());
+  auto reply = co_await client_->eval(kAdjust, key_views, arg_views);
+  if (!reply) {
+    client_->report(redis::Feature::kLimits, reply.error(),
+                    "a settlement was lost (the reservation stands)");
+    co_return false;
+  }
+  if (reply->is_error()) {
+    client_->report(redis::Feature::kLimits,
+                    redis::Failure{redis::Failure::Kind::kBroken, reply->text},
+                    "a settlement was lost (the reservation stands)");
+    co_return false;
+  }
+  co_return true;
 }
 
 }  // namespace aigw::limits

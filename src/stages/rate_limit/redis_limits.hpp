@@ -62,6 +62,9 @@ class RedisLimits {
   // settlement, and under load it costs no round trip. A failure is counted and reported,
   // and the reservation stands as taken.
   void adjust(const boost::asio::any_io_executor& executor, std::vector<Adjust> adjusts);
+  // The same, awaited and in a round trip of its own (tests): true when Redis ran the script,
+  // false when it failed (counted and reported as adjust() does).
+  boost::asio::awaitable<bool> adjust_now(std::vector<Adjust> adjusts);
 
   redis::Client& client() noexcept { return *client_; }
   // The Redis key of a counter (tests look them up).
@@ -75,6 +78,9 @@ class RedisLimits {
     std::int64_t slot_ms = 0;
     bool fixed = true;
   };
+  // The keys and arguments of kAdjust for `adjusts`.
+  void adjust_arguments(const std::vector<Adjust>& adjusts, std::vector<std::string>& keys,
+                        std::vector<std::string>& args) const;
 
   std::shared_ptr<redis::Client> client_;
   std::vector<Rule> rules_;
