@@ -628,14 +628,16 @@ replicas() {
 
 replicas_report() {
   awk -v lr="${R[redis.local.rpc]}" -v sr="${R[redis.shared.rpc]}" \
+    -v lps="${R[redis.local.rps]}" -v sps="${R[redis.shared.rps]}" \
+    -v lcpu="${R[redis.local.cpu]}" -v scpu="${R[redis.shared.cpu]}" \
     -v swr="${R[redis.shared_with_server.rpc]}" \
     -v l50="${R[redis.local.p50]}" -v s50="${R[redis.shared.p50]}" \
     -v l99="${R[redis.local.p99]}" -v s99="${R[redis.shared.p99]}" \
     -v paired="${R[redis.p99_added]}" -v rate="$rate" \
     -v trips="${R[redis.round_trips]}" -v reqs="${R[redis.requests]}" \
     -v fails="${R[redis.failures]}" 'BEGIN {
-    printf "Shared state (issue 18), HTTP upstream, 3 rate limits + 1 budget per request: limits in Redis vs in process: %d vs %d req per CPU-s of aigw (**%.2f×**, target ≥ 0.85×; %d counting redis-server'"'"'s CPU too, %.2f×); at %d req/s p50 %.3f vs %.3f ms, p99 %.3f vs %.3f ms, **p99 added %.3f ms** (median of the rounds'"'"' differences); Redis round trips per request %.3f (%d over %d requests, %d failed)\n",
-      sr, lr, (lr > 0 ? sr / lr : 0), swr, (lr > 0 ? swr / lr : 0), rate, s50 / 1000, l50 / 1000,
+    printf "Shared state (issue 18), HTTP upstream, 3 rate limits + 1 budget per request: limits in Redis vs in process: %d vs %d req per CPU-s of aigw (**%.2f×**, target ≥ 0.85×; %d counting redis-server'"'"'s CPU too, %.2f×; %d vs %d req/s at %d%% vs %d%% of a core); at %d req/s p50 %.3f vs %.3f ms, p99 %.3f vs %.3f ms, **p99 added %.3f ms** (median of the rounds'"'"' differences); Redis round trips per request %.3f (%d over %d requests, %d failed)\n",
+      sr, lr, (lr > 0 ? sr / lr : 0), swr, (lr > 0 ? swr / lr : 0), sps, lps, scpu, lcpu, rate, s50 / 1000, l50 / 1000,
       s99 / 1000, l99 / 1000, paired / 1000, (reqs > 0 ? trips / reqs : 0), trips, reqs, fails }'
   if [[ -n "${R[redis.decision]:-}" ]]; then printf 'One decision (4 counters, one script) via Redis on loopback: %s\n' "${R[redis.decision]}"; fi
 }
