@@ -52,8 +52,7 @@ TEST(ShippedConfigs, EveryShippedConfigLoadsCleanly) {
       {"OPENAI_API_KEY", "sk-test"},         {"ANTHROPIC_API_KEY", "sk-ant-test"},
       {"VLLM_API_KEY", "vllm-test"},         {"MINE_API_KEY", "mine-test"},
       {"INTERNAL_LLM_KEY", "internal-test"}, {"INTERNAL_CA_FILE", ca.string()},
-      {"AIGW_TOKEN", "gateway-token"},
-      {"REDIS_PASSWORD", "redis-password"},
+      {"AIGW_TOKEN", "gateway-token"},       {"REDIS_PASSWORD", "redis-password"},
   };
   const EnvLookup env = [&vars](std::string_view name) -> std::optional<std::string> {
     const auto it = vars.find(std::string(name));
