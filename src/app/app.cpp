@@ -2,6 +2,8 @@
 
 #include "app/stages.hpp"
 #include "router/routes.hpp"
+#include "stages/cache/cache_stage.hpp"
+#include "stages/cache/redis_store.hpp"
 #include "telemetry/request_log.hpp"
 
 #include <boost/asio/ip/address.hpp>
@@ -90,6 +92,7 @@ App::App(Config config) : config_(std::make_shared<const Config>(std::move(confi
   pipeline_ = std::make_shared<const Pipeline>(config_, providers_,
                                                build_stages(*config_, telemetry_, redis_), routes_,
                                                std::move(request_log));
+  if (redis_) register_shared_cache_gauges();
 }
 
 void App::register_route_gauges() {
@@ -118,6 +121,37 @@ void App::register_route_gauges() {
                "counter", count([](const CircuitBreaker& b, CircuitBreaker::TimePoint) {
                  return static_cast<double>(b.opens());
                })});
+}
+
+void App::register_shared_cache_gauges() {
+  // The stage (and its shared store) lives as long as the pipeline, which the App owns.
+  const cache::SharedStoreStats* stats = nullptr;
+  for (const auto& stage : pipeline_->stages()) {
+    if (auto* cache = dynamic_cast<CacheStage*>(stage.get()); cache && cache->shared()) {
+      stats = &cache->shared()->stats();
+    }
+  }
+  if (stats == nullptr) return;
+  auto& m = *telemetry_.metrics;
+  auto counter = [&](std::string name, std::string help,
+                     const std::atomic<std::uint64_t> cache::SharedStoreStats::*field) {
+    m.add_gauge({std::move(name), std::move(help), "counter", [stats, field]() -> double {
+                   return static_cast<double>((stats->*field).load(std::memory_order_relaxed));
+                 }});
+  };
+  counter("aigw_redis_cache_hits_total",
+          "Cache lookups answered from Redis (an entry another instance, or this one, stored).",
+          &cache::SharedStoreStats::hits);
+  counter("aigw_redis_cache_misses_total", "Cache lookups Redis had no entry for.",
+          &cache::SharedStoreStats::misses);
+  counter("aigw_redis_cache_undecodable_total",
+          "Entries read from Redis that did not decode (treated as misses and replaced).",
+          &cache::SharedStoreStats::undecodable);
+  counter("aigw_redis_cache_stored_total", "Entries written to Redis.",
+          &cache::SharedStoreStats::stored);
+  counter("aigw_redis_cache_not_shared_total",
+          "Entries kept in memory only: too large, a write backlog, or a write Redis refused.",
+          &cache::SharedStoreStats::not_shared);
 }
 
 void App::register_redis_gauges() {

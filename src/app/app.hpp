@@ -48,6 +48,7 @@ class App {
   void register_log_gauges();
   void register_route_gauges();
   void register_redis_gauges();
+  void register_shared_cache_gauges();
 
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const ProviderRegistry> providers_;

@@ -147,6 +147,8 @@ TEST(SharedCache, AResponseCachedByOneInstanceIsAHitOnTheOther) {
   EXPECT_EQ(Fleet::post(*f.b, chat("hi")).header("cf-aig-cache-status"), "HIT");
   EXPECT_EQ(Fleet::shared(*f.b).hits.load(), 1u);
   EXPECT_EQ(f.fake.requests(), 1);
+  const std::string metrics = f.b->admin("/metrics").body;
+  EXPECT_NE(metrics.find("aigw_redis_cache_hits_total 1\n"), std::string::npos) << metrics;
   // A different credential is a different entry on every instance.
   const auto other_key = Fleet::post(
       *f.b, chat("hi"), {{"Content-Type", "application/json"}, {"Authorization", "Bearer sk-b"}});
