@@ -159,7 +159,7 @@ TEST(SharedCache, AResponseCachedByOneInstanceIsAHitOnTheOther) {
   const auto keys = f.keys();
   ASSERT_EQ(keys.size(), 2u) << f.redis.cli("KEYS '*'");
   for (const auto& key : keys) {
-    EXPECT_TRUE(std::regex_match(key, std::regex("aigw:c:[0-9a-f]{64}"))) << key;
+    EXPECT_TRUE(std::regex_match(key, std::regex("aigw:c1:[0-9a-f]{64}"))) << key;
     const std::string value = f.redis.cli("--raw GET " + key);
     EXPECT_EQ(value.find("sk-a"), std::string::npos);
     EXPECT_EQ(value.find("sk-b"), std::string::npos);

@@ -61,7 +61,10 @@ RedisCacheStore::RedisCacheStore(std::shared_ptr<redis::Client> client, std::siz
     : client_(std::move(client)), max_entry_bytes_(max_entry_bytes) {}
 
 std::string RedisCacheStore::redis_key(const std::string& cache_key) const {
-  return client_->prefix() + "c:" + (is_digest(cache_key) ? cache_key : hex(sha256(cache_key)));
+  // The entry format's version is part of the key: during a rolling upgrade to a new format,
+  // old and new instances each share their own entries instead of overwriting the other's.
+  return client_->prefix() + "c" + std::to_string(kEntryVersion) + ":" +
+         (is_digest(cache_key) ? cache_key : hex(sha256(cache_key)));
 }
 
 asio::awaitable<SharedLookup> RedisCacheStore::get(const std::string& cache_key, SteadyTime now) {

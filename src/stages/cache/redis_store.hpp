@@ -1,7 +1,7 @@
 #pragma once
 // The cache's second tier, shared by every instance (docs/caching.md#shared-across-instances):
-// entries in Redis under `{prefix}c:{the cache key's hex digest}` with their time to live,
-// in the form of entry_codec.hpp. A lookup is one round trip; storing is sent in the
+// entries in Redis under `{prefix}c1:{the cache key's hex digest}` (1: the format) with their time
+// to live, in the form of entry_codec.hpp. A lookup is one round trip; storing is sent in the
 // background after the response went out. Redis failing is an answer, never a wait beyond
 // redis.command_timeout: the lookup says so and the stage bypasses the shared tier.
 
@@ -39,9 +39,9 @@ class RedisCacheStore : public std::enable_shared_from_this<RedisCacheStore> {
   // back are refused as undecodable.
   RedisCacheStore(std::shared_ptr<redis::Client> client, std::size_t max_entry_bytes);
 
-  // `{prefix}c:` and the key's digest: the cache key itself when it is one (64 lower-case
-  // hex digits, as cache_key() makes), else the hex SHA-256 of it. Nothing else of a
-  // request is ever part of a Redis key.
+  // `{prefix}c1:` (the entry format's version) and the key's digest: the cache key itself when it
+  // is one (64 lower-case hex digits, as cache_key() makes), else the hex SHA-256 of it. Nothing
+  // else of a request is ever part of a Redis key.
   std::string redis_key(const std::string& cache_key) const;
 
   // GET and PTTL, pipelined: one round trip. A hit's stored_at is `now` less its age by the
