@@ -30,6 +30,16 @@ std::string format_endpoint(const ListenAddress& listen, std::uint16_t port) {
   return (v6 ? "[" + listen.host + "]" : listen.host) + ":" + std::to_string(port);
 }
 
+// A counter kept in an atomic field of `stats`, read when /metrics is rendered (`stats` lives
+// as long as the App).
+template <class Stats>
+void add_counter(metrics::Registry& m, std::string name, std::string help, const Stats* stats,
+                 const std::atomic<std::uint64_t> Stats::*field) {
+  m.add_gauge({std::move(name), std::move(help), "counter", [stats, field]() -> double {
+                 return static_cast<double>((stats->*field).load(std::memory_order_relaxed));
+               }});
+}
+
 }  // namespace
 
 App::App(Config config) : config_(std::make_shared<const Config>(std::move(config))) {
@@ -133,11 +143,8 @@ void App::register_shared_cache_gauges() {
   }
   if (stats == nullptr) return;
   auto& m = *telemetry_.metrics;
-  auto counter = [&](std::string name, std::string help,
-                     const std::atomic<std::uint64_t> cache::SharedStoreStats::*field) {
-    m.add_gauge({std::move(name), std::move(help), "counter", [stats, field]() -> double {
-                   return static_cast<double>((stats->*field).load(std::memory_order_relaxed));
-                 }});
+  const auto counter = [&](std::string name, std::string help, auto field) {
+    add_counter(m, std::move(name), std::move(help), stats, field);
   };
   counter("aigw_redis_cache_hits_total",
           "Cache lookups answered from Redis (an entry another instance, or this one, stored).",
@@ -158,11 +165,8 @@ void App::register_redis_gauges() {
   // The client lives as long as the App, which outlives the admin listener.
   const redis::ClientStats* stats = &redis_->stats();
   auto& m = *telemetry_.metrics;
-  auto counter = [&](std::string name, std::string help,
-                     const std::atomic<std::uint64_t> redis::ClientStats::*field) {
-    m.add_gauge({std::move(name), std::move(help), "counter", [stats, field]() -> double {
-                   return static_cast<double>((stats->*field).load(std::memory_order_relaxed));
-                 }});
+  const auto counter = [&](std::string name, std::string help, auto field) {
+    add_counter(m, std::move(name), std::move(help), stats, field);
   };
   counter("aigw_redis_round_trips_total", "Calls to Redis answered (one per decision).",
           &redis::ClientStats::round_trips);

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace aigw {
@@ -23,6 +24,21 @@ Sha256Digest sha256(std::string_view data) {
     throw std::runtime_error("SHA-256 failed");
   }
   return out;
+}
+
+std::string to_hex(const std::uint8_t* bytes, std::size_t n) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(n * 2, '0');
+  for (std::size_t i = 0; i < n; ++i) {
+    out[2 * i] = kDigits[bytes[i] >> 4];
+    out[2 * i + 1] = kDigits[bytes[i] & 0x0f];
+  }
+  return out;
+}
+
+std::string sha256_hex(std::string_view data, std::size_t bytes) {
+  const Sha256Digest digest = sha256(data);
+  return to_hex(digest.data(), std::min(bytes, digest.size()));
 }
 
 }  // namespace aigw

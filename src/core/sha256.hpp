@@ -4,7 +4,9 @@
 #include <openssl/types.h>
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace aigw {
@@ -18,5 +20,11 @@ const EVP_MD* sha256_md();
 
 // The SHA-256 of `data`, in one call.
 Sha256Digest sha256(std::string_view data);
+
+// `n` bytes as lower-case hex (2n characters).
+std::string to_hex(const std::uint8_t* bytes, std::size_t n);
+// The first `bytes` bytes (at most 32) of the SHA-256 of `data`, as lower-case hex: a name
+// for client-chosen text in a key (Redis's) that stores nothing of the text itself.
+std::string sha256_hex(std::string_view data, std::size_t bytes = 32);
 
 }  // namespace aigw

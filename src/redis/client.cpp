@@ -1,6 +1,7 @@
 #include "redis/client.hpp"
 
 #include "core/redis_url.hpp"
+#include "core/sha256.hpp"
 
 #include <boost/asio/execution_context.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -38,15 +39,37 @@ class Connections final : public asio::execution_context::service {
   void shutdown() override { by_client.clear(); }
 };
 
-std::string hex(const unsigned char* bytes, std::size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (std::size_t i = 0; i < n; ++i) {
-    out += kDigits[bytes[i] >> 4];
-    out += kDigits[bytes[i] & 0xf];
-  }
+// A script's keys and arguments, encoded once: what follows the script's name in both its
+// EVALSHA form and, when the server does not know the script (a restart flushed it), its
+// EVAL form.
+struct ScriptArgs {
+  std::string tail;
+  std::size_t count = 0;  // of the whole command's elements
+};
+
+ScriptArgs script_args(const std::vector<std::string_view>& keys,
+                       const std::vector<std::string_view>& args) {
+  ScriptArgs out;
+  append_bulk(out.tail, std::to_string(keys.size()));
+  for (const std::string_view k : keys) append_bulk(out.tail, k);
+  for (const std::string_view a : args) append_bulk(out.tail, a);
+  out.count = 3 + keys.size() + args.size();
   return out;
+}
+
+// "EVALSHA <sha1> ..." or "EVAL <source> ...".
+std::string script_command(std::string_view verb, std::string_view script, const ScriptArgs& a) {
+  std::string out;
+  out.reserve(32 + script.size() + a.tail.size());
+  append_array_header(out, a.count);
+  append_bulk(out, verb);
+  append_bulk(out, script);
+  out += a.tail;
+  return out;
+}
+
+bool unknown_script(const Reply& reply) {
+  return reply.is_error() && reply.text.starts_with("NOSCRIPT");
 }
 
 Options options_of(const RedisConfig& config) {
@@ -80,7 +103,7 @@ Options options_of(const RedisConfig& config) {
 Script::Script(std::string source) : source_(std::move(source)) {
   unsigned char digest[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(source_.data()), source_.size(), digest);
-  sha1_ = hex(digest, sizeof digest);
+  sha1_ = to_hex(digest, sizeof digest);
 }
 
 Client::Client(const RedisConfig& config)
@@ -134,40 +157,22 @@ std::string_view feature_name(Feature feature) noexcept {
 void Client::defer_eval(const asio::any_io_executor& executor, Feature feature,
                         const Script& script, const std::vector<std::string_view>& keys,
                         const std::vector<std::string_view>& args) {
-  // The arguments after the script's name, shared by the EVALSHA form and, should the server
-  // not know the script, the EVAL form.
-  auto tail = std::make_shared<std::string>();
-  append_bulk(*tail, std::to_string(keys.size()));
-  for (const std::string_view k : keys) append_bulk(*tail, k);
-  for (const std::string_view a : args) append_bulk(*tail, a);
-  const std::size_t count = 3 + keys.size() + args.size();
-  const auto command = [count, &tail](std::string_view verb, std::string_view script_arg) {
-    std::string out;
-    out.reserve(32 + script_arg.size() + tail->size());
-    append_array_header(out, count);
-    append_bulk(out, verb);
-    append_bulk(out, script_arg);
-    out += *tail;
-    return out;
-  };
+  auto call = std::make_shared<const ScriptArgs>(script_args(keys, args));
   auto conn = connection(executor);
-  conn->defer(command("EVALSHA", script.sha1()),
-              [this, feature, conn, tail, count, &script](const Outcome<Reply>& reply) {
+  conn->defer(script_command("EVALSHA", script.sha1(), *call),
+              [this, feature, conn, call, &script](const Outcome<Reply>& reply) {
                 if (!reply) {
                   report(feature, reply.error(), "a deferred write was lost");
                   return;
                 }
-                if (!reply->is_error() || !reply->text.starts_with("NOSCRIPT")) return;
+                if (!unknown_script(*reply)) return;
                 // Not loaded (a restarted server): sent again with its source, deferred too.
                 stats_.script_loads.fetch_add(1, std::memory_order_relaxed);
-                std::string again;
-                append_array_header(again, count);
-                append_bulk(again, "EVAL");
-                append_bulk(again, script.source());
-                again += *tail;
-                conn->defer(std::move(again), [this, feature](const Outcome<Reply>& r) {
-                  if (!r) report(feature, r.error(), "a deferred write was lost");
-                });
+                conn->defer(script_command("EVAL", script.source(), *call),
+                            [this, feature](const Outcome<Reply>& again) {
+                              if (!again)
+                                report(feature, again.error(), "a deferred write was lost");
+                            });
               });
 }
 
@@ -191,37 +196,26 @@ void Client::report(Feature feature, const Failure& failure, std::string_view co
     r.since = 0;
   }
   if (skipped == 0) {
-    spdlog::warn("redis: {} cannot use {}: {}; {}", feature_name(feature), display_, failure.detail,
-                 consequence);
+    spdlog::warn("{} without Redis: {}; {}", feature_name(feature), failure.detail, consequence);
   } else {
-    spdlog::warn("redis: {} cannot use {}: {}; {} (and {} more times since the last line)",
-                 feature_name(feature), display_, failure.detail, consequence, skipped);
+    spdlog::warn("{} without Redis: {}; {} (and {} more times since the last line)",
+                 feature_name(feature), failure.detail, consequence, skipped);
   }
 }
 
 asio::awaitable<Outcome<Reply>> Client::eval(const Script& script,
                                              const std::vector<std::string_view>& keys,
                                              const std::vector<std::string_view>& args) {
-  const std::string key_count = std::to_string(keys.size());
-  std::vector<std::string_view> argv;
-  argv.reserve(3 + keys.size() + args.size());
-  argv.push_back("EVALSHA");
-  argv.push_back(script.sha1());
-  argv.push_back(key_count);
-  argv.insert(argv.end(), keys.begin(), keys.end());
-  argv.insert(argv.end(), args.begin(), args.end());
+  const ScriptArgs call = script_args(keys, args);
   std::vector<std::string> commands;
-  commands.push_back(encode(argv));
+  commands.push_back(script_command("EVALSHA", script.sha1(), call));
   auto replies = co_await exec(std::move(commands));
   if (!replies) co_return replies.error();
-  Reply reply = std::move(replies->front());
-  if (!reply.is_error() || !reply.text.starts_with("NOSCRIPT")) co_return reply;
+  if (!unknown_script(replies->front())) co_return std::move(replies->front());
   // Not loaded (a new or restarted server): EVAL runs it and keeps it for the next EVALSHA.
   stats_.script_loads.fetch_add(1, std::memory_order_relaxed);
-  argv[0] = "EVAL";
-  argv[1] = script.source();
   commands.clear();
-  commands.push_back(encode(argv));
+  commands.push_back(script_command("EVAL", script.source(), call));
   replies = co_await exec(std::move(commands));
   if (!replies) co_return replies.error();
   co_return std::move(replies->front());

@@ -70,16 +70,6 @@ Clock::time_point steady_of(std::int64_t until_ms) {
   return Clock::now() + std::chrono::milliseconds(until_ms - wall_ms());
 }
 
-std::string hex(const Sha256Digest& d, std::size_t bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < bytes; ++i) {
-    out += kDigits[d[i] >> 4];
-    out += kDigits[d[i] & 0xf];
-  }
-  return out;
-}
-
 bool shared(const RouteTarget& target) { return target.breaker && target.fleet; }
 
 void log_change(CircuitBreaker::Change change, const Route& route, const RouteTarget& target) {
@@ -102,7 +92,7 @@ std::string FleetBreakers::key_of(std::string_view route, std::size_t target) co
   std::string id(route);
   id += '\0';
   id += std::to_string(target);
-  return client_->prefix() + "br:" + hex(sha256(id), 12);
+  return client_->prefix() + "br:" + sha256_hex(id, 12);
 }
 
 asio::awaitable<void> FleetBreakers::refresh(const Route& route) const {

@@ -47,13 +47,7 @@ class Sha256 {
     std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
     unsigned int size = 0;
     EVP_DigestFinal_ex(ctx_, digest.data(), &size);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out(size * 2, '0');
-    for (unsigned int i = 0; i < size; ++i) {
-      out[2 * i] = kHex[digest[i] >> 4];
-      out[2 * i + 1] = kHex[digest[i] & 0x0F];
-    }
-    return out;
+    return to_hex(digest.data(), size);
   }
 
  private:

@@ -29,17 +29,6 @@ bool is_digest(const std::string& key) noexcept {
          });
 }
 
-std::string hex(const Sha256Digest& d) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(d.size() * 2);
-  for (const auto byte : d) {
-    out += kDigits[byte >> 4];
-    out += kDigits[byte & 0xf];
-  }
-  return out;
-}
-
 // GET and PTTL of `key`, sent together (built outside the coroutine: GCC 12 rejects a braced
 // list of strings inside one).
 std::vector<std::string> lookup(const std::string& key) {
@@ -64,7 +53,7 @@ std::string RedisCacheStore::redis_key(const std::string& cache_key) const {
   // The entry format's version is part of the key: during a rolling upgrade to a new format,
   // old and new instances each share their own entries instead of overwriting the other's.
   return client_->prefix() + "c" + std::to_string(kEntryVersion) + ":" +
-         (is_digest(cache_key) ? cache_key : hex(sha256(cache_key)));
+         (is_digest(cache_key) ? cache_key : sha256_hex(cache_key));
 }
 
 asio::awaitable<SharedLookup> RedisCacheStore::get(const std::string& cache_key, SteadyTime now) {

@@ -20,6 +20,11 @@ namespace aigw::limits {
 
 using WallTime = std::chrono::system_clock::time_point;
 
+// `t` in milliseconds since the Unix epoch.
+inline std::int64_t unix_ms(WallTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
 struct Decision {
   bool allowed = false;
   std::uint64_t limit = 0;

@@ -22,10 +22,11 @@ struct RateLimitState final : StageState {
   struct Taken {
     std::size_t rule;
     std::string key;
-    std::uint64_t cost;       // 1, or the tokens or millionths of a dollar reserved
-    bool overflow;            // counted by the shard's overflow counter (Decision::overflow)
-    bool shared = false;      // counted in Redis (settled there)
-    std::uint64_t extra = 0;  // charged past `cost` while the response streamed
+    std::uint64_t cost;           // 1, or the tokens or millionths of a dollar reserved
+    bool overflow;                // counted by the shard's overflow counter (Decision::overflow)
+    bool shared = false;          // counted in Redis (settled there)
+    std::uint64_t extra = 0;      // charged past `cost` while the response streamed
+    limits::WallTime extra_at{};  // when `extra` was last charged
   };
   std::vector<Taken> taken;
   limits::WallTime at{};
@@ -35,8 +36,7 @@ struct RateLimitState final : StageState {
   std::uint64_t prompt_tokens = 0;
   double micro_per_input = 0;
   double micro_per_output = 0;
-  std::uint64_t charged_chars = 0;  // ctx.streamed_output_chars when last charged
-  limits::WallTime extra_at{};      // when `extra` was last charged
+  std::uint64_t charged_chars = 0;  // ctx.streamed_output_chars when last looked at
 };
 
 namespace {
@@ -95,10 +95,6 @@ std::string scope_value(const RateLimitRule& rule, const RequestContext& ctx,
     }
   }
   return {};
-}
-
-std::int64_t unix_ms(limits::WallTime t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
 // Counts are at most 2^63 - 1 in Redis (and a budget at most 1e15 millionths of a dollar).
@@ -311,7 +307,7 @@ boost::asio::awaitable<std::optional<Error>> RateLimitStage::admit(RequestContex
     std::vector<limits::RedisLimits::Ask> asks;
     asks.reserve(shared.size());
     for (const auto& s : shared) asks.push_back({s.rule, s.key, s.cost});
-    const auto decided = co_await redis_->acquire(asks, unix_ms(t));
+    const auto decided = co_await redis_->acquire(asks, limits::unix_ms(t));
     if (!decided) {
       // Redis cannot answer: each rule's on_error says what to do. One that refuses wins.
       const auto closed = std::find_if(shared.begin(), shared.end(), [&](const auto& s) {
@@ -418,15 +414,19 @@ void RateLimitStage::on_response_body(RequestContext& ctx, std::string_view /*ch
                                       : rates.micro_usd(state->prompt_tokens, output);
     // Within the reservation there is nothing to do: it was taken at admission.
     if (running <= checked::add(taken.cost, taken.extra)) continue;
-    if (!t) t = now();
     const std::uint64_t more = running - taken.cost - taken.extra;
+    // A counter in Redis is charged in steps of at least an eighth of what the request holds
+    // (reservation or charge so far), not at every chunk: a long overrun costs a few writes
+    // rather than one per chunk, and on_complete settles the exact figure either way.
+    if (taken.shared && more * 8 < std::max(taken.cost, taken.extra)) continue;
+    if (!t) t = now();
     if (taken.shared) {
-      adjusts.push_back({taken.rule, taken.key, signed_amount(more), unix_ms(*t)});
+      adjusts.push_back({taken.rule, taken.key, signed_amount(more), limits::unix_ms(*t)});
     } else {
       store_->add(taken.rule, taken.key, more, *t, taken.overflow);
     }
     taken.extra = running - taken.cost;
-    state->extra_at = *t;
+    taken.extra_at = *t;
   }
   if (!adjusts.empty()) redis_->adjust(state->executor, std::move(adjusts));
 }
@@ -451,7 +451,7 @@ void RateLimitStage::on_complete(RequestContext& ctx) noexcept {
     const auto settle = [&](const RateLimitState::Taken& taken, std::int64_t delta,
                             limits::WallTime at) {
       if (taken.shared) {
-        adjusts.push_back({taken.rule, taken.key, delta, unix_ms(at)});
+        adjusts.push_back({taken.rule, taken.key, delta, limits::unix_ms(at)});
       } else if (delta > 0) {
         store_->add(taken.rule, taken.key, static_cast<std::uint64_t>(delta), at, taken.overflow);
       } else {
@@ -470,7 +470,7 @@ void RateLimitStage::on_complete(RequestContext& ctx) noexcept {
         // Given back where it was taken: the streamed extra first, then the reservation.
         const std::uint64_t back = charged - used;
         const std::uint64_t from_extra = std::min(back, taken.extra);
-        if (from_extra > 0) settle(taken, -signed_amount(from_extra), state->extra_at);
+        if (from_extra > 0) settle(taken, -signed_amount(from_extra), taken.extra_at);
         if (back > from_extra) settle(taken, -signed_amount(back - from_extra), state->at);
       }
     }

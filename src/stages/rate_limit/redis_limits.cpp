@@ -97,17 +97,6 @@ end
 return #KEYS
 )lua");
 
-std::string hex(const Sha256Digest& d, std::size_t bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes * 2);
-  for (std::size_t i = 0; i < bytes; ++i) {
-    out += kDigits[d[i] >> 4];
-    out += kDigits[d[i] & 0xf];
-  }
-  return out;
-}
-
 // The digest of a scope's value in a counter's key. A request's rules mostly share values
 // (the empty one of gateway rules, one address, one key name), and a worker sees the same few
 // again and again: the last few are kept per thread rather than hashed for every counter.
@@ -125,7 +114,7 @@ const std::string& value_digest(std::string_view value) {
   }
   Entry& e = kept[next++ % kKept];
   e.value.assign(value);
-  e.digest = hex(sha256(value), 16);
+  e.digest = sha256_hex(value, 16);
   return e.digest;
 }
 
@@ -155,7 +144,7 @@ RedisLimits::RedisLimits(std::shared_ptr<redis::Client> client,
   for (const auto& rule : rules) {
     Rule r;
     r.rule = rule;
-    r.prefix = client_->prefix() + "rl:" + hex(sha256(rule_identity(rule)), 8) + ":";
+    r.prefix = client_->prefix() + "rl:" + sha256_hex(rule_identity(rule), 8) + ":";
     r.window_ms = std::max<std::int64_t>(rule.window.count(), 1);
     r.slot_ms = slot_ms(rule);
     r.fixed = rule.technique == RateLimitRule::Technique::kFixed;
@@ -165,13 +154,18 @@ RedisLimits::RedisLimits(std::shared_ptr<redis::Client> client,
 
 std::string RedisLimits::key(std::size_t rule, std::string_view value, std::int64_t at_ms) const {
   const Rule& r = rules_.at(rule);
+  return counter_key(r, value, r.fixed ? fixed_window(r.rule, at_ms).number : 0);
+}
+
+std::string RedisLimits::counter_key(const Rule& r, std::string_view value,
+                                     std::int64_t window) const {
   std::string key;
   key.reserve(r.prefix.size() + 56);
   key += r.prefix;
   key += value_digest(value);
   if (r.fixed) {
     key += ':';
-    key += std::to_string(fixed_window(r.rule, at_ms).number);
+    key += std::to_string(window);
   }
   return key;
 }
@@ -185,12 +179,13 @@ asio::awaitable<redis::Outcome<RedisLimits::Decision>> RedisLimits::acquire(
   args.push_back(std::to_string(now_ms));
   for (const Ask& ask : asks) {
     const Rule& r = rules_.at(ask.rule);
-    keys.push_back(key(ask.rule, ask.value, now_ms));
+    const FixedWindow window = r.fixed ? fixed_window(r.rule, now_ms) : FixedWindow{0, 0};
+    keys.push_back(counter_key(r, ask.value, window.number));
     args.emplace_back(r.fixed ? "f" : "s");
     args.push_back(std::to_string(r.rule.limit));
     args.push_back(std::to_string(ask.cost));
     if (r.fixed) {
-      args.push_back(std::to_string(fixed_window(r.rule, now_ms).end_ms));
+      args.push_back(std::to_string(window.end_ms));
       args.emplace_back("0");
     } else {
       args.push_back(std::to_string(r.window_ms));
@@ -222,12 +217,13 @@ void RedisLimits::adjust_arguments(const std::vector<Adjust>& adjusts,
                                    std::vector<std::string>& args) const {
   for (const Adjust& a : adjusts) {
     const Rule& r = rules_.at(a.rule);
-    keys.push_back(key(a.rule, a.value, a.at_ms));
+    const FixedWindow window = r.fixed ? fixed_window(r.rule, a.at_ms) : FixedWindow{0, 0};
+    keys.push_back(counter_key(r, a.value, window.number));
     args.emplace_back(r.fixed ? "f" : "s");
     args.push_back(std::to_string(a.delta));
     if (r.fixed) {
       args.emplace_back("0");
-      args.push_back(std::to_string(fixed_window(r.rule, a.at_ms).end_ms));
+      args.push_back(std::to_string(window.end_ms));
     } else {
       args.push_back(std::to_string(a.at_ms / r.slot_ms));
       args.push_back(std::to_string(r.window_ms + 2 * r.slot_ms));

@@ -78,6 +78,8 @@ class RedisLimits {
     std::int64_t slot_ms = 0;
     bool fixed = true;
   };
+  // The key of `r`'s counter of `value` (in fixed window number `window`).
+  std::string counter_key(const Rule& r, std::string_view value, std::int64_t window) const;
   // The keys and arguments of kAdjust for `adjusts`.
   void adjust_arguments(const std::vector<Adjust>& adjusts, std::vector<std::string>& keys,
                         std::vector<std::string>& args) const;
