@@ -113,6 +113,16 @@ void Loader::read(const YAML::Node& root, Config& config) {
           admin_listen_mark_.line != 0 ? "admin.listen" : "server.listen",
           "admin.listen and server.listen must not share port " + std::to_string(s.port));
   }
+  // The admin listener shows every request's metadata and bodies and can reload the config:
+  // beyond loopback it needs tokens.
+  if (!listen_failed_ && config.admin.enabled && config.admin.token_sha256.empty() &&
+      !is_loopback_host(a.host)) {
+    error(admin_tokens_mark_.line != 0 ? admin_tokens_mark_ : admin_listen_mark_,
+          admin_tokens_mark_.line != 0 ? "admin.tokens" : "admin.listen",
+          "the admin listener on " + a.host +
+              " is not on loopback: set admin.tokens (${ENV_VAR} or sha256:...), or listen on "
+              "127.0.0.1");
+  }
 }
 
 }  // namespace detail
@@ -358,6 +368,41 @@ std::optional<ListenAddress> parse_listen(std::string_view text) {
   const int number = std::stoi(std::string(port));
   if (number > 65535) return std::nullopt;
   return ListenAddress{std::string(host), static_cast<std::uint16_t>(number)};
+}
+
+std::vector<std::string> changed_sections(const std::string& before, const std::string& after) {
+  const auto sections = [](const std::string& text) {
+    std::vector<std::pair<std::string, std::string>> out;
+    try {
+      const YAML::Node root = YAML::Load(text);
+      if (!root.IsMap()) return out;
+      for (const auto& entry : root) {
+        YAML::Emitter emitter;
+        emitter << entry.second;
+        out.emplace_back(entry.first.as<std::string>(""), emitter.c_str());
+      }
+    } catch (const YAML::Exception&) {
+      out.clear();
+    }
+    return out;
+  };
+  const auto old_sections = sections(before);
+  const auto new_sections = sections(after);
+  const auto find = [](const auto& list, const std::string& key) -> const std::string* {
+    for (const auto& [k, v] : list) {
+      if (k == key) return &v;
+    }
+    return nullptr;
+  };
+  std::vector<std::string> changed;
+  for (const auto& [key, value] : new_sections) {
+    const std::string* old = find(old_sections, key);
+    if (old == nullptr || *old != value) changed.push_back(key);
+  }
+  for (const auto& [key, value] : old_sections) {
+    if (find(new_sections, key) == nullptr) changed.push_back(key);
+  }
+  return changed;
 }
 
 }  // namespace aigw::config
