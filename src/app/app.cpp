@@ -1,6 +1,7 @@
 #include "app/app.hpp"
 
 #include "app/stages.hpp"
+#include "config/price_table.hpp"
 #include "router/routes.hpp"
 #include "stages/cache/cache_stage.hpp"
 #include "stages/cache/redis_store.hpp"
@@ -85,12 +86,15 @@ App::App(Config config) : config_(std::make_shared<const Config>(std::move(confi
         "metering is off (metering.enabled: false): requests are logged without usage "
         "or cost");
   } else if (config_->metering.prices.empty()) {
-    spdlog::warn("no price table (metering.pricing_file): every cost is logged as unpriced");
+    spdlog::warn(
+        "no prices (metering.pricing_file: \"\", or a table without prices): every cost is "
+        "logged as unpriced (docs/metering.md#the-price-table)");
   } else {
-    spdlog::info(
-        "prices for {} models (taken {}) from {}", config_->metering.prices.size(),
-        config_->metering.prices_taken.empty() ? "?" : config_->metering.prices_taken,
-        config_->metering.pricing_file.empty() ? "the config" : config_->metering.pricing_file);
+    const MeteringConfig& m = config_->metering;
+    spdlog::info("prices for {} models (taken {}) from {}", m.prices.size(),
+                 m.prices_taken.empty() ? "?" : m.prices_taken, config::price_table_source(m));
+    const auto today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+    if (const auto stale = config::stale_price_table_warning(m, today)) spdlog::warn("{}", *stale);
   }
   if (redis_) {
     register_redis_gauges();
