@@ -35,11 +35,13 @@ std::optional<std::string> stale_price_table_warning(const MeteringConfig& meter
   if (!taken) return std::nullopt;  // the loader refuses such a date
   const auto age = today - *taken;
   if (age <= kPriceTableMaxAge) return std::nullopt;
-  std::string out = "the price table (" + price_table_source(metering) + ") was taken " +
-                    metering.prices_taken + ", " + std::to_string(age.count()) +
+  const bool builtin = metering.pricing_file == kBuiltinPriceTable;
+  std::string out = (builtin ? std::string("the built-in price table")
+                             : "the price table " + metering.pricing_file) +
+                    " was taken " + metering.prices_taken + ", " + std::to_string(age.count()) +
                     " days ago (more than " + std::to_string(kPriceTableMaxAge.count()) +
                     "): costs and budgets may use outdated prices. ";
-  if (metering.pricing_file == kBuiltinPriceTable) {
+  if (builtin) {
     out +=
         "Update aigw, or copy config/pricing.yaml, check its prices and taken: date against "
         "the providers' pricing pages and set metering.pricing_file to it; metering.prices "

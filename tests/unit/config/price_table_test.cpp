@@ -167,7 +167,7 @@ TEST(StalePriceTable, WarnsOnlyPastNinetyDaysNamingTheDateAndTheWayOut) {
   const auto warning = stale_price_table_warning(builtin, day(2025, 11, 30) + days(91));
   ASSERT_TRUE(warning);
   EXPECT_EQ(*warning,
-            "the price table (the built-in table) was taken 2025-11-30, 91 days ago (more than "
+            "the built-in price table was taken 2025-11-30, 91 days ago (more than "
             "90): costs and budgets may use outdated prices. Update aigw, or copy "
             "config/pricing.yaml, check its prices and taken: date against the providers' "
             "pricing pages and set metering.pricing_file to it; metering.prices overrides "
@@ -178,7 +178,7 @@ TEST(StalePriceTable, WarnsOnlyPastNinetyDaysNamingTheDateAndTheWayOut) {
   const auto old = stale_price_table_warning(file, day(2027, 1, 1));
   ASSERT_TRUE(old);
   EXPECT_EQ(*old,
-            "the price table (/etc/aigw/pricing.yaml) was taken 2026-01-01, 365 days ago (more "
+            "the price table /etc/aigw/pricing.yaml was taken 2026-01-01, 365 days ago (more "
             "than 90): costs and budgets may use outdated prices. Check its prices against the "
             "providers' pricing pages and update them and its taken: date; metering.prices "
             "overrides single models (docs/metering.md#the-price-table)");
