@@ -18,9 +18,11 @@
 
 #include "aigw/provider.hpp"
 
+#include "config/load.hpp"
 #include "support/doc_examples.hpp"
 #include "support/fake_provider.hpp"
 #include "support/gateway.hpp"
+#include "support/test_pki.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -289,17 +291,35 @@ TEST(DocsCurl, EveryCurlExampleInTheDocsAnswersAsDocumented) {
     for (const auto& e : a.events) co_await ex.send_chunk(e);
     co_await ex.end_stream();
   });
-  Config config = test_config();
-  // Every provider a doc can name goes to the fake: the built-in slugs, and the custom
+  // The gateway's config is a file, loaded as aigw loads one (so the admin API can re-read
+  // it). Every provider a doc can name goes to the fake: the built-in slugs, and the custom
   // providers the examples use.
-  for (const auto& slug : ProviderRegistry::builtin_slugs()) {
-    add_provider(config, slug, fake.base_url());
-  }
+  const std::string dir = make_temp_dir();
+  std::string yaml =
+      "server:\n  listen: 127.0.0.1:0\n  workers: 1\n  log_level: warn\n  drain_timeout: 5s\n"
+      "admin:\n  listen: 127.0.0.1:0\n"
+      "access_log:\n  path: " +
+      dir +
+      "/access.log\n"
+      "request_log:\n  path: " +
+      dir +
+      "/aigw.db\n"
+      "cache:\n  enabled: true\n"  // README: "cache: {enabled: true, ttl: 300s}"
+      "providers:\n";
+  std::vector<std::string> slugs = ProviderRegistry::builtin_slugs();
   for (const char* custom : {"custom-local", "custom-internal", "custom-mine"}) {
-    add_provider(config, custom, fake.base_url());
+    slugs.emplace_back(custom);
   }
-  config.cache.enabled = true;  // README: "cache: {enabled: true, ttl: 300s}"
-  TestGateway gw(std::move(config));
+  for (const auto& slug : slugs) {
+    yaml += "  " + slug + ":\n    base_url: " + fake.base_url() +
+            "\n    ca_file: " + test_pki().ca_file + "\n";
+  }
+  const std::string config_path = dir + "/aigw.yaml";
+  std::ofstream(config_path) << yaml;
+  config::LoadResult loaded = config::load_file(config_path);
+  for (const auto& d : loaded.diagnostics) ADD_FAILURE() << d.str();
+  ASSERT_TRUE(loaded.ok()) << yaml;
+  TestGateway gw(std::move(*loaded.config));
   const std::string gateway = "http://127.0.0.1:" + std::to_string(gw.port());
   const std::string admin = "http://127.0.0.1:" + std::to_string(gw.admin_port());
 
