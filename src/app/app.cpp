@@ -2,6 +2,7 @@
 
 #include "app/stages.hpp"
 #include "config/load.hpp"
+#include "config/price_table.hpp"
 #include "router/routes.hpp"
 #include "stages/cache/cache_stage.hpp"
 #include "stages/cache/redis_store.hpp"
@@ -147,11 +148,15 @@ App::App(Config config) : started_config_(std::make_shared<const Config>(std::mo
         "metering is off (metering.enabled: false): requests are logged without usage "
         "or cost");
   } else if (c.metering.prices.empty()) {
-    spdlog::warn("no price table (metering.pricing_file): every cost is logged as unpriced");
+    spdlog::warn(
+        "no prices (metering.pricing_file: \"\", or a table without prices): every cost is "
+        "logged as unpriced (docs/metering.md#the-price-table)");
   } else {
-    spdlog::info("prices for {} models (taken {}) from {}", c.metering.prices.size(),
-                 c.metering.prices_taken.empty() ? "?" : c.metering.prices_taken,
-                 c.metering.pricing_file.empty() ? "the config" : c.metering.pricing_file);
+    const MeteringConfig& m = c.metering;
+    spdlog::info("prices for {} models (taken {}) from {}", m.prices.size(),
+                 m.prices_taken.empty() ? "?" : m.prices_taken, config::price_table_source(m));
+    const auto today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+    if (const auto stale = config::stale_price_table_warning(m, today)) spdlog::warn("{}", *stale);
   }
   if (current_.redis) {
     register_redis_gauges();

@@ -5,6 +5,7 @@
 #include "config/load.hpp"
 
 #include "config/loader.hpp"
+#include "config/price_table.hpp"
 #include "core/text.hpp"
 
 #include <yaml-cpp/eventhandler.h>
@@ -160,8 +161,37 @@ std::optional<std::string> read_small_file(const std::string& path, std::string&
   return text;
 }
 
-// The price table: metering.pricing_file if set, else pricing.yaml next to the config file
-// when there is one (the shipped config/pricing.yaml). Its diagnostics name its own file.
+// The built-in table (config/pricing.yaml compiled in), read once: what every config without
+// a table of its own starts from. A unit test checks it has no problems; were it to have
+// some, they would be every load's errors, named after it.
+struct BuiltinTable {
+  std::map<std::string, ModelPrice> prices;
+  std::string taken;
+  std::vector<Diagnostic> diagnostics;
+};
+
+const BuiltinTable& builtin_table() {
+  static const BuiltinTable table = [] {
+    BuiltinTable out;
+    const EnvLookup no_env = [](std::string_view) { return std::optional<std::string>(); };
+    Loader loader(std::string(kBuiltinPriceTable), no_env);
+    MeteringConfig m;
+    try {
+      loader.read_price_table(YAML::Load(std::string(builtin_price_table())), m);
+    } catch (const YAML::Exception& e) {
+      loader.error(loader.mark_of(e.mark), "", "invalid YAML: " + e.msg);
+    }
+    out.prices = std::move(m.prices);
+    out.taken = std::move(m.prices_taken);
+    out.diagnostics = loader.take();
+    return out;
+  }();
+  return table;
+}
+
+// The price table, first that applies: metering.pricing_file when set (`""`: none), else
+// pricing.yaml next to the config file when there is one, else the built-in table;
+// metering.prices then apply over it. A file's diagnostics name the file.
 void load_price_table(Loader& main, Config& config, const EnvLookup& env) {
   MeteringConfig& metering = config.metering;
   const bool set = main.pricing_file_mark().line != 0;
@@ -175,6 +205,11 @@ void load_price_table(Loader& main, Config& config, const EnvLookup& env) {
     std::error_code ec;
     const auto candidate = main.base_dir() / "pricing.yaml";
     if (config.source.empty() || !std::filesystem::is_regular_file(candidate, ec)) {
+      const BuiltinTable& builtin = builtin_table();
+      for (const auto& d : builtin.diagnostics) main.error(d.mark, d.path, d.message);
+      metering.prices = builtin.prices;
+      metering.prices_taken = builtin.taken;
+      metering.pricing_file = std::string(kBuiltinPriceTable);
       main.apply_inline_prices(metering);
       return;
     }
