@@ -2,17 +2,25 @@
 // decoder, every filter, cursor and group_by parser, and the SQL they build, against a real
 // SQLite request log in a temp dir holding a few varied records. Checked: a JSON response is
 // valid JSON, and no target makes a query fail (500) on a healthy database.
+// Inputs starting "PATCH " are `PATCH <target>\n<body>` (feedback, admin::handle_patch);
+// inputs starting "AUTH " are an Authorization header for admin::authorized (which must
+// accept exactly the configured token, and nothing else).
 
 #include "config/load.hpp"
 #include "core/metrics.hpp"
+#include "core/sha256.hpp"
 #include "json/check.hpp"
 #include "router/routes.hpp"
 #include "server/admin_api.hpp"
+#include "server/admin_auth.hpp"
 #include "store/log_store.hpp"
+
+#include <openssl/evp.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <stdlib.h>
 #include <string>
 
@@ -107,8 +115,39 @@ World* world() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string_view target(reinterpret_cast<const char*>(data), size);
-  const auto response = aigw::admin::handle(target, world()->telemetry);
+  std::string_view target(reinterpret_cast<const char*>(data), size);
+  if (target.starts_with("AUTH ")) {
+    static const aigw::AdminConfig config = [] {
+      aigw::AdminConfig c;
+      c.token_sha256.push_back(aigw::sha256("fuzz-admin-token"));
+      return c;
+    }();
+    const std::string_view header = target.substr(5);
+    if (!aigw::admin::authorized(config, header)) return 0;
+    // Accepted: the token must be there, as such (Bearer) or base64-encoded after a user
+    // name and a colon (Basic).
+    if (header.find("fuzz-admin-token") != std::string_view::npos) return 0;
+    const std::string_view last = header.substr(header.find_last_of(" \t") + 1);
+    std::string decoded(last.size() / 4 * 3 + 3, '\0');
+    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
+                                  reinterpret_cast<const unsigned char*>(last.data()),
+                                  static_cast<int>(last.size()));
+    if (n < 0 || decoded.find(":fuzz-admin-token") == std::string::npos) {
+      fail("an Authorization header without the token was accepted:", std::string(header));
+    }
+    return 0;
+  }
+  std::optional<aigw::admin::ApiResponse> response;
+  if (target.starts_with("PATCH ")) {
+    target.remove_prefix(6);
+    const auto newline = target.find('\n');
+    const std::string_view path = target.substr(0, newline);
+    const std::string_view body =
+        newline == std::string_view::npos ? std::string_view() : target.substr(newline + 1);
+    response = aigw::admin::handle_patch(path, body, world()->telemetry);
+  } else {
+    response = aigw::admin::handle(target, world()->telemetry);
+  }
   if (!response) return 0;
   if (response->status == 500) fail("a query failed on a healthy database:", response->body);
   if (response->status != 200 && response->status != 400 && response->status != 404) {

@@ -242,6 +242,7 @@ Result<Database> open_reader_connection(const std::string& path,
       !pragmas) {
     return pragmas.error();
   }
+  if (auto functions = register_query_functions(*db); !functions) return functions.error();
   return db;
 }
 

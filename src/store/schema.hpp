@@ -28,4 +28,8 @@ Result<Database> open_writer_connection(const std::string& path,
 Result<Database> open_reader_connection(const std::string& path,
                                         std::chrono::milliseconds busy_timeout);
 
+// The SQL functions the queries use (log_query.cpp): aigw_percentile(duration, p), an
+// aggregate giving the nearest-rank percentile p (0..1) of a group's durations.
+Result<void> register_query_functions(Database& db);
+
 }  // namespace aigw::store

@@ -91,6 +91,8 @@ class Database {
   bool in_transaction() const noexcept;
   const std::string& path() const noexcept { return path_; }
   bool is_open() const noexcept { return db_ != nullptr; }
+  // For registering SQL functions (the store's queries); null when not open.
+  sqlite3* native() noexcept { return db_; }
 
  private:
   Database(sqlite3* db, std::string path) noexcept : db_(db), path_(std::move(path)) {}
