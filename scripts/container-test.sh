@@ -56,10 +56,12 @@ name=aigw-container-test-$$
 volume=$name-data
 work=$(mktemp -d)
 fake_pid=
+redis_pid=
 cleanup() {
-  podman rm -f -i -t 0 "$name" "$name-denied" >/dev/null 2>&1 || true
-  podman volume rm -f "$volume" >/dev/null 2>&1 || true
+  podman rm -f -i -t 0 "$name" "$name-denied" "$name-r1" "$name-r2" >/dev/null 2>&1 || true
+  podman volume rm -f "$volume" "$volume-r1" "$volume-r2" >/dev/null 2>&1 || true
   if [[ -n "$fake_pid" ]]; then kill "$fake_pid" 2>/dev/null || true; fi
+  if [[ -n "$redis_pid" ]]; then kill "$redis_pid" 2>/dev/null || true; fi
   rm -rf "$work"
   if ((build && !keep)); then podman rmi -f "$image" >/dev/null 2>&1 || true; fi
 }
@@ -183,7 +185,9 @@ check "a request log it may not write stops start-up with 'Permission denied'" \
   grep -q '/etc/aigw/aigw.db: cannot open: .*(Permission denied)' <<<"$denied"
 
 podman volume create "$volume" >/dev/null
+# Hardened as docs/operations.md shows: a read-only root file system, no capability.
 podman run -d --name "$name" --network host \
+  --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges \
   -e AIGW_ADMIN_TOKEN="$admin_token" \
   -e AIGW_HEALTHCHECK_URL="http://127.0.0.1:$admin_port/healthz" \
   -v "$work/conf:/etc/aigw-test:ro" -v "$volume:/var/lib/aigw" \
@@ -240,6 +244,64 @@ check "SIGTERM stops it with exit code 0 (got $exit_code)" test "$exit_code" = 0
 if podman logs "$name" 2>&1 | grep -qi "error"; then
   echo "container-test: the container's log has errors:"
   podman logs "$name" 2>&1 | grep -i error | tail -n 10
+fi
+
+# Replicas (docker/compose.replicas.yaml's shape): two containers sharing one Redis, here the
+# host's redis-server (scripts/install-deps.sh installs it for the tests) with a password.
+# A fleet-wide limit of 3 requests a minute: the fourth, on either instance, is refused.
+if command -v redis-server >/dev/null 2>&1; then
+  redis_port=$(free_port)
+  redis_password=$(openssl rand -hex 16)
+  redis-server --bind 127.0.0.1 --port "$redis_port" --requirepass "$redis_password" \
+    --save "" --appendonly no >"$work/redis.log" 2>&1 &
+  redis_pid=$!
+  replica_ports=()
+  for r in r1 r2; do
+    port=$(free_port)
+    replica_admin=$(free_port)
+    replica_ports+=("$port")
+    sed -e "s|listen: 127.0.0.1:$gw_port|listen: 127.0.0.1:$port|" \
+      -e "s|listen: 0.0.0.0:$admin_port|listen: 127.0.0.1:$replica_admin|" \
+      "$work/conf/aigw.yaml" >"$work/conf/$r.yaml"
+    cat >>"$work/conf/$r.yaml" <<YAML
+redis:
+  url: redis://127.0.0.1:$redis_port/0
+  password: \${REDIS_PASSWORD}
+  key_prefix: "aigw-container-test-$$:"
+rate_limits:
+  - name: fleet
+    limit: 3
+    window: 1m
+    technique: sliding
+YAML
+    chmod 0644 "$work/conf/$r.yaml"
+    podman volume create "$volume-$r" >/dev/null
+    podman run -d --name "$name-$r" --network host -e AIGW_ADMIN_TOKEN="$admin_token" \
+      -e REDIS_PASSWORD="$redis_password" \
+      -e AIGW_HEALTHCHECK_URL="http://127.0.0.1:$replica_admin/healthz" \
+      -v "$work/conf:/etc/aigw-test:ro" -v "$volume-$r:/var/lib/aigw" \
+      "$image" --config "/etc/aigw-test/$r.yaml" >/dev/null
+  done
+  replica_status() {
+    curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
+      "http://127.0.0.1:$1/custom-fake/chat/completions" -H "Authorization: Bearer sk-test" \
+      -H "Content-Type: application/json" -d '{"model":"fake-model","messages":[]}' || true
+  }
+  replicas_up() {
+    [[ $(status_of "http://127.0.0.1:${replica_ports[0]}/") != 000 &&
+      $(status_of "http://127.0.0.1:${replica_ports[1]}/") != 000 ]]
+  }
+  if until_ok 30 replicas_up; then
+    statuses="$(replica_status "${replica_ports[0]}") $(replica_status "${replica_ports[0]}")"
+    statuses+=" $(replica_status "${replica_ports[1]}") $(replica_status "${replica_ports[1]}")"
+    check "two replicas share a limit of 3 through Redis (got $statuses)" \
+      test "$statuses" = "200 200 200 429"
+  else
+    fail "two replicas with Redis start within 30 s"
+    podman logs "$name-r1" 2>&1 | tail -n 10
+  fi
+else
+  echo "container-test: replicas not checked: no redis-server on this machine"
 fi
 
 if ((failures)); then
