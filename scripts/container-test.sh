@@ -90,7 +90,7 @@ until_ok() {
 }
 
 if ((build)); then
-  echo "container-test: building $image (a release build of aigw: about 10 minutes on 2 cores)"
+  echo "container-test: building $image (it compiles aigw: some 4 minutes on two idle cores, more on busy ones)"
   start=$SECONDS
   podman build --network host --format docker -f docker/Dockerfile -t "$image" . \
     >"$work/build.log" 2>&1 || {
