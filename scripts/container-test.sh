@@ -168,8 +168,6 @@ providers:
 request_log:
   path: /var/lib/aigw/aigw.db
   flush_interval: 100ms
-metering:
-  pricing_file: /etc/aigw/pricing.yaml   # the image's
 YAML
 chmod 0644 "$work/conf/"*
 chmod 0755 "$work/conf"
