@@ -3,7 +3,7 @@
 # skipped, so a second run costs one dpkg query per package.
 #
 #   scripts/install-deps.sh               build + test dependencies (the default)
-#   scripts/install-deps.sh --build-only  only what compiling aigw needs (Docker build stage)
+#   scripts/install-deps.sh --build-only  only what compiling aigw needs (scripts/run.sh, Docker)
 #   scripts/install-deps.sh --bench       also nginx, wrk, valgrind and Google Benchmark for bench/
 set -euo pipefail
 

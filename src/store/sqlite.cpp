@@ -1,10 +1,35 @@
 #include "store/sqlite.hpp"
 
+#include <cerrno>
+#include <filesystem>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <system_error>
+#include <unistd.h>
 #include <utility>
 
 namespace aigw::store {
+
+namespace {
+
+// Why `path` cannot be opened read-write, as an errno (0 when the file system sees no reason).
+// SQLite's own errno is not it: refused read-write (EACCES in a directory the process cannot
+// write), its unix VFS retries read-only, and for a file that does not exist yet that retry
+// fails with ENOENT, which is what sqlite3_system_errno() then reports. So the file system is
+// asked again: the file itself when it exists, else the directory it would be created in.
+int open_failure_errno(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return EISDIR;
+    return ::access(path.c_str(), R_OK | W_OK) == 0 ? 0 : errno;
+  }
+  if (errno != ENOENT) return errno;
+  const auto parent = std::filesystem::path(path).parent_path();
+  const std::string dir = parent.empty() ? std::string(".") : parent.string();
+  return ::access(dir.c_str(), W_OK | X_OK) == 0 ? 0 : errno;
+}
+
+}  // namespace
 
 Error store_error(std::string_view path, std::string_view what) {
   std::string detail = "log store ";
@@ -112,6 +137,12 @@ Result<Database> Database::open(const std::string& path) {
   Database database(db, path);
   if (db == nullptr) return store_error(path, "cannot open: out of memory");
   sqlite3_extended_result_codes(db, 1);
+  if ((rc & 0xff) == SQLITE_CANTOPEN) {
+    if (const int err = open_failure_errno(path); err != 0) {
+      return store_error(path, std::string("cannot open: ") + sqlite3_errmsg(db) + " (" +
+                                   std::system_category().message(err) + ")");
+    }
+  }
   if (rc != SQLITE_OK) return database.error("cannot open", rc);
   return database;
 }

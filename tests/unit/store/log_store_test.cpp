@@ -694,6 +694,46 @@ TEST_F(LogStoreTest, ReportsAnUnopenablePath) {
                                "directory)");
 }
 
+// A directory the process may not write: the reason is EACCES, not the ENOENT of SQLite's
+// read-only retry. The tests run as root, for whom permissions do not apply, so the store is
+// opened by a child that has dropped to an unprivileged user (nobody) first.
+TEST_F(LogStoreTest, ReportsADirectoryItMayNotWrite) {
+  const std::string locked = dir_.file("locked");
+  std::filesystem::create_directory(locked);
+  using std::filesystem::perms;
+  std::filesystem::permissions(dir_.path(), perms::owner_all | perms::group_read |
+                                                perms::group_exec | perms::others_read |
+                                                perms::others_exec);
+  std::filesystem::permissions(locked, perms::owner_read | perms::owner_exec | perms::group_read |
+                                           perms::group_exec | perms::others_read |
+                                           perms::others_exec);
+  auto o = options();
+  o.path = locked + "/logs.db";
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t child = fork();
+  ASSERT_NE(child, -1);
+  if (child == 0) {
+    close(fds[0]);
+    if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(2);
+    const std::string error = open_error(o);
+    _exit(write(fds[1], error.data(), error.size()) == static_cast<ssize_t>(error.size()) ? 0 : 3);
+  }
+  close(fds[1]);
+  std::string error;
+  char buffer[256];
+  for (ssize_t n; (n = read(fds[0], buffer, sizeof buffer)) > 0;)
+    error.append(buffer, static_cast<std::size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0) << "2: cannot drop to uid 65534, 3: pipe";
+  EXPECT_EQ(error, "log store " + o.path +
+                       ": cannot open: unable to open database file (Permission denied)");
+  EXPECT_FALSE(std::filesystem::exists(o.path));
+}
+
 TEST_F(LogStoreTest, RefusesOptionsOutOfRange) {
   auto o = options();
   o.queue_capacity = 0;

@@ -10,6 +10,7 @@
 
 #include <fstream>
 #include <optional>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -264,6 +265,10 @@ const Case kCases[] = {
     {"workers_ai_buffered.json", UsageFormat::kWorkersAi, false, 27, 15, {}, {}, {}, "", 62},
     {"workers_ai_stream.sse", UsageFormat::kWorkersAi, true, 24, 6, {}, {}, {}, "", 26},
 };
+
+// gtest prints a parameter in test listings and failure messages: the fixture's file, rather
+// than a dump of the struct's bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.file; }
 
 class Fixture : public testing::TestWithParam<Case> {};
 
