@@ -3,6 +3,7 @@
 #include "aigw/error.hpp"
 
 #include "server/admin_api.hpp"
+#include "server/console.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -82,6 +83,11 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
       const bool draining = state_.draining.load();
       res.result(draining ? http::status::service_unavailable : http::status::ok);
       res.body() = draining ? R"({"status":"draining"})" : R"({"status":"ready"})";
+    } else if (auto page = console::serve(path, req[http::field::if_none_match],
+                                          req[http::field::accept_encoding])) {
+      res.result(static_cast<http::status>(page->status));  // the console (docs/console.md)
+      for (const auto& [name, value] : page->headers) res.set(name, value);
+      res.body().assign(page->body);
     } else if (auto api = admin::handle(target, telemetry_)) {
       // Queries read SQLite on this thread: the admin listener is not on the request path.
       res.result(static_cast<http::status>(api->status));
