@@ -102,6 +102,8 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
     }
     res.keep_alive(req.keep_alive());
     res.prepare_payload();
+    // RFC 9110 §8.6: a 304's Content-Length would be the 200's, not 0; none is simpler.
+    if (res.result() == http::status::not_modified) res.erase(http::field::content_length);
     std::tie(ec, n) = co_await http::async_write(stream, res, kTuple);
     if (ec || !req.keep_alive()) break;
   }

@@ -23,6 +23,9 @@
     live: true,
     timer: 0,
     busy: false,
+    again: null, // a refresh asked for while one ran
+    overviewSeq: 0,
+    logsSeq: 0,
     refreshes: 0,
     charts: {}, // name -> {plot, key}
     errors: {}, // source -> message, shown in the notice bar
@@ -185,11 +188,11 @@
   }
 
   const METRICS = {
-    requests: { value: (c) => (c ? c.requests : 0), fmt: fmtCompact },
-    tokens: { value: (c) => (c ? (c.tokens_in || 0) + (c.tokens_out || 0) : 0), fmt: fmtCompact },
+    requests: { integer: true, value: (c) => (c ? c.requests : 0), fmt: fmtCompact },
+    tokens: { integer: true, value: (c) => (c ? (c.tokens_in || 0) + (c.tokens_out || 0) : 0), fmt: fmtCompact },
     cost: { value: (c) => (c ? c.cost || 0 : 0), fmt: fmtCost },
     cache: { ratio: true, value: (c) => (c && c.requests ? (100 * c.cache_hits) / c.requests : null), fmt: (v) => (has(v) ? v.toFixed(1) + '%' : '–') },
-    errors: { value: (c) => (c ? c.errors : 0), fmt: fmtCompact },
+    errors: { integer: true, value: (c) => (c ? c.errors : 0), fmt: fmtCompact },
     latency: { latency: true, fmt: fmtMs },
   };
 
@@ -197,7 +200,12 @@
     return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
   }
 
-  function chartOptions(width, series, fmt) {
+  // Counts tick at whole numbers only.
+  const INTEGER_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5,
+    5e5, 1e6, 2e6, 5e6, 1e7, 2e7, 5e7, 1e8, 1e9, 1e10];
+
+  function chartOptions(width, series, m) {
+    const fmt = m.fmt;
     const axis = {
       stroke: cssVar('--muted'),
       grid: { stroke: cssVar('--line'), width: 1 },
@@ -211,6 +219,7 @@
       series: [{}, ...series],
       axes: [axis, Object.assign({}, axis, {
         values: (u, vals) => vals.map((v) => fmt(v)),
+        incrs: m.integer ? INTEGER_STEPS : undefined,
         // Wide enough for the longest tick label (uPlot's default fits 5 digits).
         size: (u, values) => 20 + 8 * Math.max(3, ...(values || []).map((v) => String(v).length)),
       })],
@@ -257,7 +266,7 @@
     } else {
       if (existing) existing.plot.destroy();
       box.replaceChildren();
-      const plot = new uPlot(chartOptions(box.clientWidth || 400, series, m.fmt), data, box);
+      const plot = new uPlot(chartOptions(box.clientWidth || 400, series, m), data, box);
       state.charts[name] = { plot, key };
     }
     figure.dataset.state = 'ready';
@@ -268,6 +277,7 @@
   }
 
   async function loadOverview() {
+    const seq = ++state.overviewSeq; // a newer call (another range or split) wins
     const w = timeWindow();
     const q = (extra) => `/api/usage?${new URLSearchParams(Object.assign({ from: String(w.from) }, extra))}`;
     try {
@@ -275,6 +285,7 @@
         api(q({})),
         api(q({ group_by: state.groupBy, bucket: w.bucket })),
       ]);
+      if (seq !== state.overviewSeq) return;
       renderTiles((totals.result || [])[0]);
       const built = buildSeries(grouped.result || [], w.xs);
       for (const name of Object.keys(METRICS)) renderChart(name, w.xs, built);
@@ -390,6 +401,7 @@
   }
 
   async function loadLogs() {
+    const seq = ++state.logsSeq; // a newer call (other filters or page) wins
     const L = state.logs;
     if (!L.params || L.page === 0) L.params = logParams();
     const p = new URLSearchParams(L.params);
@@ -400,6 +412,7 @@
     try {
       body = await api(`/api/logs?${p}`);
     } catch (err) {
+      if (seq !== state.logsSeq) return;
       const box = $('#logs-error');
       box.textContent = describe(err);
       box.hidden = false;
@@ -408,6 +421,7 @@
       updatePager(0);
       return;
     }
+    if (seq !== state.logsSeq) return;
     $('#logs-error').hidden = true;
     const rows = body.result || [];
     L.next = body.next_cursor || null;
@@ -536,8 +550,13 @@
   // ---------------------------------------------------------------------------------------
   // Refresh loop and wiring
 
+  // One refresh at a time; a refresh asked for meanwhile (a new range) runs right after.
   async function refresh(withSuggestions) {
-    if (state.busy) return;
+    if (state.busy) {
+      state.again = state.again || { withSuggestions: false };
+      state.again.withSuggestions = state.again.withSuggestions || withSuggestions;
+      return;
+    }
     state.busy = true;
     try {
       const jobs = [loadOverview(), loadRoutes()];
@@ -550,6 +569,11 @@
       $('#updated').textContent = `Updated ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
     } finally {
       state.busy = false;
+    }
+    if (state.again) {
+      const again = state.again;
+      state.again = null;
+      await refresh(again.withSuggestions);
     }
   }
 
