@@ -249,7 +249,9 @@
         data.push(col.map(m.value));
       }
     });
-    const hasData = data.slice(1).some((col) => col.some((v) => has(v) && v !== 0));
+    // Any request in the range draws the chart (a flat zero is an answer); latency needs
+    // figures, which older gateways do not report.
+    const hasData = m.latency ? data.slice(1).some((col) => col.some(has)) : built.groups.length > 0;
     const existing = state.charts[name];
     if (!hasData) {
       if (existing) existing.plot.destroy();
