@@ -93,6 +93,7 @@ providers:
     base_url: ${upstream}
 routes:
   chat:
+    share_client_credentials: true
     targets:
       - provider: openai
         model: gpt-4o-mini
@@ -113,7 +114,7 @@ try {
   const admin = `http://127.0.0.1:${adminPort}`;
   for (let i = 0; ; i++) {
     try { if ((await fetch(admin + '/readyz')).ok) break; } catch (_) { /* not up yet */ }
-    if (i > 100) throw new Error('aigw did not become ready');
+    if (aigw.exitCode !== null || i > 100) throw new Error('aigw did not become ready');
     await new Promise((r) => setTimeout(r, 100));
   }
 
@@ -158,8 +159,11 @@ try {
     const sizes = await page.evaluate(() => {
       const nav = performance.getEntriesByType('navigation')[0];
       const out = { files: [], api: [] };
+      const seen = new Set(); // one file fetched twice (the icon: <link> and CSS) counts once
       for (const e of [nav, ...performance.getEntriesByType('resource')]) {
         const u = new URL(e.name);
+        if (seen.has(e.name)) continue;
+        seen.add(e.name);
         const entry = { path: u.pathname + u.search, wire: e.transferSize, encoded: e.encodedBodySize, decoded: e.decodedBodySize };
         (u.pathname.startsWith('/api/') ? out.api : out.files).push(entry);
       }
