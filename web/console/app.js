@@ -51,6 +51,7 @@
   const fmtPct = (r) => (has(r) && isFinite(r) ? (r * 100).toFixed(1) + '%' : '–');
   function fmtMs(ms) {
     if (!has(ms)) return '–';
+    if (ms < 10 && !Number.isInteger(ms)) return ms.toFixed(1) + ' ms';
     return ms < 1000 ? Math.round(ms) + ' ms' : (ms / 1000).toFixed(2) + ' s';
   }
   const pad = (n, w = 2) => String(n).padStart(w, '0');
@@ -675,7 +676,10 @@
   // #log/{id}: a link to one record.
   function openFromHash() {
     const m = /^#log\/(.+)$/.exec(location.hash);
-    if (m && decodeURIComponent(m[1]) !== state.recordId) openRecord(decodeURIComponent(m[1]));
+    if (!m) return;
+    let id;
+    try { id = decodeURIComponent(m[1]); } catch (_) { return; } // a malformed link
+    if (id !== state.recordId) openRecord(id);
   }
 
   // For tests and debugging: the charts' uPlot instances (their data and series).
