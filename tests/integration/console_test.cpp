@@ -7,6 +7,7 @@
 // (scripts/install-deps.sh and scripts/test.sh do both). Screenshots go to
 // <build dir>/console-screenshots/.
 
+#include "core/sha256.hpp"
 #include "support/fake_provider.hpp"
 #include "support/gateway.hpp"
 #include "support/http_client.hpp"
@@ -289,7 +290,21 @@ std::string chat(const std::string& model, const std::string& content) {
   return json{{"model", model}, {"messages", {{{"role", "user"}, {"content", content}}}}}.dump();
 }
 
-TEST(Console, TheDashboardInChromiumShowsTheGatewaysTraffic) {
+// admin.tokens with one token, when this build has them (docs/console.md#authentication);
+// false when it does not.
+template <class Admin>
+bool set_admin_token(Admin& admin, [[maybe_unused]] const std::string& token) {
+  if constexpr (requires { admin.token_sha256.push_back(sha256(token)); }) {
+    admin.token_sha256.push_back(sha256(token));
+    return true;
+  } else {
+    return false;
+  }
+}
+
+// Sends the traffic below through a gateway (with admin.tokens = {token} unless `token` is
+// empty), then runs console_test.mjs against its admin listener.
+void dashboard_in_chromium(const std::string& token) {
   const std::string chromium =
       std::getenv("CHROMIUM") ? std::getenv("CHROMIUM") : "/usr/bin/chromium";
   ASSERT_TRUE(fs::exists(chromium))
@@ -320,7 +335,20 @@ TEST(Console, TheDashboardInChromiumShowsTheGatewaysTraffic) {
     route.targets.push_back(t);
   }
   c.routes.push_back(route);
+  if (!token.empty()) {
+    ASSERT_TRUE(set_admin_token(c.admin, token));
+  }
   TestGateway gateway(std::move(c));
+  const Headers admin_auth =
+      token.empty() ? Headers{} : Headers{{"Authorization", "Bearer " + token}};
+  if (!token.empty()) {
+    // Without the token the page is refused with the challenge that makes a browser ask.
+    const auto refused = get(gateway, "/");
+    EXPECT_EQ(refused.status, 401u);
+    EXPECT_TRUE(refused.header("www-authenticate").starts_with("Basic ")) << refused.body;
+    EXPECT_EQ(get(gateway, "/console/app.js").status, 401u);
+    EXPECT_EQ(get(gateway, "/", admin_auth).status, 200u);
+  }
 
   const Headers headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer sk-t"}};
   auto send = [&](const std::string& path, const std::string& body) {
@@ -352,7 +380,8 @@ TEST(Console, TheDashboardInChromiumShowsTheGatewaysTraffic) {
   // (A record is written when its request completes, just after the answer: poll, bounded.)
   json totals;
   for (int i = 0; i < 500; ++i) {
-    totals = json::parse(gateway.admin("/api/usage").body)["result"][0];
+    gateway.app().telemetry().log->flush();
+    totals = json::parse(get(gateway, "/api/usage", admin_auth).body)["result"][0];
     if (totals["requests"] == requests) break;
     std::this_thread::sleep_for(10ms);
   }
@@ -371,11 +400,14 @@ TEST(Console, TheDashboardInChromiumShowsTheGatewaysTraffic) {
       {"record", first_id},
       {"record_body", "question 1"},
   };
-  const fs::path shots = fs::path(AIGW_BINARY).parent_path() / "console-screenshots";
+  const fs::path shots = fs::path(AIGW_BINARY).parent_path() /
+                         (token.empty() ? "console-screenshots" : "console-screenshots/token");
   const std::string url = "http://127.0.0.1:" + std::to_string(gateway.admin_port());
   const auto started = std::chrono::steady_clock::now();
-  NodeRun run = run_node({"node", (kBrowserDir / "console_test.mjs").string(), url, shots.string()},
-                         {"AIGW_CONSOLE_EXPECT=" + expect.dump(), "CHROMIUM=" + chromium}, 90s);
+  NodeRun run = run_node(
+      {"node", (kBrowserDir / "console_test.mjs").string(), url, shots.string()},
+      {"AIGW_CONSOLE_EXPECT=" + expect.dump(), "CHROMIUM=" + chromium, "AIGW_ADMIN_TOKEN=" + token},
+      90s);
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started);
   ASSERT_TRUE(run.error.empty()) << run.error << "\n" << run.output;
@@ -387,6 +419,18 @@ TEST(Console, TheDashboardInChromiumShowsTheGatewaysTraffic) {
   }
   EXPECT_TRUE(fs::exists(shots / "overview.png"));
   EXPECT_TRUE(fs::exists(shots / "record.png"));
+}
+
+TEST(Console, TheDashboardInChromiumShowsTheGatewaysTraffic) {
+  ASSERT_NO_FATAL_FAILURE(dashboard_in_chromium(""));
+}
+
+// The browser answers the 401's Basic challenge with the token (playwright's
+// httpCredentials, as a person types it into the browser's prompt once).
+TEST(Console, TheDashboardWorksBehindAdminTokens) {
+  Config probe;
+  if (!set_admin_token(probe.admin, "x")) GTEST_SKIP() << "this build has no admin.tokens";
+  ASSERT_NO_FATAL_FAILURE(dashboard_in_chromium("console-test-admin-token"));
 }
 
 }  // namespace
