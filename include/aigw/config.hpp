@@ -65,9 +65,13 @@ struct ServerConfig {
   bool validate_json = true;  // 400 when a JSON body does not parse
 };
 
+// The admin listener (docs/operations.md, docs/console.md). With tokens, every endpoint but
+// /healthz and /readyz needs one (Bearer, or Basic with the token as password); tokens are
+// required when the listener is not on loopback. Kept as SHA-256 digests, as auth.tokens.
 struct AdminConfig {
   bool enabled = true;
   ListenAddress listen{"127.0.0.1", 8081};
+  std::vector<std::array<std::uint8_t, 32>> token_sha256;
 };
 
 // Upstream defaults; each provider may override the timeouts.
@@ -173,6 +177,7 @@ struct CacheConfig {
   // which the in-process entries (max_bytes) are a first tier. While Redis cannot answer,
   // the cache is bypassed (as cf-aig-skip-cache).
   StateStore store = StateStore::kDefault;
+  bool operator==(const CacheConfig&) const = default;  // a reload keeps the entries when equal
 };
 
 // The request log: one record per request in an embedded SQLite file (docs/metering.md).
@@ -282,6 +287,8 @@ struct RateLimitRule {
   // while Redis cannot answer: rate limits admit by default, budgets refuse.
   StateStore store = StateStore::kDefault;
   OnStoreError on_error = OnStoreError::kOpen;
+  // A reload keeps the counters of a rule equal to one of the old config's.
+  bool operator==(const RateLimitRule&) const = default;
 };
 
 // A named route (`routes.<name>`, docs/routing.md): targets tried in order of priority, with
@@ -311,6 +318,7 @@ struct BreakerConfig {
   // Shared through Redis: one instance's failures count for all, an open breaker is open on
   // every instance, and one probe goes out for the whole fleet.
   StateStore store = StateStore::kDefault;
+  bool operator==(const BreakerConfig&) const = default;  // a reload keeps a breaker when equal
 };
 
 struct RouteConfig {

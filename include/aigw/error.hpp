@@ -25,6 +25,7 @@ enum class ErrorCode : std::uint8_t {
   kUnpricedModel,         // 403 a budget that refuses unpriced models, and the model has no price
   kRouteNotFound,         // 404 path matches no route
   kUnknownProvider,       // 404 provider slug is not known or not configured
+  kMethodNotAllowed,      // 405 the admin listener: a method its endpoint does not take
   kRequestTimeout,        // 408 client too slow to send its request
   kBodyTooLarge,          // 413
   kHeadersTooLarge,       // 431

@@ -61,6 +61,14 @@ struct LogRecord {
   // rebuilt from the log at start must not forget it. Left out of /api/logs listings,
   // counted in /api/usage.
   bool accounting_only = false;
+  // Cloudflare's URL shape /v1/{account}/{gateway}/...: both as called, "" on the short form.
+  // One aigw can serve several "gateways" this way, and their logs are filtered by it.
+  std::string account;
+  std::string gateway;
+  // Set after the fact by PATCH /api/logs/{id} (Cloudflare's feedback): -1, 0 or 1, and a
+  // score from 0 to 100; empty until then.
+  std::optional<std::int8_t> feedback;
+  std::optional<std::uint8_t> score;
   std::string user_agent;
   std::string request_content_type;
   std::string response_content_type;

@@ -8,11 +8,15 @@
 #include "pipeline/pipeline.hpp"
 #include "redis/client.hpp"
 #include "server/admin.hpp"
+#include "server/serving.hpp"
 #include "server/worker.hpp"
 #include "store/log_store.hpp"
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace aigw {
@@ -36,11 +40,31 @@ class App {
   // Stops accepting, lets in-flight requests finish for up to server.drain_timeout, then
   // closes what is left and stops every thread. Blocking; idempotent.
   void drain_and_stop();
-  // For main(): start(), block until SIGINT/SIGTERM, drain_and_stop().
+  // For main(): start(), block until SIGINT/SIGTERM, drain_and_stop(); SIGHUP reloads.
   int run_until_signal();
 
+  // Reads the config file again (config.source) and, when it is valid, serves new requests
+  // with it while requests in flight finish on the old one. State carries over where its
+  // rules are unchanged (cache entries, limiter counters, budgets, breakers); a listener is
+  // rebound only when its address changed. On any problem the old config stays. Thread-safe;
+  // one reload at a time. docs/operations.md.
+  struct ReloadResult {
+    bool ok = false;
+    std::uint64_t generation = 0;          // configs loaded so far, the first one included
+    std::vector<std::string> problems;     // file:line:col: path: message, when not ok
+    std::vector<std::string> changed;      // top-level sections that differ, when ok
+    std::vector<std::string> not_applied;  // settings that take effect at the next start
+  };
+  ReloadResult reload();
+  // POST /api/reload's answer: the status and the JSON body.
+  std::pair<unsigned, std::string> reload_response();
+
+  // The config and routes serving new requests now (they change with a reload).
+  std::shared_ptr<const Config> config() const;
+  std::shared_ptr<const RouteTable> routes() const;
+
   ServerState& state() noexcept { return state_; }
-  const Pipeline& pipeline() const noexcept { return *pipeline_; }
+  std::shared_ptr<const Pipeline> pipeline() const;
   // The request log (null with request_log.enabled: false) and the metrics registry.
   const Telemetry& telemetry() const noexcept { return telemetry_; }
 
@@ -50,14 +74,33 @@ class App {
   void register_redis_gauges();
   void register_shared_cache_gauges();
 
-  std::shared_ptr<const Config> config_;
-  std::shared_ptr<const ProviderRegistry> providers_;
-  std::shared_ptr<const RouteTable> routes_;
-  std::shared_ptr<const TlsContexts> tls_;
+  // Everything a config builds, in one piece (the constructor's and each reload's).
+  struct Built {
+    std::shared_ptr<const Config> config;
+    std::shared_ptr<const ProviderRegistry> providers;
+    std::shared_ptr<redis::Client> redis;
+    std::shared_ptr<const RouteTable> routes;
+    std::shared_ptr<const TlsContexts> tls;
+    std::shared_ptr<const Pipeline> pipeline;
+  };
+  // Providers, routes and TLS for `config`; problems are appended (nothing is built then).
+  // `previous`: the running generation, whose breakers, TLS contexts and Redis client carry
+  // over. Throws std::runtime_error for an unreadable CA file.
+  Built build_routing(std::shared_ptr<const Config> config, const Built* previous,
+                      std::vector<std::string>& problems) const;
+  void build_pipeline(Built& built, const Built* previous) const;
+
+  mutable std::mutex current_mutex_;  // guards current_ (read by the admin thread)
+  Built current_;
+  std::mutex reload_mutex_;  // one reload at a time
+  std::uint64_t generation_ = 1;
+  std::string config_text_;  // the file as last loaded (reload_mutex_)
+  std::unique_ptr<ServingSource> serving_;
+  // The members below are fixed at start: a reload reports their sections as not applied.
+  std::shared_ptr<const Config> started_config_;
   Telemetry telemetry_;
-  std::shared_ptr<redis::Client> redis_;              // null without a redis: section
   std::shared_ptr<telemetry::AccessLog> access_log_;  // null with access_log: off
-  std::shared_ptr<const Pipeline> pipeline_;
+  std::shared_ptr<redis::Client> redis_at_start_;     // its stats back the Redis metrics
   ServerState state_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<AdminServer> admin_;

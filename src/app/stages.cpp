@@ -9,8 +9,22 @@
 
 namespace aigw {
 
+namespace {
+
+template <class T>
+std::shared_ptr<T> find_stage(const Pipeline* pipeline) {
+  if (pipeline == nullptr) return nullptr;
+  for (const auto& stage : pipeline->stages()) {
+    if (auto found = std::dynamic_pointer_cast<T>(stage)) return found;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 std::vector<std::shared_ptr<Stage>> build_stages(const Config& config, const Telemetry& telemetry,
-                                                 const std::shared_ptr<redis::Client>& redis) {
+                                                 const std::shared_ptr<redis::Client>& redis,
+                                                 const Pipeline* previous) {
   std::vector<std::shared_ptr<Stage>> stages;
   // Order matters. Authentication first: nothing else runs for a request without a valid
   // gateway token (and a cache hit is served only to one with it). What the client asks the
@@ -20,13 +34,17 @@ std::vector<std::shared_ptr<Stage>> build_stages(const Config& config, const Tel
   stages.push_back(std::make_shared<ByokStage>());
   stages.push_back(std::make_shared<RequestLogStage>(config.request_log));
   if (config.metering.enabled) stages.push_back(std::make_shared<MeterStage>(config));
-  if (auto cache =
-          CacheStage::create(config.cache, config.in_redis(config.cache.store) ? redis : nullptr)) {
+  const auto cache_redis = config.in_redis(config.cache.store) ? redis : nullptr;
+  if (auto old = find_stage<CacheStage>(previous);
+      old && old->config() == config.cache && old->redis() == cache_redis) {
+    stages.push_back(std::move(old));  // entries and requests waiting on a flight stay
+  } else if (auto cache = CacheStage::create(config.cache, cache_redis)) {
     stages.push_back(std::move(cache));
   }
   // After the cache: hits and coalesced followers never reach the provider and, as on
   // Cloudflare, consume neither rate limits nor budgets.
-  if (auto limits = RateLimitStage::create(config, telemetry.log, redis)) {
+  if (auto limits = RateLimitStage::create(config, telemetry.log, redis,
+                                           find_stage<RateLimitStage>(previous).get())) {
     stages.push_back(std::move(limits));
   }
   return stages;

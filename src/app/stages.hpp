@@ -17,8 +17,12 @@ class Client;
 }
 
 // `redis`: the shared store of the features whose state is in Redis (null: none is).
+// `previous` (a reload): the pipeline whose state carries over where its rules are unchanged:
+// the cache (entries, flights) when the cache section is equal and Redis the same client,
+// limiter and budget counters rule by rule.
 std::vector<std::shared_ptr<Stage>> build_stages(const Config& config,
                                                  const Telemetry& telemetry = {},
-                                                 const std::shared_ptr<redis::Client>& redis = {});
+                                                 const std::shared_ptr<redis::Client>& redis = {},
+                                                 const Pipeline* previous = nullptr);
 
 }  // namespace aigw

@@ -5,6 +5,7 @@
 #include "config/load.hpp"
 
 #include "config/loader.hpp"
+#include "config/price_table.hpp"
 #include "core/text.hpp"
 
 #include <yaml-cpp/eventhandler.h>
@@ -113,6 +114,16 @@ void Loader::read(const YAML::Node& root, Config& config) {
           admin_listen_mark_.line != 0 ? "admin.listen" : "server.listen",
           "admin.listen and server.listen must not share port " + std::to_string(s.port));
   }
+  // The admin listener shows every request's metadata and bodies and can reload the config:
+  // beyond loopback it needs tokens.
+  if (!listen_failed_ && config.admin.enabled && config.admin.token_sha256.empty() &&
+      !is_loopback_host(a.host)) {
+    error(admin_tokens_mark_.line != 0 ? admin_tokens_mark_ : admin_listen_mark_,
+          admin_tokens_mark_.line != 0 ? "admin.tokens" : "admin.listen",
+          "the admin listener on " + a.host +
+              " is not on loopback: set admin.tokens (${ENV_VAR} or sha256:...), or listen on "
+              "127.0.0.1");
+  }
 }
 
 }  // namespace detail
@@ -150,8 +161,37 @@ std::optional<std::string> read_small_file(const std::string& path, std::string&
   return text;
 }
 
-// The price table: metering.pricing_file if set, else pricing.yaml next to the config file
-// when there is one (the shipped config/pricing.yaml). Its diagnostics name its own file.
+// The built-in table (config/pricing.yaml compiled in), read once: what every config without
+// a table of its own starts from. A unit test checks it has no problems; were it to have
+// some, they would be every load's errors, named after it.
+struct BuiltinTable {
+  std::map<std::string, ModelPrice> prices;
+  std::string taken;
+  std::vector<Diagnostic> diagnostics;
+};
+
+const BuiltinTable& builtin_table() {
+  static const BuiltinTable table = [] {
+    BuiltinTable out;
+    const EnvLookup no_env = [](std::string_view) { return std::optional<std::string>(); };
+    Loader loader(std::string(kBuiltinPriceTable), no_env);
+    MeteringConfig m;
+    try {
+      loader.read_price_table(YAML::Load(std::string(builtin_price_table())), m);
+    } catch (const YAML::Exception& e) {
+      loader.error(loader.mark_of(e.mark), "", "invalid YAML: " + e.msg);
+    }
+    out.prices = std::move(m.prices);
+    out.taken = std::move(m.prices_taken);
+    out.diagnostics = loader.take();
+    return out;
+  }();
+  return table;
+}
+
+// The price table, first that applies: metering.pricing_file when set (`""`: none), else
+// pricing.yaml next to the config file when there is one, else the built-in table;
+// metering.prices then apply over it. A file's diagnostics name the file.
 void load_price_table(Loader& main, Config& config, const EnvLookup& env) {
   MeteringConfig& metering = config.metering;
   const bool set = main.pricing_file_mark().line != 0;
@@ -165,6 +205,11 @@ void load_price_table(Loader& main, Config& config, const EnvLookup& env) {
     std::error_code ec;
     const auto candidate = main.base_dir() / "pricing.yaml";
     if (config.source.empty() || !std::filesystem::is_regular_file(candidate, ec)) {
+      const BuiltinTable& builtin = builtin_table();
+      for (const auto& d : builtin.diagnostics) main.error(d.mark, d.path, d.message);
+      metering.prices = builtin.prices;
+      metering.prices_taken = builtin.taken;
+      metering.pricing_file = std::string(kBuiltinPriceTable);
       main.apply_inline_prices(metering);
       return;
     }
@@ -358,6 +403,41 @@ std::optional<ListenAddress> parse_listen(std::string_view text) {
   const int number = std::stoi(std::string(port));
   if (number > 65535) return std::nullopt;
   return ListenAddress{std::string(host), static_cast<std::uint16_t>(number)};
+}
+
+std::vector<std::string> changed_sections(const std::string& before, const std::string& after) {
+  const auto sections = [](const std::string& text) {
+    std::vector<std::pair<std::string, std::string>> out;
+    try {
+      const YAML::Node root = YAML::Load(text);
+      if (!root.IsMap()) return out;
+      for (const auto& entry : root) {
+        YAML::Emitter emitter;
+        emitter << entry.second;
+        out.emplace_back(entry.first.as<std::string>(""), emitter.c_str());
+      }
+    } catch (const YAML::Exception&) {
+      out.clear();
+    }
+    return out;
+  };
+  const auto old_sections = sections(before);
+  const auto new_sections = sections(after);
+  const auto find = [](const auto& list, const std::string& key) -> const std::string* {
+    for (const auto& [k, v] : list) {
+      if (k == key) return &v;
+    }
+    return nullptr;
+  };
+  std::vector<std::string> changed;
+  for (const auto& [key, value] : new_sections) {
+    const std::string* old = find(old_sections, key);
+    if (old == nullptr || *old != value) changed.push_back(key);
+  }
+  for (const auto& [key, value] : old_sections) {
+    if (find(new_sections, key) == nullptr) changed.push_back(key);
+  }
+  return changed;
 }
 
 }  // namespace aigw::config

@@ -37,6 +37,11 @@ LoadResult load_file(const std::string& path, const EnvLookup& env = process_env
 LoadResult load_string(std::string_view yaml, const std::string& file_name,
                        const EnvLookup& env = process_env());
 
+// The top-level sections (server, cache, routes...) whose YAML differs between two texts of a
+// config file, in the order of `after`, then sections only `before` had. For the reload's
+// log and answer; a text that does not parse counts as all of its sections changed.
+std::vector<std::string> changed_sections(const std::string& before, const std::string& after);
+
 // Parsers for the unit-carrying scalars, exposed for tests and for header values such as
 // cf-aig-request-timeout. Durations: "250ms", "30s", "5m", "1h" (a bare 0 is allowed).
 // Sizes: "512", "16KiB", "8MiB", "1GiB" (also KB/MB/GB as powers of 1000).

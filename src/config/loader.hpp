@@ -66,6 +66,10 @@ bool valid_slug(std::string_view s);
 // An environment variable's name: letters, digits and '_', not starting with a digit.
 bool valid_env_name(std::string_view s);
 inline bool is_wildcard_host(std::string_view host) { return host == "0.0.0.0" || host == "::"; }
+// 127.0.0.0/8, ::1 or localhost: reachable from this machine only.
+inline bool is_loopback_host(std::string_view host) {
+  return host.starts_with("127.") || host == "::1" || host == "localhost";
+}
 
 // One key/value pair of a mapping (the document root has a null key), with its dotted path.
 struct Entry {
@@ -213,6 +217,7 @@ class Loader {
   std::vector<std::pair<SourceMark, std::string>> redis_store_marks_;
   SourceMark server_listen_mark_;
   SourceMark admin_listen_mark_;
+  SourceMark admin_tokens_mark_;
   bool listen_failed_ = false;  // then the server/admin port overlap check is skipped
 };
 

@@ -1,6 +1,7 @@
 // The metering: and the price table sections of the config (docs/configuration.md).
 
 #include "config/loader.hpp"
+#include "config/price_table.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -91,7 +92,13 @@ void Loader::read_price_table(const YAML::Node& root, MeteringConfig& out) {
                        {"taken",
                         [&](const Entry& f) {
                           const auto v = scalar(f, "a date (YYYY-MM-DD)");
-                          if (v) out.prices_taken = v->text;
+                          if (!v) return;
+                          if (!parse_date(v->text)) {
+                            error(f, "must be a date YYYY-MM-DD, such as 2025-11-30 (got " +
+                                         quoted(*v) + ")");
+                            return;
+                          }
+                          out.prices_taken = v->text;
                         }},
                        {"currency",
                         [&](const Entry& f) {

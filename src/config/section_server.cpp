@@ -42,10 +42,23 @@ void Loader::read_server(const Entry& e, ServerConfig& out) {
 
 void Loader::read_admin(const Entry& e, AdminConfig& out) {
   read_fields(
-      e, {
-             {"enabled", [&](const Entry& f) { read_bool(f, out.enabled); }},
-             {"listen", [&](const Entry& f) { read_listen(f, out.listen, &admin_listen_mark_); }},
-         });
+      e,
+      {
+          {"enabled", [&](const Entry& f) { read_bool(f, out.enabled); }},
+          {"listen", [&](const Entry& f) { read_listen(f, out.listen, &admin_listen_mark_); }},
+          {"tokens",
+           [&](const Entry& f) {
+             admin_tokens_mark_ = at(f);
+             if (!f.value.IsSequence()) {
+               error(f, "expected a list of tokens");
+               return;
+             }
+             for (std::size_t i = 0; i < f.value.size(); ++i) {
+               const Entry token{YAML::Node(), f.value[i], f.path + "[" + std::to_string(i) + "]"};
+               if (auto digest = token_digest(token)) out.token_sha256.push_back(*digest);
+             }
+           }},
+      });
 }
 
 }  // namespace aigw::config::detail

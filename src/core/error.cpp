@@ -26,6 +26,8 @@ unsigned http_status(ErrorCode code) noexcept {
       return 404;
     case ErrorCode::kRequestTimeout:
       return 408;
+    case ErrorCode::kMethodNotAllowed:
+      return 405;
     case ErrorCode::kBodyTooLarge:
       return 413;
     case ErrorCode::kHeadersTooLarge:
@@ -79,6 +81,8 @@ std::string_view code_name(ErrorCode code) noexcept {
       return "unknown_provider";
     case ErrorCode::kRequestTimeout:
       return "request_timeout";
+    case ErrorCode::kMethodNotAllowed:
+      return "method_not_allowed";
     case ErrorCode::kBodyTooLarge:
       return "body_too_large";
     case ErrorCode::kHeadersTooLarge:

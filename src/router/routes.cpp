@@ -82,8 +82,25 @@ std::optional<Result<PlannedStep>> translated_target(const RoutePlanInput& in,
 
 std::shared_ptr<const RouteTable> RouteTable::build(
     const Config& config, const ProviderRegistry& providers,
-    std::vector<ProviderRegistry::Problem>& problems, const std::shared_ptr<redis::Client>& redis) {
+    std::vector<ProviderRegistry::Problem>& problems, const std::shared_ptr<redis::Client>& redis,
+    const RouteTable* previous) {
   auto table = std::make_shared<RouteTable>();
+  // The old breaker of (route, target), when it watched the same provider, model and
+  // endpoint with the same settings: a reload must not forget an outage.
+  std::set<const CircuitBreaker*> kept;  // each old breaker goes to one new target at most
+  const auto kept_breaker = [&](const RouteConfig& rc,
+                                const RouteTargetConfig& tc) -> std::shared_ptr<CircuitBreaker> {
+    const Route* old = previous != nullptr ? previous->find(rc.name) : nullptr;
+    if (old == nullptr) return nullptr;
+    for (const RouteTarget& t : old->targets) {
+      if (t.breaker && t.config.provider == tc.provider && t.config.model == tc.model &&
+          t.config.endpoint == tc.endpoint && t.breaker->config() == rc.breaker &&
+          kept.insert(t.breaker.get()).second) {
+        return t.breaker;
+      }
+    }
+    return nullptr;
+  };
   std::shared_ptr<FleetBreakers> fleet;
   if (redis) fleet = std::make_shared<FleetBreakers>(redis);
   table->fleet_ = fleet;
@@ -114,7 +131,10 @@ std::shared_ptr<const RouteTable> RouteTable::build(
         }
       }
       target.label = std::to_string(i) + " " + tc.provider + "/" + tc.model;
-      if (rc.breaker.enabled) target.breaker = std::make_unique<CircuitBreaker>(rc.breaker);
+      if (rc.breaker.enabled) {
+        target.breaker = kept_breaker(rc, tc);
+        if (!target.breaker) target.breaker = std::make_shared<CircuitBreaker>(rc.breaker);
+      }
       if (target.breaker && fleet && config.in_redis(rc.breaker.store)) {
         target.fleet = true;
         target.fleet_key = fleet->key_of(rc.name, i);

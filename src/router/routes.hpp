@@ -34,9 +34,11 @@ class FleetBreakers;
 struct RouteTarget {
   RouteTargetConfig config;
   const Provider* provider = nullptr;
-  std::string label;                        // "0 openai/gpt-4o", for logs
-  std::unique_ptr<CircuitBreaker> breaker;  // null with breaker.enabled: false
-  std::vector<std::string> pinned;          // lower-case names of config.headers
+  std::string label;  // "0 openai/gpt-4o", for logs
+  // Null with breaker.enabled: false. Shared with the table a reload builds when the route,
+  // the target's provider, model and endpoint and the breaker settings are unchanged.
+  std::shared_ptr<CircuitBreaker> breaker;
+  std::vector<std::string> pinned;  // lower-case names of config.headers
   // The breaker is the fleet's, kept in Redis under this key stem (fleet_breakers.hpp).
   bool fleet = false;
   std::string fleet_key;
@@ -59,10 +61,12 @@ class RouteTable {
   // the client's credential to another provider) are returned, not thrown, like the
   // registry's, so --check-config prints them all.
   // `redis`: where breakers with breaker.store in Redis are shared (null: none is).
+  // `previous` (a reload): the table whose breakers carry over where unchanged.
   static std::shared_ptr<const RouteTable> build(const Config& config,
                                                  const ProviderRegistry& providers,
                                                  std::vector<ProviderRegistry::Problem>& problems,
-                                                 const std::shared_ptr<redis::Client>& redis = {});
+                                                 const std::shared_ptr<redis::Client>& redis = {},
+                                                 const RouteTable* previous = nullptr);
 
   const Route* find(std::string_view name) const noexcept;
   bool empty() const noexcept { return routes_.empty(); }

@@ -158,6 +158,7 @@ std::optional<ApiResponse> read_common(const Params& p, Query& q) {
   if (auto it = p.find("provider"); it != p.end()) q.provider = it->second;
   if (auto it = p.find("model"); it != p.end()) q.model = it->second;
   if (auto it = p.find("key"); it != p.end()) q.key = it->second;
+  if (auto it = p.find("gateway"); it != p.end()) q.gateway = it->second;
   return std::nullopt;
 }
 
@@ -198,9 +199,9 @@ std::optional<bool> parse_bool(const std::string& v) {
 }
 
 ApiResponse logs(const Params& p, store::LogStore& log) {
-  if (auto e =
-          check_known(p, {"from", "to", "provider", "model", "key", "status", "success", "cached",
-                          "metadata.key", "metadata.value", "order", "limit", "cursor"})) {
+  if (auto e = check_known(p, {"from", "to", "provider", "model", "key", "gateway", "status",
+                               "success", "cached", "metadata.key", "metadata.value", "feedback",
+                               "min_score", "max_score", "order", "limit", "cursor"})) {
     return *e;
   }
   store::LogQuery q;
@@ -216,6 +217,20 @@ ApiResponse logs(const Params& p, store::LogStore& log) {
     const auto b = parse_bool(it->second);
     if (!b) return bad_request(std::string(name) + " must be true or false");
     (std::string_view(name) == "success" ? q.success : q.cached) = *b;
+  }
+  if (auto it = p.find("feedback"); it != p.end()) {
+    if (it->second != "-1" && it->second != "0" && it->second != "1") {
+      return bad_request("feedback must be -1, 0 or 1");
+    }
+    q.feedback = static_cast<std::int8_t>(std::stoi(it->second));
+  }
+  for (const char* name : {"min_score", "max_score"}) {
+    const auto it = p.find(name);
+    if (it == p.end()) continue;
+    const auto v = whole_number(it->second, 0, 100);
+    if (!v) return bad_request(std::string(name) + " must be a whole number from 0 to 100");
+    (std::string_view(name) == "min_score" ? q.min_score : q.max_score) =
+        static_cast<std::uint8_t>(*v);
   }
   if (auto it = p.find("metadata.key"); it != p.end()) q.metadata_key = it->second;
   if (auto it = p.find("metadata.value"); it != p.end()) {
@@ -252,7 +267,8 @@ ApiResponse logs(const Params& p, store::LogStore& log) {
 }
 
 ApiResponse usage(const Params& p, store::LogStore& log) {
-  if (auto e = check_known(p, {"from", "to", "provider", "model", "key", "group_by", "bucket"})) {
+  if (auto e = check_known(
+          p, {"from", "to", "provider", "model", "key", "gateway", "group_by", "bucket"})) {
     return *e;
   }
   store::UsageQuery q;
@@ -265,11 +281,13 @@ ApiResponse usage(const Params& p, store::LogStore& log) {
       q.group_by = store::UsageGroup::kModel;
     } else if (g == "key") {
       q.group_by = store::UsageGroup::kKey;
+    } else if (g == "gateway") {
+      q.group_by = store::UsageGroup::kGateway;
     } else if (g.rfind("metadata.", 0) == 0 && g.size() > 9) {
       q.group_by = store::UsageGroup::kMetadata;
       q.metadata_key = g.substr(9);
     } else {
-      return bad_request("group_by must be provider, model, key or metadata.<key>");
+      return bad_request("group_by must be provider, model, key, gateway or metadata.<key>");
     }
   }
   if (auto it = p.find("bucket"); it != p.end()) {
@@ -295,7 +313,13 @@ ApiResponse usage(const Params& p, store::LogStore& log) {
                 {"cost", r.cost},
                 {"unpriced_requests", r.unpriced_requests},
                 {"cache_hits", r.cache_hits},
-                {"errors", r.errors}};
+                {"errors", r.errors},
+                {"duration_p50", r.duration_p50},
+                {"duration_p99", r.duration_p99},
+                {"feedback_positive", r.feedback_positive},
+                {"feedback_negative", r.feedback_negative},
+                {"scored", r.scored},
+                {"score_avg", optional_json(r.score_avg)}};
     if (q.bucket != store::UsageBucket::kNone) row["bucket_start"] = iso8601(r.bucket_start);
     if (q.group_by != store::UsageGroup::kNone) row["group"] = r.group;
     result.push_back(std::move(row));
@@ -354,6 +378,10 @@ json record_json(const LogRecord& r) {
       {"request_size", r.request_size},
       {"response_size", r.response_size},
       {"attempts", std::move(attempts)},
+      {"account", r.account.empty() ? json(nullptr) : json(r.account)},
+      {"gateway", r.gateway.empty() ? json(nullptr) : json(r.gateway)},
+      {"feedback", optional_json(r.feedback)},
+      {"score", optional_json(r.score)},
   };
   if (r.request_body) out["request_body"] = *r.request_body;
   if (r.response_body) out["response_body"] = *r.response_body;
@@ -430,6 +458,101 @@ std::optional<ApiResponse> handle(std::string_view target, const Telemetry& tele
                        error_body(Error{ErrorCode::kRouteNotFound, "no log record " + shown(id)})};
   }
   return json_response(200, {{"result", record_json(**found)}});
+}
+
+namespace {
+
+// PATCH /api/logs/{id}'s body, Cloudflare's shape: {"feedback": -1|0|1, "score": 0-100,
+// "metadata": {flat entries}}, each optional but at least one. Bounded as cf-aig-metadata is.
+Result<store::FeedbackUpdate> read_feedback(std::string_view body) {
+  const auto fail = [](std::string detail) {
+    return Error{ErrorCode::kBadRequest, std::move(detail)};
+  };
+  const auto in = json::parse(body, nullptr, false);
+  if (in.is_discarded() || !in.is_object()) {
+    return fail(R"(the body must be a JSON object such as {"feedback":1,"score":90})");
+  }
+  store::FeedbackUpdate out;
+  for (const auto& [name, value] : in.items()) {
+    if (name == "feedback") {
+      if (!value.is_number_integer() || value.get<std::int64_t>() < -1 ||
+          value.get<std::int64_t>() > 1) {
+        return fail("feedback must be -1, 0 or 1");
+      }
+      out.feedback = static_cast<std::int8_t>(value.get<std::int64_t>());
+    } else if (name == "score") {
+      if (!value.is_number_integer() || value.get<std::int64_t>() < 0 ||
+          value.get<std::int64_t>() > 100) {
+        return fail("score must be a whole number from 0 to 100");
+      }
+      out.score = static_cast<std::uint8_t>(value.get<std::int64_t>());
+    } else if (name == "metadata") {
+      if (!value.is_object()) return fail("metadata must be an object");
+      if (value.size() > store::FeedbackUpdate::kMaxMetadataEntries) {
+        return fail("metadata has " + std::to_string(value.size()) +
+                    " entries; a record keeps at most 5");
+      }
+      for (const auto& [key, v] : value.items()) {
+        if (key.empty() || key.size() > 64) {
+          return fail("a metadata key must have 1 to 64 bytes");
+        }
+        if (!v.is_string() && !v.is_number() && !v.is_boolean()) {
+          return fail("metadata value of '" + shown(key) +
+                      "' must be a string, a number or a boolean");
+        }
+        if (v.is_string() && v.get_ref<const std::string&>().size() > text::kMaxLabelBytes) {
+          return fail("metadata value of '" + shown(key) + "' is over 256 bytes");
+        }
+        out.metadata.emplace_back(key, v.dump(-1, ' ', false, json::error_handler_t::replace));
+      }
+    } else {
+      return fail("unknown field " + shown(name) + " (known: feedback, score, metadata)");
+    }
+  }
+  if (!out.feedback && !out.score && out.metadata.empty()) {
+    return fail("nothing to change: give feedback, score or metadata");
+  }
+  return out;
+}
+
+constexpr std::string_view kLogsPrefix = "/api/logs/";
+
+}  // namespace
+
+std::optional<ApiResponse> handle_patch(std::string_view target, std::string_view body,
+                                        const Telemetry& telemetry) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  if (!path.starts_with(kLogsPrefix) || path.size() == kLogsPrefix.size()) return std::nullopt;
+  if (path.size() != target.size()) return bad_request("PATCH /api/logs/{id} takes no query");
+  if (!telemetry.log) {
+    return ApiResponse{404, "application/json",
+                       error_body(Error{ErrorCode::kRouteNotFound,
+                                        "the request log is off (request_log.enabled is false)"})};
+  }
+  auto update = read_feedback(body);
+  if (!update) return bad_request(update.error().detail);
+  const std::string_view id = path.substr(kLogsPrefix.size());
+  auto updated = telemetry.log->update(id, *update);
+  if (!updated) {
+    return updated.error().code == ErrorCode::kBadRequest ? bad_request(updated.error().detail)
+                                                          : internal_error(updated.error());
+  }
+  if (!*updated) {
+    return ApiResponse{404, "application/json",
+                       error_body(Error{ErrorCode::kRouteNotFound, "no log record " + shown(id)})};
+  }
+  (*updated)->request_body.reset();  // the answer shows the fields that can change
+  (*updated)->response_body.reset();
+  return json_response(200, {{"result", record_json(**updated)}});
+}
+
+bool known_path(std::string_view path) {
+  return path == "/metrics" || path == "/api/routes" || path == "/api/usage" ||
+         path == "/api/logs" || path.starts_with(kLogsPrefix);
+}
+
+std::string_view allowed_methods(std::string_view path) {
+  return path.starts_with(kLogsPrefix) ? "GET, HEAD, PATCH" : "GET, HEAD";
 }
 
 }  // namespace aigw::admin

@@ -101,9 +101,9 @@ std::optional<std::string> transfer_encoding_problem(const http::request_header<
 Session::Session(asio::ip::tcp::socket socket, std::string address, Worker& worker)
     : socket_(std::move(socket)),
       address_(std::move(address)),
-      deadline_(
-          socket_, net::Deadline::OnExpiry::kCancel,
-          std::min(worker.config().server.request_timeout, worker.config().server.idle_timeout)),
+      deadline_(socket_, net::Deadline::OnExpiry::kCancel,
+                std::min(worker.serving()->config->server.request_timeout,
+                         worker.serving()->config->server.idle_timeout)),
       worker_(worker) {
   registration_ = worker_.add_session(this);
   // Responses are written with one try that does not wait (net::try_write).
@@ -131,12 +131,15 @@ void Session::force_close() noexcept {
 }
 
 asio::awaitable<void> Session::run() {
-  const ServerConfig& cfg = worker_.config().server;
   error_code ignored;
   bool first = true;
   while (!broken_ && !close_after_) {
     // Wait for the first byte of the next request under the idle deadline; an idle
     // connection that times out (or is closed by a drain) is closed silently, like nginx.
+    // The config this request is served with, from its first byte to its log record (a
+    // reload meanwhile applies to the next one).
+    serving_ = worker_.serving();
+    const ServerConfig& cfg = serving_->config->server;
     if (buffer_.size() == 0) {
       co_await net::yield_before_read();  // the client is only now reading our last response
       // After the yield: a drain that began during it found this session not yet idle.
@@ -168,7 +171,7 @@ asio::awaitable<void> Session::run() {
       close_after_ = true;
     }
     if (ctx.error) close_after_ = true;
-    co_await worker_.pipeline().run(ctx, worker_.upstream(), *this);
+    co_await serving_->pipeline->run(ctx, worker_.upstream(), *this);
     if (body_unread && !broken_) co_await linger_close();
   }
 
@@ -178,7 +181,7 @@ asio::awaitable<void> Session::run() {
 }
 
 asio::awaitable<bool> Session::read_request(RequestContext& ctx, bool& body_unread) {
-  const ServerConfig& cfg = worker_.config().server;
+  const ServerConfig& cfg = serving_->config->server;
   http::request_parser<http::string_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
   parser.body_limit(cfg.max_body_bytes);
@@ -336,7 +339,7 @@ asio::awaitable<bool> Session::send_head(const http::response_header<>& head,
   // first bytes (one syscall, one packet). Streams and empty bodies get their head now, so the
   // client learns the status before the first event.
   if (!head_only && content_length && *content_length > 0) co_return true;
-  deadline_.expires_after(worker_.config().server.idle_timeout);
+  deadline_.expires_after(serving_->config->server.idle_timeout);
   error_code ec;
   std::size_t done = 0;
   if (deadline_.expired() || !net::try_write(socket_, asio::buffer(pending_head_), done, ec)) {
@@ -351,7 +354,7 @@ asio::awaitable<bool> Session::send_body(std::string_view chunk) {
   if (chunk.empty() || broken_) co_return !broken_;
   // A client that stops reading holds the relay (back-pressure keeps memory flat) until the
   // idle timeout, then the stream is cut.
-  deadline_.expires_after(worker_.config().server.idle_timeout);
+  deadline_.expires_after(serving_->config->server.idle_timeout);
   const asio::const_buffer data(chunk.data(), chunk.size());
   error_code ec;
   std::size_t done = 0;
@@ -378,11 +381,11 @@ asio::awaitable<bool> Session::finish() {
   if (broken_) co_return false;
   error_code ec;
   if (!pending_head_.empty()) {  // a fixed-length body that never came: at least the head
-    deadline_.expires_after(worker_.config().server.idle_timeout);
+    deadline_.expires_after(serving_->config->server.idle_timeout);
     ec = co_await net::write(socket_, asio::buffer(pending_head_), deadline_);
     pending_head_.clear();
   } else if (chunked_) {
-    deadline_.expires_after(worker_.config().server.idle_timeout);
+    deadline_.expires_after(serving_->config->server.idle_timeout);
     ec = co_await net::write(socket_, http::make_chunk_last(), deadline_);
   }
   if (ec) broken_ = true;

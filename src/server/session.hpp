@@ -20,6 +20,8 @@ namespace aigw {
 class Worker;
 struct RequestContext;
 
+struct Serving;
+
 class Session final : public Downstream {
  public:
   // `address`: the client's IP address as text ("" when unknown).
@@ -73,6 +75,8 @@ class Session final : public Downstream {
   boost::beast::flat_buffer buffer_;
   Worker& worker_;
   std::list<Session*>::iterator registration_;
+  // The config and pipeline of the request being served (Worker::serving()).
+  std::shared_ptr<const Serving> serving_;
   std::shared_ptr<Watch> watch_;
   std::string pending_head_;  // serialized response head not yet written
   bool idle_ = false;

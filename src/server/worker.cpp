@@ -26,37 +26,63 @@ asio::awaitable<void> serve(std::unique_ptr<Session> session) {
 
 }  // namespace
 
-Worker::Worker(unsigned index, std::shared_ptr<const Config> config,
-               std::shared_ptr<const Pipeline> pipeline, std::shared_ptr<const TlsContexts> tls,
-               ServerState& state)
+Worker::Worker(unsigned index, const ServingSource& source, ServerState& state)
     : index_(index),
-      config_(std::move(config)),
-      pipeline_(std::move(pipeline)),
+      source_(source),
+      serving_(source.current()),
+      serving_version_(source.version()),
       state_(state),
       // One thread runs this io_context, and only it touches its sockets: the reactor needs no
       // per-descriptor locks (the scheduler keeps its lock for posts from other threads).
       io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
-      acceptor_(io_),
-      upstream_(io_, config_->upstream, std::move(tls)),
+      upstream_(io_, serving_->config, serving_->tls),
       watch_timer_(io_) {}
 
 Worker::~Worker() { stop(); }
 
-std::uint16_t Worker::listen(const tcp::endpoint& endpoint) {
-  acceptor_.open(endpoint.protocol());
-  acceptor_.set_option(tcp::acceptor::reuse_address(true));
+const std::shared_ptr<const Serving>& Worker::serving() {
+  if (const auto version = source_.version(); version != serving_version_) {
+    serving_ = source_.current();
+    serving_version_ = version;
+    upstream_.serve_with(serving_->config, serving_->tls);
+  }
+  return serving_;
+}
+
+std::shared_ptr<tcp::acceptor> Worker::bind(const tcp::endpoint& endpoint) {
+  auto acceptor = std::make_shared<tcp::acceptor>(io_);
+  acceptor->open(endpoint.protocol());
+  acceptor->set_option(tcp::acceptor::reuse_address(true));
   // Every worker binds the same port; the kernel spreads connections across them.
   const int one = 1;
-  if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+  if (::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
     throw boost::system::system_error(errno, boost::system::system_category(), "SO_REUSEPORT");
   }
-  acceptor_.bind(endpoint);
-  acceptor_.listen(asio::socket_base::max_listen_connections);
-  return acceptor_.local_endpoint().port();
+  acceptor->bind(endpoint);
+  acceptor->listen(asio::socket_base::max_listen_connections);
+  return acceptor;
+}
+
+std::uint16_t Worker::listen(const tcp::endpoint& endpoint) {
+  acceptor_ = bind(endpoint);
+  return acceptor_->local_endpoint().port();
+}
+
+std::uint16_t Worker::rebind(const tcp::endpoint& endpoint) {
+  auto next = bind(endpoint);
+  const auto port = next->local_endpoint().port();
+  asio::post(io_, [this, next = std::move(next)]() mutable {
+    if (state_.draining.load()) return;  // a drain closed the old one; stay closed
+    boost::system::error_code ignored;
+    acceptor_->close(ignored);  // its accept loop ends
+    acceptor_ = std::move(next);
+    asio::co_spawn(io_, accept_loop(acceptor_), asio::detached);
+  });
+  return port;
 }
 
 void Worker::start() {
-  asio::co_spawn(io_, accept_loop(), asio::detached);
+  asio::co_spawn(io_, accept_loop(acceptor_), asio::detached);
   thread_ = std::thread([this] {
     try {
       io_.run();
@@ -66,13 +92,11 @@ void Worker::start() {
   });
 }
 
-asio::awaitable<void> Worker::accept_loop() {
-  const std::size_t max_connections = config_->server.max_connections;
-  const std::size_t per_address = config_->server.max_connections_per_address;
+asio::awaitable<void> Worker::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
   for (;;) {
-    auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+    auto [ec, socket] = co_await acceptor->async_accept(asio::as_tuple(asio::use_awaitable));
     if (ec) {
-      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+      if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
       // EMFILE and friends: back off briefly instead of spinning.
       spdlog::warn("accept failed: {}", ec.message());
       asio::steady_timer pause(io_, std::chrono::milliseconds(50));
@@ -82,6 +106,9 @@ asio::awaitable<void> Worker::accept_loop() {
     boost::system::error_code ignored;
     const auto remote = socket.remote_endpoint(ignored);
     std::string address = ignored ? std::string() : remote.address().to_string();
+    const ServerConfig& limits = serving()->config->server;  // as reloaded
+    const std::size_t max_connections = limits.max_connections;
+    const std::size_t per_address = limits.max_connections_per_address;
     const bool over_total = state_.connections.load(std::memory_order_relaxed) >= max_connections;
     const bool over_address =
         per_address != 0 && !address.empty() && state_.connections_from(address) >= per_address;
@@ -172,7 +199,7 @@ void Worker::arm_due_watches() {
 void Worker::drain() {
   asio::post(io_, [this] {
     boost::system::error_code ignored;
-    acceptor_.close(ignored);
+    acceptor_->close(ignored);
     upstream_.pool().close_all();
     for (Session* s : sessions_) s->close_if_idle();
   });

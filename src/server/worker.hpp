@@ -6,6 +6,7 @@
 #include "aigw/config.hpp"
 
 #include "pipeline/pipeline.hpp"
+#include "server/serving.hpp"
 #include "server/session.hpp"
 #include "upstream/client.hpp"
 #include "upstream/tls.hpp"
@@ -40,9 +41,9 @@ struct ServerState {
 
 class Worker {
  public:
-  Worker(unsigned index, std::shared_ptr<const Config> config,
-         std::shared_ptr<const Pipeline> pipeline, std::shared_ptr<const TlsContexts> tls,
-         ServerState& state);
+  // `serving`: where the worker takes the config and pipeline each request starts with; it
+  // outlives the worker.
+  Worker(unsigned index, const ServingSource& serving, ServerState& state);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -50,6 +51,10 @@ class Worker {
   // Binds the client acceptor (SO_REUSEPORT, so every worker binds the same port). Throws
   // boost::system::system_error on failure. Returns the bound port.
   std::uint16_t listen(const boost::asio::ip::tcp::endpoint& endpoint);
+  // Thread-safe, for a reload that changed server.listen: binds `endpoint` now (throws as
+  // listen() does, leaving the old one in place), then, on the worker's thread, accepts there
+  // and closes the old acceptor. Open connections stay. Returns the bound port.
+  std::uint16_t rebind(const boost::asio::ip::tcp::endpoint& endpoint);
   // Starts the thread running the accept loop.
   void start();
   // Thread-safe: stop accepting, close idle keep-alive connections, let requests finish.
@@ -62,8 +67,9 @@ class Worker {
   std::size_t active_sessions() const noexcept { return active_.load(); }
 
   // --- used by sessions, on this worker's thread ---
-  const Config& config() const noexcept { return *config_; }
-  const Pipeline& pipeline() const noexcept { return *pipeline_; }
+  // The config and pipeline a request starting now is served with (see serving.hpp). Keep the
+  // pointer for the request's life; do not hold references into it past that.
+  const std::shared_ptr<const Serving>& serving();
   UpstreamClient& upstream() noexcept { return upstream_; }
   ServerState& state() noexcept { return state_; }
   bool draining() const noexcept { return state_.draining.load(std::memory_order_relaxed); }
@@ -79,7 +85,10 @@ class Worker {
   void defer_watch(Session& session);
 
  private:
-  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> accept_loop(
+      std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor);
+  std::shared_ptr<boost::asio::ip::tcp::acceptor> bind(
+      const boost::asio::ip::tcp::endpoint& endpoint);
   // At a connection limit: closes this worker's oldest idle connection (from `address`, when
   // given) to make room. False when there is none: the new connection is refused.
   bool close_oldest_idle(const std::string* address);
@@ -87,15 +96,16 @@ class Worker {
   void arm_due_watches();
 
   unsigned index_;
-  std::shared_ptr<const Config> config_;
-  std::shared_ptr<const Pipeline> pipeline_;
+  const ServingSource& source_;
+  std::shared_ptr<const Serving> serving_;  // source_'s, as of serving_version_
+  std::uint64_t serving_version_ = 0;
   ServerState& state_;
   // Declared before io_ so they outlive it: destroying io_ destroys suspended sessions,
   // which unregister themselves here.
   std::list<Session*> sessions_;  // this worker's open connections (for drain)
   std::atomic<std::size_t> active_{0};
   boost::asio::io_context io_;
-  boost::asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor_;  // replaced by rebind()
   UpstreamClient upstream_;
   // Sessions whose watch is deferred, oldest first; the hook unlinks itself on destruction.
   boost::intrusive::list<

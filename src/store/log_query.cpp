@@ -5,7 +5,9 @@
 #include "store/log_store.hpp"
 #include "store/record_codec.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <map>
 #include <sqlite3.h>
 #include <utility>
@@ -34,7 +36,8 @@ void add_range_filters(const std::optional<std::int64_t>& from,
                        const std::optional<std::int64_t>& to,
                        const std::optional<std::string>& provider,
                        const std::optional<std::string>& model,
-                       const std::optional<std::string>& key, std::string& sql,
+                       const std::optional<std::string>& key,
+                       const std::optional<std::string>& gateway, std::string& sql,
                        std::vector<Param>& params) {
   if (from) {
     sql += " AND logs.created_at >= ?";
@@ -55,6 +58,10 @@ void add_range_filters(const std::optional<std::int64_t>& from,
   if (key) {
     sql += " AND logs.key_name = ?";
     params.emplace_back(*key);
+  }
+  if (gateway) {
+    sql += " AND logs.gateway = ?";
+    params.emplace_back(*gateway);
   }
 }
 
@@ -123,6 +130,27 @@ std::optional<Cursor> decode_cursor(std::string_view text) {
   return cursor;
 }
 
+// Duration bins of the usage query: bin b holds durations d with ln(d + 1) in
+// [b, b + 1) / kLatencyBinsPerE, so a bin spans ~3.2% of d + 1.
+constexpr int kLatencyBinsPerE = 32;
+
+// The nearest-rank percentile `p` of `total` durations counted by bin, as the bin's middle
+// (in log space): within ~1.6% of (the true value + 1 ms).
+double latency_percentile(const std::map<std::int64_t, std::uint64_t>& bins, std::uint64_t total,
+                          double p) {
+  if (total == 0) return 0;
+  auto rank = static_cast<std::uint64_t>(std::ceil(p * static_cast<double>(total)));
+  rank = std::clamp<std::uint64_t>(rank, 1, total);
+  std::uint64_t seen = 0;
+  std::int64_t bin = 0;
+  for (const auto& [b, count] : bins) {
+    bin = b;
+    seen += count;
+    if (seen >= rank) break;
+  }
+  return std::exp((static_cast<double>(bin) + 0.5) / kLatencyBinsPerE) - 1;
+}
+
 std::int64_t bucket_width_ms(UsageBucket bucket) {
   switch (bucket) {
     case UsageBucket::kNone:
@@ -158,7 +186,19 @@ Result<LogPage> LogStore::query(const LogQuery& q) const {
   // Records kept for their spend only (cf-aig-collect-log: false) are not listed.
   sql.append(kListColumns).append(" FROM logs WHERE logs.accounting_only = 0");
   std::vector<Param> params;
-  add_range_filters(q.from, q.to, q.provider, q.model, q.key, sql, params);
+  add_range_filters(q.from, q.to, q.provider, q.model, q.key, q.gateway, sql, params);
+  if (q.feedback) {
+    sql += " AND logs.feedback = ?";
+    params.emplace_back(static_cast<std::int64_t>(*q.feedback));
+  }
+  if (q.min_score) {
+    sql += " AND logs.score >= ?";
+    params.emplace_back(static_cast<std::int64_t>(*q.min_score));
+  }
+  if (q.max_score) {
+    sql += " AND logs.score <= ?";
+    params.emplace_back(static_cast<std::int64_t>(*q.max_score));
+  }
   if (q.status_code) {
     sql += " AND logs.status_code = ?";
     params.emplace_back(static_cast<std::int64_t>(*q.status_code));
@@ -266,32 +306,38 @@ Result<std::vector<UsageRow>> LogStore::usage(const UsageQuery& q) const {
     case UsageGroup::kKey:
       sql += "logs.key_name";
       break;
+    case UsageGroup::kGateway:
+      sql += "logs.gateway";
+      break;
   }
   // sum() of no non-NULL value is NULL, total() is 0.0; cost stays a sum of priced requests
   // only, since unpriced ones hold NULL.
   sql +=
       " AS grp, count(*), coalesce(sum(logs.tokens_in), 0), coalesce(sum(logs.tokens_out), 0),"
       " coalesce(sum(logs.cached_tokens), 0), total(logs.cost), coalesce(sum(logs.unpriced), 0),"
-      " coalesce(sum(logs.cached), 0), coalesce(sum(logs.success = 0), 0) FROM logs";
+      " coalesce(sum(logs.cached), 0), coalesce(sum(logs.success = 0), 0),"
+      " coalesce(sum(logs.feedback = 1), 0), coalesce(sum(logs.feedback = -1), 0),"
+      " count(logs.score), coalesce(sum(logs.score), 0),"
+      // Latency percentiles without sorting every row: rows are also grouped by a logarithmic
+      // bin of their duration (kLatencyBinsPerE bins per factor e, ~3% wide), and the
+      // percentiles are read off the bins' counts below. One pass over the range either way.
+      " CAST(ln(max(logs.duration, 0) + 1) * " +
+      std::to_string(kLatencyBinsPerE) + " AS INTEGER) AS bin FROM logs";
   if (q.group_by == UsageGroup::kMetadata) {
     // LEFT JOIN: records without the key form the "" group rather than vanishing.
     sql += " LEFT JOIN log_metadata m ON m.log_id = logs.id AND m.key = ?";
     params.emplace_back(q.metadata_key);
   }
   sql += " WHERE 1";
-  add_range_filters(q.from, q.to, q.provider, q.model, q.key, sql, params);
-  const bool by_group = q.group_by != UsageGroup::kNone;
-  if (by_bucket && by_group) {
-    sql += " GROUP BY bucket_start, grp";
-  } else if (by_bucket) {
-    sql += " GROUP BY bucket_start";
-  } else if (by_group) {
-    sql += " GROUP BY grp";
-  }
+  add_range_filters(q.from, q.to, q.provider, q.model, q.key, q.gateway, sql, params);
+  sql += " GROUP BY bucket_start, grp, bin";
 
   // Metadata groups are labelled by the value without JSON quotes, which can make two stored
   // values one label ("42" and 42): rows merge here, in the order the result promises.
   std::map<std::pair<std::int64_t, std::string>, UsageRow> rows;
+  // Per row: request count by latency bin, and the scores' sum.
+  std::map<std::pair<std::int64_t, std::string>, std::map<std::int64_t, std::uint64_t>> bins;
+  std::map<std::pair<std::int64_t, std::string>, std::uint64_t> score_sums;
   {
     std::lock_guard lock(reader_mutex_);
     auto stmt = reader_.prepare(sql);
@@ -306,7 +352,10 @@ Result<std::vector<UsageRow>> LogStore::usage(const UsageQuery& q) const {
       const auto bucket_start = stmt->int64(0);
       std::string group = stmt->text(1);
       if (q.group_by == UsageGroup::kMetadata) group = metadata_label(group);
-      auto& row = rows[{bucket_start, group}];
+      std::pair<std::int64_t, std::string> id{bucket_start, group};
+      bins[id][stmt->int64(14)] += count;
+      score_sums[id] += static_cast<std::uint64_t>(stmt->int64(13));
+      auto& row = rows[id];
       row.bucket_start = bucket_start;
       row.group = std::move(group);
       row.requests += count;
@@ -317,12 +366,116 @@ Result<std::vector<UsageRow>> LogStore::usage(const UsageQuery& q) const {
       row.unpriced_requests += static_cast<std::uint64_t>(stmt->int64(7));
       row.cache_hits += static_cast<std::uint64_t>(stmt->int64(8));
       row.errors += static_cast<std::uint64_t>(stmt->int64(9));
+      row.feedback_positive += static_cast<std::uint64_t>(stmt->int64(10));
+      row.feedback_negative += static_cast<std::uint64_t>(stmt->int64(11));
+      row.scored += static_cast<std::uint64_t>(stmt->int64(12));
     }
   }
   std::vector<UsageRow> result;
   result.reserve(rows.size());
-  for (auto& [key, row] : rows) result.push_back(std::move(row));
+  for (auto& [key, row] : rows) {
+    const auto& counts = bins[key];
+    row.duration_p50 = latency_percentile(counts, row.requests, 0.50);
+    row.duration_p99 = latency_percentile(counts, row.requests, 0.99);
+    if (row.scored > 0) {
+      row.score_avg = static_cast<double>(score_sums[key]) / static_cast<double>(row.scored);
+    }
+    result.push_back(std::move(row));
+  }
   return result;
+}
+
+}  // namespace aigw::store
+
+namespace aigw::store {
+
+Result<std::optional<LogRecord>> LogStore::update(std::string_view id,
+                                                  const FeedbackUpdate& update) {
+  flush();  // a request that just ended is committed, so its record is found
+  auto found = get(id);
+  if (!found || !*found) return found;
+  LogRecord& record = **found;
+  for (const auto& [key, value] : update.metadata) {
+    const auto it = std::find_if(record.metadata.begin(), record.metadata.end(),
+                                 [&](const auto& entry) { return entry.first == key; });
+    if (it != record.metadata.end()) {
+      it->second = value;
+    } else {
+      record.metadata.emplace_back(key, value);
+    }
+  }
+  if (record.metadata.size() > FeedbackUpdate::kMaxMetadataEntries) {
+    return bad_request("metadata would have " + std::to_string(record.metadata.size()) +
+                       " entries; a record keeps at most " +
+                       std::to_string(FeedbackUpdate::kMaxMetadataEntries));
+  }
+  if (update.feedback) record.feedback = update.feedback;
+  if (update.score) record.score = update.score;
+  const EncodedRecord encoded = encode_record(record);
+
+  // Its own connection, used by the admin thread only and opened on the first update: the
+  // writer's belongs to the writer thread, the reader is query-only. In WAL mode this write
+  // waits (busy_timeout) for the writer's batch at most.
+  std::lock_guard lock(updater_mutex_);
+  if (!updater_) {
+    auto db = Database::open(options_.path);
+    if (!db) return db.error();
+    db->busy_timeout(
+        static_cast<int>(std::min<std::int64_t>(options_.busy_timeout.count(), 1 << 30)));
+    updater_ = std::make_unique<Database>(std::move(*db));
+  }
+  Database& db = *updater_;
+  if (auto begun = db.exec("BEGIN IMMEDIATE", "cannot update a record"); !begun) {
+    return begun.error();
+  }
+  auto result = [&]() -> Result<void> {
+    auto set = db.prepare("UPDATE logs SET metadata = ?1, feedback = ?2, score = ?3 WHERE id = ?4");
+    if (!set) return set.error();
+    set->bind_text(1, encoded.metadata_json);
+    if (record.feedback) {
+      set->bind(2, static_cast<std::int64_t>(*record.feedback));
+    } else {
+      set->bind_null(2);
+    }
+    if (record.score) {
+      set->bind(3, static_cast<std::int64_t>(*record.score));
+    } else {
+      set->bind_null(3);
+    }
+    set->bind_text(4, id);
+    if (const int rc = set->step(); rc != SQLITE_DONE)
+      return db.error("cannot update a record", rc);
+    if (update.metadata.empty()) return {};
+    // The side table the metadata filters use, rewritten for this record.
+    auto clear = db.prepare("DELETE FROM log_metadata WHERE log_id = ?1");
+    if (!clear) return clear.error();
+    clear->bind_text(1, id);
+    if (const int rc = clear->step(); rc != SQLITE_DONE) {
+      return db.error("cannot update a record", rc);
+    }
+    auto insert =
+        db.prepare("INSERT OR REPLACE INTO log_metadata (log_id, key, value) VALUES (?1, ?2, ?3)");
+    if (!insert) return insert.error();
+    for (const auto& [key, value] : encoded.metadata) {
+      insert->reset();
+      insert->bind_text(1, id);
+      insert->bind_text(2, key);
+      insert->bind_text(3, value);
+      if (const int rc = insert->step(); rc != SQLITE_DONE) {
+        return db.error("cannot update a record", rc);
+      }
+    }
+    return {};
+  }();
+  if (!result) {
+    (void)db.exec("ROLLBACK", "cannot roll back");
+    return result.error();
+  }
+  if (auto committed = db.exec("COMMIT", "cannot update a record"); !committed) {
+    (void)db.exec("ROLLBACK", "cannot roll back");
+    return committed.error();
+  }
+  return found;
 }
 
 }  // namespace aigw::store

@@ -82,9 +82,13 @@ struct LogQuery {
   // as JSON text or as a string: "alice" and alice both match "alice"; 42 matches 42 and "42".
   std::optional<std::string> metadata_key;
   std::optional<std::string> metadata_value;  // only with metadata_key
-  LogOrder order = LogOrder::kNewestFirst;    // by (created_at, id)
-  std::size_t limit = 50;                     // 1 .. kMaxLimit
-  std::string cursor;                         // "" = first page, else a next_cursor
+  std::optional<std::string> gateway;         // /v1/{account}/{gateway}/...; "" = short form
+  std::optional<std::int8_t> feedback;        // -1, 0 or 1 (PATCH /api/logs/{id})
+  std::optional<std::uint8_t> min_score;      // score >= this (records without one never match)
+  std::optional<std::uint8_t> max_score;
+  LogOrder order = LogOrder::kNewestFirst;  // by (created_at, id)
+  std::size_t limit = 50;                   // 1 .. kMaxLimit
+  std::string cursor;                       // "" = first page, else a next_cursor
   static constexpr std::size_t kMaxLimit = 1000;
 };
 
@@ -95,7 +99,7 @@ struct LogPage {
   std::string next_cursor;
 };
 
-enum class UsageGroup : std::uint8_t { kNone, kProvider, kModel, kMetadata, kKey };
+enum class UsageGroup : std::uint8_t { kNone, kProvider, kModel, kMetadata, kKey, kGateway };
 enum class UsageBucket : std::uint8_t { kNone, kMinute, kHour, kDay };
 
 struct UsageQuery {
@@ -104,6 +108,7 @@ struct UsageQuery {
   std::optional<std::string> provider;
   std::optional<std::string> model;
   std::optional<std::string> key;  // the virtual key's name; "" = requests without one
+  std::optional<std::string> gateway;
   UsageGroup group_by = UsageGroup::kNone;
   std::string metadata_key;  // the key whose value groups, with UsageGroup::kMetadata
   UsageBucket bucket = UsageBucket::kNone;
@@ -125,6 +130,24 @@ struct UsageRow {
   std::uint64_t unpriced_requests = 0;  // records flagged unpriced: their cost is unknown
   std::uint64_t cache_hits = 0;         // answered by the gateway's cache
   std::uint64_t errors = 0;             // not success
+  // Milliseconds, arrival to last byte: nearest-rank percentiles read off logarithmic bins
+  // (within ~2% of the value + 1 ms).
+  double duration_p50 = 0;
+  double duration_p99 = 0;
+  std::uint64_t feedback_positive = 0;  // feedback 1
+  std::uint64_t feedback_negative = 0;  // feedback -1
+  std::uint64_t scored = 0;             // records with a score
+  std::optional<double> score_avg;      // mean score of those
+};
+
+// PATCH /api/logs/{id}: what to change; unset fields stay as they are.
+struct FeedbackUpdate {
+  std::optional<std::int8_t> feedback;  // -1, 0, 1
+  std::optional<std::uint8_t> score;    // 0 - 100
+  // Entries to add to the record's metadata or replace in it (JSON scalars' text, as
+  // LogRecord::metadata); the result must still have at most kMaxMetadataEntries.
+  std::vector<std::pair<std::string, std::string>> metadata;
+  static constexpr std::size_t kMaxMetadataEntries = 5;
 };
 
 class LogStore {
@@ -168,6 +191,10 @@ class LogStore {
   Result<std::optional<LogRecord>> get(std::string_view id) const;
   // Totals per (bucket, group), ordered by bucket_start then group (bytewise).
   Result<std::vector<UsageRow>> usage(const UsageQuery& q) const;
+  // Applies `update` to record `id` after committing what is queued (a request that just
+  // ended is found). The updated record, or nullopt when no record has this id; kBadRequest
+  // when the metadata would exceed its entries. Any thread; blocks for the write.
+  Result<std::optional<LogRecord>> update(std::string_view id, const FeedbackUpdate& update);
 
  private:
   struct Writer;
@@ -189,6 +216,8 @@ class LogStore {
 
   mutable std::mutex reader_mutex_;
   mutable Database reader_;
+  std::mutex updater_mutex_;
+  std::unique_ptr<Database> updater_;  // update()'s connection, opened on first use
 
   // Everything below is guarded by mutex_.
   mutable std::mutex mutex_;

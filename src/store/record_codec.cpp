@@ -47,6 +47,10 @@ enum Column : int {
   kAttempts,
   kKeyName,
   kAccountingOnly,
+  kAccount,
+  kGateway,
+  kFeedback,
+  kScore,
   kRequestBody,
   kResponseBody,
   kColumnCount,
@@ -181,6 +185,18 @@ void bind_record(Statement& insert, const LogRecord& record, const EncodedRecord
   insert.bind_text(kAttempts + 1, encoded.attempts_json);
   insert.bind_text(kKeyName + 1, record.key);
   insert.bind(kAccountingOnly + 1, flag(record.accounting_only));
+  insert.bind_text(kAccount + 1, record.account);
+  insert.bind_text(kGateway + 1, record.gateway);
+  if (record.feedback) {
+    insert.bind(kFeedback + 1, static_cast<std::int64_t>(*record.feedback));
+  } else {
+    insert.bind_null(kFeedback + 1);
+  }
+  if (record.score) {
+    insert.bind(kScore + 1, static_cast<std::int64_t>(*record.score));
+  } else {
+    insert.bind_null(kScore + 1);
+  }
   // Bodies as blobs: a payload need not be UTF-8 (multipart audio, a truncated stream), and a
   // blob keeps its bytes exactly.
   if (record.request_body) {
@@ -244,6 +260,16 @@ LogRecord read_record(const Statement& row, bool with_bodies) {
   }
   r.key = row.text(kKeyName);
   r.accounting_only = row.int64(kAccountingOnly) != 0;
+  r.account = row.text(kAccount);
+  r.gateway = row.text(kGateway);
+  // Written only through PATCH /api/logs/{id}, which bounds them; a hand edit out of range
+  // reads as unset.
+  if (const auto f = row.optional_real(kFeedback); f && (*f == -1 || *f == 0 || *f == 1)) {
+    r.feedback = static_cast<std::int8_t>(*f);
+  }
+  if (const auto s = row.optional_real(kScore); s && *s >= 0 && *s <= 100) {
+    r.score = static_cast<std::uint8_t>(*s);
+  }
   if (with_bodies) {
     r.request_body = row.optional_blob(kRequestBody);
     r.response_body = row.optional_blob(kResponseBody);

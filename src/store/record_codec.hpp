@@ -20,12 +20,13 @@ inline constexpr std::string_view kListColumns =
     "cache_status, outcome, error_code, streamed, duration, ttfb, upstream_duration, tokens_in, "
     "tokens_out, cached_tokens, cache_write_tokens, reasoning_tokens, cost, estimated, unpriced, "
     "custom_cost, metadata, user_agent, request_content_type, response_content_type, "
-    "request_size, response_size, attempts, key_name, accounting_only";
+    "request_size, response_size, attempts, key_name, accounting_only, account, gateway, "
+    "feedback, score";
 inline constexpr std::string_view kBodyColumns = "request_body, response_body";
-inline constexpr int kRequestBodyColumn = 35;
-inline constexpr int kResponseBodyColumn = 36;
+inline constexpr int kRequestBodyColumn = 39;
+inline constexpr int kResponseBodyColumn = 40;
 
-// "INSERT INTO logs (<every column>) VALUES (?1, ..., ?37)".
+// "INSERT INTO logs (<every column>) VALUES (?1, ..., ?41)".
 std::string insert_sql();
 
 // What a record's JSON columns hold, computed once per insert.

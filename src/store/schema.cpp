@@ -9,7 +9,7 @@
 namespace aigw::store {
 namespace {
 
-// Version 3. Column names follow Cloudflare AI Gateway's log fields (reference §6.1).
+// Version 5. Column names follow Cloudflare AI Gateway's log fields (reference §6.1).
 //
 // - Timestamps are Unix milliseconds (INTEGER): they compare, bucket and index as numbers.
 // - Optional figures (ttfb, tokens, cost) are NULL when absent. cost in particular is NULL
@@ -69,6 +69,10 @@ CREATE TABLE logs (
   attempts TEXT NOT NULL,
   key_name TEXT NOT NULL DEFAULT '',
   accounting_only INTEGER NOT NULL DEFAULT 0,
+  account TEXT NOT NULL DEFAULT '',
+  gateway TEXT NOT NULL DEFAULT '',
+  feedback INTEGER,
+  score INTEGER,
   request_body BLOB,
   response_body BLOB
 );
@@ -80,7 +84,7 @@ CREATE TABLE log_metadata (
   PRIMARY KEY (log_id, key)
 ) WITHOUT ROWID;
 CREATE INDEX log_metadata_key_value ON log_metadata (key, value);
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;
 )sql";
 
 // Each migration takes a file from the version before it to the next one, in the same
@@ -104,8 +108,17 @@ PRAGMA user_version = 3;
 ALTER TABLE logs ADD COLUMN accounting_only INTEGER NOT NULL DEFAULT 0;
 PRAGMA user_version = 4;
 )sql",
+    // 4 -> 5: Cloudflare's account and gateway from the URL, and feedback set after the fact
+    // (PATCH /api/logs/{id}); NULL feedback and score mean none was given.
+    R"sql(
+ALTER TABLE logs ADD COLUMN account TEXT NOT NULL DEFAULT '';
+ALTER TABLE logs ADD COLUMN gateway TEXT NOT NULL DEFAULT '';
+ALTER TABLE logs ADD COLUMN feedback INTEGER;
+ALTER TABLE logs ADD COLUMN score INTEGER;
+PRAGMA user_version = 5;
+)sql",
 };
-static_assert(kSchemaVersion == 4 && std::size(kMigrations) == kSchemaVersion - 1);
+static_assert(kSchemaVersion == 5 && std::size(kMigrations) == kSchemaVersion - 1);
 
 constexpr const char* kWriterPragmas =
     // Durability. In WAL mode a COMMIT appends the transaction's pages to the -wal file with

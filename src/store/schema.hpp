@@ -14,7 +14,7 @@ namespace aigw::store {
 // PRAGMA user_version of a database this build writes. A file with a higher version was
 // written by a newer aigw and is refused rather than misread; a lower one is migrated in
 // place when the writer opens it (schema.cpp lists each step).
-inline constexpr std::int64_t kSchemaVersion = 4;
+inline constexpr std::int64_t kSchemaVersion = 5;
 
 // The writer's connection: WAL journal, synchronous=NORMAL, foreign keys on, schema created
 // on first open and checked on every later one. Errors name the path: "log store <path>:

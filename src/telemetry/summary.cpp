@@ -76,6 +76,9 @@ RequestSummary summarize(const RequestContext& ctx, bool auth_enabled) {
   r.request_size = ctx.request_bytes;
   r.response_size = ctx.response_bytes;
   if (ctx.virtual_key != nullptr) r.key = ctx.virtual_key->name;
+  // Path segments as the client sent them (bounded by the header limit, clipped here).
+  r.account = text::clip(ctx.plan.account, text::kMaxLabelBytes);
+  r.gateway = text::clip(ctx.plan.gateway, text::kMaxLabelBytes);
   for (const AttemptRecord& attempt : ctx.attempt_log) {
     LogAttempt a;
     a.provider = attempt.provider;

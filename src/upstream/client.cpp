@@ -170,12 +170,18 @@ struct UpstreamClient::Exchange {
   bool reusable = false;  // response complete and keep-alive: connection back to pool
 };
 
-UpstreamClient::UpstreamClient(asio::io_context& io, const UpstreamConfig& config,
+UpstreamClient::UpstreamClient(asio::io_context& io, std::shared_ptr<const Config> config,
                                std::shared_ptr<const TlsContexts> tls)
     : io_(io),
-      config_(config),
+      config_(std::move(config)),
       tls_(std::move(tls)),
-      pool_(io, config.pool_max_idle_per_host, config.pool_idle_timeout) {}
+      pool_(io, config_->upstream.pool_max_idle_per_host, config_->upstream.pool_idle_timeout) {}
+
+void UpstreamClient::serve_with(std::shared_ptr<const Config> config,
+                                std::shared_ptr<const TlsContexts> tls) {
+  config_ = std::move(config);
+  tls_ = std::move(tls);
+}
 
 asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamClient::connect(
     const Attempt& attempt, const Timeouts& timeouts, std::string key,
@@ -328,11 +334,11 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
   const bool is_head = attempt.request.method() == http::verb::head;
   for (bool first = true;; first = false) {
     auto& p = parser_slot.emplace();
-    p.header_limit(static_cast<std::uint32_t>(config_.max_response_header_bytes));
+    p.header_limit(static_cast<std::uint32_t>(config_->upstream.max_response_header_bytes));
     p.body_limit(boost::none);  // streams are unbounded; memory is bounded by kRelayBuffer
     if (is_head) p.skip(true);
     const error_code hec = co_await net::read_header(stream, conn.buffer, p, deadline,
-                                                     config_.max_response_header_bytes);
+                                                     config_->upstream.max_response_header_bytes);
     if (hec) {
       co_return Exchange{read_error(hec, attempt, timeouts.first_byte),
                          first && !p.got_some() && is_stale_connection_error(hec), false};
@@ -377,7 +383,7 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
       response.body().data = conn.relay.get();
       response.body().size = kRelayBuffer;
       error_code rec = co_await net::read_some(stream, conn.buffer, parser, deadline,
-                                               config_.max_response_header_bytes);
+                                               config_->upstream.max_response_header_bytes);
       if (rec == http::error::need_buffer) rec = {};
       if (rec || client_gone) co_return Exchange{{}, false, false};
     }
@@ -398,7 +404,7 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
     response.body().size = buffer.size();
     deadline.expires_after(timeouts.read);
     error_code rec = co_await net::read_some(stream, conn.buffer, parser, deadline,
-                                             config_.max_response_header_bytes);
+                                             config_->upstream.max_response_header_bytes);
     if (rec == http::error::need_buffer) rec = {};
     const std::size_t got = buffer.size() - response.body().size;
     // The co_await in a statement of its own: GCC 12 miscompiled one inside a short-circuit
@@ -438,10 +444,11 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
 asio::awaitable<Result<void>> UpstreamClient::forward(RequestContext& ctx, const Attempt& attempt,
                                                       ResponseSink& sink, Downstream& downstream) {
   const ProviderConfig& pc = attempt.provider->config;
-  const Timeouts timeouts{pc.connect_timeout.value_or(config_.connect_timeout), config_.tls_timeout,
+  const Timeouts timeouts{pc.connect_timeout.value_or(config_->upstream.connect_timeout),
+                          config_->upstream.tls_timeout,
                           attempt.retry.request_timeout.value_or(
-                              pc.first_byte_timeout.value_or(config_.first_byte_timeout)),
-                          pc.read_timeout.value_or(config_.read_timeout)};
+                              pc.first_byte_timeout.value_or(config_->upstream.first_byte_timeout)),
+                          pc.read_timeout.value_or(config_->upstream.read_timeout)};
   std::string key = pc.name + (attempt.target.tls ? "|https://" : "|http://") +
                     attempt.target.host + ":" + std::to_string(attempt.target.port);
   // The first attempt's start: upstream time covers every attempt of the request.

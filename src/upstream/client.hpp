@@ -60,8 +60,13 @@ class ConnectionPool {
 
 class UpstreamClient final : public Forwarder {
  public:
-  UpstreamClient(boost::asio::io_context& io, const UpstreamConfig& config,
+  // `config`: its upstream section (timeouts, header limits) applies to each attempt as it
+  // starts; the pool's sizes are taken here once.
+  UpstreamClient(boost::asio::io_context& io, std::shared_ptr<const Config> config,
                  std::shared_ptr<const TlsContexts> tls);
+  // After a reload, on the client's thread: later attempts use these. `tls` must still hold
+  // the contexts of providers that in-flight requests use (TlsContexts::build keeps them).
+  void serve_with(std::shared_ptr<const Config> config, std::shared_ptr<const TlsContexts> tls);
 
   boost::asio::awaitable<Result<void>> forward(RequestContext& ctx, const Attempt& attempt,
                                                ResponseSink& sink, Downstream& downstream) override;
@@ -84,7 +89,7 @@ class UpstreamClient final : public Forwarder {
                                             const Timeouts& timeouts, const bool& client_gone);
 
   boost::asio::io_context& io_;
-  const UpstreamConfig& config_;
+  std::shared_ptr<const Config> config_;
   std::shared_ptr<const TlsContexts> tls_;
   ConnectionPool pool_;
 };

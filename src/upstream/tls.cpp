@@ -12,14 +12,15 @@ std::string TlsContexts::key_of(const ProviderConfig& config) {
   return (config.tls_verify ? "verify|" : "noverify|") + config.ca_file.value_or("");
 }
 
-std::shared_ptr<const TlsContexts> TlsContexts::build(const ProviderRegistry& providers) {
+std::shared_ptr<const TlsContexts> TlsContexts::build(const ProviderRegistry& providers,
+                                                      const TlsContexts* previous) {
   auto out = std::make_shared<TlsContexts>();
   for (const auto& slug : providers.slugs()) {
     const Provider* provider = providers.find(slug);
     if (provider == nullptr) continue;
     const std::string key = key_of(provider->config);
     if (out->contexts_.count(key) != 0) continue;
-    auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
     // TLS 1.2+ only; compression and renegotiation off (CRIME, renegotiation attacks).
     ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
@@ -37,6 +38,11 @@ std::shared_ptr<const TlsContexts> TlsContexts::build(const ProviderRegistry& pr
     // Resumed sessions skip a full handshake when a pooled connection has expired.
     SSL_CTX_set_session_cache_mode(ctx->native_handle(), SSL_SESS_CACHE_CLIENT);
     out->contexts_.emplace(key, std::move(ctx));
+  }
+  // Settings no provider uses any more: kept for requests of the previous config still in
+  // flight. At most one per distinct (ca_file, tls_verify) ever configured.
+  if (previous != nullptr) {
+    for (const auto& [key, ctx] : previous->contexts_) out->contexts_.emplace(key, ctx);
   }
   return out;
 }

@@ -46,7 +46,7 @@ struct Fixture {
     return http_request(port(), "POST", "/openai/chat/completions", body, headers);
   }
   CacheStage& cache() {
-    for (const auto& stage : gateway->app().pipeline().stages()) {
+    for (const auto& stage : gateway->app().pipeline()->stages()) {
       if (auto* c = dynamic_cast<CacheStage*>(stage.get())) return *c;
     }
     throw std::runtime_error("no cache stage");

@@ -102,7 +102,7 @@ struct Fleet {
     }
   }
   static CacheStage& cache(TestGateway& g) {
-    for (const auto& stage : g.app().pipeline().stages()) {
+    for (const auto& stage : g.app().pipeline()->stages()) {
       if (auto* c = dynamic_cast<CacheStage*>(stage.get())) return *c;
     }
     throw std::runtime_error("no cache stage");

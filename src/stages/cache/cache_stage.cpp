@@ -141,11 +141,13 @@ std::shared_ptr<CacheStage> CacheStage::create(const CacheConfig& config,
   if (config.max_bytes == 0) return nullptr;
   std::shared_ptr<cache::RedisCacheStore> shared;
   if (redis) {
-    shared = std::make_shared<cache::RedisCacheStore>(std::move(redis), config.max_entry_bytes);
+    shared = std::make_shared<cache::RedisCacheStore>(redis, config.max_entry_bytes);
   }
-  return std::make_shared<CacheStage>(config,
-                                      std::make_shared<cache::MemoryCacheStore>(config.max_bytes),
-                                      cache::Clock{}, std::move(shared));
+  auto stage = std::make_shared<CacheStage>(
+      config, std::make_shared<cache::MemoryCacheStore>(config.max_bytes), cache::Clock{},
+      std::move(shared));
+  stage->redis_ = std::move(redis);
+  return stage;
 }
 
 void CacheStage::answer(RequestContext& ctx, const cache::CachedResponse& hit) const {

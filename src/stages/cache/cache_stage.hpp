@@ -26,6 +26,9 @@ class CacheStage final : public Stage {
   static std::shared_ptr<CacheStage> create(const CacheConfig& config,
                                             std::shared_ptr<redis::Client> redis = nullptr);
 
+  const CacheConfig& config() const noexcept { return config_; }
+  const std::shared_ptr<redis::Client>& redis() const noexcept { return redis_; }
+
   std::string_view name() const noexcept override { return "cache"; }
   // Off unless the cache is enabled or the request sends cf-aig-cache-key.
   bool wants_request(const RequestContext& ctx) const noexcept override;
@@ -50,6 +53,7 @@ class CacheStage final : public Stage {
       std::shared_ptr<cache::Flight> flight);
 
   CacheConfig config_;
+  std::shared_ptr<redis::Client> redis_;  // what create() was given (a reload compares it)
   std::shared_ptr<cache::CacheStore> store_;
   cache::Clock clock_;
   std::shared_ptr<cache::RedisCacheStore> shared_;

@@ -63,17 +63,38 @@ FixedWindow fixed_window(const RateLimitRule& rule, std::int64_t now_ms) {
   return {number, (number + 1) * window};
 }
 
+std::shared_ptr<MemoryRateLimitStore::RuleState> MemoryRateLimitStore::make_state(
+    RateLimitRule rule) {
+  auto state = std::make_shared<RuleState>();
+  state->window_ms = std::max<std::int64_t>(rule.window.count(), 1);
+  state->slot_ms = slot_ms(rule);
+  state->calendar = rule.calendar_month && rule.technique == RateLimitRule::Technique::kFixed;
+  // A calendar month lasts up to 31 days: its counter must outlive that much idleness.
+  state->idle_ms =
+      (state->calendar ? std::int64_t{31} * 24 * 3600 * 1000 : state->window_ms) + state->slot_ms;
+  state->rule = std::move(rule);
+  return state;
+}
+
 MemoryRateLimitStore::MemoryRateLimitStore(std::vector<RateLimitRule> rules) {
-  for (auto& rule : rules) {
-    auto state = std::make_unique<RuleState>();
-    state->window_ms = std::max<std::int64_t>(rule.window.count(), 1);
-    state->slot_ms = slot_ms(rule);
-    state->calendar = rule.calendar_month && rule.technique == RateLimitRule::Technique::kFixed;
-    // A calendar month lasts up to 31 days: its counter must outlive that much idleness.
-    state->idle_ms =
-        (state->calendar ? std::int64_t{31} * 24 * 3600 * 1000 : state->window_ms) + state->slot_ms;
-    state->rule = std::move(rule);
-    rules_.push_back(std::move(state));
+  for (auto& rule : rules) rules_.push_back(make_state(std::move(rule)));
+}
+
+MemoryRateLimitStore::MemoryRateLimitStore(std::vector<RateLimitRule> rules,
+                                           const MemoryRateLimitStore& previous,
+                                           std::vector<bool>& kept) {
+  kept.assign(rules.size(), false);
+  std::vector<bool> taken(previous.rules_.size(), false);  // one old rule per new one
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    std::shared_ptr<RuleState> state;
+    for (std::size_t j = 0; j < previous.rules_.size() && !state; ++j) {
+      if (!taken[j] && previous.rules_[j]->rule == rules[i]) {
+        taken[j] = true;
+        state = previous.rules_[j];
+      }
+    }
+    kept[i] = state != nullptr;
+    rules_.push_back(state ? std::move(state) : make_state(std::move(rules[i])));
   }
 }
 

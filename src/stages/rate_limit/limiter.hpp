@@ -76,6 +76,10 @@ FixedWindow fixed_window(const RateLimitRule& rule, std::int64_t now_ms);
 class MemoryRateLimitStore final : public RateLimitStore {
  public:
   explicit MemoryRateLimitStore(std::vector<RateLimitRule> rules);
+  // A reload: a rule equal to one of `previous`'s shares that rule's counters (both stores
+  // count into them while the old config's requests finish); `kept[i]` tells which did.
+  MemoryRateLimitStore(std::vector<RateLimitRule> rules, const MemoryRateLimitStore& previous,
+                       std::vector<bool>& kept);
 
   Decision acquire(std::size_t rule_index, std::string_view key, std::uint64_t cost,
                    WallTime now) override;
@@ -140,7 +144,9 @@ class MemoryRateLimitStore final : public RateLimitStore {
   static Decision sliding(const RuleState& state, Counter& c, std::uint64_t cost,
                           std::int64_t now_ms, bool force = false);
 
-  std::vector<std::unique_ptr<RuleState>> rules_;
+  static std::shared_ptr<RuleState> make_state(RateLimitRule rule);
+
+  std::vector<std::shared_ptr<RuleState>> rules_;
 };
 
 }  // namespace aigw::limits

@@ -129,28 +129,40 @@ std::string describe_window(const RateLimitRule& rule) {
 
 }  // namespace
 
-std::shared_ptr<RateLimitStage> RateLimitStage::create(
-    const Config& config, const std::shared_ptr<store::LogStore>& log,
-    const std::shared_ptr<redis::Client>& redis) {
+std::shared_ptr<RateLimitStage> RateLimitStage::create(const Config& config,
+                                                       const std::shared_ptr<store::LogStore>& log,
+                                                       const std::shared_ptr<redis::Client>& redis,
+                                                       const RateLimitStage* previous) {
   if (config.rate_limits.empty() && config.budgets.empty()) return nullptr;
   std::vector<RateLimitRule> rules = config.rate_limits;
   rules.insert(rules.end(), config.budgets.begin(), config.budgets.end());
+  std::vector<bool> kept;
+  const auto* old_store =
+      previous != nullptr
+          ? dynamic_cast<const limits::MemoryRateLimitStore*>(previous->store_.get())
+          : nullptr;
+  auto memory = old_store != nullptr
+                    ? std::make_shared<limits::MemoryRateLimitStore>(rules, *old_store, kept)
+                    : std::make_shared<limits::MemoryRateLimitStore>(rules);
   auto stage = std::make_shared<RateLimitStage>(
-      rules, std::make_shared<limits::MemoryRateLimitStore>(rules), Clock{}, config.metering.prices,
-      config.metering.trust_client_cost);
+      rules, std::move(memory), Clock{}, config.metering.prices, config.metering.trust_client_cost);
   if (redis) {
     std::vector<bool> shared;
     for (const auto& rule : rules) shared.push_back(config.in_redis(rule.store));
     stage->share(redis, std::move(shared));
   }
-  const bool local_budgets = std::any_of(config.budgets.begin(), config.budgets.end(),
-                                         [&](const auto& b) { return !config.in_redis(b.store); });
+  // Budgets counted here whose counters did not carry over a reload.
+  bool local_budgets = false;
+  for (std::size_t i = config.rate_limits.size(); i < rules.size(); ++i) {
+    local_budgets =
+        local_budgets || (!config.in_redis(rules[i].store) && (kept.empty() || !kept[i]));
+  }
   if (local_budgets) {
     if (!log) {
       spdlog::warn(
           "budgets start from $0: the request log is off, so spend before this start "
           "is unknown");
-    } else if (auto restored = stage->restore(*log); !restored) {
+    } else if (auto restored = stage->restore(*log, kept); !restored) {
       spdlog::error("budgets start from $0: cannot read past spend from the request log: {}",
                     restored.error().detail);
     } else {
@@ -185,7 +197,8 @@ limits::WallTime RateLimitStage::now() const {
   return clock_ ? clock_() : std::chrono::system_clock::now();
 }
 
-Result<std::size_t> RateLimitStage::restore(const store::LogStore& log) {
+Result<std::size_t> RateLimitStage::restore(const store::LogStore& log,
+                                            const std::vector<bool>& skip) {
   using std::chrono::milliseconds;
   const limits::WallTime t = now();
   const std::int64_t now_ms =
@@ -195,6 +208,7 @@ Result<std::size_t> RateLimitStage::restore(const store::LogStore& log) {
     const RateLimitRule& rule = rules_[i];
     // A budget in Redis is where it was: spend is counted there, by every instance.
     if (rule.unit != RateLimitRule::Unit::kCost || (shared_ && (*shared_)[i])) continue;
+    if (i < skip.size() && skip[i]) continue;
     store::UsageQuery q;
     q.provider = rule.provider;
     q.model = rule.model;

@@ -33,9 +33,12 @@ class RateLimitStage final : public Stage {
   // restore); nullptr, they start from nothing.
   // `redis`: the client for rules kept in Redis (config.in_redis(rule.store)); without one,
   // every rule is counted in process.
+  // `previous` (a reload): counters of rules equal to one of its rules carry over; budgets
+  // that are new or changed are rebuilt from the log.
   static std::shared_ptr<RateLimitStage> create(const Config& config,
                                                 const std::shared_ptr<store::LogStore>& log = {},
-                                                const std::shared_ptr<redis::Client>& redis = {});
+                                                const std::shared_ptr<redis::Client>& redis = {},
+                                                const RateLimitStage* previous = nullptr);
   // `rules`: rate limits and budgets (unit kCost) in one list; `prices` estimate a request's
   // cost for budgets.
   // `trust_client_cost`: metering.trust_client_cost (cf-aig-custom-cost prices every
@@ -47,7 +50,8 @@ class RateLimitStage final : public Stage {
   // Budgets survive a restart: charges what the request log holds of each budget's current
   // window (fixed) or trailing window, slot by slot (sliding), to its counters. Returns the
   // number of counters charged. Call once, before the first request.
-  Result<std::size_t> restore(const store::LogStore& log);
+  // `skip[i]`: leave rule i alone (its counters carried over a reload).
+  Result<std::size_t> restore(const store::LogStore& log, const std::vector<bool>& skip = {});
   // Counts the rules where `shared[i]` in Redis through `client` (all of one request's in one
   // round trip), the others in the memory store. Call once, before the first request.
   void share(std::shared_ptr<redis::Client> client, std::vector<bool> shared);

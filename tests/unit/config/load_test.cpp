@@ -239,6 +239,30 @@ TEST(ConfigUnknownKeys, NearMissGetsAHint) {
             (Lines{"test.yaml:2:3: access_log.pahth: unknown key (did you mean 'path'?)"}));
 }
 
+TEST(ConfigAdmin, TokensAreRequiredOffLoopbackAndKeptAsDigests) {
+  EXPECT_EQ(diagnostics("admin:\n  listen: 0.0.0.0:8081\n"),
+            (Lines{"test.yaml:2:11: admin.listen: the admin listener on 0.0.0.0 is not on "
+                   "loopback: set admin.tokens (${ENV_VAR} or sha256:...), or listen on "
+                   "127.0.0.1"}));
+  EXPECT_EQ(diagnostics("admin:\n  listen: :8081\n  tokens: []\n"),
+            (Lines{"test.yaml:3:11: admin.tokens: the admin listener on 0.0.0.0 is not on "
+                   "loopback: set admin.tokens (${ENV_VAR} or sha256:...), or listen on "
+                   "127.0.0.1"}));
+  EXPECT_EQ(diagnostics("admin:\n  tokens: [plain-text]\n"),
+            (Lines{"test.yaml:2:12: admin.tokens[0]: a token must not be written in the config "
+                   "file: use ${ENV_VAR} or sha256:<64 hex digits of its SHA-256>"}));
+  // Loopback needs none; off loopback, a token from the environment is enough.
+  EXPECT_TRUE(load_ok("admin:\n  listen: 127.0.0.1:8081\n").admin.token_sha256.empty());
+  EXPECT_TRUE(load_ok("admin:\n  listen: \"[::1]:8081\"\n").admin.token_sha256.empty());
+  EXPECT_TRUE(
+      load_ok("admin:\n  enabled: false\n  listen: 0.0.0.0:8081\n").admin.token_sha256.empty());
+  const Config c =
+      load_ok("admin:\n  listen: 0.0.0.0:8081\n  tokens: [\"${AIGW_ADMIN_TEST_TOKEN}\"]\n",
+              fake_env({{"AIGW_ADMIN_TEST_TOKEN", "t0ken"}}));
+  ASSERT_EQ(c.admin.token_sha256.size(), 1u);
+  EXPECT_EQ(c.admin.token_sha256[0], sha256("t0ken"));
+}
+
 TEST(ConfigUnknownKeys, DashesAndCaseAreClearNearMisses) {
   EXPECT_EQ(
       diagnostics("server:\n  Max-Body-Bytes: 1MiB\n"),
@@ -248,7 +272,8 @@ TEST(ConfigUnknownKeys, DashesAndCaseAreClearNearMisses) {
 
 TEST(ConfigUnknownKeys, FarMissListsTheKeys) {
   EXPECT_EQ(diagnostics("admin:\n  port: 1\n"),
-            (Lines{"test.yaml:2:3: admin.port: unknown key (expected one of: enabled, listen)"}));
+            (Lines{"test.yaml:2:3: admin.port: unknown key (expected one of: enabled, listen, "
+                   "tokens)"}));
   EXPECT_EQ(diagnostics("pipeline: {}\n"),
             (Lines{"test.yaml:1:1: pipeline: unknown key (expected one of: access_log, admin, "
                    "auth, budgets, cache, keys, metering, providers, rate_limits, redis, "
@@ -404,9 +429,10 @@ TEST(ConfigRanges, AdminMustNotShareTheServerPort) {
   EXPECT_EQ(diagnostics("server:\n  listen: 0.0.0.0:9000\nadmin:\n  listen: 127.0.0.1:9000\n"),
             (Lines{"test.yaml:4:11: admin.listen: admin.listen and server.listen must not "
                    "share port 9000"}));
-  EXPECT_EQ(diagnostics("admin:\n  listen: :8080\n"),
-            (Lines{"test.yaml:2:11: admin.listen: admin.listen and server.listen must not "
-                   "share port 8080"}));
+  EXPECT_EQ(
+      diagnostics("admin:\n  listen: :8080\n  tokens: [\"sha256:" + std::string(64, 'a') + "\"]\n"),
+      (Lines{"test.yaml:2:11: admin.listen: admin.listen and server.listen must not "
+             "share port 8080"}));
   // Different hosts, a disabled admin listener and port 0 (tests) are fine.
   EXPECT_TRUE(
       diagnostics("server:\n  listen: 127.0.0.1:9000\nadmin:\n  listen: 127.0.0.2:9000\n").empty());

@@ -53,6 +53,7 @@ TEST(ShippedConfigs, EveryShippedConfigLoadsCleanly) {
       {"VLLM_API_KEY", "vllm-test"},         {"MINE_API_KEY", "mine-test"},
       {"INTERNAL_LLM_KEY", "internal-test"}, {"INTERNAL_CA_FILE", ca.string()},
       {"AIGW_TOKEN", "gateway-token"},       {"REDIS_PASSWORD", "redis-password"},
+      {"AIGW_ADMIN_TOKEN", "admin-token"},
   };
   const EnvLookup env = [&vars](std::string_view name) -> std::optional<std::string> {
     const auto it = vars.find(std::string(name));

@@ -43,12 +43,13 @@ TEST_F(AdminApiTest, UnknownParameterThatIsNotUtf8) {
             (std::pair<unsigned, std::string>{
                 400,
                 "unknown query parameter group_by%BDkey (known: from, to, provider, model, key, "
-                "group_by, bucket)"}));
+                "gateway, group_by, bucket)"}));
   EXPECT_EQ(get("/api/logs?%FF%25=1"),
             (std::pair<unsigned, std::string>{
                 400,
-                "unknown query parameter %FF%25 (known: from, to, provider, model, key, status, "
-                "success, cached, metadata.key, metadata.value, order, limit, cursor)"}));
+                "unknown query parameter %FF%25 (known: from, to, provider, model, key, gateway, "
+                "status, success, cached, metadata.key, metadata.value, feedback, min_score, "
+                "max_score, order, limit, cursor)"}));
 }
 
 TEST_F(AdminApiTest, RepeatedParameterThatIsNotUtf8) {

@@ -574,14 +574,14 @@ TEST_F(LogStoreTest, ReopensAnExistingStore) {
   ASSERT_TRUE(got && got->has_value());
   expect_same(**got, full_record());
   auto db = raw();
-  EXPECT_EQ(scalar(db, "PRAGMA user_version"), 4);
+  EXPECT_EQ(scalar(db, "PRAGMA user_version"), 5);
   auto mode = db.query_text("PRAGMA journal_mode", "mode");
   ASSERT_TRUE(mode);
   EXPECT_EQ(*mode, "wal");
 }
 
 TEST_F(LogStoreTest, MigratesAVersionOneStoreAndKeepsItsRecords) {
-  // A version 1 file: today's table without version 3's key_name, plus the two indexes
+  // A version 1 file: today's table without the columns of versions 3 to 5, plus the two indexes
   // version 2 dropped.
   {
     auto store = open(options());
@@ -593,6 +593,10 @@ TEST_F(LogStoreTest, MigratesAVersionOneStoreAndKeepsItsRecords) {
     ASSERT_TRUE(
         db.exec("ALTER TABLE logs DROP COLUMN key_name;"
                 "ALTER TABLE logs DROP COLUMN accounting_only;"
+                "ALTER TABLE logs DROP COLUMN account;"
+                "ALTER TABLE logs DROP COLUMN gateway;"
+                "ALTER TABLE logs DROP COLUMN feedback;"
+                "ALTER TABLE logs DROP COLUMN score;"
                 "CREATE INDEX logs_provider_created_at ON logs (provider, created_at, id);"
                 "CREATE INDEX logs_model_created_at ON logs (model, created_at, id);"
                 "PRAGMA user_version = 1;",
@@ -619,7 +623,7 @@ TEST_F(LogStoreTest, MigratesAVersionOneStoreAndKeepsItsRecords) {
   ASSERT_TRUE(got_keyed && got_keyed->has_value());
   EXPECT_EQ((*got_keyed)->key, "batch");
   auto db = raw();
-  EXPECT_EQ(scalar(db, "PRAGMA user_version"), 4);
+  EXPECT_EQ(scalar(db, "PRAGMA user_version"), 5);
   EXPECT_EQ(scalar(db,
                    "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN "
                    "('logs_provider_created_at', 'logs_model_created_at')"),
@@ -659,11 +663,11 @@ TEST_F(LogStoreTest, RefusesAFileThatIsNotADatabase) {
 TEST_F(LogStoreTest, RefusesANewerSchemaWithoutTouchingIt) {
   {
     auto db = raw("newer.db");
-    ASSERT_TRUE(db.exec("CREATE TABLE logs (id TEXT); PRAGMA user_version = 5;", "setup"));
+    ASSERT_TRUE(db.exec("CREATE TABLE logs (id TEXT); PRAGMA user_version = 6;", "setup"));
   }
   auto o = options("newer.db");
   EXPECT_EQ(open_error(o), "log store " + o.path +
-                               ": schema version 5 is newer than this aigw supports (4); run a "
+                               ": schema version 6 is newer than this aigw supports (5); run a "
                                "newer aigw or point the log store at another file");
   auto db = raw("newer.db");
   auto mode = db.query_text("PRAGMA journal_mode", "mode");
