@@ -6,7 +6,8 @@
 //
 // AIGW_CONSOLE_EXPECT (JSON) holds what the C++ test sent:
 //   {"requests": 9, "errors": 2, "cache_hits": 1, "routes": 1,
-//    "providers": {"openai": 6, "groq": 3}, "filter_provider": "groq"}
+//    "providers": {"openai": 6, "groq": 3}, "filter_provider": "groq", "record": "<id>",
+//    "record_body": "question 1", "latency": true, "feedback": true}
 // AIGW_ADMIN_TOKEN, when set, is sent as HTTP Basic credentials (admin.tokens).
 // CHROMIUM overrides the browser binary (default /usr/bin/chromium).
 //
@@ -79,7 +80,13 @@ try {
     check(Number(cacheTile) === expected.cache_hits, `cache tile counts ${expected.cache_hits} hits (got ${cacheTile})`);
   }
 
-  for (const name of ['requests', 'tokens', 'cost', 'cache', 'errors']) {
+  const charts = ['requests', 'tokens', 'cost', 'cache', 'errors'];
+  if (expected.latency) {
+    charts.push('latency'); // a gateway reporting duration_p50/p99
+    const latency = await page.locator('.tile[data-tile="latency"] .tile-value').textContent();
+    check(/ms|s$/.test(latency), `the latency tile shows p50 / p99 (got "${latency}")`);
+  }
+  for (const name of charts) {
     const canvases = await page.locator(`.chart[data-chart="${name}"] canvas`).count();
     check(canvases > 0, `chart "${name}" rendered a canvas`);
   }
@@ -187,6 +194,19 @@ try {
     check(res === 1, 'the response body is shown');
   }
   check(page.url().endsWith('#log/' + id), 'the record has its own URL');
+  if (expected.feedback) {
+    // PATCH /api/logs/{id}: the record reloads with its feedback, the tile counts it.
+    await page.click('.feedback-buttons button[data-feedback="1"]');
+    await page.waitForFunction(() => !/^(Saving…)?$/.test(document.querySelector('#feedback-status').textContent));
+    const saved = await page.locator('#feedback-status').textContent();
+    check(saved === 'Saved', `the feedback is saved (got "${saved}")`);
+    await page.waitForFunction(() => document.querySelector('.feedback-buttons button[data-feedback="1"]').getAttribute('aria-pressed') === 'true');
+    const shown = await page.locator('#record-body [data-field="feedback"] dd').textContent();
+    check(shown === '1 (good)', `the record shows its feedback (got "${shown}")`);
+    await page.evaluate(() => window.aigwConsole.refresh());
+    await page.waitForFunction(() => /^1 good/.test(document.querySelector('.tile[data-tile="feedback"] .tile-value').textContent));
+    check(true, 'the feedback tile counts the good answer');
+  }
   await page.screenshot({ path: path.join(shotDir, 'record.png'), fullPage: false });
   await page.keyboard.press('Escape');
   await page.waitForFunction(() => !document.querySelector('#record').open);

@@ -399,6 +399,8 @@ void dashboard_in_chromium(const std::string& token) {
       {"filter_provider", "groq"},
       {"record", first_id},
       {"record_body", "question 1"},
+      {"latency", true},   // usage rows carry duration_p50 and duration_p99
+      {"feedback", true},  // PATCH /api/logs/{id}
   };
   const fs::path shots = fs::path(AIGW_BINARY).parent_path() /
                          (token.empty() ? "console-screenshots" : "console-screenshots/token");

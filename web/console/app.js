@@ -62,7 +62,7 @@
       `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
   }
   function groupLabel(g) {
-    if (g === '' || !has(g)) return state.groupBy === 'key' ? '(no key)' : '(none)';
+    if (g === '' || !has(g)) return { key: '(no key)', gateway: '(no gateway)' }[state.groupBy] || '(none)';
     return String(g);
   }
 
@@ -399,7 +399,7 @@
       el('td', { class: 'num' }, tokensOut),
       el('td', { class: 'num' }, fmtCost(r.cost)),
       el('td', { class: 'num' }, fmtMs(r.duration)),
-      el('td', {}, feedbackText(r.feedback)));
+      el('td', {}, feedbackText(r.feedback) + (has(r.score) ? ` ${r.score}` : '')));
     return tr;
   }
 
@@ -512,12 +512,15 @@
     }
   }
 
-  async function openRecord(id) {
+  // Opens record `id` (or, with `reload`, shows it again as the API now has it).
+  async function openRecord(id, reload) {
     state.recordId = id;
     const dialog = $('#record');
     $('#record-id').textContent = id;
-    $('#feedback-status').textContent = '';
-    $('#record-body').replaceChildren(el('p', { class: 'muted' }, 'Loading…'));
+    if (!reload) {
+      $('#feedback-status').textContent = '';
+      $('#record-body').replaceChildren(el('p', { class: 'muted' }, 'Loading…'));
+    }
     if (!dialog.open) dialog.showModal();
     history.replaceState(null, '', '#log/' + encodeURIComponent(id));
     try {
@@ -541,7 +544,7 @@
         body: JSON.stringify({ feedback: value }),
       });
       status.textContent = 'Saved';
-      if (state.recordId === id) openRecord(id);
+      if (state.recordId === id) openRecord(id, true);
     } catch (err) {
       status.className = 'small error';
       status.textContent = err.status === 404 || err.status === 405
