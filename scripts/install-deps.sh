@@ -16,6 +16,8 @@ pkgs=(
 if [[ "$mode" != "--build-only" ]]; then
   # redis-server: the tests start their own, on a free port (issue 18, docs/scaling.md).
   pkgs+=(libgtest-dev libgmock-dev curl python3 procps redis-server)
+  # chromium: the operator console's browser test (tests/browser, headless, via playwright-core).
+  pkgs+=(chromium)
   # Node.js runs the SDK drop-in test (the official openai and @anthropic-ai/sdk packages).
   # A machine that already has node and npm (e.g. from NodeSource) keeps them: Debian's npm
   # package conflicts with NodeSource's nodejs.

@@ -34,4 +34,10 @@ lock=tests/sdk/package-lock.json installed=tests/sdk/node_modules/.package-lock.
 if [[ ! -f "$installed" || "$lock" -nt "$installed" ]]; then
   npm ci --prefix tests/sdk --no-audit --no-fund
 fi
+# The console's browser test drives Debian's chromium with playwright-core, pinned in
+# tests/browser/package-lock.json (no browser download: the package is the driver only).
+lock=tests/browser/package-lock.json installed=tests/browser/node_modules/.package-lock.json
+if [[ ! -f "$installed" || "$lock" -nt "$installed" ]]; then
+  npm ci --prefix tests/browser --no-audit --no-fund
+fi
 ctest --test-dir "$dir" --output-on-failure --timeout 300 -j 2 "$@"

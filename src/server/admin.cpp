@@ -4,6 +4,7 @@
 
 #include "server/admin_api.hpp"
 #include "server/admin_auth.hpp"
+#include "server/console.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -127,6 +128,8 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
     }
     res.keep_alive(!close);
     res.prepare_payload();
+    // RFC 9110 §8.6: a 304's Content-Length would be the 200's, not 0; none is simpler.
+    if (res.result() == http::status::not_modified) res.erase(http::field::content_length);
     std::tie(ec, n) = co_await http::async_write(stream, res, kTuple);
     if (ec || close) break;
   }
@@ -167,6 +170,15 @@ void AdminServer::respond(const http::request<http::string_body>& req, std::stri
     // Builds the new config's state on this thread: requests keep flowing meanwhile.
     auto [status, body] = hooks_.reload();
     return answer(status, std::move(body));
+  }
+  if (method == http::verb::get || method == http::verb::head) {
+    if (auto page = console::serve(path, req[http::field::if_none_match],
+                                   req[http::field::accept_encoding])) {
+      res.result(static_cast<http::status>(page->status));  // the console (docs/console.md)
+      for (const auto& [name, value] : page->headers) res.set(name, value);
+      res.body().assign(page->body);
+      return;
+    }
   }
   Telemetry telemetry = telemetry_;
   if (hooks_.routes) telemetry.routes = hooks_.routes();
