@@ -379,13 +379,13 @@ Result<std::optional<LogRecord>> LogStore::update(std::string_view id,
   auto found = get(id);
   if (!found || !*found) return found;
   LogRecord& record = **found;
-  for (const auto& [key, value] : update.metadata) {
+  for (const auto& change : update.metadata) {
     const auto it = std::find_if(record.metadata.begin(), record.metadata.end(),
-                                 [&](const auto& entry) { return entry.first == key; });
+                                 [&](const auto& entry) { return entry.first == change.first; });
     if (it != record.metadata.end()) {
-      it->second = value;
+      it->second = change.second;
     } else {
-      record.metadata.emplace_back(key, value);
+      record.metadata.push_back(change);
     }
   }
   if (record.metadata.size() > FeedbackUpdate::kMaxMetadataEntries) {
