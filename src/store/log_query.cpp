@@ -9,9 +9,11 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <sqlite3.h>
+#include <thread>
 #include <utility>
 #include <variant>
 
@@ -375,8 +377,16 @@ namespace aigw::store {
 
 Result<std::optional<LogRecord>> LogStore::update(std::string_view id,
                                                   const FeedbackUpdate& update) {
-  flush();  // a request that just ended is committed, so its record is found
+  // A request's record is handed over just after its response's last byte went out, so a
+  // client's PATCH can overtake it by a moment: commit what is queued, and look again a few
+  // times within 100 ms before answering that there is no such record.
+  flush();
   auto found = get(id);
+  for (int i = 0; i < 5 && found && !*found; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    flush();
+    found = get(id);
+  }
   if (!found || !*found) return found;
   LogRecord& record = **found;
   for (const auto& change : update.metadata) {

@@ -54,8 +54,16 @@ struct Fixture {
   std::string post(const std::string& path = "/openai/chat/completions") {
     const auto res = http_request(gateway->port(), "POST", path, kChat, kJson);
     EXPECT_EQ(res.status, 200u) << res.body;
+    // The record is handed to the log just after the response's last byte: wait for it.
+    ++posted;
+    auto& log = *gateway->app().telemetry().log;
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (log.stats().submitted < posted && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(1ms);
+    }
     return res.header("cf-aig-log-id");
   }
+  std::uint64_t posted = 0;
   FakeProvider fake;
   std::unique_ptr<TestGateway> gateway;
 };
