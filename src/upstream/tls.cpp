@@ -20,6 +20,15 @@ std::shared_ptr<const TlsContexts> TlsContexts::build(const ProviderRegistry& pr
     if (provider == nullptr) continue;
     const std::string key = key_of(provider->config);
     if (out->contexts_.count(key) != 0) continue;
+    // A reload keeps the context of unchanged settings: its TLS session cache (resumed
+    // handshakes) and the CA certificates it has looked up stay warm, and no worker
+    // handshakes on a context still loading them.
+    if (previous != nullptr) {
+      if (const auto it = previous->contexts_.find(key); it != previous->contexts_.end()) {
+        out->contexts_.emplace(key, it->second);
+        continue;
+      }
+    }
     auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
     // TLS 1.2+ only; compression and renegotiation off (CRIME, renegotiation attacks).
     ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |

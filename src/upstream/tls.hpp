@@ -16,9 +16,10 @@ namespace aigw {
 class TlsContexts {
  public:
   // Throws std::runtime_error naming the provider and file when a ca_file cannot be loaded.
-  // `previous` (a reload): its contexts for settings the new providers no longer use are kept,
-  // since requests of the old config may still open connections with them. The others are
-  // built afresh, so a CA file that changed on disk is read again.
+  // `previous` (a reload): its contexts are kept, for settings the new providers use (with
+  // their session caches) and for those they no longer use (requests of the old config may
+  // still open connections with them). Only new settings (another ca_file path, tls_verify)
+  // get a new context: a CA file's new content under the same path is read at restart.
   static std::shared_ptr<const TlsContexts> build(const ProviderRegistry& providers,
                                                   const TlsContexts* previous = nullptr);
 
