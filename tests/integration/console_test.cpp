@@ -11,6 +11,7 @@
 #include "support/fake_provider.hpp"
 #include "support/gateway.hpp"
 #include "support/http_client.hpp"
+#include "support/node_run.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -20,16 +21,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string>
-#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
-
-extern char** environ;
 
 namespace aigw::test {
 namespace {
@@ -188,87 +184,6 @@ TEST_F(ConsoleServing, AnUnknownConsolePathIs404) {
 // ---------------------------------------------------------------------------------------
 // The page in headless Chromium.
 
-struct NodeRun {
-  int status = -1;  // exit status, or -1 if it did not exit normally
-  std::string output;
-  std::string error;  // set when node could not be started or was killed
-};
-
-// Runs `args` (node on PATH) with `set_env` added, output captured, killed after `limit`.
-NodeRun run_node(const std::vector<std::string>& args, const std::vector<std::string>& set_env,
-                 std::chrono::milliseconds limit) {
-  NodeRun run;
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
-  env.insert(env.end(), set_env.begin(), set_env.end());
-  std::vector<char*> envp;
-  for (auto& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_storage = args;
-  std::vector<char*> argv;
-  for (auto& a : argv_storage) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    run.error = std::string("pipe2: ") + std::strerror(errno);
-    return run;
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
-#endif
-  // Its own process group, so that a timeout kills Chromium with node.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
-  pid_t pid = 0;
-  const int rc = ::posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  ::close(fds[1]);
-  if (rc != 0) {
-    ::close(fds[0]);
-    run.error = "cannot start '" + args[0] + "': " + std::strerror(rc) +
-                " (scripts/install-deps.sh installs Node.js)";
-    return run;
-  }
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  char buf[4096];
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left <= 0ms) {
-      ::kill(-pid, SIGKILL);
-      run.error = "node was killed after " + std::to_string(limit.count()) + " ms";
-      break;
-    }
-    pollfd p{fds[0], POLLIN, 0};
-    const int ready = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) continue;
-    const ssize_t n = ::read(fds[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    run.output.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fds[0]);
-  int wstatus = 0;
-  while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(wstatus)) {
-    run.status = WEXITSTATUS(wstatus);
-  } else if (WIFSIGNALED(wstatus) && run.error.empty()) {
-    run.error = "node died of signal " + std::to_string(WTERMSIG(wstatus));
-  }
-  return run;
-}
-
 const fs::path kBrowserDir = fs::path(AIGW_SOURCE_DIR) / "tests" / "browser";
 
 // Answers with a chat completion naming the body's model, or a 500 for the model "broken".
@@ -288,18 +203,6 @@ Handler chat_or_error() {
 
 std::string chat(const std::string& model, const std::string& content) {
   return json{{"model", model}, {"messages", {{{"role", "user"}, {"content", content}}}}}.dump();
-}
-
-// admin.tokens with one token, when this build has them (docs/console.md#authentication);
-// false when it does not.
-template <class Admin>
-bool set_admin_token(Admin& admin, [[maybe_unused]] const std::string& token) {
-  if constexpr (requires { admin.token_sha256.push_back(sha256(token)); }) {
-    admin.token_sha256.push_back(sha256(token));
-    return true;
-  } else {
-    return false;
-  }
 }
 
 // Sends the traffic below through a gateway (with admin.tokens = {token} unless `token` is
@@ -335,9 +238,7 @@ void dashboard_in_chromium(const std::string& token) {
     route.targets.push_back(t);
   }
   c.routes.push_back(route);
-  if (!token.empty()) {
-    ASSERT_TRUE(set_admin_token(c.admin, token));
-  }
+  if (!token.empty()) c.admin.token_sha256.push_back(sha256(token));
   TestGateway gateway(std::move(c));
   const Headers admin_auth =
       token.empty() ? Headers{} : Headers{{"Authorization", "Bearer " + token}};
@@ -430,8 +331,6 @@ TEST(Console, TheDashboardInChromiumShowsTheGatewaysTraffic) {
 // The browser answers the 401's Basic challenge with the token (playwright's
 // httpCredentials, as a person types it into the browser's prompt once).
 TEST(Console, TheDashboardWorksBehindAdminTokens) {
-  Config probe;
-  if (!set_admin_token(probe.admin, "x")) GTEST_SKIP() << "this build has no admin.tokens";
   ASSERT_NO_FATAL_FAILURE(dashboard_in_chromium("console-test-admin-token"));
 }
 

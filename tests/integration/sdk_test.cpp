@@ -8,6 +8,7 @@
 
 #include "support/fake_provider.hpp"
 #include "support/gateway.hpp"
+#include "support/node_run.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -18,16 +19,11 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string>
 #include <string_view>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
-
-extern char** environ;
 
 namespace aigw::test {
 namespace {
@@ -723,94 +719,6 @@ Handler fake_provider(Problems& problems) {
   };
 }
 
-// ---------------------------------------------------------------------------------------
-// Running tests/sdk/sdk_test.mjs under node, bounded in time, output captured.
-
-struct NodeRun {
-  int status = -1;  // exit status, or -1 if it did not exit normally
-  std::string output;
-  std::string error;  // set when node could not be started or was killed
-};
-
-NodeRun run_node(const std::vector<std::string>& args, const std::vector<std::string>& set_env,
-                 std::chrono::milliseconds limit) {
-  NodeRun run;
-  // The child's environment: ours minus anything that would steer the SDKs elsewhere
-  // (OPENAI_BASE_URL, OPENAI_ORG_ID, ANTHROPIC_AUTH_TOKEN, ...), plus `set_env`.
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string_view var(*e);
-    if (var.starts_with("OPENAI_") || var.starts_with("ANTHROPIC_") ||
-        var.starts_with("AIGW_URL=")) {
-      continue;
-    }
-    env.emplace_back(var);
-  }
-  env.insert(env.end(), set_env.begin(), set_env.end());
-  std::vector<char*> envp;
-  for (auto& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_storage = args;
-  std::vector<char*> argv;
-  for (auto& a : argv_storage) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    run.error = std::string("pipe2: ") + std::strerror(errno);
-    return run;
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-  // The gateway's and the fake's sockets stay with us.
-  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
-#endif
-  pid_t pid = 0;
-  const int rc = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(fds[1]);
-  if (rc != 0) {
-    ::close(fds[0]);
-    run.error = "cannot start '" + args[0] + "': " + std::strerror(rc) +
-                " (scripts/install-deps.sh installs Node.js)";
-    return run;
-  }
-
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  char buf[4096];
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left <= 0ms) {
-      ::kill(pid, SIGKILL);
-      run.error = "node was killed after " + std::to_string(limit.count()) + " ms";
-      break;
-    }
-    pollfd p{fds[0], POLLIN, 0};
-    const int ready = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) continue;  // timeout: handled at the top of the loop
-    const ssize_t n = ::read(fds[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // EOF: node exited (or closed its output)
-    run.output.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fds[0]);
-  int wstatus = 0;
-  while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(wstatus)) {
-    run.status = WEXITSTATUS(wstatus);
-  } else if (WIFSIGNALED(wstatus) && run.error.empty()) {
-    run.error = "node died of signal " + std::to_string(WTERMSIG(wstatus));
-  }
-  return run;
-}
-
 const fs::path kSdkDir = fs::path(AIGW_SOURCE_DIR) / "tests" / "sdk";
 
 // The gateway with openai, anthropic and google-ai-studio pointing at the fake, and the SDK script
@@ -837,7 +745,9 @@ struct SdkFixture {
     // The node on PATH; scripts/test.sh puts a Node.js >= 20 first when the system's is
     // older (Debian 12 ships 18).
     NodeRun run = run_node({"node", (kSdkDir / "sdk_test.mjs").string(), suite},
-                           {"AIGW_URL=" + url, "NO_COLOR=1"}, 60s);
+                           {"AIGW_URL=" + url, "NO_COLOR=1"}, 60s,
+                           // What would steer the SDKs elsewhere (OPENAI_BASE_URL, ...).
+                           {"OPENAI_", "ANTHROPIC_", "AIGW_URL="});
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - started);
     ASSERT_TRUE(run.error.empty()) << run.error << "\n" << run.output;
