@@ -54,6 +54,13 @@ request_log=${BENCH_REQUEST_LOG:-on}
 stream_connections=${BENCH_STREAM_CONNECTIONS:-32}
 logwriter_records=${BENCH_LOGWRITER_RECORDS:-1000000}
 only=${BENCH_ONLY:-}
+unpaced_events=${BENCH_UNPACED_EVENTS:-200}
+unpaced_streams=${BENCH_UNPACED_STREAMS:-40}
+open_streams=${BENCH_OPEN_STREAMS:-5000}
+open_rate=${BENCH_OPEN_RATE:-1000}
+open_events=${BENCH_OPEN_EVENTS:-40}
+open_delay_ms=${BENCH_OPEN_DELAY_MS:-250}
+stream_scheme=${BENCH_STREAM_SCHEME:-https}
 results_dir="$repo/bench/results"
 
 log() { printf '[bench] %s\n' "$*" >&2; }
@@ -345,8 +352,9 @@ EOF
   wait_http "http://127.0.0.1:$aigw_admin_port/readyz" "$aigw_pid" "$name ($scheme)"
 }
 
-start_nginx() {  # start_nginx SCHEME: sets nginx_pid (master), nginx_worker, nginx_port
-  local scheme=$1 dir="$tmp/nginx-$1" ssl_lines="" log_line="access_log off;" user_line=""
+start_nginx() {  # start_nginx SCHEME [FAKE_PORT [NAME]]: sets nginx_pid (master), nginx_worker,
+  local scheme=$1 dir="$tmp/nginx-${3:-$1}" ssl_lines="" log_line="access_log off;" user_line=""
+  local upstream_port=${2:-${fake_port[$scheme]}}  # nginx_port
   read -r nginx_port < <(free_ports 1)
   mkdir -p "$dir"
   if [[ $scheme == https ]]; then
@@ -364,7 +372,8 @@ $user_line
 worker_processes 1;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
-events { worker_connections 4096; }
+worker_rlimit_nofile 20000;
+events { worker_connections 16384; }
 http {
   $log_line
   client_body_temp_path $dir/body;
@@ -375,7 +384,7 @@ http {
   keepalive_timeout 75s;
   keepalive_requests 1000000;
   upstream fake {
-    server 127.0.0.1:${fake_port[$scheme]};
+    server 127.0.0.1:$upstream_port;
     keepalive 32;
     keepalive_requests 1000000;
   }
@@ -414,6 +423,10 @@ declare -A R         # R[scheme.target.metric]
 notes=()
 
 kv() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }  # kv KEY "k=v k=v"
+ms() { awk -v u="$1" 'BEGIN {if (u == "") print "n/a"; else printf "%.3f", u / 1000}'; }
+mb() { awk -v k="$1" 'BEGIN {if (k == "") print "n/a"; else printf "%.1f", k / 1024}'; }
+num() { awk -v n="$1" 'BEGIN {if (n == "") print "n/a"; else printf "%d", n}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f×", a / b}'; }
 
 sanity() {  # sanity URL WHAT [BODY STREAM_BODY]: one JSON and one SSE request must come back
   local out b=${3:-$body} sb=${4:-$stream_body}  # whole
@@ -642,6 +655,145 @@ replicas_report() {
   if [[ -n "${R[redis.decision]:-}" ]]; then printf 'One decision (4 counters, one script) via Redis on loopback: %s\n' "${R[redis.decision]}"; fi
 }
 
+# Streams (issue 20), HTTPS upstream (BENCH_STREAM_SCHEME), as providers are reached in production.
+# 1. Unpaced: a fake provider that sends $unpaced_events events back to back; the time from the
+#    scheduled send to a stream's last byte, direct, through aigw and through nginx, one stream
+#    at a time ($unpaced_streams per path and round, rounds interleaved, median of the rounds'
+#    p50s). What a proxy adds here is its per-read and per-write cost.
+# 2. Open streams: $open_streams streams opened at $open_rate/s and held open (events
+#    $open_delay_ms ms apart, $open_events of them, so every stream is still open when the last
+#    one starts). RSS of the proxy (aigw's process; nginx's worker) before, with all of them
+#    open, and (aigw) after they ended, per open stream. Then aigw's RSS once it is idle again.
+start_fake() {  # start_fake NAME ARGS...: sets fake_started_port (the provider runs until exit)
+  local tls_args=()
+  [[ $stream_scheme == https ]] && tls_args=(--tls "$pki/server.pem" "$pki/server.key")
+  "${load_cpu[@]}" "$fake_bin" --port 0 "${tls_args[@]}" "${@:2}" >"$tmp/fake-$1.port" 2>"$tmp/fake-$1.log" &
+  pids+=("$!")
+  local pid=$!
+  for _ in $(seq 100); do [[ -s "$tmp/fake-$1.port" ]] && break; sleep 0.05; done
+  fake_started_port=$(head -1 "$tmp/fake-$1.port")
+  [[ -n "$fake_started_port" ]] || die "fake provider ($1) did not start"
+  wait_http "$stream_scheme://127.0.0.1:$fake_started_port/healthz" "$pid" "fake provider ($1)"
+}
+
+open_streams_run() {  # open_streams_run TARGET URL PID: RSS per open stream of PID (KiB, x1000)
+  local target=$1 url=$2 pid=$3 before open=0 now after load_pid hold waited=0
+  before=$(rss_kib "$pid")
+  log "open streams, $target: $open_streams concurrent streams ($open_rate/s)"
+  "${load_cpu[@]}" "$load_bin" --url "$url" --body "$stream_body" --header "$auth" \
+    --rate "$open_rate" --count "$open_streams" --connections "$open_streams" --warmup 0 \
+    --timeout 60 >"$tmp/open-$target.out" 2>&1 &
+  load_pid=$!
+  pids+=("$load_pid")
+  # Sampled every 0.2 s from when the last stream was sent until the first one can end:
+  # the highest sample is the RSS with all of them open.
+  hold=$(awk -v n="$open_streams" -v r="$open_rate" -v e="$open_events" -v d="$open_delay_ms" \
+    'BEGIN {printf "%d", (n / r + e * d / 1000) * 5}')
+  while kill -0 "$load_pid" 2>/dev/null && ((waited < hold)); do
+    now=$(rss_kib "$pid")
+    ((now > open)) && open=$now
+    sleep 0.2
+    waited=$((waited + 1))
+  done
+  wait "$load_pid" || notes+=("open streams, $target: the load had errors: $(cat "$tmp/open-$target.out")")
+  forget_pid "$load_pid"
+  R[open.$target.line]=$(cat "$tmp/open-$target.out")
+  R[open.$target.before]=$before
+  R[open.$target.open]=$open
+  R[open.$target.per_stream]=$(awk -v a="$open" -v b="$before" -v n="$open_streams" \
+    'BEGIN {printf "%.0f", (a - b) * 1024 / n}')
+  sleep 2
+  after=$(rss_kib "$pid")
+  R[open.$target.after]=$after
+}
+
+streams_section() {
+  local fast_port paced_port u
+  start_fake unpaced --sse-chunks "$unpaced_events" \
+    --sse-delay-ms 0
+  fast_port=$fake_started_port
+  start_fake paced --sse-chunks "$open_events" \
+    --sse-delay-ms "$open_delay_ms"
+  paced_port=$fake_started_port
+
+  start_aigw "$stream_scheme" aigw-unpaced "" "$fast_port"
+  local unpaced_aigw=$aigw_pid
+  start_nginx "$stream_scheme" "$fast_port" unpaced
+  local unpaced_nginx=$nginx_pid
+  declare -A su=(
+    [direct]="$stream_scheme://127.0.0.1:$fast_port/v1/chat/completions"
+    [aigw]="http://127.0.0.1:$aigw_port/openai/chat/completions"
+    [nginx]="http://127.0.0.1:$nginx_port/openai/chat/completions")
+  for target in direct aigw nginx; do sanity "${su[$target]}" "$target (unpaced stream)"; done
+  for ((round = 1; round <= rounds; round++)); do
+    for target in direct aigw nginx; do
+      log "unpaced stream, $target: $unpaced_streams streams of $unpaced_events events, one at a time"
+      run_child "$tmp/load.out" timeout 60 "${load_cpu[@]}" "$load_bin" --url "${su[$target]}" \
+        --body "$stream_body" --header "$auth" --rate 20 --count "$unpaced_streams" \
+        --connections 1 --warmup 0 ||
+        notes+=("unpaced stream, $target: errors: $(cat "$tmp/load.out")")
+      u=$(cat "$tmp/load.out")
+      R[unpaced.$target.samples]+="$(kv lat_p50_us "$u") $(kv first_p50_us "$u") $(kv lat_p99_us "$u");"
+    done
+  done
+  for target in direct aigw nginx; do
+    read -r R[unpaced.$target.p50] R[unpaced.$target.ttfb] R[unpaced.$target.p99] < <(tr ';' '\n' \
+      <<<"${R[unpaced.$target.samples]}" | sed '/^$/d' | sort -g | awk '{a[NR] = $0}
+      END {print a[int((NR + 1) / 2)]}')
+  done
+  notes+=("unpaced stream p50 ms per round (direct; aigw; nginx): $(for t in direct aigw nginx; do
+    tr ';' '\n' <<<"${R[unpaced.$t.samples]}" | sed '/^$/d' | awk '{printf "%.3f ", $1 / 1000}'
+    printf '; '; done | sed 's/ ; /; /g; s/; $//')")
+  stop "$unpaced_aigw"
+  stop "$unpaced_nginx"
+
+  start_aigw "$stream_scheme" aigw-open "" "$paced_port"
+  local open_aigw=$aigw_pid
+  sanity "http://127.0.0.1:$aigw_port/openai/chat/completions" "aigw (open streams)"
+  open_streams_run aigw "http://127.0.0.1:$aigw_port/openai/chat/completions" "$open_aigw"
+  sleep 3
+  R[open.aigw.settled]=$(rss_kib "$open_aigw")
+  R[open.aigw.hwm]=$(hwm_kib "$open_aigw")
+  stop "$open_aigw"
+  start_nginx "$stream_scheme" "$paced_port" open
+  sanity "http://127.0.0.1:$nginx_port/openai/chat/completions" "nginx (open streams)"
+  open_streams_run nginx "http://127.0.0.1:$nginx_port/openai/chat/completions" "$nginx_worker"
+  stop "$nginx_pid"
+}
+
+streams_report() {
+  local ka=unpaced.aigw kn=unpaced.nginx kd=unpaced.direct
+  echo "Streams (issue 20), ${stream_scheme^^} upstream:"
+  echo
+  echo "| measure | direct | aigw | nginx | aigw/nginx | target |"
+  echo "|---|--:|--:|--:|--:|---|"
+  echo "| unpaced stream of $unpaced_events events, p50 ms | $(ms "${R[$kd.p50]}") | $(ms "${R[$ka.p50]}") |" \
+    "$(ms "${R[$kn.p50]}") | **$(ratio "${R[$ka.p50]}" "${R[$kn.p50]}")** | ≤ 1.20× |"
+  echo "| the same, added to direct, ms | | $(awk -v a="${R[$ka.p50]}" -v d="${R[$kd.p50]}" 'BEGIN {printf "%.3f", (a - d) / 1000}') |" \
+    "$(awk -v a="${R[$kn.p50]}" -v d="${R[$kd.p50]}" 'BEGIN {printf "%.3f", (a - d) / 1000}') | | |"
+  echo "| the same, first event p50 ms | $(ms "${R[$kd.ttfb]}") | $(ms "${R[$ka.ttfb]}") |" \
+    "$(ms "${R[$kn.ttfb]}") | $(ratio "${R[$ka.ttfb]}" "${R[$kn.ttfb]}") | |"
+  echo "| $open_streams open streams: RSS per open stream, KB | | $(awk -v b="${R[open.aigw.per_stream]}" 'BEGIN {printf "%.1f", b / 1000}') |" \
+    "$(awk -v b="${R[open.nginx.per_stream]}" 'BEGIN {printf "%.1f", b / 1000}') |" \
+    "**$(ratio "${R[open.aigw.per_stream]}" "${R[open.nginx.per_stream]}")** | ≤ 0.50× |"
+  echo "| RSS before / with all open / 2 s after, MB | | $(mb "${R[open.aigw.before]}") / $(mb "${R[open.aigw.open]}") / $(mb "${R[open.aigw.after]}") |" \
+    "$(mb "${R[open.nginx.before]}") / $(mb "${R[open.nginx.open]}") / $(mb "${R[open.nginx.after]}") | | |"
+  echo "| aigw RSS 5 s after the streams, against before | | $(mb "${R[open.aigw.settled]}") MB:" \
+    "$(ratio "${R[open.aigw.settled]}" "${R[open.aigw.before]}") | | | ≤ 1.50× |"
+  echo
+  echo "Open streams: $open_events events $open_delay_ms ms apart, opened at $open_rate/s;" \
+    "aigw's peak RSS $(mb "${R[open.aigw.hwm]}") MB. aigw's load: ${R[open.aigw.line]:-n/a};" \
+    "nginx's: ${R[open.nginx.line]:-n/a}."
+}
+
+# BENCH_ONLY=streams: the two stream measurements alone (about a minute).
+if [[ $only == streams ]]; then
+  streams_section
+  streams_report
+  printf '%s\n' "${notes[@]/#/- }"
+  exit 0
+fi
+
 # BENCH_ONLY=redis: the shared-state runs alone.
 if [[ $only == redis ]]; then
   replicas
@@ -823,10 +975,6 @@ elapsed=$(($(date +%s) - started))
 idle_after=$(machine_idle)
 
 # --- report ---------------------------------------------------------------------------------------
-ms() { awk -v u="$1" 'BEGIN {if (u == "") print "n/a"; else printf "%.3f", u / 1000}'; }
-mb() { awk -v k="$1" 'BEGIN {if (k == "") print "n/a"; else printf "%.1f", k / 1024}'; }
-num() { awk -v n="$1" 'BEGIN {if (n == "") print "n/a"; else printf "%d", n}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f×", a / b}'; }
 
 aigw_version=$("$aigw_bin" --version 2>/dev/null || echo "aigw ?")
 nginx_version=$("$nginx_bin" -v 2>&1 | sed 's/^nginx version: //')
