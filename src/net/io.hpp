@@ -10,6 +10,7 @@
 //   fails with beast::error::timeout, and a read it cancelled is reported the same way.
 
 #include "net/deadline.hpp"
+#include "net/tls_stream.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -17,6 +18,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -24,7 +26,10 @@
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 
+#include <algorithm>
 #include <cstddef>
+#include <type_traits>
+#include <utility>
 
 namespace aigw::net {
 
@@ -35,6 +40,50 @@ inline boost::system::error_code timeout_or(const Deadline& deadline,
   if (deadline.expired()) return boost::beast::error::timeout;
   return ec;
 }
+
+// Reads some bytes into `buffer`. A TLS stream tries at once and waits only when OpenSSL asks
+// to. A plain socket in non-blocking mode does the same when `release` is set: before waiting,
+// idle() runs and `buffer` gives its storage back, so a stream between two events holds no
+// read buffer. Otherwise Asio's async_read_some (which also tries first).
+template <class Stream, class Idle>
+boost::asio::awaitable<std::pair<boost::system::error_code, std::size_t>> read_into(
+    Stream& stream, boost::beast::flat_buffer& buffer, std::size_t size, Idle& idle, bool release) {
+  boost::system::error_code ec;
+  for (;;) {
+    std::size_t n = 0;
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      n = stream.try_read(buffer.prepare(size), ec);
+    } else {
+      if (!release || !stream.non_blocking()) {
+        auto [rec, got] = co_await stream.async_read_some(
+            buffer.prepare(size), boost::asio::as_tuple(boost::asio::use_awaitable));
+        co_return std::pair{rec, got};
+      }
+      n = stream.read_some(buffer.prepare(size), ec);
+    }
+    if (ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
+      co_return std::pair{ec, n};
+    }
+    if (release) {
+      idle();
+      // Usually empty; else a few bytes the parser has not taken yet (a chunk's closing
+      // CRLF waits for the next chunk's size line), kept in an allocation of their size.
+      buffer.shrink_to_fit();
+    }
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      ec = co_await stream.wait();
+    } else {
+      auto [wec] = co_await stream.async_wait(boost::asio::socket_base::wait_read,
+                                              boost::asio::as_tuple(boost::asio::use_awaitable));
+      ec = wec;
+    }
+    if (ec) co_return std::pair{ec, std::size_t{0}};
+  }
+}
+
+struct NoIdle {
+  void operator()() const noexcept {}
+};
 
 }  // namespace detail
 
@@ -58,12 +107,19 @@ inline boost::asio::awaitable<void> yield_before_read() {
 // nor the trailer section: without this bound a peer sending "5;a=xxxx..." with no CRLF
 // grows `buffer` until memory runs out. Body bytes are consumed as they arrive, so what stays
 // buffered on need_more is always one unfinished line or header block.
-template <class Stream, bool isRequest>
+//
+// `idle` (a response body being relayed): called before the read waits for the peer, which
+// then holds no read buffer of ours (detail::read_into); the body's buffer may be released
+// too, as the parser then asks for one (need_buffer) before it takes body bytes.
+template <class Stream, bool isRequest, class Idle = detail::NoIdle>
 boost::asio::awaitable<boost::system::error_code> read_some(
     Stream& stream, boost::beast::flat_buffer& buffer,
     boost::beast::http::basic_parser<isRequest>& parser, const Deadline& deadline,
-    std::size_t max_pending) {
+    std::size_t max_pending, Idle idle = {}) {
   namespace http = boost::beast::http;
+  constexpr bool kRelease = !std::is_same_v<Idle, detail::NoIdle>;
+  // A buffer released while idle would otherwise be read into 512 bytes at a time.
+  constexpr std::size_t kMinRead = kRelease ? 8192 : 0;
   boost::system::error_code ec;
   if (buffer.size() > 0) {
     buffer.consume(parser.put(buffer.data(), ec));
@@ -72,10 +128,9 @@ boost::asio::awaitable<boost::system::error_code> read_some(
   }
   for (;;) {
     if (deadline.expired()) co_return boost::beast::error::timeout;
-    const std::size_t size = boost::beast::read_size(buffer, 65536);
+    const std::size_t size = std::max(boost::beast::read_size(buffer, 65536), kMinRead);
     if (size == 0) co_return boost::beast::http::error::buffer_overflow;
-    auto [rec, n] = co_await stream.async_read_some(
-        buffer.prepare(size), boost::asio::as_tuple(boost::asio::use_awaitable));
+    auto [rec, n] = co_await detail::read_into(stream, buffer, size, idle, kRelease);
     buffer.commit(n);
     if (rec == boost::asio::error::eof) {
       if (!parser.got_some()) co_return http::error::end_of_stream;
@@ -138,15 +193,31 @@ boost::asio::awaitable<boost::system::error_code> write(Stream& stream,
                                                         const Deadline& deadline,
                                                         std::size_t skip = 0) {
   if (deadline.expired()) co_return boost::beast::error::timeout;
-  constexpr auto kTuple = boost::asio::as_tuple(boost::asio::use_awaitable);
-  if (skip == 0) {
-    auto [ec, n] = co_await boost::asio::async_write(stream, buffers, kTuple);
+  if constexpr (std::is_same_v<Stream, TlsStream>) {
+    // Each buffer as TLS records (a request's head and body usually come as one buffer).
+    boost::beast::buffers_suffix<ConstBufferSequence> rest(buffers);
+    rest.consume(skip);
+    for (const boost::asio::const_buffer piece : boost::beast::buffers_range_ref(rest)) {
+      boost::asio::const_buffer left = piece;
+      while (left.size() > 0) {
+        boost::system::error_code ec;
+        left += stream.try_write(left, ec);
+        if (ec == boost::asio::error::would_block) ec = co_await stream.wait();
+        if (ec) co_return detail::timeout_or(deadline, ec);
+      }
+    }
+    co_return boost::system::error_code{};
+  } else {
+    constexpr auto kTuple = boost::asio::as_tuple(boost::asio::use_awaitable);
+    if (skip == 0) {
+      auto [ec, n] = co_await boost::asio::async_write(stream, buffers, kTuple);
+      co_return detail::timeout_or(deadline, ec);
+    }
+    boost::beast::buffers_suffix<ConstBufferSequence> rest(buffers);
+    rest.consume(skip);
+    auto [ec, n] = co_await boost::asio::async_write(stream, rest, kTuple);
     co_return detail::timeout_or(deadline, ec);
   }
-  boost::beast::buffers_suffix<ConstBufferSequence> rest(buffers);
-  rest.consume(skip);
-  auto [ec, n] = co_await boost::asio::async_write(stream, rest, kTuple);
-  co_return detail::timeout_or(deadline, ec);
 }
 
 }  // namespace aigw::net

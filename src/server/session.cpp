@@ -346,6 +346,12 @@ asio::awaitable<bool> Session::send_head(const http::response_header<>& head,
     ec = co_await net::write(socket_, asio::buffer(pending_head_), deadline_, done);
   }
   pending_head_.clear();
+  if (!head_only && !content_length) {
+    // A stream may stay open for minutes, thousands of them at once: the head's text and the
+    // request's read buffer go back to the allocator until the next request needs them.
+    pending_head_.shrink_to_fit();
+    buffer_.shrink_to_fit();
+  }
   if (ec) broken_ = true;
   co_return !ec;
 }

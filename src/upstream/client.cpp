@@ -231,9 +231,10 @@ asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamClient::con
   // life: a typical response then takes two reads and reaches the client in two writes
   // (bench/README.md measured +40% requests per CPU-second from this line).
   conn->buffer.reserve(kRelayBuffer);
+  TlsContexts::Client* tls_client = nullptr;
   if (target.tls) {
-    conn->tls = std::make_unique<beast::ssl_stream<tcp::socket>>(
-        io_, tls_->for_provider(*attempt.provider));
+    tls_client = &tls_->for_provider(*attempt.provider);
+    conn->tls = std::make_unique<net::TlsStream>(io_, tls_client->context.native_handle());
   } else {
     conn->plain = std::make_unique<tcp::socket>(io_);
   }
@@ -273,8 +274,11 @@ asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamClient::con
       X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
       X509_VERIFY_PARAM_set1_host(param, target.host.c_str(), 0);
     }
+    // The last session this provider address gave: resumed, the handshake skips the
+    // certificate chain and its verification (as nginx's proxy_ssl_session_reuse).
+    tls_client->sessions.prepare(ssl_handle, &conn->key);
     conn->deadline->expires_after(timeouts.tls);
-    auto [hec] = co_await conn->tls->async_handshake(ssl::stream_base::client, kTuple);
+    const error_code hec = co_await conn->tls->handshake();
     cancel_current = nullptr;
     if (hec) {
       std::string why = hec.message();
@@ -297,10 +301,9 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
   net::Deadline& deadline = *conn.deadline;
   std::string head = headers::serialize_upstream_head(attempt);
   const std::string& body = attempt.request.body();
-  // Not a std::array of two buffers: with Asio 1.81 and an ssl::stream, async_write over that
-  // type completed after the head alone and a large body never reached the provider
-  // (Proxy.LargeAndChunkedRequestBodiesArriveIntact). buffers_cat takes the generic path and
-  // still copies nothing.
+  // Not a std::array of two buffers: with Asio 1.81's ssl::stream, async_write over that type
+  // completed after the head alone and a large body never reached the provider
+  // (Proxy.LargeAndChunkedRequestBodiesArriveIntact). buffers_cat copies nothing either way.
   const auto request = beast::buffers_cat(asio::buffer(head), asio::buffer(body));
 
   // The first-byte deadline covers sending the request and waiting for the response head.
@@ -312,8 +315,7 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
       wec = co_await net::write(stream, request, deadline, done);
     }
   } else if (body.size() <= kCoalesceLimit) {
-    // One buffer, so one TLS record and no copy inside beast::flat_stream, which otherwise
-    // allocates a scratch buffer to join head and body for every request.
+    // One buffer, so one TLS record for head and body.
     head += body;
     wec = co_await net::write(stream, asio::buffer(head), deadline);
   } else {
@@ -323,6 +325,7 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
     co_return Exchange{read_error(wec, attempt, timeouts.first_byte),
                        is_stale_connection_error(wec), false};
   }
+  std::string().swap(head);  // sent: not held for the response's (a stream's) whole life
 
   if (conn.buffer.size() == 0) co_await net::yield_before_read();
   // A client that hung up during the yield found no read to cancel: its cancel is this flag.
@@ -396,21 +399,31 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
     co_return Exchange{{}, false, false};
   }
 
-  // Per connection, not in this coroutine's frame: an 8 KB frame is a slow allocation.
-  if (!conn.relay) conn.relay = std::make_unique_for_overwrite<char[]>(kRelayBuffer);
-  const std::span<char> buffer(conn.relay.get(), kRelayBuffer);
+  // The relay is per connection, not in this coroutine's frame: an 8 KB frame is a slow
+  // allocation.
+  // Waiting for the provider's next bytes (a stream between two events), the connection
+  // holds neither buffer: they go back to the allocator, and the parser asks for the relay
+  // again (need_buffer) before it takes body bytes. Thousands of open streams then cost
+  // only what is in flight (bench/README.md, "Open streams").
+  auto release = [&conn, &response] {
+    response.body().data = nullptr;
+    response.body().size = 0;
+    conn.relay.reset();
+  };
   while (!head_only && !parser.is_done()) {
-    response.body().data = buffer.data();
-    response.body().size = buffer.size();
+    if (!conn.relay) conn.relay = std::make_unique_for_overwrite<char[]>(kRelayBuffer);
+    response.body().data = conn.relay.get();
+    response.body().size = kRelayBuffer;
     deadline.expires_after(timeouts.read);
     error_code rec = co_await net::read_some(stream, conn.buffer, parser, deadline,
-                                             config_->upstream.max_response_header_bytes);
+                                             config_->upstream.max_response_header_bytes, release);
     if (rec == http::error::need_buffer) rec = {};
-    const std::size_t got = buffer.size() - response.body().size;
+    const std::size_t got =
+        response.body().data == nullptr ? 0 : kRelayBuffer - response.body().size;
     // The co_await in a statement of its own: GCC 12 miscompiled one inside a short-circuit
     // condition (translating_downstream.cpp).
     bool relayed = true;
-    if (got > 0) relayed = co_await sink.on_body({buffer.data(), got});
+    if (got > 0) relayed = co_await sink.on_body({conn.relay.get(), got});
     if (!relayed && !sink.continue_without_client()) {
       ctx.outcome = Outcome::kClientAbort;
       co_return Exchange{{}, false, false};
@@ -502,7 +515,8 @@ asio::awaitable<Result<void>> UpstreamClient::forward(RequestContext& ctx, const
     if (!ex.result && ex.stale && reused && connection == 0) continue;  // dead pooled connection
     // Bytes left over after a complete response were never asked for: they would be read as
     // the answer to the next request on this connection, so it is closed instead.
-    if (ex.reusable && conn->buffer.size() == 0) pool_.put(std::move(conn));
+    const bool leftover = conn->buffer.size() != 0 || (conn->tls && conn->tls->pending() != 0);
+    if (ex.reusable && !leftover) pool_.put(std::move(conn));
     co_return ex.result;
   }
 }

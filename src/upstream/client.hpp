@@ -7,13 +7,13 @@
 #include "aigw/forwarder.hpp"
 
 #include "net/deadline.hpp"
+#include "net/tls_stream.hpp"
 #include "upstream/tls.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -25,12 +25,14 @@
 namespace aigw {
 
 struct UpstreamConnection {
-  std::string key;  // pool key: provider + scheme + host + port
+  std::string key;  // pool key: provider + scheme + host + port (and the TLS session's name)
   std::unique_ptr<boost::asio::ip::tcp::socket> plain;
-  std::unique_ptr<boost::beast::ssl_stream<boost::asio::ip::tcp::socket>> tls;
+  std::unique_ptr<net::TlsStream> tls;
   std::unique_ptr<net::Deadline> deadline;  // on lowest(); closes the socket on expiry
   boost::beast::flat_buffer buffer;  // bytes read past the last response stay with the socket
-  std::unique_ptr<char[]> relay;     // body bytes on their way to the client (kRelayBuffer)
+  // Body bytes on their way to the client (kRelayBuffer). Like `buffer`, released while the
+  // connection waits for the provider's next bytes.
+  std::unique_ptr<char[]> relay;
   SteadyTime idle_since{};
 
   boost::asio::ip::tcp::socket& lowest() noexcept;

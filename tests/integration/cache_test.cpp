@@ -148,6 +148,8 @@ TEST(Cache, ErrorsAreNeverStored) {
     EXPECT_EQ(b.status, status);
     EXPECT_EQ(b.header("cf-aig-cache-status"), "MISS") << status;
     EXPECT_EQ(f.fake.requests(), 2) << status;
+    // Nor do they leave their key in the coalescing table (one entry per error, for ever).
+    EXPECT_EQ(f.cache().flights().size(), 0u) << status;
   }
 }
 

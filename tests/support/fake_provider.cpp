@@ -200,6 +200,7 @@ asio::awaitable<void> FakeProvider::serve_connection(tcp::socket socket) {
   if (options_.tls) {
     beast::ssl_stream<tcp::socket> stream(std::move(socket), ssl_);
     auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
+    if (!ec && SSL_session_reused(stream.native_handle()) == 1) ++resumed_;
     if (!ec) co_await serve(stream);
   } else {
     co_await serve(socket);

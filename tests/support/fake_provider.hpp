@@ -87,6 +87,8 @@ class FakeProvider {
   int requests() const noexcept { return requests_.load(); }
   int connections_opened() const noexcept { return opened_.load(); }
   int connections_closed() const noexcept { return closed_.load(); }
+  // TLS handshakes that resumed an earlier session (an abbreviated handshake).
+  int sessions_resumed() const noexcept { return resumed_.load(); }
   std::vector<FakeRequest> received() const;
   // Blocks until connections_closed() >= n or `limit` passes; returns whether reached.
   bool wait_closed(int n, std::chrono::milliseconds limit);
@@ -109,6 +111,7 @@ class FakeProvider {
   std::atomic<int> requests_{0};
   std::atomic<int> opened_{0};
   std::atomic<int> closed_{0};
+  std::atomic<int> resumed_{0};
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::vector<FakeRequest> received_;

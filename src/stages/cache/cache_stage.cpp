@@ -299,7 +299,13 @@ void CacheStage::on_response_head(RequestContext& ctx, const ResponseHead& head)
   if (!ctx.cache.store || ctx.cache.key.empty() || ctx.local_response || ctx.error ||
       head.status < 200 || head.status >= 300 || head.fields == nullptr) {
     CacheCapture* c = capture_of(ctx);
-    if (c != nullptr && c->flight) c->flight->fail();  // followers go their own way
+    if (c != nullptr && c->flight) {
+      c->flight->fail();  // followers go their own way
+      // And the key is free for the next request: on_complete finds no capture to do it
+      // (a flight left in the table was a leak per provider error, and every later identical
+      // request joined the dead flight; found by bench/soak.sh).
+      if (c->registered) flights_.finish(ctx.cache.key, c->flight.get());
+    }
     ctx.cache.capture.reset();
     return;
   }
