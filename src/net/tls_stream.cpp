@@ -142,6 +142,11 @@ std::size_t TlsStream::try_write(asio::const_buffer data, error_code& ec) {
 }
 
 asio::awaitable<error_code> TlsStream::wait() {
+  // The read that found nothing has just allocated a record buffer (16 KB and more) to read
+  // into; SSL_MODE_RELEASE_BUFFERS frees it only after a record is consumed. Waiting may last
+  // the seconds between two events of a stream: give it back now (a no-op when it holds
+  // bytes).
+  if (!want_write_) SSL_free_buffers(ssl_);
   // Safe after would_block only: the socket is registered edge-triggered, and the try that
   // found nothing guarantees the next arrival is a new edge.
   auto [ec] = co_await socket_.async_wait(
