@@ -2,6 +2,7 @@
 
 #include "server/session.hpp"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -23,6 +24,18 @@ asio::awaitable<void> serve(std::unique_ptr<Session> session) {
     spdlog::error("session ended by exception: {}", e.what());
   }
 }
+
+// mimalloc's, when the aigw binary is linked with it (AIGW_MIMALLOC): frees this thread's
+// empty pages and segments back to the OS. Weak, so that builds without mimalloc (tests,
+// sanitizers) link, with the pointer null.
+extern "C" void mi_collect(bool force) __attribute__((weak));
+
+// After this many connections of a worker have closed since its busiest moment (and at least
+// half of them; or an eighth as many, and none is left), the memory they used goes back to
+// the OS at once: mimalloc keeps a thread's
+// freed pages for its next allocations, and a burst of thousands of streams would otherwise
+// leave the process at its peak size.
+constexpr std::size_t kCollectAfterClosed = 512;
 
 }  // namespace
 
@@ -140,6 +153,7 @@ std::list<Session*>::iterator Worker::add_session(Session* session) {
     ++state_.per_address[session->address()];
   }
   sessions_.push_front(session);
+  peak_sessions_ = std::max(peak_sessions_, sessions_.size());
   return sessions_.begin();
 }
 
@@ -154,6 +168,13 @@ void Worker::remove_session(std::list<Session*>::iterator it) {
   sessions_.erase(it);
   state_.connections.fetch_sub(1, std::memory_order_relaxed);
   active_.fetch_sub(1);
+  const std::size_t open = sessions_.size();
+  const std::size_t closed = peak_sessions_ - open;
+  if ((closed >= kCollectAfterClosed && open <= peak_sessions_ / 2) ||
+      (open == 0 && closed >= kCollectAfterClosed / 8)) {
+    peak_sessions_ = open;
+    if (mi_collect != nullptr) mi_collect(true);
+  }
 }
 
 bool Worker::close_oldest_idle(const std::string* address) {
