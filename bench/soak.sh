@@ -17,7 +17,9 @@
 #   SOAK_CONNECTIONS (32)      keep-alive client connections (closed loop)
 #   SOAK_WARMUP (0.1)          the share of the requests that is warm-up
 #   SOAK_INTERVAL (2)          seconds between two RSS / fd samples
-#   SOAK_SETTLE (3)            seconds between the end of the load and the last fd count
+#   SOAK_SETTLE (3)            seconds between the end of the load and the fd count checked
+#   SOAK_LATE (80)             when that count is not back to the baseline, seconds after the
+#                              load of one more count (past server.idle_timeout, 75 s); 0: none
 #   SOAK_CACHE_BYTES (64MiB)   cache.max_bytes (aigw's default); the misses fill it
 #   SOAK_TIME_LIMIT (900)      seconds the load may take at most (then it is killed: FAIL)
 #   SOAK_PIN (auto)            auto: with 2+ cores, aigw on CPU 0, the load and the fake
@@ -35,6 +37,7 @@ connections=${SOAK_CONNECTIONS:-32}
 warmup=${SOAK_WARMUP:-0.1}
 interval=${SOAK_INTERVAL:-2}
 settle=${SOAK_SETTLE:-3}
+late=${SOAK_LATE:-80}
 cache_bytes=${SOAK_CACHE_BYTES:-64MiB}
 time_limit=${SOAK_TIME_LIMIT:-900}
 pin=${SOAK_PIN:-auto}
@@ -149,16 +152,19 @@ for name in ("tcp", "tcp6"):
                 p = line.split()
                 local, remote, state, inode = p[1], p[2], p[3], p[9]
                 lport, rport = int(local.split(":")[1], 16), int(remote.split(":")[1], 16)
+                states = {"01": "", "06": " TIME-WAIT", "07": " CLOSE", "08": " CLOSE-WAIT",
+                          "09": " LAST-ACK", "04": " FIN-WAIT-1", "05": " FIN-WAIT-2"}
+                st = states.get(state, f" state {state}")
                 if state == "0A":
                     kind = "tcp listener"
                 elif rport == fake:
-                    kind = "tcp upstream (to the fake provider)"
+                    kind = "tcp upstream (to the fake provider)" + st
                 elif lport == aigw:
-                    kind = "tcp client connection"
+                    kind = "tcp client connection" + st
                 elif lport == admin:
-                    kind = "tcp admin connection"
+                    kind = "tcp admin connection" + st
                 else:
-                    kind = f"tcp other (state {state})"
+                    kind = "tcp other" + st
                 tcp[inode] = kind
     except OSError:
         pass
@@ -170,7 +176,7 @@ for fd in os.listdir(fd_dir):
     except OSError:
         continue
     if target.startswith("socket:["):
-        kind = tcp.get(target[8:-1], "socket (not TCP)")
+        kind = tcp.get(target[8:-1], "socket gone from /proc/net/tcp (reset or closed; fd still open)")
     elif target.startswith("anon_inode:"):
         kind = target.strip("[]").replace("anon_inode:[", "anon_inode:")
     elif target.startswith("pipe:"):
@@ -307,6 +313,15 @@ ok_drift=$(awk -v d="$drift" 'BEGIN {print (d != "" && d + 0 < 5) ? 1 : 0}')
 other_base=$((fds_base - pool_base))
 other_after=$((fds_after - pool_after))
 ok_fds=$(((other_after == other_base && pool_after <= pool_max_idle) ? 1 : 0))
+late_line=""
+if ((ok_fds == 0 && late > settle)); then
+  log "open fds not back after ${settle}s: counting again ${late}s after the load"
+  sleep $((late - settle))
+  fd_kinds "$aigw_pid" >"$tmp/fds-late.txt"
+  fds_late=$(fd_count "$tmp/fds-late.txt")
+  pool_late=$(fd_of_kind "$tmp/fds-late.txt" "$upstream_kind")
+  late_line="| open fds ${late} s after the load (not counted in the target) | $fds_late, of which $pool_late pooled upstream: $((fds_late - pool_late)) vs $other_base at the baseline |"
+fi
 ok_errors=$([[ $load_rc == 0 && $errors == 0 ]] && echo 1 || echo 0)
 ok_dropped=$([[ $m_dropped == 0 ]] && echo 1 || echo 0)
 expected_records=$((${completed:-0} + warm_requests))
@@ -332,11 +347,13 @@ report="$tmp/soak.md"
   echo "| RSS at the end of warm-up (${warm_at:-?} requests) | $(mib "$rss_warm") MiB |"
   echo "| RSS max after warm-up | $(mib "$rss_max") MiB |"
   echo "| RSS at the end of the load | $(mib "$rss_final") MiB |"
+  echo "| RssAnon at the end of warm-up / of the load | $(mib "$(kv anon_warm_kib "$o")") / $(mib "$(kv anon_final_kib "$o")") MiB |"
   echo "| RSS ${settle} s after the load / VmHWM | $(mib "$rss_after") / $(mib "$hwm") MiB |"
   echo "| drift (end − warm-up end) / warm-up end | ${drift:-n/a} % |"
-  echo "| RSS slope after warm-up (least squares) | ${slope:-n/a} KiB per 100k requests |"
+  echo "| RSS slope after warm-up (least squares) | ${slope:-n/a} KiB per 100k requests ($(awk -v s="$slope" 'BEGIN {if (s != "") printf "%.0f", s * 1024 / 100000; else printf "n/a"}') B per request) |"
   echo "| open fds: baseline / max during the load / end of the load / ${settle} s after | $fds_base / ${fds_max:-n/a} / ${fds_end:-n/a} / $fds_after |"
   echo "| … of which pooled upstream connections | $pool_base at the baseline, $pool_after after |"
+  [[ -n $late_line ]] && echo "$late_line"
   echo "| aigw_requests_total (sum) | $m_requests (expected $expected_records: the load and $warm_requests warm request) |"
   echo "| aigw_log_written_total / dropped / lost / still queued | $m_written / $m_dropped / $m_lost / $m_queued |"
   echo "| aigw_requests_total by status and cache | $m_by_status |"
@@ -371,6 +388,12 @@ report="$tmp/soak.md"
   echo "Open fds ${settle} s after the load:"
   echo
   sed 's/^/    /' "$tmp/fds-after.txt"
+  if [[ -s "$tmp/fds-late.txt" ]]; then
+    echo
+    echo "Open fds ${late} s after the load:"
+    echo
+    sed 's/^/    /' "$tmp/fds-late.txt"
+  fi
   if [[ $aigw_warnings != 0 ]]; then
     echo
     echo "aigw's log (first lines):"

@@ -20,7 +20,9 @@
 //
 // With --pid, VmRSS (/proc/PID/status) and the entries of /proc/PID/fd are read every
 // --interval seconds, when the first --warmup of the requests is done (the end of warm-up),
-// and when the last is done. --samples FILE gets every sample: seconds completed rss_kib fds.
+// and when the last is done. --samples FILE gets every sample: seconds completed rss_kib fds
+// anon_kib (RssAnon). --only KIND sends that kind alone; --no-cache checks no cache status
+// (for an aigw without a cache): both to find which requests a drift comes from.
 // Output: key=value lines on stdout. Exit status 0 when every request was answered as
 // expected.
 
@@ -54,6 +56,8 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -77,6 +81,8 @@ struct Options {
   unsigned events = 20;
   std::string samples;
   double timeout = 10;
+  int only = -1;      // --only KIND: every request of that kind (to isolate one)
+  bool cache = true;  // --no-cache: aigw runs without a cache; no cache status is checked
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -84,7 +90,8 @@ struct Options {
                "aigw-bench-soak: %s\n"
                "usage: aigw-bench-soak --port P [--host H] [--path /openai/chat/completions]\n"
                "         --requests N [--connections 32] [--pid PID] [--interval 2]\n"
-               "         [--warmup 0.1] [--events 20] [--samples FILE] [--timeout 10]\n",
+               "         [--warmup 0.1] [--events 20] [--samples FILE] [--timeout 10]\n"
+               "         [--only KIND] [--no-cache]\n",
                why.c_str());
   std::exit(2);
 }
@@ -158,16 +165,20 @@ struct Sample {
   double seconds = 0;
   std::uint64_t completed = 0;
   long rss_kib = -1;
+  long anon_kib = -1;  // RssAnon: the heap, without the mapped files and libraries
   long fds = -1;
 };
 
-long read_rss_kib(long pid) {
+// VmRSS and RssAnon of /proc/PID/status, in KiB (-1 when unreadable).
+std::pair<long, long> read_rss_kib(long pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
+  std::pair<long, long> out{-1, -1};
   while (std::getline(in, line)) {
-    if (line.starts_with("VmRSS:")) return std::strtol(line.c_str() + 6, nullptr, 10);
+    if (line.starts_with("VmRSS:")) out.first = std::strtol(line.c_str() + 6, nullptr, 10);
+    if (line.starts_with("RssAnon:")) out.second = std::strtol(line.c_str() + 8, nullptr, 10);
   }
-  return -1;
+  return out;
 }
 
 long count_fds(long pid) {
@@ -227,7 +238,7 @@ class Soak {
     Sample s;
     s.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
     s.completed = completed_;
-    s.rss_kib = read_rss_kib(opt_.pid);
+    std::tie(s.rss_kib, s.anon_kib) = read_rss_kib(opt_.pid);
     s.fds = count_fds(opt_.pid);
     if (s.rss_kib < 0) ++sample_failures_;
     samples_.push_back(s);
@@ -300,7 +311,7 @@ class Soak {
         if (!expect_status(200)) break;
         if (body.find("\"chat.completion\"") == std::string_view::npos) {
           fail(i, k, "not a chat.completion: " + std::string(body.substr(0, 200)));
-        } else if (cache != "MISS") {
+        } else if (opt_.cache && cache != "MISS") {
           fail(i, k, "cf-aig-cache-status '" + std::string(cache) + "', expected MISS");
         }
         break;
@@ -308,6 +319,8 @@ class Soak {
         if (!expect_status(200)) break;
         if (body.find("\"chat.completion\"") == std::string_view::npos) {
           fail(i, k, "not a chat.completion: " + std::string(body.substr(0, 200)));
+        } else if (!opt_.cache) {
+          break;
         } else if (cache == "HIT") {
           ++hits_;
           hit_seen_ = true;
@@ -405,7 +418,7 @@ class Soak {
         continue;  // next_ may have moved while connecting
       }
       const std::uint64_t i = next_++;
-      const Kind k = mix_[i % mix_.size()];
+      const Kind k = opt_.only >= 0 ? static_cast<Kind>(opt_.only) : mix_[i % mix_.size()];
       ++sent_[k];
       w.busy_since = Clock::now();
       w.timed_out = false;
@@ -500,8 +513,8 @@ class Soak {
     if (!opt_.samples.empty()) {
       if (std::FILE* f = std::fopen(opt_.samples.c_str(), "w")) {
         for (const auto& s : samples_) {
-          std::fprintf(f, "%.2f %llu %ld %ld\n", s.seconds,
-                       static_cast<unsigned long long>(s.completed), s.rss_kib, s.fds);
+          std::fprintf(f, "%.2f %llu %ld %ld %ld\n", s.seconds,
+                       static_cast<unsigned long long>(s.completed), s.rss_kib, s.fds, s.anon_kib);
         }
         std::fclose(f);
       }
@@ -521,33 +534,39 @@ class Soak {
     const Sample& last = samples_.back();
     long max_rss = 0;
     long max_fds = 0;
-    // Least squares of RSS against requests completed, over the post-warm-up samples.
-    double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
     for (std::size_t s = from; s < samples_.size(); ++s) {
-      const auto& x = samples_[s];
-      max_rss = std::max(max_rss, x.rss_kib);
-      max_fds = std::max(max_fds, x.fds);
-      const double cx = static_cast<double>(x.completed);
-      const double cy = static_cast<double>(x.rss_kib);
-      n += 1;
-      sx += cx;
-      sy += cy;
-      sxx += cx * cx;
-      sxy += cx * cy;
+      max_rss = std::max(max_rss, samples_[s].rss_kib);
+      max_fds = std::max(max_fds, samples_[s].fds);
     }
-    const double denom = n * sxx - sx * sx;
-    const double slope = denom > 0 ? (n * sxy - sx * sy) / denom : 0.0;  // KiB per request
+    // Least squares of RSS (or RssAnon) against requests completed, post-warm-up: KiB/request.
+    auto slope_of = [&](long Sample::*field) {
+      double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+      for (std::size_t s = from; s < samples_.size(); ++s) {
+        const double cx = static_cast<double>(samples_[s].completed);
+        const double cy = static_cast<double>(samples_[s].*field);
+        n += 1;
+        sx += cx;
+        sy += cy;
+        sxx += cx * cx;
+        sxy += cx * cy;
+      }
+      const double denom = n * sxx - sx * sx;
+      return denom > 0 ? (n * sxy - sx * sy) / denom : 0.0;
+    };
+    const double slope = slope_of(&Sample::rss_kib);
+    const double anon_slope = slope_of(&Sample::anon_kib);
     const double drift = warm.rss_kib > 0
                              ? 100.0 * static_cast<double>(last.rss_kib - warm.rss_kib) /
                                    static_cast<double>(warm.rss_kib)
                              : 0.0;
     std::printf(
-        "samples=%zu post_warmup_samples=%.0f warmup_requests=%llu rss_start_kib=%ld "
+        "samples=%zu post_warmup_samples=%zu warmup_requests=%llu rss_start_kib=%ld "
         "rss_warm_kib=%ld rss_max_kib=%ld rss_final_kib=%ld drift_pct=%.2f "
-        "slope_kib_per_100k=%.1f fds_start=%ld fds_warm=%ld fds_max=%ld fds_end=%ld\n",
-        samples_.size(), n, static_cast<unsigned long long>(warm.completed), first.rss_kib,
-        warm.rss_kib, max_rss, last.rss_kib, drift, slope * 100000.0, first.fds, warm.fds, max_fds,
-        last.fds);
+        "slope_kib_per_100k=%.1f anon_warm_kib=%ld anon_final_kib=%ld "
+        "anon_slope_kib_per_100k=%.1f fds_start=%ld fds_warm=%ld fds_max=%ld fds_end=%ld\n",
+        samples_.size(), samples_.size() - from, static_cast<unsigned long long>(warm.completed),
+        first.rss_kib, warm.rss_kib, max_rss, last.rss_kib, drift, slope * 100000.0, warm.anon_kib,
+        last.anon_kib, anon_slope * 100000.0, first.fds, warm.fds, max_fds, last.fds);
   }
 
   Options opt_;
@@ -593,6 +612,10 @@ int main(int argc, char** argv) {
   Options opt;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
+    if (arg == "--no-cache") {
+      opt.cache = false;
+      continue;
+    }
     if (i + 1 >= argc) usage("missing value for " + arg);
     const char* value = argv[++i];
     if (arg == "--host") {
@@ -615,6 +638,10 @@ int main(int argc, char** argv) {
       opt.events = static_cast<unsigned>(number(arg, value));
     } else if (arg == "--samples") {
       opt.samples = value;
+    } else if (arg == "--only") {
+      const auto it = std::find(kKindNames.begin(), kKindNames.end(), std::string_view(value));
+      if (it == kKindNames.end()) usage("--only: unknown kind '" + std::string(value) + "'");
+      opt.only = static_cast<int>(it - kKindNames.begin());
     } else if (arg == "--timeout") {
       opt.timeout = std::max(0.1, number(arg, value));
     } else {
