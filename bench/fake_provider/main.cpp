@@ -11,6 +11,12 @@
 // message_stop), for the /compat translation runs. GET /healthz answers 200. Everything else
 // is a 404 in OpenAI's error shape.
 //
+// Two model names change the answer (for bench/soak.sh; any other model gets the above):
+//   "error-NNN"  (NNN 400-599): status NNN with an error body in the API's shape (OpenAI's
+//                {"error": {...}}, or Anthropic's {"type": "error", ...} on /v1/messages);
+//   "delay-Nms"  (N <= 60000): N ms between two events of a stream (instead of --sse-delay-ms),
+//                or N ms before a whole response.
+//
 // The benchmark measures the proxy in front of this server, so the hot path is minimal: every
 // response is serialized once at startup, each connection reuses one read buffer, requests are
 // parsed by hand (request line, Content-Length / chunked, Connection) and the body is only
@@ -310,6 +316,34 @@ bool wants_stream(std::string_view body) {
   return false;
 }
 
+// The model named by `"model": "<prefix>N<suffix>"`, as N; nullopt when the body names no such
+// model (or N is out of 0..max).
+std::optional<unsigned> model_number(std::string_view body, std::string_view prefix,
+                                     std::string_view suffix, unsigned max) {
+  constexpr std::string_view kKey = "\"model\"";
+  for (std::size_t at = body.find(kKey); at != std::string_view::npos;
+       at = body.find(kKey, at + 1)) {
+    std::size_t i = at + kKey.size();
+    while (i < body.size() && std::isspace(static_cast<unsigned char>(body[i]))) ++i;
+    if (i >= body.size() || body[i] != ':') continue;
+    ++i;
+    while (i < body.size() && std::isspace(static_cast<unsigned char>(body[i]))) ++i;
+    if (i >= body.size() || body[i] != '"') continue;
+    ++i;
+    if (body.substr(i, prefix.size()) != prefix) continue;
+    i += prefix.size();
+    unsigned n = 0;
+    const std::size_t digits = i;
+    for (; i < body.size() && body[i] >= '0' && body[i] <= '9' && i - digits < 6; ++i) {
+      n = n * 10 + static_cast<unsigned>(body[i] - '0');
+    }
+    if (i == digits || n > max || body.substr(i, suffix.size()) != suffix) continue;
+    if (body.substr(i + suffix.size(), 1) != "\"") continue;
+    return n;
+  }
+  return std::nullopt;
+}
+
 enum class Route { kChat, kMessages, kHealth, kNotFound };
 
 struct Request {
@@ -317,6 +351,8 @@ struct Request {
   Route route = Route::kNotFound;
   bool stream = false;
   bool close = false;
+  unsigned error_status = 0;  // "model": "error-NNN"
+  int delay_ms = -1;          // "model": "delay-Nms"; -1: none asked for
 };
 
 enum class Parse { kDone, kNeedMore, kBad, kTooLarge };
@@ -413,6 +449,8 @@ Parse parse_request(std::string_view data, Request& req, std::string& scratch) {
 
   req.close = close;
   req.stream = false;
+  req.error_status = 0;
+  req.delay_ms = -1;
   constexpr std::string_view kChat = "/chat/completions";
   constexpr std::string_view kMessages = "/v1/messages";
   if (method == "POST" && target.ends_with(kChat)) {
@@ -426,7 +464,71 @@ Parse parse_request(std::string_view data, Request& req, std::string& scratch) {
   } else {
     req.route = Route::kNotFound;
   }
+  if (req.route == Route::kChat || req.route == Route::kMessages) {
+    const auto status = model_number(body, "error-", "", 599);
+    if (status && *status >= 400) req.error_status = *status;
+    if (const auto delay = model_number(body, "delay-", "ms", 60000)) {
+      req.delay_ms = static_cast<int>(*delay);
+    }
+  }
   return Parse::kDone;
+}
+
+// The answer to a model named "error-NNN": status NNN with the API's error body. Built per
+// request (the soak sends a few percent of these; the hot path is the fixed responses).
+std::string error_response(unsigned status, bool anthropic, bool close) {
+  std::string_view reason = "Error";
+  std::string_view type = anthropic ? "api_error" : "server_error";
+  std::string_view code = "null";
+  switch (status) {
+    case 400:
+      reason = "Bad Request";
+      type = "invalid_request_error";
+      break;
+    case 401:
+      reason = "Unauthorized";
+      type = anthropic ? "authentication_error" : "invalid_request_error";
+      code = anthropic ? "null" : "\"invalid_api_key\"";
+      break;
+    case 404:
+      reason = "Not Found";
+      type = anthropic ? "not_found_error" : "invalid_request_error";
+      break;
+    case 429:
+      reason = "Too Many Requests";
+      type = anthropic ? "rate_limit_error" : "requests";
+      code = anthropic ? "null" : "\"rate_limit_exceeded\"";
+      break;
+    case 500:
+      reason = "Internal Server Error";
+      break;
+    case 502:
+      reason = "Bad Gateway";
+      break;
+    case 503:
+      reason = "Service Unavailable";
+      type = anthropic ? "overloaded_error" : "server_error";
+      break;
+    case 529:
+      reason = "Overloaded";
+      type = "overloaded_error";
+      break;
+    default:
+      break;
+  }
+  const std::string message = "The fake provider answers error-" + std::to_string(status) + ".";
+  std::string body;
+  if (anthropic) {
+    body = R"({"type":"error","error":{"type":")" + std::string(type) + R"(","message":")" +
+           message + R"("}})";
+  } else {
+    body = R"({"error":{"message":")" + message + R"(","type":")" + std::string(type) +
+           R"(","param":null,"code":)" + std::string(code) + "}}";
+  }
+  const std::string status_line = std::to_string(status) + " " + std::string(reason);
+  return head(status_line, "application/json", body.size(), close,
+              "x-request-id: req_5f0a8a2f3c1e4d6b9a7e2c1d0b3a4f5e\r\n") +
+         body;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -512,8 +614,15 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       case Route::kChat:
       case Route::kMessages:
         format_ = req.route == Route::kChat ? &r.openai : &r.anthropic;
-        if (req.stream) {
+        delay_ms_ =
+            req.delay_ms >= 0 ? static_cast<unsigned>(req.delay_ms) : shared_.options.sse_delay_ms;
+        if (req.error_status != 0) {
+          error_ = error_response(req.error_status, req.route == Route::kMessages, close_);
+          write(error_);
+        } else if (req.stream) {
           start_stream();
+        } else if (req.delay_ms > 0) {
+          write_later(close_ ? format_->json_close : format_->json);
         } else {
           write(close_ ? format_->json_close : format_->json);
         }
@@ -534,6 +643,14 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
                       });
   }
 
+  // A whole response after delay_ms_ (the "delay-Nms" model).
+  void write_later(const std::string& bytes) {
+    timer_.expires_after(std::chrono::milliseconds(delay_ms_));
+    timer_.async_wait([self = this->shared_from_this(), &bytes](const error_code& ec) {
+      if (!ec) self->write(bytes);
+    });
+  }
+
   void write_and_close(const std::string& bytes) {
     close_ = true;
     write(bytes);
@@ -551,7 +668,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   void start_stream() {
     const Responses& r = shared_.responses;
     const std::string& head = close_ ? r.sse_head_close : r.sse_head;
-    if (shared_.options.sse_delay_ms == 0) {
+    if (delay_ms_ == 0) {
       const std::array<asio::const_buffer, 2> both{asio::buffer(head),
                                                    asio::buffer(format_->sse_all)};
       asio::async_write(stream_, both,
@@ -575,7 +692,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       next();
       return;
     }
-    timer_.expires_after(std::chrono::milliseconds(shared_.options.sse_delay_ms));
+    timer_.expires_after(std::chrono::milliseconds(delay_ms_));
     timer_.async_wait([self = this->shared_from_this()](const error_code& ec) {
       if (ec) return;
       const std::string& chunk = self->format_->sse_chunks[self->chunk_++];
@@ -595,6 +712,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   std::size_t end_ = 0;
   std::string scratch_;
   std::size_t chunk_ = 0;
+  unsigned delay_ms_ = 0;           // between two events of the stream being answered
+  std::string error_;               // the "error-NNN" response being written
   const Format* format_ = nullptr;  // the API of the request being answered
   bool close_ = false;
 };
