@@ -173,6 +173,10 @@ asio::awaitable<void> Session::run() {
     if (ctx.error) close_after_ = true;
     co_await serving_->pipeline->run(ctx, worker_.upstream(), *this);
     if (body_unread && !broken_) co_await linger_close();
+    // The disconnect watch saw the client leave. Its peek took the socket's one readiness
+    // event (epoll is edge-triggered, and Asio tries no read after a peek that found the
+    // end), so a read for a next request would sleep until idle_timeout: close now.
+    if (watch_ && watch_->gone) broken_ = true;
   }
 
   deadline_.expires_never();
@@ -402,6 +406,7 @@ void Session::watch_disconnect(std::function<void()> on_gone) {
   if (!watch_) watch_ = std::make_shared<Watch>();
   watch_->on_gone = std::move(on_gone);
   watch_->active = true;
+  watch_->gone = false;
   // Bytes already buffered belong to a pipelined next request: nothing to watch for.
   if (buffer_.size() != 0) return;
   // Most requests are answered within milliseconds, and a client that hangs up meanwhile is
@@ -430,6 +435,7 @@ void Session::arm_watch() {
         if (ec == asio::error::operation_aborted || !w->active) return;
         w->active = false;
         if (!ec && n > 0) return;  // pipelined bytes: the client is still there
+        w->gone = true;
         auto on_gone = std::move(w->on_gone);
         if (on_gone) on_gone();
       }));

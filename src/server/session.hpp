@@ -60,6 +60,7 @@ class Session final : public Downstream {
     std::function<void()> on_gone;
     bool active = false;  // wanted (deferred or armed) for the current request
     bool armed = false;   // the one-byte peek is pending
+    bool gone = false;    // the peek saw the client's EOF or reset
     char peek = 0;
     boost::asio::cancellation_signal signal;
   };

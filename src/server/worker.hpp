@@ -102,7 +102,7 @@ class Worker {
   ServerState& state_;
   // Declared before io_ so they outlive it: destroying io_ destroys suspended sessions,
   // which unregister themselves here.
-  std::list<Session*> sessions_;  // this worker's open connections (for drain)
+  std::list<Session*> sessions_;   // this worker's open connections (for drain)
   std::size_t peak_sessions_ = 0;  // most of them open since memory was last given back
   std::atomic<std::size_t> active_{0};
   boost::asio::io_context io_;
