@@ -901,6 +901,10 @@ stop "$meter_pid"
 stop "$nometer_pid"
 stop "$fast_pid"
 
+# Streams (issue 20): an unpaced stream of $unpaced_events events, and $open_streams open
+# paced streams (RSS per stream), aigw vs nginx, HTTPS upstream.
+streams_section
+
 # Limits on vs off: aigw with three rate limits (gateway-wide fixed, per-IP sliding, tokens)
 # and a monthly budget, none of which refuses, against aigw without them, on the HTTP
 # upstream. Rounds interleave the two.
@@ -1064,6 +1068,8 @@ report="$tmp/report.md"
     "The same three as a named route: breaker off $(num "${R[route.named.rpc]}")" \
     "(**$(ratio "${R[route.named.rpc]}" "${R[route.direct.rpc]}")**), breaker on (dead targets skipped)" \
     "$(num "${R[route.guarded.rpc]}") (**$(ratio "${R[route.guarded.rpc]}" "${R[route.direct.rpc]}")**)"
+  echo
+  streams_report
   echo
   translation_report
   echo
