@@ -159,16 +159,22 @@ void Client::defer_eval(const asio::any_io_executor& executor, Feature feature,
                         const std::vector<std::string_view>& args) {
   auto call = std::make_shared<const ScriptArgs>(script_args(keys, args));
   auto conn = connection(executor);
+  // The callback waits in the connection's own state: a strong reference to the connection
+  // would make a cycle, leaked when the commands are never sent (a shutdown while Redis
+  // does not answer; LeakSanitizer in Replicas.ASilentRedisTimesOutIntoEachRulesPolicy).
+  std::weak_ptr<Connection> weak = conn;
   conn->defer(script_command("EVALSHA", script.sha1(), *call),
-              [this, feature, conn, call, &script](const Outcome<Reply>& reply) {
+              [this, feature, weak, call, &script](const Outcome<Reply>& reply) {
                 if (!reply) {
                   report(feature, reply.error(), "a deferred write was lost");
                   return;
                 }
                 if (!unknown_script(*reply)) return;
+                const auto live = weak.lock();
+                if (!live) return;  // closing down
                 // Not loaded (a restarted server): sent again with its source, deferred too.
                 stats_.script_loads.fetch_add(1, std::memory_order_relaxed);
-                conn->defer(script_command("EVAL", script.source(), *call),
+                live->defer(script_command("EVAL", script.source(), *call),
                             [this, feature](const Outcome<Reply>& again) {
                               if (!again)
                                 report(feature, again.error(), "a deferred write was lost");
