@@ -95,100 +95,17 @@ for tool in nginx wrk openssl curl taskset; do
 done
 nginx_bin=$(command -v nginx)
 
-# --- temp dir, process bookkeeping, cleanup -----------------------------------------------
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/aigw-bench.XXXXXX")
-pids=()
-cleanup() {
-  local rc=$? pid
-  trap - EXIT INT TERM
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  if [[ "${BENCH_KEEP_TMP:-0}" == 1 ]]; then
-    log "kept $tmp"
-  else
-    rm -rf "$tmp"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-forget_pid() {
-  local keep=() p
-  for p in "${pids[@]}"; do [[ "$p" == "$1" ]] || keep+=("$p"); done
-  pids=("${keep[@]}")
-}
-
-stop() {  # stop <pid>: TERM, wait up to 5 s, then KILL
-  kill -TERM "$1" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-  forget_pid "$1"
-}
-
-run_child() {  # run_child OUT CMD...: CMD's stdout to OUT. In the background, so that a
-  local out=$1 pid rc=0  # signal interrupts `wait` and the cleanup runs at once.
-  shift
-  "$@" >"$out" &
-  pid=$!
-  pids+=("$pid")
-  wait "$pid" || rc=$?
-  forget_pid "$pid"
-  return "$rc"
-}
-
-# CPU placement: the proxy under test gets a core of its own; wrk, the load generator and
-# the fake provider share the rest. Both proxies get the same treatment.
+# --- temp dir, process bookkeeping, CPU placement (bench/lib.sh) ------------------------------
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
+bench_tmp bench "${BENCH_KEEP_TMP:-0}"
+# The proxy under test gets a core of its own; wrk, the load generator and the fake provider
+# share the rest. Both proxies get the same treatment.
 ncpu=$(nproc)
-if [[ "$pin" != 0 && "$ncpu" -ge 2 ]]; then
-  proxy_cpu=(taskset -c 0)
-  load_cpus=1
-  ((ncpu > 2)) && load_cpus="1-$((ncpu - 1))"
-  load_cpu=(taskset -c "$load_cpus")
+bench_pin "$pin"
+placement="no CPU pinning"
+[[ -n "$load_cpus" ]] &&
   placement="proxy on CPU 0; wrk, load generator and fake provider on CPU $load_cpus"
-else
-  proxy_cpu=()
-  load_cpu=()
-  placement="no CPU pinning"
-fi
-
-wait_http() {  # wait_http URL PID WHAT: until URL answers 2xx (10 s), or PID dies
-  for _ in $(seq 100); do
-    kill -0 "$2" 2>/dev/null || die "$3 exited at startup (logs in $tmp)"
-    if curl -fsSk -o /dev/null --max-time 1 "$1" 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  die "$3 did not become ready at $1 (logs in $tmp)"
-}
-
-free_ports() {  # free_ports N: N distinct free loopback ports
-  python3 - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-}
-
-cpu_ticks() {  # cpu_ticks PID...: utime + stime of all of them, in clock ticks
-  local total=0 p t
-  for p in "$@"; do
-    t=$(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')
-    total=$((total + t))
-  done
-  echo "$total"
-}
-
-hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 machine_idle() {  # percent of all CPUs idle over one second
   local a b

@@ -74,67 +74,15 @@ for tool in curl python3 timeout; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool not found"
 done
 
-# --- temp dir, process bookkeeping, cleanup -----------------------------------------------------
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/aigw-soak.XXXXXX")
-pids=()
-cleanup() {
-  local rc=$? pid
-  trap - EXIT INT TERM
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  if [[ "${SOAK_KEEP_TMP:-0}" == 1 ]]; then
-    log "kept $tmp"
-  else
-    rm -rf "$tmp"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-forget_pid() {
-  local keep=() p
-  for p in "${pids[@]}"; do [[ "$p" == "$1" ]] || keep+=("$p"); done
-  pids=("${keep[@]}")
-}
-
+# --- temp dir, process bookkeeping, CPU placement (bench/lib.sh) ------------------------------
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
+bench_tmp soak "${SOAK_KEEP_TMP:-0}"
 ncpu=$(nproc)
-if [[ "$pin" != 0 && "$ncpu" -ge 2 ]]; then
-  aigw_cpu=(taskset -c 0)
-  load_cpus=1
-  ((ncpu > 2)) && load_cpus="1-$((ncpu - 1))"
-  load_cpu=(taskset -c "$load_cpus")
+bench_pin "$pin"
+placement="no CPU pinning"
+[[ -n "$load_cpus" ]] &&
   placement="aigw on CPU 0; the load tool and the fake provider on CPU $load_cpus"
-else
-  aigw_cpu=()
-  load_cpu=()
-  placement="no CPU pinning"
-fi
-
-wait_http() { # wait_http URL PID WHAT: until URL answers 2xx (10 s), or PID dies
-  for _ in $(seq 100); do
-    kill -0 "$2" 2>/dev/null || die "$3 exited at startup (logs in $tmp)"
-    if curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  die "$3 did not become ready at $1 (logs in $tmp)"
-}
-
-free_ports() { # free_ports N: N distinct free loopback ports
-  python3 - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-}
 
 # fd_kinds PID: aigw's open fds by what they are, one "count kind" line each, sorted. TCP
 # sockets are told apart by their ports (/proc/net/tcp): listeners, client connections,
@@ -193,9 +141,6 @@ EOF
 fd_count() { awk '{n += $1} END {print n + 0}' "$1"; }
 fd_of_kind() { awk -v k="$2" '{c = $1; $1 = ""; sub(/^ /, "")} $0 == k {print c; f = 1} END {if (!f) print 0}' "$1"; }
 upstream_kind="tcp upstream (to the fake provider)"
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
-cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 kv() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" "$2" | head -1; } # kv KEY FILE
 mib() { awk -v k="$1" 'BEGIN {if (k == "") print "n/a"; else printf "%.1f", k / 1024}'; }
 
@@ -231,7 +176,7 @@ cache:
 request_log:
   path: $tmp/requests.db
 EOF
-"${aigw_cpu[@]}" "$aigw_bin" --config "$tmp/aigw.yaml" >"$tmp/aigw.out" 2>"$tmp/aigw.log" &
+"${proxy_cpu[@]}" "$aigw_bin" --config "$tmp/aigw.yaml" >"$tmp/aigw.out" 2>"$tmp/aigw.log" &
 aigw_pid=$!
 pids+=("$aigw_pid")
 wait_http "http://127.0.0.1:$admin_port/readyz" "$aigw_pid" "aigw"
