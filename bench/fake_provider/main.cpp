@@ -301,17 +301,24 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// Where the value of a `key` found at `at` starts: after `"key"`, optional whitespace, `:` and
+// optional whitespace. npos when no colon follows (the text was not a key).
+std::size_t value_start(std::string_view body, std::size_t at, std::size_t key_size) {
+  std::size_t i = at + key_size;
+  while (i < body.size() && std::isspace(static_cast<unsigned char>(body[i]))) ++i;
+  if (i >= body.size() || body[i] != ':') return std::string_view::npos;
+  ++i;
+  while (i < body.size() && std::isspace(static_cast<unsigned char>(body[i]))) ++i;
+  return i;
+}
+
 // `"stream"` followed by optional whitespace, `:`, optional whitespace and `true`.
 bool wants_stream(std::string_view body) {
   constexpr std::string_view kKey = "\"stream\"";
   for (std::size_t at = body.find(kKey); at != std::string_view::npos;
        at = body.find(kKey, at + 1)) {
-    std::size_t i = at + kKey.size();
-    while (i < body.size() && std::isspace(static_cast<unsigned char>(body[i]))) ++i;
-    if (i >= body.size() || body[i] != ':') continue;
-    ++i;
-    while (i < body.size() && std::isspace(static_cast<unsigned char>(body[i]))) ++i;
-    if (body.substr(i, 4) == "true") return true;
+    const std::size_t i = value_start(body, at, kKey.size());
+    if (i != std::string_view::npos && body.substr(i, 4) == "true") return true;
   }
   return false;
 }
@@ -323,11 +330,7 @@ std::optional<unsigned> model_number(std::string_view body, std::string_view pre
   constexpr std::string_view kKey = "\"model\"";
   for (std::size_t at = body.find(kKey); at != std::string_view::npos;
        at = body.find(kKey, at + 1)) {
-    std::size_t i = at + kKey.size();
-    while (i < body.size() && std::isspace(static_cast<unsigned char>(body[i]))) ++i;
-    if (i >= body.size() || body[i] != ':') continue;
-    ++i;
-    while (i < body.size() && std::isspace(static_cast<unsigned char>(body[i]))) ++i;
+    std::size_t i = value_start(body, at, kKey.size());
     if (i >= body.size() || body[i] != '"') continue;
     ++i;
     if (body.substr(i, prefix.size()) != prefix) continue;

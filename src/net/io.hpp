@@ -41,13 +41,18 @@ inline boost::system::error_code timeout_or(const Deadline& deadline,
   return ec;
 }
 
+struct NoIdle {
+  void operator()() const noexcept {}
+};
+
 // Reads some bytes into `buffer`. A TLS stream tries at once and waits only when OpenSSL asks
-// to. A plain socket in non-blocking mode does the same when `release` is set: before waiting,
-// idle() runs and `buffer` gives its storage back, so a stream between two events holds no
-// read buffer. Otherwise Asio's async_read_some (which also tries first).
+// to. A plain socket in non-blocking mode does the same when an `idle` hook is given: before
+// waiting, idle() runs and `buffer` gives its storage back, so a stream between two events
+// holds no read buffer. Otherwise Asio's async_read_some (which also tries first).
 template <class Stream, class Idle>
 boost::asio::awaitable<std::pair<boost::system::error_code, std::size_t>> read_into(
-    Stream& stream, boost::beast::flat_buffer& buffer, std::size_t size, Idle& idle, bool release) {
+    Stream& stream, boost::beast::flat_buffer& buffer, std::size_t size, Idle& idle) {
+  constexpr bool release = !std::is_same_v<Idle, NoIdle>;
   boost::system::error_code ec;
   for (;;) {
     std::size_t n = 0;
@@ -64,7 +69,7 @@ boost::asio::awaitable<std::pair<boost::system::error_code, std::size_t>> read_i
     if (ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
       co_return std::pair{ec, n};
     }
-    if (release) {
+    if constexpr (release) {
       idle();
       // Usually empty; else a few bytes the parser has not taken yet (a chunk's closing
       // CRLF waits for the next chunk's size line), kept in an allocation of their size.
@@ -80,10 +85,6 @@ boost::asio::awaitable<std::pair<boost::system::error_code, std::size_t>> read_i
     if (ec) co_return std::pair{ec, std::size_t{0}};
   }
 }
-
-struct NoIdle {
-  void operator()() const noexcept {}
-};
 
 }  // namespace detail
 
@@ -130,7 +131,7 @@ boost::asio::awaitable<boost::system::error_code> read_some(
     if (deadline.expired()) co_return boost::beast::error::timeout;
     const std::size_t size = std::max(boost::beast::read_size(buffer, 65536), kMinRead);
     if (size == 0) co_return boost::beast::http::error::buffer_overflow;
-    auto [rec, n] = co_await detail::read_into(stream, buffer, size, idle, kRelease);
+    auto [rec, n] = co_await detail::read_into(stream, buffer, size, idle);
     buffer.commit(n);
     if (rec == boost::asio::error::eof) {
       if (!parser.got_some()) co_return http::error::end_of_stream;

@@ -111,34 +111,32 @@ error_code TlsStream::failure(int result) {
   return error_code(static_cast<int>(queued), asio::error::get_ssl_category());
 }
 
-std::size_t TlsStream::try_read(asio::mutable_buffer buffer, error_code& ec) {
+template <class Call>
+std::size_t TlsStream::attempt(std::size_t size, error_code& ec, Call call) {
   ec = {};
   if (!socket_.is_open()) {
     ec = asio::error::bad_descriptor;
     return 0;
   }
-  if (buffer.size() == 0) return 0;
-  std::size_t got = 0;
+  if (size == 0) return 0;
+  std::size_t done = 0;
   ERR_clear_error();  // SSL_get_error reads the queue: nothing stale in it
-  const int result = SSL_read_ex(ssl_, buffer.data(), buffer.size(), &got);
-  if (result == 1) return got;
+  const int result = call(done);
+  if (result == 1) return done;
   ec = failure(result);
   return 0;
 }
 
+std::size_t TlsStream::try_read(asio::mutable_buffer buffer, error_code& ec) {
+  return attempt(buffer.size(), ec, [&](std::size_t& got) {
+    return SSL_read_ex(ssl_, buffer.data(), buffer.size(), &got);
+  });
+}
+
 std::size_t TlsStream::try_write(asio::const_buffer data, error_code& ec) {
-  ec = {};
-  if (!socket_.is_open()) {
-    ec = asio::error::bad_descriptor;
-    return 0;
-  }
-  if (data.size() == 0) return 0;
-  std::size_t done = 0;
-  ERR_clear_error();  // SSL_get_error reads the queue: nothing stale in it
-  const int result = SSL_write_ex(ssl_, data.data(), data.size(), &done);
-  if (result == 1) return done;
-  ec = failure(result);
-  return 0;
+  return attempt(data.size(), ec, [&](std::size_t& done) {
+    return SSL_write_ex(ssl_, data.data(), data.size(), &done);
+  });
 }
 
 asio::awaitable<error_code> TlsStream::wait() {

@@ -58,6 +58,9 @@ class TlsStream {
   // After an OpenSSL call failed with `result`: would_block (want_write_ says for what), or
   // how it failed.
   boost::system::error_code failure(int result);
+  // One OpenSSL read or write of `size` bytes, `call(done)`, with the checks both need.
+  template <class Call>
+  std::size_t attempt(std::size_t size, boost::system::error_code& ec, Call call);
 
   boost::asio::ip::tcp::socket socket_;
   SSL* ssl_;
