@@ -12,12 +12,13 @@
 namespace aigw::admin {
 namespace {
 
+// The scheme name is case-insensitive (RFC 9110 11.1); nothing else is. Only letters are
+// folded: folding every byte with `| 0x20` would also take a NUL for the space after it.
 bool iequals_prefix(std::string_view text, std::string_view prefix) {
   if (text.size() < prefix.size()) return false;
+  const auto fold = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
   for (std::size_t i = 0; i < prefix.size(); ++i) {
-    const auto a = static_cast<unsigned char>(text[i]);
-    const auto b = static_cast<unsigned char>(prefix[i]);
-    if ((a | 0x20) != (b | 0x20)) return false;
+    if (fold(text[i]) != fold(prefix[i])) return false;
   }
   return true;
 }
