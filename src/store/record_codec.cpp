@@ -88,15 +88,20 @@ std::uint16_t status_field(const ordered_json& object, const char* name) {
 
 }  // namespace
 
-std::string insert_sql() {
+static_assert(kColumnCount == kRecordColumns);
+
+std::string insert_sql(int rows) {
   std::string sql = "INSERT INTO logs (";
-  sql.append(kListColumns).append(", ").append(kBodyColumns).append(") VALUES (");
-  for (int i = 1; i <= kColumnCount; ++i) {
-    if (i > 1) sql += ", ";
-    sql += '?';
-    sql += std::to_string(i);
+  sql.append(kListColumns).append(", ").append(kBodyColumns).append(") VALUES ");
+  for (int row = 0; row < rows; ++row) {
+    sql += row == 0 ? "(" : ", (";
+    for (int i = 1; i <= kColumnCount; ++i) {
+      if (i > 1) sql += ", ";
+      sql += '?';
+      sql += std::to_string(row * kColumnCount + i);
+    }
+    sql += ')';
   }
-  sql += ')';
   return sql;
 }
 
@@ -147,67 +152,69 @@ EncodedRecord encode_record(const LogRecord& record) {
   return encoded;
 }
 
-void bind_record(Statement& insert, const LogRecord& record, const EncodedRecord& encoded) {
+void bind_record(Statement& insert, const LogRecord& record, const EncodedRecord& encoded,
+                 int row) {
+  const int base = row * kColumnCount + 1;  // parameter numbers start at 1
   const auto flag = [](bool b) { return static_cast<std::int64_t>(b ? 1 : 0); };
   const auto uint = [](std::uint64_t n) { return static_cast<std::int64_t>(n); };
-  insert.bind_text(kId + 1, record.id);
-  insert.bind_text(kEventId + 1, record.event_id);
-  insert.bind(kCreatedAt + 1, record.created_at);
-  insert.bind_text(kProvider + 1, record.provider);
-  insert.bind_text(kModel + 1, record.model);
-  insert.bind_text(kMethod + 1, record.method);
-  insert.bind_text(kPath + 1, record.path);
-  insert.bind(kStatusCode + 1, static_cast<std::int64_t>(record.status_code));
-  insert.bind(kSuccess + 1, flag(record.success));
-  insert.bind(kCached + 1, flag(record.cached));
-  insert.bind_text(kCacheStatus + 1, record.cache_status);
-  insert.bind_text(kOutcome + 1, record.outcome);
-  insert.bind_text(kErrorCode + 1, record.error_code);
-  insert.bind(kStreamed + 1, flag(record.streamed));
-  insert.bind(kDuration + 1, record.duration_ms);
-  insert.bind(kTtfb + 1, record.ttfb_ms);
-  insert.bind(kUpstreamDuration + 1, record.upstream_ms);
-  insert.bind(kTokensIn + 1, record.tokens_in);
-  insert.bind(kTokensOut + 1, record.tokens_out);
-  insert.bind(kCachedTokens + 1, record.cached_tokens);
-  insert.bind(kCacheWriteTokens + 1, record.cache_write_tokens);
-  insert.bind(kReasoningTokens + 1, record.reasoning_tokens);
-  insert.bind(kCost + 1, record.cost);  // NULL when unpriced: a sum must skip it, not add 0
-  insert.bind(kEstimated + 1, flag(record.estimated));
-  insert.bind(kUnpriced + 1, flag(record.unpriced));
-  insert.bind(kCustomCost + 1, flag(record.custom_cost));
-  insert.bind_text(kMetadata + 1, encoded.metadata_json);
-  insert.bind_text(kUserAgent + 1, record.user_agent);
-  insert.bind_text(kRequestContentType + 1, record.request_content_type);
-  insert.bind_text(kResponseContentType + 1, record.response_content_type);
-  insert.bind(kRequestSize + 1, uint(record.request_size));
-  insert.bind(kResponseSize + 1, uint(record.response_size));
-  insert.bind_text(kAttempts + 1, encoded.attempts_json);
-  insert.bind_text(kKeyName + 1, record.key);
-  insert.bind(kAccountingOnly + 1, flag(record.accounting_only));
-  insert.bind_text(kAccount + 1, record.account);
-  insert.bind_text(kGateway + 1, record.gateway);
+  insert.bind_text(base + kId, record.id);
+  insert.bind_text(base + kEventId, record.event_id);
+  insert.bind(base + kCreatedAt, record.created_at);
+  insert.bind_text(base + kProvider, record.provider);
+  insert.bind_text(base + kModel, record.model);
+  insert.bind_text(base + kMethod, record.method);
+  insert.bind_text(base + kPath, record.path);
+  insert.bind(base + kStatusCode, static_cast<std::int64_t>(record.status_code));
+  insert.bind(base + kSuccess, flag(record.success));
+  insert.bind(base + kCached, flag(record.cached));
+  insert.bind_text(base + kCacheStatus, record.cache_status);
+  insert.bind_text(base + kOutcome, record.outcome);
+  insert.bind_text(base + kErrorCode, record.error_code);
+  insert.bind(base + kStreamed, flag(record.streamed));
+  insert.bind(base + kDuration, record.duration_ms);
+  insert.bind(base + kTtfb, record.ttfb_ms);
+  insert.bind(base + kUpstreamDuration, record.upstream_ms);
+  insert.bind(base + kTokensIn, record.tokens_in);
+  insert.bind(base + kTokensOut, record.tokens_out);
+  insert.bind(base + kCachedTokens, record.cached_tokens);
+  insert.bind(base + kCacheWriteTokens, record.cache_write_tokens);
+  insert.bind(base + kReasoningTokens, record.reasoning_tokens);
+  insert.bind(base + kCost, record.cost);  // NULL when unpriced: a sum must skip it, not add 0
+  insert.bind(base + kEstimated, flag(record.estimated));
+  insert.bind(base + kUnpriced, flag(record.unpriced));
+  insert.bind(base + kCustomCost, flag(record.custom_cost));
+  insert.bind_text(base + kMetadata, encoded.metadata_json);
+  insert.bind_text(base + kUserAgent, record.user_agent);
+  insert.bind_text(base + kRequestContentType, record.request_content_type);
+  insert.bind_text(base + kResponseContentType, record.response_content_type);
+  insert.bind(base + kRequestSize, uint(record.request_size));
+  insert.bind(base + kResponseSize, uint(record.response_size));
+  insert.bind_text(base + kAttempts, encoded.attempts_json);
+  insert.bind_text(base + kKeyName, record.key);
+  insert.bind(base + kAccountingOnly, flag(record.accounting_only));
+  insert.bind_text(base + kAccount, record.account);
+  insert.bind_text(base + kGateway, record.gateway);
   if (record.feedback) {
-    insert.bind(kFeedback + 1, static_cast<std::int64_t>(*record.feedback));
+    insert.bind(base + kFeedback, static_cast<std::int64_t>(*record.feedback));
   } else {
-    insert.bind_null(kFeedback + 1);
+    insert.bind_null(base + kFeedback);
   }
   if (record.score) {
-    insert.bind(kScore + 1, static_cast<std::int64_t>(*record.score));
+    insert.bind(base + kScore, static_cast<std::int64_t>(*record.score));
   } else {
-    insert.bind_null(kScore + 1);
+    insert.bind_null(base + kScore);
   }
   // Bodies as blobs: a payload need not be UTF-8 (multipart audio, a truncated stream), and a
   // blob keeps its bytes exactly.
   if (record.request_body) {
-    insert.bind_blob(kRequestBody + 1, *record.request_body);
+    insert.bind_blob(base + kRequestBody, *record.request_body);
   } else {
-    insert.bind_null(kRequestBody + 1);
+    insert.bind_null(base + kRequestBody);
   }
   if (record.response_body) {
-    insert.bind_blob(kResponseBody + 1, *record.response_body);
+    insert.bind_blob(base + kResponseBody, *record.response_body);
   } else {
-    insert.bind_null(kResponseBody + 1);
+    insert.bind_null(base + kResponseBody);
   }
 }
 

@@ -26,8 +26,12 @@ inline constexpr std::string_view kBodyColumns = "request_body, response_body";
 inline constexpr int kRequestBodyColumn = 39;
 inline constexpr int kResponseBodyColumn = 40;
 
-// "INSERT INTO logs (<every column>) VALUES (?1, ..., ?41)".
-std::string insert_sql();
+// The parameters one record takes in insert_sql().
+inline constexpr int kRecordColumns = 41;
+
+// "INSERT INTO logs (<every column>) VALUES (?1, ..., ?41)", with `rows` rows of values
+// (row r takes ?(41r+1) to ?(41r+41)).
+std::string insert_sql(int rows = 1);
 
 // What a record's JSON columns hold, computed once per insert.
 struct EncodedRecord {
@@ -40,9 +44,10 @@ struct EncodedRecord {
 // refused, because a log record must not be lost over a byte in a client's header.
 EncodedRecord encode_record(const LogRecord& record);
 
-// Binds `record` as parameters ?1..?35 of insert_sql(). `encoded` and `record` must outlive
-// the statement's next reset() (the text is bound without a copy).
-void bind_record(Statement& insert, const LogRecord& record, const EncodedRecord& encoded);
+// Binds `record` as the parameters of row `row` of insert_sql(). `encoded` and `record` must
+// outlive the statement's next reset() (the text is bound without a copy).
+void bind_record(Statement& insert, const LogRecord& record, const EncodedRecord& encoded,
+                 int row = 0);
 
 // The record on the statement's current row, selected as kListColumns (then kBodyColumns
 // when `with_bodies`). A JSON column that does not parse (edited by hand) reads as empty.

@@ -489,6 +489,48 @@ TEST_F(LogStoreTest, ADuplicateIdIsRejectedAlone) {
                            ": record dup not written: a record with this id already exists");
 }
 
+// A batch's records go 16 to an INSERT; a duplicate id among 16 makes that statement insert
+// none of them, and those 16 go again one by one, so only the duplicate is refused. Every
+// other record, its fields and its metadata rows, is written once.
+TEST_F(LogStoreTest, ALargeBatchIsWrittenWholeWithADuplicateAmongItRejectedAlone) {
+  std::vector<std::string> errors;
+  auto o = options();
+  o.on_error = [&](std::string_view message) { errors.emplace_back(message); };
+  auto store = open(o);
+  ASSERT_TRUE(store);
+  constexpr int kRecords = 53;  // with the duplicate, three groups of 16, then 6 alone
+  for (int i = 0; i < kRecords; ++i) {
+    LogRecord r = record("r" + std::to_string(i), 1'700'000'000'000 + i);
+    r.tokens_in = static_cast<std::uint64_t>(i);
+    if (i % 2 == 0) r.metadata.clear();
+    ASSERT_TRUE(store->submit(std::move(r)));
+    if (i == 30) {  // the 32nd record: in the second group with the first r20
+      LogRecord dup = record("r20");
+      dup.model = "second";
+      ASSERT_TRUE(store->submit(std::move(dup)));
+    }
+  }
+  store->flush();
+  const auto stats = store->stats();
+  EXPECT_EQ(stats.written, static_cast<std::uint64_t>(kRecords));
+  EXPECT_EQ(stats.lost, 1u);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0], "log store " + o.path +
+                           ": record r20 not written: a record with this id already exists");
+  auto db = raw();
+  EXPECT_EQ(scalar(db, "SELECT count(*) FROM logs"), kRecords);
+  EXPECT_EQ(scalar(db, "SELECT sum(tokens_in) FROM logs"), kRecords * (kRecords - 1) / 2);
+  EXPECT_EQ(scalar(db, "SELECT count(*) FROM logs WHERE model = 'second'"), 0);
+  EXPECT_EQ(scalar(db, "SELECT count(*) FROM log_metadata"), kRecords / 2);
+  for (int i : {0, 15, 16, 20, 47, 48, 52}) {
+    auto got = store->get("r" + std::to_string(i));
+    ASSERT_TRUE(got && got->has_value()) << i;
+    EXPECT_EQ((*got)->tokens_in, static_cast<std::uint64_t>(i));
+    EXPECT_EQ((*got)->created_at, 1'700'000'000'000 + i);
+    EXPECT_EQ((*got)->metadata.size(), i % 2 == 0 ? 0u : 1u) << i;
+  }
+}
+
 TEST_F(LogStoreTest, MaxRowsDeletesTheOldestFirst) {
   auto o = options();
   o.max_rows = 5;
