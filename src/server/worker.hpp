@@ -104,6 +104,7 @@ class Worker {
   // which unregister themselves here.
   std::list<Session*> sessions_;   // this worker's open connections (for drain)
   std::size_t peak_sessions_ = 0;  // most of them open since memory was last given back
+  bool giving_back_ = false;       // closing a burst: freed memory goes back at once (.cpp)
   std::atomic<std::size_t> active_{0};
   boost::asio::io_context io_;
   std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor_;  // replaced by rebind()
