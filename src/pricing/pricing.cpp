@@ -3,8 +3,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cmath>
+#include <cstring>
 
 namespace aigw::pricing {
 namespace {
@@ -46,10 +48,17 @@ std::optional<std::string_view> strip_version(std::string_view model) {
 }  // namespace
 
 const ModelPrice* PriceTable::exact(std::string_view provider, std::string_view model) const {
-  std::string key;
-  key.reserve(provider.size() + 1 + model.size());
-  key.append(provider).append("/").append(model);
-  const auto it = prices_.find(key);
+  // "provider/model", on the stack unless it is unusually long (no allocation per request).
+  std::array<char, 128> key;
+  const std::size_t size = provider.size() + 1 + model.size();
+  if (size > key.size()) {
+    const auto it = prices_.find(std::string(provider) + "/" + std::string(model));
+    return it == prices_.end() ? nullptr : &it->second;
+  }
+  std::memcpy(key.data(), provider.data(), provider.size());
+  key[provider.size()] = '/';
+  std::memcpy(key.data() + provider.size() + 1, model.data(), model.size());
+  const auto it = prices_.find(std::string_view(key.data(), size));
   return it == prices_.end() ? nullptr : &it->second;
 }
 

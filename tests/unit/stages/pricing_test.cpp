@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace aigw::pricing {
 namespace {
 
@@ -42,6 +44,20 @@ TEST(PriceTable, ExactThenVersionedThenTheProviderWhosePricesApply) {
   EXPECT_EQ(t.find("openai", "gpt-4o-2024-8-6"), nullptr);
   EXPECT_EQ(t.find("openrouter", "gpt-4o"), nullptr);
   EXPECT_EQ(t.find("custom-mine", "gpt-4o"), nullptr);
+}
+
+// A key is built on the stack up to 128 bytes, and on the heap beyond: both are found.
+TEST(PriceTable, LongModelNamesAreFoundToo) {
+  const std::string at_limit(128 - std::string("custom-x/").size(), 'm');
+  const std::string beyond(300, 'n');
+  const PriceTable t({{"custom-x/" + at_limit, {1, 2, std::nullopt, std::nullopt}},
+                      {"custom-x/" + beyond, {3, 4, std::nullopt, std::nullopt}}});
+  ASSERT_NE(t.find("custom-x", at_limit), nullptr);
+  EXPECT_EQ(t.find("custom-x", at_limit)->input, 1);
+  ASSERT_NE(t.find("custom-x", beyond), nullptr);
+  EXPECT_EQ(t.find("custom-x", beyond)->input, 3);
+  EXPECT_EQ(t.find("custom-x", beyond + "-2024-08-06")->input, 3);  // versioned, long
+  EXPECT_EQ(t.find("custom-x", at_limit + "m"), nullptr);
 }
 
 TEST(Cost, CachedAndCacheWriteTokensAreNotChargedTwice) {
