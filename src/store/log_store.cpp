@@ -34,8 +34,8 @@ constexpr auto kMaxFlushInterval = std::chrono::hours(24);
 // Records per INSERT statement when a batch has that many. Each statement execution has a
 // fixed cost in SQLite (opening cursors, halting the VM, resetting) of about 4 500
 // instructions, as much as a sixth of a record's whole insert; one statement for 16 records
-// pays it once (bench/README.md, "The log writer"). 16 x 41 parameters stay far below
-// SQLite's limit of 32 766.
+// pays it once (bench/README.md, "Cost per request and memory after load"). 16 x 41
+// parameters stay far below SQLite's limit of 32 766.
 constexpr std::size_t kRowsPerInsert = 16;
 
 constexpr const char* kInsertMetadata =

@@ -144,7 +144,7 @@ constexpr const char* kWriterPragmas =
     // cache fills with pages written once and never read again: 2 MiB of the process's RSS.
     // 512 KiB holds a batch of a few hundred records; a larger batch spills to the WAL and
     // reads some pages back from the OS's page cache, about 5 % more writer CPU at full load
-    // (bench/README.md, "Peak RSS").
+    // (bench/README.md, "Cost per request and memory after load").
     "PRAGMA cache_size = -512;";
 
 int busy_ms(std::chrono::milliseconds timeout) {
