@@ -34,7 +34,11 @@ struct LogStoreOptions {
   std::chrono::milliseconds flush_interval{200};
   // Records waiting for the writer; beyond it submit() drops the record and counts it.
   std::size_t queue_capacity = 65536;
-  std::size_t max_batch = 2048;     // records per transaction
+  // Records per transaction. 512 records (about 0.4 MB queued, and 512 KiB of pages) fit
+  // the writer's page cache, so a batch never spills to the WAL before its commit; 2 048
+  // held 3 MB more at full load and cost the writer more (bench/README.md, "Cost per request
+  // and memory after load").
+  std::size_t max_batch = 512;
   std::uint64_t max_rows = 0;       // 0 = unlimited; the oldest (by created_at) go first
   std::chrono::seconds max_age{0};  // 0 = unlimited; by created_at
   // Retention runs after a batch when this long has passed since the last pass (and on its

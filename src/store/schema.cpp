@@ -142,9 +142,9 @@ constexpr const char* kWriterPragmas =
     // The writer touches the right edges of its three B-trees (the table, the id and the
     // created_at indexes) and, for retention, their left edges. SQLite's default 2 MiB page
     // cache fills with pages written once and never read again: 2 MiB of the process's RSS.
-    // 512 KiB holds a batch of a few hundred records; a larger batch spills to the WAL and
-    // reads some pages back from the OS's page cache, about 5 % more writer CPU at full load
-    // (bench/README.md, "Cost per request and memory after load").
+    // 512 KiB holds a whole batch (LogStoreOptions::max_batch, 512 records), so a batch does
+    // not spill to the WAL before its commit and read pages back (bench/README.md, "Cost per
+    // request and memory after load").
     "PRAGMA cache_size = -512;";
 
 int busy_ms(std::chrono::milliseconds timeout) {
