@@ -6,7 +6,6 @@
 #include <array>
 #include <cctype>
 #include <cmath>
-#include <cstring>
 
 namespace aigw::pricing {
 namespace {
@@ -49,16 +48,18 @@ std::optional<std::string_view> strip_version(std::string_view model) {
 
 const ModelPrice* PriceTable::exact(std::string_view provider, std::string_view model) const {
   // "provider/model", on the stack unless it is unusually long (no allocation per request).
-  std::array<char, 128> key;
+  std::array<char, 128> stack;
+  std::string heap;
   const std::size_t size = provider.size() + 1 + model.size();
-  if (size > key.size()) {
-    const auto it = prices_.find(std::string(provider) + "/" + std::string(model));
-    return it == prices_.end() ? nullptr : &it->second;
+  char* key = stack.data();
+  if (size > stack.size()) {
+    heap.resize(size);
+    key = heap.data();
   }
-  std::memcpy(key.data(), provider.data(), provider.size());
+  std::copy(provider.begin(), provider.end(), key);
   key[provider.size()] = '/';
-  std::memcpy(key.data() + provider.size() + 1, model.data(), model.size());
-  const auto it = prices_.find(std::string_view(key.data(), size));
+  std::copy(model.begin(), model.end(), key + provider.size() + 1);
+  const auto it = prices_.find(std::string_view(key, size));
   return it == prices_.end() ? nullptr : &it->second;
 }
 

@@ -42,12 +42,12 @@ constexpr int kMiOptionDecommitDelay = 15;
 // keeps a page it freed committed for its decommit delay (100 ms) in case it is wanted again,
 // and decommits it only when its segment is touched after that, which an idle worker never
 // does: after 5 000 streams the process stayed ~5 MB larger (bench/README.md, "Cost per
-// request and memory after load"). So while any worker is closing a burst the delay is 0, and it is
-// put back as soon as that worker opens a connection again: under steady load a page that empties
-// and fills again then costs no system calls (with the delay at 0 throughout, a load that opens a
-// connection per request took 2.6x the page faults and ~2.5 % of its throughput). The
-// option is process-wide; the count of workers giving back keeps one worker from ending
-// another's burst.
+// request and memory after load"). So while any worker is closing a burst the delay is 0,
+// and it is put back as soon as that worker opens a connection again: under steady load a
+// page that empties and fills again then costs no system calls (with the delay at 0
+// throughout, a load that opens a connection per request took 2.6x the page faults and
+// ~2.5 % of its throughput). The option is process-wide; the count of workers giving back
+// keeps one worker from ending another's burst.
 class GiveBack {
  public:
   void begin() {

@@ -315,10 +315,22 @@ void LogStore::write_batch(const std::vector<LogRecord>& batch) {
         }
         return {};
       };
+      // Steps an INSERT of logs rows and resets it: true when its rows went in, false when
+      // one's id was already there (a constraint aborts the whole statement: none went in).
+      // The error is built before the reset, while SQLite's message still describes it.
+      auto insert_rows = [&](Statement& insert) -> Result<bool> {
+        const int rc = insert.step();
+        Result<bool> inserted_rows = rc == SQLITE_DONE;
+        if (rc != SQLITE_DONE && rc != SQLITE_CONSTRAINT_PRIMARYKEY) {
+          inserted_rows = w.db.error("cannot insert a record", rc);
+        }
+        insert.reset();
+        return inserted_rows;
+      };
       std::array<EncodedRecord, kRowsPerInsert> encoded;
       std::size_t next = 0;
       // Records from here on up to `singly_until` go one per statement: the last group of
-      // kRowsPerInsert held a duplicate id.
+      // kRowsPerInsert held a duplicate id, and one by one only the duplicate is refused.
       std::size_t singly_until = 0;
       while (next < batch.size()) {
         if (next >= singly_until && batch.size() - next >= kRowsPerInsert) {
@@ -326,43 +338,30 @@ void LogStore::write_batch(const std::vector<LogRecord>& batch) {
             encoded[row] = encode_record(batch[next + row]);
             bind_record(w.insert_logs, batch[next + row], encoded[row], static_cast<int>(row));
           }
-          const int rc = w.insert_logs.step();
-          if (rc == SQLITE_DONE) {
-            w.insert_logs.reset();
-            for (std::size_t row = 0; row < kRowsPerInsert; ++row) {
-              if (auto ok = insert_metadata(batch[next + row], encoded[row]); !ok) return ok;
-            }
-            inserted += kRowsPerInsert;
-            next += kRowsPerInsert;
+          const auto group = insert_rows(w.insert_logs);
+          if (!group) return group.error();
+          if (!*group) {
+            singly_until = next + kRowsPerInsert;
             continue;
           }
-          if (rc != SQLITE_CONSTRAINT_PRIMARYKEY) {
-            auto error = w.db.error("cannot insert a record", rc);
-            w.insert_logs.reset();
-            return error;
+          for (std::size_t row = 0; row < kRowsPerInsert; ++row) {
+            if (auto ok = insert_metadata(batch[next + row], encoded[row]); !ok) return ok;
           }
-          // The statement inserted none of them (a constraint aborts the whole statement);
-          // one by one, only the duplicate is refused.
-          w.insert_logs.reset();
-          singly_until = next + kRowsPerInsert;
+          inserted += kRowsPerInsert;
+          next += kRowsPerInsert;
+          continue;
         }
         const LogRecord& record = batch[next++];
         encoded[0] = encode_record(record);
         bind_record(w.insert_log, record, encoded[0]);
-        const int rc = w.insert_log.step();
+        const auto one = insert_rows(w.insert_log);
+        if (!one) return one.error();
         // UUIDv7 ids do not collide; a duplicate is a bug upstream. Keep the first record,
         // reject this one alone: the rest of the batch is fine.
-        if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-          w.insert_log.reset();
+        if (!*one) {
           rejected.push_back(record.id);
           continue;
         }
-        if (rc != SQLITE_DONE) {
-          auto error = w.db.error("cannot insert a record", rc);
-          w.insert_log.reset();
-          return error;
-        }
-        w.insert_log.reset();
         if (auto ok = insert_metadata(record, encoded[0]); !ok) return ok;
         ++inserted;
       }

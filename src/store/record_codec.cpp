@@ -88,8 +88,6 @@ std::uint16_t status_field(const ordered_json& object, const char* name) {
 
 }  // namespace
 
-static_assert(kColumnCount == kRecordColumns);
-
 std::string insert_sql(int rows) {
   std::string sql = "INSERT INTO logs (";
   sql.append(kListColumns).append(", ").append(kBodyColumns).append(") VALUES ");

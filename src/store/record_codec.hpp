@@ -26,9 +26,6 @@ inline constexpr std::string_view kBodyColumns = "request_body, response_body";
 inline constexpr int kRequestBodyColumn = 39;
 inline constexpr int kResponseBodyColumn = 40;
 
-// The parameters one record takes in insert_sql().
-inline constexpr int kRecordColumns = 41;
-
 // "INSERT INTO logs (<every column>) VALUES (?1, ..., ?41)", with `rows` rows of values
 // (row r takes ?(41r+1) to ?(41r+41)).
 std::string insert_sql(int rows = 1);
