@@ -11,7 +11,7 @@ mode=${1:-test}
 pkgs=(
   build-essential cmake ninja-build pkg-config ca-certificates openssl
   libboost1.81-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  libmimalloc-dev libsqlite3-dev libsimdjson-dev libhiredis-dev
+  libmimalloc-dev libsqlite3-dev libsimdjson-dev libhiredis-dev libnghttp2-dev
 )
 if [[ "$mode" != "--build-only" ]]; then
   # redis-server: the tests start their own, on a free port (issue 18, docs/scaling.md).
