@@ -96,6 +96,11 @@ struct UpstreamConfig {
   std::size_t pool_max_idle_per_host = 32;                 // per worker
   Duration pool_idle_timeout{std::chrono::seconds(60)};
   std::size_t max_response_header_bytes = 64 * 1024;
+  // Offer HTTP/2 (ALPN "h2") on TLS connections to providers: a provider that accepts it
+  // carries many requests over one connection (src/upstream/h2.hpp). Per provider: http2.
+  bool http2 = true;
+  // Requests at once on one HTTP/2 connection, at most (the provider's own limit may be lower).
+  std::size_t http2_max_streams = 100;
   RetryConfig retry;
   std::size_t max_steps = 5;  // steps of one universal request (1-20)
 };
@@ -112,6 +117,7 @@ struct ProviderConfig {
   std::optional<std::string> base_url;  // unset = the adapter's default
   std::optional<std::string> ca_file;   // extra trust anchor (PEM) on top of the system store
   bool tls_verify = true;               // false is allowed but warned about at start
+  std::optional<bool> http2;            // offer HTTP/2 to this provider; unset = upstream.http2
   std::vector<std::pair<std::string, Secret>> headers;  // added to every upstream request
   std::optional<Duration> connect_timeout;
   std::optional<Duration> first_byte_timeout;

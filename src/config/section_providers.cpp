@@ -52,6 +52,12 @@ void Loader::read_provider(const Entry& e, ProviderConfig& out) {
            }},
           {"ca_file", [&](const Entry& f) { read_readable_file(f, out.ca_file); }},
           {"tls_verify", [&](const Entry& f) { read_bool(f, out.tls_verify); }},
+          {"http2",
+           [&](const Entry& f) {
+             bool b = true;
+             read_bool(f, b);
+             out.http2 = b;
+           }},
           {"headers", [&](const Entry& f) { read_headers(f, out.headers); }},
           {"connect_timeout",
            [&](const Entry& f) { read_optional_duration(f, out.connect_timeout); }},

@@ -100,7 +100,7 @@ void extract_control(http::fields& fields,
   }
 }
 
-std::string serialize_upstream_head(const Attempt& attempt) {
+void for_each_upstream_header(const Attempt& attempt, HeaderVisitor visit, void* user) {
   const OutgoingRequest& req = attempt.request;
   const auto* configured =
       attempt.provider != nullptr ? &attempt.provider->config.headers : nullptr;
@@ -118,21 +118,6 @@ std::string serialize_upstream_head(const Attempt& attempt) {
     }
     return false;
   };
-  auto append = [](std::string& out, std::string_view name, std::string_view value) {
-    out.append(name);
-    out.append(": "sv);
-    out.append(value);
-    out.append("\r\n"sv);
-  };
-
-  const UpstreamTarget& target = attempt.target;
-  std::string out;
-  out.reserve(512 + target.target.size());
-  out.append(req.method_string());
-  out.push_back(' ');
-  out.append(target.target);
-  out.append(" HTTP/1.1\r\n"sv);
-  append(out, "Host", target.host_header());
   req.for_each_header([&](http::field field, std::string_view name, std::string_view value) {
     // Host is the upstream's; Expect was answered by us; framing is recomputed below.
     switch (field) {
@@ -149,18 +134,48 @@ std::string serialize_upstream_head(const Attempt& attempt) {
       default:
         break;
     }
-    if (!overridden(name)) append(out, name, value);
+    if (!overridden(name)) visit(user, name, value);
   });
   if (configured != nullptr) {
     for (const auto& [name, value] : *configured) {
-      if (!pinned(name)) append(out, name, value.reveal());
+      if (!pinned(name)) visit(user, name, value.reveal());
     }
   }
-  const auto method = req.method();
-  const std::string& body = req.body();
-  if (!body.empty() || method == http::verb::post || method == http::verb::put ||
-      method == http::verb::patch) {
-    append(out, "Content-Length", std::to_string(body.size()));
+}
+
+bool upstream_request_has_length(const Attempt& attempt) noexcept {
+  const auto method = attempt.request.method();
+  return !attempt.request.body().empty() || method == http::verb::post ||
+         method == http::verb::put || method == http::verb::patch;
+}
+
+std::string serialize_upstream_head(const Attempt& attempt) {
+  auto append = [](std::string& out, std::string_view name, std::string_view value) {
+    out.append(name);
+    out.append(": "sv);
+    out.append(value);
+    out.append("\r\n"sv);
+  };
+  const UpstreamTarget& target = attempt.target;
+  std::string out;
+  out.reserve(512 + target.target.size());
+  out.append(attempt.request.method_string());
+  out.push_back(' ');
+  out.append(target.target);
+  out.append(" HTTP/1.1\r\n"sv);
+  append(out, "Host", target.host_header());
+  for_each_upstream_header(
+      attempt,
+      [](void* user, std::string_view name, std::string_view value) {
+        auto& text = *static_cast<std::string*>(user);
+        text.append(name);
+        text.append(": "sv);
+        text.append(value);
+        text.append("\r\n"sv);
+      },
+      &out);
+  if (upstream_request_has_length(attempt)) {
+    append(out, "Content-Length", std::to_string(attempt.request.body().size()));
   }
   out.append("\r\n"sv);
   return out;

@@ -33,4 +33,12 @@ void extract_control(http::fields& fields,
 // hand rather than through a Beast serializer: one pass, one string, no per-field allocation.
 std::string serialize_upstream_head(const Attempt& attempt);
 
+// The headers of that head other than Host and Content-Length, in order, each as
+// visit(user, name, value) (names as the client or the config spelled them): what an
+// HTTP/2 request sends besides its pseudo-headers (src/upstream/h2.cpp).
+using HeaderVisitor = void (*)(void* user, std::string_view name, std::string_view value);
+void for_each_upstream_header(const Attempt& attempt, HeaderVisitor visit, void* user);
+// Whether the request carries Content-Length (a body, or a method that has one even empty).
+bool upstream_request_has_length(const Attempt& attempt) noexcept;
+
 }  // namespace aigw::headers

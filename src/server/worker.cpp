@@ -279,7 +279,7 @@ void Worker::drain() {
   asio::post(io_, [this] {
     boost::system::error_code ignored;
     acceptor_->close(ignored);
-    upstream_.pool().close_all();
+    upstream_.drain();
     for (Session* s : sessions_) s->close_if_idle();
   });
 }

@@ -8,6 +8,7 @@
 
 #include "net/deadline.hpp"
 #include "net/tls_stream.hpp"
+#include "upstream/h2.hpp"
 #include "upstream/tls.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -34,6 +35,7 @@ struct UpstreamConnection {
   // connection waits for the provider's next bytes.
   std::unique_ptr<char[]> relay;
   SteadyTime idle_since{};
+  bool h2 = false;  // the TLS handshake chose HTTP/2 (ALPN): the connection becomes an H2Connection
 
   boost::asio::ip::tcp::socket& lowest() noexcept;
 };
@@ -74,6 +76,8 @@ class UpstreamClient final : public Forwarder {
                                                ResponseSink& sink, Downstream& downstream) override;
 
   ConnectionPool& pool() noexcept { return pool_; }
+  // Drain: idle connections close now, HTTP/2 connections once their streams have finished.
+  void drain();
 
  private:
   struct Timeouts {
@@ -82,18 +86,27 @@ class UpstreamClient final : public Forwarder {
   struct Exchange;
 
   boost::asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> connect(
-      const Attempt& attempt, const Timeouts& timeouts, std::string key,
+      const Attempt& attempt, const Timeouts& timeouts, std::string key, bool offer_h2,
       std::function<void()>& cancel_current);
   template <class Stream>
   boost::asio::awaitable<Exchange> exchange(Stream& stream, UpstreamConnection& conn,
                                             RequestContext& ctx, const Attempt& attempt,
                                             ResponseSink& sink, Downstream& downstream,
                                             const Timeouts& timeouts, const bool& client_gone);
+  boost::asio::awaitable<Exchange> exchange_h2(H2Connection& conn, RequestContext& ctx,
+                                               const Attempt& attempt, ResponseSink& sink,
+                                               Downstream& downstream, const Timeouts& timeouts,
+                                               const bool& client_gone,
+                                               std::function<void()>& cancel_current);
+  // An HTTP/2 connection for `key` with a free stream slot (the busiest such one, so that
+  // idle ones expire); null when none.
+  std::shared_ptr<H2Connection> find_h2(const std::string& key);
 
   boost::asio::io_context& io_;
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const TlsContexts> tls_;
   ConnectionPool pool_;
+  std::unordered_map<std::string, std::vector<std::shared_ptr<H2Connection>>> h2_;
 };
 
 }  // namespace aigw

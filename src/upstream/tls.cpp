@@ -56,6 +56,10 @@ void TlsSessionCache::prepare(SSL* ssl, const std::string* peer) {
   SSL_SESSION_free(session);
 }
 
+void TlsSessionCache::rename(SSL* ssl, const std::string* peer) {
+  SSL_set_ex_data(ssl, peer_index(), const_cast<std::string*>(peer));
+}
+
 std::size_t TlsSessionCache::size() const {
   std::lock_guard lock(mutex_);
   return sessions_.size();

@@ -31,6 +31,9 @@ class TlsSessionCache {
   // Offers `ssl` the last session of `peer`, if any, and tags `ssl` with `peer` (which must
   // outlive it) so that the sessions it receives are kept under that name.
   void prepare(SSL* ssl, const std::string* peer);
+  // The name `ssl` keeps its sessions under now lives at `peer` (the connection that owned
+  // the first one has handed `ssl` on, as to an HTTP/2 connection).
+  static void rename(SSL* ssl, const std::string* peer);
   // Installs the new-session callback on `context`. The destructor removes it: SSL objects
   // of pooled connections may outlive the cache (they hold their own reference to the
   // context), and a ticket arriving on one then finds no cache.

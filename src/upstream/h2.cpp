@@ -1,0 +1,468 @@
+#include "upstream/h2.hpp"
+
+#include "http/headers.hpp"
+#include "upstream/tls.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/string.hpp>
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <new>
+#include <vector>
+
+namespace aigw {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using boost::system::error_code;
+using Clock = std::chrono::steady_clock;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+// A stream's window: what a provider may send ahead of a slow client. The connection's is
+// large enough that no stream waits for another's client.
+constexpr std::int32_t kStreamWindow = 64 * 1024;
+constexpr std::int32_t kConnectionWindow = 16 * 1024 * 1024;
+// Records are read into this, one worker-wide buffer: nothing between a read and the end of
+// nghttp2's processing of it suspends, so no connection holds it while it waits.
+constexpr std::size_t kReadBuffer = 16 * 1024;
+
+// Credentials are never put in HPACK's dynamic table: on a connection shared by many
+// clients, a header one of them controls must not be compressed against another's key.
+bool is_credential(std::string_view lower_name) {
+  return lower_name == "authorization" || lower_name == "x-api-key" || lower_name == "api-key" ||
+         lower_name == "x-goog-api-key" || lower_name == "proxy-authorization" ||
+         lower_name == "cookie";
+}
+
+// Headers HTTP/2 forbids (RFC 9113 §8.2.2), and the ones the pseudo-headers replace.
+bool is_connection_specific(std::string_view lower_name, std::string_view value) {
+  if (lower_name == "te") return !beast::iequals(value, "trailers");
+  return lower_name == "connection" || lower_name == "keep-alive" ||
+         lower_name == "proxy-connection" || lower_name == "transfer-encoding" ||
+         lower_name == "upgrade" || lower_name == "host";
+}
+
+std::string_view view(const std::uint8_t* p, std::size_t n) {
+  return {reinterpret_cast<const char*>(p), n};
+}
+
+H2Stream* stream_of(nghttp2_session* session, std::int32_t id) {
+  return static_cast<H2Stream*>(nghttp2_session_get_stream_user_data(session, id));
+}
+
+}  // namespace
+
+asio::awaitable<void> H2Stream::wait(Clock::time_point deadline) {
+  signal.expires_at(deadline);
+  co_await signal.async_wait(kTuple);
+}
+
+// nghttp2's callbacks, with access to the connection (user_data).
+struct H2Callbacks {
+  static H2Connection& conn(void* user) { return *static_cast<H2Connection*>(user); }
+
+  static int on_header(nghttp2_session* session, const nghttp2_frame* frame,
+                       const std::uint8_t* name, std::size_t namelen, const std::uint8_t* value,
+                       std::size_t valuelen, std::uint8_t /*flags*/, void* user) {
+    if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+    H2Stream* s = stream_of(session, frame->hd.stream_id);
+    if (s == nullptr || !s->attached || s->head_done) return 0;  // a trailer: not relayed
+    conn(user).last_frame_ = Clock::now();
+    s->got_frame = true;
+    const std::string_view n = view(name, namelen);
+    const std::string_view v = view(value, valuelen);
+    if (n == ":status") {
+      unsigned status = 0;
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), status);
+      if (ec != std::errc{} || end != v.data() + v.size() || status < 100 || status > 999) {
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // nghttp2 checks this too
+      }
+      s->status = status;
+      s->interim = status < 200;
+      return 0;
+    }
+    if (s->interim || n.empty() || n.front() == ':') return 0;
+    s->header_bytes += namelen + valuelen + 4;  // as HTTP/1 would count ": " and CRLF
+    if (s->header_bytes > conn(user).settings_.max_header_bytes) {
+      s->header_overflow = true;
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets the stream
+    }
+    s->head.insert(n, v);
+    return 0;
+  }
+
+  static int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+    H2Connection& c = conn(user);
+    c.last_frame_ = Clock::now();
+    if (frame->hd.type == NGHTTP2_GOAWAY) {
+      c.goaway_ = true;  // no new stream here; those above its last id are closed as refused
+      return 0;
+    }
+    if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
+    H2Stream* s = stream_of(session, frame->hd.stream_id);
+    if (s == nullptr) return 0;
+    bool wake = false;
+    if (frame->hd.type == NGHTTP2_HEADERS && !s->head_done) {
+      if (s->interim) {
+        // 103 Early Hints and the like: the client gets the final response only.
+        s->interim = false;
+        s->status = 0;
+        s->header_bytes = 0;
+        s->head = {};
+      } else if (s->status != 0) {
+        s->head.result(s->status);
+        s->head.version(11);
+        s->head_done = true;
+        wake = true;
+      }
+    }
+    if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
+      s->ended = true;
+      wake = true;
+    }
+    if (wake && s->attached) s->signal.cancel();
+    return 0;
+  }
+
+  static int on_data(nghttp2_session* session, std::uint8_t /*flags*/, std::int32_t id,
+                     const std::uint8_t* data, std::size_t len, void* user) {
+    H2Connection& c = conn(user);
+    c.last_frame_ = Clock::now();
+    H2Stream* s = stream_of(session, id);
+    if (s == nullptr || !s->attached) {
+      // Nobody will relay these: their window goes back at once.
+      nghttp2_session_consume(session, id, len);
+      return 0;
+    }
+    s->got_frame = true;
+    const bool was_empty = s->data.empty();
+    s->data.append(reinterpret_cast<const char*>(data), len);
+    if (was_empty) s->signal.cancel();
+    return 0;
+  }
+
+  static int on_stream_close(nghttp2_session* /*session*/, std::int32_t id, std::uint32_t code,
+                             void* user) {
+    H2Connection& c = conn(user);
+    const auto it = c.streams_.find(id);
+    if (it == c.streams_.end()) return 0;
+    H2Stream& s = *it->second;
+    s.closed = true;
+    s.close_code = code;
+    s.refused = code == NGHTTP2_REFUSED_STREAM;
+    if (s.attached) s.signal.cancel();
+    c.streams_.erase(it);  // may destroy the stream: its attempt has left
+    if (c.streams_.empty()) c.arm_idle();
+    return 0;
+  }
+
+  static ssize_t read_body(nghttp2_session* /*session*/, std::int32_t /*id*/, std::uint8_t* buf,
+                           std::size_t length, std::uint32_t* flags, nghttp2_data_source* source,
+                           void* /*user*/) {
+    auto& s = *static_cast<H2Stream*>(source->ptr);
+    if (!s.attached) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets the stream
+    const std::size_t n = std::min(length, s.body.size() - s.body_sent);
+    std::copy_n(s.body.data() + s.body_sent, n, buf);
+    s.body_sent += n;
+    if (s.body_sent == s.body.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return static_cast<ssize_t>(n);
+  }
+};
+
+namespace {
+
+nghttp2_session_callbacks* callbacks() {
+  static nghttp2_session_callbacks* const cbs = [] {
+    nghttp2_session_callbacks* c = nullptr;
+    if (nghttp2_session_callbacks_new(&c) != 0) throw std::bad_alloc();
+    nghttp2_session_callbacks_set_on_header_callback(c, &H2Callbacks::on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(c, &H2Callbacks::on_frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c, &H2Callbacks::on_data);
+    nghttp2_session_callbacks_set_on_stream_close_callback(c, &H2Callbacks::on_stream_close);
+    return c;
+  }();
+  return cbs;
+}
+
+nghttp2_option* options() {
+  static nghttp2_option* const opts = [] {
+    nghttp2_option* o = nullptr;
+    if (nghttp2_option_new(&o) != 0) throw std::bad_alloc();
+    // Windows are given back as the client takes the bytes (consume()), not on arrival.
+    nghttp2_option_set_no_auto_window_update(o, 1);
+    // Until the provider's SETTINGS say otherwise, assume the common limit (RFC 9113
+    // recommends no less than 100), not "unlimited".
+    nghttp2_option_set_peer_max_concurrent_streams(o, 100);
+    return o;
+  }();
+  return opts;
+}
+
+}  // namespace
+
+H2Connection::H2Connection(asio::io_context& io, std::unique_ptr<net::TlsStream> tls,
+                           std::string key, const Settings& settings)
+    : io_(io),
+      tls_(std::move(tls)),
+      key_(std::move(key)),
+      settings_(settings),
+      last_frame_(Clock::now()),
+      idle_(io) {
+  // Tickets that arrive later are kept under this connection's copy of the name.
+  TlsSessionCache::rename(tls_->native_handle(), &key_);
+  if (nghttp2_session_client_new2(&session_, callbacks(), this, options()) != 0) {
+    throw std::bad_alloc();
+  }
+  const std::array<nghttp2_settings_entry, 4> entries{{
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<std::uint32_t>(kStreamWindow)},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+       static_cast<std::uint32_t>(std::min<std::size_t>(settings.max_header_bytes, 1u << 24))},
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 0},  // we accept no pushed streams
+  }};
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, entries.data(), entries.size());
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
+}
+
+H2Connection::~H2Connection() { nghttp2_session_del(session_); }
+
+std::shared_ptr<H2Connection> H2Connection::start(asio::io_context& io,
+                                                  std::unique_ptr<net::TlsStream> tls,
+                                                  std::string key, const Settings& settings) {
+  std::shared_ptr<H2Connection> c(new H2Connection(io, std::move(tls), std::move(key), settings));
+  c->flush();  // the preface and our SETTINGS
+  asio::co_spawn(io, c->read_loop(c), asio::detached);
+  return c;
+}
+
+bool H2Connection::can_take() const noexcept {
+  if (dead_ || goaway_ || draining_) return false;
+  const std::size_t limit = std::min<std::size_t>(
+      settings_.max_streams,
+      nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS));
+  return streams_.size() < limit;
+}
+
+std::shared_ptr<H2Stream> H2Connection::submit(const Attempt& attempt) {
+  if (dead_ || goaway_ || draining_) return nullptr;
+  // Lower-case names (HTTP/2 requires them), in one arena sized first so that no pointer
+  // into it moves.
+  struct Field {
+    std::string_view name, value;
+  };
+  std::vector<Field> fields;
+  fields.reserve(24);
+  std::size_t arena_size = 0;
+  headers::for_each_upstream_header(
+      attempt,
+      [](void* user, std::string_view name, std::string_view value) {
+        static_cast<std::vector<Field>*>(user)->push_back({name, value});
+      },
+      &fields);
+  for (const auto& f : fields) arena_size += f.name.size();
+  std::string arena;
+  arena.reserve(arena_size);
+
+  const UpstreamTarget& target = attempt.target;
+  const std::string authority = target.host_header();
+  const std::string length = std::to_string(attempt.request.body().size());
+  const std::string_view method = attempt.request.method_string();
+  auto make = [](std::string_view n, std::string_view v, std::uint8_t flags = 0) {
+    return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(n.data())),
+                      reinterpret_cast<std::uint8_t*>(const_cast<char*>(v.data())), n.size(),
+                      v.size(), static_cast<std::uint8_t>(NGHTTP2_NV_FLAG_NONE | flags)};
+  };
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(fields.size() + 5);
+  nva.push_back(make(":method", method));
+  nva.push_back(make(":scheme", "https"));
+  nva.push_back(make(":authority", authority));
+  nva.push_back(make(":path", target.target));
+  for (const auto& f : fields) {
+    const std::size_t at = arena.size();
+    for (const char ch : f.name) {
+      arena.push_back(ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch | 0x20) : ch);
+    }
+    const std::string_view lower(arena.data() + at, f.name.size());
+    if (is_connection_specific(lower, f.value)) continue;
+    nva.push_back(make(lower, f.value, is_credential(lower) ? NGHTTP2_NV_FLAG_NO_INDEX : 0));
+  }
+  if (headers::upstream_request_has_length(attempt)) nva.push_back(make("content-length", length));
+
+  auto stream = std::make_shared<H2Stream>(io_.get_executor());
+  stream->body = attempt.request.body();
+  nghttp2_data_provider provider{};
+  provider.source.ptr = stream.get();
+  provider.read_callback = &H2Callbacks::read_body;
+  const std::int32_t id =
+      nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),
+                             stream->body.empty() ? nullptr : &provider, stream.get());
+  if (id < 0) return nullptr;
+  stream->id = id;
+  streams_.emplace(id, stream);
+  flush();
+  return stream;
+}
+
+void H2Connection::consume(H2Stream& stream, std::size_t n) {
+  if (dead_ || n == 0) return;
+  nghttp2_session_consume(session_, stream.id, n);
+  flush();
+}
+
+void H2Connection::release(H2Stream& stream, bool completed) {
+  if (completed) ++completed_;
+  stream.attached = false;
+  stream.body = {};
+  if (dead_) return;
+  // Bytes received and never relayed still count against the connection's window.
+  if (!stream.data.empty()) nghttp2_session_consume(session_, stream.id, stream.data.size());
+  std::string().swap(stream.data);
+  if (!stream.closed) nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.id, NGHTTP2_CANCEL);
+  flush();
+}
+
+void H2Connection::close() {
+  if (dead_) return;
+  nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
+  flush();
+  fail("connection closed by the gateway");
+}
+
+void H2Connection::shutdown() {
+  draining_ = true;
+  if (streams_.empty()) close();
+}
+
+void H2Connection::fail(const std::string& why) {
+  if (dead_) return;
+  dead_ = true;
+  // Every open stream learns it now; the map lets go of them (their attempts still hold
+  // theirs).
+  auto streams = std::move(streams_);
+  streams_.clear();
+  for (auto& [id, s] : streams) {
+    s->closed = true;
+    s->connection_error = why;
+    if (s->attached) s->signal.cancel();
+  }
+  error_code ignored;
+  tls_->next_layer().close(ignored);
+  idle_.cancel();
+  std::string().swap(out_);
+}
+
+void H2Connection::arm_idle() {
+  if (dead_) return;
+  if (draining_) {
+    // Called from nghttp2's callback: the close waits until nghttp2 has returned.
+    asio::post(io_, [self = shared_from_this()] { self->close(); });
+    return;
+  }
+  // Checked when it fires: a connection that took a stream since is left alone then.
+  idle_.expires_after(settings_.idle_timeout);
+  idle_.async_wait([weak = weak_from_this()](const error_code& ec) {
+    if (ec) return;
+    if (auto self = weak.lock(); self && self->streams_.empty()) self->close();
+  });
+}
+
+void H2Connection::flush() {
+  if (dead_ || writing_) return;  // the writer sends what is queued when the socket drains
+  for (;;) {
+    if (out_.empty()) {
+      // Everything nghttp2 has, in one buffer: one TLS record and one send for a request's
+      // HEADERS and DATA, or for a batch of WINDOW_UPDATEs.
+      for (;;) {
+        const std::uint8_t* data = nullptr;
+        const ssize_t n = nghttp2_session_mem_send(session_, &data);
+        if (n < 0) {
+          fail(std::string("HTTP/2 framing failed: ") + nghttp2_strerror(static_cast<int>(n)));
+          return;
+        }
+        if (n == 0) break;
+        out_.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+      }
+      if (out_.empty()) return;
+    }
+    error_code ec;
+    const std::size_t n = tls_->try_write(asio::buffer(out_), ec);
+    if (ec == asio::error::would_block) {
+      writing_ = true;
+      asio::co_spawn(io_, write_loop(shared_from_this()), asio::detached);
+      return;
+    }
+    if (ec) {
+      fail("writing to the provider failed: " + ec.message());
+      return;
+    }
+    out_.erase(0, n);
+    if (out_.empty() && out_.capacity() > kReadBuffer) std::string().swap(out_);
+  }
+}
+
+// `self` keeps the connection alive while the coroutine runs.
+asio::awaitable<void> H2Connection::write_loop(std::shared_ptr<H2Connection> /*self*/) {
+  while (!dead_) {
+    error_code ec;
+    const std::size_t n = tls_->try_write(asio::buffer(out_), ec);
+    if (ec == asio::error::would_block) {
+      if (auto wec = co_await tls_->wait()) {
+        fail("writing to the provider failed: " + wec.message());
+        break;
+      }
+      continue;
+    }
+    if (ec) {
+      fail("writing to the provider failed: " + ec.message());
+      break;
+    }
+    out_.erase(0, n);
+    if (!out_.empty()) continue;
+    writing_ = false;
+    flush();  // what nghttp2 queued meanwhile
+    break;
+  }
+  writing_ = false;
+}
+
+asio::awaitable<void> H2Connection::read_loop(std::shared_ptr<H2Connection> /*self*/) {
+  thread_local std::unique_ptr<std::uint8_t[]> buffer;
+  if (!buffer) buffer = std::make_unique_for_overwrite<std::uint8_t[]>(kReadBuffer);
+  while (!dead_) {
+    error_code ec;
+    const std::size_t n = tls_->try_read(asio::buffer(buffer.get(), kReadBuffer), ec);
+    if (ec == asio::error::would_block) {
+      if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
+        fail("the provider ended the connection (GOAWAY)");
+        break;
+      }
+      ec = co_await tls_->wait();
+      if (!ec) continue;
+    }
+    if (ec) {
+      fail(ec == asio::error::eof ? "the provider closed the connection"
+                                  : "reading from the provider failed: " + ec.message());
+      break;
+    }
+    const ssize_t used = nghttp2_session_mem_recv(session_, buffer.get(), n);
+    if (used < 0) {
+      // A protocol error: nghttp2 queued a GOAWAY saying so; send it, then close.
+      flush();
+      fail(std::string("the provider broke HTTP/2: ") + nghttp2_strerror(static_cast<int>(used)));
+      break;
+    }
+    flush();
+  }
+  co_return;
+}
+
+}  // namespace aigw
