@@ -220,6 +220,36 @@ def redis():
         write("redis", url.encode() + control([(1, 1)] + cuts(url, [])))
 
 
+def h2_frame(kind, flags, stream, payload=b""):
+    return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big") + payload
+
+
+def h2_sessions():
+    """A provider's side of an HTTP/2 connection carrying streams 1, 3 and 5 (h2_session)."""
+    settings = h2_frame(4, 0, 0, (3).to_bytes(2, "big") + (100).to_bytes(4, "big"))
+    ack = h2_frame(4, 1, 0)
+    window = h2_frame(8, 0, 0, (1 << 20).to_bytes(4, "big")) + h2_frame(8, 0, 1, (1 << 20).to_bytes(4, "big"))
+    # HPACK: :status 200 (static index 8), content-type: text/event-stream as a literal
+    # with incremental indexing of static name 31, then again from the dynamic table (62).
+    head = bytes([0x88, 0x5F, 0x11]) + b"text/event-stream"
+    again = bytes([0x88, 0xBE])
+    interim = bytes([0x48, 0x03]) + b"103"  # :status 103, literal with indexing of name 8
+    event = b'data: {"choices":[{"delta":{"content":"hi"}}]}\n\n'
+    answers = [
+        settings + ack + window + h2_frame(1, 4, 1, head) + h2_frame(0, 0, 1, event)
+        + h2_frame(1, 4, 3, again) + h2_frame(0, 1, 3, event) + h2_frame(0, 1, 1, b"data: [DONE]\n\n")
+        + h2_frame(1, 5, 5, bytes([0x88])),
+        settings + h2_frame(1, 4, 1, interim) + h2_frame(1, 5, 1, head)
+        + h2_frame(3, 0, 3, (2).to_bytes(4, "big"))
+        + h2_frame(7, 0, 0, (1).to_bytes(4, "big") + (0).to_bytes(4, "big")),
+        settings + h2_frame(1, 4, 1, head) + h2_frame(1, 4, 1, bytes([0x40, 0x01]) + b"x" + bytes([0x7F, 0x80, 0x08]) + b"y" * 1152),
+        settings + h2_frame(6, 0, 0, b"12345678") + h2_frame(1, 4, 1, head) + h2_frame(0, 0, 1, b"z" * 16384) * 5,
+    ]
+    for a in answers:
+        write("h2_session", a + control(cuts(a, [9, len(a) // 2, len(a) - 3])))
+        write("h2_session", a + control(cuts(a, [])))
+
+
 def cache_entry(status=200, stored=1718000000123, content_type=b"application/json", headers=(),
                 usage=None, translation=None, stream=False, body=b""):
     """A cache entry as src/stages/cache/entry_codec.hpp writes it (version 1)."""
@@ -272,6 +302,7 @@ def main():
     translate()
     redis()
     cache_entries()
+    h2_sessions()
     total = sum(f.stat().st_size for f in OUT.rglob("*") if f.is_file())
     print(f"seeds: {sum(1 for f in OUT.rglob('*') if f.is_file())} files, {total} bytes")
 

@@ -17,8 +17,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 #include <nghttp2/nghttp2.h>
 #include <span>
 #include <string>
@@ -510,9 +510,9 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange_h2(
   const std::string who = "provider " + attempt.slug;
   auto stream = conn.submit(attempt);
   if (!stream) {
-    co_return Exchange{upstream_error(ErrorCode::kUpstreamReset,
-                                      who + " closed the connection before responding"),
-                       true, false};
+    co_return Exchange{
+        upstream_error(ErrorCode::kUpstreamReset, who + " closed the connection before responding"),
+        true, false};
   }
   H2Stream& s = *stream;
   cancel_current = [&s] { s.signal.cancel(); };
@@ -533,24 +533,25 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange_h2(
       // Nothing at all on the connection since this request went out: presumed dead, so
       // that later requests do not wait on it too.
       if (!s.got_frame && conn.silent_since(started)) conn.close();
-      co_return Exchange{upstream_error(ErrorCode::kUpstreamTimeout,
-                                        who + " sent no response within " +
-                                            ms_text(timeouts.first_byte),
-                                        endpoint_of(attempt.target)),
-                         false, false};
+      co_return Exchange{
+          upstream_error(ErrorCode::kUpstreamTimeout,
+                         who + " sent no response within " + ms_text(timeouts.first_byte),
+                         endpoint_of(attempt.target)),
+          false, false};
     }
     co_await s.wait(first_byte_deadline);
   }
   if (client_gone) co_return Exchange{{}, false, false};
   if (!s.head_done) {
     if (s.header_overflow) {
-      co_return Exchange{upstream_error(ErrorCode::kUpstreamProtocol,
-                                        who + " sent an invalid HTTP response: header fields "
-                                              "larger than " +
-                                            std::to_string(
-                                                config_->upstream.max_response_header_bytes) +
-                                            " bytes"),
-                         false, false};
+      co_return Exchange{
+          upstream_error(ErrorCode::kUpstreamProtocol,
+                         who +
+                             " sent an invalid HTTP response: header fields "
+                             "larger than " +
+                             std::to_string(config_->upstream.max_response_header_bytes) +
+                             " bytes"),
+          false, false};
     }
     if (s.refused) {
       // REFUSED_STREAM, or above a GOAWAY's last stream: not processed, safe to send again.
@@ -559,22 +560,22 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange_h2(
           false};
     }
     if (!s.connection_error.empty()) {
-      co_return Exchange{upstream_error(ErrorCode::kUpstreamReset,
-                                        who + " closed the connection before responding: " +
-                                            s.connection_error,
-                                        endpoint_of(attempt.target)),
-                         reused && !s.got_frame, false};
+      co_return Exchange{
+          upstream_error(ErrorCode::kUpstreamReset,
+                         who + " closed the connection before responding: " + s.connection_error,
+                         endpoint_of(attempt.target)),
+          reused && !s.got_frame, false};
     }
-    co_return Exchange{upstream_error(ErrorCode::kUpstreamReset,
-                                      who + " reset the request before responding: " +
-                                          nghttp2_http2_strerror(s.close_code)),
-                       false, false};
+    co_return Exchange{
+        upstream_error(ErrorCode::kUpstreamReset, who + " reset the request before responding: " +
+                                                      nghttp2_http2_strerror(s.close_code)),
+        false, false};
   }
   ctx.upstream_first_byte = Clock::now();
 
   http::response_header<>& head = s.head;
-  const bool head_only = attempt.request.method() == http::verb::head || s.status == 204 ||
-                         s.status == 304;
+  const bool head_only =
+      attempt.request.method() == http::verb::head || s.status == 204 || s.status == 304;
   headers::strip_hop_by_hop(head);
   std::optional<std::uint64_t> length;
   if (!head_only) {
@@ -615,12 +616,12 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange_h2(
       // After the commit point nothing can be retried: end the client's response as visibly
       // incomplete and record why.
       ctx.outcome = Outcome::kUpstreamAbort;
-      ctx.error = upstream_error(
-          ErrorCode::kUpstreamReset,
-          s.connection_error.empty()
-              ? "provider reset the stream mid-response: " +
-                    std::string(nghttp2_http2_strerror(s.close_code))
-              : "provider connection broke mid-response: " + s.connection_error);
+      ctx.error =
+          upstream_error(ErrorCode::kUpstreamReset,
+                         s.connection_error.empty()
+                             ? "provider reset the stream mid-response: " +
+                                   std::string(nghttp2_http2_strerror(s.close_code))
+                             : "provider connection broke mid-response: " + s.connection_error);
       downstream.abort();
       co_return Exchange{{}, false, false};
     }
@@ -628,8 +629,9 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange_h2(
     co_await s.wait(deadline);
     if (s.data.empty() && !s.ended && !s.closed && !client_gone && Clock::now() >= deadline) {
       ctx.outcome = Outcome::kUpstreamAbort;
-      ctx.error = upstream_error(ErrorCode::kUpstreamTimeout,
-                                 "provider stalled for " + ms_text(timeouts.read) + " mid-response");
+      ctx.error =
+          upstream_error(ErrorCode::kUpstreamTimeout,
+                         "provider stalled for " + ms_text(timeouts.read) + " mid-response");
       downstream.abort();
       co_return Exchange{{}, false, false};
     }
@@ -697,8 +699,8 @@ asio::awaitable<Result<void>> UpstreamClient::forward(RequestContext& ctx, const
       }
     }
     if (h2) {
-      Exchange ex = co_await exchange_h2(*h2, ctx, attempt, sink, downstream, timeouts,
-                                         client_gone, cancel_current);
+      Exchange ex = co_await exchange_h2(*h2, ctx, attempt, sink, downstream, timeouts, client_gone,
+                                         cancel_current);
       cancel_current = nullptr;
       if (client_gone && !ctx.committed) {
         ctx.outcome = Outcome::kClientAbort;

@@ -9,12 +9,12 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/string.hpp>
-#include <nghttp2/nghttp2.h>
 
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <new>
+#include <nghttp2/nghttp2.h>
 #include <vector>
 
 namespace aigw {
@@ -65,9 +65,9 @@ asio::awaitable<void> H2Stream::wait(Clock::time_point deadline) {
   co_await signal.async_wait(kTuple);
 }
 
-// nghttp2's callbacks, with access to the connection (user_data).
+// nghttp2's callbacks, with access to the session (user_data).
 struct H2Callbacks {
-  static H2Connection& conn(void* user) { return *static_cast<H2Connection*>(user); }
+  static H2Session& conn(void* user) { return *static_cast<H2Session*>(user); }
 
   static int on_header(nghttp2_session* session, const nghttp2_frame* frame,
                        const std::uint8_t* name, std::size_t namelen, const std::uint8_t* value,
@@ -100,7 +100,7 @@ struct H2Callbacks {
   }
 
   static int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
-    H2Connection& c = conn(user);
+    H2Session& c = conn(user);
     c.last_frame_ = Clock::now();
     if (frame->hd.type == NGHTTP2_GOAWAY) {
       c.goaway_ = true;  // no new stream here; those above its last id are closed as refused
@@ -134,7 +134,7 @@ struct H2Callbacks {
 
   static int on_data(nghttp2_session* session, std::uint8_t /*flags*/, std::int32_t id,
                      const std::uint8_t* data, std::size_t len, void* user) {
-    H2Connection& c = conn(user);
+    H2Session& c = conn(user);
     c.last_frame_ = Clock::now();
     H2Stream* s = stream_of(session, id);
     if (s == nullptr || !s->attached) {
@@ -151,7 +151,7 @@ struct H2Callbacks {
 
   static int on_stream_close(nghttp2_session* /*session*/, std::int32_t id, std::uint32_t code,
                              void* user) {
-    H2Connection& c = conn(user);
+    H2Session& c = conn(user);
     const auto it = c.streams_.find(id);
     if (it == c.streams_.end()) return 0;
     H2Stream& s = *it->second;
@@ -160,7 +160,7 @@ struct H2Callbacks {
     s.refused = code == NGHTTP2_REFUSED_STREAM;
     if (s.attached) s.signal.cancel();
     c.streams_.erase(it);  // may destroy the stream: its attempt has left
-    if (c.streams_.empty()) c.arm_idle();
+    if (c.streams_.empty() && c.on_idle_) c.on_idle_();
     return 0;
   }
 
@@ -208,16 +208,15 @@ nghttp2_option* options() {
 
 }  // namespace
 
-H2Connection::H2Connection(asio::io_context& io, std::unique_ptr<net::TlsStream> tls,
-                           std::string key, const Settings& settings)
-    : io_(io),
-      tls_(std::move(tls)),
-      key_(std::move(key)),
+// ---------------------------------------------------------------------------------------
+// H2Session
+
+H2Session::H2Session(asio::any_io_executor executor, const H2Settings& settings,
+                     std::function<void()> on_idle)
+    : executor_(std::move(executor)),
       settings_(settings),
-      last_frame_(Clock::now()),
-      idle_(io) {
-  // Tickets that arrive later are kept under this connection's copy of the name.
-  TlsSessionCache::rename(tls_->native_handle(), &key_);
+      on_idle_(std::move(on_idle)),
+      last_frame_(Clock::now()) {
   if (nghttp2_session_client_new2(&session_, callbacks(), this, options()) != 0) {
     throw std::bad_alloc();
   }
@@ -232,7 +231,151 @@ H2Connection::H2Connection(asio::io_context& io, std::unique_ptr<net::TlsStream>
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
 }
 
-H2Connection::~H2Connection() { nghttp2_session_del(session_); }
+H2Session::~H2Session() {
+  on_idle_ = nullptr;
+  nghttp2_session_del(session_);
+}
+
+bool H2Session::can_take() const noexcept {
+  if (goaway_ || draining_) return false;
+  const std::size_t limit = std::min<std::size_t>(
+      settings_.max_streams,
+      nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS));
+  return streams_.size() < limit;
+}
+
+bool H2Session::finished() const noexcept {
+  return nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0;
+}
+
+std::shared_ptr<H2Stream> H2Session::submit(const Attempt& attempt) {
+  // Lower-case names (HTTP/2 requires them), in one arena sized first so that no view into
+  // it moves.
+  using Fields = std::vector<std::pair<std::string_view, std::string_view>>;
+  Fields given;
+  given.reserve(24);
+  headers::for_each_upstream_header(
+      attempt,
+      [](void* user, std::string_view name, std::string_view value) {
+        static_cast<Fields*>(user)->emplace_back(name, value);
+      },
+      &given);
+  std::size_t arena_size = 0;
+  for (const auto& f : given) arena_size += f.first.size();
+  std::string arena;
+  arena.reserve(arena_size);
+
+  const UpstreamTarget& target = attempt.target;
+  const std::string authority = target.host_header();
+  const std::string length = std::to_string(attempt.request.body().size());
+  Fields fields;
+  fields.reserve(given.size() + 5);
+  fields.emplace_back(":method", attempt.request.method_string());
+  fields.emplace_back(":scheme", "https");
+  fields.emplace_back(":authority", authority);
+  fields.emplace_back(":path", target.target);
+  for (const auto& [name, value] : given) {
+    const std::size_t at = arena.size();
+    for (const char ch : name) {
+      arena.push_back(ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch | 0x20) : ch);
+    }
+    const std::string_view lower(arena.data() + at, name.size());
+    if (!is_connection_specific(lower, value)) fields.emplace_back(lower, value);
+  }
+  if (headers::upstream_request_has_length(attempt)) fields.emplace_back("content-length", length);
+  return submit(fields, attempt.request.body());
+}
+
+std::shared_ptr<H2Stream> H2Session::submit(
+    const std::vector<std::pair<std::string_view, std::string_view>>& fields,
+    std::string_view body) {
+  if (goaway_ || draining_) return nullptr;
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(fields.size());
+  for (const auto& [n, v] : fields) {
+    // Credentials are never indexed (is_credential): nghttp2 copies the fields.
+    nva.push_back(nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(n.data())),
+                             reinterpret_cast<std::uint8_t*>(const_cast<char*>(v.data())), n.size(),
+                             v.size(),
+                             static_cast<std::uint8_t>(is_credential(n) ? NGHTTP2_NV_FLAG_NO_INDEX
+                                                                        : NGHTTP2_NV_FLAG_NONE)});
+  }
+  auto stream = std::make_shared<H2Stream>(executor_);
+  stream->body = body;
+  nghttp2_data_provider provider{};
+  provider.source.ptr = stream.get();
+  provider.read_callback = &H2Callbacks::read_body;
+  const std::int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),
+                                                 body.empty() ? nullptr : &provider, stream.get());
+  if (id < 0) return nullptr;
+  stream->id = id;
+  streams_.emplace(id, stream);
+  return stream;
+}
+
+bool H2Session::receive(const std::uint8_t* data, std::size_t size, std::string& why) {
+  const ssize_t used = nghttp2_session_mem_recv(session_, data, size);
+  if (used >= 0) return true;
+  why = std::string("the provider broke HTTP/2: ") + nghttp2_strerror(static_cast<int>(used));
+  return false;
+}
+
+bool H2Session::produce(std::string& out, std::string& why) {
+  for (;;) {
+    const std::uint8_t* data = nullptr;
+    const ssize_t n = nghttp2_session_mem_send(session_, &data);
+    if (n < 0) {
+      why = std::string("HTTP/2 framing failed: ") + nghttp2_strerror(static_cast<int>(n));
+      return false;
+    }
+    if (n == 0) return true;
+    out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+  }
+}
+
+void H2Session::consume(H2Stream& stream, std::size_t n) {
+  if (n > 0) nghttp2_session_consume(session_, stream.id, n);
+}
+
+void H2Session::release(H2Stream& stream, bool completed) {
+  if (completed) ++completed_;
+  stream.attached = false;
+  stream.body = {};
+  // Bytes received and never relayed still count against the connection's window.
+  if (!stream.data.empty()) nghttp2_session_consume(session_, stream.id, stream.data.size());
+  std::string().swap(stream.data);
+  if (!stream.closed) {
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.id, NGHTTP2_CANCEL);
+  }
+}
+
+void H2Session::terminate() { nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR); }
+
+void H2Session::fail_streams(const std::string& why) {
+  // The map lets go of them (their attempts still hold theirs).
+  auto streams = std::move(streams_);
+  streams_.clear();
+  for (auto& [id, s] : streams) {
+    s->closed = true;
+    s->connection_error = why;
+    if (s->attached) s->signal.cancel();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// H2Connection
+
+H2Connection::H2Connection(asio::io_context& io, std::unique_ptr<net::TlsStream> tls,
+                           std::string key, const Settings& settings)
+    : io_(io),
+      tls_(std::move(tls)),
+      key_(std::move(key)),
+      settings_(settings),
+      session_(io.get_executor(), settings, [this] { on_idle(); }),
+      idle_(io) {
+  // Tickets that arrive later are kept under this connection's copy of the name.
+  TlsSessionCache::rename(tls_->native_handle(), &key_);
+}
 
 std::shared_ptr<H2Connection> H2Connection::start(asio::io_context& io,
                                                   std::unique_ptr<net::TlsStream> tls,
@@ -243,127 +386,55 @@ std::shared_ptr<H2Connection> H2Connection::start(asio::io_context& io,
   return c;
 }
 
-bool H2Connection::can_take() const noexcept {
-  if (dead_ || goaway_ || draining_) return false;
-  const std::size_t limit = std::min<std::size_t>(
-      settings_.max_streams,
-      nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS));
-  return streams_.size() < limit;
-}
-
 std::shared_ptr<H2Stream> H2Connection::submit(const Attempt& attempt) {
-  if (dead_ || goaway_ || draining_) return nullptr;
-  // Lower-case names (HTTP/2 requires them), in one arena sized first so that no pointer
-  // into it moves.
-  struct Field {
-    std::string_view name, value;
-  };
-  std::vector<Field> fields;
-  fields.reserve(24);
-  std::size_t arena_size = 0;
-  headers::for_each_upstream_header(
-      attempt,
-      [](void* user, std::string_view name, std::string_view value) {
-        static_cast<std::vector<Field>*>(user)->push_back({name, value});
-      },
-      &fields);
-  for (const auto& f : fields) arena_size += f.name.size();
-  std::string arena;
-  arena.reserve(arena_size);
-
-  const UpstreamTarget& target = attempt.target;
-  const std::string authority = target.host_header();
-  const std::string length = std::to_string(attempt.request.body().size());
-  const std::string_view method = attempt.request.method_string();
-  auto make = [](std::string_view n, std::string_view v, std::uint8_t flags = 0) {
-    return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(n.data())),
-                      reinterpret_cast<std::uint8_t*>(const_cast<char*>(v.data())), n.size(),
-                      v.size(), static_cast<std::uint8_t>(NGHTTP2_NV_FLAG_NONE | flags)};
-  };
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(fields.size() + 5);
-  nva.push_back(make(":method", method));
-  nva.push_back(make(":scheme", "https"));
-  nva.push_back(make(":authority", authority));
-  nva.push_back(make(":path", target.target));
-  for (const auto& f : fields) {
-    const std::size_t at = arena.size();
-    for (const char ch : f.name) {
-      arena.push_back(ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch | 0x20) : ch);
-    }
-    const std::string_view lower(arena.data() + at, f.name.size());
-    if (is_connection_specific(lower, f.value)) continue;
-    nva.push_back(make(lower, f.value, is_credential(lower) ? NGHTTP2_NV_FLAG_NO_INDEX : 0));
-  }
-  if (headers::upstream_request_has_length(attempt)) nva.push_back(make("content-length", length));
-
-  auto stream = std::make_shared<H2Stream>(io_.get_executor());
-  stream->body = attempt.request.body();
-  nghttp2_data_provider provider{};
-  provider.source.ptr = stream.get();
-  provider.read_callback = &H2Callbacks::read_body;
-  const std::int32_t id =
-      nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),
-                             stream->body.empty() ? nullptr : &provider, stream.get());
-  if (id < 0) return nullptr;
-  stream->id = id;
-  streams_.emplace(id, stream);
-  flush();
+  if (dead_) return nullptr;
+  auto stream = session_.submit(attempt);
+  if (stream) flush();
   return stream;
 }
 
 void H2Connection::consume(H2Stream& stream, std::size_t n) {
-  if (dead_ || n == 0) return;
-  nghttp2_session_consume(session_, stream.id, n);
+  if (dead_) return;
+  session_.consume(stream, n);
   flush();
 }
 
 void H2Connection::release(H2Stream& stream, bool completed) {
-  if (completed) ++completed_;
-  stream.attached = false;
-  stream.body = {};
-  if (dead_) return;
-  // Bytes received and never relayed still count against the connection's window.
-  if (!stream.data.empty()) nghttp2_session_consume(session_, stream.id, stream.data.size());
-  std::string().swap(stream.data);
-  if (!stream.closed) nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.id, NGHTTP2_CANCEL);
+  if (dead_) {
+    stream.attached = false;
+    return;
+  }
+  session_.release(stream, completed);
   flush();
 }
 
 void H2Connection::close() {
   if (dead_) return;
-  nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
+  session_.terminate();
   flush();
   fail("connection closed by the gateway");
 }
 
 void H2Connection::shutdown() {
-  draining_ = true;
-  if (streams_.empty()) close();
+  session_.stop_taking();
+  if (session_.open_streams() == 0) close();
 }
 
 void H2Connection::fail(const std::string& why) {
   if (dead_) return;
   dead_ = true;
-  // Every open stream learns it now; the map lets go of them (their attempts still hold
-  // theirs).
-  auto streams = std::move(streams_);
-  streams_.clear();
-  for (auto& [id, s] : streams) {
-    s->closed = true;
-    s->connection_error = why;
-    if (s->attached) s->signal.cancel();
-  }
+  session_.fail_streams(why);
   error_code ignored;
   tls_->next_layer().close(ignored);
   idle_.cancel();
   std::string().swap(out_);
 }
 
-void H2Connection::arm_idle() {
+void H2Connection::on_idle() {
   if (dead_) return;
-  if (draining_) {
-    // Called from nghttp2's callback: the close waits until nghttp2 has returned.
+  // Called from nghttp2's callback (inside receive()): nothing here may close the connection
+  // before nghttp2 has returned.
+  if (session_.draining()) {
     asio::post(io_, [self = shared_from_this()] { self->close(); });
     return;
   }
@@ -371,7 +442,7 @@ void H2Connection::arm_idle() {
   idle_.expires_after(settings_.idle_timeout);
   idle_.async_wait([weak = weak_from_this()](const error_code& ec) {
     if (ec) return;
-    if (auto self = weak.lock(); self && self->streams_.empty()) self->close();
+    if (auto self = weak.lock(); self && self->session_.open_streams() == 0) self->close();
   });
 }
 
@@ -381,15 +452,10 @@ void H2Connection::flush() {
     if (out_.empty()) {
       // Everything nghttp2 has, in one buffer: one TLS record and one send for a request's
       // HEADERS and DATA, or for a batch of WINDOW_UPDATEs.
-      for (;;) {
-        const std::uint8_t* data = nullptr;
-        const ssize_t n = nghttp2_session_mem_send(session_, &data);
-        if (n < 0) {
-          fail(std::string("HTTP/2 framing failed: ") + nghttp2_strerror(static_cast<int>(n)));
-          return;
-        }
-        if (n == 0) break;
-        out_.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+      std::string why;
+      if (!session_.produce(out_, why)) {
+        fail(why);
+        return;
       }
       if (out_.empty()) return;
     }
@@ -441,7 +507,7 @@ asio::awaitable<void> H2Connection::read_loop(std::shared_ptr<H2Connection> /*se
     error_code ec;
     const std::size_t n = tls_->try_read(asio::buffer(buffer.get(), kReadBuffer), ec);
     if (ec == asio::error::would_block) {
-      if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
+      if (session_.finished()) {
         fail("the provider ended the connection (GOAWAY)");
         break;
       }
@@ -453,11 +519,10 @@ asio::awaitable<void> H2Connection::read_loop(std::shared_ptr<H2Connection> /*se
                                   : "reading from the provider failed: " + ec.message());
       break;
     }
-    const ssize_t used = nghttp2_session_mem_recv(session_, buffer.get(), n);
-    if (used < 0) {
-      // A protocol error: nghttp2 queued a GOAWAY saying so; send it, then close.
-      flush();
-      fail(std::string("the provider broke HTTP/2: ") + nghttp2_strerror(static_cast<int>(used)));
+    std::string why;
+    if (!session_.receive(buffer.get(), n, why)) {
+      flush();  // nghttp2 queued a GOAWAY saying what was wrong
+      fail(why);
       break;
     }
     flush();

@@ -22,6 +22,7 @@
 
 #include "aigw/attempt.hpp"
 #include "aigw/config.hpp"
+
 #include "net/tls_stream.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -31,6 +32,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -76,47 +78,100 @@ struct H2Stream {
   boost::asio::awaitable<void> wait(std::chrono::steady_clock::time_point deadline);
 };
 
+struct H2Settings {
+  std::size_t max_streams = 100;  // ours; the provider's SETTINGS may lower it
+  std::size_t max_header_bytes = 64 * 1024;
+  Duration idle_timeout{std::chrono::seconds(60)};
+};
+
+// The protocol state of one HTTP/2 client connection, without its I/O: nghttp2's session and
+// the streams open on it. Bytes from the provider go in through receive(), what to send comes
+// out of produce(). fuzz/h2_session_fuzz.cpp drives it with arbitrary provider bytes.
+class H2Session {
+ public:
+  // `on_idle` runs (from receive()) when the last open stream has closed.
+  H2Session(boost::asio::any_io_executor executor, const H2Settings& settings,
+            std::function<void()> on_idle);
+  ~H2Session();
+  H2Session(const H2Session&) = delete;
+  H2Session& operator=(const H2Session&) = delete;
+
+  // A stream slot free, no GOAWAY received, not closing.
+  bool can_take() const noexcept;
+  std::size_t open_streams() const noexcept { return streams_.size(); }
+  std::uint64_t completed() const noexcept { return completed_; }
+  std::chrono::steady_clock::time_point last_frame() const noexcept { return last_frame_; }
+  // Both sides are done (after a GOAWAY, every stream closed): the connection can go.
+  bool finished() const noexcept;
+
+  // `attempt`'s request as a new stream; null when the session takes no new stream.
+  std::shared_ptr<H2Stream> submit(const Attempt& attempt);
+  // A request from its header fields (lower-case names, pseudo-headers first) and body.
+  std::shared_ptr<H2Stream> submit(
+      const std::vector<std::pair<std::string_view, std::string_view>>& fields,
+      std::string_view body);
+  // Bytes read from the provider. False on a protocol error (`why`): the connection must end
+  // after what produce() still gives (a GOAWAY saying so) is sent.
+  bool receive(const std::uint8_t* data, std::size_t size, std::string& why);
+  // Appends what nghttp2 has to send to `out`. False on failure (`why`).
+  bool produce(std::string& out, std::string& why);
+  // `n` bytes of the stream's body reached the client: its window opens by as much.
+  void consume(H2Stream& stream, std::size_t n);
+  // The attempt leaves: a stream still open is reset (CANCEL); what still arrives is dropped.
+  void release(H2Stream& stream, bool completed);
+  // No new stream from now on (drain).
+  void stop_taking() noexcept { draining_ = true; }
+  bool draining() const noexcept { return draining_; }
+  // Queues a GOAWAY (NO_ERROR) ending the session.
+  void terminate();
+  // The connection ended: every open stream is closed with `why`.
+  void fail_streams(const std::string& why);
+
+ private:
+  friend struct H2Callbacks;
+  boost::asio::any_io_executor executor_;
+  H2Settings settings_;
+  std::function<void()> on_idle_;
+  nghttp2_session* session_ = nullptr;
+  std::map<std::int32_t, std::shared_ptr<H2Stream>> streams_;
+  bool goaway_ = false;
+  bool draining_ = false;
+  std::uint64_t completed_ = 0;
+  std::chrono::steady_clock::time_point last_frame_;
+};
+
+// An H2Session on a TLS connection: its reader and writer.
 class H2Connection : public std::enable_shared_from_this<H2Connection> {
  public:
-  struct Settings {
-    std::size_t max_streams = 100;  // ours; the provider's SETTINGS may lower it
-    std::size_t max_header_bytes = 64 * 1024;
-    Duration idle_timeout{std::chrono::seconds(60)};
-  };
+  using Settings = H2Settings;
 
   // Takes over a TLS connection whose handshake chose h2, sends the connection preface and
   // starts the reader. `key` is the pool key (provider + address).
   static std::shared_ptr<H2Connection> start(boost::asio::io_context& io,
                                              std::unique_ptr<net::TlsStream> tls, std::string key,
                                              const Settings& settings);
-  ~H2Connection();
   H2Connection(const H2Connection&) = delete;
   H2Connection& operator=(const H2Connection&) = delete;
 
   const std::string& key() const noexcept { return key_; }
-  // Alive, no GOAWAY received, and a stream slot free.
-  bool can_take() const noexcept;
+  bool can_take() const noexcept { return !dead_ && session_.can_take(); }
   bool alive() const noexcept { return !dead_; }
   // Requests completed on this connection (a new one has 0: a failure there is not stale).
-  std::uint64_t completed() const noexcept { return completed_; }
-  // Streams open now.
-  std::size_t open_streams() const noexcept { return streams_.size(); }
+  std::uint64_t completed() const noexcept { return session_.completed(); }
+  std::size_t open_streams() const noexcept { return session_.open_streams(); }
 
-  // Sends `attempt`'s request as a new stream. Null when the session refuses (closing).
   std::shared_ptr<H2Stream> submit(const Attempt& attempt);
   // `n` bytes of the stream's body were written to the client: the provider may send more.
   void consume(H2Stream& stream, std::size_t n);
-  // The attempt leaves: a stream still open is reset (CANCEL), so the provider stops
-  // generating; what still arrives for it is dropped.
+  // The attempt leaves (H2Session::release).
   void release(H2Stream& stream, bool completed);
-  // Closes the connection (idle): GOAWAY, then the socket.
+  // Closes the connection (idle, or presumed dead): GOAWAY, then the socket.
   void close();
   // Drain: no new stream; closed once the open ones have finished.
   void shutdown();
-  // A stream on it saw no frame at all within its timeout: the connection is presumed dead
-  // when nothing at all arrived since `since` either.
+  // Nothing at all arrived on the connection since `since`.
   bool silent_since(std::chrono::steady_clock::time_point since) const noexcept {
-    return last_frame_ < since;
+    return session_.last_frame() < since;
   }
 
  private:
@@ -128,23 +183,17 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   void flush();
   // The connection ended (`why`): every open stream learns it, the socket closes.
   void fail(const std::string& why);
-  void arm_idle();
-
-  friend struct H2Callbacks;
+  // The last stream closed: closed after the idle timeout (or now, when draining).
+  void on_idle();
 
   boost::asio::io_context& io_;
   std::unique_ptr<net::TlsStream> tls_;
   std::string key_;
   Settings settings_;
-  nghttp2_session* session_ = nullptr;
-  std::map<std::int32_t, std::shared_ptr<H2Stream>> streams_;
+  H2Session session_;
   std::string out_;  // bytes nghttp2 produced that the socket has not taken yet
   bool writing_ = false;
   bool dead_ = false;
-  bool goaway_ = false;
-  bool draining_ = false;
-  std::uint64_t completed_ = 0;
-  std::chrono::steady_clock::time_point last_frame_;
   boost::asio::steady_timer idle_;
 };
 

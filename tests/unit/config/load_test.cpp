@@ -98,6 +98,8 @@ TEST(ConfigDefaults, EmptyDocumentsGiveAllDefaults) {
     EXPECT_EQ(c.upstream.pool_max_idle_per_host, 32u);
     EXPECT_EQ(c.upstream.pool_idle_timeout, std::chrono::seconds(60));
     EXPECT_EQ(c.upstream.max_response_header_bytes, 64u * 1024);
+    EXPECT_TRUE(c.upstream.http2);
+    EXPECT_EQ(c.upstream.http2_max_streams, 100u);
     EXPECT_EQ(c.upstream.retry.max_attempts, 1u);  // no retries unless asked for
     EXPECT_EQ(c.upstream.retry.delay, std::chrono::milliseconds(100));
     EXPECT_EQ(c.upstream.retry.backoff, aigw::Backoff::kExponential);
@@ -143,6 +145,8 @@ upstream:
   pool_max_idle_per_host: 0
   pool_idle_timeout: 90s
   max_response_header_bytes: 128KB
+  http2: false
+  http2_max_streams: 16
   max_attempts: 4
   retry_delay: 250ms
   backoff: linear
@@ -172,6 +176,8 @@ access_log:
   EXPECT_EQ(c.upstream.pool_max_idle_per_host, 0u);
   EXPECT_EQ(c.upstream.pool_idle_timeout, std::chrono::seconds(90));
   EXPECT_EQ(c.upstream.max_response_header_bytes, 128000u);
+  EXPECT_FALSE(c.upstream.http2);
+  EXPECT_EQ(c.upstream.http2_max_streams, 16u);
   EXPECT_EQ(c.upstream.retry.max_attempts, 4u);
   EXPECT_EQ(c.upstream.retry.delay, std::chrono::milliseconds(250));
   EXPECT_EQ(c.upstream.retry.backoff, aigw::Backoff::kLinear);
@@ -188,6 +194,7 @@ TEST(ConfigValues, ProvidersWithMarks) {
   custom-local:
     base_url: http://127.0.0.1:8000/v1
     tls_verify: false
+    http2: false
     headers:
       x-team: research
     connect_timeout: 2s
@@ -199,6 +206,7 @@ TEST(ConfigValues, ProvidersWithMarks) {
   EXPECT_EQ(openai.name, "openai");
   EXPECT_FALSE(openai.base_url.has_value());
   EXPECT_TRUE(openai.tls_verify);
+  EXPECT_FALSE(openai.http2.has_value());
   EXPECT_EQ(openai.mark.file, "test.yaml");
   EXPECT_EQ(openai.mark.line, 2);
   EXPECT_EQ(openai.mark.column, 3);
@@ -212,6 +220,7 @@ TEST(ConfigValues, ProvidersWithMarks) {
   EXPECT_EQ(local.base_url_mark.line, 4);
   EXPECT_EQ(local.base_url_mark.column, 15);
   EXPECT_FALSE(local.tls_verify);
+  EXPECT_EQ(local.http2, false);
   ASSERT_EQ(local.headers.size(), 1u);
   EXPECT_EQ(local.headers[0].first, "x-team");
   EXPECT_EQ(local.headers[0].second.reveal(), "research");
@@ -284,7 +293,7 @@ TEST(ConfigUnknownKeys, FarMissListsTheKeys) {
                    "share_across_keys, store, ttl)"}));
   EXPECT_EQ(diagnostics("providers:\n  openai:\n    api_key: x\n"),
             (Lines{"test.yaml:3:5: providers.openai.api_key: unknown key (expected one of: "
-                   "base_url, ca_file, connect_timeout, first_byte_timeout, headers, "
+                   "base_url, ca_file, connect_timeout, first_byte_timeout, headers, http2, "
                    "include_usage, key_header, key_paths, keys, read_timeout, tls_verify)"}));
 }
 
@@ -313,6 +322,10 @@ TEST(ConfigTypes, WrongTypes) {
   // YAML 1.1 booleans are refused: `no` meaning false surprises people.
   EXPECT_EQ(diagnostics("admin:\n  enabled: no\n"),
             (Lines{"test.yaml:2:12: admin.enabled: expected true or false (got 'no')"}));
+  EXPECT_EQ(diagnostics("upstream:\n  http2: h2\n"),
+            (Lines{"test.yaml:2:10: upstream.http2: expected true or false (got 'h2')"}));
+  EXPECT_EQ(diagnostics("providers:\n  openai:\n    http2: 1\n"),
+            (Lines{"test.yaml:3:12: providers.openai.http2: expected true or false (got '1')"}));
   EXPECT_EQ(diagnostics("providers: [openai]\n"),
             (Lines{"test.yaml:1:12: providers: expected a mapping"}));
   EXPECT_EQ(diagnostics("server: 8080\n"), (Lines{"test.yaml:1:9: server: expected a mapping"}));
@@ -352,6 +365,10 @@ TEST(ConfigRanges, Integers) {
   EXPECT_EQ(diagnostics("upstream:\n  pool_max_idle_per_host: 10001\n"),
             (Lines{"test.yaml:2:27: upstream.pool_max_idle_per_host: must be <= 10000 (got "
                    "10001)"}));
+  EXPECT_EQ(diagnostics("upstream:\n  http2_max_streams: 0\n"),
+            (Lines{"test.yaml:2:22: upstream.http2_max_streams: must be >= 1 (got 0)"}));
+  EXPECT_EQ(diagnostics("upstream:\n  http2_max_streams: 1001\n"),
+            (Lines{"test.yaml:2:22: upstream.http2_max_streams: must be <= 1000 (got 1001)"}));
   EXPECT_EQ(diagnostics("access_log:\n  queue: 15\n"),
             (Lines{"test.yaml:2:10: access_log.queue: must be >= 16 (got 15)"}));
   EXPECT_EQ(diagnostics("access_log:\n  queue: 1048577\n"),
