@@ -28,6 +28,9 @@
 #                           usage is still metered for /metrics), to compare the log's cost
 #   BENCH_STREAM_CONNECTIONS (32)  wrk connections of the streaming metering on/off runs
 #   BENCH_LOGWRITER_RECORDS (1000000)  records for the log-writer run (0 skips it)
+#   BENCH_UPSTREAM_HTTP2 (1)  1: the HTTPS fake providers also speak HTTP/2 (ALPN), so aigw
+#                           reaches them over HTTP/2 (its default, upstream.http2) while nginx,
+#                           which proxies over HTTP/1.1 only, keeps HTTP/1.1; 0: HTTP/1.1 for both
 #   BENCH_KEEP_TMP (0)      1 keeps the temp dir (configs, logs) for inspection
 #   BENCH_ONLY ()           "translate": only the /compat translation runs (native vs translated);
 #                           "redis": only limits in Redis vs in process (and one decision's cost)
@@ -54,6 +57,9 @@ request_log=${BENCH_REQUEST_LOG:-on}
 stream_connections=${BENCH_STREAM_CONNECTIONS:-32}
 logwriter_records=${BENCH_LOGWRITER_RECORDS:-1000000}
 only=${BENCH_ONLY:-}
+upstream_http2=${BENCH_UPSTREAM_HTTP2:-1}
+h2_args=()
+[[ $upstream_http2 == 1 ]] && h2_args=(--http2)
 unpaced_events=${BENCH_UNPACED_EVENTS:-200}
 unpaced_streams=${BENCH_UNPACED_STREAMS:-40}
 open_streams=${BENCH_OPEN_STREAMS:-5000}
@@ -175,7 +181,7 @@ EOF
 declare -A fake_port fake_pid
 for scheme in http https; do
   tls_args=()
-  [[ $scheme == https ]] && tls_args=(--tls "$pki/server.pem" "$pki/server.key")
+  [[ $scheme == https ]] && tls_args=(--tls "$pki/server.pem" "$pki/server.key" "${h2_args[@]}")
   "${load_cpu[@]}" "$fake_bin" --port 0 "${tls_args[@]}" --sse-chunks "$sse_chunks" \
     --sse-delay-ms "$sse_delay_ms" >"$tmp/fake-$scheme.port" 2>"$tmp/fake-$scheme.log" &
   fake_pid[$scheme]=$!
@@ -583,7 +589,7 @@ replicas_report() {
 #    open, and (aigw) after they ended, per open stream. Then aigw's RSS once it is idle again.
 start_fake() {  # start_fake NAME ARGS...: sets fake_started_port (the provider runs until exit)
   local tls_args=()
-  [[ $stream_scheme == https ]] && tls_args=(--tls "$pki/server.pem" "$pki/server.key")
+  [[ $stream_scheme == https ]] && tls_args=(--tls "$pki/server.pem" "$pki/server.key" "${h2_args[@]}")
   "${load_cpu[@]}" "$fake_bin" --port 0 "${tls_args[@]}" "${@:2}" >"$tmp/fake-$1.port" 2>"$tmp/fake-$1.log" &
   pids+=("$!")
   local pid=$!
@@ -680,7 +686,9 @@ streams_section() {
 
 streams_report() {
   local ka=unpaced.aigw kn=unpaced.nginx kd=unpaced.direct
-  echo "Streams (issue 20), ${stream_scheme^^} upstream:"
+  local upstream_protocol="HTTP/1.1"
+  [[ $stream_scheme == https && $upstream_http2 == 1 ]] && upstream_protocol="HTTP/2 for aigw, HTTP/1.1 for nginx"
+  echo "Streams (issue 20), ${stream_scheme^^} upstream ($upstream_protocol):"
   echo
   echo "| measure | direct | aigw | nginx | aigw/nginx | target |"
   echo "|---|--:|--:|--:|--:|---|"

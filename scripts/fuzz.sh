@@ -5,7 +5,7 @@
 # a leak, a timeout or a memory-limit overrun; the input is kept under
 # build-fuzz/fuzz-artifacts/ (fuzz/README.md says how to reproduce it).
 #
-#   scripts/fuzz.sh [seconds-per-target]    default 60: 11 targets, about 12 minutes of running
+#   scripts/fuzz.sh [seconds-per-target]    default 60: 12 targets, about 13 minutes of running
 #
 # Installs what it needs with apt, idempotently, like scripts/install-deps.sh.
 set -euo pipefail

@@ -438,11 +438,27 @@ void H2Connection::on_idle() {
     asio::post(io_, [self = shared_from_this()] { self->close(); });
     return;
   }
-  // Checked when it fires: a connection that took a stream since is left alone then.
-  idle_.expires_after(settings_.idle_timeout);
+  idle_since_ = Clock::now();
+  if (!idle_armed_) arm_idle(settings_.idle_timeout);
+}
+
+void H2Connection::arm_idle(Duration after) {
+  // One wait at a time, checked when it fires: a connection that has been busy since waits
+  // for the rest of its idle time from its last stream (not a timer reset per request).
+  idle_armed_ = true;
+  idle_.expires_after(after);
   idle_.async_wait([weak = weak_from_this()](const error_code& ec) {
-    if (ec) return;
-    if (auto self = weak.lock(); self && self->session_.open_streams() == 0) self->close();
+    auto self = weak.lock();
+    if (!self) return;
+    self->idle_armed_ = false;
+    if (ec || self->dead_ || self->session_.open_streams() != 0) return;
+    const auto idle = Clock::now() - self->idle_since_;
+    if (idle >= self->settings_.idle_timeout) {
+      self->close();
+    } else {
+      self->arm_idle(std::chrono::duration_cast<Duration>(self->settings_.idle_timeout - idle) +
+                     Duration(1));
+    }
   });
 }
 

@@ -185,6 +185,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   void fail(const std::string& why);
   // The last stream closed: closed after the idle timeout (or now, when draining).
   void on_idle();
+  void arm_idle(Duration after);
 
   boost::asio::io_context& io_;
   std::unique_ptr<net::TlsStream> tls_;
@@ -194,6 +195,8 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   std::string out_;  // bytes nghttp2 produced that the socket has not taken yet
   bool writing_ = false;
   bool dead_ = false;
+  bool idle_armed_ = false;
+  std::chrono::steady_clock::time_point idle_since_;
   boost::asio::steady_timer idle_;
 };
 
