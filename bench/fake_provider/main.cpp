@@ -1,7 +1,7 @@
 // aigw-fake-provider — a fast fake OpenAI chat-completions server for bench/run.sh.
 //
-//   aigw-fake-provider --port 9000 [--host 127.0.0.1] [--tls CERT KEY] [--threads 1]
-//                      [--sse-chunks 20] [--sse-delay-ms 0]
+//   aigw-fake-provider --port 9000 [--host 127.0.0.1] [--tls CERT KEY [--http2]]
+//                      [--h2-max-streams 100] [--threads 1] [--sse-chunks 20] [--sse-delay-ms 0]
 //
 // POST .../chat/completions answers a fixed ~500-byte chat.completion JSON (Content-Length,
 // keep-alive); a request body containing "stream": true gets an SSE stream (text/event-stream,
@@ -22,15 +22,26 @@
 // parsed by hand (request line, Content-Length / chunked, Connection) and the body is only
 // searched for "stream": true. Each thread runs its own io_context with its own SO_REUSEPORT
 // acceptor.
+//
+// --http2 (with --tls): ALPN offers h2 and http/1.1, so a client offering h2 (aigw) gets HTTP/2
+// (RFC 9113, framed by nghttp2) and one offering only http/1.1 or no ALPN (nginx's upstream
+// connections, wrk) gets the HTTP/1.1 above. Over HTTP/2 each stream gets the same answers
+// (same paths, bodies, models, pacing), serialized once at startup as header fields and bodies:
+// a stream as one DATA frame per event (the last also carries `data: [DONE]` and END_STREAM),
+// each stream paced by its own timer. What nghttp2 produces is written in one buffer per
+// connection flush (the timers that fire together share one). --h2-max-streams is the
+// SETTINGS_MAX_CONCURRENT_STREAMS the server announces.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
+#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <array>
@@ -42,12 +53,15 @@
 #include <cstring>
 #include <iterator>
 #include <memory>
+#include <nghttp2/nghttp2.h>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <sys/socket.h>
 #include <thread>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -68,6 +82,8 @@ struct Options {
   unsigned threads = 1;
   unsigned sse_chunks = 20;
   unsigned sse_delay_ms = 0;
+  bool http2 = false;  // with TLS: ALPN h2 and http/1.1
+  unsigned h2_max_streams = 100;
   bool quiet = false;
 };
 
@@ -83,12 +99,19 @@ std::string chunk_encode(std::string_view data) {
   return out;
 }
 
+// An HTTP/2 response head: :status first, then lower-case names.
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
 // One API's answers: a whole response and a stream.
 struct Format {
   std::string json;                     // head + body, keep-alive
   std::string json_close;               // head + body, Connection: close
   std::vector<std::string> sse_chunks;  // each chunk-encoded; the last one ends the body
   std::string sse_all;                  // every chunk in one piece (used when there is no delay)
+  // HTTP/2: the same whole response, and the events unframed (one DATA frame each).
+  Fields h2_json_head;
+  std::string h2_json;
+  std::vector<std::string> h2_events;
 };
 
 struct Responses {
@@ -101,6 +124,14 @@ struct Responses {
   std::string health;
   std::string bad_request;  // always Connection: close
   std::string too_large;    // always Connection: close
+  // HTTP/2 heads and bodies of the same answers.
+  Fields h2_sse_head;
+  Fields h2_not_found_head;
+  std::string h2_not_found;
+  Fields h2_health_head;
+  std::string h2_health;
+  Fields h2_too_large_head;
+  std::string h2_too_large;
 };
 
 std::string head(std::string_view status, std::string_view content_type,
@@ -119,6 +150,26 @@ std::string head(std::string_view status, std::string_view content_type,
   if (close) h += "Connection: close\r\n";
   h += "\r\n";
   return h;
+}
+
+// The HTTP/2 form of head(): :status, content-type, content-length (when given) and the
+// `extra` lines ("Name: value\r\n"), names lower-cased.
+Fields h2_head(unsigned status, std::string_view content_type, std::optional<std::size_t> length,
+               std::string_view extra = {}) {
+  Fields f{{":status", std::to_string(status)}, {"content-type", std::string(content_type)}};
+  if (length) f.emplace_back("content-length", std::to_string(*length));
+  while (!extra.empty()) {
+    const std::size_t eol = std::min(extra.find("\r\n"), extra.size());
+    const std::string_view line = extra.substr(0, eol);
+    const std::size_t colon = std::min(line.find(':'), line.size());
+    std::string name(line.substr(0, colon));
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string_view value = line.substr(std::min(colon + 1, line.size()));
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    f.emplace_back(std::move(name), std::string(value));
+    extra.remove_prefix(std::min(eol + 2, extra.size()));
+  }
+  return f;
 }
 
 // Anthropic's Messages API: the same answer as a message and as a stream of n + 4 events.
@@ -150,9 +201,11 @@ Format anthropic_format(const Options& opt, const char* const* words, std::size_
   Format f;
   f.json = head("200 OK", "application/json", body.size(), false, kHeaders) + body;
   f.json_close = head("200 OK", "application/json", body.size(), true, kHeaders) + body;
+  f.h2_json_head = h2_head(200, "application/json", body.size(), kHeaders);
+  f.h2_json = body;
   auto event = [&f](std::string_view type, const json& data) {
-    f.sse_chunks.push_back(
-        chunk_encode("event: " + std::string(type) + "\ndata: " + data.dump() + "\n\n"));
+    f.h2_events.push_back("event: " + std::string(type) + "\ndata: " + data.dump() + "\n\n");
+    f.sse_chunks.push_back(chunk_encode(f.h2_events.back()));
   };
   json start = message;
   start["content"] = json::array();
@@ -221,6 +274,8 @@ Responses build_responses(const Options& opt) {
   r.openai.json = head("200 OK", "application/json", body.size(), false, kOpenAiHeaders) + body;
   r.openai.json_close =
       head("200 OK", "application/json", body.size(), true, kOpenAiHeaders) + body;
+  r.openai.h2_json_head = h2_head(200, "application/json", body.size(), kOpenAiHeaders);
+  r.openai.h2_json = body;
 
   constexpr std::string_view kSseExtra =
       "Cache-Control: no-cache\r\n"
@@ -229,6 +284,7 @@ Responses build_responses(const Options& opt) {
   r.sse_head = head("200 OK", "text/event-stream; charset=utf-8", std::nullopt, false, kSseExtra);
   r.sse_head_close =
       head("200 OK", "text/event-stream; charset=utf-8", std::nullopt, true, kSseExtra);
+  r.h2_sse_head = h2_head(200, "text/event-stream; charset=utf-8", std::nullopt, kSseExtra);
 
   static constexpr const char* kWords[] = {"Hello", "!",      " I",   "'m",     " doing", " well",
                                            ",",     " thank", " you", ".",      " How",   " can",
@@ -254,9 +310,11 @@ Responses build_responses(const Options& opt) {
                                                   {"delta", delta},
                                                   {"logprobs", nullptr},
                                                   {"finish_reason", finish}}})}};
-    r.openai.sse_chunks.push_back(chunk_encode("data: " + chunk.dump() + "\n\n"));
+    r.openai.h2_events.push_back("data: " + chunk.dump() + "\n\n");
+    r.openai.sse_chunks.push_back(chunk_encode(r.openai.h2_events.back()));
   }
   r.openai.sse_chunks.back() += chunk_encode("data: [DONE]\n\n") + "0\r\n\r\n";
+  r.openai.h2_events.back() += "data: [DONE]\n\n";
   for (const auto& c : r.openai.sse_chunks) r.openai.sse_all += c;
   r.anthropic = anthropic_format(opt, kWords, std::size(kWords));
 
@@ -265,11 +323,17 @@ Responses build_responses(const Options& opt) {
   r.not_found = head("404 Not Found", "application/json", nf.size(), false) + nf;
   r.not_found_close = head("404 Not Found", "application/json", nf.size(), true) + nf;
   r.health = head("200 OK", "text/plain", 3, false) + "ok\n";
+  r.h2_not_found_head = h2_head(404, "application/json", nf.size());
+  r.h2_not_found = nf;
+  r.h2_health_head = h2_head(200, "text/plain", 3);
+  r.h2_health = "ok\n";
   const std::string bad = R"({"error":{"message":"bad request","type":"invalid_request_error"}})";
   r.bad_request = head("400 Bad Request", "application/json", bad.size(), true) + bad;
   const std::string big =
       R"({"error":{"message":"request too large","type":"invalid_request_error"}})";
   r.too_large = head("413 Payload Too Large", "application/json", big.size(), true) + big;
+  r.h2_too_large_head = h2_head(413, "application/json", big.size());
+  r.h2_too_large = big;
   return r;
 }
 
@@ -359,6 +423,9 @@ struct Request {
 };
 
 enum class Parse { kDone, kNeedMore, kBad, kTooLarge };
+
+void route_request(std::string_view method, std::string_view target, std::string_view body,
+                   Request& req);
 
 // Finds the end of a chunked body starting at `p`; appends the data to `out`. Returns the
 // offset just past the body, 0 when incomplete, npos when malformed.
@@ -451,6 +518,14 @@ Parse parse_request(std::string_view data, Request& req, std::string& scratch) {
   }
 
   req.close = close;
+  route_request(method, target, body, req);
+  return Parse::kDone;
+}
+
+// What a request asks for, from its method, target (no query) and body: the route, a stream,
+// and the "error-NNN" / "delay-Nms" models. The same over HTTP/1.1 and HTTP/2.
+void route_request(std::string_view method, std::string_view target, std::string_view body,
+                   Request& req) {
   req.stream = false;
   req.error_status = 0;
   req.delay_ms = -1;
@@ -474,12 +549,18 @@ Parse parse_request(std::string_view data, Request& req, std::string& scratch) {
       req.delay_ms = static_cast<int>(*delay);
     }
   }
-  return Parse::kDone;
 }
+
+constexpr std::string_view kErrorHeaders = "x-request-id: req_5f0a8a2f3c1e4d6b9a7e2c1d0b3a4f5e\r\n";
+
+struct ErrorAnswer {
+  std::string status_line;  // "429 Too Many Requests"
+  std::string body;
+};
 
 // The answer to a model named "error-NNN": status NNN with the API's error body. Built per
 // request (the soak sends a few percent of these; the hot path is the fixed responses).
-std::string error_response(unsigned status, bool anthropic, bool close) {
+ErrorAnswer error_answer(unsigned status, bool anthropic) {
   std::string_view reason = "Error";
   std::string_view type = anthropic ? "api_error" : "server_error";
   std::string_view code = "null";
@@ -528,10 +609,12 @@ std::string error_response(unsigned status, bool anthropic, bool close) {
     body = R"({"error":{"message":")" + message + R"(","type":")" + std::string(type) +
            R"(","param":null,"code":)" + std::string(code) + "}}";
   }
-  const std::string status_line = std::to_string(status) + " " + std::string(reason);
-  return head(status_line, "application/json", body.size(), close,
-              "x-request-id: req_5f0a8a2f3c1e4d6b9a7e2c1d0b3a4f5e\r\n") +
-         body;
+  return {std::to_string(status) + " " + std::string(reason), std::move(body)};
+}
+
+std::string error_response(unsigned status, bool anthropic, bool close) {
+  const ErrorAnswer e = error_answer(status, anthropic);
+  return head(e.status_line, "application/json", e.body.size(), close, kErrorHeaders) + e.body;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -544,6 +627,331 @@ struct Shared {
 
 tcp::socket& lowest(tcp::socket& s) { return s; }
 tcp::socket& lowest(ssl::stream<tcp::socket>& s) { return s.next_layer(); }
+
+// ---------------------------------------------------------------------------------------
+// HTTP/2 (--http2): nghttp2 frames; the I/O is ours. Each connection reads into one buffer and
+// writes what nghttp2 produced in one buffer per flush; each stream owns a timer for pacing.
+
+// ALPN (RFC 7301): h2 when offered, else http/1.1, else none (HTTP/1.1 all the same).
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                unsigned int inlen, void*) {
+  for (const std::string_view want : {std::string_view("h2"), std::string_view("http/1.1")}) {
+    for (unsigned i = 0; i < inlen; i += 1u + in[i]) {
+      const std::string_view offered(reinterpret_cast<const char*>(in + i + 1),
+                                     std::min<unsigned>(in[i], inlen - i - 1));
+      if (offered == want) {
+        *out = in + i + 1;
+        *outlen = in[i];
+        return SSL_TLSEXT_ERR_OK;
+      }
+    }
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+bool negotiated_h2(ssl::stream<tcp::socket>& stream) {
+  const unsigned char* alpn = nullptr;
+  unsigned len = 0;
+  SSL_get0_alpn_selected(stream.native_handle(), &alpn, &len);
+  return std::string_view(reinterpret_cast<const char*>(alpn), len) == "h2";
+}
+
+class H2Connection : public std::enable_shared_from_this<H2Connection> {
+ public:
+  H2Connection(ssl::stream<tcp::socket> stream, const Shared& shared, std::uint64_t& served)
+      : stream_(std::move(stream)), shared_(shared), served_(served), in_(kInitialBuffer) {
+    nghttp2_option* option = nullptr;
+    nghttp2_option_new(&option);
+    nghttp2_option_set_no_closed_streams(option, 1);  // no priority tree to keep them for
+    nghttp2_session_server_new2(&session_, callbacks(), this, option);
+    nghttp2_option_del(option);
+    const nghttp2_settings_entry settings[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, shared.options.h2_max_streams}};
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+  }
+  ~H2Connection() { nghttp2_session_del(session_); }
+  H2Connection(const H2Connection&) = delete;
+  H2Connection& operator=(const H2Connection&) = delete;
+
+  void start() {
+    read();
+    flush();
+  }
+
+ private:
+  // One request stream and the answer it gets.
+  struct Stream {
+    explicit Stream(const asio::any_io_executor& ex) : timer(ex) {}
+    std::string method;
+    std::string path;  // without the query
+    std::string body;
+    bool too_large = false;
+    const Fields* head = nullptr;  // a whole response held back by "delay-Nms", until the timer
+    std::string_view whole;
+    std::string_view pending;                          // DATA nghttp2 has not taken yet
+    const std::vector<std::string>* events = nullptr;  // a stream: events[next] comes next
+    std::size_t next = 0;
+    unsigned delay_ms = 0;
+    bool timer_armed = false;
+    ErrorAnswer error;  // "error-NNN"
+    Fields error_head;
+    asio::steady_timer timer;
+  };
+
+  static nghttp2_session_callbacks* callbacks() {
+    static nghttp2_session_callbacks* const cbs = [] {
+      nghttp2_session_callbacks* c = nullptr;
+      nghttp2_session_callbacks_new(&c);
+      nghttp2_session_callbacks_set_on_begin_headers_callback(c, &on_begin_headers);
+      nghttp2_session_callbacks_set_on_header_callback(c, &on_header);
+      nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c, &on_data);
+      nghttp2_session_callbacks_set_on_frame_recv_callback(c, &on_frame_recv);
+      nghttp2_session_callbacks_set_on_stream_close_callback(c, &on_stream_close);
+      return c;
+    }();
+    return cbs;
+  }
+
+  static H2Connection& self(void* user) { return *static_cast<H2Connection*>(user); }
+
+  Stream* find(std::int32_t id) {
+    const auto it = streams_.find(id);
+    return it == streams_.end() ? nullptr : it->second.get();
+  }
+
+  void read() {
+    stream_.async_read_some(
+        asio::buffer(in_), [self = shared_from_this()](const error_code& ec, std::size_t n) {
+          if (ec) {
+            self->stop();
+            return;
+          }
+          const auto rv = nghttp2_session_mem_recv(
+              self->session_, reinterpret_cast<const std::uint8_t*>(self->in_.data()), n);
+          if (rv < 0) {
+            self->stop();
+            return;
+          }
+          self->flush();
+          if (!self->dead_) self->read();
+        });
+  }
+
+  // Writes everything nghttp2 has to send in one buffer; again when that write completes.
+  void flush() {
+    if (writing_ || dead_) return;
+    out_.clear();
+    for (;;) {
+      const std::uint8_t* data = nullptr;
+      const auto n = nghttp2_session_mem_send(session_, &data);
+      if (n < 0) {
+        stop();
+        return;
+      }
+      if (n == 0) break;
+      out_.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+    }
+    if (out_.empty()) {
+      if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) stop();
+      return;
+    }
+    writing_ = true;
+    asio::async_write(stream_, asio::buffer(out_),
+                      [self = shared_from_this()](const error_code& ec, std::size_t) {
+                        self->writing_ = false;
+                        if (ec) {
+                          self->stop();
+                          return;
+                        }
+                        self->flush();
+                      });
+  }
+
+  // A flush after the handlers ready now (the timers expiring together share it).
+  void schedule_flush() {
+    if (flush_posted_ || writing_ || dead_) return;
+    flush_posted_ = true;
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->flush_posted_ = false;
+      self->flush();
+    });
+  }
+
+  void stop() {
+    if (dead_) return;
+    dead_ = true;
+    for (auto& [id, s] : streams_) s->timer.cancel();
+    error_code ignored;
+    stream_.next_layer().close(ignored);
+  }
+
+  static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    auto& c = self(user);
+    c.streams_.emplace(frame->hd.stream_id, std::make_unique<Stream>(c.stream_.get_executor()));
+    return 0;
+  }
+
+  static int on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name,
+                       std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
+                       std::uint8_t, void* user) {
+    Stream* s = self(user).find(frame->hd.stream_id);
+    if (s == nullptr) return 0;
+    const std::string_view n(reinterpret_cast<const char*>(name), namelen);
+    std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+    if (n == ":method") {
+      s->method = v;
+    } else if (n == ":path") {
+      s->path = v.substr(0, v.find('?'));
+    }
+    return 0;
+  }
+
+  static int on_data(nghttp2_session*, std::uint8_t, std::int32_t id, const std::uint8_t* data,
+                     std::size_t len, void* user) {
+    Stream* s = self(user).find(id);
+    if (s == nullptr) return 0;
+    if (s->body.size() + len > kMaxRequest) {
+      s->too_large = true;
+    } else {
+      s->body.append(reinterpret_cast<const char*>(data), len);
+    }
+    return 0;
+  }
+
+  static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    const bool request = frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA;
+    if (!request || (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) return 0;
+    auto& c = self(user);
+    if (Stream* s = c.find(frame->hd.stream_id)) c.answer(frame->hd.stream_id, *s);
+    return 0;
+  }
+
+  static int on_stream_close(nghttp2_session*, std::int32_t id, std::uint32_t, void* user) {
+    self(user).streams_.erase(id);  // its timer's wait ends with operation_aborted
+    return 0;
+  }
+
+  // The same answers as HTTP/1.1's Connection::process().
+  void answer(std::int32_t id, Stream& s) {
+    ++served_;
+    const Responses& r = shared_.responses;
+    if (s.too_large) {
+      submit(id, s, r.h2_too_large_head, r.h2_too_large);
+      return;
+    }
+    Request req;
+    route_request(s.method, s.path, s.body, req);
+    switch (req.route) {
+      case Route::kChat:
+      case Route::kMessages: {
+        const Format& f = req.route == Route::kChat ? r.openai : r.anthropic;
+        s.delay_ms =
+            req.delay_ms >= 0 ? static_cast<unsigned>(req.delay_ms) : shared_.options.sse_delay_ms;
+        if (req.error_status != 0) {
+          s.error = error_answer(req.error_status, req.route == Route::kMessages);
+          s.error_head =
+              h2_head(req.error_status, "application/json", s.error.body.size(), kErrorHeaders);
+          submit(id, s, s.error_head, s.error.body);
+        } else if (req.stream) {
+          s.events = &f.h2_events;
+          s.next = 1;
+          submit(id, s, r.h2_sse_head, f.h2_events.front());
+        } else if (req.delay_ms > 0) {
+          s.head = &f.h2_json_head;
+          s.whole = f.h2_json;
+          arm(id, s);
+        } else {
+          submit(id, s, f.h2_json_head, f.h2_json);
+        }
+        return;
+      }
+      case Route::kHealth:
+        submit(id, s, r.h2_health_head, r.h2_health);
+        return;
+      case Route::kNotFound:
+        submit(id, s, r.h2_not_found_head, r.h2_not_found);
+        return;
+    }
+  }
+
+  // HEADERS, then `body` (and, for a stream, the events after it) as DATA. The fields are not
+  // copied: they live as long as the program (or, for an error, the stream).
+  void submit(std::int32_t id, Stream& s, const Fields& head, std::string_view body) {
+    std::array<nghttp2_nv, 16> nva;
+    std::size_t n = 0;
+    for (const auto& [name, value] : head) {
+      if (n == nva.size()) break;
+      nva[n++] = {reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+                  reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                  value.size(), NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+    }
+    s.pending = body;
+    nghttp2_data_provider provider{};
+    provider.source.ptr = &s;
+    provider.read_callback = &read_data;
+    nghttp2_submit_response(session_, id, nva.data(), n, &provider);
+  }
+
+  // nghttp2 asks for the stream's next DATA (as far as the windows allow): one event per frame.
+  static ssize_t read_data(nghttp2_session*, std::int32_t id, std::uint8_t* buf, std::size_t length,
+                           std::uint32_t* flags, nghttp2_data_source* source, void* user) {
+    auto& s = *static_cast<Stream*>(source->ptr);
+    const bool more = s.events != nullptr && s.next < s.events->size();
+    if (s.pending.empty()) {
+      if (!more) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        return 0;
+      }
+      self(user).arm(id, s);
+      return NGHTTP2_ERR_DEFERRED;
+    }
+    const std::size_t n = std::min(length, s.pending.size());
+    std::memcpy(buf, s.pending.data(), n);
+    s.pending.remove_prefix(n);
+    if (s.pending.empty()) {
+      if (!more) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+      } else if (s.delay_ms == 0) {
+        s.pending = (*s.events)[s.next++];  // the next frame, in this same flush
+      } else {
+        self(user).arm(id, s);
+      }
+    }
+    return static_cast<ssize_t>(n);
+  }
+
+  // After delay_ms: the next event of a stream, or a held-back whole response.
+  void arm(std::int32_t id, Stream& s) {
+    if (s.timer_armed) return;
+    s.timer_armed = true;
+    s.timer.expires_after(std::chrono::milliseconds(s.delay_ms));
+    s.timer.async_wait([self = shared_from_this(), id](const error_code& ec) {
+      if (ec || self->dead_) return;
+      Stream* st = self->find(id);
+      if (st == nullptr) return;
+      st->timer_armed = false;
+      if (st->head != nullptr) {
+        self->submit(id, *st, *std::exchange(st->head, nullptr), st->whole);
+      } else {
+        st->pending = (*st->events)[st->next++];
+        nghttp2_session_resume_data(self->session_, id);
+      }
+      self->schedule_flush();
+    });
+  }
+
+  ssl::stream<tcp::socket> stream_;
+  const Shared& shared_;
+  std::uint64_t& served_;
+  nghttp2_session* session_ = nullptr;
+  std::unordered_map<std::int32_t, std::unique_ptr<Stream>> streams_;
+  std::vector<char> in_;
+  std::string out_;
+  bool writing_ = false;
+  bool flush_posted_ = false;
+  bool dead_ = false;
+};
 
 template <class Stream>
 class Connection : public std::enable_shared_from_this<Connection<Stream>> {
@@ -560,10 +968,16 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     if constexpr (std::is_same_v<Stream, tcp::socket>) {
       read();
     } else {
-      stream_.async_handshake(ssl::stream_base::server,
-                              [self = this->shared_from_this()](const error_code& ec) {
-                                if (!ec) self->read();
-                              });
+      stream_.async_handshake(
+          ssl::stream_base::server, [self = this->shared_from_this()](const error_code& ec) {
+            if (ec) return;
+            if (self->shared_.options.http2 && negotiated_h2(self->stream_)) {
+              std::make_shared<H2Connection>(std::move(self->stream_), self->shared_, self->served_)
+                  ->start();
+              return;
+            }
+            self->read();
+          });
     }
   }
 
@@ -771,8 +1185,9 @@ class Worker {
 };
 
 constexpr std::string_view kUsage =
-    "usage: aigw-fake-provider --port N [--host 127.0.0.1] [--tls CERT KEY] [--threads N]\n"
-    "                          [--sse-chunks N] [--sse-delay-ms MS] [--quiet]\n";
+    "usage: aigw-fake-provider --port N [--host 127.0.0.1] [--tls CERT KEY [--http2]]\n"
+    "                          [--h2-max-streams N] [--threads N] [--sse-chunks N]\n"
+    "                          [--sse-delay-ms MS] [--quiet]\n";
 
 unsigned parse_unsigned(std::string_view flag, const char* text, unsigned max) {
   char* end = nullptr;
@@ -807,6 +1222,10 @@ int main(int argc, char** argv) {
       opt.sse_chunks = std::max(1u, parse_unsigned(arg, argv[++i], 100000));
     } else if (arg == "--sse-delay-ms" && has_value) {
       opt.sse_delay_ms = parse_unsigned(arg, argv[++i], 60000);
+    } else if (arg == "--http2") {
+      opt.http2 = true;
+    } else if (arg == "--h2-max-streams" && has_value) {
+      opt.h2_max_streams = std::max(1u, parse_unsigned(arg, argv[++i], 1000000));
     } else if (arg == "--quiet") {
       opt.quiet = true;
     } else if (arg == "--help" || arg == "-h") {
@@ -821,6 +1240,11 @@ int main(int argc, char** argv) {
     std::fputs(kUsage.data(), stderr);
     return 2;
   }
+  if (opt.http2 && opt.cert.empty()) {
+    std::fprintf(stderr, "aigw-fake-provider: --http2 needs --tls (h2 is chosen by ALPN)\n%s",
+                 kUsage.data());
+    return 2;
+  }
 
   try {
     Shared shared{opt, build_responses(opt)};
@@ -831,6 +1255,7 @@ int main(int argc, char** argv) {
                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
       tls->use_certificate_chain_file(opt.cert);
       tls->use_private_key_file(opt.key, ssl::context::pem);
+      if (opt.http2) SSL_CTX_set_alpn_select_cb(tls->native_handle(), &select_alpn, nullptr);
     }
 
     tcp::endpoint endpoint(asio::ip::make_address(opt.host), opt.port);
@@ -849,9 +1274,10 @@ int main(int argc, char** argv) {
 
     if (!opt.quiet) {
       std::fprintf(stderr,
-                   "aigw-fake-provider: %s://%s:%u, %u thread(s), JSON response %zu bytes, sse %u "
-                   "events every %u ms\n",
-                   tls ? "https" : "http", opt.host.c_str(), endpoint.port(), opt.threads,
+                   "aigw-fake-provider: %s://%s:%u%s, %u thread(s), JSON response %zu bytes, sse "
+                   "%u events every %u ms\n",
+                   tls ? "https" : "http", opt.host.c_str(), endpoint.port(),
+                   opt.http2 ? " (h2 and http/1.1)" : "", opt.threads,
                    shared.responses.openai.json.size(), opt.sse_chunks, opt.sse_delay_ms);
     }
     std::printf("%u\n", endpoint.port());
