@@ -587,9 +587,11 @@ replicas_report() {
 #    $open_delay_ms ms apart, $open_events of them, so every stream is still open when the last
 #    one starts). RSS of the proxy (aigw's process; nginx's worker) before, with all of them
 #    open, and (aigw) after they ended, per open stream. Then aigw's RSS once it is idle again.
-start_fake() {  # start_fake NAME ARGS...: sets fake_started_port (the provider runs until exit)
-  local tls_args=()
-  [[ $stream_scheme == https ]] && tls_args=(--tls "$pki/server.pem" "$pki/server.key" "${h2_args[@]}")
+start_fake() {  # start_fake NAME [h1] ARGS...: sets fake_started_port (runs until exit); "h1":
+  # HTTP/1.1 only, whatever BENCH_UPSTREAM_HTTP2 says
+  local tls_args=() h2=("${h2_args[@]}")
+  [[ ${2:-} == h1 ]] && h2=() && set -- "$1" "${@:3}"
+  [[ $stream_scheme == https ]] && tls_args=(--tls "$pki/server.pem" "$pki/server.key" "${h2[@]}")
   "${load_cpu[@]}" "$fake_bin" --port 0 "${tls_args[@]}" "${@:2}" >"$tmp/fake-$1.port" 2>"$tmp/fake-$1.log" &
   pids+=("$!")
   local pid=$!
@@ -632,9 +634,19 @@ open_streams_run() {  # open_streams_run TARGET URL PID: RSS per open stream of 
 
 streams_section() {
   local fast_port paced_port u
-  start_fake unpaced --sse-chunks "$unpaced_events" \
+  # The unpaced stream compares like with like: direct, aigw and nginx all reach the fake's
+  # HTTP/1.1 path (the load generator speaks no HTTP/2, and the fake's HTTP/2 path takes longer
+  # to send 200 frames than its HTTP/1.1 path to send 200 chunks). aigw over HTTP/2 is an extra
+  # row against its own fake.
+  start_fake unpaced h1 --sse-chunks "$unpaced_events" \
     --sse-delay-ms 0
   fast_port=$fake_started_port
+  local fast_h2_port="" targets=(direct aigw nginx)
+  if [[ $stream_scheme == https && $upstream_http2 == 1 ]]; then
+    start_fake unpaced-h2 --sse-chunks "$unpaced_events" --sse-delay-ms 0
+    fast_h2_port=$fake_started_port
+    targets+=(aigw_h2)
+  fi
   start_fake paced --sse-chunks "$open_events" \
     --sse-delay-ms "$open_delay_ms"
   paced_port=$fake_started_port
@@ -647,9 +659,15 @@ streams_section() {
     [direct]="$stream_scheme://127.0.0.1:$fast_port/v1/chat/completions"
     [aigw]="http://127.0.0.1:$aigw_port/openai/chat/completions"
     [nginx]="http://127.0.0.1:$nginx_port/openai/chat/completions")
-  for target in direct aigw nginx; do sanity "${su[$target]}" "$target (unpaced stream)"; done
+  local unpaced_aigw_h2=""
+  if [[ -n $fast_h2_port ]]; then
+    start_aigw "$stream_scheme" aigw-unpaced-h2 "" "$fast_h2_port"
+    unpaced_aigw_h2=$aigw_pid
+    su[aigw_h2]="http://127.0.0.1:$aigw_port/openai/chat/completions"
+  fi
+  for target in "${targets[@]}"; do sanity "${su[$target]}" "$target (unpaced stream)"; done
   for ((round = 1; round <= rounds; round++)); do
-    for target in direct aigw nginx; do
+    for target in "${targets[@]}"; do
       log "unpaced stream, $target: $unpaced_streams streams of $unpaced_events events, one at a time"
       run_child "$tmp/load.out" timeout 60 "${load_cpu[@]}" "$load_bin" --url "${su[$target]}" \
         --body "$stream_body" --header "$auth" --rate 20 --count "$unpaced_streams" \
@@ -659,7 +677,7 @@ streams_section() {
       R[unpaced.$target.samples]+="$(kv lat_p50_us "$u") $(kv first_p50_us "$u") $(kv lat_p99_us "$u");"
     done
   done
-  for target in direct aigw nginx; do
+  for target in "${targets[@]}"; do
     read -r R[unpaced.$target.p50] R[unpaced.$target.ttfb] R[unpaced.$target.p99] < <(tr ';' '\n' \
       <<<"${R[unpaced.$target.samples]}" | sed '/^$/d' | sort -g | awk '{a[NR] = $0}
       END {print a[int((NR + 1) / 2)]}')
@@ -669,6 +687,7 @@ streams_section() {
     printf '; '; done | sed 's/ ; /; /g; s/; $//')")
   stop "$unpaced_aigw"
   stop "$unpaced_nginx"
+  [[ -n $unpaced_aigw_h2 ]] && stop "$unpaced_aigw_h2"
 
   start_aigw "$stream_scheme" aigw-open "" "$paced_port"
   local open_aigw=$aigw_pid
@@ -698,6 +717,10 @@ streams_report() {
     "$(awk -v a="${R[$kn.p50]}" -v d="${R[$kd.p50]}" 'BEGIN {printf "%.3f", (a - d) / 1000}') | | |"
   echo "| the same, first event p50 ms | $(ms "${R[$kd.ttfb]}") | $(ms "${R[$ka.ttfb]}") |" \
     "$(ms "${R[$kn.ttfb]}") | $(ratio "${R[$ka.ttfb]}" "${R[$kn.ttfb]}") | |"
+  if [[ -n ${R[unpaced.aigw_h2.p50]:-} ]]; then
+    echo "| the same, aigw over HTTP/2 to the fake's HTTP/2 path, p50 ms (first event) | |" \
+      "$(ms "${R[unpaced.aigw_h2.p50]}") ($(ms "${R[unpaced.aigw_h2.ttfb]}")) | | | |"
+  fi
   echo "| $open_streams open streams: RSS per open stream, KB | | $(awk -v b="${R[open.aigw.per_stream]}" 'BEGIN {printf "%.1f", b / 1000}') |" \
     "$(awk -v b="${R[open.nginx.per_stream]}" 'BEGIN {printf "%.1f", b / 1000}') |" \
     "**$(ratio "${R[open.aigw.per_stream]}" "${R[open.nginx.per_stream]}")** | ≤ 0.50× |"

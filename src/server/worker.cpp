@@ -225,6 +225,7 @@ void Worker::remove_session(std::list<Session*>::iterator it) {
   if ((closed >= kCollectAfterClosed && open <= peak_sessions_ / 2) ||
       (open == 0 && closed >= kCollectAfterClosed / 8)) {
     peak_sessions_ = open;
+    upstream_.trim();
     if (mi_collect != nullptr) {
       if (!giving_back_) {
         giving_back_ = true;

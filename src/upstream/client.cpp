@@ -499,6 +499,22 @@ void UpstreamClient::drain() {
   h2_.clear();
 }
 
+void UpstreamClient::trim() {
+  for (auto& [key, list] : h2_) {
+    bool kept = false;
+    for (const auto& c : list) {
+      if (!c->alive() || c->open_streams() != 0) continue;
+      if (kept) {
+        c->close();
+      } else {
+        kept = true;
+      }
+    }
+    std::erase_if(list, [](const auto& c) { return !c->alive(); });
+  }
+  std::erase_if(h2_, [](const auto& entry) { return entry.second.empty(); });
+}
+
 asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange_h2(
     H2Connection& conn, RequestContext& ctx, const Attempt& attempt, ResponseSink& sink,
     Downstream& downstream, const Timeouts& timeouts, const bool& client_gone,

@@ -78,6 +78,9 @@ class UpstreamClient final : public Forwarder {
   ConnectionPool& pool() noexcept { return pool_; }
   // Drain: idle connections close now, HTTP/2 connections once their streams have finished.
   void drain();
+  // After a burst: idle HTTP/2 connections close but one per provider address, so that their
+  // memory (allocated amid the burst's, and pinning its pages) can go back with it.
+  void trim();
 
  private:
   struct Timeouts {

@@ -201,6 +201,9 @@ nghttp2_option* options() {
     // Until the provider's SETTINGS say otherwise, assume the common limit (RFC 9113
     // recommends no less than 100), not "unlimited".
     nghttp2_option_set_peer_max_concurrent_streams(o, 100);
+    // Closed streams are not kept for the priority tree (we send no priorities): a burst of
+    // streams leaves nothing behind.
+    nghttp2_option_set_no_closed_streams(o, 1);
     return o;
   }();
   return opts;
