@@ -371,8 +371,8 @@ void H2Session::fail_streams(const std::string& why) {
 H2Connection::H2Connection(asio::io_context& io, std::unique_ptr<net::TlsStream> tls,
                            std::string key, const Settings& settings)
     : io_(io),
-      tls_(std::move(tls)),
       key_(std::move(key)),
+      tls_(std::move(tls)),
       settings_(settings),
       session_(io.get_executor(), settings, [this] { on_idle(); }),
       idle_(io) {

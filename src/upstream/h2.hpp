@@ -188,8 +188,8 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   void arm_idle(Duration after);
 
   boost::asio::io_context& io_;
+  std::string key_;  // before tls_: its SSL object names its sessions with it until freed
   std::unique_ptr<net::TlsStream> tls_;
-  std::string key_;
   Settings settings_;
   H2Session session_;
   std::string out_;  // bytes nghttp2 produced that the socket has not taken yet
