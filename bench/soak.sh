@@ -24,6 +24,8 @@
 #   SOAK_TIME_LIMIT (900)      seconds the load may take at most (then it is killed: FAIL)
 #   SOAK_PIN (auto)            auto: with 2+ cores, aigw on CPU 0, the load and the fake
 #                              provider on the others; 0: no pinning
+#   SOAK_UPSTREAM (http)       http: plain HTTP/1.1 to the fake provider; h2: HTTPS with HTTP/2
+#                              (a throwaway certificate; every request a stream of one connection)
 #   SOAK_KEEP_TMP (0)          1 keeps the temp dir (config, logs, samples, the SQLite log)
 # Output: markdown on stdout and in bench/results/soak.md. Exit status 0 when every target is
 # met. Traffic stays on 127.0.0.1; everything started here is killed on exit.
@@ -33,6 +35,8 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${SOAK_BUILD_DIR:-build}
 [[ "$build_dir" = /* ]] || build_dir="$repo/$build_dir"
 requests=${SOAK_REQUESTS:-1000000}
+upstream=${SOAK_UPSTREAM:-http}
+[[ $upstream == http || $upstream == h2 ]] || { echo "SOAK_UPSTREAM: http or h2" >&2; exit 2; }
 connections=${SOAK_CONNECTIONS:-32}
 warmup=${SOAK_WARMUP:-0.1}
 interval=${SOAK_INTERVAL:-2}
@@ -145,14 +149,24 @@ kv() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" "$2" | head -1; } # kv KEY FILE
 mib() { awk -v k="$1" 'BEGIN {if (k == "") print "n/a"; else printf "%.1f", k / 1024}'; }
 
 # --- the fake provider and aigw --------------------------------------------------------------
-"${load_cpu[@]}" "$fake_bin" --port 0 --sse-chunks "$sse_chunks" --sse-delay-ms 0 \
+fake_tls=() scheme=http ca_line=""
+if [[ $upstream == h2 ]]; then
+  # A throwaway self-signed certificate for 127.0.0.1, trusted by aigw through ca_file.
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -keyout "$tmp/fake.key" -out "$tmp/fake.pem" -subj "/CN=127.0.0.1" \
+    -addext "subjectAltName=IP:127.0.0.1" >"$tmp/pki.log" 2>&1 || die "openssl failed"
+  fake_tls=(--tls "$tmp/fake.pem" "$tmp/fake.key" --http2)
+  scheme=https
+  ca_line="    ca_file: $tmp/fake.pem"
+fi
+"${load_cpu[@]}" "$fake_bin" --port 0 "${fake_tls[@]}" --sse-chunks "$sse_chunks" --sse-delay-ms 0 \
   >"$tmp/fake.port" 2>"$tmp/fake.log" &
 fake_pid=$!
 pids+=("$fake_pid")
 for _ in $(seq 100); do [[ -s "$tmp/fake.port" ]] && break; sleep 0.05; done
 fake_port=$(head -1 "$tmp/fake.port")
 [[ -n "$fake_port" ]] || die "the fake provider did not start: $(cat "$tmp/fake.log")"
-wait_http "http://127.0.0.1:$fake_port/healthz" "$fake_pid" "the fake provider"
+wait_http "$scheme://127.0.0.1:$fake_port/healthz" "$fake_pid" "the fake provider"
 
 read -r aigw_port admin_port < <(free_ports 2)
 cat >"$tmp/aigw.yaml" <<EOF
@@ -166,7 +180,8 @@ admin:
   listen: 127.0.0.1:$admin_port
 providers:
   openai:
-    base_url: http://127.0.0.1:$fake_port/v1
+    base_url: $scheme://127.0.0.1:$fake_port/v1
+$ca_line
 access_log:
   path: "off"
 cache:
