@@ -10,6 +10,7 @@
 #   CALLGRIND_CACHE=1 bench/callgrind.sh   cache on: every measured request is a cache hit
 #   CALLGRIND_STREAM=1 bench/callgrind.sh  streaming requests (20 events each, back to back)
 #   CALLGRIND_METERING=off bench/callgrind.sh   metering.enabled: false (no usage; requests still logged)
+#   CALLGRIND_LOG=off bench/callgrind.sh   request_log.enabled: false (no SQLite row per request)
 #   CALLGRIND_UNIVERSAL=1 bench/callgrind.sh  a universal request whose first two steps are
 #                                          refused (nothing listens) and whose third answers
 #   CALLGRIND_ROUTE=1 bench/callgrind.sh   the same three targets as a named route, breaker
@@ -90,6 +91,9 @@ EOF
 what="proxied request"
 if [[ "${CALLGRIND_METERING:-on}" == off ]]; then
   printf 'metering:\n  enabled: false\n' >>"$tmp/aigw.yaml"
+fi
+if [[ "${CALLGRIND_LOG:-on}" == off ]]; then
+  printf 'request_log:\n  enabled: false\n' >>"$tmp/aigw.yaml"
 fi
 if [[ "${CALLGRIND_LIMITS:-0}" == 1 ]]; then
   cat >>"$tmp/aigw.yaml" <<LIMITS
