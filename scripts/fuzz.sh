@@ -16,7 +16,7 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || ((seconds < 1)); then
   echo "usage: scripts/fuzz.sh [seconds-per-target]" >&2
   exit 2
 fi
-targets=(json sse_splitter usage_parser include_usage config universal admin_query http_request translate redis cache_entry)
+targets=(json sse_splitter usage_parser include_usage config universal admin_query http_request translate redis cache_entry h2_session)
 
 scripts/install-deps.sh --build-only
 # clang (Debian 12: clang 14) with libclang-common-14-dev for <fuzzer/FuzzedDataProvider.h>;
