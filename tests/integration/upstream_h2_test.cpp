@@ -151,6 +151,46 @@ TEST(UpstreamH2, TheProvidersStreamLimitOpensASecondConnection) {
   for (auto& client : clients) EXPECT_EQ(client->read_all(10s), event(0) + sse("[DONE]"));
 }
 
+// A burst of 64 streams over connections of 16 streams each: once every client has gone, the
+// worker closes the idle connections but one (their memory pins the burst's pages).
+TEST(UpstreamH2, AfterABurstIdleConnectionsCloseButOne) {
+  auto gate = std::make_shared<Gate>();
+  auto options = h2_options();
+  options.max_concurrent_streams = 16;
+  FakeProvider fake(
+      [gate](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
+        co_await ex.start_stream(200, sse_headers());
+        co_await ex.send_chunk(event(0));
+        co_await ex.wait(*gate, 10s);
+        co_await ex.send_chunk(sse("[DONE]"));
+        co_await ex.end_stream();
+      },
+      options);
+  Config c = test_config();
+  add_provider(c, "openai", fake.base_url() + "/v1");
+  TestGateway gw(std::move(c));
+  {
+    std::vector<std::unique_ptr<StreamingClient>> clients;
+    for (int i = 0; i < 64; ++i) {
+      clients.push_back(std::make_unique<StreamingClient>(gw.port(), "POST",
+                                                          "/openai/chat/completions", kStreamBody));
+      clients.back()->read_until("t0");
+    }
+    gate->open();
+    for (auto& client : clients) EXPECT_EQ(client->read_all(10s), event(0) + sse("[DONE]"));
+    EXPECT_GE(fake.connections_opened(), 4);
+    EXPECT_EQ(fake.connections_closed(), 0);
+  }
+  const int opened = fake.connections_opened();
+  EXPECT_TRUE(fake.wait_closed(opened - 1, 5s))
+      << fake.connections_closed() << " of " << opened << " closed";
+  // The one kept serves the next request.
+  auto res = http_request(gw.port(), "POST", "/openai/chat/completions", kStreamBody);
+  EXPECT_EQ(res.status, 200u);
+  EXPECT_EQ(fake.connections_opened(), opened);
+  EXPECT_EQ(fake.connections_closed(), opened - 1);
+}
+
 // The client hangs up mid-stream: its stream is reset (the provider stops generating) and
 // the connection carries the next request.
 TEST(UpstreamH2, AClientThatLeavesResetsOnlyItsStream) {
