@@ -191,6 +191,39 @@ TEST(UpstreamH2, AfterABurstIdleConnectionsCloseButOne) {
   EXPECT_EQ(fake.connections_closed(), opened - 1);
 }
 
+// Drain: streams in flight on the shared connection finish, then the connection closes.
+TEST(UpstreamH2, DrainLetsTheStreamsOnAConnectionFinishThenClosesIt) {
+  auto gate = std::make_shared<Gate>();
+  FakeProvider fake(
+      [gate](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
+        co_await ex.start_stream(200, sse_headers());
+        co_await ex.send_chunk(event(0));
+        co_await ex.wait(*gate, 10s);
+        co_await ex.send_chunk(sse("[DONE]"));
+        co_await ex.end_stream();
+      },
+      h2_options());
+  Config c = test_config();
+  add_provider(c, "openai", fake.base_url() + "/v1");
+  TestGateway gw(std::move(c));
+  StreamingClient a(gw.port(), "POST", "/openai/chat/completions", kStreamBody);
+  StreamingClient b(gw.port(), "POST", "/openai/chat/completions", kStreamBody);
+  a.read_until("t0");
+  b.read_until("t0");
+  EXPECT_EQ(fake.max_concurrent_seen(), 2);
+  std::thread drainer([&] { gw.app().drain_and_stop(); });
+  while (!gw.app().state().draining.load()) std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(fake.connections_closed(), 0);  // not while its streams are open
+  gate->open();
+  EXPECT_EQ(a.read_all(10s), event(0) + sse("[DONE]"));
+  EXPECT_EQ(b.read_all(10s), event(0) + sse("[DONE]"));
+  drainer.join();
+  EXPECT_TRUE(fake.wait_closed(1, 5s));
+  EXPECT_EQ(fake.connections_opened(), 1);
+  EXPECT_EQ(fake.rst_streams_received(), 0);
+}
+
 // The client hangs up mid-stream: its stream is reset (the provider stops generating) and
 // the connection carries the next request.
 TEST(UpstreamH2, AClientThatLeavesResetsOnlyItsStream) {
