@@ -2,6 +2,7 @@
 
 #include "http/headers.hpp"
 #include "net/io.hpp"
+#include "upstream/errors.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
@@ -18,8 +19,6 @@
 #include <openssl/x509v3.h>
 
 #include <cerrno>
-#include <charconv>
-#include <nghttp2/nghttp2.h>
 #include <span>
 #include <string>
 #include <sys/socket.h>
@@ -35,6 +34,9 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+using upstream::endpoint_of;
+using upstream::ms_text;
+using upstream::upstream_error;
 
 // Relay buffer per in-flight response. Small on purpose: memory per stream stays flat, and
 // SSE events are far smaller than this.
@@ -45,8 +47,6 @@ constexpr std::uint64_t kDrainLimit = 64 * 1024;
 constexpr Duration kDrainWait{std::chrono::seconds(1)};
 // Request bodies up to this size are sent to a TLS upstream in the head's buffer.
 constexpr std::size_t kCoalesceLimit = 16 * 1024;
-
-std::string ms_text(Duration d) { return std::to_string(d.count()) + "ms"; }
 
 bool is_ip_literal(const std::string& host) {
   error_code ec;
@@ -60,15 +60,6 @@ bool is_stale_connection_error(const error_code& ec) {
   return ec == asio::error::eof || ec == http::error::end_of_stream ||
          ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
          ec == ssl::error::stream_truncated;
-}
-
-// The upstream's address goes to the operator's log only (Error::internal).
-Error upstream_error(ErrorCode code, std::string detail, std::string internal = {}) {
-  return Error{code, std::move(detail), std::move(internal)};
-}
-
-std::string endpoint_of(const UpstreamTarget& target) {
-  return target.host + ":" + std::to_string(target.port);
 }
 
 Error read_error(const error_code& ec, const Attempt& attempt, const Duration& first_byte) {
@@ -94,83 +85,8 @@ Error read_error(const error_code& ec, const Attempt& attempt, const Duration& f
 
 }  // namespace
 
-tcp::socket& UpstreamConnection::lowest() noexcept { return tls ? tls->next_layer() : *plain; }
-
-// ---------------------------------------------------------------------------------------
-// ConnectionPool
-
-ConnectionPool::ConnectionPool(asio::io_context& io, std::size_t max_idle_per_key,
-                               Duration idle_timeout)
-    : sweep_timer_(io), max_idle_per_key_(max_idle_per_key), idle_timeout_(idle_timeout) {}
-
-bool ConnectionPool::looks_alive(UpstreamConnection& conn) noexcept {
-  // An idle keep-alive socket must have nothing to read: readable means the provider closed
-  // it (EOF) or sent something unsolicited. Either way it cannot carry a new request.
-  auto& socket = conn.lowest();
-  if (!socket.is_open()) return false;
-  char byte;
-  const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-
-std::unique_ptr<UpstreamConnection> ConnectionPool::take(const std::string& key) {
-  auto it = idle_.find(key);
-  if (it == idle_.end()) return nullptr;
-  auto& stack = it->second;
-  const auto now = std::chrono::steady_clock::now();
-  while (!stack.empty()) {
-    auto conn = std::move(stack.back());
-    stack.pop_back();
-    const auto idle = now - conn->idle_since;
-    if (idle >= idle_timeout_) continue;
-    // Providers close idle connections after seconds, not milliseconds: a connection used
-    // within the last second skips the check (a syscall per request under load). The rare
-    // close that slips through is caught by the stale-connection retry in forward().
-    if (idle < std::chrono::seconds(1) || looks_alive(*conn)) return conn;
-  }
-  return nullptr;
-}
-
-void ConnectionPool::put(std::unique_ptr<UpstreamConnection> conn) {
-  if (closed_ || max_idle_per_key_ == 0) return;
-  conn->idle_since = std::chrono::steady_clock::now();
-  auto& stack = idle_[conn->key];
-  if (stack.size() >= max_idle_per_key_) stack.erase(stack.begin());  // drop the oldest
-  stack.push_back(std::move(conn));
-  schedule_sweep();
-}
-
-void ConnectionPool::close_all() {
-  closed_ = true;
-  idle_.clear();
-  sweep_timer_.cancel();
-}
-
-void ConnectionPool::schedule_sweep() {
-  if (sweep_timer_.expiry() > std::chrono::steady_clock::now()) return;  // already pending
-  sweep_timer_.expires_after(idle_timeout_);
-  sweep_timer_.async_wait([this](const error_code& ec) {
-    if (ec || closed_) return;
-    const auto now = std::chrono::steady_clock::now();
-    bool any = false;
-    for (auto it = idle_.begin(); it != idle_.end();) {
-      auto& stack = it->second;
-      std::erase_if(stack, [&](const auto& c) { return now - c->idle_since >= idle_timeout_; });
-      any = any || !stack.empty();
-      it = stack.empty() ? idle_.erase(it) : std::next(it);
-    }
-    if (any) schedule_sweep();
-  });
-}
-
 // ---------------------------------------------------------------------------------------
 // UpstreamClient
-
-struct UpstreamClient::Exchange {
-  Result<void> result;    // error only before the commit point
-  bool stale = false;     // failed like a dead reused connection: retry on a fresh one
-  bool reusable = false;  // response complete and keep-alive: connection back to pool
-};
 
 UpstreamClient::UpstreamClient(asio::io_context& io, std::shared_ptr<const Config> config,
                                std::shared_ptr<const TlsContexts> tls)
@@ -476,188 +392,6 @@ asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange(
   }
   deadline.expires_never();
   co_return Exchange{{}, false, upstream_keep_alive && parser.is_done()};
-}
-
-std::shared_ptr<H2Connection> UpstreamClient::find_h2(const std::string& key) {
-  const auto it = h2_.find(key);
-  if (it == h2_.end()) return nullptr;
-  auto& list = it->second;
-  std::erase_if(list, [](const auto& c) { return !c->alive(); });
-  std::shared_ptr<H2Connection> best;
-  for (const auto& c : list) {
-    if (c->can_take() && (!best || c->open_streams() > best->open_streams())) best = c;
-  }
-  if (list.empty()) h2_.erase(it);
-  return best;
-}
-
-void UpstreamClient::drain() {
-  pool_.close_all();
-  for (auto& [key, list] : h2_) {
-    for (const auto& c : list) c->shutdown();
-  }
-  h2_.clear();
-}
-
-void UpstreamClient::trim() {
-  for (auto& [key, list] : h2_) {
-    bool kept = false;
-    for (const auto& c : list) {
-      if (!c->alive() || c->open_streams() != 0) continue;
-      if (kept) {
-        c->close();
-      } else {
-        kept = true;
-      }
-    }
-    std::erase_if(list, [](const auto& c) { return !c->alive(); });
-  }
-  std::erase_if(h2_, [](const auto& entry) { return entry.second.empty(); });
-}
-
-asio::awaitable<UpstreamClient::Exchange> UpstreamClient::exchange_h2(
-    H2Connection& conn, RequestContext& ctx, const Attempt& attempt, ResponseSink& sink,
-    Downstream& downstream, const Timeouts& timeouts, const bool& client_gone,
-    std::function<void()>& cancel_current) {
-  using Clock = std::chrono::steady_clock;
-  // A failure on a connection that has carried requests before may be a dead connection
-  // (stale, as a pooled HTTP/1 one); on a new one it is the provider's answer.
-  const bool reused = conn.completed() > 0;
-  const std::string who = "provider " + attempt.slug;
-  auto stream = conn.submit(attempt);
-  if (!stream) {
-    co_return Exchange{
-        upstream_error(ErrorCode::kUpstreamReset, who + " closed the connection before responding"),
-        true, false};
-  }
-  H2Stream& s = *stream;
-  cancel_current = [&s] { s.signal.cancel(); };
-  // However the attempt leaves, the stream is let go: reset when still open, so that the
-  // provider stops generating for a client that left or a response turned away.
-  bool completed = false;
-  struct Release {
-    H2Connection& c;
-    H2Stream& s;
-    const bool& completed;
-    ~Release() { c.release(s, completed); }
-  } release{conn, s, completed};
-
-  const auto started = Clock::now();
-  const auto first_byte_deadline = started + timeouts.first_byte;
-  while (!s.head_done && !s.closed && !client_gone) {
-    if (Clock::now() >= first_byte_deadline) {
-      // Nothing at all on the connection since this request went out: presumed dead, so
-      // that later requests do not wait on it too.
-      if (!s.got_frame && conn.silent_since(started)) conn.close();
-      co_return Exchange{
-          upstream_error(ErrorCode::kUpstreamTimeout,
-                         who + " sent no response within " + ms_text(timeouts.first_byte),
-                         endpoint_of(attempt.target)),
-          false, false};
-    }
-    co_await s.wait(first_byte_deadline);
-  }
-  if (client_gone) co_return Exchange{{}, false, false};
-  if (!s.head_done) {
-    if (s.header_overflow) {
-      co_return Exchange{
-          upstream_error(ErrorCode::kUpstreamProtocol,
-                         who +
-                             " sent an invalid HTTP response: header fields "
-                             "larger than " +
-                             std::to_string(config_->upstream.max_response_header_bytes) +
-                             " bytes"),
-          false, false};
-    }
-    if (s.refused) {
-      // REFUSED_STREAM, or above a GOAWAY's last stream: not processed, safe to send again.
-      co_return Exchange{
-          upstream_error(ErrorCode::kUpstreamReset, who + " refused the request (HTTP/2)"), true,
-          false};
-    }
-    if (!s.connection_error.empty()) {
-      co_return Exchange{
-          upstream_error(ErrorCode::kUpstreamReset,
-                         who + " closed the connection before responding: " + s.connection_error,
-                         endpoint_of(attempt.target)),
-          reused && !s.got_frame, false};
-    }
-    co_return Exchange{
-        upstream_error(ErrorCode::kUpstreamReset, who + " reset the request before responding: " +
-                                                      nghttp2_http2_strerror(s.close_code)),
-        false, false};
-  }
-  ctx.upstream_first_byte = Clock::now();
-
-  http::response_header<>& head = s.head;
-  const bool head_only =
-      attempt.request.method() == http::verb::head || s.status == 204 || s.status == 304;
-  headers::strip_hop_by_hop(head);
-  std::optional<std::uint64_t> length;
-  if (!head_only) {
-    const auto it = head.find(http::field::content_length);
-    std::uint64_t n = 0;
-    if (it != head.end()) {
-      const std::string_view v = it->value();
-      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-      if (ec == std::errc{} && end == v.data() + v.size()) length = n;
-    }
-  }
-  // Turned away: nothing to drain, the stream is reset and the connection goes on.
-  if (!sink.accept(head)) co_return Exchange{{}, false, false};
-  if (!co_await sink.on_head(head, length, head_only) && !sink.continue_without_client()) {
-    ctx.outcome = Outcome::kClientAbort;
-    co_return Exchange{{}, false, false};
-  }
-
-  while (!head_only) {
-    if (!s.data.empty()) {
-      // Everything that arrived since the last write goes out in one write; its window is
-      // given back once the client has it.
-      const std::string chunk = std::exchange(s.data, std::string());
-      const bool relayed = co_await sink.on_body(chunk);
-      conn.consume(s, chunk.size());
-      if (!relayed && !sink.continue_without_client()) {
-        ctx.outcome = Outcome::kClientAbort;
-        co_return Exchange{{}, false, false};
-      }
-      continue;
-    }
-    if (s.ended) break;
-    if (client_gone) {
-      ctx.outcome = Outcome::kClientAbort;
-      co_return Exchange{{}, false, false};
-    }
-    if (s.closed) {
-      // After the commit point nothing can be retried: end the client's response as visibly
-      // incomplete and record why.
-      ctx.outcome = Outcome::kUpstreamAbort;
-      ctx.error =
-          upstream_error(ErrorCode::kUpstreamReset,
-                         s.connection_error.empty()
-                             ? "provider reset the stream mid-response: " +
-                                   std::string(nghttp2_http2_strerror(s.close_code))
-                             : "provider connection broke mid-response: " + s.connection_error);
-      downstream.abort();
-      co_return Exchange{{}, false, false};
-    }
-    const auto deadline = Clock::now() + timeouts.read;
-    co_await s.wait(deadline);
-    if (s.data.empty() && !s.ended && !s.closed && !client_gone && Clock::now() >= deadline) {
-      ctx.outcome = Outcome::kUpstreamAbort;
-      ctx.error =
-          upstream_error(ErrorCode::kUpstreamTimeout,
-                         "provider stalled for " + ms_text(timeouts.read) + " mid-response");
-      downstream.abort();
-      co_return Exchange{{}, false, false};
-    }
-  }
-  if (!co_await sink.on_end()) {
-    ctx.outcome = Outcome::kClientAbort;
-    co_return Exchange{{}, false, false};
-  }
-  completed = true;
-  co_return Exchange{{}, false, false};
 }
 
 asio::awaitable<Result<void>> UpstreamClient::forward(RequestContext& ctx, const Attempt& attempt,

@@ -1,20 +1,18 @@
 #pragma once
-// The upstream HTTP(S) client of one worker: a keep-alive connection pool per upstream
-// (bounded, with idle expiry) and the relay that streams a provider's response to the
-// client chunk by chunk. Lives on its worker's thread only; no locks.
+// The upstream HTTP(S) client of one worker: connects (TLS, ALPN), sends each attempt over a
+// pooled HTTP/1.1 connection (src/upstream/pool.hpp) or as a stream of an HTTP/2 one
+// (client_h2.cpp, h2.hpp), and relays the provider's response to the client chunk by chunk.
+// Lives on its worker's thread only; no locks.
 
 #include "aigw/config.hpp"
 #include "aigw/forwarder.hpp"
 
-#include "net/deadline.hpp"
-#include "net/tls_stream.hpp"
 #include "upstream/h2.hpp"
+#include "upstream/pool.hpp"
 #include "upstream/tls.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -24,43 +22,6 @@
 #include <vector>
 
 namespace aigw {
-
-struct UpstreamConnection {
-  std::string key;  // pool key: provider + scheme + host + port (and the TLS session's name)
-  std::unique_ptr<boost::asio::ip::tcp::socket> plain;
-  std::unique_ptr<net::TlsStream> tls;
-  std::unique_ptr<net::Deadline> deadline;  // on lowest(); closes the socket on expiry
-  boost::beast::flat_buffer buffer;  // bytes read past the last response stay with the socket
-  // Body bytes on their way to the client (kRelayBuffer). Like `buffer`, released while the
-  // connection waits for the provider's next bytes.
-  std::unique_ptr<char[]> relay;
-  SteadyTime idle_since{};
-  bool h2 = false;  // the TLS handshake chose HTTP/2 (ALPN): the connection becomes an H2Connection
-
-  boost::asio::ip::tcp::socket& lowest() noexcept;
-};
-
-class ConnectionPool {
- public:
-  ConnectionPool(boost::asio::io_context& io, std::size_t max_idle_per_key, Duration idle_timeout);
-
-  // A live idle connection for `key`, most recently used first; nullptr when none.
-  std::unique_ptr<UpstreamConnection> take(const std::string& key);
-  // Returns a connection whose last response ended cleanly with keep-alive.
-  void put(std::unique_ptr<UpstreamConnection> conn);
-  // Closes every idle connection and stops the expiry timer (drain).
-  void close_all();
-
- private:
-  void schedule_sweep();
-  static bool looks_alive(UpstreamConnection& conn) noexcept;
-
-  boost::asio::steady_timer sweep_timer_;
-  std::size_t max_idle_per_key_;
-  Duration idle_timeout_;
-  bool closed_ = false;
-  std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConnection>>> idle_;
-};
 
 class UpstreamClient final : public Forwarder {
  public:
@@ -86,7 +47,11 @@ class UpstreamClient final : public Forwarder {
   struct Timeouts {
     Duration connect, tls, first_byte, read;
   };
-  struct Exchange;
+  struct Exchange {
+    Result<void> result;    // error only before the commit point
+    bool stale = false;     // failed like a dead reused connection: retry on a fresh one
+    bool reusable = false;  // response complete and keep-alive: connection back to pool
+  };
 
   boost::asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> connect(
       const Attempt& attempt, const Timeouts& timeouts, std::string key, bool offer_h2,
