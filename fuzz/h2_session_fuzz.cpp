@@ -68,7 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (std::size_t i = 0; i < streams.size(); ++i) {
       auto& s = streams[i];
       if (!s) continue;
-      check(s->header_bytes <= kMaxHeaderBytes + 0 || s->header_overflow,
+      check(s->header_bytes <= kMaxHeaderBytes || s->header_overflow,
             "header fields past the bound were kept");
       check(s->data.size() <= kStreamWindow, "a stream holds more than its window");
       const std::size_t n = s->data.size();

@@ -150,7 +150,9 @@ bool upstream_request_has_length(const Attempt& attempt) noexcept {
 }
 
 std::string serialize_upstream_head(const Attempt& attempt) {
-  auto append = [](std::string& out, std::string_view name, std::string_view value) {
+  // One "Name: value\r\n" line; a visitor, so that for_each_upstream_header can call it.
+  constexpr HeaderVisitor append = [](void* user, std::string_view name, std::string_view value) {
+    auto& out = *static_cast<std::string*>(user);
     out.append(name);
     out.append(": "sv);
     out.append(value);
@@ -163,19 +165,10 @@ std::string serialize_upstream_head(const Attempt& attempt) {
   out.push_back(' ');
   out.append(target.target);
   out.append(" HTTP/1.1\r\n"sv);
-  append(out, "Host", target.host_header());
-  for_each_upstream_header(
-      attempt,
-      [](void* user, std::string_view name, std::string_view value) {
-        auto& text = *static_cast<std::string*>(user);
-        text.append(name);
-        text.append(": "sv);
-        text.append(value);
-        text.append("\r\n"sv);
-      },
-      &out);
+  append(&out, "Host", target.host_header());
+  for_each_upstream_header(attempt, append, &out);
   if (upstream_request_has_length(attempt)) {
-    append(out, "Content-Length", std::to_string(attempt.request.body().size()));
+    append(&out, "Content-Length", std::to_string(attempt.request.body().size()));
   }
   out.append("\r\n"sv);
   return out;

@@ -1,5 +1,7 @@
 #include "upstream/h2.hpp"
 
+#include "aigw/provider.hpp"
+
 #include "http/headers.hpp"
 #include "upstream/tls.hpp"
 
@@ -36,10 +38,12 @@ constexpr std::size_t kReadBuffer = 16 * 1024;
 
 // Credentials are never put in HPACK's dynamic table: on a connection shared by many
 // clients, a header one of them controls must not be compressed against another's key.
+// The provider credential headers (kCredentialHeaders), and the other two that carry secrets.
 bool is_credential(std::string_view lower_name) {
-  return lower_name == "authorization" || lower_name == "x-api-key" || lower_name == "api-key" ||
-         lower_name == "x-goog-api-key" || lower_name == "proxy-authorization" ||
-         lower_name == "cookie";
+  for (const std::string_view name : kCredentialHeaders) {
+    if (lower_name == name) return true;
+  }
+  return lower_name == "proxy-authorization" || lower_name == "cookie";
 }
 
 // Headers HTTP/2 forbids (RFC 9113 §8.2.2), and the ones the pseudo-headers replace.

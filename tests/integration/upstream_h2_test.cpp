@@ -38,6 +38,17 @@ FakeProvider::Options h2_options() {
 std::string event(int i) {
   return sse(R"({"choices":[{"index":0,"delta":{"content":"t)" + std::to_string(i) + R"("}}]})");
 }
+// A stream that sends its first event, waits for `gate`, then ends.
+Handler gated_stream(std::shared_ptr<Gate> gate) {
+  return [gate](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
+    co_await ex.start_stream(200, sse_headers());
+    co_await ex.send_chunk(event(0));
+    co_await ex.wait(*gate, 10s);
+    co_await ex.send_chunk(sse("[DONE]"));
+    co_await ex.end_stream();
+  };
+}
+
 std::string usage_event() {
   return sse(
       R"({"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}})");
@@ -127,15 +138,7 @@ TEST(UpstreamH2, TheProvidersStreamLimitOpensASecondConnection) {
   auto gate = std::make_shared<Gate>();
   auto options = h2_options();
   options.max_concurrent_streams = 2;
-  FakeProvider fake(
-      [gate](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
-        co_await ex.start_stream(200, sse_headers());
-        co_await ex.send_chunk(event(0));
-        co_await ex.wait(*gate, 10s);
-        co_await ex.send_chunk(sse("[DONE]"));
-        co_await ex.end_stream();
-      },
-      options);
+  FakeProvider fake(gated_stream(gate), options);
   Config c = test_config();
   add_provider(c, "openai", fake.base_url() + "/v1");
   TestGateway gw(std::move(c));
@@ -157,15 +160,7 @@ TEST(UpstreamH2, AfterABurstIdleConnectionsCloseButOne) {
   auto gate = std::make_shared<Gate>();
   auto options = h2_options();
   options.max_concurrent_streams = 16;
-  FakeProvider fake(
-      [gate](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
-        co_await ex.start_stream(200, sse_headers());
-        co_await ex.send_chunk(event(0));
-        co_await ex.wait(*gate, 10s);
-        co_await ex.send_chunk(sse("[DONE]"));
-        co_await ex.end_stream();
-      },
-      options);
+  FakeProvider fake(gated_stream(gate), options);
   Config c = test_config();
   add_provider(c, "openai", fake.base_url() + "/v1");
   TestGateway gw(std::move(c));
@@ -194,15 +189,7 @@ TEST(UpstreamH2, AfterABurstIdleConnectionsCloseButOne) {
 // Drain: streams in flight on the shared connection finish, then the connection closes.
 TEST(UpstreamH2, DrainLetsTheStreamsOnAConnectionFinishThenClosesIt) {
   auto gate = std::make_shared<Gate>();
-  FakeProvider fake(
-      [gate](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
-        co_await ex.start_stream(200, sse_headers());
-        co_await ex.send_chunk(event(0));
-        co_await ex.wait(*gate, 10s);
-        co_await ex.send_chunk(sse("[DONE]"));
-        co_await ex.end_stream();
-      },
-      h2_options());
+  FakeProvider fake(gated_stream(gate), h2_options());
   Config c = test_config();
   add_provider(c, "openai", fake.base_url() + "/v1");
   TestGateway gw(std::move(c));
