@@ -426,11 +426,8 @@ asio::awaitable<Result<void>> UpstreamClient::forward(RequestContext& ctx, const
     std::shared_ptr<H2Connection> h2;
     if (offer_h2) h2 = find_h2(key);
     std::unique_ptr<UpstreamConnection> conn;
-    bool reused = h2 != nullptr;
-    if (!h2) {
-      conn = pool_.take(key);
-      reused = conn != nullptr;
-    }
+    if (!h2) conn = pool_.take(key);
+    const bool reused = conn != nullptr;  // an HTTP/2 one says so itself (exchange_h2)
     if (!h2 && !conn) {
       auto connected = co_await connect(attempt, timeouts, key, offer_h2, cancel_current);
       if (client_gone) {

@@ -79,7 +79,6 @@ struct H2Callbacks {
     if (frame->hd.type != NGHTTP2_HEADERS) return 0;
     H2Stream* s = stream_of(session, frame->hd.stream_id);
     if (s == nullptr || !s->attached || s->head_done) return 0;  // a trailer: not relayed
-    conn(user).last_frame_ = Clock::now();
     s->got_frame = true;
     const std::string_view n = view(name, namelen);
     const std::string_view v = view(value, valuelen);
