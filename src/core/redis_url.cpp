@@ -74,8 +74,8 @@ std::optional<Endpoint> parse_url(std::string_view url, std::string& problem) {
   }
   if (!path.empty()) {
     if (!parse_number(path, e.db) || e.db > 15) {
-      problem = "names database '" + std::string(path.substr(0, 20)) +
-                "'; a database is a number from 0 to 15";
+      // Neither this nor the port is echoed: a URL missing its '@' puts the password here.
+      problem = "names a database that is not a number from 0 to 15";
       return std::nullopt;
     }
   }
@@ -141,8 +141,7 @@ std::optional<Endpoint> parse_url(std::string_view url, std::string& problem) {
   if (!port_text.empty()) {
     unsigned port = 0;
     if (!parse_number(port_text, port) || port == 0 || port > 65535) {
-      problem = "has port '" + std::string(port_text.substr(0, 20)) +
-                "'; a port is a number from 1 to 65535";
+      problem = "has a port that is not a number from 1 to 65535";
       return std::nullopt;
     }
     e.port = static_cast<std::uint16_t>(port);

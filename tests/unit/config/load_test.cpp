@@ -1375,8 +1375,11 @@ TEST(ConfigRedis, BadSectionsAreReportedWhereTheyAre) {
                    "command_timeout, connect_timeout, key_prefix, password, pool, url)"}));
   // The URL is not repeated: it may hold a password.
   EXPECT_EQ(diagnostics("redis:\n  url: redis://:hunter2@cache:99999\n"),
-            (Lines{"test.yaml:2:8: redis.url: has port '99999'; a port is a number from 1 to "
-                   "65535"}));
+            (Lines{"test.yaml:2:8: redis.url: has a port that is not a number from 1 to 65535"}));
+  // Nor is the part read as a port, which a URL without its '@' fills with the password
+  // (the config fuzzer's finding).
+  EXPECT_EQ(diagnostics("redis:\n  url: redis://default:hunter2\n"),
+            (Lines{"test.yaml:2:8: redis.url: has a port that is not a number from 1 to 65535"}));
   EXPECT_EQ(diagnostics("redis:\n  password: x\n"),
             (Lines{"test.yaml:2:3: redis.url: the redis: section needs a url"}));
   EXPECT_EQ(diagnostics("cache:\n  store: redis\nrate_limits:\n  - limit: 1\n    window: 1m\n"
