@@ -102,5 +102,14 @@ cpu_ticks() {  # cpu_ticks PID...: utime + stime of all of them, in clock ticks
   echo "$total"
 }
 
+cpu_split() {  # cpu_split PID...: "utime stime" of all of them, in clock ticks
+  local u=0 k=0 p a b
+  for p in "$@"; do
+    read -r a b < <(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12, $13}')
+    u=$((u + a)) k=$((k + b))
+  done
+  echo "$u $k"
+}
+
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }

@@ -34,6 +34,9 @@
 #   BENCH_KEEP_TMP (0)      1 keeps the temp dir (configs, logs) for inspection
 #   BENCH_ONLY ()           "translate": only the /compat translation runs (native vs translated);
 #                           "redis": only limits in Redis vs in process (and one decision's cost)
+#                           "cpu": only req per CPU-s over HTTP, aigw (metering off and the
+#                           request log as BENCH_REQUEST_LOG) vs nginx, split into user and
+#                           kernel time (a few minutes)
 # Output: the table on stdout and in bench/results/latest.md. Traffic stays on 127.0.0.1.
 set -euo pipefail
 
@@ -392,16 +395,19 @@ entry_memory() {  # entry_memory URL PID: fills the cache with $cache_entries di
 }
 
 throughput() {  # throughput SCHEME TARGET URL PID...: one wrk run; CPU summed over the PIDs
-  local scheme=$1 target=$2 url=$3 key="$1.$2" out c0 c1 requests secs errs  # (WRK_SCRIPT and
+  local scheme=$1 target=$2 url=$3 key="$1.$2" out c0 c1 s0 s1 requests secs errs  # (WRK_SCRIPT,
   local script=${WRK_SCRIPT:-$tmp/post.lua} conns=${WRK_CONNECTIONS:-$connections}  # WRK_CONNECTIONS
   shift 3  # override the request and the connection count)
   log "$scheme upstream, $target: max throughput (wrk -t1 -c$conns, ${warmup}s + ${duration}s)"
   run_child /dev/null timeout $((warmup + 10)) "${load_cpu[@]}" wrk -t1 -c"$conns" \
     -d"${warmup}s" -s "$script" "$url"
   c0=$(cpu_ticks "$@")
+  s0=$(cpu_split "$@")
   run_child "$tmp/wrk.out" timeout $((duration + 20)) "${load_cpu[@]}" wrk -t1 -c"$conns" \
     -d"${duration}s" -s "$script" "$url"
   c1=$(cpu_ticks "$@")
+  s1=$(cpu_split "$@")
+  R[$key.last_split]="$s0 $s1"  # user and kernel ticks before and after (BENCH_ONLY=cpu)
   out=$(cat "$tmp/wrk.out")
   requests=$(awk '/requests in/ {print $1}' <<<"$out")
   secs=$(awk '/requests in/ {sub(/s,?$/, "", $4); print $4}' <<<"$out")
@@ -746,6 +752,40 @@ fi
 if [[ $only == redis ]]; then
   replicas
   replicas_report
+  printf '%s\n' "${notes[@]/#/- }"
+  exit 0
+fi
+
+# BENCH_ONLY=cpu: requests per CPU-second over HTTP, aigw with metering off (the request log as
+# BENCH_REQUEST_LOG says) against nginx, each round's CPU split into user and kernel time, so
+# what a change saves in user space shows beside what neither proxy can save in the kernel.
+if [[ $only == cpu ]]; then
+  start_aigw http aigw-cpu nometer
+  start_nginx http
+  cpu_url_aigw="http://127.0.0.1:$aigw_port/openai/chat/completions"
+  cpu_url_nginx="http://127.0.0.1:$nginx_port/openai/chat/completions"
+  sanity "$cpu_url_aigw" "aigw, metering off"
+  sanity "$cpu_url_nginx" "nginx"
+  echo "| round | proxy | req/s | req per CPU-s | user µs/req | kernel µs/req |"
+  echo "|--:|---|--:|--:|--:|--:|"
+  for ((round = 1; round <= rounds; round++)); do
+    for target in aigw nginx; do
+      if [[ $target == aigw ]]; then cpu_url=$cpu_url_aigw cpu_p=("$aigw_pid"); else
+        cpu_url=$cpu_url_nginx cpu_p=("$nginx_pid" "$nginx_worker"); fi
+      throughput http "$target" "$cpu_url" "${cpu_p[@]}"
+      sample=$(tr ';' '\n' <<<"${R[http.$target.samples]}" | sed '/^$/d' | tail -1)
+      n=$(awk '/requests in/ {print $1}' "$tmp/wrk.out")
+      awk -v r="$round" -v t="$target" -v s="$sample" -v c="${R[http.$target.last_split]}" \
+        -v n="$n" -v hz="$clk_tck" 'BEGIN { split(s, x, " "); split(c, q, " ")
+          printf "| %d | %s | %d | %d | %.2f | %.2f |\n", r, t, x[2], x[1],
+            1e6 * (q[3] - q[1]) / hz / n, 1e6 * (q[4] - q[2]) / hz / n }'
+    done
+  done
+  ratios=$(paste -d' ' <(tr ';' '\n' <<<"${R[http.aigw.samples]}" | sed '/^$/d') \
+    <(tr ';' '\n' <<<"${R[http.nginx.samples]}" | sed '/^$/d') |
+    awk '{printf "%.2f× ", ($4 > 0 ? $1 / $4 : 0)}')
+  echo
+  echo "aigw/nginx req per CPU-s in each round: ${ratios% } (request log: $request_log)"
   printf '%s\n' "${notes[@]/#/- }"
   exit 0
 fi
