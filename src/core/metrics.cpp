@@ -79,14 +79,14 @@ void histogram(std::string& out, std::string_view name, Labels labels, const His
 // makes (only then: it is the rare path). `series` counts the family's label sets over all
 // shards, so the bound holds for the process, not per shard.
 template <class Map, class Key, class Overflow>
-typename Map::mapped_type& bounded(Map& map, Key key, Overflow overflow,
+typename Map::mapped_type& bounded(Map& map, const Key& key, Overflow overflow,
                                    std::atomic<std::size_t>& series) {
   if (auto it = map.find(key); it != map.end()) return it->second;
   if (series.fetch_add(1, std::memory_order_relaxed) >= Registry::kMaxSeries) {
     series.fetch_sub(1, std::memory_order_relaxed);
     return map[overflow()];
   }
-  return map[std::move(key)];
+  return map.try_emplace(typename Map::key_type(key)).first->second;
 }
 
 }  // namespace
@@ -130,18 +130,19 @@ Registry::Shard& Registry::shard() noexcept {
 void Registry::record(const RequestSample& s) {
   // Label values are bounded in bytes as the label sets are in number, so /metrics is
   // bounded in bytes whatever clients name (docs/security.md).
-  const std::string provider = text::clip(s.provider, kMaxLabelBytes);
-  const std::string model = text::clip(s.model, kMaxLabelBytes);
+  std::string provider_scratch, model_scratch;
+  const std::string_view provider = text::clip(s.provider, kMaxLabelBytes, provider_scratch);
+  const std::string_view model = text::clip(s.model, kMaxLabelBytes, model_scratch);
   Shard& sh = shard();
   std::lock_guard lock(sh.mutex);
   ++bounded(
-      sh.requests, RequestKey{provider, model, s.status, std::string(s.cache_status)},
+      sh.requests, std::tuple{provider, model, s.status, s.cache_status},
       [&] {
-        return RequestKey{provider, "other", s.status, std::string(s.cache_status)};
+        return RequestKey{provider, "other", s.status, s.cache_status};
       },
       series_[0]);
   Tokens& t = bounded(
-      sh.tokens, ModelKey{provider, model},
+      sh.tokens, std::pair{provider, model},
       [&] {
         return ModelKey{provider, "other"};
       },
@@ -169,8 +170,10 @@ void Registry::record(const RequestSample& s) {
         .observe(*s.ttfb_s);
   }
   for (std::size_t i = 1; i < s.attempt_providers.size(); ++i) {
-    const std::string from = text::clip(s.attempt_providers[i - 1], kMaxLabelBytes);
-    const std::string to = text::clip(s.attempt_providers[i], kMaxLabelBytes);
+    std::string from_scratch, to_scratch;
+    const std::string_view from =
+        text::clip(s.attempt_providers[i - 1], kMaxLabelBytes, from_scratch);
+    const std::string_view to = text::clip(s.attempt_providers[i], kMaxLabelBytes, to_scratch);
     if (from == to) {
       ++bounded(
           sh.retries, from, [] { return std::string("other"); }, series_[4]);

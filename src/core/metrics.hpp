@@ -87,14 +87,35 @@ class Registry {
     double cost = 0;
     std::uint64_t unpriced = 0, estimated = 0;
   };
+  // Orders owned keys and their string_view look-alikes together, so a request's sample is
+  // found without building (allocating) a key; one is built only for a new label set.
+  struct KeyLess {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return views(a) < views(b);
+    }
+    static std::string_view views(std::string_view s) { return s; }
+    static unsigned views(unsigned n) { return n; }
+    template <class... T>
+    static auto views(const std::tuple<T...>& t) {
+      return std::apply([](const auto&... x) { return std::tuple{views(x)...}; }, t);
+    }
+    template <class A, class B>
+    static auto views(const std::pair<A, B>& p) {
+      return std::tuple{views(p.first), views(p.second)};
+    }
+  };
+  template <class K, class V>
+  using Map = std::map<K, V, KeyLess>;
   struct Shard {
     mutable std::mutex mutex;
-    std::map<RequestKey, std::uint64_t> requests;
-    std::map<ModelKey, Tokens> tokens;
-    std::map<std::string, Histogram> upstream;                               // by provider
-    std::map<std::string, Histogram> ttfb;                                   // by provider
-    std::map<std::string, std::uint64_t> retries;                            // by provider
-    std::map<std::pair<std::string, std::string>, std::uint64_t> fallbacks;  // from, to
+    Map<RequestKey, std::uint64_t> requests;
+    Map<ModelKey, Tokens> tokens;
+    Map<std::string, Histogram> upstream;                               // by provider
+    Map<std::string, Histogram> ttfb;                                   // by provider
+    Map<std::string, std::uint64_t> retries;                            // by provider
+    Map<std::pair<std::string, std::string>, std::uint64_t> fallbacks;  // from, to
     Histogram overhead;  // duration minus upstream time
     Histogram duration;
   };

@@ -102,6 +102,13 @@ bool printable_ascii(std::string_view s) noexcept {
 
 }  // namespace
 
+std::string_view clip(std::string_view value, std::size_t max_bytes, std::string& scratch) {
+  const std::string_view head = value.substr(0, max_bytes);
+  if (printable_ascii(head)) return head;
+  scratch = clip(value, max_bytes);
+  return scratch;
+}
+
 std::string clip(std::string_view value, std::size_t max_bytes) {
   // Nearly every value is short printable ASCII (a model name, a path): one branch-free
   // pass, which the compiler vectorises, then one copy.

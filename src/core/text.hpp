@@ -50,6 +50,9 @@ std::optional<std::string_view> closest(std::string_view typed,
 // replaced by '?'. Without this bound a client sends a 1 MiB "model" and the gateway keeps
 // it as a label and a row (docs/security.md).
 std::string clip(std::string_view value, std::size_t max_bytes);
+// The same, without a copy when none is needed: `value`'s first max_bytes when they are
+// printable ASCII (nearly always), else clip()'s result, kept in `scratch`.
+std::string_view clip(std::string_view value, std::size_t max_bytes, std::string& scratch);
 
 // The cap clip() is used with for names that reach labels and log columns (model, provider
 // path, user agent, metadata values).

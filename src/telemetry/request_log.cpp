@@ -21,33 +21,14 @@ void RequestLog::head(const RequestContext& ctx) noexcept {
 
 void RequestLog::finish(const RequestContext& ctx) noexcept {
   try {
-    RequestSummary summary = summarize(ctx, auth_enabled_);
-    if (access_) access_->write(summary);
     if (metrics_) {
       --metrics_->in_flight;
       if (ctx.head_sent && ctx.streamed) --metrics_->streams_in_flight;
-      const LogRecord& r = summary.record;
-      metrics::RequestSample m;
-      m.provider = r.provider;
-      m.model = r.model;
-      m.status = r.status_code;
-      m.cache_status = r.cache_status;
-      m.tokens_in = r.tokens_in.value_or(0);
-      m.tokens_out = r.tokens_out.value_or(0);
-      m.tokens_cached = r.cached_tokens.value_or(0);
-      m.tokens_cache_write = r.cache_write_tokens.value_or(0);
-      m.tokens_reasoning = r.reasoning_tokens.value_or(0);
-      m.cost = r.cost;
-      m.unpriced = r.unpriced;
-      m.estimated = r.estimated;
-      m.duration_s = r.duration_ms / 1000;
-      if (r.upstream_ms) m.upstream_s = *r.upstream_ms / 1000;
-      if (r.ttfb_ms) m.ttfb_s = *r.ttfb_ms / 1000;
-      if (r.attempts.size() > 1) {
-        for (const LogAttempt& a : r.attempts) m.attempt_providers.push_back(a.provider);
-      }
-      metrics_->record(m);
+      metrics_->record(sample(ctx, auth_enabled_));
     }
+    if (!access_ && !store_) return;
+    RequestSummary summary = summarize(ctx, auth_enabled_);
+    if (access_) access_->write(summary);
     // A full queue is counted by the store (aigw_log_dropped_total): never silent, never
     // blocking the worker.
     if (store_) {

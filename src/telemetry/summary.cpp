@@ -17,7 +17,7 @@ double ms_between(SteadyTime from, SteadyTime to) {
 
 // The model a request is recorded under: the metering stage's (the response's, else the
 // request's), else what the answering attempt or the first step asks for.
-std::string model_of(const RequestContext& ctx) {
+std::string_view model_of(const RequestContext& ctx) {
   if (ctx.metered && !ctx.metered->model.empty()) return ctx.metered->model;
   if (ctx.attempt && !ctx.attempt->model.empty()) return ctx.attempt->model;
   if (!ctx.plan.steps.empty()) {
@@ -30,22 +30,29 @@ std::string model_of(const RequestContext& ctx) {
   return {};
 }
 
+// The provider that answered (else the first the plan named); never unmatched client text.
+std::string_view provider_of(const RequestContext& ctx) {
+  if (ctx.attempt) return ctx.attempt->slug;
+  if (ctx.provider != nullptr) return ctx.provider_slug;
+  return {};
+}
+
+// Whether what the client chose (model, metadata, payloads) may be recorded: routed, and
+// authenticated when auth is on (docs/security.md).
+bool admitted(const RequestContext& ctx, bool auth_enabled) {
+  return ctx.provider != nullptr && (!auth_enabled || ctx.authenticated);
+}
+
 }  // namespace
 
 RequestSummary summarize(const RequestContext& ctx, bool auth_enabled) {
   RequestSummary summary;
   summary.client_ip = ctx.client_ip;
   LogRecord& r = summary.record;
-  const bool admitted = ctx.provider != nullptr && (!auth_enabled || ctx.authenticated);
   r.id = ctx.id;
   r.event_id = ctx.event_id;
   r.created_at = duration_cast<milliseconds>(ctx.started_wall.time_since_epoch()).count();
-  // The provider that answered (else the first the plan named); never unmatched client text.
-  if (ctx.attempt) {
-    r.provider = ctx.attempt->slug;
-  } else if (ctx.provider != nullptr) {
-    r.provider = ctx.provider_slug;
-  }
+  r.provider = provider_of(ctx);
   r.method = text::clip(ctx.request.method_string(), 32);
   const std::string_view target = ctx.request.target();
   r.path = text::clip(ctx.path.empty() ? target.substr(0, target.find('?')) : ctx.path,
@@ -88,7 +95,7 @@ RequestSummary summarize(const RequestContext& ctx, bool auth_enabled) {
     if (attempt.error) a.error = std::string(code_name(*attempt.error));
     r.attempts.push_back(std::move(a));
   }
-  if (admitted) {
+  if (admitted(ctx, auth_enabled)) {
     r.model = text::clip(model_of(ctx), text::kMaxLabelBytes);
     r.metadata = ctx.log.metadata;
     if (ctx.log.collect && ctx.log.collect_payload) {
@@ -109,6 +116,33 @@ RequestSummary summarize(const RequestContext& ctx, bool auth_enabled) {
     r.custom_cost = ctx.metered->custom_cost;
   }
   return summary;
+}
+
+metrics::RequestSample sample(const RequestContext& ctx, bool auth_enabled) {
+  metrics::RequestSample m;
+  m.provider = provider_of(ctx);
+  if (admitted(ctx, auth_enabled)) m.model = model_of(ctx);
+  m.status = static_cast<std::uint16_t>(ctx.status);
+  m.cache_status = cache_status_name(ctx.cache.status);
+  if (ctx.metered) {
+    const TokenUsage& t = ctx.metered->tokens;
+    m.tokens_in = t.input.value_or(0);
+    m.tokens_out = t.output.value_or(0);
+    m.tokens_cached = t.cached_input.value_or(0);
+    m.tokens_cache_write = t.cache_write.value_or(0);
+    m.tokens_reasoning = t.reasoning.value_or(0);
+    m.cost = ctx.metered->cost;
+    m.unpriced = ctx.metered->unpriced;
+    m.estimated = ctx.metered->estimated;
+  }
+  const SteadyTime end = ctx.finished.value_or(steady_clock::now());
+  m.duration_s = duration<double>(end - ctx.started).count();
+  if (ctx.upstream_started) m.upstream_s = duration<double>(end - *ctx.upstream_started).count();
+  if (ctx.head_sent) m.ttfb_s = duration<double>(*ctx.head_sent - ctx.started).count();
+  if (ctx.attempt_log.size() > 1) {
+    for (const AttemptRecord& a : ctx.attempt_log) m.attempt_providers.push_back(a.provider);
+  }
+  return m;
 }
 
 void keep_accounting_only(LogRecord& r) {
