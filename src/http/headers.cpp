@@ -85,8 +85,10 @@ void strip_hop_by_hop(http::fields& fields) {
 void extract_control(http::fields& fields,
                      std::vector<std::pair<std::string, std::string>>& control) {
   for (auto it = fields.begin(); it != fields.end();) {
+    // A field Beast knows by name (Content-Type...) is never one of ours.
     const std::string_view name = it->name_string();
-    if (name.empty() || (name.front() != 'c' && name.front() != 'C')) {
+    if (it->name() != http::field::unknown || name.empty() ||
+        (name.front() != 'c' && name.front() != 'C')) {
       ++it;
       continue;
     }

@@ -44,7 +44,9 @@ void append_line(std::string& out, std::string_view name, std::string_view value
 
 // Whether a response field gives way to a header the gateway adds (fields.set() semantics).
 bool replaced_by(std::string_view name, const AddedHeaders& added) {
-  if (name.size() > 7 && beast::iequals(name.substr(0, 7), "cf-aig-"sv)) {
+  // The first letter first: this runs for every field of every response.
+  if (name.size() > 7 && (name.front() | 0x20) == 'c' &&
+      beast::iequals(name.substr(0, 7), "cf-aig-"sv)) {
     if (beast::iequals(name, "cf-aig-request-id"sv) || beast::iequals(name, "cf-aig-log-id"sv)) {
       return !added.request_id.empty();
     }
