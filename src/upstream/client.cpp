@@ -424,11 +424,22 @@ asio::awaitable<Result<void>> UpstreamClient::forward(RequestContext& ctx, const
   const bool offer_h2 = attempt.target.tls && pc.http2.value_or(config_->upstream.http2);
   for (int connection = 0;; ++connection) {
     std::shared_ptr<H2Connection> h2;
-    if (offer_h2) h2 = find_h2(key);
+    if (offer_h2) {
+      h2 = find_h2(key);
+      if (!h2 && co_await join_connect(key, cancel_current)) {
+        if (client_gone) {
+          ctx.outcome = Outcome::kClientAbort;
+          co_return Result<void>{};
+        }
+        h2 = find_h2(key);  // none when it failed, chose HTTP/1.1 or filled up: go on alone
+      }
+    }
     std::unique_ptr<UpstreamConnection> conn;
     if (!h2) conn = pool_.take(key);
     const bool reused = conn != nullptr;  // an HTTP/2 one says so itself (exchange_h2)
     if (!h2 && !conn) {
+      ConnectTicket ticket =
+          offer_h2 ? announce_connect(key, timeouts.connect + timeouts.tls) : ConnectTicket();
       auto connected = co_await connect(attempt, timeouts, key, offer_h2, cancel_current);
       if (client_gone) {
         ctx.outcome = Outcome::kClientAbort;
@@ -444,6 +455,7 @@ asio::awaitable<Result<void>> UpstreamClient::forward(RequestContext& ctx, const
         conn.reset();
         h2_[key].push_back(h2);
       }
+      ticket.settle(h2 != nullptr);
     }
     if (h2) {
       Exchange ex = co_await exchange_h2(*h2, ctx, attempt, sink, downstream, timeouts, client_gone,

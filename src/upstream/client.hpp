@@ -13,10 +13,13 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -70,11 +73,54 @@ class UpstreamClient final : public Forwarder {
   // idle ones expire); null when none.
   std::shared_ptr<H2Connection> find_h2(const std::string& key);
 
+  // Connects in flight to provider addresses that may answer h2: requests that find no
+  // HTTP/2 connection with room wait for one rather than each opening its own, so a burst at
+  // a cold start costs one TLS handshake, not one per request (client_h2.cpp). Shared with
+  // the tickets, which may outlive the client when a stopped worker's coroutines are
+  // destroyed.
+  struct Joins {
+    struct Pending {
+      explicit Pending(boost::asio::io_context& io) : wake(io) {}
+      boost::asio::steady_timer wake;  // cancelled when the connect ends; expires with it
+      std::size_t joined = 0;
+    };
+    std::unordered_map<std::string, std::shared_ptr<Pending>> connecting;
+    // What each provider address chose in ALPN the last time: true h2, false HTTP/1.1.
+    // Bounded by the configured providers' addresses.
+    std::unordered_map<std::string, bool> speaks_h2;
+  };
+  // Ends a pending connect on every path: wakes its waiters, and records whether the
+  // provider chose h2 when the connect got that far.
+  class ConnectTicket {
+   public:
+    ConnectTicket() = default;
+    ConnectTicket(std::weak_ptr<Joins> joins, std::string key,
+                  std::shared_ptr<Joins::Pending> pending)
+        : joins_(std::move(joins)), key_(std::move(key)), pending_(std::move(pending)) {}
+    ConnectTicket(ConnectTicket&& other) noexcept = default;
+    ConnectTicket& operator=(ConnectTicket&&) = delete;
+    ~ConnectTicket() { settle(std::nullopt); }
+    void settle(std::optional<bool> h2);
+
+   private:
+    std::weak_ptr<Joins> joins_;
+    std::string key_;
+    std::shared_ptr<Joins::Pending> pending_;
+  };
+  // Registers this request's connect as the one others may wait for (at most `limit`): an
+  // empty ticket when one is in flight already, or when the address answered HTTP/1.1.
+  ConnectTicket announce_connect(const std::string& key, Duration limit);
+  // Waits for the connect in flight to `key`, if there is one with room for another stream;
+  // returns whether it waited. `cancel_current` ends the wait early.
+  boost::asio::awaitable<bool> join_connect(const std::string& key,
+                                            std::function<void()>& cancel_current);
+
   boost::asio::io_context& io_;
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const TlsContexts> tls_;
   ConnectionPool pool_;
   std::unordered_map<std::string, std::vector<std::shared_ptr<H2Connection>>> h2_;
+  std::shared_ptr<Joins> joins_ = std::make_shared<Joins>();
 };
 
 }  // namespace aigw

@@ -5,6 +5,11 @@
 #include "upstream/client.hpp"
 #include "upstream/errors.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <charconv>
 #include <chrono>
 #include <nghttp2/nghttp2.h>
@@ -31,6 +36,49 @@ std::shared_ptr<H2Connection> UpstreamClient::find_h2(const std::string& key) {
   }
   if (list.empty()) h2_.erase(it);
   return best;
+}
+
+UpstreamClient::ConnectTicket UpstreamClient::announce_connect(const std::string& key,
+                                                               Duration limit) {
+  if (const auto it = joins_->speaks_h2.find(key); it != joins_->speaks_h2.end() && !it->second) {
+    return {};
+  }
+  auto [it, inserted] = joins_->connecting.try_emplace(key);
+  if (!inserted) return {};  // one is in flight, and full: this request opens its own
+  it->second = std::make_shared<Joins::Pending>(io_);
+  it->second->wake.expires_after(limit);
+  return ConnectTicket(joins_, key, it->second);
+}
+
+void UpstreamClient::ConnectTicket::settle(std::optional<bool> h2) {
+  if (!pending_) return;
+  // Expired: the client is gone with its worker, and so are the waiters.
+  if (const auto joins = joins_.lock()) {
+    if (h2) joins->speaks_h2[key_] = *h2;
+    if (const auto it = joins->connecting.find(key_);
+        it != joins->connecting.end() && it->second == pending_) {
+      joins->connecting.erase(it);
+    }
+    pending_->wake.cancel();  // each waiter then looks for a connection with room
+  }
+  pending_.reset();
+}
+
+asio::awaitable<bool> UpstreamClient::join_connect(const std::string& key,
+                                                   std::function<void()>& cancel_current) {
+  const auto it = joins_->connecting.find(key);
+  if (it == joins_->connecting.end()) co_return false;
+  const std::shared_ptr<Joins::Pending> pending = it->second;
+  // The connecting request takes one stream; past the stream limit, waiting gains nothing.
+  if (pending->joined + 1 >= config_->upstream.http2_max_streams) co_return false;
+  ++pending->joined;
+  // Its own cancellation: a client that leaves ends its wait, not the others'.
+  asio::cancellation_signal leave;
+  cancel_current = [&leave] { leave.emit(asio::cancellation_type::terminal); };
+  co_await pending->wake.async_wait(
+      asio::bind_cancellation_slot(leave.slot(), asio::as_tuple(asio::use_awaitable)));
+  cancel_current = nullptr;
+  co_return true;
 }
 
 void UpstreamClient::drain() {

@@ -428,5 +428,96 @@ TEST(UpstreamH2, TurnedOffPerProviderItSpeaksHttp11) {
   EXPECT_EQ(fake.h2_connections(), 0);
 }
 
+// Eight requests at once while the only connection is still being opened (its handshake
+// waits 300 ms): they wait for it instead of each opening one.
+TEST(UpstreamH2, ABurstAtAColdStartWaitsForTheConnectionBeingOpened) {
+  auto options = h2_options();
+  options.handshake_delay = 300ms;
+  FakeProvider fake(
+      [](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
+        co_await ex.respond(200, chat_completion("gpt-4o-mini"), json_headers());
+      },
+      options);
+  Config c = test_config();
+  add_provider(c, "openai", fake.base_url() + "/v1");
+  TestGateway gw(std::move(c));
+  std::vector<std::future<HttpResponse>> results;
+  for (int i = 0; i < 8; ++i) {
+    results.push_back(std::async(std::launch::async, [&gw] {
+      return http_request(gw.port(), "POST", "/openai/chat/completions", kChatBody);
+    }));
+  }
+  for (auto& r : results) EXPECT_EQ(r.get().status, 200u);
+  EXPECT_EQ(fake.connections_opened(), 1);
+  EXPECT_EQ(fake.h2_connections(), 1);
+  EXPECT_EQ(fake.requests(), 8);
+}
+
+// A client that leaves while its request waits for the connection being opened ends its own
+// wait at once (logged as client_abort while the connection is still being opened); the
+// request that opens it is answered.
+TEST(UpstreamH2, AClientThatLeavesWhileWaitingForAConnectionEndsOnlyItsWait) {
+  auto options = h2_options();
+  options.handshake_delay = 1500ms;
+  FakeProvider fake(
+      [](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
+        co_await ex.respond(200, chat_completion("gpt-4o-mini"), json_headers());
+      },
+      options);
+  Config c = test_config();
+  add_provider(c, "openai", fake.base_url() + "/v1");
+  TestGateway gw(std::move(c));
+  auto first = std::async(std::launch::async, [&gw] {
+    return http_request(gw.port(), "POST", "/openai/chat/completions", kChatBody);
+  });
+  std::this_thread::sleep_for(100ms);  // the first request is connecting
+  {
+    asio::io_context io;
+    asio::ip::tcp::socket leaver(io);
+    leaver.connect({asio::ip::make_address("127.0.0.1"), gw.port()});
+    const std::string body = kChatBody;
+    asio::write(leaver, asio::buffer("POST /openai/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                                     "Content-Type: application/json\r\nContent-Length: " +
+                                     std::to_string(body.size()) + "\r\n\r\n" + body));
+    std::this_thread::sleep_for(100ms);  // it is waiting
+  }                                      // closed
+  const auto lines = gw.access_log_lines(1);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(Json::parse(lines[0])["outcome"], "client_abort");
+  // Still connecting: the leaver did not wait for the handshake to end.
+  EXPECT_EQ(first.wait_for(0s), std::future_status::timeout);
+  EXPECT_EQ(first.get().status, 200u);
+  EXPECT_EQ(fake.connections_opened(), 1);
+  EXPECT_EQ(fake.requests(), 1);
+}
+
+// The same burst to a provider that turns out to speak HTTP/1.1 only: the requests that
+// waited open connections of their own, and every one is answered; the next burst does not
+// wait, as the address is now known to answer HTTP/1.1.
+TEST(UpstreamH2, ABurstThatWaitedForAnHttp11ProviderGoesOnAlone) {
+  FakeProvider::Options options;  // no ALPN: HTTP/1.1
+  options.handshake_delay = 200ms;
+  FakeProvider fake(
+      [](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
+        co_await ex.respond(200, chat_completion("gpt-4o-mini"), json_headers());
+      },
+      options);
+  Config c = test_config();
+  add_provider(c, "openai", fake.base_url() + "/v1");
+  TestGateway gw(std::move(c));
+  for (int burst = 0; burst < 2; ++burst) {
+    std::vector<std::future<HttpResponse>> results;
+    for (int i = 0; i < 6; ++i) {
+      results.push_back(std::async(std::launch::async, [&gw] {
+        return http_request(gw.port(), "POST", "/openai/chat/completions", kChatBody);
+      }));
+    }
+    for (auto& r : results) EXPECT_EQ(r.get().status, 200u) << burst;
+  }
+  EXPECT_EQ(fake.h2_connections(), 0);
+  EXPECT_EQ(fake.requests(), 12);
+  for (const auto& r : fake.received()) EXPECT_EQ(r.protocol, "HTTP/1.1");
+}
+
 }  // namespace
 }  // namespace aigw::test

@@ -683,6 +683,10 @@ asio::awaitable<void> FakeProvider::accept_loop() {
 
 asio::awaitable<void> FakeProvider::serve_connection(tcp::socket socket) {
   if (options_.tls) {
+    if (options_.handshake_delay.count() > 0) {
+      asio::steady_timer delay(io_, options_.handshake_delay);
+      co_await delay.async_wait(kTuple);
+    }
     beast::ssl_stream<tcp::socket> stream(std::move(socket), ssl_);
     auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
     if (!ec && SSL_session_reused(stream.native_handle()) == 1) ++resumed_;

@@ -113,6 +113,9 @@ class FakeProvider {
     // bite on uploads).
     std::uint32_t max_concurrent_streams = 100;
     std::int32_t initial_window_size = 65535;
+    // TLS only: how long each accepted connection waits before its handshake (a far
+    // provider), so that requests can arrive while a connection is being opened.
+    std::chrono::milliseconds handshake_delay{0};
   };
   explicit FakeProvider(Handler handler);
   FakeProvider(Handler handler, Options options);
