@@ -9,6 +9,7 @@
 #include "json/members.hpp"
 #include "upstream/providers/usage/sse_splitter.hpp"
 
+#include <string.h>  // memmem (GNU)
 #include <vector>
 
 namespace aigw::usage {
@@ -244,7 +245,12 @@ UsageChunkStripper::Verdict UsageChunkStripper::judge(std::string_view event) {
     }
     i = end + 1;
   }
-  if (data.find("\"usage\"") == std::string_view::npos) return Verdict::kPass;
+  // memmem, not string_view::find: find calls memchr once per '"' of the event (thirty-odd
+  // in a chunk), this is one vectorised pass.
+  static constexpr std::string_view kUsageKey = "\"usage\"";
+  if (::memmem(data.data(), data.size(), kUsageKey.data(), kUsageKey.size()) == nullptr) {
+    return Verdict::kPass;
+  }
 
   // Reused: with include_usage nearly every chunk names "usage" and comes through here.
   thread_local std::vector<Member> members;
