@@ -426,12 +426,14 @@ asio::awaitable<Result<void>> UpstreamClient::forward(RequestContext& ctx, const
     std::shared_ptr<H2Connection> h2;
     if (offer_h2) {
       h2 = find_h2(key);
-      if (!h2 && co_await join_connect(key, cancel_current)) {
-        if (client_gone) {
+      if (!h2) {
+        const Joined joined = co_await join_connect(key, cancel_current);
+        if (joined.waited && client_gone) {
           ctx.outcome = Outcome::kClientAbort;
           co_return Result<void>{};
         }
-        h2 = find_h2(key);  // none when it failed, chose HTTP/1.1 or filled up: go on alone
+        if (joined.failure) co_return *joined.failure;
+        if (joined.waited) h2 = find_h2(key);  // none when it chose HTTP/1.1 or filled up
       }
     }
     std::unique_ptr<UpstreamConnection> conn;
@@ -445,7 +447,10 @@ asio::awaitable<Result<void>> UpstreamClient::forward(RequestContext& ctx, const
         ctx.outcome = Outcome::kClientAbort;
         co_return Result<void>{};
       }
-      if (!connected) co_return connected.error();
+      if (!connected) {
+        ticket.fail(connected.error());
+        co_return connected.error();
+      }
       conn = std::move(*connected);
       if (conn->h2) {
         const H2Connection::Settings settings{config_->upstream.http2_max_streams,

@@ -83,6 +83,9 @@ class UpstreamClient final : public Forwarder {
       explicit Pending(boost::asio::io_context& io) : wake(io) {}
       boost::asio::steady_timer wake;  // cancelled when the connect ends; expires with it
       std::size_t joined = 0;
+      // The provider refused or did not answer: the waiters fail with the same error, at
+      // once, rather than each waiting out a connect timeout of its own.
+      std::optional<Error> failure;
     };
     std::unordered_map<std::string, std::shared_ptr<Pending>> connecting;
     // What each provider address chose in ALPN the last time: true h2, false HTTP/1.1.
@@ -101,6 +104,8 @@ class UpstreamClient final : public Forwarder {
     ConnectTicket& operator=(ConnectTicket&&) = delete;
     ~ConnectTicket() { settle(std::nullopt); }
     void settle(std::optional<bool> h2);
+    // The connect failed at the provider (not cancelled for a client that left).
+    void fail(const Error& error);
 
    private:
     std::weak_ptr<Joins> joins_;
@@ -110,10 +115,15 @@ class UpstreamClient final : public Forwarder {
   // Registers this request's connect as the one others may wait for (at most `limit`): an
   // empty ticket when one is in flight already, or when the address answered HTTP/1.1.
   ConnectTicket announce_connect(const std::string& key, Duration limit);
-  // Waits for the connect in flight to `key`, if there is one with room for another stream;
-  // returns whether it waited. `cancel_current` ends the wait early.
-  boost::asio::awaitable<bool> join_connect(const std::string& key,
-                                            std::function<void()>& cancel_current);
+  // Waits for the connect in flight to `key`, if there is one with room for another stream.
+  // Returns whether it waited, and that connect's error when it failed. `cancel_current`
+  // ends the wait early.
+  struct Joined {
+    bool waited = false;
+    std::optional<Error> failure;
+  };
+  boost::asio::awaitable<Joined> join_connect(const std::string& key,
+                                              std::function<void()>& cancel_current);
 
   boost::asio::io_context& io_;
   std::shared_ptr<const Config> config_;

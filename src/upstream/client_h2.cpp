@@ -64,13 +64,18 @@ void UpstreamClient::ConnectTicket::settle(std::optional<bool> h2) {
   pending_.reset();
 }
 
-asio::awaitable<bool> UpstreamClient::join_connect(const std::string& key,
-                                                   std::function<void()>& cancel_current) {
+void UpstreamClient::ConnectTicket::fail(const Error& error) {
+  if (pending_) pending_->failure = error;
+  settle(std::nullopt);
+}
+
+asio::awaitable<UpstreamClient::Joined> UpstreamClient::join_connect(
+    const std::string& key, std::function<void()>& cancel_current) {
   const auto it = joins_->connecting.find(key);
-  if (it == joins_->connecting.end()) co_return false;
+  if (it == joins_->connecting.end()) co_return Joined{};
   const std::shared_ptr<Joins::Pending> pending = it->second;
   // The connecting request takes one stream; past the stream limit, waiting gains nothing.
-  if (pending->joined + 1 >= config_->upstream.http2_max_streams) co_return false;
+  if (pending->joined + 1 >= config_->upstream.http2_max_streams) co_return Joined{};
   ++pending->joined;
   // Its own cancellation: a client that leaves ends its wait, not the others'.
   asio::cancellation_signal leave;
@@ -78,7 +83,7 @@ asio::awaitable<bool> UpstreamClient::join_connect(const std::string& key,
   co_await pending->wake.async_wait(
       asio::bind_cancellation_slot(leave.slot(), asio::as_tuple(asio::use_awaitable)));
   cancel_current = nullptr;
-  co_return true;
+  co_return Joined{true, pending->failure};
 }
 
 void UpstreamClient::drain() {

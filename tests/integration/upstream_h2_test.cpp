@@ -491,6 +491,39 @@ TEST(UpstreamH2, AClientThatLeavesWhileWaitingForAConnectionEndsOnlyItsWait) {
   EXPECT_EQ(fake.requests(), 1);
 }
 
+// A connect that fails fails its waiters with it, at once: a provider that does not finish
+// its handshake costs the burst one TLS timeout, not one after another.
+TEST(UpstreamH2, ABurstWaitingForAConnectThatFailsGetsItsError) {
+  auto options = h2_options();
+  options.handshake_delay = 5s;
+  FakeProvider fake(
+      [](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
+        co_await ex.respond(200, chat_completion("gpt-4o-mini"), json_headers());
+      },
+      options);
+  Config c = test_config();
+  c.upstream.tls_timeout = std::chrono::milliseconds(300);
+  add_provider(c, "openai", fake.base_url() + "/v1");
+  TestGateway gw(std::move(c));
+  std::vector<std::future<HttpResponse>> results;
+  for (int i = 0; i < 4; ++i) {
+    results.push_back(std::async(std::launch::async, [&gw] {
+      return http_request(gw.port(), "POST", "/openai/chat/completions", kChatBody);
+    }));
+  }
+  std::vector<HttpResponse> answers;
+  for (auto& r : results) answers.push_back(r.get());
+  for (const auto& a : answers) {
+    EXPECT_EQ(a.status, 502u);
+    EXPECT_EQ(a.body, answers[0].body);
+  }
+  EXPECT_NE(answers[0].body.find("TLS handshake with provider openai failed: timed out after "
+                                 "300ms"),
+            std::string::npos)
+      << answers[0].body;
+  EXPECT_EQ(fake.connections_opened(), 1);
+}
+
 // The same burst to a provider that turns out to speak HTTP/1.1 only: the requests that
 // waited open connections of their own, and every one is answered; the next burst does not
 // wait, as the address is now known to answer HTTP/1.1.
