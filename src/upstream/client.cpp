@@ -426,7 +426,9 @@ asio::awaitable<Result<void>> UpstreamClient::forward(RequestContext& ctx, const
     std::shared_ptr<H2Connection> h2;
     if (offer_h2) {
       h2 = find_h2(key);
-      if (!h2) {
+      // Looked up here first: a coroutine call per request would cost a frame for nothing
+      // on the common path (no connect in flight).
+      if (!h2 && joins_->connecting.contains(key)) {
         const Joined joined = co_await join_connect(key, cancel_current);
         if (joined.waited && client_gone) {
           ctx.outcome = Outcome::kClientAbort;

@@ -49,6 +49,26 @@ Handler gated_stream(std::shared_ptr<Gate> gate) {
   };
 }
 
+// Answers every request with a chat completion.
+Handler chat_answer() {
+  return [](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
+    co_await ex.respond(200, chat_completion("gpt-4o-mini"), json_headers());
+  };
+}
+
+// `n` chat requests to the gateway at once, each on a connection of its own; their answers.
+std::vector<HttpResponse> burst(std::uint16_t port, int n) {
+  std::vector<std::future<HttpResponse>> pending;
+  for (int i = 0; i < n; ++i) {
+    pending.push_back(std::async(std::launch::async, [port] {
+      return http_request(port, "POST", "/openai/chat/completions", kChatBody);
+    }));
+  }
+  std::vector<HttpResponse> answers;
+  for (auto& p : pending) answers.push_back(p.get());
+  return answers;
+}
+
 std::string usage_event() {
   return sse(
       R"({"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}})");
@@ -413,11 +433,7 @@ TEST(UpstreamH2, HeadersLargerThanTheLimitAre502) {
 }
 
 TEST(UpstreamH2, TurnedOffPerProviderItSpeaksHttp11) {
-  FakeProvider fake(
-      [](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
-        co_await ex.respond(200, chat_completion("gpt-4o-mini"), json_headers());
-      },
-      h2_options());
+  FakeProvider fake(chat_answer(), h2_options());
   Config c = test_config();
   add_provider(c, "openai", fake.base_url() + "/v1").http2 = false;
   TestGateway gw(std::move(c));
@@ -433,21 +449,11 @@ TEST(UpstreamH2, TurnedOffPerProviderItSpeaksHttp11) {
 TEST(UpstreamH2, ABurstAtAColdStartWaitsForTheConnectionBeingOpened) {
   auto options = h2_options();
   options.handshake_delay = 300ms;
-  FakeProvider fake(
-      [](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
-        co_await ex.respond(200, chat_completion("gpt-4o-mini"), json_headers());
-      },
-      options);
+  FakeProvider fake(chat_answer(), options);
   Config c = test_config();
   add_provider(c, "openai", fake.base_url() + "/v1");
   TestGateway gw(std::move(c));
-  std::vector<std::future<HttpResponse>> results;
-  for (int i = 0; i < 8; ++i) {
-    results.push_back(std::async(std::launch::async, [&gw] {
-      return http_request(gw.port(), "POST", "/openai/chat/completions", kChatBody);
-    }));
-  }
-  for (auto& r : results) EXPECT_EQ(r.get().status, 200u);
+  for (const auto& answer : burst(gw.port(), 8)) EXPECT_EQ(answer.status, 200u);
   EXPECT_EQ(fake.connections_opened(), 1);
   EXPECT_EQ(fake.h2_connections(), 1);
   EXPECT_EQ(fake.requests(), 8);
@@ -459,11 +465,7 @@ TEST(UpstreamH2, ABurstAtAColdStartWaitsForTheConnectionBeingOpened) {
 TEST(UpstreamH2, AClientThatLeavesWhileWaitingForAConnectionEndsOnlyItsWait) {
   auto options = h2_options();
   options.handshake_delay = 1500ms;
-  FakeProvider fake(
-      [](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
-        co_await ex.respond(200, chat_completion("gpt-4o-mini"), json_headers());
-      },
-      options);
+  FakeProvider fake(chat_answer(), options);
   Config c = test_config();
   add_provider(c, "openai", fake.base_url() + "/v1");
   TestGateway gw(std::move(c));
@@ -496,23 +498,12 @@ TEST(UpstreamH2, AClientThatLeavesWhileWaitingForAConnectionEndsOnlyItsWait) {
 TEST(UpstreamH2, ABurstWaitingForAConnectThatFailsGetsItsError) {
   auto options = h2_options();
   options.handshake_delay = 5s;
-  FakeProvider fake(
-      [](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
-        co_await ex.respond(200, chat_completion("gpt-4o-mini"), json_headers());
-      },
-      options);
+  FakeProvider fake(chat_answer(), options);
   Config c = test_config();
   c.upstream.tls_timeout = std::chrono::milliseconds(300);
   add_provider(c, "openai", fake.base_url() + "/v1");
   TestGateway gw(std::move(c));
-  std::vector<std::future<HttpResponse>> results;
-  for (int i = 0; i < 4; ++i) {
-    results.push_back(std::async(std::launch::async, [&gw] {
-      return http_request(gw.port(), "POST", "/openai/chat/completions", kChatBody);
-    }));
-  }
-  std::vector<HttpResponse> answers;
-  for (auto& r : results) answers.push_back(r.get());
+  const auto answers = burst(gw.port(), 4);
   for (const auto& a : answers) {
     EXPECT_EQ(a.status, 502u);
     EXPECT_EQ(a.body, answers[0].body);
@@ -530,22 +521,12 @@ TEST(UpstreamH2, ABurstWaitingForAConnectThatFailsGetsItsError) {
 TEST(UpstreamH2, ABurstThatWaitedForAnHttp11ProviderGoesOnAlone) {
   FakeProvider::Options options;  // no ALPN: HTTP/1.1
   options.handshake_delay = 200ms;
-  FakeProvider fake(
-      [](const FakeRequest&, Exchange& ex) -> asio::awaitable<void> {
-        co_await ex.respond(200, chat_completion("gpt-4o-mini"), json_headers());
-      },
-      options);
+  FakeProvider fake(chat_answer(), options);
   Config c = test_config();
   add_provider(c, "openai", fake.base_url() + "/v1");
   TestGateway gw(std::move(c));
-  for (int burst = 0; burst < 2; ++burst) {
-    std::vector<std::future<HttpResponse>> results;
-    for (int i = 0; i < 6; ++i) {
-      results.push_back(std::async(std::launch::async, [&gw] {
-        return http_request(gw.port(), "POST", "/openai/chat/completions", kChatBody);
-      }));
-    }
-    for (auto& r : results) EXPECT_EQ(r.get().status, 200u) << burst;
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& answer : burst(gw.port(), 6)) EXPECT_EQ(answer.status, 200u) << round;
   }
   EXPECT_EQ(fake.h2_connections(), 0);
   EXPECT_EQ(fake.requests(), 12);
