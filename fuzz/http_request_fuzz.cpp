@@ -140,10 +140,28 @@ std::string exchange(std::uint16_t port, std::string_view head, std::string_view
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   a.sin_port = htons(port);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    fail("connect", std::strerror(errno));
-  }
+  // Non-blocking from the start: libFuzzer's -timeout alarm (SIGALRM) can interrupt a
+  // blocking connect() with EINTR while the handshake goes on, and a connect that is not
+  // done yet is finished by waiting for writability and reading SO_ERROR.
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    if (errno != EINPROGRESS && errno != EINTR) fail("connect", std::strerror(errno));
+    const auto connect_start = std::chrono::steady_clock::now();
+    for (;;) {
+      if (std::chrono::steady_clock::now() - connect_start > kExchangeBound) {
+        fail("connect", "did not complete");
+      }
+      pollfd p{fd, POLLOUT, 0};
+      const int r = ::poll(&p, 1, 100);
+      if (r < 0 && errno != EINTR) fail("poll (connect)", std::strerror(errno));
+      if (r > 0) break;
+    }
+    int err = 0;
+    socklen_t err_len = sizeof err;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0 || err != 0) {
+      fail("connect", std::strerror(err != 0 ? err : errno));
+    }
+  }
 
   std::string block;  // the tail repeated, so a 1-byte tail is not one syscall a byte
   if (amplify && !tail.empty()) {

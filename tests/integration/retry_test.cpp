@@ -7,6 +7,7 @@
 #include "support/fake_provider.hpp"
 #include "support/gateway.hpp"
 #include "support/http_client.hpp"
+#include "support/ports.hpp"
 #include "support/test_pki.hpp"
 
 #include <gtest/gtest.h>
@@ -169,11 +170,7 @@ TEST(Retries, ASlowFirstByteIsCutByTheRequestTimeoutAndTriedAgain) {
 }
 
 TEST(Retries, ARefusedConnectionIsTriedUpToMaxAttempts) {
-  std::uint16_t closed_port;
-  {
-    FakeProvider gone([](const FakeRequest&, Exchange&) -> asio::awaitable<void> { co_return; });
-    closed_port = gone.port();
-  }
+  const std::uint16_t closed_port = free_port();  // nobody listens on it
   Config c = test_config();
   add_provider(c, "openai", "https://127.0.0.1:" + std::to_string(closed_port) + "/v1");
   c.upstream.retry.max_attempts = 3;

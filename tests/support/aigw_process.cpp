@@ -2,9 +2,6 @@
 
 #include "support/http_client.hpp"
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -16,14 +13,7 @@
 
 namespace aigw::test {
 
-namespace asio = boost::asio;
 using namespace std::chrono_literals;
-
-std::uint16_t free_port() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
 
 AigwProcess::AigwProcess(const std::string& config_path, std::string log_path)
     : log_path_(std::move(log_path)) {

@@ -3,15 +3,14 @@
 // the test's: started with fork/exec, its stderr to a file, and always gone when the object
 // goes (SIGKILL and reaped if it is still running), even when the test fails half-way.
 
+#include "support/ports.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <sys/types.h>
 
 namespace aigw::test {
-
-// A loopback port that was free a moment ago (bind to 0, read it, close).
-std::uint16_t free_port();
 
 class AigwProcess {
  public:

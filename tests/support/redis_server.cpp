@@ -1,5 +1,6 @@
 #include "support/redis_server.hpp"
 
+#include "support/ports.hpp"
 #include "support/test_pki.hpp"
 
 #include <arpa/inet.h>
@@ -17,22 +18,6 @@
 
 namespace aigw::test {
 namespace {
-
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    if (fd >= 0) ::close(fd);
-    throw std::runtime_error("no free port for redis-server");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
