@@ -707,12 +707,22 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
       nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c, &on_data);
       nghttp2_session_callbacks_set_on_frame_recv_callback(c, &on_frame_recv);
       nghttp2_session_callbacks_set_on_stream_close_callback(c, &on_stream_close);
+      nghttp2_session_callbacks_set_error_callback2(c, &on_error);
       return c;
     }();
     return cbs;
   }
 
   static H2Connection& self(void* user) { return *static_cast<H2Connection*>(user); }
+
+  // nghttp2's reason for a connection error it answers with GOAWAY (a peer's protocol error,
+  // or this side failing), so a bench run shows why a connection ended.
+  static int on_error(nghttp2_session*, int lib_error_code, const char* msg, std::size_t len,
+                      void*) {
+    std::fprintf(stderr, "fake_provider: HTTP/2 error %d (%s): %.*s\n", lib_error_code,
+                 nghttp2_strerror(lib_error_code), static_cast<int>(len), msg);
+    return 0;
+  }
 
   Stream* find(std::int32_t id) {
     const auto it = streams_.find(id);
