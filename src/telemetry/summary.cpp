@@ -5,15 +5,32 @@
 #include <boost/beast/http/field.hpp>
 
 #include <chrono>
+#include <optional>
 
 namespace aigw::telemetry {
 namespace {
 
 using namespace std::chrono;
 
-double ms_between(SteadyTime from, SteadyTime to) {
-  return duration<double, std::milli>(to - from).count();
+using Seconds = duration<double>;
+
+// A request's spans, for the summary (in ms) and the metrics sample (in s) alike.
+struct Spans {
+  Seconds total{};
+  std::optional<Seconds> ttfb;      // as the client saw it: arrival to the response head
+  std::optional<Seconds> upstream;  // the first attempt's start to the end
+};
+
+Spans spans_of(const RequestContext& ctx) {
+  const SteadyTime end = ctx.finished.value_or(steady_clock::now());
+  Spans s;
+  s.total = end - ctx.started;
+  if (ctx.head_sent) s.ttfb = *ctx.head_sent - ctx.started;
+  if (ctx.upstream_started) s.upstream = end - *ctx.upstream_started;
+  return s;
 }
+
+double ms(Seconds d) { return duration<double, std::milli>(d).count(); }
 
 // The model a request is recorded under: the metering stage's (the response's, else the
 // request's), else what the answering attempt or the first step asks for.
@@ -71,11 +88,10 @@ RequestSummary summarize(const RequestContext& ctx, bool auth_enabled) {
     }
   }
   r.streamed = ctx.streamed;
-  const SteadyTime end = ctx.finished.value_or(steady_clock::now());
-  r.duration_ms = ms_between(ctx.started, end);
-  // As the client saw it: from its request's arrival to the response head going out.
-  if (ctx.head_sent) r.ttfb_ms = ms_between(ctx.started, *ctx.head_sent);
-  if (ctx.upstream_started) r.upstream_ms = ms_between(*ctx.upstream_started, end);
+  const Spans spans = spans_of(ctx);
+  r.duration_ms = ms(spans.total);
+  if (spans.ttfb) r.ttfb_ms = ms(*spans.ttfb);
+  if (spans.upstream) r.upstream_ms = ms(*spans.upstream);
   r.user_agent =
       text::clip(field_value(ctx.request, http::field::user_agent), text::kMaxLabelBytes);
   r.request_content_type = text::clip(field_value(ctx.request, http::field::content_type), 128);
@@ -135,10 +151,10 @@ metrics::RequestSample sample(const RequestContext& ctx, bool auth_enabled) {
     m.unpriced = ctx.metered->unpriced;
     m.estimated = ctx.metered->estimated;
   }
-  const SteadyTime end = ctx.finished.value_or(steady_clock::now());
-  m.duration_s = duration<double>(end - ctx.started).count();
-  if (ctx.upstream_started) m.upstream_s = duration<double>(end - *ctx.upstream_started).count();
-  if (ctx.head_sent) m.ttfb_s = duration<double>(*ctx.head_sent - ctx.started).count();
+  const Spans spans = spans_of(ctx);
+  m.duration_s = spans.total.count();
+  if (spans.upstream) m.upstream_s = spans.upstream->count();
+  if (spans.ttfb) m.ttfb_s = spans.ttfb->count();
   if (ctx.attempt_log.size() > 1) {
     for (const AttemptRecord& a : ctx.attempt_log) m.attempt_providers.push_back(a.provider);
   }

@@ -428,8 +428,9 @@ asio::awaitable<Result<void>> UpstreamClient::forward(RequestContext& ctx, const
       h2 = find_h2(key);
       // Looked up here first: a coroutine call per request would cost a frame for nothing
       // on the common path (no connect in flight).
-      if (!h2 && joins_->connecting.contains(key)) {
-        const Joined joined = co_await join_connect(key, cancel_current);
+      const auto in_flight = h2 ? joins_->connecting.end() : joins_->connecting.find(key);
+      if (in_flight != joins_->connecting.end()) {
+        const Joined joined = co_await join_connect(in_flight->second, cancel_current);
         if (joined.waited && client_gone) {
           ctx.outcome = Outcome::kClientAbort;
           co_return Result<void>{};

@@ -115,14 +115,14 @@ class UpstreamClient final : public Forwarder {
   // Registers this request's connect as the one others may wait for (at most `limit`): an
   // empty ticket when one is in flight already, or when the address answered HTTP/1.1.
   ConnectTicket announce_connect(const std::string& key, Duration limit);
-  // Waits for the connect in flight to `key`, if there is one with room for another stream.
-  // Returns whether it waited, and that connect's error when it failed. `cancel_current`
-  // ends the wait early.
+  // Waits for `pending`, a connect in flight, if it has room for another stream. Returns
+  // whether it waited, and that connect's error when it failed. `cancel_current` ends the
+  // wait early.
   struct Joined {
     bool waited = false;
     std::optional<Error> failure;
   };
-  boost::asio::awaitable<Joined> join_connect(const std::string& key,
+  boost::asio::awaitable<Joined> join_connect(std::shared_ptr<Joins::Pending> pending,
                                               std::function<void()>& cancel_current);
 
   boost::asio::io_context& io_;

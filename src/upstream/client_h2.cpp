@@ -70,10 +70,7 @@ void UpstreamClient::ConnectTicket::fail(const Error& error) {
 }
 
 asio::awaitable<UpstreamClient::Joined> UpstreamClient::join_connect(
-    const std::string& key, std::function<void()>& cancel_current) {
-  const auto it = joins_->connecting.find(key);
-  if (it == joins_->connecting.end()) co_return Joined{};
-  const std::shared_ptr<Joins::Pending> pending = it->second;
+    std::shared_ptr<Joins::Pending> pending, std::function<void()>& cancel_current) {
   // The connecting request takes one stream; past the stream limit, waiting gains nothing.
   if (pending->joined + 1 >= config_->upstream.http2_max_streams) co_return Joined{};
   ++pending->joined;

@@ -29,9 +29,11 @@ constexpr const char* kChatBody = R"({"model":"gpt-4o-mini","messages":[]})";
 constexpr const char* kStreamBody = R"({"model":"gpt-4o-mini","stream":true,"messages":[]})";
 constexpr std::uint32_t kInternalError = 2;  // RFC 9113 §7
 
-FakeProvider::Options h2_options() {
+// HTTP/2 offered in ALPN; the TLS handshake held back by `handshake_delay`.
+FakeProvider::Options h2_options(std::chrono::milliseconds handshake_delay = {}) {
   FakeProvider::Options o;
   o.http2 = true;
+  o.handshake_delay = handshake_delay;
   return o;
 }
 
@@ -447,9 +449,7 @@ TEST(UpstreamH2, TurnedOffPerProviderItSpeaksHttp11) {
 // Eight requests at once while the only connection is still being opened (its handshake
 // waits 300 ms): they wait for it instead of each opening one.
 TEST(UpstreamH2, ABurstAtAColdStartWaitsForTheConnectionBeingOpened) {
-  auto options = h2_options();
-  options.handshake_delay = 300ms;
-  FakeProvider fake(chat_answer(), options);
+  FakeProvider fake(chat_answer(), h2_options(300ms));
   Config c = test_config();
   add_provider(c, "openai", fake.base_url() + "/v1");
   TestGateway gw(std::move(c));
@@ -463,9 +463,7 @@ TEST(UpstreamH2, ABurstAtAColdStartWaitsForTheConnectionBeingOpened) {
 // wait at once (logged as client_abort while the connection is still being opened); the
 // request that opens it is answered.
 TEST(UpstreamH2, AClientThatLeavesWhileWaitingForAConnectionEndsOnlyItsWait) {
-  auto options = h2_options();
-  options.handshake_delay = 1500ms;
-  FakeProvider fake(chat_answer(), options);
+  FakeProvider fake(chat_answer(), h2_options(1500ms));
   Config c = test_config();
   add_provider(c, "openai", fake.base_url() + "/v1");
   TestGateway gw(std::move(c));
@@ -496,9 +494,7 @@ TEST(UpstreamH2, AClientThatLeavesWhileWaitingForAConnectionEndsOnlyItsWait) {
 // A connect that fails fails its waiters with it, at once: a provider that does not finish
 // its handshake costs the burst one TLS timeout, not one after another.
 TEST(UpstreamH2, ABurstWaitingForAConnectThatFailsGetsItsError) {
-  auto options = h2_options();
-  options.handshake_delay = 5s;
-  FakeProvider fake(chat_answer(), options);
+  FakeProvider fake(chat_answer(), h2_options(5s));
   Config c = test_config();
   c.upstream.tls_timeout = std::chrono::milliseconds(300);
   add_provider(c, "openai", fake.base_url() + "/v1");
